@@ -1,0 +1,679 @@
+//! Value types of the contract (spec §2). Each one can only hold a valid value: build it with
+//! `parse`, which says exactly what is wrong with a bad input.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+
+/// Why a value could not be parsed. The message is plain English and names the rule broken;
+/// the caller adds the field (XPath) it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ValueError> {
+    Err(ValueError(msg.into()))
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A Thai tax identification number: 13 digits, the last one a check digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaxNumber([u8; 13]);
+
+impl TaxNumber {
+    /// The check digit that the first twelve digits call for.
+    pub fn check_digit(first12: &[u8]) -> u8 {
+        let sum: u32 = first12
+            .iter()
+            .take(12)
+            .enumerate()
+            .map(|(i, d)| u32::from(*d) * (13 - i as u32))
+            .sum();
+        ((11 - sum % 11) % 10) as u8
+    }
+
+    /// Checks the form only (13 digits), not the check digit.
+    pub fn has_form(s: &str) -> bool {
+        s.len() == 13 && all_digits(s)
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        if !Self::has_form(s) {
+            return err(format!("tax number '{s}' must be exactly 13 digits"));
+        }
+        let mut d = [0u8; 13];
+        for (i, b) in s.bytes().enumerate() {
+            d[i] = b - b'0';
+        }
+        let want = Self::check_digit(&d[..12]);
+        if d[12] != want {
+            return err(format!(
+                "tax number '{s}' has check digit {} but its first 12 digits call for {want}",
+                d[12]
+            ));
+        }
+        Ok(Self(d))
+    }
+
+    /// Juristic persons (companies) have numbers starting with 0.
+    pub fn is_juristic(&self) -> bool {
+        self.0[0] == 0
+    }
+
+    pub fn as_string(&self) -> String {
+        self.0.iter().map(|d| char::from(b'0' + d)).collect()
+    }
+}
+
+impl fmt::Display for TaxNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in self.0 {
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Branch number: 5 digits, `00000` is the head office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Branch(u32);
+
+impl Branch {
+    pub const HEAD_OFFICE: Branch = Branch(0);
+
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        if s.len() != 5 || !all_digits(s) {
+            return err(format!("branch '{s}' must be exactly 5 digits (00000 = head office)"));
+        }
+        Ok(Self(s.parse().expect("5 digits fit in u32")))
+    }
+
+    pub fn value(&self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Branch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:05}", self.0)
+    }
+}
+
+/// A party as the contract identifies it: tax number and branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartyKey {
+    pub tax_number: TaxNumber,
+    pub branch: Branch,
+}
+
+impl fmt::Display for PartyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tax_number, self.branch)
+    }
+}
+
+/// Harmonized System code (AHTN): 8 digits, optionally 3 statistical digits more.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HsCode(String);
+
+impl HsCode {
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        if !(s.len() == 8 || s.len() == 11) || !all_digits(s) {
+            return err(format!(
+                "HS code '{s}' must be 8 digits, or 11 with the statistical suffix, digits only"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when this code falls under the given prefix (2 to 11 digits).
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        self.0.starts_with(prefix)
+    }
+}
+
+impl fmt::Display for HsCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An HS prefix as used by reference data (2 to 11 digits).
+pub fn parse_hs_prefix(s: &str) -> Result<String, ValueError> {
+    if !(2..=11).contains(&s.len()) || !all_digits(s) {
+        return err(format!("HS prefix '{s}' must be 2 to 11 digits"));
+    }
+    Ok(s.to_owned())
+}
+
+/// A TIS standard edition: number, optional part, and the edition year in the Buddhist era.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StandardRef {
+    pub number: u32,
+    /// The part as written, e.g. `2(3)`; `None` for single-part standards.
+    pub part: Option<String>,
+    /// Edition year, Buddhist era.
+    pub edition_be: u16,
+}
+
+/// Difference between Buddhist-era and Common-era years.
+pub const BE_OFFSET: i32 = 543;
+
+impl StandardRef {
+    /// Parses the forms people write: `มอก. 2432-2555`, `มอก 2432-2555`, `TIS 2432-2555`,
+    /// `TIS 2432-2012` (a year below 2400 is CE), `มอก. 60335 เล่ม 2(3)-2567`,
+    /// `TIS 60335 Part 2(3)-2567`. Whitespace and the dot after มอก are free.
+    pub fn parse(input: &str) -> Result<Self, ValueError> {
+        let s = input.trim();
+        let rest = if let Some(r) = s.strip_prefix("มอก") {
+            r.strip_prefix('.').unwrap_or(r)
+        } else if let Some(r) = strip_prefix_ci(s, "TIS") {
+            r.strip_prefix('.').unwrap_or(r)
+        } else {
+            return err(format!("standard '{input}' must start with 'TIS' or 'มอก.'"));
+        };
+        let rest = rest.trim_start();
+        // number
+        let num_len = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+        if num_len == 0 || num_len > 6 {
+            return err(format!("standard '{input}' has no standard number after the prefix"));
+        }
+        let number: u32 = rest[..num_len].parse().expect("digits");
+        if number == 0 {
+            return err(format!("standard '{input}' has number 0"));
+        }
+        let rest = rest[num_len..].trim_start();
+        // optional part
+        let (part, rest) = if let Some(r) = rest
+            .strip_prefix("เล่ม")
+            .or_else(|| strip_prefix_ci(rest, "Part"))
+        {
+            let r = r.trim_start();
+            let end = r.find('-').unwrap_or(r.len());
+            let p = r[..end].trim();
+            if p.is_empty()
+                || !p.chars().all(|c| c.is_ascii_digit() || c == '(' || c == ')')
+                || !p.starts_with(|c: char| c.is_ascii_digit())
+                || p.matches('(').count() != p.matches(')').count()
+                || p.contains("()")
+            {
+                return err(format!("standard '{input}' has an unreadable part '{p}'"));
+            }
+            let p: String = p.chars().filter(|c| !c.is_whitespace()).collect();
+            (Some(p), &r[end..])
+        } else {
+            (None, rest)
+        };
+        let rest = rest.trim_start();
+        let Some(year) = rest.strip_prefix('-') else {
+            return err(format!("standard '{input}' must end with '-' and the edition year"));
+        };
+        let year = year.trim();
+        if year.len() != 4 || !all_digits(year) {
+            return err(format!(
+                "standard '{input}' must end with a 4-digit edition year, found '{year}'"
+            ));
+        }
+        let y: i32 = year.parse().expect("digits");
+        let be = if y < 2400 { y + BE_OFFSET } else { y };
+        if !(2400..=2700).contains(&be) {
+            return err(format!("standard '{input}' has an implausible edition year {y}"));
+        }
+        Ok(Self {
+            number,
+            part,
+            edition_be: be as u16,
+        })
+    }
+
+    /// The canonical form used in responses: `TIS 2432-2555`, `TIS 60335 Part 2(3)-2567`.
+    pub fn canonical(&self) -> String {
+        self.to_string()
+    }
+
+    /// The same standard (number and part), whatever the edition.
+    pub fn same_standard(&self, other: &StandardRef) -> bool {
+        self.number == other.number && self.part == other.part
+    }
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+impl fmt::Display for StandardRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.part {
+            Some(p) => write!(f, "TIS {} Part {}-{}", self.number, p, self.edition_be),
+            None => write!(f, "TIS {}-{}", self.number, self.edition_be),
+        }
+    }
+}
+
+/// UN/ECE Recommendation 20 unit code (`C62`, `KGM`, `MTR`, `SET`, `PR`, …): 2 or 3 upper-case
+/// letters or digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnitCode(String);
+
+impl UnitCode {
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        if !(2..=3).contains(&s.len())
+            || !s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return err(format!(
+                "unit code '{s}' must be a UN/ECE Rec. 20 code of 2 or 3 upper-case letters or digits"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UnitCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A decimal amount with at most 3 fraction digits, held exactly as thousandths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Amount(u64);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(0);
+    /// 999999999.999
+    pub const MAX: Amount = Amount(999_999_999_999);
+
+    pub fn from_milli(milli: u64) -> Self {
+        Self(milli)
+    }
+
+    pub fn milli(&self) -> u64 {
+        self.0
+    }
+
+    /// Parses a non-negative decimal (`12`, `12.5`, `0.125`); at most 3 fraction digits, at most
+    /// 999999999.999.
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let t = s.trim();
+        let (int, frac) = match t.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (t, ""),
+        };
+        let int = int.strip_prefix('+').unwrap_or(int);
+        if int.is_empty() && frac.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return err(format!("'{s}' is not a decimal number"));
+        }
+        if t.contains('.') && (frac.is_empty() || !all_digits(frac)) {
+            return err(format!("'{s}' is not a decimal number"));
+        }
+        let frac_trim = frac.trim_end_matches('0');
+        if frac_trim.len() > 3 {
+            return err(format!("'{s}' has more than 3 fraction digits"));
+        }
+        let int_trim = int.trim_start_matches('0');
+        if int_trim.len() > 9 {
+            return err(format!("'{s}' is above the maximum 999999999.999"));
+        }
+        let i: u64 = if int_trim.is_empty() { 0 } else { int_trim.parse().expect("digits") };
+        let mut f: u64 = 0;
+        for (k, b) in frac_trim.bytes().chain(std::iter::repeat(b'0')).take(3).enumerate() {
+            let _ = k;
+            f = f * 10 + u64::from(b - b'0');
+        }
+        Ok(Self(i * 1000 + f))
+    }
+
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).map(Amount)
+    }
+
+    pub fn saturating_sub(self, other: Amount) -> Amount {
+        Amount(self.0.saturating_sub(other.0))
+    }
+}
+
+impl fmt::Display for Amount {
+    /// Shortest exact decimal form: `12`, `12.5`, `0.125`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = self.0 / 1000;
+        let fr = self.0 % 1000;
+        if fr == 0 {
+            write!(f, "{i}")
+        } else {
+            let s = format!("{fr:03}");
+            write!(f, "{i}.{}", s.trim_end_matches('0'))
+        }
+    }
+}
+
+/// A quantity of goods: an amount greater than zero with its unit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Quantity {
+    pub amount: Amount,
+    pub unit: UnitCode,
+}
+
+impl Quantity {
+    pub fn parse(amount: &str, unit: &str) -> Result<Self, ValueError> {
+        let amount = Amount::parse(amount)?;
+        if amount == Amount::ZERO {
+            return err("quantity must be greater than 0");
+        }
+        Ok(Self {
+            amount,
+            unit: UnitCode::parse(unit)?,
+        })
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.unit)
+    }
+}
+
+/// ISO 3166-1 alpha-2 country code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Country([u8; 2]);
+
+impl fmt::Debug for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Country({})", self.as_str())
+    }
+}
+
+impl Country {
+    pub const TH: Country = Country(*b"TH");
+
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let b = s.as_bytes();
+        if b.len() != 2 || !b.iter().all(|c| c.is_ascii_uppercase()) {
+            return err(format!("country '{s}' must be an ISO 3166-1 alpha-2 code (two capital letters)"));
+        }
+        Ok(Self([b[0], b[1]]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII")
+    }
+}
+
+impl fmt::Display for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// UN/LOCODE: 2-letter country and 3 letters (or digits 2–9) for the place, e.g. `THBKK`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Port([u8; 5]);
+
+impl fmt::Debug for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Port({})", self.as_str())
+    }
+}
+
+impl Port {
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let b = s.as_bytes();
+        let ok = b.len() == 5
+            && b[..2].iter().all(|c| c.is_ascii_uppercase())
+            && b[2..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || (b'2'..=b'9').contains(c));
+        if !ok {
+            return err(format!("port '{s}' must be a 5-character UN/LOCODE such as THBKK"));
+        }
+        let mut a = [0u8; 5];
+        a.copy_from_slice(b);
+        Ok(Self(a))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII")
+    }
+
+    pub fn country(&self) -> Country {
+        Country([self.0[0], self.0[1]])
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A permit number issued by the gateway: `TISI-P-{BE year}-{8 digits}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PermitNumber {
+    pub year_be: u16,
+    pub serial: u32,
+}
+
+impl PermitNumber {
+    pub const MAX_SERIAL: u32 = 99_999_999;
+
+    pub fn new(year_be: u16, serial: u32) -> Result<Self, ValueError> {
+        if serial == 0 || serial > Self::MAX_SERIAL {
+            return err(format!("permit serial {serial} must be 1..=99999999"));
+        }
+        if !(2400..=9999).contains(&year_be) {
+            return err(format!("permit year {year_be} must be a Buddhist-era year"));
+        }
+        Ok(Self { year_be, serial })
+    }
+
+    /// The permit number for a serial issued on `date`.
+    pub fn for_date(date: NaiveDate, serial: u32) -> Result<Self, ValueError> {
+        Self::new((date.year() + BE_OFFSET) as u16, serial)
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let bad = || ValueError(format!("permit number '{s}' must look like TISI-P-2569-00000042"));
+        let rest = s.strip_prefix("TISI-P-").ok_or_else(bad)?;
+        let (y, n) = rest.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || !all_digits(y) || n.len() != 8 || !all_digits(n) {
+            return Err(bad());
+        }
+        Self::new(y.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?)
+    }
+}
+
+impl fmt::Display for PermitNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TISI-P-{}-{:08}", self.year_be, self.serial)
+    }
+}
+
+/// A free-text identifier of at most `max` characters (`an..35` in the spec): no control
+/// characters, not blank.
+pub fn parse_an(s: &str, max: usize, what: &str) -> Result<String, ValueError> {
+    let n = s.chars().count();
+    if n == 0 || s.trim().is_empty() {
+        return err(format!("{what} must not be empty"));
+    }
+    if n > max {
+        return err(format!("{what} '{s}' is {n} characters long, at most {max} are allowed"));
+    }
+    if s.chars().any(char::is_control) {
+        return err(format!("{what} must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// The importer's own reference (`an..35`), unique per importer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReferenceNumber(String);
+
+impl ReferenceNumber {
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        parse_an(s, 35, "reference number").map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ReferenceNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses an `xs:date` in Gregorian `YYYY-MM-DD` form.
+pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
+    if s.len() != 10 {
+        return err(format!("date '{s}' must be YYYY-MM-DD"));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ValueError(format!("date '{s}' must be a real calendar date YYYY-MM-DD")))?;
+    if d.year() >= 2400 {
+        return err(format!(
+            "date '{s}' looks like a Buddhist-era year; dates are Gregorian (CE)"
+        ));
+    }
+    Ok(d)
+}
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: fmt::Debug, E: fmt::Display>(r: Result<T, E>, expected: &str) {
+        let got = match r {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("error: {e}"),
+        };
+        assert!(got.contains(expected), "got {got:?}, expected it to contain {expected:?}");
+    }
+
+    #[test]
+    fn tax_numbers() {
+        for ok in ["0105536112014", "0994000617721", "3100600445635"] {
+            assert_eq!(TaxNumber::parse(ok).unwrap().to_string(), ok);
+        }
+        check(TaxNumber::parse("0105536112015"), "check digit 5");
+        check(TaxNumber::parse("010553611201"), "exactly 13 digits");
+        check(TaxNumber::parse("01055361120145"), "exactly 13 digits");
+        check(TaxNumber::parse("010553611201A"), "exactly 13 digits");
+        check(TaxNumber::parse(""), "exactly 13 digits");
+        assert!(TaxNumber::parse("0105536112014").unwrap().is_juristic());
+        assert!(!TaxNumber::parse("3100600445635").unwrap().is_juristic());
+    }
+
+    #[test]
+    fn branches() {
+        check(Branch::parse("00000"), "Branch(0)");
+        check(Branch::parse("00012"), "Branch(12)");
+        check(Branch::parse("0001"), "exactly 5 digits");
+        check(Branch::parse("0001a"), "exactly 5 digits");
+        assert_eq!(Branch::parse("00012").unwrap().to_string(), "00012");
+    }
+
+    #[test]
+    fn hs_codes() {
+        check(HsCode::parse("85044090"), "85044090");
+        check(HsCode::parse("85044090001"), "85044090001");
+        check(HsCode::parse("8504409"), "must be 8 digits");
+        check(HsCode::parse("850440900"), "must be 8 digits");
+        check(HsCode::parse("8504.409"), "must be 8 digits");
+        check(parse_hs_prefix("8"), "2 to 11 digits");
+        check(parse_hs_prefix("8504"), "8504");
+    }
+
+    #[test]
+    fn standard_refs() {
+        let canon = |s: &str| StandardRef::parse(s).map(|r| r.canonical());
+        check(canon("มอก. 2432-2555"), "TIS 2432-2555");
+        check(canon("มอก.2432-2555"), "TIS 2432-2555");
+        check(canon("มอก 2432 - 2555"), "TIS 2432-2555");
+        check(canon("TIS 2432-2555"), "TIS 2432-2555");
+        check(canon("tis2432-2555"), "TIS 2432-2555");
+        check(canon("TIS. 2432-2555"), "TIS 2432-2555");
+        check(canon("TIS 2432-2012"), "TIS 2432-2555");
+        check(canon("มอก. 60335 เล่ม 2(3)-2567"), "TIS 60335 Part 2(3)-2567");
+        check(canon("TIS 60335 Part 2(3)-2567"), "TIS 60335 Part 2(3)-2567");
+        check(canon("TIS 60335 part 2(3)-2024"), "TIS 60335 Part 2(3)-2567");
+        check(canon("มอก.60335เล่ม2(3)-2567"), "TIS 60335 Part 2(3)-2567");
+        check(canon("TIS 60335 Part 1-2564"), "TIS 60335 Part 1-2564");
+        check(canon("ISO 9001-2015"), "must start with 'TIS' or 'มอก.'");
+        check(canon("TIS -2555"), "no standard number");
+        check(canon("TIS 2432"), "must end with '-'");
+        check(canon("TIS 2432-255"), "4-digit edition year");
+        check(canon("TIS 2432-1800"), "implausible edition year");
+        check(canon("TIS 60335 Part -2567"), "unreadable part");
+        check(canon("TIS 60335 Part 2(3-2567"), "unreadable part");
+        check(canon(""), "must start with");
+    }
+
+    #[test]
+    fn amounts_and_quantities() {
+        let a = |s: &str| Amount::parse(s).map(|a| a.milli());
+        check(a("12"), "12000");
+        check(a("12.5"), "12500");
+        check(a("0.125"), "125");
+        check(a("1.1230"), "1123");
+        check(a("999999999.999"), "999999999999");
+        check(a("1000000000"), "above the maximum");
+        check(a("1.2345"), "more than 3 fraction digits");
+        check(a("1."), "not a decimal");
+        check(a("-1"), "not a decimal");
+        check(a("1e3"), "not a decimal");
+        check(a(""), "not a decimal");
+        assert_eq!(Amount::from_milli(12500).to_string(), "12.5");
+        assert_eq!(Amount::from_milli(12000).to_string(), "12");
+        assert_eq!(Amount::from_milli(5).to_string(), "0.005");
+        check(Quantity::parse("0", "C62"), "greater than 0");
+        check(Quantity::parse("0.000", "C62"), "greater than 0");
+        check(Quantity::parse("3", "c62"), "unit code 'c62'");
+        check(Quantity::parse("3", "KGM"), "KGM");
+    }
+
+    #[test]
+    fn countries_ports_permits_dates() {
+        check(Country::parse("TH"), "TH");
+        check(Country::parse("th"), "two capital letters");
+        check(Country::parse("THA"), "two capital letters");
+        check(Port::parse("THBKK"), "THBKK");
+        check(Port::parse("THLCH"), "THLCH");
+        check(Port::parse("THBK"), "UN/LOCODE");
+        check(Port::parse("TH1KK"), "UN/LOCODE");
+        assert_eq!(Port::parse("CNSHA").unwrap().country(), Country::parse("CN").unwrap());
+        check(PermitNumber::parse("TISI-P-2569-00000042"), "serial: 42");
+        check(PermitNumber::parse("TISI-P-2569-0000042"), "must look like");
+        check(PermitNumber::parse("TISI-X-2569-00000042"), "must look like");
+        check(PermitNumber::parse("TISI-P-2569-00000000"), "1..=99999999");
+        assert_eq!(
+            PermitNumber::for_date(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(), 42)
+                .unwrap()
+                .to_string(),
+            "TISI-P-2569-00000042"
+        );
+        check(parse_date("2026-11-26"), "2026-11-26");
+        check(parse_date("2026-02-30"), "real calendar date");
+        check(parse_date("2569-11-26"), "Buddhist-era");
+        check(parse_date("26-11-2026"), "YYYY-MM-DD");
+        check(ReferenceNumber::parse(&"x".repeat(36)), "at most 35");
+        check(ReferenceNumber::parse("  "), "must not be empty");
+        check(ReferenceNumber::parse("PO-2026/0001"), "PO-2026/0001");
+    }
+}

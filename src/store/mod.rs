@@ -1,0 +1,1 @@
+//! Persistence behind one API, for SQLite (embedded default) and PostgreSQL (scale-out).

@@ -1,0 +1,1 @@
+//! The XML contract (spec §1–§4). Only this module knows element names.

@@ -674,6 +674,22 @@ pub struct PermitStatusResponse {
     pub history: Vec<HistoryEntry>,
 }
 
+/// What the decision rules conclude for one request (spec §6): the item results in request
+/// order, the request decision and, when a permit is due, its effective and expiry dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub decision: RequestDecision,
+    pub items: Vec<ItemResult>,
+    /// `Some` exactly when `decision.issues_permit()`.
+    pub permit_dates: Option<PermitDates>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PermitDates {
+    pub effective: NaiveDate,
+    pub expiry: NaiveDate,
+}
+
 /// Every business document the gateway sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboundDocument {

@@ -4,7 +4,9 @@
 //! (request, reference snapshot, date).
 
 pub mod documents;
+pub mod refdata;
 pub mod types;
 
 pub use documents::*;
+pub use refdata::*;
 pub use types::*;

@@ -211,6 +211,49 @@ mod tests {
     }
 
     #[test]
+    fn reload_when_files_change() {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |ca: &Ca| {
+            let server = ca.issue_server(&["localhost"]).unwrap();
+            std::fs::write(dir.path().join("s.pem"), &server.cert_pem).unwrap();
+            std::fs::write(dir.path().join("k.pem"), &server.key_pem).unwrap();
+            server.sha256()
+        };
+        let first = write(&Ca::new("one").unwrap());
+        let settings = TlsSettings {
+            cert: dir.path().join("s.pem"),
+            key: dir.path().join("k.pem"),
+            client_ca: None,
+            reload_interval: std::time::Duration::from_secs(5),
+        };
+        let reloader = TlsReloader::new(settings).unwrap();
+        assert!(
+            !reloader.reload_if_changed().unwrap(),
+            "nothing changed yet"
+        );
+        let second = write(&Ca::new("two").unwrap());
+        assert_ne!(first, second);
+        // Make the change visible even on file systems with coarse timestamps.
+        let later = SystemTime::now() + std::time::Duration::from_secs(10);
+        for f in ["s.pem", "k.pem"] {
+            File::options()
+                .write(true)
+                .open(dir.path().join(f))
+                .unwrap()
+                .set_modified(later)
+                .unwrap();
+        }
+        assert!(reloader.reload_if_changed().unwrap());
+        assert!(!reloader.reload_if_changed().unwrap());
+        // A broken file keeps the previous configuration in use.
+        let before = reloader.current();
+        std::fs::write(dir.path().join("s.pem"), "garbage").unwrap();
+        assert!(reloader.reload().is_err());
+        assert!(Arc::ptr_eq(&before, &reloader.current()));
+    }
+
+    #[test]
     fn config_errors_name_the_file() {
         install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();

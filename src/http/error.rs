@@ -117,9 +117,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            Error::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             Error::Unavailable { source, .. } => {
-                tracing::warn!(error = ?source, "store unavailable")
+                tracing::warn!(error = format!("{source:#}"), "store unavailable")
             }
             Error::BodyRead(detail) => tracing::info!(%detail, "request body unreadable"),
             other => tracing::info!(status = status.as_u16(), kind = other.kind(), "refused"),

@@ -730,3 +730,6 @@ fn decide_item(
     }
     finish(cx, status, licence_expiry)
 }
+
+#[cfg(test)]
+mod tests;

@@ -463,3 +463,256 @@ pub fn check_declaration(
         lines,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::snapshot::tests::{d, party};
+
+    const A: &str = "0105536112014";
+    const TISI: &str = "0994000617721";
+
+    fn permit_number() -> PermitNumber {
+        PermitNumber::parse("TISI-P-2569-00000042").unwrap()
+    }
+
+    fn record() -> PermitRecord {
+        let item = |n: u16, hs: &str, approved: u64, written: u64, status| PermitItem {
+            invoice_item_number: n,
+            hs_code: HsCode::parse(hs).unwrap(),
+            country_of_origin: Country::parse("CN").unwrap(),
+            unit: UnitCode::parse("C62").unwrap(),
+            approved: Amount::from_milli(approved * 1000),
+            written_off: Amount::from_milli(written * 1000),
+            status,
+        };
+        PermitRecord {
+            permit: Permit {
+                number: permit_number(),
+                issue_date: d("2026-11-26"),
+                effective_date: d("2026-11-26"),
+                expiry_date: d("2027-03-15"),
+                arrival_date: d("2026-12-15"),
+                invoice_number: "INV-1".into(),
+                invoice_date: d("2026-11-20"),
+                load_port: crate::domain::types::Port::parse("CNSHA").unwrap(),
+                discharge_port: crate::domain::types::Port::parse("THLCH").unwrap(),
+                country_of_destination: Country::TH,
+            },
+            holder: party(A, "00000"),
+            issuing_authority: TaxNumber::parse(TISI).unwrap(),
+            decision: RequestDecision::HoldForInspection,
+            items: vec![
+                item(1, "85044090", 10, 4, ItemStatus::Approved),
+                item(2, "65061010", 5, 0, ItemStatus::HoldForInspection),
+                item(3, "94033000", 0, 0, ItemStatus::NotRequired),
+            ],
+        }
+    }
+
+    fn line(n: u16, f: impl FnOnce(&mut DeclarationLine)) -> DeclarationLine {
+        let mut l = DeclarationLine {
+            line_number: n,
+            permit_number: permit_number(),
+            permit_issue_date: d("2026-11-26"),
+            issuing_authority_tax_number: TaxNumber::parse(TISI).unwrap(),
+            invoice_number: "INV-1".into(),
+            invoice_date: d("2026-11-20"),
+            invoice_item_number: 1,
+            hs_code: HsCode::parse("85044090").unwrap(),
+            quantity: Quantity::parse("3", "C62").unwrap(),
+            load_port: crate::domain::types::Port::parse("CNSHA").unwrap(),
+            discharge_port: crate::domain::types::Port::parse("THLCH").unwrap(),
+            country_of_origin: Country::parse("CN").unwrap(),
+        };
+        f(&mut l);
+        l
+    }
+
+    fn decl(lines: Vec<DeclarationLine>) -> DeclarationCheck {
+        DeclarationCheck {
+            declaration_number: "A0011-26-12-00001".into(),
+            declaration_date: d("2026-12-15"),
+            importer: party(A, "00000"),
+            arrival_date: d("2026-12-15"),
+            lines,
+        }
+    }
+
+    fn compact(r: &DeclarationCheckResponse) -> String {
+        let mut s = r.result.code().to_owned();
+        for l in &r.lines {
+            s += &format!("\n{} {}", l.line_number, l.result.code());
+            if let Some(q) = &l.remaining {
+                s += &format!(" rem={q}");
+            }
+            for reason in &l.reasons {
+                assert!(!reason.message_th.is_empty() && !reason.message_en.is_empty());
+                s += &format!(
+                    " {}@{}",
+                    reason.code.code(),
+                    reason.field.replace("/DeclarationCheck", "")
+                );
+            }
+        }
+        s
+    }
+
+    #[track_caller]
+    fn check(d: DeclarationCheck, rec: Option<PermitRecord>, expected: &str) {
+        let got = compact(&check_declaration(&d, |_| rec.clone()));
+        assert_eq!(got, expected.trim());
+    }
+
+    #[test]
+    fn matching_cases() {
+        let r = || Some(record());
+        check(
+            decl(vec![line(1, |_| {})]),
+            r(),
+            "ACCEPTED\n1 MATCHED rem=3 C62",
+        );
+        check(
+            decl(vec![line(1, |l| {
+                l.quantity = Quantity::parse("6", "C62").unwrap()
+            })]),
+            r(),
+            "ACCEPTED\n1 MATCHED rem=0 C62",
+        );
+        check(
+            decl(vec![line(1, |l| {
+                l.quantity = Quantity::parse("6.001", "C62").unwrap()
+            })]),
+            r(),
+            "REFUSED\n1 QUANTITY_EXCEEDED rem=6 C62 QUANTITY_EXCEEDED@/Line[1]/Quantity",
+        );
+        // Two lines on one item add up; refused as a whole, nothing deducted.
+        check(
+            decl(vec![line(1, |_| {}), line(2, |l| l.quantity = Quantity::parse("4", "C62").unwrap())]),
+            r(),
+            "REFUSED\n1 MATCHED rem=6 C62\n2 QUANTITY_EXCEEDED rem=6 C62 QUANTITY_EXCEEDED@/Line[2]/Quantity",
+        );
+        check(
+            decl(vec![
+                line(1, |_| {}),
+                line(2, |l| l.quantity = Quantity::parse("2", "C62").unwrap()),
+            ]),
+            r(),
+            "ACCEPTED\n1 MATCHED rem=1 C62\n2 MATCHED rem=1 C62",
+        );
+        check(
+            decl(vec![line(1, |_| {})]),
+            None,
+            "REFUSED\n1 PERMIT_NOT_FOUND PERMIT_NOT_FOUND@/Line[1]/PermitNumber",
+        );
+        // Every mismatched field is named.
+        check(
+            decl(vec![line(1, |l| {
+                l.permit_issue_date = d("2026-11-25");
+                l.issuing_authority_tax_number = TaxNumber::parse(A).unwrap();
+                l.invoice_number = "INV-2".into();
+                l.invoice_date = d("2026-11-21");
+                l.hs_code = HsCode::parse("85044091").unwrap();
+                l.load_port = crate::domain::types::Port::parse("CNNGB").unwrap();
+                l.discharge_port = crate::domain::types::Port::parse("THBKK").unwrap();
+                l.country_of_origin = Country::parse("VN").unwrap();
+                l.quantity = Quantity::parse("3", "KGM").unwrap();
+            })]),
+            r(),
+            "REFUSED\n1 MISMATCH rem=6 C62 FIELD_MISMATCH@/Line[1]/PermitIssueDate FIELD_MISMATCH@/Line[1]/IssuingAuthorityTaxNumber FIELD_MISMATCH@/Line[1]/InvoiceNumber FIELD_MISMATCH@/Line[1]/InvoiceDate FIELD_MISMATCH@/Line[1]/LoadPort FIELD_MISMATCH@/Line[1]/DischargePort FIELD_MISMATCH@/Line[1]/HSCode FIELD_MISMATCH@/Line[1]/CountryOfOrigin UNIT_MISMATCH@/Line[1]/Quantity/@unitCode",
+        );
+        check(decl(vec![line(1, |l| l.discharge_port = crate::domain::types::Port::parse("MYPKG").unwrap())]), r(), "REFUSED\n1 MISMATCH rem=6 C62 FIELD_MISMATCH@/Line[1]/DischargePort FIELD_MISMATCH@/Line[1]/DischargePort");
+        check(
+            decl(vec![line(1, |l| {
+                l.hs_code = HsCode::parse("85044090001").unwrap()
+            })]),
+            r(),
+            "ACCEPTED\n1 MATCHED rem=3 C62",
+        );
+        check(
+            decl(vec![line(1, |l| l.invoice_item_number = 9)]),
+            r(),
+            "REFUSED\n1 MISMATCH FIELD_MISMATCH@/Line[1]/InvoiceItemNumber",
+        );
+        // Importer and arrival window.
+        let mut other = decl(vec![line(1, |_| {})]);
+        other.importer = party("0994000617721", "00000");
+        check(
+            other,
+            r(),
+            "REFUSED\n1 MISMATCH rem=6 C62 IMPORTER_MISMATCH@/Importer/TaxNumber",
+        );
+        let mut other = decl(vec![line(1, |_| {})]);
+        other.importer = party(A, "00001");
+        check(
+            other,
+            r(),
+            "REFUSED\n1 MISMATCH rem=6 C62 IMPORTER_MISMATCH@/Importer/Branch",
+        );
+        for (arrival, want) in [
+            ("2027-03-15", "ACCEPTED\n1 MATCHED rem=3 C62"),
+            (
+                "2027-03-16",
+                "REFUSED\n1 PERMIT_NOT_VALID rem=6 C62 ARRIVAL_OUTSIDE_VALIDITY@/ArrivalDate",
+            ),
+            (
+                "2026-11-25",
+                "REFUSED\n1 PERMIT_NOT_VALID rem=6 C62 ARRIVAL_OUTSIDE_VALIDITY@/ArrivalDate",
+            ),
+        ] {
+            let mut x = decl(vec![line(1, |_| {})]);
+            x.arrival_date = d(arrival);
+            check(x, r(), want);
+        }
+        // Cancelled permit; item without approved quantity; held item.
+        let mut cancelled = record();
+        cancelled.decision = RequestDecision::Cancelled;
+        check(
+            decl(vec![line(1, |_| {})]),
+            Some(cancelled),
+            "REFUSED\n1 PERMIT_NOT_VALID rem=6 C62 PERMIT_NOT_VALID@/Line[1]/PermitNumber",
+        );
+        check(
+            decl(vec![line(1, |l| {
+                l.invoice_item_number = 3;
+                l.hs_code = HsCode::parse("94033000").unwrap();
+            })]),
+            r(),
+            "REFUSED\n1 PERMIT_NOT_VALID rem=0 C62 PERMIT_NOT_VALID@/Line[1]/InvoiceItemNumber",
+        );
+        let held = |n: u16| {
+            line(n, |l| {
+                l.invoice_item_number = 2;
+                l.hs_code = HsCode::parse("65061010").unwrap();
+            })
+        };
+        check(
+            decl(vec![held(1)]),
+            r(),
+            "HOLD\n1 HOLD rem=5 C62 AWAITING_INSPECTION@/Line[1]/InvoiceItemNumber",
+        );
+        check(decl(vec![line(1, |_| {}), held(2)]), r(), "HOLD\n1 MATCHED rem=6 C62\n2 HOLD rem=5 C62 AWAITING_INSPECTION@/Line[2]/InvoiceItemNumber");
+        check(decl(vec![line(1, |l| l.invoice_number = "X".into()), held(2)]), r(), "REFUSED\n1 MISMATCH rem=6 C62 FIELD_MISMATCH@/Line[1]/InvoiceNumber\n2 HOLD rem=5 C62 AWAITING_INSPECTION@/Line[2]/InvoiceItemNumber");
+        check(decl(vec![]), r(), "REFUSED");
+    }
+
+    #[test]
+    fn single_line_reports_what_would_remain() {
+        let rec = record();
+        let l = line(1, |_| {});
+        let r = match_line(
+            &l,
+            1,
+            &party(A, "00000"),
+            d("2026-12-15"),
+            Some(&rec),
+            Amount::from_milli(1000),
+        );
+        assert_eq!(r.result, LineResult::Matched);
+        assert_eq!(
+            r.remaining.as_ref().unwrap().amount,
+            Amount::from_milli(2000)
+        );
+        assert_eq!(overall(&[r]), DeclarationResult::Accepted);
+    }
+}

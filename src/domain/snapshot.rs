@@ -636,6 +636,80 @@ pub fn lab_accredited(lab: &Lab, standard: Option<&StandardRef>, date: NaiveDate
         && standard.is_none_or(|s| lab.standards.contains(s))
 }
 
+/// Generates reference data with `n` licences over a handful of standards, for measurements.
+#[doc(hidden)]
+pub fn synthetic_refdata(n: usize) -> RefData {
+    use super::types::{Branch, TaxNumber};
+    let day = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("valid date");
+    let standards: Vec<Standard> = (0..40u32)
+        .map(|i| Standard {
+            reference: StandardRef {
+                number: 1000 + i,
+                part: None,
+                edition_be: 2560,
+            },
+            title_th: format!("มาตรฐานตัวอย่าง {i}"),
+            title_en: format!("Example standard {i}"),
+            compulsory: true,
+            in_force_from: day(2017, 1, 1),
+            in_force_until: None,
+            hs_prefixes: vec![format!("85{:02}", i), format!("94{:02}10", i)],
+            inspection_rate: (i % 3 * 5) as u8,
+            test_report_required: false,
+        })
+        .collect();
+    let importers: Vec<(PartyKey, String)> = (0..20_000u64)
+        .map(|i| {
+            let first12 = format!("0105{:08}", 10_000_000 + i * 37);
+            let digits: Vec<u8> = first12.bytes().map(|b| b - b'0').collect();
+            let cd = TaxNumber::check_digit(&digits);
+            let tax = TaxNumber::parse(&format!("{first12}{cd}")).expect("valid check digit");
+            (
+                PartyKey {
+                    tax_number: tax,
+                    branch: Branch::HEAD_OFFICE,
+                },
+                format!("บริษัท ตัวอย่างการค้า {i} จำกัด"),
+            )
+        })
+        .collect();
+    let brands: Vec<String> = (0..2_000).map(|i| format!("BRAND{i}")).collect();
+    let makers: Vec<String> = (0..5_000)
+        .map(|i| format!("Example Manufacturing {i} Co., Ltd."))
+        .collect();
+    let cn = Country::parse("CN").expect("country");
+    let licences = (0..n)
+        .map(|i| {
+            let (holder, name) = &importers[i % importers.len()];
+            Licence {
+                number: format!("IL-{:07}/{}", i, 2560 + i % 10),
+                licence_type: if i % 10 == 0 {
+                    LicenceType::Manufacture
+                } else {
+                    LicenceType::Import
+                },
+                holder: *holder,
+                holder_name: name.clone(),
+                standard: standards[i % standards.len()].reference.clone(),
+                brands: vec![brands[i % brands.len()].clone()],
+                models: vec![format!("M{i}-A"), format!("M{i}-B")],
+                manufacturer: makers[i % makers.len()].clone(),
+                manufacturer_country: cn,
+                issued_on: day(2023, 1, 1),
+                expires_on: day(2028, 12, 31),
+                status: LicenceStatus::Active,
+                status_since: day(2023, 1, 1),
+            }
+        })
+        .collect();
+    RefData {
+        standards,
+        licences,
+        labs: Vec::new(),
+        purposes: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -802,79 +876,5 @@ pub(crate) mod tests {
     fn snapshot_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Snapshot>();
-    }
-}
-
-/// Generates reference data with `n` licences over a handful of standards, for measurements.
-#[doc(hidden)]
-pub fn synthetic_refdata(n: usize) -> RefData {
-    use super::types::{Branch, TaxNumber};
-    let day = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("valid date");
-    let standards: Vec<Standard> = (0..40u32)
-        .map(|i| Standard {
-            reference: StandardRef {
-                number: 1000 + i,
-                part: None,
-                edition_be: 2560,
-            },
-            title_th: format!("มาตรฐานตัวอย่าง {i}"),
-            title_en: format!("Example standard {i}"),
-            compulsory: true,
-            in_force_from: day(2017, 1, 1),
-            in_force_until: None,
-            hs_prefixes: vec![format!("85{:02}", i), format!("94{:02}10", i)],
-            inspection_rate: (i % 3 * 5) as u8,
-            test_report_required: false,
-        })
-        .collect();
-    let importers: Vec<(PartyKey, String)> = (0..20_000u64)
-        .map(|i| {
-            let first12 = format!("0105{:08}", 10_000_000 + i * 37);
-            let digits: Vec<u8> = first12.bytes().map(|b| b - b'0').collect();
-            let cd = TaxNumber::check_digit(&digits);
-            let tax = TaxNumber::parse(&format!("{first12}{cd}")).expect("valid check digit");
-            (
-                PartyKey {
-                    tax_number: tax,
-                    branch: Branch::HEAD_OFFICE,
-                },
-                format!("บริษัท ตัวอย่างการค้า {i} จำกัด"),
-            )
-        })
-        .collect();
-    let brands: Vec<String> = (0..2_000).map(|i| format!("BRAND{i}")).collect();
-    let makers: Vec<String> = (0..5_000)
-        .map(|i| format!("Example Manufacturing {i} Co., Ltd."))
-        .collect();
-    let cn = Country::parse("CN").expect("country");
-    let licences = (0..n)
-        .map(|i| {
-            let (holder, name) = &importers[i % importers.len()];
-            Licence {
-                number: format!("IL-{:07}/{}", i, 2560 + i % 10),
-                licence_type: if i % 10 == 0 {
-                    LicenceType::Manufacture
-                } else {
-                    LicenceType::Import
-                },
-                holder: *holder,
-                holder_name: name.clone(),
-                standard: standards[i % standards.len()].reference.clone(),
-                brands: vec![brands[i % brands.len()].clone()],
-                models: vec![format!("M{i}-A"), format!("M{i}-B")],
-                manufacturer: makers[i % makers.len()].clone(),
-                manufacturer_country: cn,
-                issued_on: day(2023, 1, 1),
-                expires_on: day(2028, 12, 31),
-                status: LicenceStatus::Active,
-                status_since: day(2023, 1, 1),
-            }
-        })
-        .collect();
-    RefData {
-        standards,
-        licences,
-        labs: Vec::new(),
-        purposes: Vec::new(),
     }
 }

@@ -750,7 +750,7 @@ fn arb_request() -> impl Strategy<Value = ImportPermitRequest> {
                 r.request_type = RequestType::Special;
             }
             r.importer.tax_number = [A, B, "0105536112015"][imp].into();
-            r.shipment.arrival_date = r.shipment.arrival_date + Duration::days(shift * 400);
+            r.shipment.arrival_date += Duration::days(shift * 400);
             r
         })
 }

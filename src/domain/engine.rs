@@ -501,8 +501,7 @@ fn decide_item(
                                 msg::licence_product_mismatch(
                                     n,
                                     number,
-                                    "ยี่ห้อ",
-                                    "brand",
+                                    msg::Label::Brand,
                                     &item.brand,
                                     &l,
                                 ),
@@ -516,8 +515,7 @@ fn decide_item(
                                 msg::licence_product_mismatch(
                                     n,
                                     number,
-                                    "รุ่น",
-                                    "model",
+                                    msg::Label::Model,
                                     &item.model,
                                     &l,
                                 ),
@@ -530,8 +528,7 @@ fn decide_item(
                                 msg::licence_product_mismatch(
                                     n,
                                     number,
-                                    "ผู้ผลิต",
-                                    "manufacturer",
+                                    msg::Label::Manufacturer,
                                     &item.manufacturer.name,
                                     &[lic.manufacturer().to_owned()],
                                 ),
@@ -544,8 +541,7 @@ fn decide_item(
                                 msg::licence_product_mismatch(
                                     n,
                                     number,
-                                    "ประเทศของผู้ผลิต",
-                                    "manufacturer country",
+                                    msg::Label::ManufacturerCountry,
                                     item.manufacturer.country.as_str(),
                                     &[lic.manufacturer_country().as_str().to_owned()],
                                 ),
@@ -628,24 +624,20 @@ fn decide_item(
     let by_standard = standard.is_some_and(|s| s.test_report_required);
     let by_purpose = purpose.is_some_and(|p| p.test_report_required);
     if by_standard || by_purpose {
-        let required_by = if by_standard {
-            format!(
-                "standard {}",
-                standard
-                    .map(|s| s.reference.canonical())
-                    .unwrap_or_default()
-            )
-        } else {
-            format!(
-                "special purpose {}",
-                purpose.map(|p| p.code.as_str()).unwrap_or_default()
-            )
-        };
         match &item.test_report {
             None => cx.add(
                 ReasonCode::TestReportRequired,
                 "TestReport",
-                msg::test_report_required(n, &required_by, standard_ref.as_ref()),
+                msg::test_report_required(
+                    n,
+                    standard
+                        .filter(|s| s.test_report_required)
+                        .map(|s| &s.reference),
+                    purpose
+                        .filter(|p| p.test_report_required)
+                        .map(|p| p.code.as_str()),
+                    standard_ref.as_ref(),
+                ),
             ),
             Some(tr) => match snap.lab(tr.lab_id.trim()) {
                 None => cx.add(

@@ -32,7 +32,7 @@ use super::documents::{
     DeclarationCheck, DeclarationCheckResponse, DeclarationLine, DeclarationLineResult,
     DeclarationResult, ItemStatus, LineResult, Permit, Reason, ReasonCode, RequestDecision,
 };
-use super::messages::{self as msg, Text};
+use super::messages::{self as msg, Label, Text};
 use super::types::{
     Amount, Country, HsCode, PartyKey, PermitNumber, Quantity, TaxNumber, UnitCode,
 };
@@ -91,18 +91,10 @@ impl LineCx {
     }
 
     /// A Customs matching field: adds a `FIELD_MISMATCH` reason when it differs.
-    fn field(
-        &mut self,
-        ok: bool,
-        name: &str,
-        th: &str,
-        en: &str,
-        declared: String,
-        on_permit: String,
-    ) {
+    fn field(&mut self, ok: bool, name: &str, what: Label, declared: String, on_permit: String) {
         if !ok {
             self.mismatch = true;
-            let text = msg::field_mismatch(self.line, th, en, &declared, &on_permit, &self.permit);
+            let text = msg::field_mismatch(self.line, what, &declared, &on_permit, &self.permit);
             self.add(ReasonCode::FieldMismatch, name, text);
         }
     }
@@ -156,48 +148,42 @@ pub fn match_line(
     cx.field(
         line.permit_issue_date == p.issue_date,
         "PermitIssueDate",
-        "วันที่ออกใบอนุญาต",
-        "permit issue date",
+        Label::PermitIssueDate,
         line.permit_issue_date.to_string(),
         p.issue_date.to_string(),
     );
     cx.field(
         line.issuing_authority_tax_number == rec.issuing_authority,
         "IssuingAuthorityTaxNumber",
-        "เลขประจำตัวผู้เสียภาษีของหน่วยงานผู้ออกใบอนุญาต",
-        "issuing authority tax number",
+        Label::IssuingAuthorityTaxNumber,
         line.issuing_authority_tax_number.to_string(),
         rec.issuing_authority.to_string(),
     );
     cx.field(
         line.invoice_number.trim() == p.invoice_number.trim(),
         "InvoiceNumber",
-        "เลขที่บัญชีราคาสินค้า",
-        "invoice number",
+        Label::InvoiceNumber,
         line.invoice_number.clone(),
         p.invoice_number.clone(),
     );
     cx.field(
         line.invoice_date == p.invoice_date,
         "InvoiceDate",
-        "วันที่บัญชีราคาสินค้า",
-        "invoice date",
+        Label::InvoiceDate,
         line.invoice_date.to_string(),
         p.invoice_date.to_string(),
     );
     cx.field(
         line.load_port == p.load_port,
         "LoadPort",
-        "ท่าต้นทาง",
-        "load port",
+        Label::LoadPort,
         line.load_port.to_string(),
         p.load_port.to_string(),
     );
     cx.field(
         line.discharge_port == p.discharge_port,
         "DischargePort",
-        "ท่าปลายทาง",
-        "discharge port",
+        Label::DischargePort,
         line.discharge_port.to_string(),
         p.discharge_port.to_string(),
     );
@@ -258,16 +244,14 @@ pub fn match_line(
             cx.field(
                 hs_agree(&line.hs_code, &item.hs_code),
                 "HSCode",
-                "พิกัดศุลกากร",
-                "HS code",
+                Label::HsCode,
                 line.hs_code.to_string(),
                 item.hs_code.to_string(),
             );
             cx.field(
                 line.country_of_origin == item.country_of_origin,
                 "CountryOfOrigin",
-                "ประเทศกำเนิด",
-                "country of origin",
+                Label::CountryOfOrigin,
                 line.country_of_origin.to_string(),
                 item.country_of_origin.to_string(),
             );

@@ -37,6 +37,58 @@ fn until_text(until: Option<NaiveDate>) -> (String, String) {
     }
 }
 
+/// The name of a field as messages write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    Brand,
+    Model,
+    Manufacturer,
+    ManufacturerCountry,
+    PermitIssueDate,
+    IssuingAuthorityTaxNumber,
+    InvoiceNumber,
+    InvoiceDate,
+    LoadPort,
+    DischargePort,
+    HsCode,
+    CountryOfOrigin,
+}
+
+impl Label {
+    pub fn th(self) -> &'static str {
+        match self {
+            Label::Brand => "ยี่ห้อ",
+            Label::Model => "รุ่น",
+            Label::Manufacturer => "ผู้ผลิต",
+            Label::ManufacturerCountry => "ประเทศของผู้ผลิต",
+            Label::PermitIssueDate => "วันที่ออกใบอนุญาต",
+            Label::IssuingAuthorityTaxNumber => "เลขประจำตัวผู้เสียภาษีของหน่วยงานผู้ออกใบอนุญาต",
+            Label::InvoiceNumber => "เลขที่บัญชีราคาสินค้า",
+            Label::InvoiceDate => "วันที่บัญชีราคาสินค้า",
+            Label::LoadPort => "ท่าต้นทาง",
+            Label::DischargePort => "ท่าปลายทาง",
+            Label::HsCode => "พิกัดศุลกากร",
+            Label::CountryOfOrigin => "ประเทศกำเนิด",
+        }
+    }
+    pub fn en(self) -> &'static str {
+        match self {
+            Label::Brand => "brand",
+            Label::Model => "model",
+            Label::Manufacturer => "manufacturer",
+            Label::ManufacturerCountry => "manufacturer country",
+            Label::PermitIssueDate => "permit issue date",
+            Label::IssuingAuthorityTaxNumber => "issuing authority tax number",
+            Label::InvoiceNumber => "invoice number",
+            Label::InvoiceDate => "invoice date",
+            Label::LoadPort => "load port",
+            Label::DischargePort => "discharge port",
+            Label::HsCode => "HS code",
+            Label::CountryOfOrigin => "country of origin",
+        }
+    }
+}
+
 // ---- Decision rules (spec §6) --------------------------------------------------------------
 
 pub fn importer_tax_number_invalid(tax: &str) -> Text {
@@ -309,15 +361,14 @@ pub fn licence_not_valid(
     )
 }
 
-/// `what_th` / `what_en`: the product attribute (brand, model, …).
 pub fn licence_product_mismatch(
     item: u16,
     number: &str,
-    what_th: &str,
-    what_en: &str,
+    what: Label,
     given: &str,
     covered: &[String],
 ) -> Text {
+    let (what_th, what_en) = (what.th(), what.en());
     let l = covered.join(", ");
     t(
         format!(
@@ -404,17 +455,31 @@ pub fn special_quantity_exceeded(
     )
 }
 
-pub fn test_report_required(item: u16, required_by: &str, standard: Option<&StandardRef>) -> Text {
+/// `by_standard`: the edition that requires the report, if it does; else `by_purpose`.
+pub fn test_report_required(
+    item: u16,
+    by_standard: Option<&StandardRef>,
+    by_purpose: Option<&str>,
+    standard: Option<&StandardRef>,
+) -> Text {
+    let (required_th, required_en) = match (by_standard, by_purpose) {
+        (Some(s), _) => (format!("มาตรฐาน {s}"), format!("standard {s}")),
+        (None, Some(p)) => (
+            format!("วัตถุประสงค์การนำเข้ากรณีพิเศษ {p}"),
+            format!("special purpose {p}"),
+        ),
+        (None, None) => ("สมอ.".to_owned(), "TISI".to_owned()),
+    };
     let s = standard
         .map(|s| s.canonical())
         .unwrap_or_else(|| "-".into());
     t(
         format!(
-            "รายการสินค้าที่ {item}: {required_by} กำหนดให้ต้องมีรายงานผลการทดสอบ \
+            "รายการสินค้าที่ {item}: {required_th} กำหนดให้ต้องมีรายงานผลการทดสอบ \
              กรุณาแนบ TestReport (LabId, ReportNumber, IssueDate) จากห้องปฏิบัติการที่ได้รับการรับรองสำหรับ {s}"
         ),
         format!(
-            "Goods item {item}: {required_by} requires a test report. Give TestReport (LabId, \
+            "Goods item {item}: {required_en} requires a test report. Give TestReport (LabId, \
              ReportNumber, IssueDate) from a laboratory accredited for {s}."
         ),
     )
@@ -570,12 +635,12 @@ pub fn item_not_approved(line: u16, permit: &str, invoice_item: u16, status: &st
 /// A Customs matching field that differs from the permit.
 pub fn field_mismatch(
     line: u16,
-    field_th: &str,
-    field_en: &str,
+    what: Label,
     declared: &str,
     on_permit: &str,
     permit: &str,
 ) -> Text {
+    let (field_th, field_en) = (what.th(), what.en());
     t(
         format!(
             "บรรทัดที่ {line}: {field_th} ในใบขนสินค้าคือ '{declared}' แต่ในใบอนุญาต {permit} คือ '{on_permit}' \

@@ -453,8 +453,9 @@ impl Snapshot {
             .filter(move |s| s.reference.same_standard(r))
     }
 
-    /// The standards whose HS prefixes cover `code` (any status, any date), each once, in
-    /// ascending id order of prefix length. No allocation: calls `f` for each.
+    /// Calls `f` for each standard with an HS prefix that `code` starts with (any status, any
+    /// date), shortest prefix first; a standard with several matching prefixes comes once per
+    /// prefix. No allocation.
     pub fn for_each_standard_covering(&self, code: &HsCode, mut f: impl FnMut(StandardId)) {
         let digits = code.as_str().as_bytes();
         let mut v: u64 = 0;

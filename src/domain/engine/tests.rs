@@ -633,6 +633,33 @@ fn inspection_and_aggregation() {
 }
 
 #[test]
+fn permit_dates() {
+    let check = |arrival: &str, cap: Option<&str>, want: (&str, &str)| {
+        let p = PermitDates::compute(d(arrival), d(TODAY), cap.map(d));
+        assert_eq!(
+            (p.effective, p.expiry),
+            (d(want.0), d(want.1)),
+            "{arrival} {cap:?}"
+        );
+    };
+    check("2026-12-15", None, ("2026-11-26", "2027-03-15"));
+    check("2026-12-26", None, ("2026-11-26", "2027-03-26"));
+    check("2026-12-27", None, ("2026-11-27", "2027-03-27"));
+    check(
+        "2026-12-27",
+        Some("2027-01-01"),
+        ("2026-11-27", "2027-01-01"),
+    );
+    check(
+        "2026-12-27",
+        Some("2027-12-01"),
+        ("2026-11-27", "2027-03-27"),
+    );
+    // An arrival long past leaves an empty window (documented on `PermitDates::compute`).
+    check("2026-06-01", None, ("2026-11-26", "2026-08-30"));
+}
+
+#[test]
 fn messages_carry_the_values() {
     let dec = decide_with(&one(|i| i.licence_number = Some("L-NOPE".into())), &NoUsage);
     let r = &dec.items[0].reasons[0];

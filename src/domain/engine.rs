@@ -163,12 +163,20 @@ pub fn inspection_selected(
     item_number: u16,
     rate: u8,
 ) -> bool {
+    match rate {
+        0 => return false,
+        100.. => return true,
+        _ => {}
+    }
     inspection_draw(importer_tax, branch, reference, item_number) < u32::from(rate.min(100)) * 100
 }
 
 /// Case-insensitive (ASCII) comparison with white space trimmed and runs collapsed; no
 /// allocation.
 fn same_text(a: &str, b: &str) -> bool {
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
     let mut x = a.split_whitespace();
     let mut y = b.split_whitespace();
     loop {

@@ -711,6 +711,77 @@ pub fn synthetic_refdata(n: usize) -> RefData {
     }
 }
 
+/// A 5-item LICENSED request that passes rules 0–15 against [`synthetic_refdata`] (licences 3,
+/// 20003, … share holder and standard TIS 1003-2560, inspection rate 0). Measurement support.
+#[doc(hidden)]
+pub fn synthetic_request(snap: &Snapshot) -> crate::domain::documents::ImportPermitRequest {
+    use crate::domain::documents::{
+        Function, GoodsItem, ImportPermitRequest, Importer, Invoice, Manufacturer, RequestType,
+        Shipment, TransportMode,
+    };
+    use crate::domain::types::{Port, Quantity, ReferenceNumber};
+    let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+    let numbers: Vec<String> = (0..5)
+        .map(|k| {
+            let i = 3 + k * 20_000;
+            format!("IL-{:07}/{}", i, 2560 + i % 10)
+        })
+        .collect();
+    let first = snap.licence(&numbers[0]).expect("licence");
+    let holder = first.holder();
+    let items: Vec<GoodsItem> = numbers
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let l = snap.licence(n).expect("licence");
+            assert_eq!(l.holder(), holder);
+            GoodsItem {
+                item_number: k as u16 + 1,
+                invoice_item_number: k as u16 + 1,
+                hs_code: HsCode::parse("85030010").expect("hs"),
+                description: "มอเตอร์".into(),
+                description_en: Some("Motor".into()),
+                brand: l.brands().next().expect("brand").to_owned(),
+                model: l.models().next().expect("model").to_owned(),
+                manufacturer: Manufacturer {
+                    name: l.manufacturer().to_owned(),
+                    country: l.manufacturer_country(),
+                },
+                country_of_origin: Country::parse("CN").expect("country"),
+                quantity: Quantity::parse("100", "C62").expect("quantity"),
+                standard: Some(l.standard().reference.canonical()),
+                licence_number: Some(n.clone()),
+                special_purpose: None,
+                test_report: None,
+            }
+        })
+        .collect();
+    ImportPermitRequest {
+        reference: ReferenceNumber::parse("PO-BENCH-1").expect("reference"),
+        function: Function::Original,
+        request_type: RequestType::Licensed,
+        importer: Importer {
+            tax_number: holder.tax_number.to_string(),
+            branch: holder.branch,
+            name: "บริษัท ตัวอย่าง จำกัด".into(),
+            name_en: None,
+        },
+        agent: None,
+        shipment: Shipment {
+            arrival_date: date("2026-12-15"),
+            transport_mode: TransportMode::Sea,
+            load_port: Port::parse("CNSHA").expect("port"),
+            discharge_port: Port::parse("THLCH").expect("port"),
+            country_of_destination: Country::TH,
+        },
+        invoice: Invoice {
+            number: "INV-1".into(),
+            date: date("2026-11-20"),
+        },
+        items,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -247,11 +247,27 @@ pub fn decide(
 ) -> Decision {
     let arrival = req.shipment.arrival_date;
     let importer = req.importer.key();
+    // Rule 13 sums the controlled items of the request: classify them once.
+    let controlled: Vec<bool> = match req.request_type {
+        RequestType::Special => req
+            .items
+            .iter()
+            .map(|it| snap.is_controlled(&it.hs_code, arrival))
+            .collect(),
+        RequestType::Licensed => Vec::new(),
+    };
+    let rq = RequestCtx {
+        req,
+        importer: importer.as_ref(),
+        snap,
+        today,
+        usage,
+        controlled: &controlled,
+    };
     let mut items = Vec::with_capacity(req.items.len());
     let mut earliest_expiry: Option<NaiveDate> = None;
     for (i, item) in req.items.iter().enumerate() {
-        let (result, licence_expiry) =
-            decide_item(req, importer.as_ref(), snap, today, usage, item, i + 1);
+        let (result, licence_expiry) = decide_item(&rq, item, i + 1);
         if matches!(
             result.status,
             ItemStatus::Approved | ItemStatus::HoldForInspection
@@ -273,16 +289,32 @@ pub fn decide(
     }
 }
 
+/// What every item of a request shares.
+#[derive(Clone, Copy)]
+struct RequestCtx<'a> {
+    req: &'a ImportPermitRequest,
+    importer: Option<&'a PartyKey>,
+    snap: &'a Snapshot,
+    today: NaiveDate,
+    usage: &'a dyn SpecialUsage,
+    /// Per item, whether its HS code is controlled (SPECIAL requests only; empty otherwise).
+    controlled: &'a [bool],
+}
+
 /// One item; also returns the expiry of the licence it uses, if any.
 fn decide_item(
-    req: &ImportPermitRequest,
-    importer: Option<&PartyKey>,
-    snap: &Snapshot,
-    today: NaiveDate,
-    usage: &dyn SpecialUsage,
+    rq: &RequestCtx<'_>,
     item: &GoodsItem,
     pos: usize,
 ) -> (ItemResult, Option<NaiveDate>) {
+    let RequestCtx {
+        req,
+        importer,
+        snap,
+        today,
+        usage,
+        controlled,
+    } = *rq;
     let arrival = req.shipment.arrival_date;
     let mut cx = ItemCtx {
         item,
@@ -601,11 +633,12 @@ fn decide_item(
                     let this_request = req
                         .items
                         .iter()
-                        .filter(|o| {
-                            o.special_purpose.as_deref().map(str::trim) == Some(p.code.as_str())
-                                && snap.is_controlled(&o.hs_code, arrival)
+                        .zip(controlled)
+                        .filter(|(o, &ctl)| {
+                            ctl && o.special_purpose.as_deref().map(str::trim)
+                                == Some(p.code.as_str())
                         })
-                        .fold(Amount::ZERO, |acc, o| {
+                        .fold(Amount::ZERO, |acc, (o, _)| {
                             acc.checked_add(o.quantity.amount).unwrap_or(Amount::MAX)
                         });
                     let total = used.checked_add(this_request).unwrap_or(Amount::MAX);

@@ -3,7 +3,9 @@
 
 /// Value types, business documents, reference data and the decision engine (pure).
 pub mod domain;
-/// The XML contract: DTOs, ebMS envelope, packaging, encodings, hardened intake, reply builders.
-pub mod wire;
+/// Reading TISI's reference-data exports (CSV files) into domain records.
+pub mod refdata;
 /// Persistence: one store API over SQLite and PostgreSQL, with migrations per backend.
 pub mod store;
+/// The XML contract: DTOs, ebMS envelope, packaging, encodings, hardened intake, reply builders.
+pub mod wire;

@@ -282,3 +282,21 @@ impl Store {
         dispatch!(self, s => s.permit_status(query).await)
     }
 }
+
+#[cfg(test)]
+impl Store {
+    /// Outbox rows waiting for their first delivery: (message id, sequence in conversation).
+    pub(crate) async fn pending_outbox_for_tests(&self) -> Vec<(String, i64)> {
+        use sql::{Conn, Ty};
+        let q = "SELECT message_id, conversation_seq FROM outbox \
+                 WHERE status = 'PENDING' AND attempts = 0 ORDER BY id";
+        let rows = match self {
+            Store::Sqlite(s) => s.read_conn_for_tests().await.rows(q, vec![], &[Ty::Text, Ty::I64]).await,
+            Store::Postgres(p) => p.conn_for_tests().await.rows(q, vec![], &[Ty::Text, Ty::I64]).await,
+        };
+        rows.expect("outbox rows")
+            .iter()
+            .map(|r| (r.text(0).unwrap(), r.i64(1).unwrap()))
+            .collect()
+    }
+}

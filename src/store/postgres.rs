@@ -145,6 +145,13 @@ impl PgStore {
     }
 }
 
+#[cfg(test)]
+impl PgStore {
+    pub(crate) async fn conn_for_tests(&self) -> sqlx::pool::PoolConnection<Postgres> {
+        self.pool.acquire().await.expect("connection")
+    }
+}
+
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 fn bind(q: Query<'_>, v: V) -> Query<'_> {

@@ -86,7 +86,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .statement_cache_capacity(1024);
         let path = options.get_filename().to_path_buf();
-        if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+        if path.as_os_str().is_empty()
+            || url.contains(":memory:")
+            || url.contains("mode=memory")
+            || path.to_string_lossy().contains(":memory:")
+        {
             return Err(StoreError::Config(format!(
                 "{url}: an in-memory SQLite database cannot be shared by the writer and the readers; give a file path"
             )));
@@ -208,6 +212,18 @@ impl SqliteStore {
     ) -> Result<PermitStatusResponse, StoreError> {
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         common::permit_status(&mut *c, query).await
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// Jobs waiting for the writer.
+    pub(crate) fn queued_for_tests(&self) -> usize {
+        QUEUE - self.jobs.capacity()
+    }
+
+    pub(crate) async fn read_conn_for_tests(&self) -> sqlx::pool::PoolConnection<Sqlite> {
+        self.readers.acquire().await.expect("read connection")
     }
 }
 

@@ -3,7 +3,7 @@
 
 /// Value types, business documents, reference data and the decision engine (pure).
 pub mod domain;
-/// The XML contract: DTOs, ebMS envelope, packaging, encodings, hardened intake, reply builders.
-pub mod wire;
 /// Persistence: one store API over SQLite and PostgreSQL, with migrations per backend.
 pub mod store;
+/// The XML contract: DTOs, ebMS envelope, packaging, encodings, hardened intake, reply builders.
+pub mod wire;

@@ -13,14 +13,14 @@ use super::{
     StoredReply,
 };
 use crate::domain::{
-    Actor, Amount, AmendmentResult, Branch, Country, DeclarationAmendment,
+    Actor, AmendmentResult, Amount, Branch, Country, Decision, DeclarationAmendment,
     DeclarationAmendmentResponse, DeclarationCheck, DeclarationCheckResponse,
-    DeclarationLineResult, DeclarationResult, Decision, Function, HistoryEntry, HsCode,
-    ImportPermitRequest, ImportPermitResponse, InboundDocument, ItemQuantities, ItemResult,
-    ItemStatus, Lab, LabStatus, Licence, LicenceStatus, LicenceType, LineResult,
-    OutboundDocument, PartyKey, Permit, PermitNumber, PermitStatusQuery, PermitStatusResponse,
-    Port, Quantity, Reason, ReasonCode, RefData, ReferenceNumber, RequestDecision,
-    SpecialPurpose, Standard, StandardRef, StatusQueryResult, TaxNumber, UnitCode,
+    DeclarationLineResult, DeclarationResult, Function, HistoryEntry, HsCode, ImportPermitRequest,
+    ImportPermitResponse, InboundDocument, ItemQuantities, ItemResult, ItemStatus, Lab, LabStatus,
+    Licence, LicenceStatus, LicenceType, LineResult, OutboundDocument, PartyKey, Permit,
+    PermitNumber, PermitStatusQuery, PermitStatusResponse, Port, Quantity, Reason, ReasonCode,
+    RefData, ReferenceNumber, RequestDecision, SpecialPurpose, Standard, StandardRef,
+    StatusQueryResult, TaxNumber, UnitCode,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -242,9 +242,9 @@ pub(crate) async fn process<C: Conn>(
         InboundDocument::DeclarationCheck(d) => {
             OutboundDocument::DeclarationCheckResponse(declaration_check(c, meta, d, ctx).await?)
         }
-        InboundDocument::DeclarationAmendment(a) => OutboundDocument::DeclarationAmendmentResponse(
-            declaration_amendment(c, a, ctx).await?,
-        ),
+        InboundDocument::DeclarationAmendment(a) => {
+            OutboundDocument::DeclarationAmendmentResponse(declaration_amendment(c, a, ctx).await?)
+        }
         InboundDocument::PermitStatusQuery(q) => {
             OutboundDocument::PermitStatusResponse(permit_status(c, q).await?)
         }
@@ -415,7 +415,9 @@ async fn permit_request<C: Conn>(
             if current.is_some() {
                 let original = original_version(c, tax, &branch, reference)
                     .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("reference {reference} has no version 1")))?;
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("reference {reference} has no version 1"))
+                    })?;
                 if original.content_hash == hash {
                     return rebuild_permit_response(c, original.pk, req.function, ctx).await;
                 }
@@ -481,7 +483,8 @@ async fn permit_request<C: Conn>(
                     return reject_all(c, meta, req, ctx, &hash, reason).await;
                 }
             }
-            if req.function == Function::Cancellation && cur.decision == RequestDecision::Cancelled {
+            if req.function == Function::Cancellation && cur.decision == RequestDecision::Cancelled
+            {
                 // Cancelled already: the same answer again.
                 return rebuild_permit_response(c, cur.pk, req.function, ctx).await;
             }
@@ -490,11 +493,20 @@ async fn permit_request<C: Conn>(
                 let (th, en) = match req.function {
                     Function::Cancellation => (
                         format!("ยกเลิกตามคำขอยกเลิกของผู้นำเข้า (ข้อความ {})", meta.message_id),
-                        format!("Cancelled at the importer's request (message {})", meta.message_id),
+                        format!(
+                            "Cancelled at the importer's request (message {})",
+                            meta.message_id
+                        ),
                     ),
                     _ => (
-                        format!("ถูกแทนที่ด้วยคำขอ {new_request_id} (ข้อความ {})", meta.message_id),
-                        format!("Replaced by request {new_request_id} (message {})", meta.message_id),
+                        format!(
+                            "ถูกแทนที่ด้วยคำขอ {new_request_id} (ข้อความ {})",
+                            meta.message_id
+                        ),
+                        format!(
+                            "Replaced by request {new_request_id} (message {})",
+                            meta.message_id
+                        ),
                     ),
                 };
                 c.exec(
@@ -607,7 +619,10 @@ async fn reject_all<C: Conn>(
             hs_code: g.hs_code.clone(),
             country_of_origin: g.country_of_origin,
             status: ItemStatus::Rejected,
-            standard: g.standard.as_deref().and_then(|s| StandardRef::parse(s).ok()),
+            standard: g
+                .standard
+                .as_deref()
+                .and_then(|s| StandardRef::parse(s).ok()),
             approved_quantity: None,
             reasons: vec![reason.clone()],
         })
@@ -634,7 +649,10 @@ async fn store_request<C: Conn>(
     let by_number: HashMap<u16, &crate::domain::GoodsItem> =
         req.items.iter().map(|g| (g.item_number, g)).collect();
     if decision.items.len() != req.items.len()
-        || decision.items.iter().any(|i| !by_number.contains_key(&i.item_number))
+        || decision
+            .items
+            .iter()
+            .any(|i| !by_number.contains_key(&i.item_number))
     {
         return Err(StoreError::Invalid(format!(
             "the decision has {} item results for {} goods items, or results for items the request does not have",
@@ -728,7 +746,14 @@ async fn store_request<C: Conn>(
             c.exec(
                 "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                args![pk, seq as i64, r.code.code(), &r.field, &r.message_th, &r.message_en],
+                args![
+                    pk,
+                    seq as i64,
+                    r.code.code(),
+                    &r.field,
+                    &r.message_th,
+                    &r.message_en
+                ],
             )
             .await?;
         }
@@ -780,8 +805,13 @@ async fn store_request<C: Conn>(
                 .await?
                 .i64(0)?;
             for (item, item_pk) in decision.items.iter().zip(&item_pks) {
-                let Some(q) = &item.approved_quantity else { continue };
-                if !matches!(item.status, ItemStatus::Approved | ItemStatus::HoldForInspection) {
+                let Some(q) = &item.approved_quantity else {
+                    continue;
+                };
+                if !matches!(
+                    item.status,
+                    ItemStatus::Approved | ItemStatus::HoldForInspection
+                ) {
                     continue;
                 }
                 c.exec(
@@ -807,7 +837,16 @@ async fn store_request<C: Conn>(
     };
 
     let (th, en) = decision_summary(&decision, permit.as_ref());
-    history(c, request_pk, ctx.now, &Actor::System, decision.decision.code(), &th, &en).await?;
+    history(
+        c,
+        request_pk,
+        ctx.now,
+        &Actor::System,
+        decision.decision.code(),
+        &th,
+        &en,
+    )
+    .await?;
 
     Ok(ImportPermitResponse {
         reference: req.reference.clone(),
@@ -832,16 +871,34 @@ fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {
         .collect();
     codes.sort_unstable();
     codes.dedup();
-    let codes = if codes.is_empty() { "-".to_owned() } else { codes.join(", ") };
+    let codes = if codes.is_empty() {
+        "-".to_owned()
+    } else {
+        codes.join(", ")
+    };
     let n = d.items.len();
     match permit {
         Some(p) => (
-            format!("ผลการพิจารณา {} ({n} รายการ) ออกใบอนุญาต {} เหตุผล: {codes}", d.decision.code(), p.number),
-            format!("Decided {} ({n} items), permit {} issued; reasons: {codes}", d.decision.code(), p.number),
+            format!(
+                "ผลการพิจารณา {} ({n} รายการ) ออกใบอนุญาต {} เหตุผล: {codes}",
+                d.decision.code(),
+                p.number
+            ),
+            format!(
+                "Decided {} ({n} items), permit {} issued; reasons: {codes}",
+                d.decision.code(),
+                p.number
+            ),
         ),
         None => (
-            format!("ผลการพิจารณา {} ({n} รายการ) ไม่มีการออกใบอนุญาต เหตุผล: {codes}", d.decision.code()),
-            format!("Decided {} ({n} items), no permit issued; reasons: {codes}", d.decision.code()),
+            format!(
+                "ผลการพิจารณา {} ({n} รายการ) ไม่มีการออกใบอนุญาต เหตุผล: {codes}",
+                d.decision.code()
+            ),
+            format!(
+                "Decided {} ({n} items), no permit issued; reasons: {codes}",
+                d.decision.code()
+            ),
         ),
     }
 }
@@ -891,7 +948,10 @@ const PERMIT_TYS: [Ty; 10] = [
     Ty::Text,
 ];
 
-async fn permit_of_request<C: Conn>(c: &mut C, request_pk: i64) -> Result<Option<Permit>, StoreError> {
+async fn permit_of_request<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+) -> Result<Option<Permit>, StoreError> {
     let sql = format!("SELECT {PERMIT_COLS} FROM permits WHERE request_pk = $1");
     c.opt_row(&sql, args![request_pk], &PERMIT_TYS)
         .await?
@@ -946,7 +1006,10 @@ async fn rebuild_permit_response<C: Conn>(
         .await?;
     let mut reasons: HashMap<i64, Vec<Reason>> = HashMap::new();
     for rr in &reason_rows {
-        reasons.entry(rr.i64(0)?).or_default().push(reason_from_row(rr, 1)?);
+        reasons
+            .entry(rr.i64(0)?)
+            .or_default()
+            .push(reason_from_row(rr, 1)?);
     }
     let mut items = Vec::with_capacity(rows.len());
     for it in &rows {
@@ -978,7 +1041,8 @@ async fn rebuild_permit_response<C: Conn>(
         issuing_authority_name: ctx.authority_name.clone(),
         importer_tax_number: r.text(3)?,
         importer_branch: p_branch(&r.text(4)?)?,
-        decision: RequestDecision::from_code(&decision).ok_or_else(|| bad("decision", &decision))?,
+        decision: RequestDecision::from_code(&decision)
+            .ok_or_else(|| bad("decision", &decision))?,
         permit,
         items,
     })
@@ -1100,7 +1164,11 @@ async fn declaration_check<C: Conn>(
     }
 
     // Lock every permit the declaration names, in one order, before reading quantities.
-    let numbers: BTreeSet<String> = d.lines.iter().map(|l| l.permit_number.to_string()).collect();
+    let numbers: BTreeSet<String> = d
+        .lines
+        .iter()
+        .map(|l| l.permit_number.to_string())
+        .collect();
     let mut permits: HashMap<String, PermitRow> = HashMap::new();
     for n in numbers {
         if let Some(p) = lock_permit_by_number(c, &n).await? {
@@ -1123,14 +1191,19 @@ async fn declaration_check<C: Conn>(
                 reasons: vec![Reason {
                     code: ReasonCode::PermitNotFound,
                     field: line_xpath(pos, "PermitNumber"),
-                    message_th: format!("ไม่พบใบอนุญาตเลขที่ {number} ในระบบของ สมอ. ตรวจสอบเลขที่ใบอนุญาต"),
-                    message_en: format!("Permit {number} was not issued by TISI; check the permit number"),
+                    message_th: format!(
+                        "ไม่พบใบอนุญาตเลขที่ {number} ในระบบของ สมอ. ตรวจสอบเลขที่ใบอนุญาต"
+                    ),
+                    message_en: format!(
+                        "Permit {number} was not issued by TISI; check the permit number"
+                    ),
                 }],
                 item: None,
             });
             continue;
         };
-        let Some(item) = permit_item(c, p.pk, line.invoice_item_number, &line.hs_code).await? else {
+        let Some(item) = permit_item(c, p.pk, line.invoice_item_number, &line.hs_code).await?
+        else {
             states.push(LineState {
                 result: LineResult::PermitNotFound,
                 reasons: vec![Reason {
@@ -1160,7 +1233,9 @@ async fn declaration_check<C: Conn>(
                     code: ReasonCode::PermitNotValid,
                     field: line_xpath(pos, "PermitNumber"),
                     message_th: format!("ใบอนุญาต {number} ถูกยกเลิกแล้วเมื่อ {when} ใช้ตัดบัญชีไม่ได้"),
-                    message_en: format!("Permit {number} was cancelled on {when} and cannot be used"),
+                    message_en: format!(
+                        "Permit {number} was cancelled on {when} and cannot be used"
+                    ),
                 }],
                 item: Some(item),
             });
@@ -1201,7 +1276,11 @@ async fn declaration_check<C: Conn>(
     if result == DeclarationResult::Accepted {
         let mut want: BTreeMap<i64, Amount> = BTreeMap::new();
         for (s, line) in states.iter().zip(&d.lines) {
-            let pk = s.item.as_ref().map(|i| i.pk).expect("a matched line has its item");
+            let pk = s
+                .item
+                .as_ref()
+                .map(|i| i.pk)
+                .expect("a matched line has its item");
             let e = want.entry(pk).or_default();
             *e = e.checked_add(line.quantity.amount).unwrap_or(Amount::MAX);
         }
@@ -1308,7 +1387,14 @@ async fn declaration_check<C: Conn>(
             c.exec(
                 "INSERT INTO line_reasons (line_pk, seq, code, field, message_th, message_en) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                args![line_pk, seq as i64, r.code.code(), &r.field, &r.message_th, &r.message_en],
+                args![
+                    line_pk,
+                    seq as i64,
+                    r.code.code(),
+                    &r.field,
+                    &r.message_th,
+                    &r.message_en
+                ],
             )
             .await?;
         }
@@ -1339,7 +1425,12 @@ async fn declaration_check<C: Conn>(
                 .await?;
             item_info.insert(
                 *pk,
-                (r.i64(0)?, p_u16(r.i64(1)?, "item number")?, p_unit(&r.text(2)?)?, p_amount(r.i64(3)?)?),
+                (
+                    r.i64(0)?,
+                    p_u16(r.i64(1)?, "item number")?,
+                    p_unit(&r.text(2)?)?,
+                    p_amount(r.i64(3)?)?,
+                ),
             );
         }
         for (pk, (request_pk, item_number, unit, left)) in item_info {
@@ -1371,7 +1462,11 @@ async fn rebuild_declaration_response<C: Conn>(
     number: &str,
 ) -> Result<DeclarationCheckResponse, StoreError> {
     let result = c
-        .one_row("SELECT result FROM declarations WHERE id = $1", args![decl_pk], &[Ty::Text])
+        .one_row(
+            "SELECT result FROM declarations WHERE id = $1",
+            args![decl_pk],
+            &[Ty::Text],
+        )
         .await?
         .text(0)?;
     let rows = c
@@ -1393,7 +1488,10 @@ async fn rebuild_declaration_response<C: Conn>(
         .await?;
     let mut reasons: HashMap<i64, Vec<Reason>> = HashMap::new();
     for rr in &reason_rows {
-        reasons.entry(rr.i64(0)?).or_default().push(reason_from_row(rr, 1)?);
+        reasons
+            .entry(rr.i64(0)?)
+            .or_default()
+            .push(reason_from_row(rr, 1)?);
     }
     let mut lines = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -1413,7 +1511,8 @@ async fn rebuild_declaration_response<C: Conn>(
     }
     Ok(DeclarationCheckResponse {
         declaration_number: number.to_owned(),
-        result: DeclarationResult::from_code(&result).ok_or_else(|| bad("declaration result", &result))?,
+        result: DeclarationResult::from_code(&result)
+            .ok_or_else(|| bad("declaration result", &result))?,
         lines,
     })
 }
@@ -1608,9 +1707,13 @@ pub(crate) async fn permit_status<C: Conn>(
     }
     Ok(PermitStatusResponse {
         result: StatusQueryResult::Found,
-        reference: Some(ReferenceNumber::parse(&reference).map_err(|_| bad("reference", &reference))?),
+        reference: Some(
+            ReferenceNumber::parse(&reference).map_err(|_| bad("reference", &reference))?,
+        ),
         request_id: Some(r.text(1)?),
-        decision: Some(RequestDecision::from_code(&decision).ok_or_else(|| bad("decision", &decision))?),
+        decision: Some(
+            RequestDecision::from_code(&decision).ok_or_else(|| bad("decision", &decision))?,
+        ),
         permit,
         items,
         history,
@@ -1662,7 +1765,13 @@ pub(crate) async fn replace_refdata<C: Conn>(
     data: &RefData,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for t in ["standards", "licences", "labs", "special_purposes", "refdata_loads"] {
+    for t in [
+        "standards",
+        "licences",
+        "labs",
+        "special_purposes",
+        "refdata_loads",
+    ] {
         c.exec(&format!("DELETE FROM {t}"), args![]).await?;
     }
     insert_chunked(
@@ -1759,8 +1868,7 @@ pub(crate) async fn replace_refdata<C: Conn>(
 }
 
 pub(crate) async fn load_refdata<C: Conn>(c: &mut C) -> Result<Option<RefData>, StoreError> {
-    if c
-        .opt_row("SELECT loaded_at FROM refdata_loads", args![], &[Ty::Time])
+    if c.opt_row("SELECT loaded_at FROM refdata_loads", args![], &[Ty::Time])
         .await?
         .is_none()
     {
@@ -1772,7 +1880,17 @@ pub(crate) async fn load_refdata<C: Conn>(c: &mut C) -> Result<Option<RefData>, 
             "SELECT reference, title_th, title_en, compulsory, in_force_from, in_force_until, \
              hs_prefixes, inspection_rate, test_report_required FROM standards ORDER BY reference",
             args![],
-            &[Ty::Text, Ty::Text, Ty::Text, Ty::Bool, Ty::Date, Ty::Date, Ty::Text, Ty::I64, Ty::Bool],
+            &[
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Bool,
+                Ty::Date,
+                Ty::Date,
+                Ty::Text,
+                Ty::I64,
+                Ty::Bool,
+            ],
         )
         .await?
     {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Amount, Country, DeclarationCheck, DeclarationLine, Decision, HsCode, ImportPermitRequest,
+    Amount, Country, Decision, DeclarationCheck, DeclarationLine, HsCode, ImportPermitRequest,
     InboundDocument, ItemStatus, LicenceStatus, LineResult, OutboundDocument, PartyKey, Permit,
     PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
 };
@@ -130,8 +130,9 @@ pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision 
 /// Customs matching of one declaration line against the permit item it points at (§3.3).
 /// The store handles a missing permit or item (`PERMIT_NOT_FOUND`) and a cancelled permit
 /// (`PERMIT_NOT_VALID`) itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
-pub type MatchLineFn =
-    dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>) + Send + Sync;
+pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)
+    + Send
+    + Sync;
 
 /// Everything the store needs from the rest of the service to process one message.
 #[derive(Clone)]
@@ -244,7 +245,11 @@ impl Store {
     }
 
     /// Replaces all reference data in one transaction.
-    pub async fn replace_refdata(&self, data: Arc<RefData>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn replace_refdata(
+        &self,
+        data: Arc<RefData>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         dispatch!(self, s => s.replace_refdata(data, now).await)
     }
 
@@ -255,7 +260,10 @@ impl Store {
 
     /// Changes a licence's status and records who did it and why. `Ok(false)` when the
     /// licence is unknown.
-    pub async fn set_licence_status(&self, change: LicenceStatusChange) -> Result<bool, StoreError> {
+    pub async fn set_licence_status(
+        &self,
+        change: LicenceStatusChange,
+    ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.set_licence_status(change).await)
     }
 
@@ -291,8 +299,18 @@ impl Store {
         let q = "SELECT message_id, conversation_seq FROM outbox \
                  WHERE status = 'PENDING' AND attempts = 0 ORDER BY id";
         let rows = match self {
-            Store::Sqlite(s) => s.read_conn_for_tests().await.rows(q, vec![], &[Ty::Text, Ty::I64]).await,
-            Store::Postgres(p) => p.conn_for_tests().await.rows(q, vec![], &[Ty::Text, Ty::I64]).await,
+            Store::Sqlite(s) => {
+                s.read_conn_for_tests()
+                    .await
+                    .rows(q, vec![], &[Ty::Text, Ty::I64])
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.conn_for_tests()
+                    .await
+                    .rows(q, vec![], &[Ty::Text, Ty::I64])
+                    .await
+            }
         };
         rows.expect("outbox rows")
             .iter()

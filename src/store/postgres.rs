@@ -55,7 +55,8 @@ impl PgStore {
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.pool.acquire().await.map_err(map_err)?;
-        c.one_row("SELECT CAST(1 AS BIGINT)", Vec::new(), &[Ty::I64]).await?;
+        c.one_row("SELECT CAST(1 AS BIGINT)", Vec::new(), &[Ty::I64])
+            .await?;
         Ok(())
     }
 
@@ -112,7 +113,10 @@ impl PgStore {
         .await
     }
 
-    pub async fn set_licence_status(&self, change: LicenceStatusChange) -> Result<bool, StoreError> {
+    pub async fn set_licence_status(
+        &self,
+        change: LicenceStatusChange,
+    ) -> Result<bool, StoreError> {
         let change = Arc::new(change);
         self.in_tx(move |c| {
             let change = change.clone();
@@ -177,9 +181,13 @@ fn decode(row: &sqlx::postgres::PgRow, cols: &[Ty]) -> Result<Row, StoreError> {
         let v = match ty {
             Ty::I64 => row.try_get::<Option<i64>, _>(i).map(|v| v.map(V::I64)),
             Ty::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(V::Text)),
-            Ty::Bytes => row.try_get::<Option<Vec<u8>>, _>(i).map(|v| v.map(V::Bytes)),
+            Ty::Bytes => row
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(V::Bytes)),
             Ty::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(V::Bool)),
-            Ty::Date => row.try_get::<Option<NaiveDate>, _>(i).map(|v| v.map(V::Date)),
+            Ty::Date => row
+                .try_get::<Option<NaiveDate>, _>(i)
+                .map(|v| v.map(V::Date)),
             Ty::Time => row
                 .try_get::<Option<DateTime<Utc>>, _>(i)
                 .map(|v| v.map(V::Time)),
@@ -197,7 +205,10 @@ impl Conn for PgConnection {
 
     async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
         let q = args.into_iter().fold(sqlx::query(sql), bind);
-        Ok(q.execute(&mut *self).await.map_err(map_err)?.rows_affected())
+        Ok(q.execute(&mut *self)
+            .await
+            .map_err(map_err)?
+            .rows_affected())
     }
 
     async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {

@@ -167,8 +167,11 @@ pub(crate) trait Conn: Send {
     fn dialect(&self) -> Dialect;
 
     /// Runs a statement; returns the number of rows it affected.
-    fn exec(&mut self, sql: &str, args: Vec<V>)
-        -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn exec(
+        &mut self,
+        sql: &str,
+        args: Vec<V>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Runs a query and decodes every row by `cols`.
     fn rows(
@@ -224,7 +227,8 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
                 "2067" | "1555" => StoreError::Conflict(db.to_string()),
                 // SQLite: BUSY, LOCKED, IOERR, FULL, CANTOPEN (and their extended codes).
                 c if ["5", "6", "10", "13", "14"].contains(&c)
-                    || c.parse::<u32>().is_ok_and(|n| n > 255 && [5, 6, 10, 13, 14].contains(&(n & 0xff))) =>
+                    || c.parse::<u32>()
+                        .is_ok_and(|n| n > 255 && [5, 6, 10, 13, 14].contains(&(n & 0xff))) =>
                 {
                     StoreError::Unavailable(db.to_string())
                 }

@@ -25,9 +25,7 @@ use sqlx::{Connection, Executor, Row as _, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{map_err, Conn, Dialect, Row, Ty, V};
-use super::{
-    common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply,
-};
+use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
 use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
 
 /// How long the writer waits for more jobs to join a batch.
@@ -71,7 +69,7 @@ impl WriterStats {
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     readers: SqlitePool,
-    options: SqliteConnectOptions,
+    options: Arc<SqliteConnectOptions>,
     stats: Arc<WriterStats>,
 }
 
@@ -100,7 +98,9 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("creating directory {}: {e}", dir.display()))
             })?;
         }
-        let writer = SqliteConnection::connect_with(&options).await.map_err(map_err)?;
+        let writer = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(map_err)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(5))
@@ -113,7 +113,7 @@ impl SqliteStore {
         Ok(Self {
             jobs,
             readers,
-            options,
+            options: Arc::new(options),
             stats,
         })
     }
@@ -138,7 +138,9 @@ impl SqliteStore {
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         if self.jobs.is_closed() {
-            return Err(StoreError::Unavailable("the SQLite writer has stopped".into()));
+            return Err(StoreError::Unavailable(
+                "the SQLite writer has stopped".into(),
+            ));
         }
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         c.one_row("SELECT 1", args_none(), &[Ty::I64]).await?;
@@ -151,7 +153,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut SqliteConnection,
-            ) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+            )
+                -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
             + Send
             + 'static,
     {
@@ -191,7 +194,10 @@ impl SqliteStore {
             .await
     }
 
-    pub async fn set_licence_status(&self, change: LicenceStatusChange) -> Result<bool, StoreError> {
+    pub async fn set_licence_status(
+        &self,
+        change: LicenceStatusChange,
+    ) -> Result<bool, StoreError> {
         self.write(move |c| Box::pin(async move { common::set_licence_status(c, &change).await }))
             .await
     }
@@ -231,7 +237,11 @@ fn args_none() -> Vec<V> {
     Vec::new()
 }
 
-async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+async fn writer_loop(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Job>,
+    stats: Arc<WriterStats>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
@@ -354,9 +364,13 @@ fn decode(row: &sqlx::sqlite::SqliteRow, cols: &[Ty]) -> Result<Row, StoreError>
         let v = match ty {
             Ty::I64 => row.try_get::<Option<i64>, _>(i).map(|v| v.map(V::I64)),
             Ty::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(V::Text)),
-            Ty::Bytes => row.try_get::<Option<Vec<u8>>, _>(i).map(|v| v.map(V::Bytes)),
+            Ty::Bytes => row
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(V::Bytes)),
             Ty::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(V::Bool)),
-            Ty::Date => row.try_get::<Option<NaiveDate>, _>(i).map(|v| v.map(V::Date)),
+            Ty::Date => row
+                .try_get::<Option<NaiveDate>, _>(i)
+                .map(|v| v.map(V::Date)),
             Ty::Time => row
                 .try_get::<Option<DateTime<Utc>>, _>(i)
                 .map(|v| v.map(V::Time)),
@@ -374,7 +388,10 @@ impl Conn for SqliteConnection {
 
     async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
         let q = args.into_iter().fold(sqlx::query(sql), bind);
-        Ok(q.execute(&mut *self).await.map_err(map_err)?.rows_affected())
+        Ok(q.execute(&mut *self)
+            .await
+            .map_err(map_err)?
+            .rows_affected())
     }
 
     async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {

@@ -22,7 +22,9 @@ struct Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.pg.take() else { return };
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
         // Drop the database from a thread of its own: Drop cannot await.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -60,7 +62,9 @@ async fn pg_db() -> Option<Db> {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     {
         use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect admin");
+        let mut c = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect admin");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut c)
             .await
@@ -197,20 +201,29 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
             let mut status = ItemStatus::Approved;
             if g.description.contains("REJECT") {
                 status = ItemStatus::Rejected;
-                reasons.push(reason(ReasonCode::StandardUnknown, "/ImportPermitRequest/GoodsItem/Standard"));
+                reasons.push(reason(
+                    ReasonCode::StandardUnknown,
+                    "/ImportPermitRequest/GoodsItem/Standard",
+                ));
             } else if let Some(p) = &g.special_purpose {
                 let year = req.shipment.arrival_date.year();
                 let before = usage.used(&importer, p, year).milli();
                 let mine = this_request.entry(p.clone()).or_default();
                 if before + *mine + g.quantity.amount.milli() > SPECIAL_CAP {
                     status = ItemStatus::Rejected;
-                    reasons.push(reason(ReasonCode::SpecialQuantityExceeded, "/ImportPermitRequest/GoodsItem/Quantity"));
+                    reasons.push(reason(
+                        ReasonCode::SpecialQuantityExceeded,
+                        "/ImportPermitRequest/GoodsItem/Quantity",
+                    ));
                 } else {
                     *mine += g.quantity.amount.milli();
                 }
             } else if g.description.contains("HOLD") {
                 status = ItemStatus::HoldForInspection;
-                reasons.push(reason(ReasonCode::InspectionSelected, "/ImportPermitRequest/GoodsItem"));
+                reasons.push(reason(
+                    ReasonCode::InspectionSelected,
+                    "/ImportPermitRequest/GoodsItem",
+                ));
             }
             ItemResult {
                 item_number: g.item_number,
@@ -246,19 +259,38 @@ fn reason(code: ReasonCode, field: &str) -> Reason {
 }
 
 /// Matches when HS code, unit and holder agree; `HOLD` for an item held for inspection.
-fn fake_match(line: &DeclarationLine, d: &DeclarationCheck, v: &PermitView) -> (LineResult, Vec<Reason>) {
+fn fake_match(
+    line: &DeclarationLine,
+    d: &DeclarationCheck,
+    v: &PermitView,
+) -> (LineResult, Vec<Reason>) {
     if v.item_status == ItemStatus::HoldForInspection {
-        return (LineResult::Hold, vec![reason(ReasonCode::AwaitingInspection, "/DeclarationCheck/Line")]);
+        return (
+            LineResult::Hold,
+            vec![reason(
+                ReasonCode::AwaitingInspection,
+                "/DeclarationCheck/Line",
+            )],
+        );
     }
     let mut reasons = Vec::new();
     if line.hs_code != v.hs_code {
-        reasons.push(reason(ReasonCode::FieldMismatch, "/DeclarationCheck/Line/HSCode"));
+        reasons.push(reason(
+            ReasonCode::FieldMismatch,
+            "/DeclarationCheck/Line/HSCode",
+        ));
     }
     if line.quantity.unit != v.unit {
-        reasons.push(reason(ReasonCode::UnitMismatch, "/DeclarationCheck/Line/Quantity/@unitCode"));
+        reasons.push(reason(
+            ReasonCode::UnitMismatch,
+            "/DeclarationCheck/Line/Quantity/@unitCode",
+        ));
     }
     if d.importer != v.holder {
-        reasons.push(reason(ReasonCode::ImporterMismatch, "/DeclarationCheck/Importer"));
+        reasons.push(reason(
+            ReasonCode::ImporterMismatch,
+            "/DeclarationCheck/Importer",
+        ));
     }
     if reasons.is_empty() {
         (LineResult::Matched, reasons)
@@ -302,16 +334,28 @@ impl Harness {
             .expect("process")
     }
 
-    async fn permit(&self, store: &Store, message_id: &str, req: ImportPermitRequest) -> ImportPermitResponse {
-        self.send(store, message_id, InboundDocument::ImportPermitRequest(req)).await;
+    async fn permit(
+        &self,
+        store: &Store,
+        message_id: &str,
+        req: ImportPermitRequest,
+    ) -> ImportPermitResponse {
+        self.send(store, message_id, InboundDocument::ImportPermitRequest(req))
+            .await;
         match self.doc(message_id) {
             OutboundDocument::ImportPermitResponse(r) => r,
             other => panic!("expected an ImportPermitResponse, got {other:?}"),
         }
     }
 
-    async fn declare(&self, store: &Store, message_id: &str, d: DeclarationCheck) -> DeclarationCheckResponse {
-        self.send(store, message_id, InboundDocument::DeclarationCheck(d)).await;
+    async fn declare(
+        &self,
+        store: &Store,
+        message_id: &str,
+        d: DeclarationCheck,
+    ) -> DeclarationCheckResponse {
+        self.send(store, message_id, InboundDocument::DeclarationCheck(d))
+            .await;
         match self.doc(message_id) {
             OutboundDocument::DeclarationCheckResponse(r) => r,
             other => panic!("expected a DeclarationCheckResponse, got {other:?}"),
@@ -357,7 +401,11 @@ fn party(tax: &str) -> PartyKey {
 }
 
 /// (item number, invoice item number, quantity, description)
-fn request(reference: &str, function: Function, items: &[(u16, u16, &str, &str)]) -> ImportPermitRequest {
+fn request(
+    reference: &str,
+    function: Function,
+    items: &[(u16, u16, &str, &str)],
+) -> ImportPermitRequest {
     ImportPermitRequest {
         reference: ReferenceNumber::parse(reference).unwrap(),
         function,
@@ -471,8 +519,16 @@ async fn quantities(store: &Store, p: PermitNumber) -> Vec<(Amount, Amount)> {
         .collect()
 }
 
-async fn issued(h: &Harness, store: &Store, msg: &str, reference: &str, items: &[(u16, u16, &str, &str)]) -> PermitNumber {
-    let r = h.permit(store, msg, request(reference, Function::Original, items)).await;
+async fn issued(
+    h: &Harness,
+    store: &Store,
+    msg: &str,
+    reference: &str,
+    items: &[(u16, u16, &str, &str)],
+) -> PermitNumber {
+    let r = h
+        .permit(store, msg, request(reference, Function::Original, items))
+        .await;
     assert_eq!(r.decision, RequestDecision::Approved, "{r:?}");
     r.permit.expect("a permit").number
 }
@@ -490,12 +546,18 @@ fn reason_codes(items: &[ItemResult]) -> Vec<Vec<ReasonCode>> {
 
 async fn concurrent_copies_make_one_decision(store: &Store) {
     let h = Arc::new(Harness::new());
-    let doc = InboundDocument::ImportPermitRequest(request("REF-DUP", Function::Original, &[(1, 1, "5", "kettle")]));
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-DUP",
+        Function::Original,
+        &[(1, 1, "5", "kettle")],
+    ));
     let mut tasks = Vec::new();
     for _ in 0..100 {
         let (store, h, doc) = (store.clone(), h.clone(), doc.clone());
         tasks.push(tokio::spawn(async move {
-            store.process(meta("msg-dup@nsw", true), doc, h.ctx.clone()).await
+            store
+                .process(meta("msg-dup@nsw", true), doc, h.ctx.clone())
+                .await
         }));
     }
     let mut outcomes = Vec::new();
@@ -504,21 +566,38 @@ async fn concurrent_copies_make_one_decision(store: &Store) {
     }
     assert_eq!(outcomes.iter().filter(|o| !o.is_duplicate()).count(), 1);
     let first = outcomes[0].reply().clone();
-    assert!(outcomes.iter().all(|o| *o.reply() == first), "every copy gets the same bytes");
-    assert_eq!(store.lookup_reply("msg-dup@nsw").await.unwrap(), Some(first));
+    assert!(
+        outcomes.iter().all(|o| *o.reply() == first),
+        "every copy gets the same bytes"
+    );
+    assert_eq!(
+        store.lookup_reply("msg-dup@nsw").await.unwrap(),
+        Some(first)
+    );
     assert_eq!(store.lookup_reply("never-sent@nsw").await.unwrap(), None);
     let status = status_by_reference(store, "REF-DUP").await;
-    assert_eq!(status.history.len(), 1, "one decision: {:?}", status.history);
+    assert_eq!(
+        status.history.len(),
+        1,
+        "one decision: {:?}",
+        status.history
+    );
 }
 
 async fn uncommitted_message_is_not_a_duplicate(store: &Store) {
     // A decision that breaks the store's contract fails the job after the message row was
     // written: the transaction rolls back and leaves no trace.
-    let broken = Harness::with_decide(Arc::new(|req: &ImportPermitRequest, u: &dyn SpecialUsage| Decision {
-        permit_dates: None,
-        ..fake_decide(req, u)
-    }));
-    let doc = InboundDocument::ImportPermitRequest(request("REF-RB", Function::Original, &[(1, 1, "5", "kettle")]));
+    let broken = Harness::with_decide(Arc::new(
+        |req: &ImportPermitRequest, u: &dyn SpecialUsage| Decision {
+            permit_dates: None,
+            ..fake_decide(req, u)
+        },
+    ));
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-RB",
+        Function::Original,
+        &[(1, 1, "5", "kettle")],
+    ));
     let err = store
         .process(meta("msg-rb@nsw", true), doc.clone(), broken.ctx.clone())
         .await
@@ -538,8 +617,12 @@ async fn racing_declarations_never_exceed_the_permit(store: &Store) {
     for i in 0..50 {
         let (store, h) = (store.clone(), h.clone());
         tasks.push(tokio::spawn(async move {
-            h.declare(&store, &format!("m-decl-{i}"), declaration(&format!("D-{i}"), &[(p, 1, "1")]))
-                .await
+            h.declare(
+                &store,
+                &format!("m-decl-{i}"),
+                declaration(&format!("D-{i}"), &[(p, 1, "1")]),
+            )
+            .await
         }));
     }
     let mut accepted = 0;
@@ -552,26 +635,54 @@ async fn racing_declarations_never_exceed_the_permit(store: &Store) {
             }
             DeclarationResult::Refused => {
                 assert_eq!(r.lines[0].result, LineResult::QuantityExceeded, "{r:?}");
-                assert_eq!(r.lines[0].reasons.last().unwrap().code, ReasonCode::QuantityExceeded);
-                assert_eq!(r.lines[0].reasons.last().unwrap().field, "/DeclarationCheck/Line[1]/Quantity");
+                assert_eq!(
+                    r.lines[0].reasons.last().unwrap().code,
+                    ReasonCode::QuantityExceeded
+                );
+                assert_eq!(
+                    r.lines[0].reasons.last().unwrap().field,
+                    "/DeclarationCheck/Line[1]/Quantity"
+                );
             }
             DeclarationResult::Hold => panic!("unexpected HOLD: {r:?}"),
         }
     }
     assert_eq!(accepted, 10);
-    assert_eq!(quantities(store, p).await, vec![(amount("10"), Amount::ZERO)]);
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(amount("10"), Amount::ZERO)]
+    );
 }
 
 async fn write_off_is_all_or_nothing(store: &Store) {
     let h = Harness::new();
-    let p = issued(&h, store, "m-aon", "REF-AON", &[(1, 1, "5", "fan"), (2, 2, "5", "lamp")]).await;
+    let p = issued(
+        &h,
+        store,
+        "m-aon",
+        "REF-AON",
+        &[(1, 1, "5", "fan"), (2, 2, "5", "lamp")],
+    )
+    .await;
     // The second line asks for more than item 2 has: nothing is deducted, not even line 1.
-    let r = h.declare(store, "m-aon-1", declaration("D-AON-1", &[(p, 1, "3"), (p, 2, "6")])).await;
+    let r = h
+        .declare(
+            store,
+            "m-aon-1",
+            declaration("D-AON-1", &[(p, 1, "3"), (p, 2, "6")]),
+        )
+        .await;
     assert_eq!(r.result, DeclarationResult::Refused);
     let results: Vec<_> = r.lines.iter().map(|l| l.result).collect();
-    assert_eq!(results, vec![LineResult::Matched, LineResult::QuantityExceeded]);
+    assert_eq!(
+        results,
+        vec![LineResult::Matched, LineResult::QuantityExceeded]
+    );
     assert_eq!(r.lines[0].remaining.as_ref().unwrap().amount, amount("5"));
-    assert_eq!(quantities(store, p).await, vec![(Amount::ZERO, amount("5")); 2]);
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(Amount::ZERO, amount("5")); 2]
+    );
     // A mismatching second line: nothing deducted either.
     let mut d = declaration("D-AON-2", &[(p, 1, "3"), (p, 2, "1")]);
     d.lines[1].hs_code = HsCode::parse("85167100").unwrap();
@@ -579,23 +690,62 @@ async fn write_off_is_all_or_nothing(store: &Store) {
     assert_eq!(r.result, DeclarationResult::Refused);
     assert_eq!(r.lines[1].result, LineResult::Mismatch);
     assert_eq!(r.lines[1].reasons[0].code, ReasonCode::FieldMismatch);
-    assert_eq!(quantities(store, p).await, vec![(Amount::ZERO, amount("5")); 2]);
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(Amount::ZERO, amount("5")); 2]
+    );
     // Two lines on the same item are summed: 3 + 3 > 5.
-    let r = h.declare(store, "m-aon-3", declaration("D-AON-3", &[(p, 1, "3"), (p, 1, "3")])).await;
+    let r = h
+        .declare(
+            store,
+            "m-aon-3",
+            declaration("D-AON-3", &[(p, 1, "3"), (p, 1, "3")]),
+        )
+        .await;
     assert_eq!(r.result, DeclarationResult::Refused);
-    assert!(r.lines.iter().all(|l| l.result == LineResult::QuantityExceeded), "{r:?}");
+    assert!(
+        r.lines
+            .iter()
+            .all(|l| l.result == LineResult::QuantityExceeded),
+        "{r:?}"
+    );
     // Unknown permit and unknown item.
     let ghost = PermitNumber::parse("TISI-P-2569-09999999").unwrap();
-    let r = h.declare(store, "m-aon-4", declaration("D-AON-4", &[(ghost, 1, "1"), (p, 7, "1")])).await;
+    let r = h
+        .declare(
+            store,
+            "m-aon-4",
+            declaration("D-AON-4", &[(ghost, 1, "1"), (p, 7, "1")]),
+        )
+        .await;
     let results: Vec<_> = r.lines.iter().map(|l| l.result).collect();
-    assert_eq!(results, vec![LineResult::PermitNotFound, LineResult::PermitNotFound]);
-    assert_eq!(r.lines[0].reasons[0].field, "/DeclarationCheck/Line[1]/PermitNumber");
-    assert_eq!(r.lines[1].reasons[0].field, "/DeclarationCheck/Line[2]/InvoiceItemNumber");
+    assert_eq!(
+        results,
+        vec![LineResult::PermitNotFound, LineResult::PermitNotFound]
+    );
+    assert_eq!(
+        r.lines[0].reasons[0].field,
+        "/DeclarationCheck/Line[1]/PermitNumber"
+    );
+    assert_eq!(
+        r.lines[1].reasons[0].field,
+        "/DeclarationCheck/Line[2]/InvoiceItemNumber"
+    );
     assert_eq!(r.lines[0].remaining, None);
     // Everything fits: both deducted, remaining after this declaration.
-    let r = h.declare(store, "m-aon-5", declaration("D-AON-5", &[(p, 1, "3"), (p, 2, "5")])).await;
+    let r = h
+        .declare(
+            store,
+            "m-aon-5",
+            declaration("D-AON-5", &[(p, 1, "3"), (p, 2, "5")]),
+        )
+        .await;
     assert_eq!(r.result, DeclarationResult::Accepted);
-    let remaining: Vec<_> = r.lines.iter().map(|l| l.remaining.clone().unwrap().amount).collect();
+    let remaining: Vec<_> = r
+        .lines
+        .iter()
+        .map(|l| l.remaining.clone().unwrap().amount)
+        .collect();
     assert_eq!(remaining, vec![amount("2"), Amount::ZERO]);
     assert_eq!(
         quantities(store, p).await,
@@ -606,9 +756,13 @@ async fn write_off_is_all_or_nothing(store: &Store) {
 async fn same_declaration_number_deducts_once(store: &Store) {
     let h = Harness::new();
     let p = issued(&h, store, "m-same", "REF-SAME", &[(1, 1, "10", "fan")]).await;
-    let first = h.declare(store, "m-same-1", declaration("D-SAME", &[(p, 1, "4")])).await;
+    let first = h
+        .declare(store, "m-same-1", declaration("D-SAME", &[(p, 1, "4")]))
+        .await;
     assert_eq!(first.result, DeclarationResult::Accepted);
-    let again = h.declare(store, "m-same-2", declaration("D-SAME", &[(p, 1, "4")])).await;
+    let again = h
+        .declare(store, "m-same-2", declaration("D-SAME", &[(p, 1, "4")]))
+        .await;
     assert_eq!(again, first, "the first answer again");
     assert_eq!(quantities(store, p).await, vec![(amount("4"), amount("6"))]);
 }
@@ -616,16 +770,34 @@ async fn same_declaration_number_deducts_once(store: &Store) {
 async fn amendment_restores_once(store: &Store) {
     let h = Harness::new();
     let p = issued(&h, store, "m-am", "REF-AM", &[(1, 1, "10", "fan")]).await;
-    h.declare(store, "m-am-1", declaration("D-AM", &[(p, 1, "4")])).await;
-    h.declare(store, "m-am-2", declaration("D-AM-OTHER", &[(p, 1, "1")])).await;
+    h.declare(store, "m-am-1", declaration("D-AM", &[(p, 1, "4")]))
+        .await;
+    h.declare(store, "m-am-2", declaration("D-AM-OTHER", &[(p, 1, "1")]))
+        .await;
     assert_eq!(quantities(store, p).await, vec![(amount("5"), amount("5"))]);
-    assert_eq!(h.amend(store, "m-am-3", "D-AM").await, AmendmentResult::Restored);
+    assert_eq!(
+        h.amend(store, "m-am-3", "D-AM").await,
+        AmendmentResult::Restored
+    );
     assert_eq!(quantities(store, p).await, vec![(amount("1"), amount("9"))]);
-    assert_eq!(h.amend(store, "m-am-4", "D-AM").await, AmendmentResult::Restored);
-    assert_eq!(quantities(store, p).await, vec![(amount("1"), amount("9"))], "restored once");
-    assert_eq!(h.amend(store, "m-am-5", "D-NONE").await, AmendmentResult::UnknownDeclaration);
+    assert_eq!(
+        h.amend(store, "m-am-4", "D-AM").await,
+        AmendmentResult::Restored
+    );
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(amount("1"), amount("9"))],
+        "restored once"
+    );
+    assert_eq!(
+        h.amend(store, "m-am-5", "D-NONE").await,
+        AmendmentResult::UnknownDeclaration
+    );
     let history = status_by_permit(store, p).await.history;
-    let states: Vec<_> = history.iter().map(|e| (e.state.as_str(), e.actor.clone())).collect();
+    let states: Vec<_> = history
+        .iter()
+        .map(|e| (e.state.as_str(), e.actor.clone()))
+        .collect();
     assert_eq!(
         states,
         vec![
@@ -641,90 +813,194 @@ async fn replacement_and_cancellation(store: &Store) {
     let h = Harness::new();
     let p1 = issued(&h, store, "m-rep-1", "REF-REP", &[(1, 1, "10", "fan")]).await;
     let r = h
-        .permit(store, "m-rep-2", request("REF-REP", Function::Replacement, &[(1, 1, "8", "fan")]))
+        .permit(
+            store,
+            "m-rep-2",
+            request("REF-REP", Function::Replacement, &[(1, 1, "8", "fan")]),
+        )
         .await;
     assert_eq!(r.decision, RequestDecision::Approved);
     assert_eq!(r.function, Function::Replacement);
     let p2 = r.permit.expect("a new permit").number;
     assert_ne!(p1, p2);
-    assert_eq!(status_by_permit(store, p1).await.decision, Some(RequestDecision::Cancelled));
+    assert_eq!(
+        status_by_permit(store, p1).await.decision,
+        Some(RequestDecision::Cancelled)
+    );
     let current = status_by_reference(store, "REF-REP").await;
     assert_eq!(current.decision, Some(RequestDecision::Approved));
     assert_eq!(current.permit.unwrap().number, p2);
     assert_eq!(current.items[0].approved, amount("8"));
     // The cancelled permit cannot be written off.
-    let d = h.declare(store, "m-rep-3", declaration("D-REP", &[(p1, 1, "1")])).await;
+    let d = h
+        .declare(store, "m-rep-3", declaration("D-REP", &[(p1, 1, "1")]))
+        .await;
     assert_eq!(d.lines[0].result, LineResult::PermitNotValid);
     assert_eq!(d.lines[0].reasons[0].code, ReasonCode::PermitNotValid);
     // Cancellation of the current version.
     let c = h
-        .permit(store, "m-rep-4", request("REF-REP", Function::Cancellation, &[(1, 1, "8", "fan")]))
+        .permit(
+            store,
+            "m-rep-4",
+            request("REF-REP", Function::Cancellation, &[(1, 1, "8", "fan")]),
+        )
         .await;
     assert_eq!(c.decision, RequestDecision::Cancelled);
     assert_eq!(c.request_id, r.request_id);
-    assert_eq!(status_by_reference(store, "REF-REP").await.decision, Some(RequestDecision::Cancelled));
-    let d = h.declare(store, "m-rep-5", declaration("D-REP-2", &[(p2, 1, "1")])).await;
+    assert_eq!(
+        status_by_reference(store, "REF-REP").await.decision,
+        Some(RequestDecision::Cancelled)
+    );
+    let d = h
+        .declare(store, "m-rep-5", declaration("D-REP-2", &[(p2, 1, "1")]))
+        .await;
     assert_eq!(d.lines[0].result, LineResult::PermitNotValid);
     // Cancelling again gives the same answer.
     let again = h
-        .permit(store, "m-rep-6", request("REF-REP", Function::Cancellation, &[(1, 1, "8", "fan")]))
+        .permit(
+            store,
+            "m-rep-6",
+            request("REF-REP", Function::Cancellation, &[(1, 1, "8", "fan")]),
+        )
         .await;
     assert_eq!(again, c);
 }
 
 async fn permit_in_use_blocks_replacement_and_cancellation(store: &Store) {
     let h = Harness::new();
-    let p = issued(&h, store, "m-use-1", "REF-USE", &[(1, 1, "10", "fan"), (2, 2, "1", "lamp")]).await;
-    h.declare(store, "m-use-2", declaration("D-USE", &[(p, 1, "1")])).await;
-    for (msg, f) in [("m-use-3", Function::Replacement), ("m-use-4", Function::Cancellation)] {
-        let r = h.permit(store, msg, request("REF-USE", f, &[(1, 1, "9", "fan"), (2, 2, "1", "lamp")])).await;
+    let p = issued(
+        &h,
+        store,
+        "m-use-1",
+        "REF-USE",
+        &[(1, 1, "10", "fan"), (2, 2, "1", "lamp")],
+    )
+    .await;
+    h.declare(store, "m-use-2", declaration("D-USE", &[(p, 1, "1")]))
+        .await;
+    for (msg, f) in [
+        ("m-use-3", Function::Replacement),
+        ("m-use-4", Function::Cancellation),
+    ] {
+        let r = h
+            .permit(
+                store,
+                msg,
+                request("REF-USE", f, &[(1, 1, "9", "fan"), (2, 2, "1", "lamp")]),
+            )
+            .await;
         assert_eq!(r.decision, RequestDecision::Rejected);
         assert_eq!(r.permit, None);
-        assert_eq!(reason_codes(&r.items), vec![vec![ReasonCode::PermitInUse]; 2]);
-        assert_eq!(r.items[0].reasons[0].field, "/ImportPermitRequest/DocumentControl/Function");
+        assert_eq!(
+            reason_codes(&r.items),
+            vec![vec![ReasonCode::PermitInUse]; 2]
+        );
+        assert_eq!(
+            r.items[0].reasons[0].field,
+            "/ImportPermitRequest/DocumentControl/Function"
+        );
     }
     let s = status_by_reference(store, "REF-USE").await;
     assert_eq!(s.decision, Some(RequestDecision::Approved));
     assert_eq!(s.permit.unwrap().number, p);
     // Once the declaration is cancelled, the permit can be replaced.
     h.amend(store, "m-use-5", "D-USE").await;
-    let r = h.permit(store, "m-use-6", request("REF-USE", Function::Replacement, &[(1, 1, "9", "fan")])).await;
+    let r = h
+        .permit(
+            store,
+            "m-use-6",
+            request("REF-USE", Function::Replacement, &[(1, 1, "9", "fan")]),
+        )
+        .await;
     assert_eq!(r.decision, RequestDecision::Approved);
 }
 
 async fn unknown_reference_cannot_be_replaced(store: &Store) {
     let h = Harness::new();
-    for (msg, f) in [("m-unk-1", Function::Replacement), ("m-unk-2", Function::Cancellation)] {
-        let r = h.permit(store, msg, request("REF-UNKNOWN", f, &[(1, 1, "1", "fan"), (2, 2, "1", "lamp")])).await;
+    for (msg, f) in [
+        ("m-unk-1", Function::Replacement),
+        ("m-unk-2", Function::Cancellation),
+    ] {
+        let r = h
+            .permit(
+                store,
+                msg,
+                request("REF-UNKNOWN", f, &[(1, 1, "1", "fan"), (2, 2, "1", "lamp")]),
+            )
+            .await;
         assert_eq!(r.decision, RequestDecision::Rejected);
-        assert_eq!(reason_codes(&r.items), vec![vec![ReasonCode::ReferenceNotFound]; 2]);
-        assert_eq!(r.items[0].reasons[0].field, "/ImportPermitRequest/DocumentControl/ReferenceNumber");
-        assert!(!r.items[0].reasons[0].message_th.is_empty() && r.items[0].reasons[0].message_en.contains("REF-UNKNOWN"));
+        assert_eq!(
+            reason_codes(&r.items),
+            vec![vec![ReasonCode::ReferenceNotFound]; 2]
+        );
+        assert_eq!(
+            r.items[0].reasons[0].field,
+            "/ImportPermitRequest/DocumentControl/ReferenceNumber"
+        );
+        assert!(
+            !r.items[0].reasons[0].message_th.is_empty()
+                && r.items[0].reasons[0].message_en.contains("REF-UNKNOWN")
+        );
     }
     // The rejected replacement did not create the reference.
-    let r = h.permit(store, "m-unk-3", request("REF-UNKNOWN", Function::Original, &[(1, 1, "1", "fan")])).await;
+    let r = h
+        .permit(
+            store,
+            "m-unk-3",
+            request("REF-UNKNOWN", Function::Original, &[(1, 1, "1", "fan")]),
+        )
+        .await;
     assert_eq!(r.decision, RequestDecision::Approved);
 }
 
 async fn identical_resend_and_duplicate_reference(store: &Store) {
     let h = Harness::new();
-    let req = request("REF-ID", Function::Original, &[(1, 1, "5", "fan"), (2, 2, "2", "REJECT me")]);
+    let req = request(
+        "REF-ID",
+        Function::Original,
+        &[(1, 1, "5", "fan"), (2, 2, "2", "REJECT me")],
+    );
     let first = h.permit(store, "m-id-1", req.clone()).await;
     assert_eq!(first.decision, RequestDecision::Rejected);
-    let ok = h.permit(store, "m-id-ok-1", request("REF-ID-OK", Function::Original, &[(1, 1, "5", "fan")])).await;
+    let ok = h
+        .permit(
+            store,
+            "m-id-ok-1",
+            request("REF-ID-OK", Function::Original, &[(1, 1, "5", "fan")]),
+        )
+        .await;
     // Identical content in a new message: the earlier decision, rebuilt from the rows.
     let again = h.permit(store, "m-id-2", req.clone()).await;
     assert_eq!(again, first);
-    let ok_again = h.permit(store, "m-id-ok-2", request("REF-ID-OK", Function::Original, &[(1, 1, "5", "fan")])).await;
+    let ok_again = h
+        .permit(
+            store,
+            "m-id-ok-2",
+            request("REF-ID-OK", Function::Original, &[(1, 1, "5", "fan")]),
+        )
+        .await;
     assert_eq!(ok_again, ok);
-    assert_eq!(ok_again.permit.unwrap().number, ok.permit.clone().unwrap().number);
+    assert_eq!(
+        ok_again.permit.unwrap().number,
+        ok.permit.clone().unwrap().number
+    );
     // Different content under the same reference.
-    let changed = request("REF-ID-OK", Function::Original, &[(1, 1, "6", "fan"), (2, 2, "1", "lamp")]);
+    let changed = request(
+        "REF-ID-OK",
+        Function::Original,
+        &[(1, 1, "6", "fan"), (2, 2, "1", "lamp")],
+    );
     let dup = h.permit(store, "m-id-3", changed).await;
     assert_eq!(dup.decision, RequestDecision::Rejected);
     assert_ne!(dup.request_id, ok.request_id);
-    assert_eq!(reason_codes(&dup.items), vec![vec![ReasonCode::DuplicateReference]; 2]);
-    assert_eq!(dup.items[0].reasons[0].field, "/ImportPermitRequest/DocumentControl/ReferenceNumber");
+    assert_eq!(
+        reason_codes(&dup.items),
+        vec![vec![ReasonCode::DuplicateReference]; 2]
+    );
+    assert_eq!(
+        dup.items[0].reasons[0].field,
+        "/ImportPermitRequest/DocumentControl/ReferenceNumber"
+    );
     // The original stays in force.
     let s = status_by_reference(store, "REF-ID-OK").await;
     assert_eq!(s.decision, Some(RequestDecision::Approved));
@@ -732,14 +1008,26 @@ async fn identical_resend_and_duplicate_reference(store: &Store) {
     // The same reference of another importer is another request.
     let mut other = request("REF-ID-OK", Function::Original, &[(1, 1, "6", "fan")]);
     other.importer.tax_number = OTHER_IMPORTER.into();
-    assert_eq!(h.permit(store, "m-id-4", other).await.decision, RequestDecision::Approved);
+    assert_eq!(
+        h.permit(store, "m-id-4", other).await.decision,
+        RequestDecision::Approved
+    );
 }
 
 async fn permit_numbers_are_unique_and_increasing(store: &Store) {
     let h = Arc::new(Harness::new());
     let mut sequential = Vec::new();
     for i in 0..5 {
-        sequential.push(issued(&h, store, &format!("m-pn-{i}"), &format!("REF-PN-{i}"), &[(1, 1, "1", "fan")]).await);
+        sequential.push(
+            issued(
+                &h,
+                store,
+                &format!("m-pn-{i}"),
+                &format!("REF-PN-{i}"),
+                &[(1, 1, "1", "fan")],
+            )
+            .await,
+        );
     }
     assert!(sequential.windows(2).all(|w| w[0] < w[1]), "{sequential:?}");
     assert!(sequential.iter().all(|p| p.year_be == 2569));
@@ -747,7 +1035,14 @@ async fn permit_numbers_are_unique_and_increasing(store: &Store) {
     for i in 0..30 {
         let (store, h) = (store.clone(), h.clone());
         tasks.push(tokio::spawn(async move {
-            issued(&h, &store, &format!("m-pnc-{i}"), &format!("REF-PNC-{i}"), &[(1, 1, "1", "fan")]).await
+            issued(
+                &h,
+                &store,
+                &format!("m-pnc-{i}"),
+                &format!("REF-PNC-{i}"),
+                &[(1, 1, "1", "fan")],
+            )
+            .await
         }));
     }
     let mut all: BTreeSet<PermitNumber> = sequential.iter().copied().collect();
@@ -762,30 +1057,83 @@ async fn permit_numbers_are_unique_and_increasing(store: &Store) {
 async fn special_usage_sums_per_importer_purpose_and_year(store: &Store) {
     let h = Harness::new();
     let ok = |r: &ImportPermitResponse| r.items[0].status;
-    let a = h.permit(store, "m-sp-1", special("SP-A", Function::Original, "6", "SAMPLE")).await;
+    let a = h
+        .permit(
+            store,
+            "m-sp-1",
+            special("SP-A", Function::Original, "6", "SAMPLE"),
+        )
+        .await;
     assert_eq!(ok(&a), ItemStatus::Approved);
     // 6 + 5 > 10: rejected, and a rejected item does not count.
-    let b = h.permit(store, "m-sp-2", special("SP-B", Function::Original, "5", "SAMPLE")).await;
+    let b = h
+        .permit(
+            store,
+            "m-sp-2",
+            special("SP-B", Function::Original, "5", "SAMPLE"),
+        )
+        .await;
     assert_eq!(ok(&b), ItemStatus::Rejected);
-    let c = h.permit(store, "m-sp-3", special("SP-C", Function::Original, "4", "SAMPLE")).await;
+    let c = h
+        .permit(
+            store,
+            "m-sp-3",
+            special("SP-C", Function::Original, "4", "SAMPLE"),
+        )
+        .await;
     assert_eq!(ok(&c), ItemStatus::Approved);
     // Another purpose, another year and another importer have their own sums.
-    let d = h.permit(store, "m-sp-4", special("SP-D", Function::Original, "10", "EXHIBIT")).await;
+    let d = h
+        .permit(
+            store,
+            "m-sp-4",
+            special("SP-D", Function::Original, "10", "EXHIBIT"),
+        )
+        .await;
     assert_eq!(ok(&d), ItemStatus::Approved);
     let mut next_year = special("SP-E", Function::Original, "10", "SAMPLE");
     next_year.shipment.arrival_date = NaiveDate::from_ymd_opt(2027, 1, 5).unwrap();
-    assert_eq!(ok(&h.permit(store, "m-sp-5", next_year).await), ItemStatus::Approved);
+    assert_eq!(
+        ok(&h.permit(store, "m-sp-5", next_year).await),
+        ItemStatus::Approved
+    );
     let mut other = special("SP-F", Function::Original, "10", "SAMPLE");
     other.importer.tax_number = OTHER_IMPORTER.into();
-    assert_eq!(ok(&h.permit(store, "m-sp-6", other).await), ItemStatus::Approved);
+    assert_eq!(
+        ok(&h.permit(store, "m-sp-6", other).await),
+        ItemStatus::Approved
+    );
     // 6 + 4 = 10 used: nothing more, until A is cancelled.
-    let g = h.permit(store, "m-sp-7", special("SP-G", Function::Original, "1", "SAMPLE")).await;
+    let g = h
+        .permit(
+            store,
+            "m-sp-7",
+            special("SP-G", Function::Original, "1", "SAMPLE"),
+        )
+        .await;
     assert_eq!(ok(&g), ItemStatus::Rejected);
-    h.permit(store, "m-sp-8", special("SP-A", Function::Cancellation, "6", "SAMPLE")).await;
-    let g2 = h.permit(store, "m-sp-9", special("SP-H", Function::Original, "6", "SAMPLE")).await;
+    h.permit(
+        store,
+        "m-sp-8",
+        special("SP-A", Function::Cancellation, "6", "SAMPLE"),
+    )
+    .await;
+    let g2 = h
+        .permit(
+            store,
+            "m-sp-9",
+            special("SP-H", Function::Original, "6", "SAMPLE"),
+        )
+        .await;
     assert_eq!(ok(&g2), ItemStatus::Approved);
     // A replacement does not count the version it replaces.
-    let c2 = h.permit(store, "m-sp-10", special("SP-C", Function::Replacement, "4", "SAMPLE")).await;
+    let c2 = h
+        .permit(
+            store,
+            "m-sp-10",
+            special("SP-C", Function::Replacement, "4", "SAMPLE"),
+        )
+        .await;
     assert_eq!(ok(&c2), ItemStatus::Approved);
 }
 
@@ -819,11 +1167,19 @@ fn refdata(variant: u8) -> RefData {
         licences: (0..2500u32)
             .map(|i| Licence {
                 number: format!("L-{variant}-{i:05}"),
-                licence_type: if i % 7 == 0 { LicenceType::Manufacture } else { LicenceType::Import },
+                licence_type: if i % 7 == 0 {
+                    LicenceType::Manufacture
+                } else {
+                    LicenceType::Import
+                },
                 holder: party(IMPORTER),
                 holder_name: "บริษัท ตัวอย่าง จำกัด".into(),
                 standard: StandardRef::parse("TIS 2432-2555").unwrap(),
-                brands: if i % 2 == 0 { vec![] } else { vec!["ACME".into(), "Acme | Pro".into()] },
+                brands: if i % 2 == 0 {
+                    vec![]
+                } else {
+                    vec!["ACME".into(), "Acme | Pro".into()]
+                },
                 models: vec![format!("X{i}")],
                 manufacturer: "ACME Ltd".into(),
                 manufacturer_country: Country::parse("CN").unwrap(),
@@ -861,7 +1217,11 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
     assert_eq!(store.load_refdata().await.unwrap().as_ref(), Some(&*first));
     let second = Arc::new(refdata(1));
     store.replace_refdata(second.clone(), now()).await.unwrap();
-    assert_eq!(store.load_refdata().await.unwrap().as_ref(), Some(&*second), "replaced whole");
+    assert_eq!(
+        store.load_refdata().await.unwrap().as_ref(),
+        Some(&*second),
+        "replaced whole"
+    );
     let change = LicenceStatusChange {
         number: "L-1-00003".into(),
         status: LicenceStatus::Suspended,
@@ -872,8 +1232,15 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
     };
     assert!(store.set_licence_status(change.clone()).await.unwrap());
     let loaded = store.load_refdata().await.unwrap().unwrap();
-    let l = loaded.licences.iter().find(|l| l.number == "L-1-00003").unwrap();
-    assert_eq!((l.status, l.status_since), (LicenceStatus::Suspended, today()));
+    let l = loaded
+        .licences
+        .iter()
+        .find(|l| l.number == "L-1-00003")
+        .unwrap();
+    assert_eq!(
+        (l.status, l.status_since),
+        (LicenceStatus::Suspended, today())
+    );
     let unknown = LicenceStatusChange {
         number: "L-NOPE".into(),
         ..change
@@ -884,16 +1251,38 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
 async fn status_query_by_permit_and_reference(store: &Store) {
     let h = Harness::new();
     let r = h
-        .permit(store, "m-st-1", request("REF-ST", Function::Original, &[(1, 1, "10", "fan"), (2, 3, "4", "HOLD lamp")]))
+        .permit(
+            store,
+            "m-st-1",
+            request(
+                "REF-ST",
+                Function::Original,
+                &[(1, 1, "10", "fan"), (2, 3, "4", "HOLD lamp")],
+            ),
+        )
         .await;
     assert_eq!(r.decision, RequestDecision::HoldForInspection);
     let p = r.permit.clone().unwrap();
     assert_eq!(p.effective_date, today());
     assert_eq!(p.expiry_date, arrival() + Duration::days(90));
-    let d = h.declare(store, "m-st-2", declaration("D-ST", &[(p.number, 1, "2"), (p.number, 3, "1")])).await;
+    let d = h
+        .declare(
+            store,
+            "m-st-2",
+            declaration("D-ST", &[(p.number, 1, "2"), (p.number, 3, "1")]),
+        )
+        .await;
     assert_eq!(d.result, DeclarationResult::Hold);
-    assert_eq!(quantities(store, p.number).await, vec![(Amount::ZERO, amount("10")), (Amount::ZERO, amount("4"))]);
-    h.declare(store, "m-st-3", declaration("D-ST-2", &[(p.number, 1, "2")])).await;
+    assert_eq!(
+        quantities(store, p.number).await,
+        vec![(Amount::ZERO, amount("10")), (Amount::ZERO, amount("4"))]
+    );
+    h.declare(
+        store,
+        "m-st-3",
+        declaration("D-ST-2", &[(p.number, 1, "2")]),
+    )
+    .await;
     let by_permit = status_by_permit(store, p.number).await;
     let by_reference = status_by_reference(store, "REF-ST").await;
     assert_eq!(by_permit, by_reference);
@@ -903,38 +1292,81 @@ async fn status_query_by_permit_and_reference(store: &Store) {
     let items: Vec<_> = by_permit
         .items
         .iter()
-        .map(|i| (i.item_number, i.invoice_item_number, i.status, i.approved, i.written_off, i.remaining))
+        .map(|i| {
+            (
+                i.item_number,
+                i.invoice_item_number,
+                i.status,
+                i.approved,
+                i.written_off,
+                i.remaining,
+            )
+        })
         .collect();
     assert_eq!(
         items,
         vec![
-            (1, 1, ItemStatus::Approved, amount("10"), amount("2"), amount("8")),
-            (2, 3, ItemStatus::HoldForInspection, amount("4"), Amount::ZERO, amount("4")),
+            (
+                1,
+                1,
+                ItemStatus::Approved,
+                amount("10"),
+                amount("2"),
+                amount("8")
+            ),
+            (
+                2,
+                3,
+                ItemStatus::HoldForInspection,
+                amount("4"),
+                Amount::ZERO,
+                amount("4")
+            ),
         ]
     );
     assert_eq!(by_permit.history.len(), 2);
-    assert!(by_permit.history[1].reason_en.contains("D-ST-2") && !by_permit.history[1].reason_th.is_empty());
+    assert!(
+        by_permit.history[1].reason_en.contains("D-ST-2")
+            && !by_permit.history[1].reason_th.is_empty()
+    );
     // The query as a message is stored and answered like any other.
     let q = InboundDocument::PermitStatusQuery(PermitStatusQuery::ByPermit(p.number));
     h.send(store, "m-st-4", q).await;
-    assert_eq!(h.doc("m-st-4"), OutboundDocument::PermitStatusResponse(by_permit));
+    assert_eq!(
+        h.doc("m-st-4"),
+        OutboundDocument::PermitStatusResponse(by_permit)
+    );
     assert!(store.lookup_reply("m-st-4").await.unwrap().is_some());
-    let missing = status_by_permit(store, PermitNumber::parse("TISI-P-2569-09999999").unwrap()).await;
+    let missing =
+        status_by_permit(store, PermitNumber::parse("TISI-P-2569-09999999").unwrap()).await;
     assert_eq!(missing.result, StatusQueryResult::NotFound);
-    assert_eq!(status_by_reference(store, "REF-NONE").await.result, StatusQueryResult::NotFound);
+    assert_eq!(
+        status_by_reference(store, "REF-NONE").await.result,
+        StatusQueryResult::NotFound
+    );
 }
 
 async fn asynchronous_reply_goes_to_the_outbox(store: &Store) {
     let h = Harness::new();
-    let doc = InboundDocument::ImportPermitRequest(request("REF-ASYNC", Function::Original, &[(1, 1, "1", "fan")]));
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-ASYNC",
+        Function::Original,
+        &[(1, 1, "1", "fan")],
+    ));
     let out = store
         .process(meta("m-async", false), doc.clone(), h.ctx.clone())
         .await
         .unwrap();
     assert_eq!(out.reply().http_status, 202);
-    let again = store.process(meta("m-async", false), doc, h.ctx.clone()).await.unwrap();
+    let again = store
+        .process(meta("m-async", false), doc, h.ctx.clone())
+        .await
+        .unwrap();
     assert!(again.is_duplicate());
-    assert_eq!(store.pending_outbox_for_tests().await, vec![("out-m-async".to_owned(), 1)]);
+    assert_eq!(
+        store.pending_outbox_for_tests().await,
+        vec![("out-m-async".to_owned(), 1)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,13 +1379,24 @@ async fn postgres_two_instances_make_one_decision() {
     let (admin, name) = db.pg.clone().unwrap();
     let second = Store::connect(&pg_url(&admin, &name)).await.unwrap();
     let h = Arc::new(Harness::new());
-    let doc = InboundDocument::ImportPermitRequest(request("REF-2X", Function::Original, &[(1, 1, "5", "fan")]));
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-2X",
+        Function::Original,
+        &[(1, 1, "5", "fan")],
+    ));
     let mut tasks = Vec::new();
     for i in 0..60 {
-        let store = if i % 2 == 0 { db.store.clone() } else { second.clone() };
+        let store = if i % 2 == 0 {
+            db.store.clone()
+        } else {
+            second.clone()
+        };
         let (h, doc) = (h.clone(), doc.clone());
         tasks.push(tokio::spawn(async move {
-            store.process(meta("msg-2x@nsw", true), doc, h.ctx.clone()).await.unwrap()
+            store
+                .process(meta("msg-2x@nsw", true), doc, h.ctx.clone())
+                .await
+                .unwrap()
         }));
     }
     let mut outcomes = Vec::new();
@@ -962,14 +1405,19 @@ async fn postgres_two_instances_make_one_decision() {
     }
     assert_eq!(outcomes.iter().filter(|o| !o.is_duplicate()).count(), 1);
     assert!(outcomes.iter().all(|o| o.reply() == outcomes[0].reply()));
-    assert_eq!(status_by_reference(&second, "REF-2X").await.history.len(), 1);
+    assert_eq!(
+        status_by_reference(&second, "REF-2X").await.history.len(),
+        1
+    );
     drop(second);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_failing_job_rolls_back_only_itself() {
     let db = sqlite_db().await;
-    let Store::Sqlite(s) = &db.store else { unreachable!() };
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
     // Hold the writer inside a job while the others queue up, so that they form one batch.
     let (release, wait) = tokio::sync::oneshot::channel::<()>();
     let (entered_tx, entered) = tokio::sync::oneshot::channel::<()>();
@@ -1022,25 +1470,42 @@ async fn sqlite_failing_job_rolls_back_only_itself() {
             assert_eq!(r.unwrap(), i as i64);
         }
     }
-    assert_eq!(s.stats().batches(), before + 2, "the blocker's batch, then one batch of ten");
+    assert_eq!(
+        s.stats().batches(),
+        before + 2,
+        "the blocker's batch, then one batch of ten"
+    );
     let names: Vec<String> = {
         let mut c = s.read_conn_for_tests().await;
         use super::sql::{Conn, Ty};
-        c.rows("SELECT name FROM counters WHERE name LIKE 'probe-%' ORDER BY name", vec![], &[Ty::Text])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.text(0).unwrap())
-            .collect()
+        c.rows(
+            "SELECT name FROM counters WHERE name LIKE 'probe-%' ORDER BY name",
+            vec![],
+            &[Ty::Text],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect()
     };
-    let want: Vec<String> = (0..10).filter(|i| *i != 4).map(|i| format!("probe-{i}")).collect();
+    let want: Vec<String> = (0..10)
+        .filter(|i| *i != 4)
+        .map(|i| format!("probe-{i}"))
+        .collect();
     assert_eq!(names, want);
 }
 
 #[tokio::test]
 async fn urls_are_checked() {
-    assert!(matches!(Store::connect("mysql://x/y").await, Err(StoreError::Config(_))));
-    assert!(matches!(Store::connect("sqlite::memory:").await, Err(StoreError::Config(_))));
+    assert!(matches!(
+        Store::connect("mysql://x/y").await,
+        Err(StoreError::Config(_))
+    ));
+    assert!(matches!(
+        Store::connect("sqlite::memory:").await,
+        Err(StoreError::Config(_))
+    ));
 }
 
 #[test]

@@ -1138,6 +1138,10 @@ async fn special_usage_sums_per_importer_purpose_and_year(store: &Store) {
 }
 
 fn refdata(variant: u8) -> RefData {
+    refdata_with(variant, 2500)
+}
+
+fn refdata_with(variant: u8, licences: u32) -> RefData {
     let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
     RefData {
         standards: vec![
@@ -1164,9 +1168,9 @@ fn refdata(variant: u8) -> RefData {
                 test_report_required: true,
             },
         ],
-        licences: (0..2500u32)
+        licences: (0..licences)
             .map(|i| Licence {
-                number: format!("L-{variant}-{i:05}"),
+                number: format!("L-{variant}-{i:07}"),
                 licence_type: if i % 7 == 0 {
                     LicenceType::Manufacture
                 } else {
@@ -1223,7 +1227,7 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
         "replaced whole"
     );
     let change = LicenceStatusChange {
-        number: "L-1-00003".into(),
+        number: "L-1-0000003".into(),
         status: LicenceStatus::Suspended,
         since: today(),
         actor: "e-surveillance".into(),
@@ -1235,7 +1239,7 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
     let l = loaded
         .licences
         .iter()
-        .find(|l| l.number == "L-1-00003")
+        .find(|l| l.number == "L-1-0000003")
         .unwrap();
     assert_eq!(
         (l.status, l.status_since),
@@ -1530,4 +1534,21 @@ fn content_hash_ignores_function_but_not_content() {
         r.items[0].brand = "ACMEX".into();
         r.items[0].model = "1".into();
     });
+}
+
+/// The volume of a national licence register: one million licences replaced in one
+/// transaction and read back. Slow in a debug build, so run on demand:
+/// `cargo test --release --lib store::tests::million -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn million_licences_replace_and_load() {
+    let data = Arc::new(refdata_with(0, 1_000_000));
+    let mut dbs = vec![sqlite_db().await];
+    dbs.extend(pg_db().await);
+    for db in &dbs {
+        db.store.replace_refdata(data.clone(), now()).await.unwrap();
+        let loaded = db.store.load_refdata().await.unwrap().unwrap();
+        assert_eq!(loaded.licences.len(), 1_000_000);
+        assert_eq!(loaded.licences[999_999], data.licences[999_999]);
+    }
 }

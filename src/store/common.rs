@@ -1760,6 +1760,69 @@ async fn insert_chunked<C: Conn, T>(
     Ok(())
 }
 
+const LICENCE_COLS: &str = "licences (number, licence_type, holder_tax_number, holder_branch, \
+     holder_name, standard, brands, models, manufacturer, manufacturer_country, issued_on, \
+     expires_on, status, status_since)";
+
+/// Licences are the one large table (a national register): on PostgreSQL they go in as
+/// column arrays, tens of thousands of rows per statement.
+async fn insert_licences_unnest<C: Conn>(
+    c: &mut C,
+    licences: &[Licence],
+) -> Result<(), StoreError> {
+    use super::sql::V;
+    for chunk in licences.chunks(CHUNK * 20) {
+        let mut text: Vec<Vec<String>> = std::iter::repeat_with(|| Vec::with_capacity(chunk.len()))
+            .take(11)
+            .collect();
+        let mut dates: Vec<Vec<chrono::NaiveDate>> =
+            std::iter::repeat_with(|| Vec::with_capacity(chunk.len()))
+                .take(3)
+                .collect();
+        for l in chunk {
+            let t = [
+                l.number.clone(),
+                l.licence_type.code().to_owned(),
+                l.holder.tax_number.to_string(),
+                l.holder.branch.to_string(),
+                l.holder_name.clone(),
+                l.standard.canonical(),
+                list(&l.brands),
+                list(&l.models),
+                l.manufacturer.clone(),
+                l.manufacturer_country.as_str().to_owned(),
+                l.status.code().to_owned(),
+            ];
+            for (col, v) in text.iter_mut().zip(t) {
+                col.push(v);
+            }
+            for (col, v) in dates
+                .iter_mut()
+                .zip([l.issued_on, l.expires_on, l.status_since])
+            {
+                col.push(v);
+            }
+        }
+        let mut text = text.into_iter().map(V::TextArray);
+        let mut dates = dates.into_iter().map(V::DateArray);
+        let mut next_text = || text.next().expect("11 text columns");
+        let mut args = Vec::with_capacity(14);
+        for _ in 0..10 {
+            args.push(next_text());
+        }
+        args.extend(dates.by_ref().take(2));
+        args.push(next_text());
+        args.extend(dates.by_ref().take(1));
+        let sql = format!(
+            "INSERT INTO {LICENCE_COLS} SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
+             $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::date[], $12::date[], $13::text[], $14::date[])"
+        );
+        c.exec(&sql, args).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn replace_refdata<C: Conn>(
     c: &mut C,
     data: &RefData,
@@ -1795,32 +1858,30 @@ pub(crate) async fn replace_refdata<C: Conn>(
         },
     )
     .await?;
-    insert_chunked(
-        c,
-        "licences (number, licence_type, holder_tax_number, holder_branch, holder_name, standard, \
-         brands, models, manufacturer, manufacturer_country, issued_on, expires_on, status, status_since)",
-        14,
-        &data.licences,
-        |l: &Licence| {
-            args![
-                &l.number,
-                l.licence_type.code(),
-                l.holder.tax_number.to_string(),
-                l.holder.branch.to_string(),
-                &l.holder_name,
-                l.standard.canonical(),
-                list(&l.brands),
-                list(&l.models),
-                &l.manufacturer,
-                l.manufacturer_country.as_str(),
-                l.issued_on,
-                l.expires_on,
-                l.status.code(),
-                l.status_since
-            ]
-        },
-    )
-    .await?;
+    match c.dialect() {
+        Dialect::Postgres => insert_licences_unnest(c, &data.licences).await?,
+        Dialect::Sqlite => {
+            insert_chunked(c, LICENCE_COLS, 14, &data.licences, |l: &Licence| {
+                args![
+                    &l.number,
+                    l.licence_type.code(),
+                    l.holder.tax_number.to_string(),
+                    l.holder.branch.to_string(),
+                    &l.holder_name,
+                    l.standard.canonical(),
+                    list(&l.brands),
+                    list(&l.models),
+                    &l.manufacturer,
+                    l.manufacturer_country.as_str(),
+                    l.issued_on,
+                    l.expires_on,
+                    l.status.code(),
+                    l.status_since
+                ]
+            })
+            .await?
+        }
+    }
     insert_chunked(
         c,
         "labs (id, name, standards, accredited_from, accredited_until, status)",

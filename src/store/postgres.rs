@@ -172,6 +172,8 @@ fn bind(q: Query<'_>, v: V) -> Query<'_> {
         V::Bool(x) => q.bind(x),
         V::Date(x) => q.bind(x),
         V::Time(x) => q.bind(x),
+        V::TextArray(x) => q.bind(x),
+        V::DateArray(x) => q.bind(x),
     }
 }
 

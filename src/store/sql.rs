@@ -40,6 +40,10 @@ pub(crate) enum V {
     Bool(bool),
     Date(NaiveDate),
     Time(DateTime<Utc>),
+    /// PostgreSQL arrays, for bulk loads with `UNNEST` (bound as JSON text on SQLite, which
+    /// the shared logic never does).
+    TextArray(Vec<String>),
+    DateArray(Vec<NaiveDate>),
 }
 
 /// Rust types that map onto one [`Ty`].

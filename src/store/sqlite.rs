@@ -355,6 +355,11 @@ fn bind(q: Query<'_>, v: V) -> Query<'_> {
         V::Bool(x) => q.bind(x),
         V::Date(x) => q.bind(x),
         V::Time(x) => q.bind(x),
+        V::TextArray(x) => q.bind(serde_json::to_string(&x).expect("strings serialise")),
+        V::DateArray(x) => q.bind(
+            serde_json::to_string(&x.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+                .expect("strings serialise"),
+        ),
     }
 }
 

@@ -1728,6 +1728,10 @@ pub(crate) async fn permit_status<C: Conn>(
 /// (SQLite 32766, PostgreSQL 65535).
 const CHUNK: usize = 1000;
 
+/// Rows per multi-row INSERT on SQLite: binding cost grows with the statement, so many
+/// medium statements (prepared once, cached) beat a few huge ones.
+const SQLITE_ROWS_PER_INSERT: usize = 50;
+
 async fn insert_chunked<C: Conn, T>(
     c: &mut C,
     table_and_cols: &str,
@@ -1735,7 +1739,7 @@ async fn insert_chunked<C: Conn, T>(
     rows: &[T],
     to_args: impl Fn(&T) -> Vec<super::sql::V>,
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
         let mut sql = format!("INSERT INTO {table_and_cols} VALUES ");
         let mut args = Vec::with_capacity(chunk.len() * ncols);
         for (i, row) in chunk.iter().enumerate() {

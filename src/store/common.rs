@@ -1724,9 +1724,9 @@ pub(crate) async fn permit_status<C: Conn>(
 // Reference data
 // ---------------------------------------------------------------------------------------------
 
-/// Rows per multi-row INSERT: keeps every statement under both databases' parameter limits
-/// (SQLite 32766, PostgreSQL 65535).
-const CHUNK: usize = 1000;
+/// Licence rows per `UNNEST` statement on PostgreSQL (arrays are one parameter each, so the
+/// parameter limit does not apply).
+const PG_ROWS_PER_UNNEST: usize = 20_000;
 
 /// Rows per multi-row INSERT on SQLite: binding cost grows with the statement, so many
 /// medium statements (prepared once, cached) beat a few huge ones.
@@ -1775,7 +1775,7 @@ async fn insert_licences_unnest<C: Conn>(
     licences: &[Licence],
 ) -> Result<(), StoreError> {
     use super::sql::V;
-    for chunk in licences.chunks(CHUNK * 20) {
+    for chunk in licences.chunks(PG_ROWS_PER_UNNEST) {
         let mut text: Vec<Vec<String>> = std::iter::repeat_with(|| Vec::with_capacity(chunk.len()))
             .take(11)
             .collect();

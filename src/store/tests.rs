@@ -119,6 +119,7 @@ contract!(
     permit_in_use_blocks_replacement_and_cancellation,
     unknown_reference_cannot_be_replaced,
     identical_resend_and_duplicate_reference,
+    concurrent_resends_of_one_reference_share_one_decision,
     permit_numbers_are_unique_and_increasing,
     special_usage_sums_per_importer_purpose_and_year,
     refdata_round_trip_and_licence_status,
@@ -1011,6 +1012,33 @@ async fn identical_resend_and_duplicate_reference(store: &Store) {
     assert_eq!(
         h.permit(store, "m-id-4", other).await.decision,
         RequestDecision::Approved
+    );
+}
+
+async fn concurrent_resends_of_one_reference_share_one_decision(store: &Store) {
+    // Different message ids, same importer + reference + content, all at once: the business
+    // key is unique in the database, so one request is decided and the others get it back.
+    let h = Arc::new(Harness::new());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (store, h) = (store.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = request("REF-RACE-9", Function::Original, &[(1, 1, "5", "fan")]);
+            h.permit(&store, &format!("m-r9-{i}"), req).await
+        }));
+    }
+    let mut responses = Vec::new();
+    for t in tasks {
+        responses.push(t.await.unwrap());
+    }
+    assert!(
+        responses.iter().all(|r| *r == responses[0]),
+        "{responses:?}"
+    );
+    assert!(responses[0].permit.is_some());
+    assert_eq!(
+        status_by_reference(store, "REF-RACE-9").await.history.len(),
+        1
     );
 }
 

@@ -1,1 +1,5 @@
 //! The XML contract (spec §1–§4). Only this module knows element names.
+
+pub mod error;
+
+pub use error::{EbmsError, ErrorCode, Severity};

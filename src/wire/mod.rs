@@ -3,3 +3,5 @@
 pub mod error;
 
 pub use error::{EbmsError, ErrorCode, Severity};
+pub mod encoding;
+pub mod packaging;

@@ -5,3 +5,5 @@ pub mod error;
 pub use error::{EbmsError, ErrorCode, Severity};
 pub mod encoding;
 pub mod packaging;
+pub mod envelope;
+pub mod intake;

@@ -1,0 +1,584 @@
+//! The one way in: from (Content-Type, bytes) to a checked, decoded message or a rejection
+//! (spec §1). Pure: no clock, no configuration; the caller checks parties, CPA and
+//! `TimeToLive` (see [`ttl_expired`]).
+//!
+//! Order of work, all in memory: size limit → packaging (A or B) → character encoding →
+//! a quick-xml scan that refuses DOCTYPE/entity declarations, processing instructions, too
+//! deep nesting and too many goods items → namespace-aware envelope parse → header checks →
+//! payload decoding. It never panics, whatever the bytes.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, FixedOffset};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use super::encoding::{decode_xml, EncodingError};
+use super::envelope::{
+    parse_envelope, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT, XPATH_HEADER,
+};
+use super::error::{EbmsError, ErrorCode};
+use super::packaging::{cid_of_href, parse_multipart, ContentType};
+use crate::domain::documents::InboundDocument;
+
+/// Limits applied before and while parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted body (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Deepest accepted element nesting, counted from the document root (default 32).
+    pub max_depth: usize,
+    /// Most goods items (or declaration lines) in one document (default 999).
+    pub max_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_depth: 32,
+            max_items: 999,
+        }
+    }
+}
+
+/// How a message was packaged (spec §1). Replies use the packaging of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Packaging {
+    /// A: `multipart/related`, payload in its own MIME part.
+    Multipart,
+    /// B: `text/xml`, payload inside `SOAP:Body`.
+    Inline,
+}
+
+/// The business actions (each is also the payload's root element name).
+pub const BUSINESS_ACTIONS: [&str; 4] = [
+    "ImportPermitRequest",
+    "DeclarationCheck",
+    "DeclarationAmendment",
+    "PermitStatusQuery",
+];
+pub const ACTION_PING: &str = "Ping";
+pub const ACTION_PONG: &str = "Pong";
+pub const ACTION_ACKNOWLEDGMENT: &str = "Acknowledgment";
+pub const ACTION_MESSAGE_ERROR: &str = "MessageError";
+
+/// An accepted message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub header: MessageHeader,
+    pub ack_requested: bool,
+    pub sync_reply: bool,
+    pub packaging: Packaging,
+    pub body: InboundBody,
+    /// The business payload as UTF-8 (for storage), when there is one.
+    pub payload_xml: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundBody {
+    Ping,
+    Document(InboundDocument),
+    /// A standalone `eb:Acknowledgment` (Action `Acknowledgment`) for a message the gateway sent.
+    Acknowledgment { ref_to_message_id: String },
+}
+
+/// Why a message is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Larger than `Limits::max_body_bytes` (HTTP 413; nothing was parsed).
+    TooLarge { size: usize, limit: usize },
+    /// Not well-formed XML or not a SOAP 1.1 envelope (HTTP 400, SOAP Fault).
+    Fault { description: String },
+    /// An ebMS message that cannot be accepted (HTTP 400, `eb:ErrorList`). `header` is the
+    /// request header when it could be read (to address the reply).
+    Errors {
+        header: Option<MessageHeader>,
+        errors: Vec<EbmsError>,
+    },
+}
+
+impl Rejection {
+    fn fault(d: impl Into<String>) -> Self {
+        Rejection::Fault {
+            description: d.into(),
+        }
+    }
+    fn error(code: ErrorCode, location: &str, d: impl Into<String>) -> Self {
+        Rejection::Errors {
+            header: None,
+            errors: vec![EbmsError::new(code, location, d)],
+        }
+    }
+}
+
+/// `TimeToLiveExpired` when the message's `TimeToLive` lies before `now`.
+pub fn ttl_expired(header: &MessageHeader, now: DateTime<FixedOffset>) -> Option<EbmsError> {
+    let ttl = header.time_to_live?;
+    (ttl < now).then(|| {
+        EbmsError::new(
+            ErrorCode::TimeToLiveExpired,
+            format!("{XPATH_HEADER}/eb:MessageData/eb:TimeToLive"),
+            format!(
+                "the message arrived at {} but its TimeToLive was {}",
+                super::envelope::format_date_time(&now),
+                super::envelope::format_date_time(&ttl)
+            ),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scan
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScanError {
+    /// SecurityFailure
+    Forbidden(String),
+    /// OtherXml (location, description)
+    Limit(String, String),
+    NotWellFormed(String),
+}
+
+/// What the scan learnt: the root element's local name.
+pub(crate) struct Scanned {
+    pub root_local: String,
+}
+
+/// One pass with a plain quick-xml reader: refuses DOCTYPE (hence entity declarations),
+/// processing instructions other than a leading XML declaration, nesting deeper than
+/// `max_depth` and more than `max_items` `GoodsItem`/`Line` elements; checks the document is
+/// one well-formed element tree.
+pub(crate) fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Cow<'_, [u8]>> = Vec::with_capacity(16);
+    let mut items = 0usize;
+    let mut first = true;
+    let mut root_local: Option<String> = None;
+    let path = |stack: &[Cow<'_, [u8]>], last: &[u8], idx: Option<usize>| {
+        let mut p = String::new();
+        for n in stack.iter().map(|c| c.as_ref()).chain(std::iter::once(last)) {
+            p.push('/');
+            p.push_str(&String::from_utf8_lossy(n));
+        }
+        if let Some(i) = idx {
+            p.push_str(&format!("[{i}]"));
+        }
+        p
+    };
+    loop {
+        let before = reader.buffer_position() as usize;
+        let ev = reader
+            .read_event()
+            .map_err(|e| ScanError::NotWellFormed(format!("the XML is not well-formed: {e}")))?;
+        let was_first = first;
+        first = false;
+        match ev {
+            Event::DocType(_) => {
+                return Err(ScanError::Forbidden(
+                    "the document contains a DOCTYPE declaration; DTDs and entity declarations are not allowed".into(),
+                ))
+            }
+            Event::PI(p) => {
+                let target = String::from_utf8_lossy(p.target()).into_owned();
+                return Err(ScanError::Forbidden(format!(
+                    "the document contains the processing instruction <?{target}?>; processing instructions are not allowed"
+                )));
+            }
+            Event::Decl(_) if !was_first => {
+                return Err(ScanError::Forbidden(
+                    "the document contains an XML declaration that is not at its start".into(),
+                ))
+            }
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_start = matches!(ev, Event::Start(_));
+                let name = e.name();
+                let name_len = name.as_ref().len();
+                let local_len = e.local_name().as_ref().len();
+                let bytes = xml.as_bytes();
+                let at = before + 1;
+                let qname: Cow<'_, [u8]> = match bytes.get(at..at + name_len) {
+                    Some(b) if b == name.as_ref() => Cow::Borrowed(b),
+                    _ => Cow::Owned(name.as_ref().to_vec()),
+                };
+                let local = &qname[name_len.saturating_sub(local_len)..];
+                if stack.is_empty() {
+                    if root_local.is_some() {
+                        return Err(ScanError::NotWellFormed(
+                            "the XML is not well-formed: more than one root element".into(),
+                        ));
+                    }
+                    root_local = Some(String::from_utf8_lossy(local).into_owned());
+                }
+                if stack.len() + 1 > limits.max_depth {
+                    return Err(ScanError::Limit(
+                        path(&stack, &qname, None),
+                        format!(
+                            "elements are nested more than {} levels deep; that is not allowed",
+                            limits.max_depth
+                        ),
+                    ));
+                }
+                if local == b"GoodsItem" || local == b"Line" {
+                    items += 1;
+                    if items > limits.max_items {
+                        return Err(ScanError::Limit(
+                            path(&stack, &qname, Some(items)),
+                            format!(
+                                "the document has more than {} {} elements; at most {} are allowed",
+                                limits.max_items,
+                                String::from_utf8_lossy(local),
+                                limits.max_items
+                            ),
+                        ));
+                    }
+                }
+                if is_start {
+                    stack.push(qname);
+                }
+            }
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err(ScanError::NotWellFormed(
+                        "the XML is not well-formed: text outside the root element".into(),
+                    ));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(ScanError::NotWellFormed(
+            "the XML is not well-formed: the document ends inside an element".into(),
+        ));
+    }
+    match root_local {
+        Some(root_local) => Ok(Scanned { root_local }),
+        None => Err(ScanError::NotWellFormed(
+            "the XML is not well-formed: there is no root element".into(),
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a message (shared with reply parsing)
+// ---------------------------------------------------------------------------------------------
+
+/// A message read as far as the envelope, with its payload text found but not decoded.
+#[derive(Debug, Clone)]
+pub(crate) struct RawMessage {
+    pub packaging: Packaging,
+    pub envelope: Envelope,
+    /// The business payload as UTF-8 and its root element's local name.
+    pub payload: Option<(String, String)>,
+    /// Problems with the packaging or the payload part (the header was readable).
+    pub errors: Vec<EbmsError>,
+}
+
+const XPATH_REFERENCE: &str = "/SOAP:Envelope/SOAP:Body/eb:Manifest/eb:Reference/@xlink:href";
+
+fn scan_rejection(e: ScanError) -> Rejection {
+    match e {
+        ScanError::Forbidden(d) => Rejection::error(ErrorCode::SecurityFailure, "/", d),
+        ScanError::Limit(loc, d) => Rejection::error(ErrorCode::OtherXml, &loc, d),
+        ScanError::NotWellFormed(d) => Rejection::fault(d),
+    }
+}
+
+fn looks_multipart(body: &[u8]) -> bool {
+    let t = body.trim_ascii_start();
+    t.starts_with(b"--") || body.starts_with(b"\r\n--")
+}
+
+/// The boundary of a multipart body without a Content-Type: its first `--` line.
+fn sniff_boundary(body: &[u8]) -> Option<String> {
+    let t = body.trim_ascii_start();
+    let line = t.strip_prefix(b"--")?;
+    let end = line.iter().position(|c| *c == b'\r' || *c == b'\n')?;
+    let b = std::str::from_utf8(&line[..end]).ok()?.trim();
+    (!b.is_empty()).then(|| b.to_owned())
+}
+
+pub(crate) fn read_message(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<RawMessage, Rejection> {
+    if body.len() > limits.max_body_bytes {
+        return Err(Rejection::TooLarge {
+            size: body.len(),
+            limit: limits.max_body_bytes,
+        });
+    }
+    let ct = match content_type.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(ContentType::parse(s).ok_or_else(|| {
+            Rejection::fault(format!("the Content-Type '{s}' is not a MIME type"))
+        })?),
+        None => None,
+    };
+    let ct = match ct {
+        Some(ct) if ct.is_multipart() => ct,
+        Some(ct) if ct.is_xml() || ct.mime == "text/plain" => {
+            return read_inline(body, ct.param("charset"), limits)
+        }
+        Some(ct) => {
+            return Err(Rejection::fault(format!(
+                "the Content-Type '{}' is not accepted; send multipart/related (SOAP with attachments) or text/xml",
+                ct.mime
+            )))
+        }
+        None if looks_multipart(body) => ContentType {
+            mime: "multipart/related".into(),
+            params: sniff_boundary(body)
+                .map(|b| vec![("boundary".to_owned(), b)])
+                .unwrap_or_default(),
+        },
+        None => return read_inline(body, None, limits),
+    };
+    let mp = parse_multipart(&ct, body).map_err(|e| Rejection::fault(e.0))?;
+    let soap = text_of(&mp.envelope.body, mp.envelope.charset().or(ct.param("charset")), "/")?;
+    scan(&soap, limits).map_err(scan_rejection)?;
+    let envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
+    let mut errors = Vec::new();
+    let refs: &[String] = envelope
+        .manifest
+        .as_ref()
+        .map(|m| m.references.as_slice())
+        .unwrap_or(&[]);
+    let part = match refs {
+        [] if mp.attachments.len() <= 1 => mp.attachments.first().map(|p| (p, "cid:".to_owned())),
+        [] => {
+            errors.push(EbmsError::new(
+                ErrorCode::Inconsistent,
+                "/SOAP:Envelope/SOAP:Body",
+                format!(
+                    "the message has {} attachments but no eb:Manifest saying which one is the payload",
+                    mp.attachments.len()
+                ),
+            ));
+            None
+        }
+        [href] => match cid_of_href(href) {
+            None => {
+                errors.push(EbmsError::new(
+                    ErrorCode::NotSupported,
+                    XPATH_REFERENCE,
+                    format!("the payload reference '{href}' is not a cid: URL; only payloads carried in the message are supported"),
+                ));
+                None
+            }
+            Some(_) => match mp.by_cid(href) {
+                Some(p) => Some((p, href.clone())),
+                None => {
+                    errors.push(EbmsError::new(
+                        ErrorCode::ValueNotRecognized,
+                        XPATH_REFERENCE,
+                        format!("the eb:Manifest references '{href}' but no MIME part has that Content-ID"),
+                    ));
+                    None
+                }
+            },
+        },
+        _ => {
+            errors.push(EbmsError::new(
+                ErrorCode::Inconsistent,
+                "/SOAP:Envelope/SOAP:Body/eb:Manifest",
+                format!(
+                    "the eb:Manifest references {} payloads; exactly one business payload is allowed",
+                    refs.len()
+                ),
+            ));
+            None
+        }
+    };
+    let mut payload = None;
+    if let Some((p, href)) = part {
+        let loc = if href == "cid:" { "/" } else { href.as_str() };
+        match decode_xml(&p.body, p.charset()) {
+            Err(EncodingError::Unsupported(d)) => {
+                errors.push(EbmsError::new(ErrorCode::NotSupported, loc, d))
+            }
+            Err(EncodingError::Invalid(d)) => {
+                errors.push(EbmsError::new(ErrorCode::OtherXml, loc, d))
+            }
+            Ok(text) => match scan(&text, limits) {
+                Ok(s) => payload = Some((text.into_owned(), s.root_local)),
+                Err(ScanError::Forbidden(d)) => {
+                    errors.push(EbmsError::new(ErrorCode::SecurityFailure, loc, d))
+                }
+                Err(ScanError::Limit(l, d)) => {
+                    errors.push(EbmsError::new(ErrorCode::OtherXml, &l, d))
+                }
+                Err(ScanError::NotWellFormed(d)) => errors.push(EbmsError::new(
+                    ErrorCode::OtherXml,
+                    loc,
+                    format!("the payload part: {d}"),
+                )),
+            },
+        }
+    } else if let Some(bp) = &envelope.payload {
+        // Packaged as multipart but with the payload inline: accept it.
+        payload = Some((bp.xml.clone(), bp.local_name.clone()));
+    }
+    Ok(RawMessage {
+        packaging: Packaging::Multipart,
+        envelope,
+        payload,
+        errors,
+    })
+}
+
+fn text_of<'a>(
+    bytes: &'a [u8],
+    charset: Option<&str>,
+    loc: &str,
+) -> Result<Cow<'a, str>, Rejection> {
+    decode_xml(bytes, charset).map_err(|e| match e {
+        EncodingError::Unsupported(d) => Rejection::error(ErrorCode::NotSupported, loc, d),
+        EncodingError::Invalid(d) => Rejection::fault(d),
+    })
+}
+
+fn read_inline(body: &[u8], charset: Option<&str>, limits: &Limits) -> Result<RawMessage, Rejection> {
+    let soap = text_of(body, charset, "/")?;
+    scan(&soap, limits).map_err(scan_rejection)?;
+    let mut envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
+    let mut errors = Vec::new();
+    if envelope.payload_count > 1 {
+        errors.push(EbmsError::new(
+            ErrorCode::Inconsistent,
+            "/SOAP:Envelope/SOAP:Body",
+            format!(
+                "SOAP:Body holds {} payload elements; exactly one business payload is allowed",
+                envelope.payload_count
+            ),
+        ));
+    }
+    let payload = envelope.payload.take().map(|p| (p.xml, p.local_name));
+    Ok(RawMessage {
+        packaging: Packaging::Inline,
+        envelope,
+        payload,
+        errors,
+    })
+}
+
+/// [`intake`] with the payload decoder given: the payload's UTF-8 text in, the document or
+/// its errors (each with an XPath into the payload) out.
+pub fn intake_with(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+    decode: impl Fn(&str) -> Result<InboundDocument, Vec<EbmsError>>,
+) -> Result<Inbound, Rejection> {
+    let raw = read_message(content_type, body, limits)?;
+    let env = raw.envelope;
+    let mut errors = env.header_errors;
+    errors.extend(raw.errors);
+    let action = env.header.as_ref().map(|h| h.action.as_str());
+    enum Kind {
+        Business,
+        Ping,
+        Ack,
+        Unknown,
+    }
+    let kind = match action {
+        Some(a) if BUSINESS_ACTIONS.contains(&a) => Kind::Business,
+        Some(ACTION_PING) => Kind::Ping,
+        Some(ACTION_ACKNOWLEDGMENT) => Kind::Ack,
+        _ => Kind::Unknown,
+    };
+    if let Some(h) = &env.header {
+        let service_loc = format!("{XPATH_HEADER}/eb:Service");
+        let svc = h.service.value.as_str();
+        match kind {
+            Kind::Business if svc != SERVICE_PERMIT => errors.push(EbmsError::new(
+                ErrorCode::ValueNotRecognized,
+                service_loc,
+                format!("eb:Service '{svc}' is not recognised for Action '{}'; business messages use '{SERVICE_PERMIT}'", h.action),
+            )),
+            Kind::Ping | Kind::Ack if svc != SERVICE_EBMS => errors.push(EbmsError::new(
+                ErrorCode::ValueNotRecognized,
+                service_loc,
+                format!("eb:Service '{svc}' is not recognised for Action '{}'; it must be '{SERVICE_EBMS}'", h.action),
+            )),
+            Kind::Unknown => errors.push(EbmsError::new(
+                ErrorCode::ValueNotRecognized,
+                format!("{XPATH_HEADER}/eb:Action"),
+                format!(
+                    "eb:Action '{}' is not recognised; expected one of {}, {ACTION_PING} or {ACTION_ACKNOWLEDGMENT}",
+                    h.action,
+                    BUSINESS_ACTIONS.join(", ")
+                ),
+            )),
+            _ => {}
+        }
+        if matches!(kind, Kind::Ack) && env.acknowledgment.is_none() {
+            errors.push(EbmsError::new(
+                ErrorCode::OtherXml,
+                "/SOAP:Envelope/SOAP:Header/eb:Acknowledgment",
+                "Action 'Acknowledgment' needs an eb:Acknowledgment header element with RefToMessageId",
+            ));
+        }
+    }
+    let mut document = None;
+    if let (Kind::Business, Some(action)) = (&kind, action) {
+        match &raw.payload {
+            None => errors.push(EbmsError::new(
+                ErrorCode::Inconsistent,
+                "/SOAP:Envelope/SOAP:Body",
+                format!("the message carries no business payload; Action '{action}' needs a {action} document"),
+            )),
+            Some((_, root)) if root != action => errors.push(EbmsError::new(
+                ErrorCode::Inconsistent,
+                format!("/{root}"),
+                format!("the payload is a {root} document but eb:Action says '{action}'; they must agree"),
+            )),
+            Some((xml, _)) => match decode(xml) {
+                Ok(d) => document = Some(d),
+                Err(es) => errors.extend(es),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Rejection::Errors {
+            header: env.header,
+            errors,
+        });
+    }
+    let Some(header) = env.header else {
+        // Unreachable in practice: a missing header always adds an error.
+        return Err(Rejection::error(ErrorCode::OtherXml, XPATH_HEADER, "the eb:MessageHeader cannot be read"));
+    };
+    let body = match kind {
+        Kind::Business => match document {
+            Some(d) => InboundBody::Document(d),
+            None => return Err(Rejection::error(ErrorCode::Unknown, "/", "the payload could not be decoded")),
+        },
+        Kind::Ping => InboundBody::Ping,
+        _ => InboundBody::Acknowledgment {
+            ref_to_message_id: env
+                .acknowledgment
+                .map(|a| a.ref_to_message_id)
+                .unwrap_or_default(),
+        },
+    };
+    let payload_xml = match body {
+        InboundBody::Document(_) => raw.payload.map(|p| p.0),
+        _ => None,
+    };
+    Ok(Inbound {
+        header,
+        ack_requested: env.ack_requested.is_some(),
+        sync_reply: env.sync_reply,
+        packaging: raw.packaging,
+        body,
+        payload_xml,
+    })
+}

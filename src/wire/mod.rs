@@ -7,3 +7,4 @@ pub mod encoding;
 pub mod packaging;
 pub mod envelope;
 pub mod intake;
+pub mod reply;

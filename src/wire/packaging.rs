@@ -343,25 +343,26 @@ fn boundary_for(seed: &str, parts: &[&[u8]]) -> String {
 }
 
 /// Builds packaging A. `seed` (the message id) makes the ids and the boundary unique;
-/// `charset` is the label of the parts' encoding (e.g. `UTF-8`, `TIS-620`).
+/// `soap_charset`/`payload_charset` label the parts' encodings (e.g. `UTF-8`, `TIS-620`).
 /// Returns (Content-Type value, body); the payload's id is `content_ids(seed).1`.
 pub fn build_multipart(
     seed: &str,
     soap: &[u8],
     payload: &[u8],
-    charset: &str,
+    soap_charset: &str,
+    payload_charset: &str,
 ) -> (String, Vec<u8>) {
     let (env_id, pay_id) = content_ids(seed);
     let boundary = boundary_for(seed, &[soap, payload]);
     let mut body = Vec::with_capacity(soap.len() + payload.len() + 400);
     let mut push = |s: &str| body.extend_from_slice(s.as_bytes());
     push(&format!(
-        "--{boundary}\r\nContent-Type: text/xml; charset={charset}\r\nContent-ID: <{env_id}>\r\n\r\n"
+        "--{boundary}\r\nContent-Type: text/xml; charset={soap_charset}\r\nContent-ID: <{env_id}>\r\n\r\n"
     ));
     body.extend_from_slice(soap);
     body.extend_from_slice(
         format!(
-            "\r\n--{boundary}\r\nContent-Type: application/xml; charset={charset}\r\nContent-ID: <{pay_id}>\r\n\r\n"
+            "\r\n--{boundary}\r\nContent-Type: application/xml; charset={payload_charset}\r\nContent-ID: <{pay_id}>\r\n\r\n"
         )
         .as_bytes(),
     );
@@ -481,7 +482,7 @@ mod tests {
 
     #[test]
     fn build_then_parse() {
-        let (ct, body) = build_multipart("abc@host", b"<E/>", b"<P>--=_MIMEBoundary_abchost</P>", "UTF-8");
+        let (ct, body) = build_multipart("abc@host", b"<E/>", b"<P>--=_MIMEBoundary_abchost</P>", "UTF-8", "UTF-8");
         let ct = ContentType::parse(&ct).unwrap();
         assert_eq!(ct.param("type"), Some("text/xml"));
         let m = parse_multipart(&ct, &body).unwrap();

@@ -582,3 +582,84 @@ pub fn intake_with(
         payload_xml,
     })
 }
+
+/// Helpers shared by the wire tests: a sample header and a small stand-in payload decoder
+/// for `DeclarationAmendment` documents.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::{DateTime, FixedOffset};
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    use quick_xml::NsReader;
+
+    use crate::domain::documents::{AmendmentAction, DeclarationAmendment, InboundDocument};
+    use crate::wire::envelope::{MessageHeader, PartyId, Service, SERVICE_PERMIT};
+    use crate::wire::error::{EbmsError, ErrorCode};
+
+    pub fn ts(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    pub fn header(action: &str) -> MessageHeader {
+        MessageHeader {
+            from: PartyId {
+                id: "NSW".into(),
+                kind: Some("urn:th:nsw:party".into()),
+            },
+            to: PartyId::new("TISI"),
+            cpa_id: "NSW-TISI-CPA-01".into(),
+            conversation_id: "conv-42".into(),
+            service: Service::new(SERVICE_PERMIT),
+            action: action.into(),
+            message_id: "7d3c9a10-1f1e-4c55-9a77-1a2b3c4d5e6f@nsw.go.th".into(),
+            timestamp: ts("2026-11-26T08:00:00+07:00"),
+            ref_to_message_id: None,
+            time_to_live: Some(ts("2026-11-27T08:00:00Z")),
+            duplicate_elimination: true,
+        }
+    }
+
+    pub fn amendment(number: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\"><DeclarationNumber>{number}</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"
+        )
+    }
+
+    /// Decodes `<DeclarationAmendment xmlns="urn:th:tisi:nsw:permit:1_00">` only.
+    pub fn decode(xml: &str) -> Result<InboundDocument, Vec<EbmsError>> {
+        let mut r = NsReader::from_str(xml);
+        let mut number = None;
+        let mut in_number = false;
+        let mut first = true;
+        let bad = |d: &str| vec![EbmsError::new(ErrorCode::OtherXml, "/DeclarationAmendment", d)];
+        loop {
+            match r.read_resolved_event() {
+                Err(e) => return Err(bad(&e.to_string())),
+                Ok((ns, Event::Start(e))) => {
+                    if first {
+                        first = false;
+                        let ok = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == b"urn:th:tisi:nsw:permit:1_00");
+                        if !ok {
+                            return Err(vec![EbmsError::new(ErrorCode::NotSupported, "/", "namespace")]);
+                        }
+                    }
+                    in_number = e.local_name().as_ref() == b"DeclarationNumber";
+                }
+                Ok((_, Event::Text(t))) if in_number => {
+                    number = Some(t.unescape().map_err(|e| bad(&e.to_string()))?.into_owned());
+                    in_number = false;
+                }
+                Ok((_, Event::Eof)) => break,
+                Ok(_) => {}
+            }
+        }
+        number
+            .map(|n| {
+                InboundDocument::DeclarationAmendment(DeclarationAmendment {
+                    declaration_number: n,
+                    action: AmendmentAction::Cancel,
+                })
+            })
+            .ok_or_else(|| bad("DeclarationNumber is missing"))
+    }
+}

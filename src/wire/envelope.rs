@@ -302,8 +302,13 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                         let cut = (start + 1 + name_len).min(end);
                         let mut s = String::with_capacity(end - start + 200);
                         s.push_str(&xml[start..cut]);
+                        let text = &xml[start..end];
                         for (p, uri) in scope.iter().rev() {
-                            if own.iter().any(|(q, _)| q == p) || s.contains(&decl_attr(p, "")) {
+                            let used = p.is_empty() || text.contains(&format!("{p}:"));
+                            if !used
+                                || own.iter().any(|(q, _)| q == p)
+                                || s.contains(&decl_attr(p, ""))
+                            {
                                 continue;
                             }
                             s.push_str(&decl_attr(p, ""));

@@ -480,6 +480,7 @@ pub fn intake_with(
     let raw = read_message(content_type, body, limits)?;
     let env = raw.envelope;
     let mut errors = env.header_errors;
+    let payload_problem = !raw.errors.is_empty();
     errors.extend(raw.errors);
     let action = env.header.as_ref().map(|h| h.action.as_str());
     enum Kind {
@@ -530,7 +531,7 @@ pub fn intake_with(
     let mut document = None;
     if let (Kind::Business, Some(action)) = (&kind, action) {
         match &raw.payload {
-            None => errors.push(EbmsError::new(
+            None if !payload_problem => errors.push(EbmsError::new(
                 ErrorCode::Inconsistent,
                 "/SOAP:Envelope/SOAP:Body",
                 format!("the message carries no business payload; Action '{action}' needs a {action} document"),
@@ -544,6 +545,7 @@ pub fn intake_with(
                 Ok(d) => document = Some(d),
                 Err(es) => errors.extend(es),
             },
+            None => {}
         }
     }
     if !errors.is_empty() {
@@ -661,5 +663,272 @@ pub(crate) mod test_support {
                 })
             })
             .ok_or_else(|| bad("DeclarationNumber is missing"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{amendment, decode, header, ts};
+    use super::*;
+    use crate::domain::documents::{AmendmentAction, DeclarationAmendment};
+    use crate::wire::envelope::Service;
+    use crate::wire::reply::{build_ping, build_request_xml, Built, RequestOptions};
+
+    fn doc(n: &str) -> InboundDocument {
+        InboundDocument::DeclarationAmendment(DeclarationAmendment {
+            declaration_number: n.into(),
+            action: AmendmentAction::Cancel,
+        })
+    }
+
+    fn request(packaging: Packaging, payload: &str) -> Built {
+        let opts = RequestOptions { ack_requested: true, sync_reply: true, tis620: false };
+        build_request_xml(&header("DeclarationAmendment"), payload, packaging, opts)
+    }
+
+    fn inline_text(payload: &str) -> String {
+        String::from_utf8(request(Packaging::Inline, payload).body).unwrap()
+    }
+
+    /// Expected outcome: a decoded declaration number, a Fault whose text contains the given
+    /// words, or errors given as (code, start of location).
+    #[derive(Debug)]
+    enum Want<'a> {
+        Doc(&'a str),
+        Fault(&'a str),
+        Errors(&'a [(ErrorCode, &'a str)]),
+    }
+
+    fn check(ct: Option<&str>, body: &[u8], want: Want) {
+        check_with(ct, body, &Limits::default(), want)
+    }
+
+    fn check_with(ct: Option<&str>, body: &[u8], limits: &Limits, want: Want) {
+        let got = intake_with(ct, body, limits, decode);
+        let shown = String::from_utf8_lossy(body);
+        match (&got, &want) {
+            (Ok(i), Want::Doc(n)) => assert_eq!(i.body, InboundBody::Document(doc(n)), "{shown}"),
+            (Err(Rejection::Fault { description }), Want::Fault(w)) => {
+                assert!(description.contains(w), "{description} !~ {w}\n{shown}")
+            }
+            (Err(Rejection::Errors { errors, .. }), Want::Errors(w)) => {
+                let got: Vec<(ErrorCode, &str)> = errors.iter().map(|e| (e.code, e.location.as_str())).collect();
+                assert_eq!(got.len(), w.len(), "{errors:#?}\n{shown}");
+                for ((gc, gl), (wc, wl)) in got.iter().zip(w.iter()) {
+                    assert!(gc == wc && gl.starts_with(wl), "{errors:#?} vs {w:?}\n{shown}");
+                }
+                for e in errors {
+                    assert!(!e.description.is_empty());
+                }
+            }
+            _ => panic!("got {got:#?}, want {want:?}\n{shown}"),
+        }
+    }
+
+    const H: &str = "/SOAP:Envelope/SOAP:Header/eb:MessageHeader";
+
+    #[test]
+    fn accepts_both_packagings_and_their_variants() {
+        let b = request(Packaging::Inline, &amendment("A1"));
+        check(Some(&b.content_type), &b.body, Want::Doc("A1"));
+        check(Some("text/xml"), &b.body, Want::Doc("A1"));
+        check(Some("application/soap+xml; action=\"ebXML\""), &b.body, Want::Doc("A1"));
+        check(None, &b.body, Want::Doc("A1"));
+
+        let m = request(Packaging::Multipart, &amendment("A2"));
+        let text = String::from_utf8(m.body.clone()).unwrap();
+        check(Some(&m.content_type), &m.body, Want::Doc("A2"));
+        // bare LF line ends
+        check(Some(&m.content_type), text.replace("\r\n", "\n").as_bytes(), Want::Doc("A2"));
+        // no Content-Type at all: the boundary is sniffed
+        check(None, &m.body, Want::Doc("A2"));
+        // unquoted parameters, no start, upper-case header names, preamble and epilogue
+        let ct = ContentType::parse(&m.content_type).unwrap();
+        let boundary = ct.param("boundary").unwrap();
+        let loose = format!("MULTIPART/Related;boundary={boundary};type=text/xml");
+        let framed = format!("This is a MIME message\r\n{}trailing words\r\n", text.replace("Content-ID", "CONTENT-id").replace("Content-Type", "content-type"));
+        check(Some(&loose), framed.as_bytes(), Want::Doc("A2"));
+        // Content-ID without <> and a URL-encoded cid reference
+        let odd = text.replace("Content-ID: <payload.", "Content-ID: payload.").replace("@nsw.go.th>\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl", "@nsw.go.th\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl").replace("cid:payload.", "cid:payload%2E");
+        check(Some(&m.content_type), odd.as_bytes(), Want::Doc("A2"));
+        // base64 payload part
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(amendment("A3"));
+        let start = text.find("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl").unwrap();
+        let end = text[start..].find("\r\n--").unwrap() + start;
+        let encoded = format!("{}{}", &text[..start].replace("Content-Type: application/xml; charset=UTF-8\r\n", "Content-Type: application/xml\r\nContent-Transfer-Encoding: base64\r\n"), b64) + &text[end..];
+        check(Some(&m.content_type), encoded.as_bytes(), Want::Doc("A3"));
+    }
+
+    #[test]
+    fn namespaces_not_prefixes() {
+        let t = inline_text(&amendment("A1"));
+        // other prefixes
+        let other = t.replace("SOAP:", "s:").replace("xmlns:SOAP", "xmlns:s").replace("eb:", "x:").replace("xmlns:eb=", "xmlns:x=");
+        check(None, other.as_bytes(), Want::Doc("A1"));
+        // default namespaces instead of prefixes on the header
+        let default_ns = t.replace(
+            "<eb:MessageHeader ",
+            "<MessageHeader xmlns=\"http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd\" ",
+        );
+        let default_ns = rewrite_header_children(&default_ns);
+        check(None, default_ns.as_bytes(), Want::Doc("A1"));
+        // the right prefix bound to the wrong URI is not ebMS
+        let wrong = t.replace("msg-header-2_0.xsd\"", "msg-header-3_0.xsd\"");
+        check(None, wrong.as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Header")]));
+        // SOAP 1.2 is not SOAP 1.1
+        let soap12 = t.replace("http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope");
+        check(None, soap12.as_bytes(), Want::Fault("not a SOAP 1.1 envelope"));
+        // the payload's prefix declared on the Envelope only
+        let p = t
+            .replace("<SOAP:Envelope ", "<SOAP:Envelope xmlns:p=\"urn:th:tisi:nsw:permit:1_00\" ")
+            .replace("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">", "<p:DeclarationAmendment>")
+            .replace("</DeclarationAmendment>", "</p:DeclarationAmendment>")
+            .replace("<DeclarationNumber>A1</DeclarationNumber><Action>CANCEL</Action>", "<p:DeclarationNumber>A1</p:DeclarationNumber><p:Action>CANCEL</p:Action>");
+        check(None, p.as_bytes(), Want::Doc("A1"));
+        // extension elements and attributes from other namespaces
+        let ext = t
+            .replace("<SOAP:Header>", "<SOAP:Header xmlns:x=\"urn:x\" x:a=\"1\"><x:Trace SOAP:mustUnderstand=\"0\">t</x:Trace>")
+            .replace("</eb:MessageHeader>", "<eb:Description xml:lang=\"en\">d</eb:Description><x:Extra>e</x:Extra></eb:MessageHeader>")
+            .replace("<eb:MessageHeader ", "<eb:MessageHeader eb:id=\"h1\" x:attr=\"v\" ")
+            .replace("</eb:From>", "<eb:PartyId>second</eb:PartyId><eb:Role>http://nsw.go.th/roles/customs</eb:Role></eb:From>")
+            .replace("<SOAP:Body>", "<SOAP:Body x:b=\"1\"><!-- note -->");
+        check(None, ext.as_bytes(), Want::Doc("A1"));
+        // unqualified eb attributes (some stacks write type= and version=)
+        let unq = t.replace("eb:version=", "version=").replace("eb:type=", "type=");
+        let i = intake_with(None, unq.as_bytes(), &Limits::default(), decode).unwrap();
+        assert_eq!(i.header.from.kind.as_deref(), Some("urn:th:nsw:party"));
+    }
+
+    /// Drops the `eb:` prefix from the MessageHeader's children (default namespace instead).
+    fn rewrite_header_children(s: &str) -> String {
+        let start = s.find("<MessageHeader ").unwrap();
+        let end = s.find("</eb:MessageHeader>").unwrap();
+        format!("{}{}</MessageHeader>{}", &s[..start], s[start..end].replace("<eb:", "<").replace("</eb:", "</").replace(" eb:type=", " type="), &s[end + "</eb:MessageHeader>".len()..])
+    }
+
+    #[test]
+    fn reads_the_header() {
+        let t = inline_text(&amendment("A1"));
+        let i = intake_with(None, t.as_bytes(), &Limits::default(), decode).unwrap();
+        assert_eq!(i.header, header("DeclarationAmendment"));
+        assert!(i.ack_requested && i.sync_reply);
+        assert_eq!(i.packaging, Packaging::Inline);
+        assert!(i.payload_xml.unwrap().starts_with("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">"));
+        let now = ts("2026-11-27T08:00:01Z");
+        assert_eq!(ttl_expired(&i.header, now).map(|e| e.code), Some(ErrorCode::TimeToLiveExpired));
+        assert_eq!(ttl_expired(&i.header, ts("2026-11-27T07:59:59Z")), None);
+    }
+
+    #[test]
+    fn refuses_dangerous_xml() {
+        let t = inline_text(&amendment("A1"));
+        let body = t.find("<SOAP:Envelope").unwrap();
+        let doctype = format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", &t[body..]);
+        check(None, doctype.as_bytes(), Want::Errors(&[(ErrorCode::SecurityFailure, "/")]));
+        let pi = t.replace("<SOAP:Body>", "<SOAP:Body><?evil x?>");
+        check(None, pi.as_bytes(), Want::Errors(&[(ErrorCode::SecurityFailure, "/")]));
+        let deep = amendment("A1").replace("<Action>CANCEL</Action>", &format!("{}{}", "<x>".repeat(40), "</x>".repeat(40)));
+        check(None, inline_text(&deep).as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Body/DeclarationAmendment/x/x")]));
+        let many = amendment("A1").replace("<Action>", &"<GoodsItem/>".repeat(4)).replace("<Action>", "<Action>");
+        let limits = Limits { max_items: 3, ..Limits::default() };
+        check_with(None, inline_text(&many).as_bytes(), &limits, Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Body/DeclarationAmendment/GoodsItem[4]")]));
+        // the same checks on a multipart payload part, which has its own locations
+        let m = request(Packaging::Multipart, &many);
+        check_with(Some(&m.content_type), &m.body, &limits, Want::Errors(&[(ErrorCode::OtherXml, "/DeclarationAmendment/GoodsItem[4]")]));
+        let m = request(Packaging::Multipart, &amendment("A1").replace("<Action>", "<!DOCTYPE a><Action>"));
+        check(Some(&m.content_type), &m.body, Want::Errors(&[(ErrorCode::SecurityFailure, "cid:payload.")]));
+        let big = vec![b' '; 2000];
+        let limits = Limits { max_body_bytes: 1999, ..Limits::default() };
+        assert_eq!(intake_with(None, &big, &limits, decode), Err(Rejection::TooLarge { size: 2000, limit: 1999 }));
+    }
+
+    #[test]
+    fn faults_for_what_is_not_soap() {
+        check(None, b"", Want::Fault("no root element"));
+        check(None, b"hello", Want::Fault("not well-formed"));
+        check(None, b"<a><b></a>", Want::Fault("not well-formed"));
+        check(None, b"<a>", Want::Fault("ends inside an element"));
+        check(None, b"<a/><b/>", Want::Fault("more than one root"));
+        check(None, b"<Envelope/>", Want::Fault("not a SOAP 1.1 envelope"));
+        check(None, b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"/>", Want::Fault("no SOAP:Body"));
+        check(Some("application/json"), b"{}", Want::Fault("'application/json' is not accepted"));
+        check(Some("multipart/related"), b"--x\r\n\r\n<a/>", Want::Fault("no boundary"));
+        check(None, b"<a>\xff</a>", Want::Fault("not valid UTF-8"));
+        let t = inline_text(&amendment("A1"));
+        check(None, t.replace("<eb:CPAId>", "<eb:CPAId>&unknown;").as_bytes(), Want::Fault("not well-formed"));
+    }
+
+    #[test]
+    fn header_errors_each_with_its_xpath() {
+        let t = inline_text(&amendment("A1"));
+        let cut = |from: &str, to: &str| {
+            let a = t.find(from).unwrap();
+            let b = t.find(to).unwrap() + to.len();
+            format!("{}{}", &t[..a], &t[b..])
+        };
+        let missing = cut("<eb:CPAId>", "</eb:CPAId>");
+        let missing = missing.replace(&missing[missing.find("<eb:MessageId>").unwrap()..missing.find("</eb:MessageId>").unwrap() + 15], "");
+        check(None, missing.as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:CPAId")), (ErrorCode::OtherXml, &format!("{H}/eb:MessageData/eb:MessageId"))]));
+        check(None, cut("<eb:From>", "</eb:From>").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:From"))]));
+        check(None, t.replace("<eb:ConversationId>conv-42<", "<eb:ConversationId> <").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:ConversationId"))]));
+        check(None, t.replace("2026-11-26T08:00:00+07:00", "2026-11-26T08:00:00").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:MessageData/eb:Timestamp"))]));
+        check(None, t.replace("<eb:TimeToLive>2026-11-27T08:00:00Z", "<eb:TimeToLive>tomorrow").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:MessageData/eb:TimeToLive"))]));
+        check(None, t.replace("SOAP:mustUnderstand=\"1\" eb:version=\"2.0\">", "SOAP:mustUnderstand=\"0\" eb:version=\"3.0\">").as_bytes(),
+            Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/@SOAP:mustUnderstand")), (ErrorCode::NotSupported, &format!("{H}/@eb:version"))]));
+        check(None, t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<").as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service"))]));
+        check(None, t.replace("<eb:Action>DeclarationAmendment<", "<eb:Action>Launch<").as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Action"))]));
+        check(None, t.replace("<eb:Action>DeclarationAmendment<", "<eb:Action>DeclarationCheck<").as_bytes(), Want::Errors(&[(ErrorCode::Inconsistent, "/DeclarationAmendment")]));
+        // errors are collected: header and payload together
+        let both = t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<").replace("<DeclarationNumber>A1</DeclarationNumber>", "");
+        check(None, both.as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service")), (ErrorCode::OtherXml, "/DeclarationAmendment")]));
+        // payload problems
+        let two = t.replace("</SOAP:Body>", "<Other/></SOAP:Body>");
+        check(None, two.as_bytes(), Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]));
+        let none = cut("<DeclarationAmendment ", "</DeclarationAmendment>");
+        check(None, none.as_bytes(), Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]));
+        let m = request(Packaging::Multipart, &amendment("A1"));
+        let mt = String::from_utf8(m.body.clone()).unwrap();
+        check(Some(&m.content_type), mt.replace("cid:payload.", "cid:nothing.").as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, "/SOAP:Envelope/SOAP:Body/eb:Manifest")]));
+        check(Some(&m.content_type), mt.replace("cid:payload.", "http://x/payload.").as_bytes(), Want::Errors(&[(ErrorCode::NotSupported, "/SOAP:Envelope/SOAP:Body/eb:Manifest")]));
+        check(Some(&m.content_type), mt.replace("charset=UTF-8\r\nContent-ID: <payload", "charset=KOI8-R\r\nContent-ID: <payload").replace("encoding=\"UTF-8\"?>\n<Decl", "?>\n<Decl").as_bytes(), Want::Errors(&[(ErrorCode::NotSupported, "cid:payload.")]));
+    }
+
+    #[test]
+    fn ping_and_acknowledgment() {
+        let mut h = header("Ping");
+        h.service = Service::new(SERVICE_EBMS);
+        let b = build_ping(&h, true);
+        let i = intake_with(Some(&b.content_type), &b.body, &Limits::default(), decode).unwrap();
+        assert_eq!((i.body, i.sync_reply, i.payload_xml), (InboundBody::Ping, true, None));
+        h.service = Service::new(SERVICE_PERMIT);
+        let b = build_ping(&h, false);
+        check(Some(&b.content_type), &b.body, Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service"))]));
+
+        let req = header("DeclarationAmendment");
+        let ack = crate::wire::reply::build_ack_only(&req, "a@tisi".into(), ts("2026-11-26T01:00:00Z").to_utc());
+        let i = intake_with(Some(&ack.content_type), &ack.body, &Limits::default(), decode).unwrap();
+        assert_eq!(i.body, InboundBody::Acknowledgment { ref_to_message_id: req.message_id.clone() });
+    }
+
+    #[test]
+    fn thai_encodings_decode_to_the_same_value() {
+        let thai = "ใบขน-ไทย/2569";
+        for packaging in [Packaging::Inline, Packaging::Multipart] {
+            let utf8 = build_request_xml(&header("DeclarationAmendment"), &amendment(thai), packaging, RequestOptions::default());
+            let tis = build_request_xml(&header("DeclarationAmendment"), &amendment(thai), packaging, RequestOptions { tis620: true, ..RequestOptions::default() });
+            assert_ne!(utf8.body, tis.body);
+            let a = intake_with(Some(&utf8.content_type), &utf8.body, &Limits::default(), decode).unwrap();
+            let b = intake_with(Some(&tis.content_type), &tis.body, &Limits::default(), decode).unwrap();
+            assert_eq!(a.body, InboundDocument::DeclarationAmendment(DeclarationAmendment { declaration_number: thai.into(), action: AmendmentAction::Cancel }).into_body());
+            assert_eq!(a.body, b.body, "{packaging:?}");
+            assert!(b.payload_xml.unwrap().contains(thai));
+        }
+    }
+
+    impl InboundDocument {
+        fn into_body(self) -> InboundBody {
+            InboundBody::Document(self)
+        }
     }
 }

@@ -282,7 +282,7 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                 if in_body && node.ns != Some(Ns::Eb) && !(node.ns == Some(Ns::Soap) && node.local == "Fault") {
                     // A payload element: keep its text span, do not build it.
                     env.payload_count += 1;
-                    let start = before + xml[before..].find('<').unwrap_or(0);
+                    let start = before + xml.get(before..).and_then(|t| t.find('<')).unwrap_or(0);
                     let end = if empty {
                         reader.buffer_position() as usize
                     } else {
@@ -298,24 +298,32 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                             }
                             _ => None,
                         };
-                        let name_len = e.name().as_ref().len();
-                        let cut = (start + 1 + name_len).min(end);
-                        let mut s = String::with_capacity(end - start + 200);
-                        s.push_str(&xml[start..cut]);
-                        let text = &xml[start..end];
-                        for (p, uri) in scope.iter().rev() {
-                            let used = p.is_empty() || text.contains(&format!("{p}:"));
-                            if !used
-                                || own.iter().any(|(q, _)| q == p)
-                                || s.contains(&decl_attr(p, ""))
+                        let name = e.name();
+                        let cut = start + 1 + name.as_ref().len();
+                        let text = xml.get(start..end).unwrap_or("");
+                        let s = match (xml.get(start..cut), xml.get(cut..end)) {
+                            (Some(head), Some(tail))
+                                if head.as_bytes().get(1..) == Some(name.as_ref()) =>
                             {
-                                continue;
+                                let mut s = String::with_capacity(end - start + 200);
+                                s.push_str(head);
+                                for (p, uri) in scope.iter().rev() {
+                                    let used = p.is_empty() || text.contains(&format!("{p}:"));
+                                    if !used
+                                        || own.iter().any(|(q, _)| q == p)
+                                        || s.contains(&decl_attr(p, ""))
+                                    {
+                                        continue;
+                                    }
+                                    s.push_str(&decl_attr(p, ""));
+                                    s.push_str(uri);
+                                    s.push('"');
+                                }
+                                s.push_str(tail);
+                                s
                             }
-                            s.push_str(&decl_attr(p, ""));
-                            s.push_str(uri);
-                            s.push('"');
-                        }
-                        s.push_str(&xml[cut..end]);
+                            _ => text.to_owned(),
+                        };
                         env.payload = Some(BodyPayload {
                             namespace,
                             local_name: node.local,

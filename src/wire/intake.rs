@@ -926,6 +926,96 @@ mod tests {
         }
     }
 
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn seeds() -> Vec<(String, Vec<u8>)> {
+            let mut v = Vec::new();
+            for packaging in [Packaging::Inline, Packaging::Multipart] {
+                for tis620 in [false, true] {
+                    let b = build_request_xml(&header("DeclarationAmendment"), &amendment("ใบขน-1"), packaging, RequestOptions { ack_requested: true, sync_reply: true, tis620 });
+                    v.push((b.content_type, b.body));
+                }
+            }
+            v
+        }
+
+        #[derive(Debug, Clone)]
+        enum Mutation {
+            Flip(usize, u8),
+            Delete(usize, usize),
+            Insert(usize, Vec<u8>),
+            Truncate(usize),
+            Duplicate(usize, usize),
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            let snippets = prop::sample::select(vec![
+                b"<".to_vec(), b">".to_vec(), b"</".to_vec(), b"&".to_vec(), b"&amp;".to_vec(),
+                b"<!DOCTYPE a>".to_vec(), b"<?pi?>".to_vec(), b"\r\n".to_vec(), b"--".to_vec(),
+                b"\"".to_vec(), b"xmlns:eb=\"x\"".to_vec(), b"<![CDATA[".to_vec(), b"\xff\xfe".to_vec(),
+                b"\xe0\xb8".to_vec(), b"cid:".to_vec(), b"Content-Transfer-Encoding: base64\r\n".to_vec(),
+            ]);
+            prop_oneof![
+                (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+                (any::<usize>(), 0usize..64).prop_map(|(i, n)| Mutation::Delete(i, n)),
+                (any::<usize>(), snippets).prop_map(|(i, s)| Mutation::Insert(i, s)),
+                any::<usize>().prop_map(Mutation::Truncate),
+                (any::<usize>(), 0usize..200).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
+            ]
+        }
+
+        fn apply(body: &mut Vec<u8>, m: &Mutation) {
+            let len = body.len().max(1);
+            match m {
+                Mutation::Flip(i, b) => {
+                    if !body.is_empty() {
+                        body[i % len] = *b;
+                    }
+                }
+                Mutation::Delete(i, n) => {
+                    let a = (i % len).min(body.len());
+                    let b = (a + n).min(body.len());
+                    body.drain(a..b);
+                }
+                Mutation::Insert(i, s) => {
+                    let a = (i % len).min(body.len());
+                    body.splice(a..a, s.iter().copied());
+                }
+                Mutation::Truncate(i) => body.truncate(i % len),
+                Mutation::Duplicate(i, n) => {
+                    let a = (i % len).min(body.len());
+                    let b = (a + n).min(body.len());
+                    let copy = body[a..b].to_vec();
+                    body.splice(b..b, copy);
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn on_arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..600), ct in prop::option::of("[ -~]{0,80}")) {
+                let _ = intake_with(ct.as_deref(), &body, &Limits::default(), decode);
+                let _ = intake_with(Some("multipart/related; boundary=x"), &body, &Limits::default(), decode);
+            }
+
+            #[test]
+            fn on_mutated_messages(seed in 0usize..4, ms in prop::collection::vec(mutation(), 1..6), ct_cut in any::<usize>()) {
+                let (ct, mut body) = seeds().swap_remove(seed);
+                for m in &ms {
+                    apply(&mut body, m);
+                }
+                let _ = intake_with(Some(&ct), &body, &Limits::default(), decode);
+                let cut = ct_cut % (ct.len() + 1);
+                let _ = intake_with(ct.get(..cut), &body, &Limits::default(), decode);
+                let _ = crate::wire::reply::parse_reply_with(Some(&ct), &body, decode);
+            }
+        }
+    }
+
     impl InboundDocument {
         fn into_body(self) -> InboundBody {
             InboundBody::Document(self)

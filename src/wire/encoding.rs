@@ -59,7 +59,10 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let end = b.windows(2).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(&b[..end]).ok()?;
     let i = decl.find("encoding")?;
-    let rest = decl[i + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[i + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
     let close = rest.find(quote)?;
@@ -69,7 +72,10 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<&str> {
 /// Decodes an XML document to UTF-8 text. `charset` is the MIME `charset` parameter, if any.
 /// When the document was transcoded, its XML declaration is rewritten to say UTF-8 so that the
 /// text is honest about itself when stored.
-pub fn decode_xml<'a>(bytes: &'a [u8], charset: Option<&str>) -> Result<Cow<'a, str>, EncodingError> {
+pub fn decode_xml<'a>(
+    bytes: &'a [u8],
+    charset: Option<&str>,
+) -> Result<Cow<'a, str>, EncodingError> {
     if bytes.starts_with(b"\xFE\xFF")
         || bytes.starts_with(b"\xFF\xFE")
         || bytes.starts_with(b"\0\0\xFE\xFF")
@@ -150,16 +156,40 @@ mod tests {
     fn decodes() {
         // "ไทย" in TIS-620: ไ=0xE4, ท=0xB7, ย=0xC2.
         let thai = b"<?xml version=\"1.0\" encoding=\"TIS-620\"?><a>\xE4\xB7\xC2</a>";
-        check(thai, None, Ok("<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>ไทย</a>"));
-        check(b"<a>\xE4\xB7\xC2</a>", Some("windows-874"), Ok("<a>ไทย</a>"));
-        check(b"<a>\xE4\xB7\xC2</a>", Some("ISO-8859-11"), Ok("<a>ไทย</a>"));
-        check(b"<?xml version='1.0' encoding='iso-8859-11'?><a>\xE4</a>", Some("utf-8"), Ok("<?xml version='1.0' encoding='UTF-8'?><a>ไ</a>"));
+        check(
+            thai,
+            None,
+            Ok("<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>ไทย</a>"),
+        );
+        check(
+            b"<a>\xE4\xB7\xC2</a>",
+            Some("windows-874"),
+            Ok("<a>ไทย</a>"),
+        );
+        check(
+            b"<a>\xE4\xB7\xC2</a>",
+            Some("ISO-8859-11"),
+            Ok("<a>ไทย</a>"),
+        );
+        check(
+            b"<?xml version='1.0' encoding='iso-8859-11'?><a>\xE4</a>",
+            Some("utf-8"),
+            Ok("<?xml version='1.0' encoding='UTF-8'?><a>ไ</a>"),
+        );
         check("<a>ไทย</a>".as_bytes(), None, Ok("<a>ไทย</a>"));
         check(b"\xEF\xBB\xBF<a/>", None, Ok("<a/>"));
         check(b"<a/>", Some("\"UTF-8\""), Ok("<a/>"));
         check(b"<a/>", Some("us-ascii"), Ok("<a/>"));
-        check(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>", None, Err("'ISO-8859-1' is not supported"));
-        check(b"<a/>", Some("Shift_JIS"), Err("'Shift_JIS' is not supported"));
+        check(
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+            None,
+            Err("'ISO-8859-1' is not supported"),
+        );
+        check(
+            b"<a/>",
+            Some("Shift_JIS"),
+            Err("'Shift_JIS' is not supported"),
+        );
         check(b"\xFF\xFE<\0a\0/\0>\0", None, Err("UTF-16"));
         check(b"<a>\xE4\xB7</a>", None, Err("not valid UTF-8"));
     }

@@ -191,7 +191,11 @@ impl Node {
             .find(|(n, l, _)| *n == ns && l == local)
             .or_else(|| {
                 (ns == Ns::Eb || ns == Ns::Xlink)
-                    .then(|| self.attrs.iter().find(|(n, l, _)| *n == Ns::None && l == local))
+                    .then(|| {
+                        self.attrs
+                            .iter()
+                            .find(|(n, l, _)| *n == Ns::None && l == local)
+                    })
                     .flatten()
             })
             .map(|(_, _, v)| v.as_str())
@@ -261,9 +265,8 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
                 let depth = stack.len();
-                let in_body = depth == 2
-                    && stack[1].ns == Some(Ns::Soap)
-                    && stack[1].local == "Body";
+                let in_body =
+                    depth == 2 && stack[1].ns == Some(Ns::Soap) && stack[1].local == "Body";
                 let node = read_start(&reader, e)?;
                 if depth == 0 {
                     if root.is_some() {
@@ -279,7 +282,10 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                 if depth <= 1 {
                     scope.extend(ns_decls(e));
                 }
-                if in_body && node.ns != Some(Ns::Eb) && !(node.ns == Some(Ns::Soap) && node.local == "Fault") {
+                if in_body
+                    && node.ns != Some(Ns::Eb)
+                    && !(node.ns == Some(Ns::Soap) && node.local == "Fault")
+                {
                     // A payload element: keep its text span, do not build it.
                     env.payload_count += 1;
                     let start = before + xml.get(before..).and_then(|t| t.find('<')).unwrap_or(0);
@@ -390,8 +396,8 @@ fn soap_child<'a>(n: &'a Node, local: &str) -> Option<&'a Node> {
 }
 
 fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
-    let body = soap_child(root, "Body")
-        .ok_or_else(|| "the SOAP envelope has no SOAP:Body".to_owned())?;
+    let body =
+        soap_child(root, "Body").ok_or_else(|| "the SOAP envelope has no SOAP:Body".to_owned())?;
     if let Some(fault) = soap_child(body, "Fault") {
         let s = fault
             .children
@@ -435,7 +441,7 @@ fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
                 env.acknowledgment = Some(Acknowledgment {
                     timestamp,
                     ref_to_message_id,
-                    from: a.child("From").and_then(|f| party(f)),
+                    from: a.child("From").and_then(party),
                 });
             }
         }
@@ -478,7 +484,10 @@ fn party(n: &Node) -> Option<PartyId> {
     let id = p.text();
     (!id.is_empty()).then(|| PartyId {
         id: id.to_owned(),
-        kind: p.attr(Ns::Eb, "type").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        kind: p
+            .attr(Ns::Eb, "type")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
     })
 }
 
@@ -527,8 +536,11 @@ fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<Message
             ErrorCode::OtherXml,
             format!("{p}/@SOAP:mustUnderstand"),
             match other {
-                None => "eb:MessageHeader has no SOAP:mustUnderstand attribute; it must be \"1\"".to_owned(),
-                Some(v) => format!("eb:MessageHeader has SOAP:mustUnderstand=\"{v}\"; it must be \"1\""),
+                None => "eb:MessageHeader has no SOAP:mustUnderstand attribute; it must be \"1\""
+                    .to_owned(),
+                Some(v) => {
+                    format!("eb:MessageHeader has SOAP:mustUnderstand=\"{v}\"; it must be \"1\"")
+                }
             },
         )),
     }
@@ -729,11 +741,19 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
             write_party(&mut s, "From", &h.from);
             write_party(&mut s, "To", &h.to);
             el(&mut s, "eb:CPAId", &[], nonempty(&h.cpa_id));
-            el(&mut s, "eb:ConversationId", &[], nonempty(&h.conversation_id));
+            el(
+                &mut s,
+                "eb:ConversationId",
+                &[],
+                nonempty(&h.conversation_id),
+            );
             match &h.service.kind {
-                Some(k) if !k.is_empty() => {
-                    el(&mut s, "eb:Service", &[("eb:type", k)], nonempty(&h.service.value))
-                }
+                Some(k) if !k.is_empty() => el(
+                    &mut s,
+                    "eb:Service",
+                    &[("eb:type", k)],
+                    nonempty(&h.service.value),
+                ),
                 _ => el(&mut s, "eb:Service", &[], nonempty(&h.service.value)),
             }
             el(&mut s, "eb:Action", &[], nonempty(&h.action));
@@ -753,9 +773,15 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
             s.push_str("</eb:MessageHeader>");
         }
         if let Some(signed) = o.ack_requested {
-            s.push_str("<eb:AckRequested SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" SOAP:actor=\"");
+            s.push_str(
+                "<eb:AckRequested SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" SOAP:actor=\"",
+            );
             s.push_str(ACTOR_TO_PARTY);
-            s.push_str(if signed { "\" eb:signed=\"true\"/>" } else { "\" eb:signed=\"false\"/>" });
+            s.push_str(if signed {
+                "\" eb:signed=\"true\"/>"
+            } else {
+                "\" eb:signed=\"false\"/>"
+            });
         }
         if o.sync_reply {
             s.push_str("<eb:SyncReply SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" SOAP:actor=\"");
@@ -763,29 +789,49 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
             s.push_str("\"/>");
         }
         if let Some(a) = o.acknowledgment {
-            s.push_str("<eb:Acknowledgment SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" SOAP:actor=\"");
+            s.push_str(
+                "<eb:Acknowledgment SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" SOAP:actor=\"",
+            );
             s.push_str(ACTOR_TO_PARTY);
             s.push_str("\">");
             el(&mut s, "eb:Timestamp", &[], &format_date_time(&a.timestamp));
-            el(&mut s, "eb:RefToMessageId", &[], nonempty(&a.ref_to_message_id));
+            el(
+                &mut s,
+                "eb:RefToMessageId",
+                &[],
+                nonempty(&a.ref_to_message_id),
+            );
             if let Some(f) = &a.from {
                 write_party(&mut s, "From", f);
             }
             s.push_str("</eb:Acknowledgment>");
         }
         if let Some(errors) = o.error_list {
-            let highest = if errors.iter().any(|e| e.severity == Severity::Error) || errors.is_empty() {
-                "Error"
-            } else {
-                "Warning"
-            };
-            s.push_str("<eb:ErrorList SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" eb:highestSeverity=\"");
+            let highest =
+                if errors.iter().any(|e| e.severity == Severity::Error) || errors.is_empty() {
+                    "Error"
+                } else {
+                    "Warning"
+                };
+            s.push_str(
+                "<eb:ErrorList SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" eb:highestSeverity=\"",
+            );
             s.push_str(highest);
             s.push_str("\">");
-            let fallback = [EbmsError::new(ErrorCode::Unknown, "/", "the message could not be processed")];
-            let list = if errors.is_empty() { &fallback[..] } else { errors };
+            let fallback = [EbmsError::new(
+                ErrorCode::Unknown,
+                "/",
+                "the message could not be processed",
+            )];
+            let list = if errors.is_empty() {
+                &fallback[..]
+            } else {
+                errors
+            };
             for e in list {
-                s.push_str("<eb:Error eb:codeContext=\"urn:oasis:names:tc:ebxml-msg:service:errors\"");
+                s.push_str(
+                    "<eb:Error eb:codeContext=\"urn:oasis:names:tc:ebxml-msg:service:errors\"",
+                );
                 for (k, v) in [
                     ("eb:errorCode", e.code.as_str()),
                     ("eb:severity", e.severity.as_str()),
@@ -798,7 +844,12 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
                     s.push('"');
                 }
                 s.push('>');
-                el(&mut s, "eb:Description", &[("xml:lang", "en")], nonempty(&e.description));
+                el(
+                    &mut s,
+                    "eb:Description",
+                    &[("xml:lang", "en")],
+                    nonempty(&e.description),
+                );
                 s.push_str("</eb:Error>");
             }
             s.push_str("</eb:ErrorList>");
@@ -808,7 +859,12 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
     s.push_str("<SOAP:Body>");
     if let Some(href) = o.manifest_href {
         s.push_str("<eb:Manifest eb:version=\"2.0\">");
-        el(&mut s, "eb:Reference", &[("xlink:href", href), ("xlink:type", "simple")], "");
+        el(
+            &mut s,
+            "eb:Reference",
+            &[("xlink:href", href), ("xlink:type", "simple")],
+            "",
+        );
         s.push_str("</eb:Manifest>");
     }
     if let Some(p) = o.inline_payload {

@@ -7,6 +7,10 @@
 //! deep nesting and too many goods items → namespace-aware envelope parse → header checks →
 //! payload decoding. It never panics, whatever the bytes.
 
+// A `Rejection` carries the request header so that the error reply can be addressed; it is
+// built at most once per message, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset};
@@ -76,15 +80,19 @@ pub struct Inbound {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per message; boxing would only add an allocation
 pub enum InboundBody {
     Ping,
     Document(InboundDocument),
     /// A standalone `eb:Acknowledgment` (Action `Acknowledgment`) for a message the gateway sent.
-    Acknowledgment { ref_to_message_id: String },
+    Acknowledgment {
+        ref_to_message_id: String,
+    },
 }
 
 /// Why a message is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per refused message
 pub enum Rejection {
     /// Larger than `Limits::max_body_bytes` (HTTP 413; nothing was parsed).
     TooLarge { size: usize, limit: usize },
@@ -159,7 +167,11 @@ pub(crate) fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
     let mut root_local: Option<String> = None;
     let path = |stack: &[Cow<'_, [u8]>], last: &[u8], idx: Option<usize>| {
         let mut p = String::new();
-        for n in stack.iter().map(|c| c.as_ref()).chain(std::iter::once(last)) {
+        for n in stack
+            .iter()
+            .map(|c| c.as_ref())
+            .chain(std::iter::once(last))
+        {
             p.push('/');
             p.push_str(&String::from_utf8_lossy(n));
         }
@@ -242,12 +254,10 @@ pub(crate) fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
             Event::End(_) => {
                 stack.pop();
             }
-            Event::Text(t) => {
-                if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(ScanError::NotWellFormed(
-                        "the XML is not well-formed: text outside the root element".into(),
-                    ));
-                }
+            Event::Text(t) if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) => {
+                return Err(ScanError::NotWellFormed(
+                    "the XML is not well-formed: text outside the root element".into(),
+                ));
             }
             Event::Eof => break,
             _ => {}
@@ -342,7 +352,11 @@ pub(crate) fn read_message(
         None => return read_inline(body, None, limits),
     };
     let mp = parse_multipart(&ct, body).map_err(|e| Rejection::fault(e.0))?;
-    let soap = text_of(&mp.envelope.body, mp.envelope.charset().or(ct.param("charset")), "/")?;
+    let soap = text_of(
+        &mp.envelope.body,
+        mp.envelope.charset().or(ct.param("charset")),
+        "/",
+    )?;
     scan(&soap, limits).map_err(scan_rejection)?;
     let envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
     let mut errors = Vec::new();
@@ -445,7 +459,11 @@ fn text_of<'a>(
     })
 }
 
-fn read_inline(body: &[u8], charset: Option<&str>, limits: &Limits) -> Result<RawMessage, Rejection> {
+fn read_inline(
+    body: &[u8],
+    charset: Option<&str>,
+    limits: &Limits,
+) -> Result<RawMessage, Rejection> {
     let soap = text_of(body, charset, "/")?;
     scan(&soap, limits).map_err(scan_rejection)?;
     let mut envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
@@ -556,12 +574,22 @@ pub fn intake_with(
     }
     let Some(header) = env.header else {
         // Unreachable in practice: a missing header always adds an error.
-        return Err(Rejection::error(ErrorCode::OtherXml, XPATH_HEADER, "the eb:MessageHeader cannot be read"));
+        return Err(Rejection::error(
+            ErrorCode::OtherXml,
+            XPATH_HEADER,
+            "the eb:MessageHeader cannot be read",
+        ));
     };
     let body = match kind {
         Kind::Business => match document {
             Some(d) => InboundBody::Document(d),
-            None => return Err(Rejection::error(ErrorCode::Unknown, "/", "the payload could not be decoded")),
+            None => {
+                return Err(Rejection::error(
+                    ErrorCode::Unknown,
+                    "/",
+                    "the payload could not be decoded",
+                ))
+            }
         },
         Kind::Ping => InboundBody::Ping,
         _ => InboundBody::Acknowledgment {
@@ -633,7 +661,13 @@ pub(crate) mod test_support {
         let mut number = None;
         let mut in_number = false;
         let mut first = true;
-        let bad = |d: &str| vec![EbmsError::new(ErrorCode::OtherXml, "/DeclarationAmendment", d)];
+        let bad = |d: &str| {
+            vec![EbmsError::new(
+                ErrorCode::OtherXml,
+                "/DeclarationAmendment",
+                d,
+            )]
+        };
         loop {
             match r.read_resolved_event() {
                 Err(e) => return Err(bad(&e.to_string())),
@@ -642,7 +676,11 @@ pub(crate) mod test_support {
                         first = false;
                         let ok = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == b"urn:th:tisi:nsw:permit:1_00");
                         if !ok {
-                            return Err(vec![EbmsError::new(ErrorCode::NotSupported, "/", "namespace")]);
+                            return Err(vec![EbmsError::new(
+                                ErrorCode::NotSupported,
+                                "/",
+                                "namespace",
+                            )]);
                         }
                     }
                     in_number = e.local_name().as_ref() == b"DeclarationNumber";
@@ -682,7 +720,11 @@ mod tests {
     }
 
     fn request(packaging: Packaging, payload: &str) -> Built {
-        let opts = RequestOptions { ack_requested: true, sync_reply: true, tis620: false };
+        let opts = RequestOptions {
+            ack_requested: true,
+            sync_reply: true,
+            tis620: false,
+        };
         build_request_xml(&header("DeclarationAmendment"), payload, packaging, opts)
     }
 
@@ -712,10 +754,16 @@ mod tests {
                 assert!(description.contains(w), "{description} !~ {w}\n{shown}")
             }
             (Err(Rejection::Errors { errors, .. }), Want::Errors(w)) => {
-                let got: Vec<(ErrorCode, &str)> = errors.iter().map(|e| (e.code, e.location.as_str())).collect();
+                let got: Vec<(ErrorCode, &str)> = errors
+                    .iter()
+                    .map(|e| (e.code, e.location.as_str()))
+                    .collect();
                 assert_eq!(got.len(), w.len(), "{errors:#?}\n{shown}");
                 for ((gc, gl), (wc, wl)) in got.iter().zip(w.iter()) {
-                    assert!(gc == wc && gl.starts_with(wl), "{errors:#?} vs {w:?}\n{shown}");
+                    assert!(
+                        gc == wc && gl.starts_with(wl),
+                        "{errors:#?} vs {w:?}\n{shown}"
+                    );
                 }
                 for e in errors {
                     assert!(!e.description.is_empty());
@@ -732,31 +780,58 @@ mod tests {
         let b = request(Packaging::Inline, &amendment("A1"));
         check(Some(&b.content_type), &b.body, Want::Doc("A1"));
         check(Some("text/xml"), &b.body, Want::Doc("A1"));
-        check(Some("application/soap+xml; action=\"ebXML\""), &b.body, Want::Doc("A1"));
+        check(
+            Some("application/soap+xml; action=\"ebXML\""),
+            &b.body,
+            Want::Doc("A1"),
+        );
         check(None, &b.body, Want::Doc("A1"));
 
         let m = request(Packaging::Multipart, &amendment("A2"));
         let text = String::from_utf8(m.body.clone()).unwrap();
         check(Some(&m.content_type), &m.body, Want::Doc("A2"));
         // bare LF line ends
-        check(Some(&m.content_type), text.replace("\r\n", "\n").as_bytes(), Want::Doc("A2"));
+        check(
+            Some(&m.content_type),
+            text.replace("\r\n", "\n").as_bytes(),
+            Want::Doc("A2"),
+        );
         // no Content-Type at all: the boundary is sniffed
         check(None, &m.body, Want::Doc("A2"));
         // unquoted parameters, no start, upper-case header names, preamble and epilogue
         let ct = ContentType::parse(&m.content_type).unwrap();
         let boundary = ct.param("boundary").unwrap();
         let loose = format!("MULTIPART/Related;boundary={boundary};type=text/xml");
-        let framed = format!("This is a MIME message\r\n{}trailing words\r\n", text.replace("Content-ID", "CONTENT-id").replace("Content-Type", "content-type"));
+        let framed = format!(
+            "This is a MIME message\r\n{}trailing words\r\n",
+            text.replace("Content-ID", "CONTENT-id")
+                .replace("Content-Type", "content-type")
+        );
         check(Some(&loose), framed.as_bytes(), Want::Doc("A2"));
         // Content-ID without <> and a URL-encoded cid reference
-        let odd = text.replace("Content-ID: <payload.", "Content-ID: payload.").replace("@nsw.go.th>\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl", "@nsw.go.th\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl").replace("cid:payload.", "cid:payload%2E");
+        let odd = text
+            .replace("Content-ID: <payload.", "Content-ID: payload.")
+            .replace(
+                "@nsw.go.th>\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl",
+                "@nsw.go.th\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl",
+            )
+            .replace("cid:payload.", "cid:payload%2E");
         check(Some(&m.content_type), odd.as_bytes(), Want::Doc("A2"));
         // base64 payload part
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD.encode(amendment("A3"));
-        let start = text.find("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl").unwrap();
+        let start = text
+            .find("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Decl")
+            .unwrap();
         let end = text[start..].find("\r\n--").unwrap() + start;
-        let encoded = format!("{}{}", &text[..start].replace("Content-Type: application/xml; charset=UTF-8\r\n", "Content-Type: application/xml\r\nContent-Transfer-Encoding: base64\r\n"), b64) + &text[end..];
+        let encoded = format!(
+            "{}{}",
+            &text[..start].replace(
+                "Content-Type: application/xml; charset=UTF-8\r\n",
+                "Content-Type: application/xml\r\nContent-Transfer-Encoding: base64\r\n"
+            ),
+            b64
+        ) + &text[end..];
         check(Some(&m.content_type), encoded.as_bytes(), Want::Doc("A3"));
     }
 
@@ -764,7 +839,11 @@ mod tests {
     fn namespaces_not_prefixes() {
         let t = inline_text(&amendment("A1"));
         // other prefixes
-        let other = t.replace("SOAP:", "s:").replace("xmlns:SOAP", "xmlns:s").replace("eb:", "x:").replace("xmlns:eb=", "xmlns:x=");
+        let other = t
+            .replace("SOAP:", "s:")
+            .replace("xmlns:SOAP", "xmlns:s")
+            .replace("eb:", "x:")
+            .replace("xmlns:eb=", "xmlns:x=");
         check(None, other.as_bytes(), Want::Doc("A1"));
         // default namespaces instead of prefixes on the header
         let default_ns = t.replace(
@@ -775,16 +854,36 @@ mod tests {
         check(None, default_ns.as_bytes(), Want::Doc("A1"));
         // the right prefix bound to the wrong URI is not ebMS
         let wrong = t.replace("msg-header-2_0.xsd\"", "msg-header-3_0.xsd\"");
-        check(None, wrong.as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Header")]));
+        check(
+            None,
+            wrong.as_bytes(),
+            Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Header")]),
+        );
         // SOAP 1.2 is not SOAP 1.1
-        let soap12 = t.replace("http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope");
-        check(None, soap12.as_bytes(), Want::Fault("not a SOAP 1.1 envelope"));
+        let soap12 = t.replace(
+            "http://schemas.xmlsoap.org/soap/envelope/",
+            "http://www.w3.org/2003/05/soap-envelope",
+        );
+        check(
+            None,
+            soap12.as_bytes(),
+            Want::Fault("not a SOAP 1.1 envelope"),
+        );
         // the payload's prefix declared on the Envelope only
         let p = t
-            .replace("<SOAP:Envelope ", "<SOAP:Envelope xmlns:p=\"urn:th:tisi:nsw:permit:1_00\" ")
-            .replace("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">", "<p:DeclarationAmendment>")
+            .replace(
+                "<SOAP:Envelope ",
+                "<SOAP:Envelope xmlns:p=\"urn:th:tisi:nsw:permit:1_00\" ",
+            )
+            .replace(
+                "<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">",
+                "<p:DeclarationAmendment>",
+            )
             .replace("</DeclarationAmendment>", "</p:DeclarationAmendment>")
-            .replace("<DeclarationNumber>A1</DeclarationNumber><Action>CANCEL</Action>", "<p:DeclarationNumber>A1</p:DeclarationNumber><p:Action>CANCEL</p:Action>");
+            .replace(
+                "<DeclarationNumber>A1</DeclarationNumber><Action>CANCEL</Action>",
+                "<p:DeclarationNumber>A1</p:DeclarationNumber><p:Action>CANCEL</p:Action>",
+            );
         check(None, p.as_bytes(), Want::Doc("A1"));
         // extension elements and attributes from other namespaces
         let ext = t
@@ -795,7 +894,9 @@ mod tests {
             .replace("<SOAP:Body>", "<SOAP:Body x:b=\"1\"><!-- note -->");
         check(None, ext.as_bytes(), Want::Doc("A1"));
         // unqualified eb attributes (some stacks write type= and version=)
-        let unq = t.replace("eb:version=", "version=").replace("eb:type=", "type=");
+        let unq = t
+            .replace("eb:version=", "version=")
+            .replace("eb:type=", "type=");
         let i = intake_with(None, unq.as_bytes(), &Limits::default(), decode).unwrap();
         assert_eq!(i.header.from.kind.as_deref(), Some("urn:th:nsw:party"));
     }
@@ -804,7 +905,15 @@ mod tests {
     fn rewrite_header_children(s: &str) -> String {
         let start = s.find("<MessageHeader ").unwrap();
         let end = s.find("</eb:MessageHeader>").unwrap();
-        format!("{}{}</MessageHeader>{}", &s[..start], s[start..end].replace("<eb:", "<").replace("</eb:", "</").replace(" eb:type=", " type="), &s[end + "</eb:MessageHeader>".len()..])
+        format!(
+            "{}{}</MessageHeader>{}",
+            &s[..start],
+            s[start..end]
+                .replace("<eb:", "<")
+                .replace("</eb:", "</")
+                .replace(" eb:type=", " type="),
+            &s[end + "</eb:MessageHeader>".len()..]
+        )
     }
 
     #[test]
@@ -814,9 +923,15 @@ mod tests {
         assert_eq!(i.header, header("DeclarationAmendment"));
         assert!(i.ack_requested && i.sync_reply);
         assert_eq!(i.packaging, Packaging::Inline);
-        assert!(i.payload_xml.unwrap().starts_with("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">"));
+        assert!(i
+            .payload_xml
+            .unwrap()
+            .starts_with("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">"));
         let now = ts("2026-11-27T08:00:01Z");
-        assert_eq!(ttl_expired(&i.header, now).map(|e| e.code), Some(ErrorCode::TimeToLiveExpired));
+        assert_eq!(
+            ttl_expired(&i.header, now).map(|e| e.code),
+            Some(ErrorCode::TimeToLiveExpired)
+        );
         assert_eq!(ttl_expired(&i.header, ts("2026-11-27T07:59:59Z")), None);
     }
 
@@ -824,23 +939,77 @@ mod tests {
     fn refuses_dangerous_xml() {
         let t = inline_text(&amendment("A1"));
         let body = t.find("<SOAP:Envelope").unwrap();
-        let doctype = format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", &t[body..]);
-        check(None, doctype.as_bytes(), Want::Errors(&[(ErrorCode::SecurityFailure, "/")]));
+        let doctype = format!(
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}",
+            &t[body..]
+        );
+        check(
+            None,
+            doctype.as_bytes(),
+            Want::Errors(&[(ErrorCode::SecurityFailure, "/")]),
+        );
         let pi = t.replace("<SOAP:Body>", "<SOAP:Body><?evil x?>");
-        check(None, pi.as_bytes(), Want::Errors(&[(ErrorCode::SecurityFailure, "/")]));
-        let deep = amendment("A1").replace("<Action>CANCEL</Action>", &format!("{}{}", "<x>".repeat(40), "</x>".repeat(40)));
-        check(None, inline_text(&deep).as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Body/DeclarationAmendment/x/x")]));
-        let many = amendment("A1").replace("<Action>", &"<GoodsItem/>".repeat(4)).replace("<Action>", "<Action>");
-        let limits = Limits { max_items: 3, ..Limits::default() };
-        check_with(None, inline_text(&many).as_bytes(), &limits, Want::Errors(&[(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Body/DeclarationAmendment/GoodsItem[4]")]));
+        check(
+            None,
+            pi.as_bytes(),
+            Want::Errors(&[(ErrorCode::SecurityFailure, "/")]),
+        );
+        let deep = amendment("A1").replace(
+            "<Action>CANCEL</Action>",
+            &format!("{}{}", "<x>".repeat(40), "</x>".repeat(40)),
+        );
+        check(
+            None,
+            inline_text(&deep).as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::OtherXml,
+                "/SOAP:Envelope/SOAP:Body/DeclarationAmendment/x/x",
+            )]),
+        );
+        let many =
+            amendment("A1").replace("<Action>", &format!("{}<Action>", "<GoodsItem/>".repeat(4)));
+        let limits = Limits {
+            max_items: 3,
+            ..Limits::default()
+        };
+        check_with(
+            None,
+            inline_text(&many).as_bytes(),
+            &limits,
+            Want::Errors(&[(
+                ErrorCode::OtherXml,
+                "/SOAP:Envelope/SOAP:Body/DeclarationAmendment/GoodsItem[4]",
+            )]),
+        );
         // the same checks on a multipart payload part, which has its own locations
         let m = request(Packaging::Multipart, &many);
-        check_with(Some(&m.content_type), &m.body, &limits, Want::Errors(&[(ErrorCode::OtherXml, "/DeclarationAmendment/GoodsItem[4]")]));
-        let m = request(Packaging::Multipart, &amendment("A1").replace("<Action>", "<!DOCTYPE a><Action>"));
-        check(Some(&m.content_type), &m.body, Want::Errors(&[(ErrorCode::SecurityFailure, "cid:payload.")]));
+        check_with(
+            Some(&m.content_type),
+            &m.body,
+            &limits,
+            Want::Errors(&[(ErrorCode::OtherXml, "/DeclarationAmendment/GoodsItem[4]")]),
+        );
+        let m = request(
+            Packaging::Multipart,
+            &amendment("A1").replace("<Action>", "<!DOCTYPE a><Action>"),
+        );
+        check(
+            Some(&m.content_type),
+            &m.body,
+            Want::Errors(&[(ErrorCode::SecurityFailure, "cid:payload.")]),
+        );
         let big = vec![b' '; 2000];
-        let limits = Limits { max_body_bytes: 1999, ..Limits::default() };
-        assert_eq!(intake_with(None, &big, &limits, decode), Err(Rejection::TooLarge { size: 2000, limit: 1999 }));
+        let limits = Limits {
+            max_body_bytes: 1999,
+            ..Limits::default()
+        };
+        assert_eq!(
+            intake_with(None, &big, &limits, decode),
+            Err(Rejection::TooLarge {
+                size: 2000,
+                limit: 1999
+            })
+        );
     }
 
     #[test]
@@ -851,12 +1020,28 @@ mod tests {
         check(None, b"<a>", Want::Fault("ends inside an element"));
         check(None, b"<a/><b/>", Want::Fault("more than one root"));
         check(None, b"<Envelope/>", Want::Fault("not a SOAP 1.1 envelope"));
-        check(None, b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"/>", Want::Fault("no SOAP:Body"));
-        check(Some("application/json"), b"{}", Want::Fault("'application/json' is not accepted"));
-        check(Some("multipart/related"), b"--x\r\n\r\n<a/>", Want::Fault("no boundary"));
+        check(
+            None,
+            b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"/>",
+            Want::Fault("no SOAP:Body"),
+        );
+        check(
+            Some("application/json"),
+            b"{}",
+            Want::Fault("'application/json' is not accepted"),
+        );
+        check(
+            Some("multipart/related"),
+            b"--x\r\n\r\n<a/>",
+            Want::Fault("no boundary"),
+        );
         check(None, b"<a>\xff</a>", Want::Fault("not valid UTF-8"));
         let t = inline_text(&amendment("A1"));
-        check(None, t.replace("<eb:CPAId>", "<eb:CPAId>&unknown;").as_bytes(), Want::Fault("not well-formed"));
+        check(
+            None,
+            t.replace("<eb:CPAId>", "<eb:CPAId>&unknown;").as_bytes(),
+            Want::Fault("not well-formed"),
+        );
     }
 
     #[test]
@@ -868,30 +1053,140 @@ mod tests {
             format!("{}{}", &t[..a], &t[b..])
         };
         let missing = cut("<eb:CPAId>", "</eb:CPAId>");
-        let missing = missing.replace(&missing[missing.find("<eb:MessageId>").unwrap()..missing.find("</eb:MessageId>").unwrap() + 15], "");
-        check(None, missing.as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:CPAId")), (ErrorCode::OtherXml, &format!("{H}/eb:MessageData/eb:MessageId"))]));
-        check(None, cut("<eb:From>", "</eb:From>").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:From"))]));
-        check(None, t.replace("<eb:ConversationId>conv-42<", "<eb:ConversationId> <").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:ConversationId"))]));
-        check(None, t.replace("2026-11-26T08:00:00+07:00", "2026-11-26T08:00:00").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:MessageData/eb:Timestamp"))]));
-        check(None, t.replace("<eb:TimeToLive>2026-11-27T08:00:00Z", "<eb:TimeToLive>tomorrow").as_bytes(), Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:MessageData/eb:TimeToLive"))]));
-        check(None, t.replace("SOAP:mustUnderstand=\"1\" eb:version=\"2.0\">", "SOAP:mustUnderstand=\"0\" eb:version=\"3.0\">").as_bytes(),
-            Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/@SOAP:mustUnderstand")), (ErrorCode::NotSupported, &format!("{H}/@eb:version"))]));
-        check(None, t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<").as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service"))]));
-        check(None, t.replace("<eb:Action>DeclarationAmendment<", "<eb:Action>Launch<").as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Action"))]));
-        check(None, t.replace("<eb:Action>DeclarationAmendment<", "<eb:Action>DeclarationCheck<").as_bytes(), Want::Errors(&[(ErrorCode::Inconsistent, "/DeclarationAmendment")]));
+        let missing = missing.replace(
+            &missing[missing.find("<eb:MessageId>").unwrap()
+                ..missing.find("</eb:MessageId>").unwrap() + 15],
+            "",
+        );
+        check(
+            None,
+            missing.as_bytes(),
+            Want::Errors(&[
+                (ErrorCode::OtherXml, &format!("{H}/eb:CPAId")),
+                (
+                    ErrorCode::OtherXml,
+                    &format!("{H}/eb:MessageData/eb:MessageId"),
+                ),
+            ]),
+        );
+        check(
+            None,
+            cut("<eb:From>", "</eb:From>").as_bytes(),
+            Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:From"))]),
+        );
+        check(
+            None,
+            t.replace("<eb:ConversationId>conv-42<", "<eb:ConversationId> <")
+                .as_bytes(),
+            Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:ConversationId"))]),
+        );
+        check(
+            None,
+            t.replace("2026-11-26T08:00:00+07:00", "2026-11-26T08:00:00")
+                .as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::OtherXml,
+                &format!("{H}/eb:MessageData/eb:Timestamp"),
+            )]),
+        );
+        check(
+            None,
+            t.replace(
+                "<eb:TimeToLive>2026-11-27T08:00:00Z",
+                "<eb:TimeToLive>tomorrow",
+            )
+            .as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::OtherXml,
+                &format!("{H}/eb:MessageData/eb:TimeToLive"),
+            )]),
+        );
+        check(
+            None,
+            t.replace(
+                "SOAP:mustUnderstand=\"1\" eb:version=\"2.0\">",
+                "SOAP:mustUnderstand=\"0\" eb:version=\"3.0\">",
+            )
+            .as_bytes(),
+            Want::Errors(&[
+                (ErrorCode::OtherXml, &format!("{H}/@SOAP:mustUnderstand")),
+                (ErrorCode::NotSupported, &format!("{H}/@eb:version")),
+            ]),
+        );
+        check(
+            None,
+            t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<")
+                .as_bytes(),
+            Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service"))]),
+        );
+        check(
+            None,
+            t.replace("<eb:Action>DeclarationAmendment<", "<eb:Action>Launch<")
+                .as_bytes(),
+            Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Action"))]),
+        );
+        check(
+            None,
+            t.replace(
+                "<eb:Action>DeclarationAmendment<",
+                "<eb:Action>DeclarationCheck<",
+            )
+            .as_bytes(),
+            Want::Errors(&[(ErrorCode::Inconsistent, "/DeclarationAmendment")]),
+        );
         // errors are collected: header and payload together
-        let both = t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<").replace("<DeclarationNumber>A1</DeclarationNumber>", "");
-        check(None, both.as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service")), (ErrorCode::OtherXml, "/DeclarationAmendment")]));
+        let both = t
+            .replace(">urn:th:tisi:nsw:permit<", ">urn:other<")
+            .replace("<DeclarationNumber>A1</DeclarationNumber>", "");
+        check(
+            None,
+            both.as_bytes(),
+            Want::Errors(&[
+                (ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service")),
+                (ErrorCode::OtherXml, "/DeclarationAmendment"),
+            ]),
+        );
         // payload problems
         let two = t.replace("</SOAP:Body>", "<Other/></SOAP:Body>");
-        check(None, two.as_bytes(), Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]));
+        check(
+            None,
+            two.as_bytes(),
+            Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]),
+        );
         let none = cut("<DeclarationAmendment ", "</DeclarationAmendment>");
-        check(None, none.as_bytes(), Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]));
+        check(
+            None,
+            none.as_bytes(),
+            Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]),
+        );
         let m = request(Packaging::Multipart, &amendment("A1"));
         let mt = String::from_utf8(m.body.clone()).unwrap();
-        check(Some(&m.content_type), mt.replace("cid:payload.", "cid:nothing.").as_bytes(), Want::Errors(&[(ErrorCode::ValueNotRecognized, "/SOAP:Envelope/SOAP:Body/eb:Manifest")]));
-        check(Some(&m.content_type), mt.replace("cid:payload.", "http://x/payload.").as_bytes(), Want::Errors(&[(ErrorCode::NotSupported, "/SOAP:Envelope/SOAP:Body/eb:Manifest")]));
-        check(Some(&m.content_type), mt.replace("charset=UTF-8\r\nContent-ID: <payload", "charset=KOI8-R\r\nContent-ID: <payload").replace("encoding=\"UTF-8\"?>\n<Decl", "?>\n<Decl").as_bytes(), Want::Errors(&[(ErrorCode::NotSupported, "cid:payload.")]));
+        check(
+            Some(&m.content_type),
+            mt.replace("cid:payload.", "cid:nothing.").as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::ValueNotRecognized,
+                "/SOAP:Envelope/SOAP:Body/eb:Manifest",
+            )]),
+        );
+        check(
+            Some(&m.content_type),
+            mt.replace("cid:payload.", "http://x/payload.").as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::NotSupported,
+                "/SOAP:Envelope/SOAP:Body/eb:Manifest",
+            )]),
+        );
+        check(
+            Some(&m.content_type),
+            mt.replace(
+                "charset=UTF-8\r\nContent-ID: <payload",
+                "charset=KOI8-R\r\nContent-ID: <payload",
+            )
+            .replace("encoding=\"UTF-8\"?>\n<Decl", "?>\n<Decl")
+            .as_bytes(),
+            Want::Errors(&[(ErrorCode::NotSupported, "cid:payload.")]),
+        );
     }
 
     #[test]
@@ -900,27 +1195,81 @@ mod tests {
         h.service = Service::new(SERVICE_EBMS);
         let b = build_ping(&h, true);
         let i = intake_with(Some(&b.content_type), &b.body, &Limits::default(), decode).unwrap();
-        assert_eq!((i.body, i.sync_reply, i.payload_xml), (InboundBody::Ping, true, None));
+        assert_eq!(
+            (i.body, i.sync_reply, i.payload_xml),
+            (InboundBody::Ping, true, None)
+        );
         h.service = Service::new(SERVICE_PERMIT);
         let b = build_ping(&h, false);
-        check(Some(&b.content_type), &b.body, Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service"))]));
+        check(
+            Some(&b.content_type),
+            &b.body,
+            Want::Errors(&[(ErrorCode::ValueNotRecognized, &format!("{H}/eb:Service"))]),
+        );
 
         let req = header("DeclarationAmendment");
-        let ack = crate::wire::reply::build_ack_only(&req, "a@tisi".into(), ts("2026-11-26T01:00:00Z").to_utc());
-        let i = intake_with(Some(&ack.content_type), &ack.body, &Limits::default(), decode).unwrap();
-        assert_eq!(i.body, InboundBody::Acknowledgment { ref_to_message_id: req.message_id.clone() });
+        let ack = crate::wire::reply::build_ack_only(
+            &req,
+            "a@tisi".into(),
+            ts("2026-11-26T01:00:00Z").to_utc(),
+        );
+        let i = intake_with(
+            Some(&ack.content_type),
+            &ack.body,
+            &Limits::default(),
+            decode,
+        )
+        .unwrap();
+        assert_eq!(
+            i.body,
+            InboundBody::Acknowledgment {
+                ref_to_message_id: req.message_id.clone()
+            }
+        );
     }
 
     #[test]
     fn thai_encodings_decode_to_the_same_value() {
         let thai = "ใบขน-ไทย/2569";
         for packaging in [Packaging::Inline, Packaging::Multipart] {
-            let utf8 = build_request_xml(&header("DeclarationAmendment"), &amendment(thai), packaging, RequestOptions::default());
-            let tis = build_request_xml(&header("DeclarationAmendment"), &amendment(thai), packaging, RequestOptions { tis620: true, ..RequestOptions::default() });
+            let utf8 = build_request_xml(
+                &header("DeclarationAmendment"),
+                &amendment(thai),
+                packaging,
+                RequestOptions::default(),
+            );
+            let tis = build_request_xml(
+                &header("DeclarationAmendment"),
+                &amendment(thai),
+                packaging,
+                RequestOptions {
+                    tis620: true,
+                    ..RequestOptions::default()
+                },
+            );
             assert_ne!(utf8.body, tis.body);
-            let a = intake_with(Some(&utf8.content_type), &utf8.body, &Limits::default(), decode).unwrap();
-            let b = intake_with(Some(&tis.content_type), &tis.body, &Limits::default(), decode).unwrap();
-            assert_eq!(a.body, InboundDocument::DeclarationAmendment(DeclarationAmendment { declaration_number: thai.into(), action: AmendmentAction::Cancel }).into_body());
+            let a = intake_with(
+                Some(&utf8.content_type),
+                &utf8.body,
+                &Limits::default(),
+                decode,
+            )
+            .unwrap();
+            let b = intake_with(
+                Some(&tis.content_type),
+                &tis.body,
+                &Limits::default(),
+                decode,
+            )
+            .unwrap();
+            assert_eq!(
+                a.body,
+                InboundDocument::DeclarationAmendment(DeclarationAmendment {
+                    declaration_number: thai.into(),
+                    action: AmendmentAction::Cancel
+                })
+                .into_body()
+            );
             assert_eq!(a.body, b.body, "{packaging:?}");
             assert!(b.payload_xml.unwrap().contains(thai));
         }
@@ -934,7 +1283,16 @@ mod tests {
             let mut v = Vec::new();
             for packaging in [Packaging::Inline, Packaging::Multipart] {
                 for tis620 in [false, true] {
-                    let b = build_request_xml(&header("DeclarationAmendment"), &amendment("ใบขน-1"), packaging, RequestOptions { ack_requested: true, sync_reply: true, tis620 });
+                    let b = build_request_xml(
+                        &header("DeclarationAmendment"),
+                        &amendment("ใบขน-1"),
+                        packaging,
+                        RequestOptions {
+                            ack_requested: true,
+                            sync_reply: true,
+                            tis620,
+                        },
+                    );
                     v.push((b.content_type, b.body));
                 }
             }
@@ -952,10 +1310,22 @@ mod tests {
 
         fn mutation() -> impl Strategy<Value = Mutation> {
             let snippets = prop::sample::select(vec![
-                b"<".to_vec(), b">".to_vec(), b"</".to_vec(), b"&".to_vec(), b"&amp;".to_vec(),
-                b"<!DOCTYPE a>".to_vec(), b"<?pi?>".to_vec(), b"\r\n".to_vec(), b"--".to_vec(),
-                b"\"".to_vec(), b"xmlns:eb=\"x\"".to_vec(), b"<![CDATA[".to_vec(), b"\xff\xfe".to_vec(),
-                b"\xe0\xb8".to_vec(), b"cid:".to_vec(), b"Content-Transfer-Encoding: base64\r\n".to_vec(),
+                b"<".to_vec(),
+                b">".to_vec(),
+                b"</".to_vec(),
+                b"&".to_vec(),
+                b"&amp;".to_vec(),
+                b"<!DOCTYPE a>".to_vec(),
+                b"<?pi?>".to_vec(),
+                b"\r\n".to_vec(),
+                b"--".to_vec(),
+                b"\"".to_vec(),
+                b"xmlns:eb=\"x\"".to_vec(),
+                b"<![CDATA[".to_vec(),
+                b"\xff\xfe".to_vec(),
+                b"\xe0\xb8".to_vec(),
+                b"cid:".to_vec(),
+                b"Content-Transfer-Encoding: base64\r\n".to_vec(),
             ]);
             prop_oneof![
                 (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),

@@ -244,13 +244,20 @@ pub fn parse_multipart(ct: &ContentType, body: &[u8]) -> Result<Multipart, MimeE
         let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
             break;
         };
-        if rest[..nl].iter().any(|c| !matches!(c, b' ' | b'\t' | b'\r')) {
+        if rest[..nl]
+            .iter()
+            .any(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+        {
             return Err(MimeError(format!(
                 "unexpected text after the MIME boundary '--{boundary}'"
             )));
         }
         let start = after + nl + 1;
-        let end = delims.get(k + 1).map(|d| d.0).unwrap_or(body.len()).max(start);
+        let end = delims
+            .get(k + 1)
+            .map(|d| d.0)
+            .unwrap_or(body.len())
+            .max(start);
         parts.push(parse_part(&body[start..end])?);
     }
     if parts.is_empty() {
@@ -304,17 +311,28 @@ fn parse_part(raw: &[u8]) -> Result<Part, MimeError> {
         if let Some((n, v)) = line.split_once(':') {
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
         } else if !line.trim().is_empty() {
-            return Err(MimeError(format!("malformed MIME part header line '{line}'")));
+            return Err(MimeError(format!(
+                "malformed MIME part header line '{line}'"
+            )));
         }
     }
-    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
     let content_id = get("content-id").map(|v| strip_angle(v).to_owned());
     let content_type = get("content-type").and_then(ContentType::parse);
     let cte = get("content-transfer-encoding").map(|v| v.trim().to_ascii_lowercase());
     let body = match cte.as_deref() {
         None | Some("7bit" | "8bit" | "binary" | "") => body.to_vec(),
         Some("base64") => {
-            let clean: Vec<u8> = body.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+            let clean: Vec<u8> = body
+                .iter()
+                .copied()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
             base64::engine::general_purpose::STANDARD
                 .decode(&clean)
                 .map_err(|e| MimeError(format!("a base64 MIME part cannot be decoded: {e}")))?
@@ -334,7 +352,11 @@ fn parse_part(raw: &[u8]) -> Result<Part, MimeError> {
 
 /// Picks a boundary that occurs nowhere in the parts.
 fn boundary_for(seed: &str, parts: &[&[u8]]) -> String {
-    let clean: String = seed.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+    let clean: String = seed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(40)
+        .collect();
     let mut b = format!("=_MIMEBoundary_{clean}");
     while parts.iter().any(|p| find(p, b.as_bytes(), 0).is_some()) {
         b.push('_');
@@ -397,23 +419,41 @@ mod tests {
         let check = |s: &str, mime: &str, params: &[(&str, &str)]| {
             let ct = ContentType::parse(s).expect(s);
             assert_eq!(ct.mime, mime, "{s}");
-            let want: Vec<(String, String)> =
-                params.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            let want: Vec<(String, String)> = params
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
             assert_eq!(ct.params, want, "{s}");
         };
         check("text/xml", "text/xml", &[]);
-        check("Text/XML; Charset=TIS-620", "text/xml", &[("charset", "TIS-620")]);
+        check(
+            "Text/XML; Charset=TIS-620",
+            "text/xml",
+            &[("charset", "TIS-620")],
+        );
         check(
             r#"multipart/related; type="text/xml"; boundary="b=1;2"; start="<a@b>""#,
             "multipart/related",
-            &[("type", "text/xml"), ("boundary", "b=1;2"), ("start", "<a@b>")],
+            &[
+                ("type", "text/xml"),
+                ("boundary", "b=1;2"),
+                ("start", "<a@b>"),
+            ],
         );
         check(
             "multipart/related;boundary=abc ;type=text/xml;start=<x@y>;",
             "multipart/related",
-            &[("boundary", "abc"), ("type", "text/xml"), ("start", "<x@y>")],
+            &[
+                ("boundary", "abc"),
+                ("type", "text/xml"),
+                ("start", "<x@y>"),
+            ],
         );
-        check(r#"a/b; x = "q\"uo\\te"; flag; y=1"#, "a/b", &[("x", "q\"uo\\te"), ("y", "1")]);
+        check(
+            r#"a/b; x = "q\"uo\\te"; flag; y=1"#,
+            "a/b",
+            &[("x", "q\"uo\\te"), ("y", "1")],
+        );
         check(r#"a/b; x="unterminated"#, "a/b", &[("x", "unterminated")]);
         assert_eq!(ContentType::parse("garbage"), None);
         assert_eq!(ContentType::parse(""), None);
@@ -421,7 +461,9 @@ mod tests {
 
     #[test]
     fn cid_references() {
-        let check = |href: &str, want: Option<&str>| assert_eq!(cid_of_href(href).as_deref(), want, "{href}");
+        let check = |href: &str, want: Option<&str>| {
+            assert_eq!(cid_of_href(href).as_deref(), want, "{href}")
+        };
         check("cid:payload-1@nsw.go.th", Some("payload-1@nsw.go.th"));
         check("CID:payload%2D1%40nsw.go.th", Some("payload-1@nsw.go.th"));
         check("cid:%3Cp@x%3E", Some("p@x"));
@@ -448,21 +490,38 @@ mod tests {
                 .into_iter()
                 .map(|p| (p.content_id, String::from_utf8(p.body).unwrap()))
                 .collect();
-            let want: Vec<(Option<String>, String)> =
-                atts.iter().map(|(i, b)| (i.map(str::to_owned), b.to_string())).collect();
+            let want: Vec<(Option<String>, String)> = atts
+                .iter()
+                .map(|(i, b)| (i.map(str::to_owned), b.to_string()))
+                .collect();
             assert_eq!(got, want, "{body:?}");
         };
         let ct = r#"multipart/related; type="text/xml"; boundary="BB"; start="<e@x>""#;
         // CRLF, preamble, epilogue
         check(ct, "preamble\r\n--BB\r\nContent-ID: <e@x>\r\n\r\n<E/>\r\n--BB\r\nContent-ID: <p@x>\r\n\r\n<P/>\r\n--BB--\r\nepilogue", "<E/>", &[(Some("p@x"), "<P/>")]);
         // bare LF, lower-case headers, unbracketed id, start names the second part
-        check(ct, "--BB\ncontent-id: p@x\n\n<P/>\n--BB\nCONTENT-ID: e@x\n\n<E/>\n--BB--\n", "<E/>", &[(Some("p@x"), "<P/>")]);
+        check(
+            ct,
+            "--BB\ncontent-id: p@x\n\n<P/>\n--BB\nCONTENT-ID: e@x\n\n<E/>\n--BB--\n",
+            "<E/>",
+            &[(Some("p@x"), "<P/>")],
+        );
         // no start: the first part is the envelope; no close delimiter; padding after boundary
         check("multipart/related; boundary=BB", "--BB  \r\n\r\n<E/>\r\n--BB\r\nContent-Id: <p>\r\nContent-Transfer-Encoding: base64\r\n\r\nPFAv\r\nPg==\r\n", "<E/>", &[(Some("p"), "<P/>")]);
         // folded header, boundary-like text inside a line is content
-        check(ct, "--BB\r\nContent-ID:\r\n <e@x>\r\n\r\n<E>x--BB</E>\r\n--BB--", "<E>x--BB</E>", &[]);
+        check(
+            ct,
+            "--BB\r\nContent-ID:\r\n <e@x>\r\n\r\n<E>x--BB</E>\r\n--BB--",
+            "<E>x--BB</E>",
+            &[],
+        );
         // start that names no part: first part
-        check("multipart/related; boundary=BB; start=\"<zz>\"", "--BB\r\n\r\n<E/>\r\n--BB--", "<E/>", &[]);
+        check(
+            "multipart/related; boundary=BB; start=\"<zz>\"",
+            "--BB\r\n\r\n<E/>\r\n--BB--",
+            "<E/>",
+            &[],
+        );
     }
 
     #[test]
@@ -472,17 +531,43 @@ mod tests {
             assert!(e.contains(want), "{e} !~ {want}");
         };
         check("multipart/related", "--BB\r\n\r\nx", "no boundary");
-        check("multipart/related; boundary=BB", "hello", "no MIME boundary line");
+        check(
+            "multipart/related; boundary=BB",
+            "hello",
+            "no MIME boundary line",
+        );
         check("multipart/related; boundary=BB", "--BB--", "no parts");
-        check("multipart/related; boundary=BB", "--BBx\r\n\r\nx", "unexpected text");
-        check("multipart/related; boundary=BB", "--BB\r\nbad header\r\n\r\nx", "malformed MIME part header");
-        check("multipart/related; boundary=BB", "--BB\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx", "'quoted-printable' is not supported");
-        check("multipart/related; boundary=BB", "--BB\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!", "base64");
+        check(
+            "multipart/related; boundary=BB",
+            "--BBx\r\n\r\nx",
+            "unexpected text",
+        );
+        check(
+            "multipart/related; boundary=BB",
+            "--BB\r\nbad header\r\n\r\nx",
+            "malformed MIME part header",
+        );
+        check(
+            "multipart/related; boundary=BB",
+            "--BB\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx",
+            "'quoted-printable' is not supported",
+        );
+        check(
+            "multipart/related; boundary=BB",
+            "--BB\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!",
+            "base64",
+        );
     }
 
     #[test]
     fn build_then_parse() {
-        let (ct, body) = build_multipart("abc@host", b"<E/>", b"<P>--=_MIMEBoundary_abchost</P>", "UTF-8", "UTF-8");
+        let (ct, body) = build_multipart(
+            "abc@host",
+            b"<E/>",
+            b"<P>--=_MIMEBoundary_abchost</P>",
+            "UTF-8",
+            "UTF-8",
+        );
         let ct = ContentType::parse(&ct).unwrap();
         assert_eq!(ct.param("type"), Some("text/xml"));
         let m = parse_multipart(&ct, &body).unwrap();

@@ -1,6 +1,8 @@
 //! Message builders (strict: every envelope validates against the OASIS ebMS 2.0 / SOAP 1.1
 //! schemas) and the reader of replies the gateway sent (for the NSW simulator and tests).
 
+#![allow(clippy::result_large_err)] // see `Rejection`
+
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::encoding::encode_thai;
@@ -134,8 +136,18 @@ pub fn build_business_xml(
 }
 
 /// An acknowledgment-only message for a request (never with `DuplicateElimination`).
-pub fn build_ack_only(header_of_request: &MessageHeader, message_id: String, now: DateTime<Utc>) -> Built {
-    let h = reply_header(header_of_request, ACTION_ACKNOWLEDGMENT, SERVICE_EBMS, message_id, now);
+pub fn build_ack_only(
+    header_of_request: &MessageHeader,
+    message_id: String,
+    now: DateTime<Utc>,
+) -> Built {
+    let h = reply_header(
+        header_of_request,
+        ACTION_ACKNOWLEDGMENT,
+        SERVICE_EBMS,
+        message_id,
+        now,
+    );
     let ack = ack_of(&h, header_of_request);
     inline(write_envelope(&EnvelopeOut {
         header: Some(&h),
@@ -339,7 +351,13 @@ mod tests {
 
     fn business_reply(ack: bool, packaging: Packaging) -> Built {
         let req = request();
-        let mut h = reply_header(&req, "DeclarationAmendmentResponse", SERVICE_PERMIT, "r1@tisi.go.th".into(), now());
+        let mut h = reply_header(
+            &req,
+            "DeclarationAmendmentResponse",
+            SERVICE_PERMIT,
+            "r1@tisi.go.th".into(),
+            now(),
+        );
         h.duplicate_elimination = true;
         let payload = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeclarationAmendmentResponse xmlns=\"urn:th:tisi:nsw:permit:1_00\"><DeclarationNumber>A1</DeclarationNumber><Result>RESTORED</Result></DeclarationAmendmentResponse>";
         build_business_xml(&h, ack.then_some(&req), payload, packaging)
@@ -347,8 +365,16 @@ mod tests {
 
     fn errors() -> Vec<EbmsError> {
         vec![
-            EbmsError::new(ErrorCode::OtherXml, "/SOAP:Envelope/SOAP:Header/eb:MessageHeader/eb:CPAId", "eb:CPAId is missing; it is required"),
-            EbmsError::new(ErrorCode::ValueNotRecognized, "/DeclarationAmendment/Action", "Action 'X' & <y> is not \"CANCEL\""),
+            EbmsError::new(
+                ErrorCode::OtherXml,
+                "/SOAP:Envelope/SOAP:Header/eb:MessageHeader/eb:CPAId",
+                "eb:CPAId is missing; it is required",
+            ),
+            EbmsError::new(
+                ErrorCode::ValueNotRecognized,
+                "/DeclarationAmendment/Action",
+                "Action 'X' & <y> is not \"CANCEL\"",
+            ),
         ]
     }
 
@@ -358,36 +384,97 @@ mod tests {
         let mut ping = header("Ping");
         ping.service = Service::new(SERVICE_EBMS);
         let cases: Vec<(&str, Built)> = vec![
-            ("business inline with ack", business_reply(true, Packaging::Inline)),
+            (
+                "business inline with ack",
+                business_reply(true, Packaging::Inline),
+            ),
             ("business inline", business_reply(false, Packaging::Inline)),
-            ("business multipart with ack", business_reply(true, Packaging::Multipart)),
-            ("business multipart", business_reply(false, Packaging::Multipart)),
-            ("ack only", build_ack_only(&req, "a1@tisi.go.th".into(), now())),
+            (
+                "business multipart with ack",
+                business_reply(true, Packaging::Multipart),
+            ),
+            (
+                "business multipart",
+                business_reply(false, Packaging::Multipart),
+            ),
+            (
+                "ack only",
+                build_ack_only(&req, "a1@tisi.go.th".into(), now()),
+            ),
             ("pong", build_pong(&ping, "p1@tisi.go.th".into(), now())),
-            ("error list", build_error_list(Some(&req), &errors(), "e1@tisi.go.th".into(), now(), "TISI")),
-            ("error list, no header", build_error_list(None, &errors(), "e2@tisi.go.th".into(), now(), "TISI")),
-            ("error list, empty", build_error_list(None, &[], "e3@tisi.go.th".into(), now(), "TISI")),
+            (
+                "error list",
+                build_error_list(Some(&req), &errors(), "e1@tisi.go.th".into(), now(), "TISI"),
+            ),
+            (
+                "error list, no header",
+                build_error_list(None, &errors(), "e2@tisi.go.th".into(), now(), "TISI"),
+            ),
+            (
+                "error list, empty",
+                build_error_list(None, &[], "e3@tisi.go.th".into(), now(), "TISI"),
+            ),
             ("ping", build_ping(&ping, true)),
-            ("request inline", build_request_xml(&req, &amendment("A1"), Packaging::Inline, RequestOptions { ack_requested: true, sync_reply: true, tis620: false })),
-            ("request multipart", build_request_xml(&req, &amendment("A1"), Packaging::Multipart, RequestOptions { ack_requested: true, sync_reply: false, tis620: false })),
+            (
+                "request inline",
+                build_request_xml(
+                    &req,
+                    &amendment("A1"),
+                    Packaging::Inline,
+                    RequestOptions {
+                        ack_requested: true,
+                        sync_reply: true,
+                        tis620: false,
+                    },
+                ),
+            ),
+            (
+                "request multipart",
+                build_request_xml(
+                    &req,
+                    &amendment("A1"),
+                    Packaging::Multipart,
+                    RequestOptions {
+                        ack_requested: true,
+                        sync_reply: false,
+                        tis620: false,
+                    },
+                ),
+            ),
         ];
         for (name, b) in &cases {
             let soap = soap_of(b);
             assert!(!soap.is_empty(), "{name}");
             xmllint(&soap, "ebms2.xsd");
         }
-        xmllint(&String::from_utf8(build_fault("no <Envelope> & more").body).unwrap(), "envelope.xsd");
+        xmllint(
+            &String::from_utf8(build_fault("no <Envelope> & more").body).unwrap(),
+            "envelope.xsd",
+        );
     }
 
     #[test]
     fn reply_headers_swap_and_refer() {
         let req = request();
         let h = reply_header(&req, "Pong", SERVICE_EBMS, "m2".into(), now());
-        assert_eq!((h.from.clone(), h.to.clone()), (req.to.clone(), req.from.clone()));
+        assert_eq!(
+            (h.from.clone(), h.to.clone()),
+            (req.to.clone(), req.from.clone())
+        );
         assert_eq!(h.cpa_id, req.cpa_id);
         assert_eq!(h.conversation_id, req.conversation_id);
-        assert_eq!(h.ref_to_message_id.as_deref(), Some(req.message_id.as_str()));
-        assert_eq!((h.action.as_str(), h.service.value.as_str(), h.message_id.as_str()), ("Pong", SERVICE_EBMS, "m2"));
+        assert_eq!(
+            h.ref_to_message_id.as_deref(),
+            Some(req.message_id.as_str())
+        );
+        assert_eq!(
+            (
+                h.action.as_str(),
+                h.service.value.as_str(),
+                h.message_id.as_str()
+            ),
+            ("Pong", SERVICE_EBMS, "m2")
+        );
         assert_eq!(h.timestamp, ts("2026-11-26T01:00:05Z"));
         assert!(!h.duplicate_elimination && h.time_to_live.is_none());
     }
@@ -397,7 +484,10 @@ mod tests {
         let req = request();
         for packaging in [Packaging::Inline, Packaging::Multipart] {
             let b = business_reply(true, packaging);
-            let r = parse_reply_with(Some(&b.content_type), &b.body, |x| Ok::<_, Vec<EbmsError>>(x.to_owned())).unwrap();
+            let r = parse_reply_with(Some(&b.content_type), &b.body, |x| {
+                Ok::<_, Vec<EbmsError>>(x.to_owned())
+            })
+            .unwrap();
             assert_eq!(r.packaging, packaging);
             assert_eq!(r.header.action, "DeclarationAmendmentResponse");
             assert!(r.header.duplicate_elimination);
@@ -409,7 +499,10 @@ mod tests {
         let b = build_ack_only(&req, "a1@tisi.go.th".into(), now());
         let r = parse_reply_with(Some(&b.content_type), &b.body, decode).unwrap();
         assert_eq!(r.header.action, "Acknowledgment");
-        assert!(!r.header.duplicate_elimination, "an Acknowledgment never carries DuplicateElimination");
+        assert!(
+            !r.header.duplicate_elimination,
+            "an Acknowledgment never carries DuplicateElimination"
+        );
         assert_eq!(r.acknowledgment.unwrap().ref_to_message_id, req.message_id);
         assert_eq!(r.payload, None);
 
@@ -418,9 +511,16 @@ mod tests {
         let l = r.error_list.unwrap();
         assert_eq!(l.highest_severity, Severity::Error);
         assert_eq!(l.errors, errors());
-        assert_eq!(r.header.ref_to_message_id.as_deref(), Some(req.message_id.as_str()));
+        assert_eq!(
+            r.header.ref_to_message_id.as_deref(),
+            Some(req.message_id.as_str())
+        );
         let xml = String::from_utf8(b.body).unwrap();
-        assert!(xml.contains("eb:highestSeverity=\"Error\"") && xml.contains("<eb:Description xml:lang=\"en\">"), "{xml}");
+        assert!(
+            xml.contains("eb:highestSeverity=\"Error\"")
+                && xml.contains("<eb:Description xml:lang=\"en\">"),
+            "{xml}"
+        );
 
         let b = build_error_list(None, &errors(), "e2@tisi.go.th".into(), now(), "TISI");
         let r = parse_reply_with(Some(&b.content_type), &b.body, decode).unwrap();
@@ -429,14 +529,19 @@ mod tests {
         let b = build_fault("the message is not well-formed XML");
         assert_eq!(
             parse_reply_with(Some(&b.content_type), &b.body, decode),
-            Err(Rejection::Fault { description: "the message is not well-formed XML".into() })
+            Err(Rejection::Fault {
+                description: "the message is not well-formed XML".into()
+            })
         );
     }
 
     #[test]
     fn written_header_reads_back_identically() {
         let h = request();
-        let xml = write_envelope(&EnvelopeOut { header: Some(&h), ..EnvelopeOut::default() });
+        let xml = write_envelope(&EnvelopeOut {
+            header: Some(&h),
+            ..EnvelopeOut::default()
+        });
         assert_eq!(parse_envelope(&xml).unwrap().header, Some(h));
     }
 }

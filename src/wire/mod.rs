@@ -8,3 +8,5 @@ pub mod packaging;
 pub mod envelope;
 pub mod intake;
 pub mod reply;
+pub mod payload;
+mod v1_00;

@@ -487,6 +487,16 @@ fn read_inline(
     })
 }
 
+/// THE intake: from the HTTP `Content-Type` and body to an accepted message or a rejection.
+/// Business payloads are decoded with [`super::payload::decode_inbound`].
+pub fn intake(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Inbound, Rejection> {
+    intake_with(content_type, body, limits, super::payload::decode_inbound)
+}
+
 /// [`intake`] with the payload decoder given: the payload's UTF-8 text in, the document or
 /// its errors (each with an XPath into the payload) out.
 pub fn intake_with(

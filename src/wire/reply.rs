@@ -16,6 +16,8 @@ use super::intake::{
     ACTION_PONG,
 };
 use super::packaging::{build_multipart, content_ids};
+use super::payload::{decode_outbound, encode_inbound, encode_outbound};
+use crate::domain::documents::{InboundDocument, OutboundDocument};
 
 /// A message ready to send: its `Content-Type` and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,16 @@ pub fn build_business_xml(
     with_payload(header, extra, payload_xml, packaging, false)
 }
 
+/// A business message from the gateway carrying `doc` (see [`build_business_xml`]).
+pub fn build_business(
+    header: &MessageHeader,
+    ack_for: Option<&MessageHeader>,
+    doc: &OutboundDocument,
+    packaging: Packaging,
+) -> Built {
+    build_business_xml(header, ack_for, &encode_outbound(doc), packaging)
+}
+
 /// An acknowledgment-only message for a request (never with `DuplicateElimination`).
 pub fn build_ack_only(
     header_of_request: &MessageHeader,
@@ -230,6 +242,16 @@ pub fn build_request_xml(
     with_payload(header, extra, payload_xml, packaging, opts.tis620)
 }
 
+/// A business request message carrying `doc` (see [`build_request_xml`]).
+pub fn build_request(
+    header: &MessageHeader,
+    doc: &InboundDocument,
+    packaging: Packaging,
+    opts: RequestOptions,
+) -> Built {
+    build_request_xml(header, &encode_inbound(doc), packaging, opts)
+}
+
 /// A Ping message (Service `urn:oasis:names:tc:ebxml-msg:service` is the caller's to set).
 pub fn build_ping(header: &MessageHeader, sync_reply: bool) -> Built {
     inline(write_envelope(&EnvelopeOut {
@@ -250,6 +272,15 @@ pub struct Reply<D> {
     pub payload_xml: Option<String>,
     /// The decoded payload.
     pub payload: Option<D>,
+}
+
+/// Reads a message the gateway sent (a reply or an asynchronous delivery): header,
+/// acknowledgment, error list and decoded response document.
+pub fn parse_reply(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Reply<OutboundDocument>, Rejection> {
+    parse_reply_with(content_type, body, decode_outbound)
 }
 
 /// Reads a reply with the payload decoder given. A SOAP Fault comes back as

@@ -832,4 +832,214 @@ mod tests {
             assert!(rust_decode(xml).is_err(), "the gateway accepts {name}");
         }
     }
+
+    fn first_errors(xml: &str) -> String {
+        match rust_decode(xml) {
+            Ok(()) => "ok".into(),
+            Err(es) => es
+                .iter()
+                .map(|e| format!("{} {}", e.code, e.location))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    /// One invalid example → the errors the gateway reports (code and XPath).
+    fn check_example(file: &str, expected: &str) {
+        let xml = std::fs::read_to_string(schemas().join("examples").join(file)).expect(file);
+        assert_eq!(first_errors(&xml), expected, "{file}");
+    }
+
+    #[test]
+    fn invalid_examples_are_reported_with_code_and_xpath() {
+        use check_example as check;
+        check("invalid-tax-number-12-digits.xml", "ValueNotRecognized /ImportPermitRequest/Importer/TaxNumber");
+        check("invalid-hs-code-letters.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/HSCode");
+        check("invalid-quantity-4-fraction-digits.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Quantity");
+        check("invalid-quantity-zero.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity");
+        check("invalid-missing-unit-code.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity/@unitCode");
+        check("invalid-function-code.xml", "ValueNotRecognized /ImportPermitRequest/DocumentControl/Function");
+        check("invalid-missing-arrival-date.xml", "ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate");
+        check("invalid-missing-goods-item.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]");
+        check("invalid-port-4-letters.xml", "ValueNotRecognized /ImportPermitRequest/Shipment/LoadPort");
+        check("invalid-item-number-1000.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/ItemNumber");
+        check("invalid-duplicate-item-number.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/ItemNumber");
+        check("invalid-duplicate-line-number.xml", "ValueNotRecognized /DeclarationCheck/Line[2]/LineNumber");
+        check("invalid-reference-36-chars.xml", "ValueNotRecognized /ImportPermitRequest/DocumentControl/ReferenceNumber");
+        check("invalid-unknown-element.xml", "OtherXml /ImportPermitRequest/GoodsItem[2]/Colour");
+        check("invalid-unknown-attribute.xml", "OtherXml /ImportPermitRequest/GoodsItem[2]/HSCode/@version");
+        check("invalid-elements-out-of-order.xml", "OtherXml /ImportPermitRequest/GoodsItem[2]/Brand");
+        check("invalid-shipment-twice.xml", "OtherXml /ImportPermitRequest/Shipment");
+        check("invalid-text-in-complex-element.xml", "OtherXml /ImportPermitRequest/Invoice");
+        check("invalid-element-inside-value.xml", "OtherXml /DeclarationCheck/Line[1]/InvoiceNumber/Suffix");
+        check("invalid-child-in-foreign-namespace.xml", "OtherXml /ImportPermitRequest/Importer/NameEn");
+        check("invalid-namespace-version-1_07.xml", "NotSupported /ImportPermitRequest");
+        check("invalid-foreign-namespace.xml", "NotSupported /DeclarationAmendment");
+        check("invalid-no-namespace.xml", "NotSupported /DeclarationAmendmentResponse");
+        check("invalid-status-query-permit-and-importer.xml", "OtherXml /PermitStatusQuery/Importer");
+        check("invalid-status-query-missing-reference.xml", "ValueNotRecognized /PermitStatusQuery/ReferenceNumber");
+        check("invalid-response-standard-not-canonical.xml", "ValueNotRecognized /ImportPermitResponse/ItemResult[1]/Standard");
+        check("invalid-reason-one-message.xml", "ValueNotRecognized /DeclarationCheckResponse/Line[2]/Reason[1]");
+        check(
+            "invalid-reason-message-lang-twice.xml",
+            "ValueNotRecognized /DeclarationCheckResponse/Line[2]/Reason[1]/Message[2]/@xml:lang",
+        );
+        check("invalid-history-actor.xml", "ValueNotRecognized /PermitStatusResponse/History/Entry[3]/Actor");
+        check("invalid-history-empty.xml", "ValueNotRecognized /PermitStatusResponse/History/Entry[1]");
+        check("invalid-permit-number-serial-zero.xml", "ValueNotRecognized /PermitStatusResponse/Permit/PermitNumber");
+    }
+
+    fn valid(doc: &str) -> String {
+        std::fs::read_to_string(schemas().join("examples").join(format!("valid-{doc}.xml"))).expect(doc)
+    }
+
+    /// An edited copy of a valid example → the errors (code and XPath) the gateway reports.
+    fn check_edit(doc: &str, edits: &[(&str, &str)], expected: &str) {
+        let mut xml = valid(doc);
+        for (from, to) in edits {
+            assert!(xml.contains(from), "{from} not in {doc}");
+            xml = xml.replacen(from, to, 1);
+        }
+        assert_eq!(first_errors(&xml), expected, "{edits:?}");
+    }
+
+    #[test]
+    fn conversion_errors_are_all_collected_with_their_xpaths() {
+        use check_edit as check;
+        let ipr = "ImportPermitRequest";
+        check(ipr, &[], "ok");
+        // Several problems in one document: every one is reported, in document order.
+        check(
+            ipr,
+            &[
+                ("<Branch>00000</Branch>", "<Branch>0</Branch>"),
+                ("<HSCode>85163200001</HSCode>", "<HSCode>8516</HSCode>"),
+                ("<Quantity unitCode=\"KGM\">350.125</Quantity>", "<Quantity unitCode=\"kg\">-1</Quantity>"),
+                ("<IssueDate>2026-10-02</IssueDate>", "<IssueDate>2026-13-02</IssueDate>"),
+            ],
+            "ValueNotRecognized /ImportPermitRequest/Importer/Branch; \
+             ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/HSCode; \
+             ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Quantity/@unitCode; \
+             ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Quantity; \
+             ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/TestReport/IssueDate",
+        );
+        // Structural problems are all listed too.
+        check(
+            ipr,
+            &[
+                ("<Brand>PowerOne</Brand>", "<Brand>PowerOne</Brand><Colour/>"),
+                ("<Invoice>", "<Invoice><Extra>1</Extra>"),
+            ],
+            "OtherXml /ImportPermitRequest/Invoice/Extra; OtherXml /ImportPermitRequest/GoodsItem[1]/Colour",
+        );
+        // Agent tax numbers must be fully valid; the importer's keeps its form only (rule 0).
+        check(ipr, &[("<TaxNumber>0994000617721</TaxNumber>", "<TaxNumber>0994000617722</TaxNumber>")],
+            "ValueNotRecognized /ImportPermitRequest/Agent/TaxNumber");
+        check(ipr, &[("<TaxNumber>0105536112014</TaxNumber>", "<TaxNumber>0105536112015</TaxNumber>")], "ok");
+        // Whitespace is collapsed as xs:token does.
+        check(ipr, &[("<Brand>Breeze</Brand>", "<Brand>\n   Breeze \t </Brand>")], "ok");
+        check(ipr, &[("<Model>HD-1800</Model>", "<Model/>")], "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Model");
+        check(ipr, &[("<Quantity unitCode=\"C62\">1200</Quantity>", "<Quantity unitCode=\"C62\"/>")],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity");
+        check(ipr, &[("<Quantity unitCode=\"C62\">1200</Quantity>", "<Quantity unitCode=\"C62\">1.</Quantity>")],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity");
+        check(ipr, &[("<Quantity unitCode=\"C62\">1200</Quantity>", "<Quantity unitCode=\"C62\">1.2500</Quantity>")], "ok");
+        check(ipr, &[("<ArrivalDate>2026-12-15</ArrivalDate>", "<ArrivalDate>1899-12-31</ArrivalDate>")],
+            "ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate");
+        check(ipr, &[("<Manufacturer>", "<Manufacturer2/><Manufacturer>")],
+            "OtherXml /ImportPermitRequest/GoodsItem[1]/Manufacturer2");
+        check(ipr, &[("<Description>เครื่องเป่าผม</Description>", "")],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Description");
+        check(ipr, &[("<Standard>มอก. 2432-2555</Standard>", "<Standard>not a standard at all</Standard>")], "ok");
+        check(ipr, &[("<Name>บริษัท สยามอิเล็กทรอนิกส์ จำกัด</Name>", "<Name>A &bogus; B</Name>")],
+            "OtherXml /ImportPermitRequest/Importer/Name");
+        check(ipr, &[("<Shipment>", "<Shipment><!-- arrival by sea -->")], "ok");
+        check(ipr, &[("<Shipment>", "<Shipment><?evil x?>")], "SecurityFailure /ImportPermitRequest/Shipment");
+        check(ipr, &[("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<!DOCTYPE x [<!ENTITY a \"b\">]>")],
+            "SecurityFailure /");
+        check(ipr, &[("</ImportPermitRequest>", "</ImportPermitRequest><More/>")], "OtherXml /");
+        check(ipr, &[("</Shipment>", "</Shipmen>")], "OtherXml /ImportPermitRequest/Shipment");
+        // A request where a response is expected, and the other way round.
+        assert_eq!(
+            decode_outbound(&valid(ipr)).unwrap_err()[0].code,
+            ErrorCode::NotSupported
+        );
+        assert_eq!(
+            decode_inbound(&valid("ImportPermitResponse")).unwrap_err()[0].code,
+            ErrorCode::NotSupported
+        );
+
+        let resp = "ImportPermitResponse";
+        check(resp, &[("<DecidedAt>2026-11-26T14:03:27.512+07:00</DecidedAt>", "<DecidedAt>2026-11-26T14:03:27+15:00</DecidedAt>")],
+            "ValueNotRecognized /ImportPermitResponse/DocumentControl/DecidedAt");
+        check(resp, &[("<DecidedAt>2026-11-26T14:03:27.512+07:00</DecidedAt>", "<DecidedAt>2026-11-26 14:03:27Z</DecidedAt>")],
+            "ValueNotRecognized /ImportPermitResponse/DocumentControl/DecidedAt");
+        check(resp, &[("<Standard>TIS 60335 Part 2(23)-2567</Standard>", "<Standard>TIS 60335 Part 2(23)-2024</Standard>")],
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Standard");
+        check(resp, &[("<Message xml:lang=\"en\">", "<Message xml:lang=\"fr\">")],
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Reason[1]/Message[2]/@xml:lang");
+        check(resp, &[("<Message xml:lang=\"th\">", "<Message>")],
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Reason[1]/Message[1]/@xml:lang");
+
+        let psr = "PermitStatusResponse";
+        check(psr, &[("<WrittenOffQuantity unitCode=\"C62\">600", "<WrittenOffQuantity unitCode=\"KGM\">600")],
+            "ValueNotRecognized /PermitStatusResponse/Item[1]/WrittenOffQuantity/@unitCode");
+        check(psr, &[("<RemainingQuantity unitCode=\"C62\">600</RemainingQuantity>", "")],
+            "ValueNotRecognized /PermitStatusResponse/Item[1]/RemainingQuantity");
+        check(psr, &[("<Actor>system</Actor>", "<Actor>officer:</Actor>")],
+            "ValueNotRecognized /PermitStatusResponse/History/Entry[1]/Actor");
+
+        let psq = "PermitStatusQuery";
+        check(psq, &[("<tisi:TaxNumber>0105536112014</tisi:TaxNumber>", "<tisi:TaxNumber>0105536112015</tisi:TaxNumber>")],
+            "ValueNotRecognized /PermitStatusQuery/Importer/TaxNumber");
+        check(psq, &[("xmlns:tisi=\"urn:th:tisi:nsw:permit:1_00\"", "xmlns:tisi=\"urn:th:tisi:nsw:permit:1_01\"")],
+            "NotSupported /PermitStatusQuery");
+    }
+
+    fn big_request(items: usize) -> String {
+        let xml = valid("ImportPermitRequest");
+        let start = xml.find("  <GoodsItem>").expect("goods item");
+        let end = xml.find("  </GoodsItem>").expect("goods item end") + "  </GoodsItem>\n".len();
+        let item = &xml[start..end];
+        let mut out = String::with_capacity(xml.len() + items * item.len());
+        out.push_str(&xml[..start]);
+        for i in 1..=items {
+            out.push_str(&item.replacen("<ItemNumber>1</ItemNumber>", &format!("<ItemNumber>{}</ItemNumber>", i.min(999)), 1));
+        }
+        out.push_str(&xml[xml.rfind("</ImportPermitRequest>").expect("end")..]);
+        out
+    }
+
+    #[test]
+    fn at_most_999_goods_items() {
+        let ok = big_request(999);
+        assert!(decode_inbound(&ok).is_ok());
+        let too_many = big_request(1000);
+        let errors = decode_inbound(&too_many).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, ErrorCode::OtherXml);
+        assert_eq!(errors[0].location, "/ImportPermitRequest/GoodsItem[1000]");
+        let failed = xmllint("ImportPermitRequest", &[("ok.xml".into(), ok), ("too-many.xml".into(), too_many)]);
+        let names: Vec<_> = failed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["too-many.xml"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut xml = valid("DeclarationAmendment");
+        let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
+        xml = xml.replacen("<Action>CANCEL</Action>", &format!("<Action>CANCEL</Action>{deep}"), 1);
+        let errors = decode_inbound(&xml).unwrap_err();
+        assert_eq!(errors[0].code, ErrorCode::OtherXml, "{errors:?}");
+    }
+
+    #[test]
+    fn version_table_matches_the_supported_list() {
+        let ids: Vec<_> = VERSIONS.iter().map(|v| v.id).collect();
+        assert_eq!(ids, SUPPORTED_VERSIONS);
+        for v in VERSIONS {
+            assert_eq!(v.namespace, format!("{NAMESPACE_PREFIX}{}", v.id));
+        }
+        assert_eq!(current_namespace(), "urn:th:tisi:nsw:permit:1_00");
+    }
 }

@@ -1,8 +1,6 @@
 //! Message builders (strict: every envelope validates against the OASIS ebMS 2.0 / SOAP 1.1
 //! schemas) and the reader of replies the gateway sent (for the NSW simulator and tests).
 
-#![allow(clippy::result_large_err)] // see `Rejection`
-
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::encoding::encode_thai;
@@ -318,7 +316,10 @@ pub fn parse_reply_with<D>(
             payload_xml: raw.payload.map(|p| p.0),
             payload,
         }),
-        header => Err(Rejection::Errors { header, errors }),
+        header => Err(Rejection::Errors {
+            header: header.map(Box::new),
+            errors,
+        }),
     }
 }
 

@@ -124,13 +124,28 @@ pub(crate) enum Content {
 
 impl Elem {
     pub const fn text(name: &'static str) -> Elem {
-        Elem { name, max: 1, attrs: &[], content: Content::Text }
+        Elem {
+            name,
+            max: 1,
+            attrs: &[],
+            content: Content::Text,
+        }
     }
     pub const fn text_with(name: &'static str, max: u16, attrs: &'static [&'static str]) -> Elem {
-        Elem { name, max, attrs, content: Content::Text }
+        Elem {
+            name,
+            max,
+            attrs,
+            content: Content::Text,
+        }
     }
     pub const fn seq(name: &'static str, max: u16, children: &'static [Elem]) -> Elem {
-        Elem { name, max, attrs: &[], content: Content::Seq(children) }
+        Elem {
+            name,
+            max,
+            attrs: &[],
+            content: Content::Seq(children),
+        }
     }
 }
 
@@ -151,12 +166,20 @@ enum Direction {
     Outbound,
 }
 
-fn one(code: ErrorCode, location: impl Into<String>, description: impl Into<String>) -> Vec<EbmsError> {
+fn one(
+    code: ErrorCode,
+    location: impl Into<String>,
+    description: impl Into<String>,
+) -> Vec<EbmsError> {
     vec![EbmsError::new(code, location, description)]
 }
 
 fn supported_list() -> String {
-    VERSIONS.iter().map(|v| format!("{} = {}", v.id, v.namespace)).collect::<Vec<_>>().join(", ")
+    VERSIONS
+        .iter()
+        .map(|v| format!("{} = {}", v.id, v.namespace))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Frame {
@@ -191,7 +214,8 @@ impl Scan<'_> {
 
     fn error(&mut self, code: ErrorCode, location: String, description: String) {
         if self.errors.len() < MAX_ERRORS {
-            self.errors.push(EbmsError::new(code, location, description));
+            self.errors
+                .push(EbmsError::new(code, location, description));
         } else if self.errors.len() == MAX_ERRORS {
             let at = self.path(None);
             self.errors.push(EbmsError::new(
@@ -207,19 +231,34 @@ impl Scan<'_> {
         let path = self.path(None);
         self.errors.push(EbmsError::new(
             ErrorCode::OtherXml,
-            if path.is_empty() { "/".to_owned() } else { path },
+            if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            },
             format!("the payload is not well-formed XML ({at}): {e}"),
         ));
     }
 
     /// Checks the attributes of an element against the names the model allows.
-    fn attributes(&mut self, e: &BytesStart<'_>, allowed: &[&str], is_root: bool, name: &str, index: usize) {
+    fn attributes(
+        &mut self,
+        e: &BytesStart<'_>,
+        allowed: &[&str],
+        is_root: bool,
+        name: &str,
+        index: usize,
+    ) {
         for a in e.attributes().with_checks(true) {
             let a = match a {
                 Ok(a) => a,
                 Err(err) => {
                     let at = self.path(Some((name, index)));
-                    self.error(ErrorCode::OtherXml, at, format!("element {name} has a malformed attribute: {err}"));
+                    self.error(
+                        ErrorCode::OtherXml,
+                        at,
+                        format!("element {name} has a malformed attribute: {err}"),
+                    );
                     continue;
                 }
             };
@@ -243,7 +282,11 @@ impl Scan<'_> {
                 let mut at = self.path(Some((name, index)));
                 at.push_str("/@");
                 at.push_str(&qname);
-                self.error(ErrorCode::OtherXml, at, format!("attribute {qname} is not allowed on element {name}"));
+                self.error(
+                    ErrorCode::OtherXml,
+                    at,
+                    format!("attribute {qname} is not allowed on element {name}"),
+                );
             }
         }
     }
@@ -264,32 +307,48 @@ fn scan(xml: &str, dir: Direction) -> Result<(&'static Version, &'static str), V
     reader.config_mut().check_end_names = true;
     // Find the root element.
     loop {
-        let (e, empty) = match reader.read_event() {
-            Ok(Event::Start(e)) => (e, false),
-            Ok(Event::Empty(e)) => (e, true),
-            Ok(Event::DocType(_)) => {
-                return Err(one(ErrorCode::SecurityFailure, "/", "the payload has a DOCTYPE; DTDs are refused"))
-            }
-            Ok(Event::PI(_)) => {
-                return Err(one(
+        let (e, empty) =
+            match reader.read_event() {
+                Ok(Event::Start(e)) => (e, false),
+                Ok(Event::Empty(e)) => (e, true),
+                Ok(Event::DocType(_)) => {
+                    return Err(one(
+                        ErrorCode::SecurityFailure,
+                        "/",
+                        "the payload has a DOCTYPE; DTDs are refused",
+                    ))
+                }
+                Ok(Event::PI(_)) => return Err(one(
                     ErrorCode::SecurityFailure,
                     "/",
                     "the payload has a processing instruction; only the XML declaration is allowed",
-                ))
-            }
-            Ok(Event::Eof) => return Err(one(ErrorCode::OtherXml, "/", "the payload has no root element")),
-            Ok(Event::Text(t)) if !t.iter().all(|b| b.is_ascii_whitespace()) => {
-                return Err(one(ErrorCode::OtherXml, "/", "the payload has text outside its root element"))
-            }
-            Ok(_) => continue,
-            Err(e) => {
-                return Err(one(
-                    ErrorCode::OtherXml,
-                    "/",
-                    format!("the payload is not well-formed XML (byte {}): {e}", reader.buffer_position()),
-                ))
-            }
-        };
+                )),
+                Ok(Event::Eof) => {
+                    return Err(one(
+                        ErrorCode::OtherXml,
+                        "/",
+                        "the payload has no root element",
+                    ))
+                }
+                Ok(Event::Text(t)) if !t.iter().all(|b| b.is_ascii_whitespace()) => {
+                    return Err(one(
+                        ErrorCode::OtherXml,
+                        "/",
+                        "the payload has text outside its root element",
+                    ))
+                }
+                Ok(_) => continue,
+                Err(e) => {
+                    return Err(one(
+                        ErrorCode::OtherXml,
+                        "/",
+                        format!(
+                            "the payload is not well-formed XML (byte {}): {e}",
+                            reader.buffer_position()
+                        ),
+                    ))
+                }
+            };
         let (ns, local) = reader.resolve_element(e.name());
         let local = String::from_utf8_lossy(local.as_ref()).into_owned();
         let ns = match ns {
@@ -318,10 +377,18 @@ fn scan(xml: &str, dir: Direction) -> Result<(&'static Version, &'static str), V
             return Err(one(
                 ErrorCode::NotSupported,
                 at,
-                format!("document {local} is not one accepted here; expected one of {}", names.join(", ")),
+                format!(
+                    "document {local} is not one accepted here; expected one of {}",
+                    names.join(", ")
+                ),
             ));
         };
-        let mut s = Scan { reader, stack: Vec::with_capacity(8), errors: Vec::new(), ns: version.namespace };
+        let mut s = Scan {
+            reader,
+            stack: Vec::with_capacity(8),
+            errors: Vec::new(),
+            ns: version.namespace,
+        };
         s.attributes(&e, root.attrs, true, root.name, 0);
         if empty {
             return finish(s, version, root);
@@ -395,12 +462,20 @@ fn walk(
                     if !t.iter().all(|b| b.is_ascii_whitespace()) {
                         let at = s.path(None);
                         let name = frame.name;
-                        s.error(ErrorCode::OtherXml, at, format!("element {name} may hold only elements, not text"));
+                        s.error(
+                            ErrorCode::OtherXml,
+                            at,
+                            format!("element {name} may hold only elements, not text"),
+                        );
                     }
                 } else if t.contains(&b'&') {
                     if let Err(err) = t.unescape() {
                         let at = s.path(None);
-                        s.error(ErrorCode::OtherXml, at, format!("text has an unknown or malformed entity reference: {err}"));
+                        s.error(
+                            ErrorCode::OtherXml,
+                            at,
+                            format!("text has an unknown or malformed entity reference: {err}"),
+                        );
                     }
                 }
             }
@@ -409,11 +484,19 @@ fn walk(
                 if frame.children.is_some() {
                     let at = s.path(None);
                     let name = frame.name;
-                    s.error(ErrorCode::OtherXml, at, format!("element {name} may hold only elements, not text"));
+                    s.error(
+                        ErrorCode::OtherXml,
+                        at,
+                        format!("element {name} may hold only elements, not text"),
+                    );
                 }
             }
             Ok(Event::DocType(_)) => {
-                return Err(one(ErrorCode::SecurityFailure, "/", "the payload has a DOCTYPE; DTDs are refused"))
+                return Err(one(
+                    ErrorCode::SecurityFailure,
+                    "/",
+                    "the payload has a DOCTYPE; DTDs are refused",
+                ))
             }
             Ok(Event::PI(_)) => {
                 let at = s.path(None);
@@ -448,7 +531,11 @@ fn walk(
                 ))
             }
             Ok(_) => {
-                s.error(ErrorCode::OtherXml, "/".into(), "the payload has content after its root element".into());
+                s.error(
+                    ErrorCode::OtherXml,
+                    "/".into(),
+                    "the payload has content after its root element".into(),
+                );
                 break;
             }
             Err(err) => {
@@ -476,15 +563,26 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
     let parent_name = parent.name;
     let Some(children) = parent.children else {
         let at = s.path(Some((&local_s, 0)));
-        s.error(ErrorCode::OtherXml, at, format!("element {parent_name} may hold only text, not element {local_s}"));
+        s.error(
+            ErrorCode::OtherXml,
+            at,
+            format!("element {parent_name} may hold only text, not element {local_s}"),
+        );
         return Step::Skip;
     };
-    let pos = if in_ns { children.iter().position(|c| c.name == local_s) } else { None };
+    let pos = if in_ns {
+        children.iter().position(|c| c.name == local_s)
+    } else {
+        None
+    };
     let Some(pos) = pos else {
         let at = s.path(Some((&local_s, 0)));
         let what = match ns {
             ResolveResult::Bound(n) if !in_ns => {
-                format!("element {local_s} in namespace {}", String::from_utf8_lossy(n.as_ref()))
+                format!(
+                    "element {local_s} in namespace {}",
+                    String::from_utf8_lossy(n.as_ref())
+                )
             }
             _ if !in_ns => format!("element {local_s} without a namespace"),
             _ => format!("element {local_s}"),
@@ -493,7 +591,10 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
         s.error(
             ErrorCode::OtherXml,
             at,
-            format!("{what} is not allowed in {parent_name}; it may contain {}", expected.join(", ")),
+            format!(
+                "{what} is not allowed in {parent_name}; it may contain {}",
+                expected.join(", ")
+            ),
         );
         return Step::Skip;
     };
@@ -510,7 +611,10 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
         s.error(
             ErrorCode::OtherXml,
             at,
-            format!("element {} is out of order: it must come before {after} in {parent_name}", model.name),
+            format!(
+                "element {} is out of order: it must come before {after} in {parent_name}",
+                model.name
+            ),
         );
     } else {
         s.stack.last_mut().expect("inside the root").last = pos;
@@ -520,9 +624,15 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
         if count == model.max + 1 {
             let at = s.path(Some((model.name, index)));
             let msg = if model.max == 1 {
-                format!("element {} appears more than once in {parent_name}", model.name)
+                format!(
+                    "element {} appears more than once in {parent_name}",
+                    model.name
+                )
             } else {
-                format!("more than {} {} elements in {parent_name}", model.max, model.name)
+                format!(
+                    "more than {} {} elements in {parent_name}",
+                    model.max, model.name
+                )
             };
             s.error(ErrorCode::OtherXml, at, msg);
         }
@@ -560,17 +670,37 @@ pub(crate) struct Loc<'p> {
 
 impl<'p> Loc<'p> {
     pub fn root(name: &'static str) -> Loc<'static> {
-        Loc { parent: None, name, index: 0, attribute: false }
+        Loc {
+            parent: None,
+            name,
+            index: 0,
+            attribute: false,
+        }
     }
     pub fn child(&'p self, name: &'static str) -> Loc<'p> {
-        Loc { parent: Some(self), name, index: 0, attribute: false }
+        Loc {
+            parent: Some(self),
+            name,
+            index: 0,
+            attribute: false,
+        }
     }
     /// The `i`-th (0-based) element of a list, written `name[i+1]`.
     pub fn item(&'p self, name: &'static str, i: usize) -> Loc<'p> {
-        Loc { parent: Some(self), name, index: i + 1, attribute: false }
+        Loc {
+            parent: Some(self),
+            name,
+            index: i + 1,
+            attribute: false,
+        }
     }
     pub fn attr(&'p self, name: &'static str) -> Loc<'p> {
-        Loc { parent: Some(self), name, index: 0, attribute: true }
+        Loc {
+            parent: Some(self),
+            name,
+            index: 0,
+            attribute: true,
+        }
     }
     pub fn parent_name(&self) -> Option<&'static str> {
         self.parent.map(|p| p.name)
@@ -608,7 +738,11 @@ impl Cx {
             Some(p) => format!("required {what} {} is missing from {p}", at.name),
             None => format!("required {what} {} is missing", at.name),
         };
-        self.errors.push(EbmsError::new(ErrorCode::ValueNotRecognized, at.render(), description));
+        self.errors.push(EbmsError::new(
+            ErrorCode::ValueNotRecognized,
+            at.render(),
+            description,
+        ));
     }
 
     pub fn invalid(&mut self, at: Loc<'_>, problem: impl fmt::Display) {
@@ -620,7 +754,8 @@ impl Cx {
     }
 
     pub fn structure(&mut self, at: Loc<'_>, problem: impl Into<String>) {
-        self.errors.push(EbmsError::new(ErrorCode::OtherXml, at.render(), problem));
+        self.errors
+            .push(EbmsError::new(ErrorCode::OtherXml, at.render(), problem));
     }
 
     /// A required leaf value.
@@ -730,7 +865,7 @@ pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
@@ -771,8 +906,12 @@ mod tests {
         }
     }
 
-    const INBOUND_ROOTS: [&str; 4] =
-        ["ImportPermitRequest", "DeclarationCheck", "DeclarationAmendment", "PermitStatusQuery"];
+    const INBOUND_ROOTS: [&str; 4] = [
+        "ImportPermitRequest",
+        "DeclarationCheck",
+        "DeclarationAmendment",
+        "PermitStatusQuery",
+    ];
 
     fn rust_decode(xml: &str) -> Result<(), Vec<EbmsError>> {
         if INBOUND_ROOTS.contains(&root_local_name(xml).as_str()) {
@@ -801,7 +940,10 @@ mod tests {
                     panic!("cannot run xmllint ({e}); install it with: apt-get install -y libxml2-utils")
                 });
             if !out.status.success() {
-                failed.push((name.clone(), String::from_utf8_lossy(&out.stderr).into_owned()));
+                failed.push((
+                    name.clone(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                ));
             }
         }
         failed
@@ -853,44 +995,135 @@ mod tests {
     #[test]
     fn invalid_examples_are_reported_with_code_and_xpath() {
         use check_example as check;
-        check("invalid-tax-number-12-digits.xml", "ValueNotRecognized /ImportPermitRequest/Importer/TaxNumber");
-        check("invalid-hs-code-letters.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/HSCode");
-        check("invalid-quantity-4-fraction-digits.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Quantity");
-        check("invalid-quantity-zero.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity");
-        check("invalid-missing-unit-code.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity/@unitCode");
-        check("invalid-function-code.xml", "ValueNotRecognized /ImportPermitRequest/DocumentControl/Function");
-        check("invalid-missing-arrival-date.xml", "ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate");
-        check("invalid-missing-goods-item.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]");
-        check("invalid-port-4-letters.xml", "ValueNotRecognized /ImportPermitRequest/Shipment/LoadPort");
-        check("invalid-item-number-1000.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/ItemNumber");
-        check("invalid-duplicate-item-number.xml", "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/ItemNumber");
-        check("invalid-duplicate-line-number.xml", "ValueNotRecognized /DeclarationCheck/Line[2]/LineNumber");
-        check("invalid-reference-36-chars.xml", "ValueNotRecognized /ImportPermitRequest/DocumentControl/ReferenceNumber");
-        check("invalid-unknown-element.xml", "OtherXml /ImportPermitRequest/GoodsItem[2]/Colour");
-        check("invalid-unknown-attribute.xml", "OtherXml /ImportPermitRequest/GoodsItem[2]/HSCode/@version");
-        check("invalid-elements-out-of-order.xml", "OtherXml /ImportPermitRequest/GoodsItem[2]/Brand");
-        check("invalid-shipment-twice.xml", "OtherXml /ImportPermitRequest/Shipment");
-        check("invalid-text-in-complex-element.xml", "OtherXml /ImportPermitRequest/Invoice");
-        check("invalid-element-inside-value.xml", "OtherXml /DeclarationCheck/Line[1]/InvoiceNumber/Suffix");
-        check("invalid-child-in-foreign-namespace.xml", "OtherXml /ImportPermitRequest/Importer/NameEn");
-        check("invalid-namespace-version-1_07.xml", "NotSupported /ImportPermitRequest");
-        check("invalid-foreign-namespace.xml", "NotSupported /DeclarationAmendment");
-        check("invalid-no-namespace.xml", "NotSupported /DeclarationAmendmentResponse");
-        check("invalid-status-query-permit-and-importer.xml", "OtherXml /PermitStatusQuery/Importer");
-        check("invalid-status-query-missing-reference.xml", "ValueNotRecognized /PermitStatusQuery/ReferenceNumber");
-        check("invalid-response-standard-not-canonical.xml", "ValueNotRecognized /ImportPermitResponse/ItemResult[1]/Standard");
-        check("invalid-reason-one-message.xml", "ValueNotRecognized /DeclarationCheckResponse/Line[2]/Reason[1]");
+        check(
+            "invalid-tax-number-12-digits.xml",
+            "ValueNotRecognized /ImportPermitRequest/Importer/TaxNumber",
+        );
+        check(
+            "invalid-hs-code-letters.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/HSCode",
+        );
+        check(
+            "invalid-quantity-4-fraction-digits.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Quantity",
+        );
+        check(
+            "invalid-quantity-zero.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity",
+        );
+        check(
+            "invalid-missing-unit-code.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity/@unitCode",
+        );
+        check(
+            "invalid-function-code.xml",
+            "ValueNotRecognized /ImportPermitRequest/DocumentControl/Function",
+        );
+        check(
+            "invalid-missing-arrival-date.xml",
+            "ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate",
+        );
+        check(
+            "invalid-missing-goods-item.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]",
+        );
+        check(
+            "invalid-port-4-letters.xml",
+            "ValueNotRecognized /ImportPermitRequest/Shipment/LoadPort",
+        );
+        check(
+            "invalid-item-number-1000.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/ItemNumber",
+        );
+        check(
+            "invalid-duplicate-item-number.xml",
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/ItemNumber",
+        );
+        check(
+            "invalid-duplicate-line-number.xml",
+            "ValueNotRecognized /DeclarationCheck/Line[2]/LineNumber",
+        );
+        check(
+            "invalid-reference-36-chars.xml",
+            "ValueNotRecognized /ImportPermitRequest/DocumentControl/ReferenceNumber",
+        );
+        check(
+            "invalid-unknown-element.xml",
+            "OtherXml /ImportPermitRequest/GoodsItem[2]/Colour",
+        );
+        check(
+            "invalid-unknown-attribute.xml",
+            "OtherXml /ImportPermitRequest/GoodsItem[2]/HSCode/@version",
+        );
+        check(
+            "invalid-elements-out-of-order.xml",
+            "OtherXml /ImportPermitRequest/GoodsItem[2]/Brand",
+        );
+        check(
+            "invalid-shipment-twice.xml",
+            "OtherXml /ImportPermitRequest/Shipment",
+        );
+        check(
+            "invalid-text-in-complex-element.xml",
+            "OtherXml /ImportPermitRequest/Invoice",
+        );
+        check(
+            "invalid-element-inside-value.xml",
+            "OtherXml /DeclarationCheck/Line[1]/InvoiceNumber/Suffix",
+        );
+        check(
+            "invalid-child-in-foreign-namespace.xml",
+            "OtherXml /ImportPermitRequest/Importer/NameEn",
+        );
+        check(
+            "invalid-namespace-version-1_07.xml",
+            "NotSupported /ImportPermitRequest",
+        );
+        check(
+            "invalid-foreign-namespace.xml",
+            "NotSupported /DeclarationAmendment",
+        );
+        check(
+            "invalid-no-namespace.xml",
+            "NotSupported /DeclarationAmendmentResponse",
+        );
+        check(
+            "invalid-status-query-permit-and-importer.xml",
+            "OtherXml /PermitStatusQuery/Importer",
+        );
+        check(
+            "invalid-status-query-missing-reference.xml",
+            "ValueNotRecognized /PermitStatusQuery/ReferenceNumber",
+        );
+        check(
+            "invalid-response-standard-not-canonical.xml",
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[1]/Standard",
+        );
+        check(
+            "invalid-reason-one-message.xml",
+            "ValueNotRecognized /DeclarationCheckResponse/Line[2]/Reason[1]",
+        );
         check(
             "invalid-reason-message-lang-twice.xml",
             "ValueNotRecognized /DeclarationCheckResponse/Line[2]/Reason[1]/Message[2]/@xml:lang",
         );
-        check("invalid-history-actor.xml", "ValueNotRecognized /PermitStatusResponse/History/Entry[3]/Actor");
-        check("invalid-history-empty.xml", "ValueNotRecognized /PermitStatusResponse/History/Entry[1]");
-        check("invalid-permit-number-serial-zero.xml", "ValueNotRecognized /PermitStatusResponse/Permit/PermitNumber");
+        check(
+            "invalid-history-actor.xml",
+            "ValueNotRecognized /PermitStatusResponse/History/Entry[3]/Actor",
+        );
+        check(
+            "invalid-history-empty.xml",
+            "ValueNotRecognized /PermitStatusResponse/History/Entry[1]",
+        );
+        check(
+            "invalid-permit-number-serial-zero.xml",
+            "ValueNotRecognized /PermitStatusResponse/Permit/PermitNumber",
+        );
     }
 
     fn valid(doc: &str) -> String {
-        std::fs::read_to_string(schemas().join("examples").join(format!("valid-{doc}.xml"))).expect(doc)
+        std::fs::read_to_string(schemas().join("examples").join(format!("valid-{doc}.xml")))
+            .expect(doc)
     }
 
     /// An edited copy of a valid example → the errors (code and XPath) the gateway reports.
@@ -914,8 +1147,14 @@ mod tests {
             &[
                 ("<Branch>00000</Branch>", "<Branch>0</Branch>"),
                 ("<HSCode>85163200001</HSCode>", "<HSCode>8516</HSCode>"),
-                ("<Quantity unitCode=\"KGM\">350.125</Quantity>", "<Quantity unitCode=\"kg\">-1</Quantity>"),
-                ("<IssueDate>2026-10-02</IssueDate>", "<IssueDate>2026-13-02</IssueDate>"),
+                (
+                    "<Quantity unitCode=\"KGM\">350.125</Quantity>",
+                    "<Quantity unitCode=\"kg\">-1</Quantity>",
+                ),
+                (
+                    "<IssueDate>2026-10-02</IssueDate>",
+                    "<IssueDate>2026-13-02</IssueDate>",
+                ),
             ],
             "ValueNotRecognized /ImportPermitRequest/Importer/Branch; \
              ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/HSCode; \
@@ -933,32 +1172,119 @@ mod tests {
             "OtherXml /ImportPermitRequest/Invoice/Extra; OtherXml /ImportPermitRequest/GoodsItem[1]/Colour",
         );
         // Agent tax numbers must be fully valid; the importer's keeps its form only (rule 0).
-        check(ipr, &[("<TaxNumber>0994000617721</TaxNumber>", "<TaxNumber>0994000617722</TaxNumber>")],
-            "ValueNotRecognized /ImportPermitRequest/Agent/TaxNumber");
-        check(ipr, &[("<TaxNumber>0105536112014</TaxNumber>", "<TaxNumber>0105536112015</TaxNumber>")], "ok");
+        check(
+            ipr,
+            &[(
+                "<TaxNumber>0994000617721</TaxNumber>",
+                "<TaxNumber>0994000617722</TaxNumber>",
+            )],
+            "ValueNotRecognized /ImportPermitRequest/Agent/TaxNumber",
+        );
+        check(
+            ipr,
+            &[(
+                "<TaxNumber>0105536112014</TaxNumber>",
+                "<TaxNumber>0105536112015</TaxNumber>",
+            )],
+            "ok",
+        );
         // Whitespace is collapsed as xs:token does.
-        check(ipr, &[("<Brand>Breeze</Brand>", "<Brand>\n   Breeze \t </Brand>")], "ok");
-        check(ipr, &[("<Model>HD-1800</Model>", "<Model/>")], "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Model");
-        check(ipr, &[("<Quantity unitCode=\"C62\">1200</Quantity>", "<Quantity unitCode=\"C62\"/>")],
-            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity");
-        check(ipr, &[("<Quantity unitCode=\"C62\">1200</Quantity>", "<Quantity unitCode=\"C62\">1.</Quantity>")],
-            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity");
-        check(ipr, &[("<Quantity unitCode=\"C62\">1200</Quantity>", "<Quantity unitCode=\"C62\">1.2500</Quantity>")], "ok");
-        check(ipr, &[("<ArrivalDate>2026-12-15</ArrivalDate>", "<ArrivalDate>1899-12-31</ArrivalDate>")],
-            "ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate");
-        check(ipr, &[("<Manufacturer>", "<Manufacturer2/><Manufacturer>")],
-            "OtherXml /ImportPermitRequest/GoodsItem[1]/Manufacturer2");
-        check(ipr, &[("<Description>เครื่องเป่าผม</Description>", "")],
-            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Description");
-        check(ipr, &[("<Standard>มอก. 2432-2555</Standard>", "<Standard>not a standard at all</Standard>")], "ok");
-        check(ipr, &[("<Name>บริษัท สยามอิเล็กทรอนิกส์ จำกัด</Name>", "<Name>A &bogus; B</Name>")],
-            "OtherXml /ImportPermitRequest/Importer/Name");
-        check(ipr, &[("<Shipment>", "<Shipment><!-- arrival by sea -->")], "ok");
-        check(ipr, &[("<Shipment>", "<Shipment><?evil x?>")], "SecurityFailure /ImportPermitRequest/Shipment");
-        check(ipr, &[("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<!DOCTYPE x [<!ENTITY a \"b\">]>")],
-            "SecurityFailure /");
-        check(ipr, &[("</ImportPermitRequest>", "</ImportPermitRequest><More/>")], "OtherXml /");
-        check(ipr, &[("</Shipment>", "</Shipmen>")], "OtherXml /ImportPermitRequest/Shipment");
+        check(
+            ipr,
+            &[("<Brand>Breeze</Brand>", "<Brand>\n   Breeze \t </Brand>")],
+            "ok",
+        );
+        check(
+            ipr,
+            &[("<Model>HD-1800</Model>", "<Model/>")],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Model",
+        );
+        check(
+            ipr,
+            &[(
+                "<Quantity unitCode=\"C62\">1200</Quantity>",
+                "<Quantity unitCode=\"C62\"/>",
+            )],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity",
+        );
+        check(
+            ipr,
+            &[(
+                "<Quantity unitCode=\"C62\">1200</Quantity>",
+                "<Quantity unitCode=\"C62\">1.</Quantity>",
+            )],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/Quantity",
+        );
+        check(
+            ipr,
+            &[(
+                "<Quantity unitCode=\"C62\">1200</Quantity>",
+                "<Quantity unitCode=\"C62\">1.2500</Quantity>",
+            )],
+            "ok",
+        );
+        check(
+            ipr,
+            &[(
+                "<ArrivalDate>2026-12-15</ArrivalDate>",
+                "<ArrivalDate>1899-12-31</ArrivalDate>",
+            )],
+            "ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate",
+        );
+        check(
+            ipr,
+            &[("<Manufacturer>", "<Manufacturer2/><Manufacturer>")],
+            "OtherXml /ImportPermitRequest/GoodsItem[1]/Manufacturer2",
+        );
+        check(
+            ipr,
+            &[("<Description>เครื่องเป่าผม</Description>", "")],
+            "ValueNotRecognized /ImportPermitRequest/GoodsItem[2]/Description",
+        );
+        check(
+            ipr,
+            &[(
+                "<Standard>มอก. 2432-2555</Standard>",
+                "<Standard>not a standard at all</Standard>",
+            )],
+            "ok",
+        );
+        check(
+            ipr,
+            &[(
+                "<Name>บริษัท สยามอิเล็กทรอนิกส์ จำกัด</Name>",
+                "<Name>A &bogus; B</Name>",
+            )],
+            "OtherXml /ImportPermitRequest/Importer/Name",
+        );
+        check(
+            ipr,
+            &[("<Shipment>", "<Shipment><!-- arrival by sea -->")],
+            "ok",
+        );
+        check(
+            ipr,
+            &[("<Shipment>", "<Shipment><?evil x?>")],
+            "SecurityFailure /ImportPermitRequest/Shipment",
+        );
+        check(
+            ipr,
+            &[(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                "<!DOCTYPE x [<!ENTITY a \"b\">]>",
+            )],
+            "SecurityFailure /",
+        );
+        check(
+            ipr,
+            &[("</ImportPermitRequest>", "</ImportPermitRequest><More/>")],
+            "OtherXml /",
+        );
+        check(
+            ipr,
+            &[("</Shipment>", "</Shipmen>")],
+            "OtherXml /ImportPermitRequest/Shipment",
+        );
         // A request where a response is expected, and the other way round.
         assert_eq!(
             decode_outbound(&valid(ipr)).unwrap_err()[0].code,
@@ -970,30 +1296,81 @@ mod tests {
         );
 
         let resp = "ImportPermitResponse";
-        check(resp, &[("<DecidedAt>2026-11-26T14:03:27.512+07:00</DecidedAt>", "<DecidedAt>2026-11-26T14:03:27+15:00</DecidedAt>")],
-            "ValueNotRecognized /ImportPermitResponse/DocumentControl/DecidedAt");
-        check(resp, &[("<DecidedAt>2026-11-26T14:03:27.512+07:00</DecidedAt>", "<DecidedAt>2026-11-26 14:03:27Z</DecidedAt>")],
-            "ValueNotRecognized /ImportPermitResponse/DocumentControl/DecidedAt");
-        check(resp, &[("<Standard>TIS 60335 Part 2(23)-2567</Standard>", "<Standard>TIS 60335 Part 2(23)-2024</Standard>")],
-            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Standard");
-        check(resp, &[("<Message xml:lang=\"en\">", "<Message xml:lang=\"fr\">")],
-            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Reason[1]/Message[2]/@xml:lang");
-        check(resp, &[("<Message xml:lang=\"th\">", "<Message>")],
-            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Reason[1]/Message[1]/@xml:lang");
+        check(
+            resp,
+            &[(
+                "<DecidedAt>2026-11-26T14:03:27.512+07:00</DecidedAt>",
+                "<DecidedAt>2026-11-26T14:03:27+15:00</DecidedAt>",
+            )],
+            "ValueNotRecognized /ImportPermitResponse/DocumentControl/DecidedAt",
+        );
+        check(
+            resp,
+            &[(
+                "<DecidedAt>2026-11-26T14:03:27.512+07:00</DecidedAt>",
+                "<DecidedAt>2026-11-26 14:03:27Z</DecidedAt>",
+            )],
+            "ValueNotRecognized /ImportPermitResponse/DocumentControl/DecidedAt",
+        );
+        check(
+            resp,
+            &[(
+                "<Standard>TIS 60335 Part 2(23)-2567</Standard>",
+                "<Standard>TIS 60335 Part 2(23)-2024</Standard>",
+            )],
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Standard",
+        );
+        check(
+            resp,
+            &[("<Message xml:lang=\"en\">", "<Message xml:lang=\"fr\">")],
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Reason[1]/Message[2]/@xml:lang",
+        );
+        check(
+            resp,
+            &[("<Message xml:lang=\"th\">", "<Message>")],
+            "ValueNotRecognized /ImportPermitResponse/ItemResult[2]/Reason[1]/Message[1]/@xml:lang",
+        );
 
         let psr = "PermitStatusResponse";
-        check(psr, &[("<WrittenOffQuantity unitCode=\"C62\">600", "<WrittenOffQuantity unitCode=\"KGM\">600")],
-            "ValueNotRecognized /PermitStatusResponse/Item[1]/WrittenOffQuantity/@unitCode");
-        check(psr, &[("<RemainingQuantity unitCode=\"C62\">600</RemainingQuantity>", "")],
-            "ValueNotRecognized /PermitStatusResponse/Item[1]/RemainingQuantity");
-        check(psr, &[("<Actor>system</Actor>", "<Actor>officer:</Actor>")],
-            "ValueNotRecognized /PermitStatusResponse/History/Entry[1]/Actor");
+        check(
+            psr,
+            &[(
+                "<WrittenOffQuantity unitCode=\"C62\">600",
+                "<WrittenOffQuantity unitCode=\"KGM\">600",
+            )],
+            "ValueNotRecognized /PermitStatusResponse/Item[1]/WrittenOffQuantity/@unitCode",
+        );
+        check(
+            psr,
+            &[(
+                "<RemainingQuantity unitCode=\"C62\">600</RemainingQuantity>",
+                "",
+            )],
+            "ValueNotRecognized /PermitStatusResponse/Item[1]/RemainingQuantity",
+        );
+        check(
+            psr,
+            &[("<Actor>system</Actor>", "<Actor>officer:</Actor>")],
+            "ValueNotRecognized /PermitStatusResponse/History/Entry[1]/Actor",
+        );
 
         let psq = "PermitStatusQuery";
-        check(psq, &[("<tisi:TaxNumber>0105536112014</tisi:TaxNumber>", "<tisi:TaxNumber>0105536112015</tisi:TaxNumber>")],
-            "ValueNotRecognized /PermitStatusQuery/Importer/TaxNumber");
-        check(psq, &[("xmlns:tisi=\"urn:th:tisi:nsw:permit:1_00\"", "xmlns:tisi=\"urn:th:tisi:nsw:permit:1_01\"")],
-            "NotSupported /PermitStatusQuery");
+        check(
+            psq,
+            &[(
+                "<tisi:TaxNumber>0105536112014</tisi:TaxNumber>",
+                "<tisi:TaxNumber>0105536112015</tisi:TaxNumber>",
+            )],
+            "ValueNotRecognized /PermitStatusQuery/Importer/TaxNumber",
+        );
+        check(
+            psq,
+            &[(
+                "xmlns:tisi=\"urn:th:tisi:nsw:permit:1_00\"",
+                "xmlns:tisi=\"urn:th:tisi:nsw:permit:1_01\"",
+            )],
+            "NotSupported /PermitStatusQuery",
+        );
     }
 
     fn big_request(items: usize) -> String {
@@ -1004,7 +1381,11 @@ mod tests {
         let mut out = String::with_capacity(xml.len() + items * item.len());
         out.push_str(&xml[..start]);
         for i in 1..=items {
-            out.push_str(&item.replacen("<ItemNumber>1</ItemNumber>", &format!("<ItemNumber>{}</ItemNumber>", i.min(999)), 1));
+            out.push_str(&item.replacen(
+                "<ItemNumber>1</ItemNumber>",
+                &format!("<ItemNumber>{}</ItemNumber>", i.min(999)),
+                1,
+            ));
         }
         out.push_str(&xml[xml.rfind("</ImportPermitRequest>").expect("end")..]);
         out
@@ -1019,7 +1400,10 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].code, ErrorCode::OtherXml);
         assert_eq!(errors[0].location, "/ImportPermitRequest/GoodsItem[1000]");
-        let failed = xmllint("ImportPermitRequest", &[("ok.xml".into(), ok), ("too-many.xml".into(), too_many)]);
+        let failed = xmllint(
+            "ImportPermitRequest",
+            &[("ok.xml".into(), ok), ("too-many.xml".into(), too_many)],
+        );
         let names: Vec<_> = failed.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["too-many.xml"]);
     }
@@ -1028,7 +1412,11 @@ mod tests {
     fn deep_nesting_is_refused() {
         let mut xml = valid("DeclarationAmendment");
         let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
-        xml = xml.replacen("<Action>CANCEL</Action>", &format!("<Action>CANCEL</Action>{deep}"), 1);
+        xml = xml.replacen(
+            "<Action>CANCEL</Action>",
+            &format!("<Action>CANCEL</Action>{deep}"),
+            1,
+        );
         let errors = decode_inbound(&xml).unwrap_err();
         assert_eq!(errors[0].code, ErrorCode::OtherXml, "{errors:?}");
     }

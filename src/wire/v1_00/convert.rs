@@ -16,7 +16,10 @@ use crate::wire::{EbmsError, ErrorCode};
 // Entry points
 // =============================================================================================
 
-pub(crate) fn decode_inbound(xml: &str, root: &'static str) -> Result<InboundDocument, Vec<EbmsError>> {
+pub(crate) fn decode_inbound(
+    xml: &str,
+    root: &'static str,
+) -> Result<InboundDocument, Vec<EbmsError>> {
     let mut cx = Cx::default();
     let doc = match root {
         "ImportPermitRequest" => {
@@ -40,7 +43,10 @@ pub(crate) fn decode_inbound(xml: &str, root: &'static str) -> Result<InboundDoc
     cx.finish(doc)
 }
 
-pub(crate) fn decode_outbound(xml: &str, root: &'static str) -> Result<OutboundDocument, Vec<EbmsError>> {
+pub(crate) fn decode_outbound(
+    xml: &str,
+    root: &'static str,
+) -> Result<OutboundDocument, Vec<EbmsError>> {
     let mut cx = Cx::default();
     let doc = match root {
         "ImportPermitResponse" => {
@@ -84,11 +90,13 @@ pub(crate) fn encode_outbound(doc: &OutboundDocument) -> String {
     match doc {
         OutboundDocument::ImportPermitResponse(d) => ser(&import_permit_response_dto(d)),
         OutboundDocument::DeclarationCheckResponse(d) => ser(&declaration_check_response_dto(d)),
-        OutboundDocument::DeclarationAmendmentResponse(d) => ser(&DeclarationAmendmentResponseDto {
-            xmlns: NAMESPACE,
-            declaration_number: b(&d.declaration_number),
-            result: b(d.result.code()),
-        }),
+        OutboundDocument::DeclarationAmendmentResponse(d) => {
+            ser(&DeclarationAmendmentResponseDto {
+                xmlns: NAMESPACE,
+                declaration_number: b(&d.declaration_number),
+                result: b(d.result.code()),
+            })
+        }
         OutboundDocument::PermitStatusResponse(d) => ser(&permit_status_response_dto(d)),
     }
 }
@@ -140,11 +148,15 @@ fn tax_number_form(s: &str) -> Result<String, ValueError> {
 
 fn small_number(s: &str, digits: usize, max: u16, what: &str) -> Result<u16, ValueError> {
     if s.is_empty() || s.len() > digits || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return bad(format!("{what} '{s}' must be a whole number from 1 to {max}"));
+        return bad(format!(
+            "{what} '{s}' must be a whole number from 1 to {max}"
+        ));
     }
     match s.parse::<u16>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => bad(format!("{what} '{s}' must be a whole number from 1 to {max}")),
+        _ => bad(format!(
+            "{what} '{s}' must be a whole number from 1 to {max}"
+        )),
     }
 }
 
@@ -165,12 +177,16 @@ fn date_shape(s: &str) -> bool {
     b.len() >= 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && [0, 1, 2, 3, 5, 6, 8, 9].iter().all(|&i| b[i].is_ascii_digit())
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
 }
 
 fn date(s: &str) -> Result<NaiveDate, ValueError> {
     if !(s.len() == 10 && date_shape(s)) {
-        return bad(format!("date '{s}' must be YYYY-MM-DD, without a time zone"));
+        return bad(format!(
+            "date '{s}' must be YYYY-MM-DD, without a time zone"
+        ));
     }
     let d = parse_date(s)?;
     if d.year() < 1900 {
@@ -189,7 +205,9 @@ fn date_time(s: &str) -> Result<DateTime<FixedOffset>, ValueError> {
         && b[10] == b'T'
         && b[13] == b':'
         && b[16] == b':'
-        && [11, 12, 14, 15, 17, 18].iter().all(|&i| b[i].is_ascii_digit())
+        && [11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
         && (s.ends_with('Z') || matches!(b.get(b.len() - 6), Some(b'+' | b'-')));
     if !shape {
         return bad(format!(
@@ -199,10 +217,14 @@ fn date_time(s: &str) -> Result<DateTime<FixedOffset>, ValueError> {
     let t = DateTime::parse_from_rfc3339(s)
         .map_err(|_| ValueError(format!("date-time '{s}' is not a real date and time")))?;
     if t.offset().local_minus_utc().abs() > MAX_OFFSET_SECS {
-        return bad(format!("date-time '{s}' has a time-zone offset beyond 14 hours"));
+        return bad(format!(
+            "date-time '{s}' has a time-zone offset beyond 14 hours"
+        ));
     }
     if !(1900..2400).contains(&t.year()) {
-        return bad(format!("date-time '{s}' must be in a Gregorian year from 1900 to 2399"));
+        return bad(format!(
+            "date-time '{s}' must be in a Gregorian year from 1900 to 2399"
+        ));
     }
     if t.nanosecond() >= 1_000_000_000 {
         return bad(format!("date-time '{s}' has a leap second"));
@@ -218,25 +240,47 @@ fn amount(s: &str) -> Result<Amount, ValueError> {
     let (int, frac) = s.split_once('.').unwrap_or((s, "1"));
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     if !digits(int) || !digits(frac) {
-        return bad(format!("'{s}' is not a plain decimal number such as 12 or 0.125"));
+        return bad(format!(
+            "'{s}' is not a plain decimal number such as 12 or 0.125"
+        ));
     }
     Amount::parse(s)
 }
 
-fn code<T>(s: &str, what: &str, allowed: &str, f: impl Fn(&str) -> Option<T>) -> Result<T, ValueError> {
+fn code<T>(
+    s: &str,
+    what: &str,
+    allowed: &str,
+    f: impl Fn(&str) -> Option<T>,
+) -> Result<T, ValueError> {
     f(s).ok_or_else(|| ValueError(format!("{what} '{s}' is not one of {allowed}")))
 }
 
 fn function(s: &str) -> Result<Function, ValueError> {
-    code(s, "function", "9 (original), 5 (replacement), 1 (cancellation)", Function::from_code)
+    code(
+        s,
+        "function",
+        "9 (original), 5 (replacement), 1 (cancellation)",
+        Function::from_code,
+    )
 }
 
 fn request_type(s: &str) -> Result<RequestType, ValueError> {
-    code(s, "request type", "LICENSED, SPECIAL", RequestType::from_code)
+    code(
+        s,
+        "request type",
+        "LICENSED, SPECIAL",
+        RequestType::from_code,
+    )
 }
 
 fn transport_mode(s: &str) -> Result<TransportMode, ValueError> {
-    code(s, "transport mode", "1 (sea), 2 (rail), 3 (road), 4 (air), 5 (post)", TransportMode::from_code)
+    code(
+        s,
+        "transport mode",
+        "1 (sea), 2 (rail), 3 (road), 4 (air), 5 (post)",
+        TransportMode::from_code,
+    )
 }
 
 fn destination(s: &str) -> Result<Country, ValueError> {
@@ -266,11 +310,17 @@ fn item_status(s: &str) -> Result<ItemStatus, ValueError> {
 }
 
 fn reason_code(s: &str) -> Result<ReasonCode, ValueError> {
-    ReasonCode::from_code(s).ok_or_else(|| ValueError(format!("reason code '{s}' is not a known reason code")))
+    ReasonCode::from_code(s)
+        .ok_or_else(|| ValueError(format!("reason code '{s}' is not a known reason code")))
 }
 
 fn declaration_result(s: &str) -> Result<DeclarationResult, ValueError> {
-    code(s, "result", "ACCEPTED, REFUSED, HOLD", DeclarationResult::from_code)
+    code(
+        s,
+        "result",
+        "ACCEPTED, REFUSED, HOLD",
+        DeclarationResult::from_code,
+    )
 }
 
 fn line_result(s: &str) -> Result<LineResult, ValueError> {
@@ -283,11 +333,18 @@ fn line_result(s: &str) -> Result<LineResult, ValueError> {
 }
 
 fn amendment_action(s: &str) -> Result<AmendmentAction, ValueError> {
-    code(s, "action", "CANCEL", |s| (s == "CANCEL").then_some(AmendmentAction::Cancel))
+    code(s, "action", "CANCEL", |s| {
+        (s == "CANCEL").then_some(AmendmentAction::Cancel)
+    })
 }
 
 fn amendment_result(s: &str) -> Result<AmendmentResult, ValueError> {
-    code(s, "result", "RESTORED, UNKNOWN_DECLARATION", AmendmentResult::from_code)
+    code(
+        s,
+        "result",
+        "RESTORED, UNKNOWN_DECLARATION",
+        AmendmentResult::from_code,
+    )
 }
 
 fn query_result(s: &str) -> Result<StatusQueryResult, ValueError> {
@@ -307,10 +364,15 @@ fn query_result_code(r: StatusQueryResult) -> &'static str {
 
 fn actor(s: &str) -> Result<Actor, ValueError> {
     if s.chars().count() > 70 || s.chars().any(char::is_control) {
-        return bad(format!("actor '{s}' must be at most 70 characters without control characters"));
+        return bad(format!(
+            "actor '{s}' must be at most 70 characters without control characters"
+        ));
     }
-    Actor::parse(s)
-        .ok_or_else(|| ValueError(format!("actor '{s}' must be system, customs or officer:<id>")))
+    Actor::parse(s).ok_or_else(|| {
+        ValueError(format!(
+            "actor '{s}' must be system, customs or officer:<id>"
+        ))
+    })
 }
 
 /// A standard in a response: canonical form only.
@@ -334,7 +396,9 @@ fn well_formed_part(p: &str) -> bool {
     }
     let mut rest = &p[head..];
     while !rest.is_empty() {
-        let Some(r) = rest.strip_prefix('(') else { return false };
+        let Some(r) = rest.strip_prefix('(') else {
+            return false;
+        };
         let n = r.bytes().take_while(u8::is_ascii_digit).count();
         if n == 0 || r.as_bytes().get(n) != Some(&b')') {
             return false;
@@ -360,7 +424,12 @@ fn optional_message(s: &str) -> Result<String, ValueError> {
 // Shared composites
 // =============================================================================================
 
-fn quantity(cx: &mut Cx, q: &Option<QuantityDto<'_>>, at: Loc<'_>, positive: bool) -> Option<Quantity> {
+fn quantity(
+    cx: &mut Cx,
+    q: &Option<QuantityDto<'_>>,
+    at: Loc<'_>,
+    positive: bool,
+) -> Option<Quantity> {
     let q = cx.node(q, at)?;
     let unit = cx.req(&q.unit_code, at.attr("unitCode"), UnitCode::parse);
     let amount = match &q.value {
@@ -393,16 +462,28 @@ fn party(cx: &mut Cx, p: &Option<PartyDto<'_>>, at: Loc<'_>) -> Option<PartyKey>
 }
 
 fn permit(cx: &mut Cx, p: &PermitDto<'_>, at: Loc<'_>) -> Option<Permit> {
-    let number = cx.req(&p.permit_number, at.child("PermitNumber"), PermitNumber::parse);
+    let number = cx.req(
+        &p.permit_number,
+        at.child("PermitNumber"),
+        PermitNumber::parse,
+    );
     let issue_date = cx.req(&p.issue_date, at.child("IssueDate"), date);
     let effective_date = cx.req(&p.effective_date, at.child("EffectiveDate"), date);
     let expiry_date = cx.req(&p.expiry_date, at.child("ExpiryDate"), date);
     let arrival_date = cx.req(&p.arrival_date, at.child("ArrivalDate"), date);
-    let invoice_number = cx.req(&p.invoice_number, at.child("InvoiceNumber"), an(35, "invoice number"));
+    let invoice_number = cx.req(
+        &p.invoice_number,
+        at.child("InvoiceNumber"),
+        an(35, "invoice number"),
+    );
     let invoice_date = cx.req(&p.invoice_date, at.child("InvoiceDate"), date);
     let load_port = cx.req(&p.load_port, at.child("LoadPort"), Port::parse);
     let discharge_port = cx.req(&p.discharge_port, at.child("DischargePort"), Port::parse);
-    let country_of_destination = cx.req(&p.country_of_destination, at.child("CountryOfDestination"), Country::parse);
+    let country_of_destination = cx.req(
+        &p.country_of_destination,
+        at.child("CountryOfDestination"),
+        Country::parse,
+    );
     Some(Permit {
         number: number?,
         issue_date: issue_date?,
@@ -418,7 +499,12 @@ fn permit(cx: &mut Cx, p: &PermitDto<'_>, at: Loc<'_>) -> Option<Permit> {
 }
 
 /// Exactly one Thai and one English message; empty texts allowed only when `allow_empty`.
-fn messages(cx: &mut Cx, ms: &[MessageDto<'_>], at: Loc<'_>, allow_empty: bool) -> Option<(String, String)> {
+fn messages(
+    cx: &mut Cx,
+    ms: &[MessageDto<'_>],
+    at: Loc<'_>,
+    allow_empty: bool,
+) -> Option<(String, String)> {
     let (mut th, mut en) = (None, None);
     let mut ok = true;
     for (i, m) in ms.iter().enumerate() {
@@ -432,8 +518,11 @@ fn messages(cx: &mut Cx, ms: &[MessageDto<'_>], at: Loc<'_>, allow_empty: bool) 
                 bad(format!("language '{l}' must be th or en"))
             }
         });
-        let parse: fn(&str) -> Result<String, ValueError> =
-            if allow_empty { optional_message } else { required_message };
+        let parse: fn(&str) -> Result<String, ValueError> = if allow_empty {
+            optional_message
+        } else {
+            required_message
+        };
         let text = cx.value_or_empty(&m.text, m_at, parse);
         match lang {
             Some(is_th) => {
@@ -453,7 +542,10 @@ fn messages(cx: &mut Cx, ms: &[MessageDto<'_>], at: Loc<'_>, allow_empty: bool) 
     }
     for (slot, lang) in [(&th, "th"), (&en, "en")] {
         if slot.is_none() && ok {
-            cx.invalid(at, format!("a Message with xml:lang=\"{lang}\" is required"));
+            cx.invalid(
+                at,
+                format!("a Message with xml:lang=\"{lang}\" is required"),
+            );
         }
     }
     match (th, en) {
@@ -497,7 +589,10 @@ fn list_rules(
         cx.missing(root.item(name, 0));
     }
     if len > 999 {
-        cx.structure(root.item(name, 999), format!("more than 999 {name} elements"));
+        cx.structure(
+            root.item(name, 999),
+            format!("more than 999 {name} elements"),
+        );
     }
     let mut seen = [0u16; 1000];
     for (i, n) in numbers {
@@ -507,7 +602,10 @@ fn list_rules(
             let at = root.item(name, i);
             cx.invalid(
                 at.child(number_name),
-                format!("{number_name} {n} is also used by {name}[{}]; it must be unique", *slot),
+                format!(
+                    "{number_name} {n} is also used by {name}[{}]; it must be unique",
+                    *slot
+                ),
             );
         } else {
             *slot = (i + 1).min(usize::from(u16::MAX)) as u16;
@@ -523,12 +621,19 @@ fn number_of(v: &Option<Cow<'_, str>>, parse: fn(&str) -> Result<u16, ValueError
 // Inbound documents
 // =============================================================================================
 
-fn import_permit_request(cx: &mut Cx, d: &ImportPermitRequestDto<'_>) -> Option<ImportPermitRequest> {
+fn import_permit_request(
+    cx: &mut Cx,
+    d: &ImportPermitRequestDto<'_>,
+) -> Option<ImportPermitRequest> {
     let r = Loc::root("ImportPermitRequest");
     let dc_at = r.child("DocumentControl");
     let (reference, function_, request_type_) = match cx.node(&d.document_control, dc_at) {
         Some(dc) => (
-            cx.req(&dc.reference_number, dc_at.child("ReferenceNumber"), ReferenceNumber::parse),
+            cx.req(
+                &dc.reference_number,
+                dc_at.child("ReferenceNumber"),
+                ReferenceNumber::parse,
+            ),
             cx.req(&dc.function, dc_at.child("Function"), function),
             cx.req(&dc.request_type, dc_at.child("RequestType"), request_type),
         ),
@@ -569,11 +674,18 @@ fn import_permit_request(cx: &mut Cx, d: &ImportPermitRequestDto<'_>) -> Option<
     let sh_at = r.child("Shipment");
     let shipment = cx.node(&d.shipment, sh_at).and_then(|s| {
         let arrival_date = cx.req(&s.arrival_date, sh_at.child("ArrivalDate"), date);
-        let transport_mode_ = cx.req(&s.transport_mode, sh_at.child("TransportMode"), transport_mode);
+        let transport_mode_ = cx.req(
+            &s.transport_mode,
+            sh_at.child("TransportMode"),
+            transport_mode,
+        );
         let load_port = cx.req(&s.load_port, sh_at.child("LoadPort"), Port::parse);
         let discharge_port = cx.req(&s.discharge_port, sh_at.child("DischargePort"), Port::parse);
-        let country_of_destination =
-            cx.req(&s.country_of_destination, sh_at.child("CountryOfDestination"), destination);
+        let country_of_destination = cx.req(
+            &s.country_of_destination,
+            sh_at.child("CountryOfDestination"),
+            destination,
+        );
         Some(Shipment {
             arrival_date: arrival_date?,
             transport_mode: transport_mode_?,
@@ -599,7 +711,10 @@ fn import_permit_request(cx: &mut Cx, d: &ImportPermitRequestDto<'_>) -> Option<
         r,
         "GoodsItem",
         1,
-        d.goods_items.iter().map(|g| number_of(&g.item_number, item_number)).enumerate(),
+        d.goods_items
+            .iter()
+            .map(|g| number_of(&g.item_number, item_number))
+            .enumerate(),
         "ItemNumber",
     );
     let mut items = Vec::with_capacity(d.goods_items.len());
@@ -625,10 +740,22 @@ fn import_permit_request(cx: &mut Cx, d: &ImportPermitRequestDto<'_>) -> Option<
 
 fn goods_item(cx: &mut Cx, g: &GoodsItemDto<'_>, at: Loc<'_>) -> Option<GoodsItem> {
     let item_number_ = cx.req(&g.item_number, at.child("ItemNumber"), item_number);
-    let invoice_item_number_ = cx.req(&g.invoice_item_number, at.child("InvoiceItemNumber"), invoice_item_number);
+    let invoice_item_number_ = cx.req(
+        &g.invoice_item_number,
+        at.child("InvoiceItemNumber"),
+        invoice_item_number,
+    );
     let hs_code = cx.req(&g.hs_code, at.child("HSCode"), HsCode::parse);
-    let description = cx.req(&g.description, at.child("Description"), an(512, "description"));
-    let description_en = cx.opt(&g.description_en, at.child("DescriptionEn"), an(512, "English description"));
+    let description = cx.req(
+        &g.description,
+        at.child("Description"),
+        an(512, "description"),
+    );
+    let description_en = cx.opt(
+        &g.description_en,
+        at.child("DescriptionEn"),
+        an(512, "English description"),
+    );
     let brand = cx.req(&g.brand, at.child("Brand"), an(70, "brand"));
     let model = cx.req(&g.model, at.child("Model"), an(70, "model"));
     let m_at = at.child("Manufacturer");
@@ -640,17 +767,33 @@ fn goods_item(cx: &mut Cx, g: &GoodsItemDto<'_>, at: Loc<'_>) -> Option<GoodsIte
             country: country?,
         })
     });
-    let country_of_origin = cx.req(&g.country_of_origin, at.child("CountryOfOrigin"), Country::parse);
+    let country_of_origin = cx.req(
+        &g.country_of_origin,
+        at.child("CountryOfOrigin"),
+        Country::parse,
+    );
     let quantity_ = quantity(cx, &g.quantity, at.child("Quantity"), true);
     let standard = cx.opt(&g.standard, at.child("Standard"), an(70, "standard"));
-    let licence_number = cx.opt(&g.licence_number, at.child("LicenceNumber"), an(35, "licence number"));
-    let special_purpose = cx.opt(&g.special_purpose, at.child("SpecialPurpose"), an(35, "special purpose"));
+    let licence_number = cx.opt(
+        &g.licence_number,
+        at.child("LicenceNumber"),
+        an(35, "licence number"),
+    );
+    let special_purpose = cx.opt(
+        &g.special_purpose,
+        at.child("SpecialPurpose"),
+        an(35, "special purpose"),
+    );
     let tr_at = at.child("TestReport");
     let test_report = match &g.test_report {
         None => Some(None),
         Some(t) => {
             let lab_id = cx.req(&t.lab_id, tr_at.child("LabId"), an(35, "lab id"));
-            let report_number = cx.req(&t.report_number, tr_at.child("ReportNumber"), an(35, "report number"));
+            let report_number = cx.req(
+                &t.report_number,
+                tr_at.child("ReportNumber"),
+                an(35, "report number"),
+            );
             let issue_date = cx.req(&t.issue_date, tr_at.child("IssueDate"), date);
             (|| {
                 Some(Some(TestReport {
@@ -681,7 +824,11 @@ fn goods_item(cx: &mut Cx, g: &GoodsItemDto<'_>, at: Loc<'_>) -> Option<GoodsIte
 
 fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<DeclarationCheck> {
     let r = Loc::root("DeclarationCheck");
-    let declaration_number = cx.req(&d.declaration_number, r.child("DeclarationNumber"), an(35, "declaration number"));
+    let declaration_number = cx.req(
+        &d.declaration_number,
+        r.child("DeclarationNumber"),
+        an(35, "declaration number"),
+    );
     let declaration_date = cx.req(&d.declaration_date, r.child("DeclarationDate"), date);
     let importer = party(cx, &d.importer, r.child("Importer"));
     let arrival_date = cx.req(&d.arrival_date, r.child("ArrivalDate"), date);
@@ -691,7 +838,10 @@ fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<Declara
         r,
         "Line",
         1,
-        d.lines.iter().map(|l| number_of(&l.line_number, line_number)).enumerate(),
+        d.lines
+            .iter()
+            .map(|l| number_of(&l.line_number, line_number))
+            .enumerate(),
         "LineNumber",
     );
     let mut lines = Vec::with_capacity(d.lines.len());
@@ -699,17 +849,37 @@ fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<Declara
     for (i, l) in d.lines.iter().enumerate() {
         let at = r.item("Line", i);
         let line_number_ = cx.req(&l.line_number, at.child("LineNumber"), line_number);
-        let permit_number = cx.req(&l.permit_number, at.child("PermitNumber"), PermitNumber::parse);
+        let permit_number = cx.req(
+            &l.permit_number,
+            at.child("PermitNumber"),
+            PermitNumber::parse,
+        );
         let permit_issue_date = cx.req(&l.permit_issue_date, at.child("PermitIssueDate"), date);
-        let issuing = cx.req(&l.issuing_authority_tax_number, at.child("IssuingAuthorityTaxNumber"), TaxNumber::parse);
-        let invoice_number = cx.req(&l.invoice_number, at.child("InvoiceNumber"), an(35, "invoice number"));
+        let issuing = cx.req(
+            &l.issuing_authority_tax_number,
+            at.child("IssuingAuthorityTaxNumber"),
+            TaxNumber::parse,
+        );
+        let invoice_number = cx.req(
+            &l.invoice_number,
+            at.child("InvoiceNumber"),
+            an(35, "invoice number"),
+        );
         let invoice_date = cx.req(&l.invoice_date, at.child("InvoiceDate"), date);
-        let inv_item = cx.req(&l.invoice_item_number, at.child("InvoiceItemNumber"), invoice_item_number);
+        let inv_item = cx.req(
+            &l.invoice_item_number,
+            at.child("InvoiceItemNumber"),
+            invoice_item_number,
+        );
         let hs_code = cx.req(&l.hs_code, at.child("HSCode"), HsCode::parse);
         let quantity_ = quantity(cx, &l.quantity, at.child("Quantity"), true);
         let load_port = cx.req(&l.load_port, at.child("LoadPort"), Port::parse);
         let discharge_port = cx.req(&l.discharge_port, at.child("DischargePort"), Port::parse);
-        let country_of_origin = cx.req(&l.country_of_origin, at.child("CountryOfOrigin"), Country::parse);
+        let country_of_origin = cx.req(
+            &l.country_of_origin,
+            at.child("CountryOfOrigin"),
+            Country::parse,
+        );
         let line = (|| {
             Some(DeclarationLine {
                 line_number: line_number_?,
@@ -740,9 +910,16 @@ fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<Declara
     })
 }
 
-fn declaration_amendment(cx: &mut Cx, d: &DeclarationAmendmentDto<'_>) -> Option<DeclarationAmendment> {
+fn declaration_amendment(
+    cx: &mut Cx,
+    d: &DeclarationAmendmentDto<'_>,
+) -> Option<DeclarationAmendment> {
     let r = Loc::root("DeclarationAmendment");
-    let declaration_number = cx.req(&d.declaration_number, r.child("DeclarationNumber"), an(35, "declaration number"));
+    let declaration_number = cx.req(
+        &d.declaration_number,
+        r.child("DeclarationNumber"),
+        an(35, "declaration number"),
+    );
     let action = cx.req(&d.action, r.child("Action"), amendment_action);
     Some(DeclarationAmendment {
         declaration_number: declaration_number?,
@@ -754,14 +931,22 @@ fn permit_status_query(cx: &mut Cx, d: &PermitStatusQueryDto<'_>) -> Option<Perm
     let r = Loc::root("PermitStatusQuery");
     if d.permit_number.is_some() {
         if d.importer.is_some() || d.reference_number.is_some() {
-            let at = r.child(if d.importer.is_some() { "Importer" } else { "ReferenceNumber" });
+            let at = r.child(if d.importer.is_some() {
+                "Importer"
+            } else {
+                "ReferenceNumber"
+            });
             cx.structure(
                 at,
                 "PermitStatusQuery takes either PermitNumber or Importer with ReferenceNumber, not both",
             );
             return None;
         }
-        let n = cx.req(&d.permit_number, r.child("PermitNumber"), PermitNumber::parse)?;
+        let n = cx.req(
+            &d.permit_number,
+            r.child("PermitNumber"),
+            PermitNumber::parse,
+        )?;
         return Some(PermitStatusQuery::ByPermit(n));
     }
     if d.importer.is_none() && d.reference_number.is_none() {
@@ -769,7 +954,11 @@ fn permit_status_query(cx: &mut Cx, d: &PermitStatusQueryDto<'_>) -> Option<Perm
         return None;
     }
     let importer = party(cx, &d.importer, r.child("Importer"));
-    let reference = cx.req(&d.reference_number, r.child("ReferenceNumber"), ReferenceNumber::parse);
+    let reference = cx.req(
+        &d.reference_number,
+        r.child("ReferenceNumber"),
+        ReferenceNumber::parse,
+    );
     Some(PermitStatusQuery::ByReference {
         importer: importer?,
         reference: reference?,
@@ -780,14 +969,25 @@ fn permit_status_query(cx: &mut Cx, d: &PermitStatusQueryDto<'_>) -> Option<Perm
 // Outbound documents
 // =============================================================================================
 
-fn import_permit_response(cx: &mut Cx, d: &ImportPermitResponseDto<'_>) -> Option<ImportPermitResponse> {
+fn import_permit_response(
+    cx: &mut Cx,
+    d: &ImportPermitResponseDto<'_>,
+) -> Option<ImportPermitResponse> {
     let r = Loc::root("ImportPermitResponse");
     let dc_at = r.child("DocumentControl");
     let (reference, function_, request_id, decided_at) = match cx.node(&d.document_control, dc_at) {
         Some(dc) => (
-            cx.req(&dc.reference_number, dc_at.child("ReferenceNumber"), ReferenceNumber::parse),
+            cx.req(
+                &dc.reference_number,
+                dc_at.child("ReferenceNumber"),
+                ReferenceNumber::parse,
+            ),
             cx.req(&dc.function, dc_at.child("Function"), function),
-            cx.req(&dc.request_id, dc_at.child("RequestId"), an(64, "request id")),
+            cx.req(
+                &dc.request_id,
+                dc_at.child("RequestId"),
+                an(64, "request id"),
+            ),
             cx.req(&dc.decided_at, dc_at.child("DecidedAt"), date_time),
         ),
         None => (None, None, None, None),
@@ -819,7 +1019,10 @@ fn import_permit_response(cx: &mut Cx, d: &ImportPermitResponseDto<'_>) -> Optio
         r,
         "ItemResult",
         1,
-        d.item_results.iter().map(|g| number_of(&g.item_number, item_number)).enumerate(),
+        d.item_results
+            .iter()
+            .map(|g| number_of(&g.item_number, item_number))
+            .enumerate(),
         "ItemNumber",
     );
     let mut items = Vec::with_capacity(d.item_results.len());
@@ -827,14 +1030,28 @@ fn import_permit_response(cx: &mut Cx, d: &ImportPermitResponseDto<'_>) -> Optio
     for (i, it) in d.item_results.iter().enumerate() {
         let at = r.item("ItemResult", i);
         let item_number_ = cx.req(&it.item_number, at.child("ItemNumber"), item_number);
-        let inv_item = cx.req(&it.invoice_item_number, at.child("InvoiceItemNumber"), invoice_item_number);
+        let inv_item = cx.req(
+            &it.invoice_item_number,
+            at.child("InvoiceItemNumber"),
+            invoice_item_number,
+        );
         let hs_code = cx.req(&it.hs_code, at.child("HSCode"), HsCode::parse);
-        let country_of_origin = cx.req(&it.country_of_origin, at.child("CountryOfOrigin"), Country::parse);
+        let country_of_origin = cx.req(
+            &it.country_of_origin,
+            at.child("CountryOfOrigin"),
+            Country::parse,
+        );
         let status = cx.req(&it.status, at.child("Status"), item_status);
         let standard = cx.opt(&it.standard, at.child("Standard"), canonical_standard);
         let approved_quantity = match &it.approved_quantity {
             None => Some(None),
-            Some(_) => quantity(cx, &it.approved_quantity, at.child("ApprovedQuantity"), true).map(Some),
+            Some(_) => quantity(
+                cx,
+                &it.approved_quantity,
+                at.child("ApprovedQuantity"),
+                true,
+            )
+            .map(Some),
         };
         let reasons_ = reasons(cx, &it.reasons, at);
         let item = (|| {
@@ -874,7 +1091,11 @@ fn declaration_check_response(
     d: &DeclarationCheckResponseDto<'_>,
 ) -> Option<DeclarationCheckResponse> {
     let r = Loc::root("DeclarationCheckResponse");
-    let declaration_number = cx.req(&d.declaration_number, r.child("DeclarationNumber"), an(35, "declaration number"));
+    let declaration_number = cx.req(
+        &d.declaration_number,
+        r.child("DeclarationNumber"),
+        an(35, "declaration number"),
+    );
     let result = cx.req(&d.result, r.child("Result"), declaration_result);
     list_rules(
         cx,
@@ -882,7 +1103,10 @@ fn declaration_check_response(
         r,
         "Line",
         1,
-        d.lines.iter().map(|l| number_of(&l.line_number, line_number)).enumerate(),
+        d.lines
+            .iter()
+            .map(|l| number_of(&l.line_number, line_number))
+            .enumerate(),
         "LineNumber",
     );
     let mut lines = Vec::with_capacity(d.lines.len());
@@ -893,7 +1117,13 @@ fn declaration_check_response(
         let result_ = cx.req(&l.result, at.child("Result"), line_result);
         let remaining = match &l.remaining_quantity {
             None => Some(None),
-            Some(_) => quantity(cx, &l.remaining_quantity, at.child("RemainingQuantity"), false).map(Some),
+            Some(_) => quantity(
+                cx,
+                &l.remaining_quantity,
+                at.child("RemainingQuantity"),
+                false,
+            )
+            .map(Some),
         };
         let reasons_ = reasons(cx, &l.reasons, at);
         let line = (|| {
@@ -921,7 +1151,11 @@ fn declaration_amendment_response(
     d: &DeclarationAmendmentResponseDto<'_>,
 ) -> Option<DeclarationAmendmentResponse> {
     let r = Loc::root("DeclarationAmendmentResponse");
-    let declaration_number = cx.req(&d.declaration_number, r.child("DeclarationNumber"), an(35, "declaration number"));
+    let declaration_number = cx.req(
+        &d.declaration_number,
+        r.child("DeclarationNumber"),
+        an(35, "declaration number"),
+    );
     let result = cx.req(&d.result, r.child("Result"), amendment_result);
     Some(DeclarationAmendmentResponse {
         declaration_number: declaration_number?,
@@ -929,10 +1163,17 @@ fn declaration_amendment_response(
     })
 }
 
-fn permit_status_response(cx: &mut Cx, d: &PermitStatusResponseDto<'_>) -> Option<PermitStatusResponse> {
+fn permit_status_response(
+    cx: &mut Cx,
+    d: &PermitStatusResponseDto<'_>,
+) -> Option<PermitStatusResponse> {
     let r = Loc::root("PermitStatusResponse");
     let result = cx.req(&d.result, r.child("Result"), query_result);
-    let reference = cx.opt(&d.reference_number, r.child("ReferenceNumber"), ReferenceNumber::parse);
+    let reference = cx.opt(
+        &d.reference_number,
+        r.child("ReferenceNumber"),
+        ReferenceNumber::parse,
+    );
     let request_id = cx.opt(&d.request_id, r.child("RequestId"), an(64, "request id"));
     let decision_ = cx.opt(&d.decision, r.child("Decision"), decision);
     let permit_ = match &d.permit {
@@ -945,7 +1186,10 @@ fn permit_status_response(cx: &mut Cx, d: &PermitStatusResponseDto<'_>) -> Optio
         r,
         "Item",
         0,
-        d.items.iter().map(|g| number_of(&g.item_number, item_number)).enumerate(),
+        d.items
+            .iter()
+            .map(|g| number_of(&g.item_number, item_number))
+            .enumerate(),
         "ItemNumber",
     );
     let mut items = Vec::with_capacity(d.items.len());
@@ -953,19 +1197,44 @@ fn permit_status_response(cx: &mut Cx, d: &PermitStatusResponseDto<'_>) -> Optio
     for (i, it) in d.items.iter().enumerate() {
         let at = r.item("Item", i);
         let item_number_ = cx.req(&it.item_number, at.child("ItemNumber"), item_number);
-        let inv_item = cx.req(&it.invoice_item_number, at.child("InvoiceItemNumber"), invoice_item_number);
+        let inv_item = cx.req(
+            &it.invoice_item_number,
+            at.child("InvoiceItemNumber"),
+            invoice_item_number,
+        );
         let status = cx.req(&it.status, at.child("Status"), item_status);
-        let approved = quantity(cx, &it.approved_quantity, at.child("ApprovedQuantity"), false);
-        let written_off = quantity(cx, &it.written_off_quantity, at.child("WrittenOffQuantity"), false);
-        let remaining = quantity(cx, &it.remaining_quantity, at.child("RemainingQuantity"), false);
+        let approved = quantity(
+            cx,
+            &it.approved_quantity,
+            at.child("ApprovedQuantity"),
+            false,
+        );
+        let written_off = quantity(
+            cx,
+            &it.written_off_quantity,
+            at.child("WrittenOffQuantity"),
+            false,
+        );
+        let remaining = quantity(
+            cx,
+            &it.remaining_quantity,
+            at.child("RemainingQuantity"),
+            false,
+        );
         let mut units_ok = true;
         if let Some(a) = &approved {
-            for (q, name) in [(&written_off, "WrittenOffQuantity"), (&remaining, "RemainingQuantity")] {
+            for (q, name) in [
+                (&written_off, "WrittenOffQuantity"),
+                (&remaining, "RemainingQuantity"),
+            ] {
                 if let Some(q) = q {
                     if q.unit != a.unit {
                         cx.invalid(
                             at.child(name).attr("unitCode"),
-                            format!("unit '{}' differs from the approved quantity's unit '{}'", q.unit, a.unit),
+                            format!(
+                                "unit '{}' differs from the approved quantity's unit '{}'",
+                                q.unit, a.unit
+                            ),
                         );
                         units_ok = false;
                     }
@@ -1069,8 +1338,14 @@ fn amount_dto(unit: &UnitCode, a: Amount) -> Option<QuantityDto<'_>> {
 
 fn messages_dto<'a>(th: &'a str, en: &'a str) -> Vec<MessageDto<'a>> {
     vec![
-        MessageDto { lang: b("th"), text: b(th) },
-        MessageDto { lang: b("en"), text: b(en) },
+        MessageDto {
+            lang: b("th"),
+            text: b(th),
+        },
+        MessageDto {
+            lang: b("en"),
+            text: b(en),
+        },
     ]
 }
 
@@ -1201,7 +1476,10 @@ fn permit_status_query_dto(s: &PermitStatusQuery) -> PermitStatusQueryDto<'_> {
             permit_number: n(p),
             ..Default::default()
         },
-        PermitStatusQuery::ByReference { importer, reference } => PermitStatusQueryDto {
+        PermitStatusQuery::ByReference {
+            importer,
+            reference,
+        } => PermitStatusQueryDto {
             xmlns: NAMESPACE,
             permit_number: None,
             importer: party_dto(n(importer.tax_number), &importer.branch),
@@ -1289,8 +1567,10 @@ fn permit_status_response_dto(r: &PermitStatusResponse) -> PermitStatusResponseD
                     at: o(write_date_time(&e.at)),
                     actor: o(e.actor.code()),
                     state: b(&e.state),
-                    reason: (!(e.reason_th.is_empty() && e.reason_en.is_empty())).then(|| HistoryReasonDto {
-                        messages: messages_dto(&e.reason_th, &e.reason_en),
+                    reason: (!(e.reason_th.is_empty() && e.reason_en.is_empty())).then(|| {
+                        HistoryReasonDto {
+                            messages: messages_dto(&e.reason_th, &e.reason_en),
+                        }
                     }),
                 })
                 .collect(),

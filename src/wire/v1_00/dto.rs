@@ -58,7 +58,12 @@ impl<T> Skip for Vec<T> {
 /// A quantity: the amount as text content and its `unitCode` attribute.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct QuantityDto<'a> {
-    #[serde(rename = "@unitCode", borrow, default, skip_serializing_if = "Skip::skip")]
+    #[serde(
+        rename = "@unitCode",
+        borrow,
+        default,
+        skip_serializing_if = "Skip::skip"
+    )]
     pub unit_code: Txt<'a>,
     #[serde(rename = "$text", borrow, default, skip_serializing_if = "Skip::skip")]
     pub value: Txt<'a>,

@@ -62,12 +62,24 @@ const GOODS_ITEM: &[Elem] = &[
     t("Standard"),
     t("LicenceNumber"),
     t("SpecialPurpose"),
-    Elem::seq("TestReport", 1, &[t("LabId"), t("ReportNumber"), t("IssueDate")]),
+    Elem::seq(
+        "TestReport",
+        1,
+        &[t("LabId"), t("ReportNumber"), t("IssueDate")],
+    ),
 ];
 
 const IMPORT_PERMIT_REQUEST: &[Elem] = &[
-    Elem::seq("DocumentControl", 1, &[t("ReferenceNumber"), t("Function"), t("RequestType")]),
-    Elem::seq("Importer", 1, &[t("TaxNumber"), t("Branch"), t("Name"), t("NameEn")]),
+    Elem::seq(
+        "DocumentControl",
+        1,
+        &[t("ReferenceNumber"), t("Function"), t("RequestType")],
+    ),
+    Elem::seq(
+        "Importer",
+        1,
+        &[t("TaxNumber"), t("Branch"), t("Name"), t("NameEn")],
+    ),
     Elem::seq("Agent", 1, &[t("TaxNumber"), t("Branch"), t("Name")]),
     Elem::seq(
         "Shipment",
@@ -99,7 +111,12 @@ const IMPORT_PERMIT_RESPONSE: &[Elem] = &[
     Elem::seq(
         "DocumentControl",
         1,
-        &[t("ReferenceNumber"), t("Function"), t("RequestId"), t("DecidedAt")],
+        &[
+            t("ReferenceNumber"),
+            t("Function"),
+            t("RequestId"),
+            t("DecidedAt"),
+        ],
     ),
     Elem::seq("IssuingAuthority", 1, &[t("TaxNumber"), t("Name")]),
     Elem::seq("Importer", 1, PARTY),
@@ -183,17 +200,32 @@ const PERMIT_STATUS_RESPONSE: &[Elem] = &[
 const INBOUND: &[Elem] = &[
     Elem::seq("ImportPermitRequest", 1, IMPORT_PERMIT_REQUEST),
     Elem::seq("DeclarationCheck", 1, DECLARATION_CHECK),
-    Elem::seq("DeclarationAmendment", 1, &[t("DeclarationNumber"), t("Action")]),
+    Elem::seq(
+        "DeclarationAmendment",
+        1,
+        &[t("DeclarationNumber"), t("Action")],
+    ),
     Elem::seq(
         "PermitStatusQuery",
         1,
-        &[t("PermitNumber"), Elem::seq("Importer", 1, PARTY), t("ReferenceNumber")],
+        &[
+            t("PermitNumber"),
+            Elem::seq("Importer", 1, PARTY),
+            t("ReferenceNumber"),
+        ],
     ),
 ];
 
 const OUTBOUND: &[Elem] = &[
     Elem::seq("ImportPermitResponse", 1, IMPORT_PERMIT_RESPONSE),
     Elem::seq("DeclarationCheckResponse", 1, DECLARATION_CHECK_RESPONSE),
-    Elem::seq("DeclarationAmendmentResponse", 1, &[t("DeclarationNumber"), t("Result")]),
+    Elem::seq(
+        "DeclarationAmendmentResponse",
+        1,
+        &[t("DeclarationNumber"), t("Result")],
+    ),
     Elem::seq("PermitStatusResponse", 1, PERMIT_STATUS_RESPONSE),
 ];
+
+#[cfg(test)]
+mod roundtrip_tests;

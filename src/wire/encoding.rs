@@ -55,7 +55,7 @@ impl std::fmt::Display for EncodingError {
 /// The value of `encoding="…"` in the XML declaration at the start of `bytes`, if any.
 pub fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let b = b.strip_prefix(b"<?xml")?;
+    let b = b.trim_ascii_start().strip_prefix(b"<?xml")?;
     let end = b.windows(2).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(&b[..end]).ok()?;
     let i = decl.find("encoding")?;
@@ -180,6 +180,11 @@ mod tests {
         check(b"\xEF\xBB\xBF<a/>", None, Ok("<a/>"));
         check(b"<a/>", Some("\"UTF-8\""), Ok("<a/>"));
         check(b"<a/>", Some("us-ascii"), Ok("<a/>"));
+        check(
+            b"\r\n<?xml version='1.0' encoding='TIS-620'?><a>\xE4</a>",
+            None,
+            Ok("\r\n<?xml version='1.0' encoding='UTF-8'?><a>ไ</a>"),
+        );
         check(
             b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
             None,

@@ -181,7 +181,7 @@ pub(crate) fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
             .read_event()
             .map_err(|e| ScanError::NotWellFormed(format!("the XML is not well-formed: {e}")))?;
         let was_first = first;
-        first = false;
+        first = matches!(&ev, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace)) && first;
         match ev {
             Event::DocType(_) => {
                 return Err(ScanError::Forbidden(
@@ -791,6 +791,9 @@ mod tests {
             Want::Doc("A1"),
         );
         check(None, &b.body, Want::Doc("A1"));
+        let mut blank_first = b"\r\n  ".to_vec();
+        blank_first.extend_from_slice(&b.body);
+        check(Some(&b.content_type), &blank_first, Want::Doc("A1"));
 
         let m = request(Packaging::Multipart, &amendment("A2"));
         let text = String::from_utf8(m.body.clone()).unwrap();
@@ -951,6 +954,12 @@ mod tests {
         check(
             None,
             doctype.as_bytes(),
+            Want::Errors(&[(ErrorCode::SecurityFailure, "/")]),
+        );
+        let decl = t.replace("<SOAP:Body>", "<SOAP:Body><?xml version=\"1.0\"?>");
+        check(
+            None,
+            decl.as_bytes(),
             Want::Errors(&[(ErrorCode::SecurityFailure, "/")]),
         );
         let pi = t.replace("<SOAP:Body>", "<SOAP:Body><?evil x?>");

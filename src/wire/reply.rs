@@ -145,6 +145,21 @@ pub fn build_business(
     build_business_xml(header, ack_for, &encode_outbound(doc), packaging)
 }
 
+/// An asynchronous delivery of a business document (spec §5): like [`build_business`], and
+/// with `eb:AckRequested` when the partner must acknowledge it.
+pub fn build_delivery(
+    header: &MessageHeader,
+    doc: &OutboundDocument,
+    packaging: Packaging,
+    ack_requested: bool,
+) -> Built {
+    let extra = EnvelopeOut {
+        ack_requested: ack_requested.then_some(false),
+        ..EnvelopeOut::default()
+    };
+    with_payload(header, extra, &encode_outbound(doc), packaging, false)
+}
+
 /// An acknowledgment-only message for a request (never with `DuplicateElimination`).
 pub fn build_ack_only(
     header_of_request: &MessageHeader,
@@ -264,6 +279,8 @@ pub fn build_ping(header: &MessageHeader, sync_reply: bool) -> Built {
 pub struct Reply<D> {
     pub packaging: Packaging,
     pub header: MessageHeader,
+    /// The sender asks for an `eb:Acknowledgment`.
+    pub ack_requested: bool,
     pub acknowledgment: Option<Acknowledgment>,
     pub error_list: Option<ErrorList>,
     /// The payload as UTF-8, when there is one.
@@ -311,6 +328,7 @@ pub fn parse_reply_with<D>(
         Some(header) if errors.is_empty() => Ok(Reply {
             packaging: raw.packaging,
             header,
+            ack_requested: env.ack_requested.is_some(),
             acknowledgment: env.acknowledgment,
             error_list: env.error_list,
             payload_xml: raw.payload.map(|p| p.0),
@@ -395,6 +413,15 @@ mod tests {
         build_business_xml(&h, ack.then_some(&req), payload, packaging)
     }
 
+    fn amendment_response() -> OutboundDocument {
+        OutboundDocument::DeclarationAmendmentResponse(
+            crate::domain::documents::DeclarationAmendmentResponse {
+                declaration_number: "A0011691200001".into(),
+                result: crate::domain::documents::AmendmentResult::Restored,
+            },
+        )
+    }
+
     fn errors() -> Vec<EbmsError> {
         vec![
             EbmsError::new(
@@ -447,6 +474,21 @@ mod tests {
                 build_error_list(None, &[], "e3@tisi.go.th".into(), now(), "TISI"),
             ),
             ("ping", build_ping(&ping, true)),
+            (
+                "delivery",
+                build_delivery(
+                    &reply_header(
+                        &req,
+                        "DeclarationAmendmentResponse",
+                        SERVICE_PERMIT,
+                        "d1@tisi.go.th".into(),
+                        now(),
+                    ),
+                    &amendment_response(),
+                    Packaging::Multipart,
+                    true,
+                ),
+            ),
             (
                 "request inline",
                 build_request_xml(
@@ -527,6 +569,20 @@ mod tests {
             assert_eq!(ack.ref_to_message_id, req.message_id);
             assert_eq!(ack.from, Some(req.to.clone()));
             assert!(r.payload.unwrap().contains("<Result>RESTORED</Result>"));
+        }
+        let h = reply_header(
+            &req,
+            "DeclarationAmendmentResponse",
+            SERVICE_PERMIT,
+            "d1@tisi.go.th".into(),
+            now(),
+        );
+        for packaging in [Packaging::Inline, Packaging::Multipart] {
+            let b = build_delivery(&h, &amendment_response(), packaging, true);
+            let r = parse_reply(Some(&b.content_type), &b.body).unwrap();
+            assert!(r.ack_requested && r.acknowledgment.is_none());
+            assert_eq!(r.payload, Some(amendment_response()));
+            assert_eq!(r.header, h);
         }
         let b = build_ack_only(&req, "a1@tisi.go.th".into(), now());
         let r = parse_reply_with(Some(&b.content_type), &b.body, decode).unwrap();

@@ -123,6 +123,9 @@ pub struct BodyPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Envelope {
     pub header: Option<MessageHeader>,
+    /// When `header` is `None` but From, To and MessageId could be read: the header with
+    /// `unknown` in place of what could not (enough to address an error reply).
+    pub partial_header: Option<MessageHeader>,
     pub header_errors: Vec<EbmsError>,
     pub ack_requested: Option<AckRequested>,
     pub sync_reply: bool,
@@ -418,7 +421,11 @@ fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
     let header = soap_child(root, "Header");
     let mut errors = Vec::new();
     match header.and_then(|h| h.child("MessageHeader")) {
-        Some(mh) => env.header = read_message_header(mh, &mut errors),
+        Some(mh) => match read_message_header(mh, &mut errors) {
+            Some((h, true)) => env.header = Some(h),
+            Some((h, false)) => env.partial_header = Some(h),
+            None => {}
+        },
         None => errors.push(EbmsError::new(
             ErrorCode::OtherXml,
             "/SOAP:Envelope/SOAP:Header",
@@ -527,7 +534,9 @@ fn date_time(s: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<DateTim
     }
 }
 
-fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<MessageHeader> {
+/// The header and whether it is complete. An incomplete header (`false`) has `unknown` (or
+/// the epoch) for what could not be read; it exists only when From, To and MessageId could.
+fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<(MessageHeader, bool)> {
     let p = XPATH_HEADER;
     let n0 = errors.len();
     match mh.attr(Ns::Soap, "mustUnderstand").map(str::trim) {
@@ -612,22 +621,22 @@ fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<Message
             "eb:MessageData is missing; it is required (MessageId, Timestamp)",
         )),
     }
-    if errors.len() > n0 {
-        return None;
-    }
-    Some(MessageHeader {
+    let complete = errors.len() == n0;
+    let unknown = || "unknown".to_owned();
+    let header = MessageHeader {
         from: from?,
         to: to?,
-        cpa_id: cpa_id?,
-        conversation_id: conversation_id?,
-        service: service?,
-        action: action?,
+        cpa_id: cpa_id.unwrap_or_else(unknown),
+        conversation_id: conversation_id.unwrap_or_else(unknown),
+        service: service.unwrap_or_else(|| Service::new(unknown())),
+        action: action.unwrap_or_else(unknown),
         message_id: message_id?,
-        timestamp: timestamp?,
+        timestamp: timestamp.unwrap_or_default(),
         ref_to_message_id: ref_to,
         time_to_live: ttl,
         duplicate_elimination: mh.child("DuplicateElimination").is_some(),
-    })
+    };
+    Some((header, complete))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,7 +94,9 @@ pub enum Rejection {
     /// Not well-formed XML or not a SOAP 1.1 envelope (HTTP 400, SOAP Fault).
     Fault { description: String },
     /// An ebMS message that cannot be accepted (HTTP 400, `eb:ErrorList`). `header` is the
-    /// request header when it could be read (to address the reply).
+    /// request header, to address the error reply: complete when it could be read whole;
+    /// else, when at least From, To and MessageId could be read, with `unknown` (and the
+    /// epoch for a bad Timestamp) in place of the elements the errors name.
     Errors {
         header: Option<Box<MessageHeader>>,
         errors: Vec<EbmsError>,
@@ -573,7 +575,7 @@ pub fn intake_with(
     }
     if !errors.is_empty() {
         return Err(Rejection::Errors {
-            header: env.header.map(Box::new),
+            header: env.header.or(env.partial_header).map(Box::new),
             errors,
         });
     }
@@ -1087,6 +1089,29 @@ mod tests {
             None,
             cut("<eb:From>", "</eb:From>").as_bytes(),
             Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:From"))]),
+        );
+        // the error reply can still be addressed when From, To and MessageId are there
+        let header_of =
+            |body: &str| match intake_with(None, body.as_bytes(), &Limits::default(), decode) {
+                Err(Rejection::Errors { header, .. }) => header.map(|h| *h),
+                other => panic!("{other:#?}"),
+            };
+        let partial = header_of(&cut("<eb:CPAId>", "</eb:CPAId>")).unwrap();
+        assert_eq!(
+            (
+                partial.cpa_id.as_str(),
+                partial.from.id.as_str(),
+                partial.message_id.as_str()
+            ),
+            ("unknown", "NSW", header("X").message_id.as_str())
+        );
+        assert_eq!(header_of(&cut("<eb:From>", "</eb:From>")), None);
+        assert_eq!(
+            header_of(&t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<")),
+            Some(MessageHeader {
+                service: Service::new("urn:other"),
+                ..header("DeclarationAmendment")
+            })
         );
         check(
             None,

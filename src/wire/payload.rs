@@ -40,15 +40,47 @@ static VERSIONS: &[&Version] = &[&v1_00::VERSION];
 /// Decodes one of the four documents the gateway accepts (`ImportPermitRequest`,
 /// `DeclarationCheck`, `DeclarationAmendment`, `PermitStatusQuery`).
 pub fn decode_inbound(xml: &str) -> Result<InboundDocument, Vec<EbmsError>> {
-    let (version, root) = scan(xml, Direction::Inbound)?;
-    (version.decode_inbound)(xml, root)
+    let (version, root, structural) = scan(xml, Direction::Inbound)?;
+    merge(structural, (version.decode_inbound)(xml, root))
 }
 
 /// Decodes one of the four documents the gateway sends (`ImportPermitResponse`,
 /// `DeclarationCheckResponse`, `DeclarationAmendmentResponse`, `PermitStatusResponse`).
 pub fn decode_outbound(xml: &str) -> Result<OutboundDocument, Vec<EbmsError>> {
-    let (version, root) = scan(xml, Direction::Outbound)?;
-    (version.decode_outbound)(xml, root)
+    let (version, root, structural) = scan(xml, Direction::Outbound)?;
+    merge(structural, (version.decode_outbound)(xml, root))
+}
+
+/// Joins the structure problems of a well-formed document with the value problems the
+/// conversion found, so that one answer lists them all. A conversion error inside an element
+/// already reported, or a document-level read failure caused by the structure problems, adds
+/// nothing and is left out.
+fn merge<T>(
+    structural: Vec<EbmsError>,
+    converted: Result<T, Vec<EbmsError>>,
+) -> Result<T, Vec<EbmsError>> {
+    if structural.is_empty() {
+        return converted;
+    }
+    let mut errors = structural;
+    let reported = errors.len();
+    if let Err(more) = converted {
+        for e in more {
+            let root_level =
+                e.code == ErrorCode::OtherXml && !e.location.get(1..).unwrap_or("").contains('/');
+            let covered = errors[..reported].iter().any(|s| {
+                e.location == s.location
+                    || e.location
+                        .strip_prefix(s.location.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            });
+            if !root_level && !covered {
+                errors.push(e);
+            }
+        }
+    }
+    errors.truncate(MAX_ERRORS + 1);
+    Err(errors)
 }
 
 /// Writes an inbound document in the current payload version.
@@ -301,8 +333,13 @@ fn push_step(s: &mut String, name: &str, index: usize) {
     }
 }
 
-/// Resolves the version and the root, then checks the whole document's structure.
-fn scan(xml: &str, dir: Direction) -> Result<(&'static Version, &'static str), Vec<EbmsError>> {
+/// What the structure pass concludes about a well-formed document: its version, its root and
+/// the structure problems found (empty when there are none).
+type Scanned = (&'static Version, &'static str, Vec<EbmsError>);
+
+/// Resolves the version and the root, then checks the whole document's structure. `Err` holds
+/// problems that stop reading altogether (not well-formed, DTD, unknown namespace or document).
+fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().check_end_names = true;
     // Find the root element.
@@ -411,19 +448,15 @@ fn finish(
     s: Scan<'_>,
     version: &'static Version,
     root: &'static Elem,
-) -> Result<(&'static Version, &'static str), Vec<EbmsError>> {
-    if s.errors.is_empty() {
-        Ok((version, root.name))
-    } else {
-        Err(s.errors)
-    }
+) -> Result<Scanned, Vec<EbmsError>> {
+    Ok((version, root.name, s.errors))
 }
 
 fn walk(
     mut s: Scan<'_>,
     version: &'static Version,
     root: &'static Elem,
-) -> Result<(&'static Version, &'static str), Vec<EbmsError>> {
+) -> Result<Scanned, Vec<EbmsError>> {
     loop {
         let ev = s.reader.read_event();
         match ev {
@@ -1170,6 +1203,19 @@ pub(crate) mod tests {
                 ("<Invoice>", "<Invoice><Extra>1</Extra>"),
             ],
             "OtherXml /ImportPermitRequest/Invoice/Extra; OtherXml /ImportPermitRequest/GoodsItem[1]/Colour",
+        );
+        // Structure problems and value problems of one document are reported together.
+        check(
+            ipr,
+            &[
+                (
+                    "<Brand>PowerOne</Brand>",
+                    "<Brand>PowerOne</Brand><Colour/>",
+                ),
+                ("<ArrivalDate>2026-12-15</ArrivalDate>", ""),
+            ],
+            "OtherXml /ImportPermitRequest/GoodsItem[1]/Colour; \
+             ValueNotRecognized /ImportPermitRequest/Shipment/ArrivalDate",
         );
         // Agent tax numbers must be fully valid; the importer's keeps its form only (rule 0).
         check(

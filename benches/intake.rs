@@ -9,8 +9,11 @@ use nsw_gateway::domain::{
     Branch, Country, Function, GoodsItem, HsCode, ImportPermitRequest, Importer, InboundDocument,
     Invoice, Manufacturer, Port, Quantity, ReferenceNumber, RequestType, Shipment, TransportMode,
 };
-use nsw_gateway::wire::envelope::{MessageHeader, PartyId, Service, SERVICE_PERMIT};
+use nsw_gateway::wire::envelope::{
+    parse_envelope, MessageHeader, PartyId, Service, SERVICE_PERMIT,
+};
 use nsw_gateway::wire::intake::{intake, Limits, Packaging};
+use nsw_gateway::wire::payload::{decode_inbound, encode_inbound};
 use nsw_gateway::wire::reply::{build_request, RequestOptions};
 
 fn date(s: &str) -> NaiveDate {
@@ -101,6 +104,24 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    g.finish();
+
+    // Where the time goes, for the 5-item inline request.
+    let opts = RequestOptions {
+        ack_requested: true,
+        sync_reply: true,
+        tis620: false,
+    };
+    let m = build_request(&header(), &request(5), Packaging::Inline, opts);
+    let soap = String::from_utf8(m.body.clone()).unwrap();
+    let payload = encode_inbound(&request(5));
+    let mut g = c.benchmark_group("parts");
+    g.bench_function("parse_envelope, 5 items inline", |b| {
+        b.iter(|| parse_envelope(&soap))
+    });
+    g.bench_function("decode_inbound, 5 items", |b| {
+        b.iter(|| decode_inbound(&payload))
+    });
     g.finish();
 }
 

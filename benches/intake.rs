@@ -12,7 +12,7 @@ use nsw_gateway::domain::{
 use nsw_gateway::wire::envelope::{
     parse_envelope, MessageHeader, PartyId, Service, SERVICE_PERMIT,
 };
-use nsw_gateway::wire::intake::{intake, Limits, Packaging};
+use nsw_gateway::wire::intake::{intake, scan, Limits, Packaging};
 use nsw_gateway::wire::payload::{decode_inbound, encode_inbound};
 use nsw_gateway::wire::reply::{build_request, RequestOptions};
 
@@ -119,6 +119,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("parse_envelope, 5 items inline", |b| {
         b.iter(|| parse_envelope(&soap))
     });
+    g.bench_function("scan, 5 items inline", |b| b.iter(|| scan(&soap, &limits)));
     g.bench_function("decode_inbound, 5 items", |b| {
         b.iter(|| decode_inbound(&payload))
     });

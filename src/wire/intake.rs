@@ -137,17 +137,20 @@ pub fn ttl_expired(header: &MessageHeader, now: DateTime<FixedOffset>) -> Option
 // The scan
 // ---------------------------------------------------------------------------------------------
 
+/// What [`scan`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ScanError {
-    /// SecurityFailure
+pub enum ScanError {
+    /// DOCTYPE or processing instruction (`SecurityFailure`).
     Forbidden(String),
-    /// OtherXml (location, description)
+    /// Too deep or too many items (`OtherXml`): location, description.
     Limit(String, String),
+    /// Not well-formed XML.
     NotWellFormed(String),
 }
 
 /// What the scan learnt: the root element's local name.
-pub(crate) struct Scanned {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
     pub root_local: String,
 }
 
@@ -155,7 +158,7 @@ pub(crate) struct Scanned {
 /// processing instructions other than a leading XML declaration, nesting deeper than
 /// `max_depth` and more than `max_items` `GoodsItem`/`Line` elements; checks the document is
 /// one well-formed element tree.
-pub(crate) fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
+pub fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Cow<'_, [u8]>> = Vec::with_capacity(16);

@@ -186,14 +186,21 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// First position of `needle` in `hay` at or after `from`: skips to candidates by the
+/// needle's first byte, then compares (linear in practice for MIME boundaries).
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > hay.len() {
-        return None;
+    let (&first, _) = needle.split_first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut i = from;
+    while i <= last_start {
+        let p = hay[i..=last_start].iter().position(|&b| b == first)?;
+        let at = i + p;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        i = at + 1;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    None
 }
 
 /// Positions of delimiter lines `--boundary` that start a line: (start of the line ending
@@ -557,6 +564,24 @@ mod tests {
             "--BB\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!",
             "base64",
         );
+    }
+
+    #[test]
+    fn finds() {
+        let check = |hay: &str, needle: &str, from: usize, want: Option<usize>| {
+            assert_eq!(
+                find(hay.as_bytes(), needle.as_bytes(), from),
+                want,
+                "{hay} {needle} {from}"
+            );
+        };
+        check("abc--b--bd", "--bd", 0, Some(6));
+        check("--bd", "--bd", 0, Some(0));
+        check("--bd", "--bd", 1, None);
+        check("--b", "--bd", 0, None);
+        check("", "x", 0, None);
+        check("x", "", 0, None);
+        check("xx", "x", 5, None);
     }
 
     #[test]

@@ -17,5 +17,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let limits = Limits::default();
     let _ = intake(ct, body, &limits);
-    let _ = intake(Some("multipart/related; type=\"text/xml\"; boundary=MIME"), body, &limits);
+    let _ = intake(
+        Some("multipart/related; type=\"text/xml\"; boundary=MIME"),
+        body,
+        &limits,
+    );
 });

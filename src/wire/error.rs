@@ -76,7 +76,11 @@ pub struct EbmsError {
 }
 
 impl EbmsError {
-    pub fn new(code: ErrorCode, location: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn new(
+        code: ErrorCode,
+        location: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             code,
             severity: Severity::Error,
@@ -88,6 +92,10 @@ impl EbmsError {
 
 impl fmt::Display for EbmsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {}: {}", self.code, self.location, self.description)
+        write!(
+            f,
+            "{} at {}: {}",
+            self.code, self.location, self.description
+        )
     }
 }

@@ -4,9 +4,9 @@ pub mod error;
 
 pub use error::{EbmsError, ErrorCode, Severity};
 pub mod encoding;
-pub mod packaging;
 pub mod envelope;
 pub mod intake;
-pub mod reply;
+pub mod packaging;
 pub mod payload;
+pub mod reply;
 mod v1_00;

@@ -13,6 +13,8 @@ pub mod config;
 pub mod domain;
 /// HTTP: router, ebMS endpoint, error type, protection layers, TLS accept loop, admin listener.
 pub mod http;
+/// Reading TISI's reference-data exports (CSV files) into domain records.
+pub mod refdata;
 /// Persistence: one store API over SQLite and PostgreSQL, with migrations per backend.
 pub mod store;
 /// Logging (tracing) and metrics (Prometheus) set-up and metric names.

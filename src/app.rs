@@ -2,20 +2,25 @@
 //! stopped through its [`AppHandle`].
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use arc_swap::ArcSwapOption;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Settings;
+use crate::domain::snapshot::Snapshot;
+use crate::domain::RefData;
 use crate::http::admin::{self, AdminState, BoxFuture, OutboxStats, Probe};
 use crate::http::protect::{InFlight, RateLimits};
 use crate::http::serve::{self, ConnectionLimits, Shutdown};
 use crate::http::tls::{self, TlsReloader};
 use crate::http::{self as web, AppState};
+use crate::store::Store;
 
 /// A gateway instance with its listeners bound.
 pub struct Application {
@@ -33,6 +38,8 @@ pub struct AppHandle {
     shutdown: Shutdown,
     tls: Option<Arc<TlsReloader>>,
     in_flight: InFlight,
+    store: Store,
+    snapshot: Arc<ArcSwapOption<Snapshot>>,
 }
 
 impl AppHandle {
@@ -50,21 +57,146 @@ impl AppHandle {
         }
     }
 
+    /// Re-reads the reference data from the store and swaps the snapshot used for decisions
+    /// (after `nsw-gateway refdata load`, or a licence status change).
+    pub async fn reload_refdata(&self) -> anyhow::Result<()> {
+        let data = self
+            .store
+            .load_refdata()
+            .await
+            .context("reading the stored reference data")?
+            .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?;
+        let snapshot = Snapshot::build(data).map_err(|errs| {
+            anyhow::anyhow!(
+                "the stored reference data is inconsistent: {}",
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        self.snapshot.store(Some(Arc::new(snapshot)));
+        tracing::info!("reference data reloaded");
+        Ok(())
+    }
+
+    /// The store this application uses.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The number of requests being processed, as a watch.
     pub fn in_flight(&self) -> watch::Receiver<usize> {
         self.in_flight.watch()
     }
 }
 
-/// Readiness before the store is attached: ready while serving.
-struct Serving;
+/// Readiness: the store answers and reference data is loaded.
+struct StoreProbe {
+    store: Store,
+    snapshot: Arc<ArcSwapOption<Snapshot>>,
+}
 
-impl Probe for Serving {
+impl Probe for StoreProbe {
     fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async {
+            self.store.ping().await.map_err(|e| e.to_string())?;
+            if self.snapshot.load().is_none() {
+                return Err("no reference data loaded".to_string());
+            }
+            Ok(())
+        })
     }
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
+        // The store does not report outbox figures yet; the gauges keep their last value.
         Box::pin(async { None })
+    }
+}
+
+/// Opens the store named in the settings and brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database.url)
+        .await
+        .with_context(|| {
+            format!(
+                "database.url: cannot open {}",
+                settings.database.redacted_url()
+            )
+        })?;
+    store.migrate().await.with_context(|| {
+        format!(
+            "database.url: cannot migrate {}",
+            settings.database.redacted_url()
+        )
+    })?;
+    Ok(store)
+}
+
+/// Loads the reference data of a directory, checks it, and replaces the stored reference data
+/// with it in one transaction. Returns the snapshot and a summary.
+pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snapshot, String)> {
+    let data = crate::refdata::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let summary = crate::refdata::summary(&data);
+    let snapshot = Snapshot::build(data.clone()).map_err(|errs| {
+        anyhow::anyhow!(
+            "{} problem(s) in the reference data of {}; nothing was loaded:\n{}",
+            errs.len(),
+            dir.display(),
+            errs.iter()
+                .map(|e| format!("  - {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    store
+        .replace_refdata(Arc::new(data), chrono::Utc::now())
+        .await
+        .context("storing the reference data")?;
+    Ok((snapshot, summary))
+}
+
+/// The snapshot of the stored reference data; seeded from `seed_dir` when the store has none.
+async fn initial_snapshot(
+    store: &Store,
+    seed_dir: Option<&Path>,
+) -> anyhow::Result<Option<Snapshot>> {
+    match store
+        .load_refdata()
+        .await
+        .context("reading the stored reference data")?
+    {
+        Some(data) => {
+            let snapshot = Snapshot::build(data).map_err(|errs| {
+                anyhow::anyhow!(
+                    "the stored reference data is inconsistent: {}",
+                    errs.iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+            Ok(Some(snapshot))
+        }
+        None => match seed_dir {
+            Some(dir) => {
+                let (snapshot, summary) = load_refdata_dir(store, dir)
+                    .await
+                    .with_context(|| format!("refdata.seed_dir: {}", dir.display()))?;
+                tracing::warn!(
+                    dir = %dir.display(),
+                    summary = %summary.trim_end().replace('\n', "; "),
+                    "the store had no reference data: seeded it from files"
+                );
+                Ok(Some(snapshot))
+            }
+            None => {
+                tracing::error!(
+                    "no reference data: import permit requests are answered 503 until \
+                     `nsw-gateway refdata load DIR` has been run and the gateway reloaded (SIGHUP)"
+                );
+                Ok(None)
+            }
+        },
     }
 }
 
@@ -102,16 +234,32 @@ impl Application {
             Some(_) => tracing::info!(listen = %local, "HTTPS with required client certificates"),
         }
 
+        let store = open_store(&settings).await?;
+        let snapshot = initial_snapshot(&store, settings.refdata.seed_dir.as_deref())
+            .await?
+            .map(Arc::new);
+        let snapshot = Arc::new(ArcSwapOption::new(snapshot));
+        let empty_snapshot = Arc::new(
+            Snapshot::build(RefData::default())
+                .map_err(|_| anyhow::anyhow!("an empty reference data set is consistent"))?,
+        );
+
         let shutdown = Shutdown::new();
         let in_flight = InFlight::new(settings.server.max_in_flight, settings.server.retry_after);
         let state = AppState {
             settings: settings.clone(),
             rate_limits: Arc::new(RateLimits::new(&settings.partners)),
+            store: store.clone(),
+            snapshot: snapshot.clone(),
+            empty_snapshot,
         };
         let router = web::router(state, in_flight.clone());
         let admin_router = admin::router(AdminState {
             metrics: crate::telemetry::metrics_handle(),
-            probe: Arc::new(Serving),
+            probe: Arc::new(StoreProbe {
+                store: store.clone(),
+                snapshot: snapshot.clone(),
+            }),
             token: settings.admin.token.clone(),
             shutdown: shutdown.clone(),
         });
@@ -125,6 +273,8 @@ impl Application {
                 shutdown,
                 tls,
                 in_flight,
+                store,
+                snapshot,
             },
         })
     }

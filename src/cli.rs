@@ -158,21 +158,86 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app.run_until_stopped().await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate | Command::Refdata { .. } => {
-            let settings = match settings(&cli, None, None) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::from(2));
-                }
+        Command::Refdata {
+            command: RefdataCommand::Check { dir },
+        } => Ok(check_refdata(dir)),
+        Command::Migrate => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
             };
             crate::telemetry::init_logging(&settings.log);
-            anyhow::bail!("this command needs the store, which this build does not include")
+            crate::app::open_store(&settings).await?;
+            println!(
+                "database {} is up to date",
+                settings.database.redacted_url()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Refdata {
+            command: RefdataCommand::Load { dir },
+        } => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
+            };
+            crate::telemetry::init_logging(&settings.log);
+            let store = crate::app::open_store(&settings).await?;
+            match crate::app::load_refdata_dir(&store, dir).await {
+                Ok((_, summary)) => {
+                    print!(
+                        "loaded {} into {}\n{summary}",
+                        dir.display(),
+                        settings.database.redacted_url()
+                    );
+                    println!("running gateways pick it up on SIGHUP");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
     }
 }
 
-/// SIGTERM / Ctrl-C → graceful shutdown; SIGHUP → reload the TLS certificates.
+fn settings_or_report(cli: &Cli) -> Option<Settings> {
+    match settings(cli, None, None) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+/// `refdata check DIR`: validates the files (every row, then the cross-checks) without
+/// touching any database.
+pub fn check_refdata(dir: &std::path::Path) -> ExitCode {
+    let data = match crate::refdata::load_dir(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let summary = crate::refdata::summary(&data);
+    match crate::domain::snapshot::Snapshot::build(data) {
+        Ok(_) => {
+            print!("{} is valid\n{summary}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(errs) => {
+            eprintln!("{} problem(s) in {}:", errs.len(), dir.display());
+            for e in errs {
+                eprintln!("  - {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM / Ctrl-C → graceful shutdown; SIGHUP → reload the TLS certificates and the
+/// reference data.
 async fn forward_signals(handle: AppHandle) {
     #[cfg(unix)]
     {
@@ -191,6 +256,9 @@ async fn forward_signals(handle: AppHandle) {
                 _ = hup.recv() => {
                     if let Err(e) = handle.reload_tls() {
                         tracing::error!(error = format!("{e:#}"), "TLS reload failed; the previous certificates stay in use");
+                    }
+                    if let Err(e) = handle.reload_refdata().await {
+                        tracing::error!(error = format!("{e:#}"), "reference data reload failed; the previous data stays in use");
                     }
                 }
             }

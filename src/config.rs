@@ -46,7 +46,6 @@ pub struct Settings {
     pub partners: Vec<Partner>,
     pub log: LogSettings,
     pub refdata: RefdataSettings,
-    pub delivery: DeliverySettings,
 }
 
 impl Settings {
@@ -341,14 +340,6 @@ pub struct LogSettings {
 pub struct RefdataSettings {
     /// Reference data loaded when the store holds none (development convenience).
     pub seed_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DeliverySettings {
-    /// Attempts before a message goes to the dead-letter state.
-    pub max_attempts: u32,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -832,19 +823,6 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         RefdataSettings { seed_dir }
     };
 
-    let delivery = {
-        let mut s = root.section("delivery", errs);
-        let max_attempts = s.positive_u32("max_attempts", errs).map(|n| n.get());
-        let connect_timeout = s.duration("connect_timeout", errs);
-        let request_timeout = s.duration("request_timeout", errs);
-        s.finish(errs);
-        DeliverySettings {
-            max_attempts: max_attempts.unwrap_or(12),
-            connect_timeout: connect_timeout.unwrap_or(Duration::from_secs(5)),
-            request_timeout: request_timeout.unwrap_or(Duration::from_secs(30)),
-        }
-    };
-
     root.finish(errs);
 
     Some(Settings {
@@ -856,7 +834,6 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         partners,
         log,
         refdata,
-        delivery,
     })
 }
 

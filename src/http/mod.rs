@@ -2,9 +2,11 @@
 //! loop, and the separate admin listener (metrics, health).
 
 pub mod admin;
+pub mod context;
 pub mod ebms;
 mod error;
 pub mod protect;
+pub mod render;
 pub mod serve;
 pub mod tls;
 
@@ -16,12 +18,15 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::field::Empty;
 
 pub use error::{retry_after_secs, Error};
 
 use crate::config::Settings;
+use crate::domain::snapshot::Snapshot;
+use crate::store::Store;
+use arc_swap::ArcSwapOption;
 use protect::{Budget, InFlight, RateLimits};
 
 /// What became of a request, for metrics: set on responses by the handler and by [`Error`].
@@ -47,6 +52,11 @@ impl Outcome {
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
+    pub store: Store,
+    /// The current reference data; `None` until some is loaded.
+    pub snapshot: Arc<ArcSwapOption<Snapshot>>,
+    /// Used for documents that are not decided against reference data.
+    pub empty_snapshot: Arc<Snapshot>,
 }
 
 /// The router of the ebMS listener, with its protection layers (outermost first): request
@@ -65,7 +75,13 @@ pub fn router(state: AppState, in_flight: InFlight) -> Router {
             protect::limit_in_flight,
         ))
         .layer(middleware::from_fn(record_metrics))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                // Failures are logged once, by `Error`, with their cause.
+                .on_failure(()),
+        )
 }
 
 /// The span of one request. `message_id`, `conversation_id`, `action` and `from` are recorded

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 /// The HTTP status the gateway gives a body that is not an ebMS message at all.
-pub const NOT_A_MESSAGE_STATUS: u16 = 500;
+pub const NOT_A_MESSAGE_STATUS: u16 = 400;
 
 /// How the test gateway is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +33,13 @@ pub struct Options {
     pub max_body_bytes: usize,
     pub request_timeout_ms: u64,
     pub admin_token: Option<String>,
+    /// Seed the store with the test reference data (see `messages::write_refdata`).
+    pub refdata: bool,
+    /// Partner NSW's rate: requests per minute and burst.
+    pub rate_per_minute: u32,
+    pub rate_burst: u32,
+    /// Use this database instead of a fresh one (two instances on one database).
+    pub database_url: Option<String>,
     /// Extra TOML appended to the generated settings.
     pub extra: String,
 }
@@ -45,6 +52,10 @@ impl Default for Options {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 60_000,
             admin_token: None,
+            refdata: true,
+            rate_per_minute: 600_000,
+            rate_burst: 10_000,
+            database_url: None,
             extra: String::new(),
         }
     }
@@ -105,11 +116,41 @@ pub struct TestApp {
     pub settings: Settings,
     /// Keeps the temporary directory (database, certificates) alive.
     pub _dir: TempDir,
+    /// The PostgreSQL database made for this gateway, dropped with it.
+    pub database: Option<PgDatabase>,
 }
 
-/// A fresh database URL: SQLite in the temp dir, or a new PostgreSQL database on the server
-/// given by `TEST_DATABASE_URL`.
-pub async fn database_url(dir: &Path) -> String {
+/// A PostgreSQL test database, dropped when the guard goes.
+pub struct PgDatabase {
+    server: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs outside async context guarantees: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh database: SQLite in the temp dir, or a new PostgreSQL database on the server given
+/// by `TEST_DATABASE_URL` (with its guard).
+pub async fn fresh_database(dir: &Path) -> (String, Option<PgDatabase>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) => {
             use sqlx::Connection;
@@ -122,15 +163,27 @@ pub async fn database_url(dir: &Path) -> String {
                 .await
                 .expect("create test database");
             let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
-            format!("{base}/{name}")
+            let url = format!("{base}/{name}");
+            (url, Some(PgDatabase { server, name }))
         }
-        Err(_) => format!("sqlite://{}", dir.join("gateway.db").display()),
+        Err(_) => (
+            format!("sqlite://{}", dir.join("gateway.db").display()),
+            None,
+        ),
     }
 }
 
-/// Settings of a test gateway (ports 0), as validated `Settings`.
-pub async fn test_settings(dir: &Path, options: &Options, pki: Option<&TestPki>) -> Settings {
-    let db = database_url(dir).await;
+/// Settings of a test gateway (ports 0), as validated `Settings`, and the guard of its
+/// database when it made one.
+pub async fn test_settings(
+    dir: &Path,
+    options: &Options,
+    pki: Option<&TestPki>,
+) -> (Settings, Option<PgDatabase>) {
+    let (db, guard) = match &options.database_url {
+        Some(url) => (url.clone(), None),
+        None => fresh_database(dir).await,
+    };
     let mut text = format!(
         r#"
 [server]
@@ -153,6 +206,7 @@ url = "{db}"
             .map(|t| format!("token = \"{t}\""))
             .unwrap_or_default(),
     );
+    let mut binding = String::new();
     if let Some(pki) = pki {
         text.push_str(&format!(
             "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
@@ -165,22 +219,35 @@ url = "{db}"
                 pki.dir.join("ca.pem").display()
             ));
         }
+        binding = format!(
+            "cert_sha256 = \"{}\"\ncert_subject_cn = \"NSW\"\n",
+            hex::encode(pki.client.sha256())
+        );
+    }
+    if options.refdata {
+        let refdata = dir.join("refdata");
+        crate::messages::write_refdata(&refdata);
         text.push_str(&format!(
-            r#"
+            "[refdata]\nseed_dir = \"{}\"\n",
+            refdata.display()
+        ));
+    }
+    text.push_str(&format!(
+        r#"
 [[partners]]
 party_id = "NSW"
 cpa_id = "NSW-TISI-PERMIT"
-cert_sha256 = "{}"
-cert_subject_cn = "NSW"
-delivery_url = "http://127.0.0.1:9/ebms"
-rate_per_second = 1000
-rate_burst = 1000
+{binding}delivery_url = "http://127.0.0.1:9/ebms"
+rate_per_minute = {rate}
+rate_burst = {burst}
 "#,
-            hex::encode(pki.client.sha256())
-        ));
-    }
+        rate = options.rate_per_minute,
+        burst = options.rate_burst,
+    ));
     text.push_str(&options.extra);
-    Settings::from_toml(&text).unwrap_or_else(|e| panic!("test settings: {e}\n{text}"))
+    let settings =
+        Settings::from_toml(&text).unwrap_or_else(|e| panic!("test settings: {e}\n{text}"));
+    (settings, guard)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -190,8 +257,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let pki = (options.security != Security::Plain).then(|| TestPki::new(dir.path()));
-    let settings = test_settings(dir.path(), &options, pki.as_ref()).await;
-    spawn_settings(settings, pki, dir).await
+    let (settings, guard) = test_settings(dir.path(), &options, pki.as_ref()).await;
+    let mut app = spawn_settings(settings, pki, dir).await;
+    app.database = guard;
+    app
 }
 
 /// Builds and starts an application from ready settings.
@@ -230,6 +299,7 @@ pub async fn spawn_settings(settings: Settings, pki: Option<TestPki>, dir: TempD
         pki,
         settings,
         _dir: dir,
+        database: None,
     }
 }
 
@@ -274,6 +344,10 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.handle.shutdown();
+        // Let the server let go of its connections before the database is dropped.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 

@@ -77,7 +77,7 @@ async fn a_port_in_use_is_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let settings = Settings::from_toml(&format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite::memory:\"\n"
     ))
     .unwrap();
     let err = Application::build(settings).await.err().expect("must fail");

@@ -78,6 +78,35 @@ async fn import_permit_request_with_sync_reply_in_both_packagings() {
 }
 
 #[tokio::test]
+async fn thai_single_byte_encoded_requests_are_decided() {
+    let app = spawn_app().await;
+    for (i, packaging) in PACKAGINGS.into_iter().enumerate() {
+        let h = header("ImportPermitRequest");
+        let opts = RequestOptions {
+            tis620: true,
+            ..sync_ack()
+        };
+        let payload = permit_request(&format!("REF-TIS620-{i}"), LICENCE_OK, 2);
+        let a = app.post(&request(&h, &payload, packaging, opts)).await;
+        assert_eq!(a.status, 200, "{packaging:?}: {}", a.text());
+        assert_eq!(a.permit_response().decision.code(), "APPROVED");
+    }
+}
+
+#[tokio::test]
+async fn a_standalone_acknowledgment_is_accepted() {
+    let app = spawn_app().await;
+    // An acknowledgment the NSW returns for a message the gateway delivered to it.
+    let mut delivered = header("ImportPermitResponse");
+    delivered.from = nsw_gateway::wire::envelope::PartyId::new("TISI");
+    delivered.to = nsw_gateway::wire::envelope::PartyId::new("NSW");
+    let ack = nsw_gateway::wire::reply::build_ack_only(&delivered, new_id(), chrono::Utc::now());
+    let a = app.post(&ack).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(a.body.is_empty());
+}
+
+#[tokio::test]
 async fn sync_reply_without_ack_request_has_no_acknowledgment() {
     let app = spawn_app().await;
     let h = header("ImportPermitRequest");

@@ -20,7 +20,8 @@ use crate::http::protect::{InFlight, RateLimits};
 use crate::http::serve::{self, ConnectionLimits, Shutdown};
 use crate::http::tls::{self, TlsReloader};
 use crate::http::{self as web, AppState};
-use crate::store::Store;
+use crate::store::postgres::PgStore;
+use crate::store::{Store, StoreError};
 
 /// A gateway instance with its listeners bound.
 pub struct Application {
@@ -115,20 +116,23 @@ impl Probe for StoreProbe {
 
 /// Opens the store named in the settings and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::connect(&settings.database.url)
+    let db = &settings.database;
+    let opened = if db.is_sqlite() {
+        Store::connect(&db.url).await
+    } else {
+        match db.url.parse::<sqlx::postgres::PgConnectOptions>() {
+            Ok(options) => PgStore::connect_with(options, db.max_connections)
+                .await
+                .map(Store::Postgres),
+            Err(e) => Err(StoreError::Config(e.to_string())),
+        }
+    };
+    let store =
+        opened.with_context(|| format!("database.url: cannot open {}", db.redacted_url()))?;
+    store
+        .migrate()
         .await
-        .with_context(|| {
-            format!(
-                "database.url: cannot open {}",
-                settings.database.redacted_url()
-            )
-        })?;
-    store.migrate().await.with_context(|| {
-        format!(
-            "database.url: cannot migrate {}",
-            settings.database.redacted_url()
-        )
-    })?;
+        .with_context(|| format!("database.url: cannot migrate {}", db.redacted_url()))?;
     Ok(store)
 }
 

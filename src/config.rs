@@ -216,6 +216,7 @@ pub struct TlsSettings {
 pub struct DatabaseSettings {
     /// `sqlite://path` or `postgres://…`.
     pub url: String,
+    /// Size of the PostgreSQL connection pool (SQLite uses one writer and its own readers).
     pub max_connections: u32,
 }
 

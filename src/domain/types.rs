@@ -20,8 +20,14 @@ fn all_digits(s: &str) -> bool {
 }
 
 /// A Thai tax identification number: 13 digits, the last one a check digit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaxNumber([u8; 13]);
+
+impl fmt::Debug for TaxNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaxNumber({self})")
+    }
+}
 
 impl TaxNumber {
     /// The check digit that the first twelve digits call for.

@@ -40,7 +40,12 @@ pub fn init_logging(settings: &LogSettings) {
                     .with_span_list(false),
             )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
+            .try_init(),
     };
     // Already installed (a second application in one process): keep the first.
     let _ = result;

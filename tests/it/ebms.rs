@@ -5,7 +5,7 @@ use nsw_gateway::domain::OutboundDocument;
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::{Built, RequestOptions};
 
-use crate::helpers::{identity, spawn_app, spawn_app_with, Options, Security};
+use crate::helpers::{backends, identity, spawn_app, spawn_app_with, Backend, Options, Security};
 use crate::messages::*;
 
 const PACKAGINGS: [Packaging; 2] = [Packaging::Inline, Packaging::Multipart];
@@ -30,7 +30,17 @@ async fn ping_is_answered_with_pong() {
 
 #[tokio::test]
 async fn import_permit_request_with_sync_reply_in_both_packagings() {
-    let app = spawn_app().await;
+    for backend in backends() {
+        import_permit_request_with_sync_reply_in_both_packagings_on(backend).await;
+    }
+}
+
+async fn import_permit_request_with_sync_reply_in_both_packagings_on(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend: Some(backend),
+        ..Options::default()
+    })
+    .await;
     for (i, packaging) in PACKAGINGS.into_iter().enumerate() {
         let h = header("ImportPermitRequest");
         let payload = permit_request(&format!("REF-SYNC-{i}"), LICENCE_OK, 100);
@@ -146,7 +156,19 @@ async fn a_business_rejection_is_a_200_with_a_rejected_decision() {
 
 #[tokio::test]
 async fn without_sync_reply_the_answer_is_202_and_the_response_goes_to_the_outbox() {
-    let app = spawn_app().await;
+    for backend in backends() {
+        without_sync_reply_the_answer_is_202_and_the_response_goes_to_the_outbox_on(backend).await;
+    }
+}
+
+async fn without_sync_reply_the_answer_is_202_and_the_response_goes_to_the_outbox_on(
+    backend: Backend,
+) {
+    let app = spawn_app_with(Options {
+        backend: Some(backend),
+        ..Options::default()
+    })
+    .await;
     for (ack_requested, packaging) in [(true, Packaging::Multipart), (false, Packaging::Inline)] {
         let h = header("ImportPermitRequest");
         let opts = RequestOptions {
@@ -200,7 +222,17 @@ async fn without_sync_reply_the_answer_is_202_and_the_response_goes_to_the_outbo
 
 #[tokio::test]
 async fn declaration_check_amendment_and_status_query() {
-    let app = spawn_app().await;
+    for backend in backends() {
+        declaration_check_amendment_and_status_query_on(backend).await;
+    }
+}
+
+async fn declaration_check_amendment_and_status_query_on(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend: Some(backend),
+        ..Options::default()
+    })
+    .await;
     let permit = app.approved_permit("REF-DECL", 10).await;
     let issuer = app.settings.gateway.issuer_tax_number.to_string();
     for packaging in PACKAGINGS {
@@ -441,7 +473,17 @@ async fn without_reference_data_requests_get_503_and_readiness_fails() {
 
 #[tokio::test]
 async fn a_retried_message_gets_the_first_reply_and_nothing_is_decided_again() {
-    let app = spawn_app().await;
+    for backend in backends() {
+        a_retried_message_gets_the_first_reply_and_nothing_is_decided_again_on(backend).await;
+    }
+}
+
+async fn a_retried_message_gets_the_first_reply_and_nothing_is_decided_again_on(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend: Some(backend),
+        ..Options::default()
+    })
+    .await;
     let h = header("ImportPermitRequest");
     let built = request(
         &h,
@@ -472,7 +514,14 @@ async fn a_retried_message_gets_the_first_reply_and_nothing_is_decided_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_hundred_concurrent_copies_of_a_message_get_one_decision() {
+    for backend in backends() {
+        one_hundred_concurrent_copies_of_a_message_get_one_decision_on(backend).await;
+    }
+}
+
+async fn one_hundred_concurrent_copies_of_a_message_get_one_decision_on(backend: Backend) {
     let app = spawn_app_with(Options {
+        backend: Some(backend),
         max_in_flight: 200,
         ..Options::default()
     })
@@ -495,9 +544,18 @@ async fn one_hundred_concurrent_copies_of_a_message_get_one_decision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_make_one_decision_for_concurrent_copies() {
+    for backend in backends() {
+        two_instances_on_one_database_make_one_decision_for_concurrent_copies_on(backend).await;
+    }
+}
+
+async fn two_instances_on_one_database_make_one_decision_for_concurrent_copies_on(
+    backend: Backend,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let (url, _guard) = crate::helpers::fresh_database(dir.path()).await;
+    let (url, _guard) = crate::helpers::fresh_database(dir.path(), Some(backend)).await;
     let options = Options {
+        backend: Some(backend),
         database_url: Some(url),
         max_in_flight: 200,
         ..Options::default()
@@ -525,7 +583,17 @@ async fn two_instances_on_one_database_make_one_decision_for_concurrent_copies()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_declarations_racing_for_ten_pieces_get_exactly_ten_accepted() {
-    let app = spawn_app().await;
+    for backend in backends() {
+        fifty_declarations_racing_for_ten_pieces_get_exactly_ten_accepted_on(backend).await;
+    }
+}
+
+async fn fifty_declarations_racing_for_ten_pieces_get_exactly_ten_accepted_on(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend: Some(backend),
+        ..Options::default()
+    })
+    .await;
     let permit = app.approved_permit("REF-RACE", 10).await;
     let issuer = app.settings.gateway.issuer_tax_number.to_string();
     let payloads: Vec<String> = (0..50)

@@ -38,6 +38,8 @@ pub struct Options {
     /// Partner NSW's rate: requests per minute and burst.
     pub rate_per_minute: u32,
     pub rate_burst: u32,
+    /// The store's backend; `None`: PostgreSQL when `TEST_DATABASE_URL` is set, else SQLite.
+    pub backend: Option<Backend>,
     /// Use this database instead of a fresh one (two instances on one database).
     pub database_url: Option<String>,
     /// Extra TOML appended to the generated settings.
@@ -55,6 +57,7 @@ impl Default for Options {
             refdata: true,
             rate_per_minute: 600_000,
             rate_burst: 10_000,
+            backend: None,
             database_url: None,
             extra: String::new(),
         }
@@ -148,11 +151,34 @@ impl Drop for PgDatabase {
     }
 }
 
-/// A fresh database: SQLite in the temp dir, or a new PostgreSQL database on the server given
-/// by `TEST_DATABASE_URL` (with its guard).
-pub async fn fresh_database(dir: &Path) -> (String, Option<PgDatabase>) {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(server) => {
+/// A store backend for tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends to run the store-facing tests on: SQLite always, PostgreSQL when
+/// `TEST_DATABASE_URL` names a server.
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        v.push(Backend::Postgres);
+    }
+    v
+}
+
+/// A fresh database of the chosen backend (default: PostgreSQL when `TEST_DATABASE_URL` is
+/// set, else SQLite in `dir`), with the guard that drops a PostgreSQL one.
+pub async fn fresh_database(dir: &Path, backend: Option<Backend>) -> (String, Option<PgDatabase>) {
+    let server = std::env::var("TEST_DATABASE_URL").ok();
+    let backend = backend.unwrap_or(if server.is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    });
+    match (backend, server) {
+        (Backend::Postgres, Some(server)) => {
             use sqlx::Connection;
             let name = format!("t_{}", uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(&server)
@@ -166,7 +192,8 @@ pub async fn fresh_database(dir: &Path) -> (String, Option<PgDatabase>) {
             let url = format!("{base}/{name}");
             (url, Some(PgDatabase { server, name }))
         }
-        Err(_) => (
+        (Backend::Postgres, None) => panic!("PostgreSQL tests need TEST_DATABASE_URL"),
+        (Backend::Sqlite, _) => (
             format!("sqlite://{}", dir.join("gateway.db").display()),
             None,
         ),
@@ -182,7 +209,7 @@ pub async fn test_settings(
 ) -> (Settings, Option<PgDatabase>) {
     let (db, guard) = match &options.database_url {
         Some(url) => (url.clone(), None),
-        None => fresh_database(dir).await,
+        None => fresh_database(dir, options.backend).await,
     };
     let mut text = format!(
         r#"

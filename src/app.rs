@@ -232,8 +232,10 @@ impl Application {
             ),
             Some(t) if t.client_ca.is_none() => tracing::warn!(
                 listen = %local,
+                bound_partners = settings.partners.iter().filter(|p| !p.cert.is_empty()).count(),
                 "TLS without client certificates: partners are identified by their ebMS \
-                 header only. Configure tls.client_ca for mutual TLS."
+                 header only and certificate bindings are not checked. Configure \
+                 tls.client_ca for mutual TLS."
             ),
             Some(_) => tracing::info!(listen = %local, "HTTPS with required client certificates"),
         }

@@ -10,10 +10,11 @@ pub mod render;
 pub mod serve;
 pub mod tls;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
@@ -87,10 +88,16 @@ pub fn router(state: AppState, in_flight: InFlight) -> Router {
 /// The span of one request. `message_id`, `conversation_id`, `action` and `from` are recorded
 /// once the ebMS header has been read.
 fn request_span(req: &Request) -> tracing::Span {
+    let remote = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
     tracing::info_span!(
         "request",
         method = %req.method(),
         path = %req.uri().path(),
+        remote = %remote,
         message_id = Empty,
         conversation_id = Empty,
         action = Empty,

@@ -101,3 +101,145 @@ fn certs_dev_writes_files_and_prints_the_client_fingerprint() {
     let fp = line.rsplit(' ').next().unwrap();
     assert!(nsw_gateway::config::parse_fingerprint(fp).is_ok(), "{fp}");
 }
+
+/// The real binary with TLS: SIGHUP swaps the certificate for new connections, SIGTERM stops
+/// it cleanly. Progress is read from its JSON log, not guessed with sleeps.
+#[tokio::test]
+async fn serve_reloads_certificates_on_sighup_and_stops_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    nsw_gateway::http::tls::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let first = nsw_gateway::certs::write_dev_certs(&dir.path().join("first")).unwrap();
+    let second = nsw_gateway::certs::write_dev_certs(&dir.path().join("second")).unwrap();
+    let live = dir.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    let install = |from: &nsw_gateway::certs::DevCertificates| {
+        std::fs::copy(&from.server_cert, live.join("server.pem")).unwrap();
+        std::fs::copy(&from.server_key, live.join("server-key.pem")).unwrap();
+    };
+    install(&first);
+    // Clients from either CA are accepted; the client presents the first set's certificate.
+    let bundle = format!(
+        "{}{}",
+        std::fs::read_to_string(&first.ca_cert).unwrap(),
+        std::fs::read_to_string(&second.ca_cert).unwrap()
+    );
+    std::fs::write(live.join("client-ca.pem"), &bundle).unwrap();
+    write_refdata(&dir.path().join("refdata"));
+    let config = dir.path().join("gw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+[admin]
+listen = "127.0.0.1:0"
+[database]
+url = "sqlite://{db}"
+[tls]
+cert = "{live}/server.pem"
+key = "{live}/server-key.pem"
+client_ca = "{live}/client-ca.pem"
+reload_interval_secs = 3600
+[[partners]]
+party_id = "NSW"
+cpa_id = "NSW-TISI-PERMIT"
+cert_sha256 = "{fp}"
+delivery_url = "https://127.0.0.1:9/ebms"
+[refdata]
+seed_dir = "{refdata}"
+[log]
+format = "json"
+"#,
+            db = dir.path().join("gw.db").display(),
+            live = live.display(),
+            fp = first.client_sha256,
+            refdata = dir.path().join("refdata").display(),
+        ),
+    )
+    .unwrap();
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Reads log lines until one has this message; returns its fields.
+    let mut wait_for = async |message: &str| -> serde_json::Value {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if v["fields"]["message"] == message {
+                return v["fields"].clone();
+            }
+        }
+        panic!("the gateway ended before logging {message:?}");
+    };
+    let port = wait_for("listening").await["port"].as_u64().unwrap();
+
+    let roots = |pem: &str| reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap();
+    let client_identity = format!(
+        "{}{}",
+        std::fs::read_to_string(&first.client_cert).unwrap(),
+        std::fs::read_to_string(&first.client_key).unwrap()
+    );
+    let client = {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .tls_info(true)
+            .pool_max_idle_per_host(0)
+            .identity(reqwest::Identity::from_pem(client_identity.as_bytes()).unwrap());
+        for c in roots(&bundle) {
+            b = b.add_root_certificate(c);
+        }
+        b.build().unwrap()
+    };
+    let served = |r: &reqwest::Response| {
+        r.extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .map(nsw_gateway::http::tls::PeerIdentity::from_der)
+            .unwrap()
+            .fingerprint_hex()
+    };
+    let fingerprint_of = |path: &std::path::Path| {
+        let pem = std::fs::read(path).unwrap();
+        let der = rustls_pemfile::certs(&mut pem.as_slice())
+            .next()
+            .unwrap()
+            .unwrap();
+        nsw_gateway::http::tls::PeerIdentity::from_der(&der).fingerprint_hex()
+    };
+    let url = format!("https://localhost:{port}/ebms");
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(served(&r), fingerprint_of(&first.server_cert));
+
+    install(&second);
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait_for("TLS certificates reloaded").await;
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(served(&r), fingerprint_of(&second.server_cert));
+
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    wait_for("stopped").await;
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{status:?}");
+}

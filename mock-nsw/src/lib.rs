@@ -1,0 +1,5 @@
+//! mock-nsw: a simulator of the National Single Window side of the TISI permit gateway.
+#![forbid(unsafe_code)]
+
+/// Reference-data generation: a seeded model written as the CSV files of spec §7.
+pub mod gen;

@@ -3,3 +3,5 @@
 
 /// Reference-data generation: a seeded model written as the CSV files of spec §7.
 pub mod gen;
+/// Load-run results: HDR latency percentiles, errors by kind, JSON, Markdown and an SVG chart.
+pub mod report;

@@ -5,3 +5,5 @@
 pub mod gen;
 /// Load-run results: HDR latency percentiles, errors by kind, JSON, Markdown and an SVG chart.
 pub mod report;
+/// The load engine: open loop at a fixed arrival rate or closed loop at a fixed concurrency.
+pub mod load;

@@ -7,3 +7,5 @@ pub mod gen;
 pub mod report;
 /// The load engine: open loop at a fixed arrival rate or closed loop at a fixed concurrency.
 pub mod load;
+/// The NSW's receiving endpoint for asynchronous replies, with fault injection.
+pub mod serve;

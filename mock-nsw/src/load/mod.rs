@@ -74,6 +74,26 @@ impl Judge<u16> for StatusJudge {
     }
 }
 
+/// Sends one fixed message again and again (a captured request, say), expecting one HTTP
+/// status. Every copy carries the same MessageId, so past the first the gateway sees retries.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub content_type: String,
+    pub body: Bytes,
+    pub expect_status: u16,
+}
+
+impl RequestSource for Replay {
+    type Expected = u16;
+    fn next_request(&mut self) -> Option<Outgoing<u16>> {
+        Some(Outgoing {
+            content_type: self.content_type.clone(),
+            body: self.body.clone(),
+            expected: self.expect_status,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     Open { rate: f64, duration: Duration },

@@ -3,9 +3,9 @@
 
 /// Reference-data generation: a seeded model written as the CSV files of spec §7.
 pub mod gen;
-/// Load-run results: HDR latency percentiles, errors by kind, JSON, Markdown and an SVG chart.
-pub mod report;
 /// The load engine: open loop at a fixed arrival rate or closed loop at a fixed concurrency.
 pub mod load;
+/// Load-run results: HDR latency percentiles, errors by kind, JSON, Markdown and an SVG chart.
+pub mod report;
 /// The NSW's receiving endpoint for asynchronous replies, with fault injection.
 pub mod serve;

@@ -14,7 +14,11 @@ use mock_nsw::load::{self, Mode, RunConfig, TlsFiles};
 use mock_nsw::{gen, serve};
 
 #[derive(Parser)]
-#[command(name = "mock-nsw", version, about = "A simulator of the NSW side of the TISI permit gateway")]
+#[command(
+    name = "mock-nsw",
+    version,
+    about = "A simulator of the NSW side of the TISI permit gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -270,7 +274,8 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
     let Some(body) = &args.body else {
         bail!("--body FILE is required: give a captured message to replay");
     };
-    let bytes = std::fs::read(body).with_context(|| format!("reading --body {}", body.display()))?;
+    let bytes =
+        std::fs::read(body).with_context(|| format!("reading --body {}", body.display()))?;
     let source = load::Replay {
         content_type: args.content_type.clone(),
         body: bytes.into(),
@@ -284,7 +289,10 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
     finish_report(&report, args.report_dir.as_deref())
 }
 
-fn finish_report(report: &mock_nsw::report::Report, dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn finish_report(
+    report: &mock_nsw::report::Report,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     println!("{}", report.to_markdown());
     if let Some(dir) = dir {
         report.write_all(dir)?;

@@ -149,7 +149,11 @@ impl Recorder {
         let secs = elapsed.as_secs_f64();
         let completed = self.completed();
         Report {
-            throughput_rps: if secs > 0.0 { completed as f64 / secs } else { 0.0 },
+            throughput_rps: if secs > 0.0 {
+                completed as f64 / secs
+            } else {
+                0.0
+            },
             elapsed_s: secs,
             completed,
             ok: self.ok,
@@ -157,14 +161,23 @@ impl Recorder {
             latency_us: Percentiles::of(&self.all),
             errors_by_kind: ErrorKind::ALL
                 .iter()
-                .map(|k| (k.name().to_owned(), self.errors.get(k).copied().unwrap_or(0)))
+                .map(|k| {
+                    (
+                        k.name().to_owned(),
+                        self.errors.get(k).copied().unwrap_or(0),
+                    )
+                })
                 .collect(),
             error_examples: self
                 .examples
                 .iter()
                 .map(|(k, v)| (k.name().to_owned(), v.clone()))
                 .collect(),
-            http_statuses: self.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            http_statuses: self
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             per_second: self
                 .per_second
                 .iter()
@@ -173,8 +186,16 @@ impl Recorder {
                     second: s as u64,
                     count: h.len(),
                     errors: *e,
-                    p50_us: if h.is_empty() { 0 } else { h.value_at_quantile(0.5) },
-                    p99_us: if h.is_empty() { 0 } else { h.value_at_quantile(0.99) },
+                    p50_us: if h.is_empty() {
+                        0
+                    } else {
+                        h.value_at_quantile(0.5)
+                    },
+                    p99_us: if h.is_empty() {
+                        0
+                    } else {
+                        h.value_at_quantile(0.99)
+                    },
                     max_us: h.max(),
                 })
                 .collect(),
@@ -266,6 +287,13 @@ pub struct Report {
     pub per_second: Vec<SecondStats>,
 }
 
+/// A chart line: its label, colour and value per second.
+type Series = (
+    &'static str,
+    plotters::style::RGBColor,
+    fn(&SecondStats) -> u64,
+);
+
 fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
 }
@@ -288,14 +316,21 @@ impl Report {
         if let Some(c) = r.concurrency {
             let _ = writeln!(s, "| concurrency | {c} |");
         }
-        let _ = writeln!(s, "| planned / sent / completed | {} / {} / {} |", r.planned, r.sent, self.completed);
+        let _ = writeln!(
+            s,
+            "| planned / sent / completed | {} / {} / {} |",
+            r.planned, r.sent, self.completed
+        );
         let _ = writeln!(s, "| elapsed | {:.2} s |", self.elapsed_s);
         let _ = writeln!(s, "| throughput | {:.1} req/s |", self.throughput_rps);
         let _ = writeln!(s, "| ok / errors | {} / {} |", self.ok, self.errors);
         let _ = writeln!(s, "| latency measured from | {} |\n", r.latency_from);
         let l = &self.latency_us;
         let _ = writeln!(s, "## Latency (ms)\n");
-        let _ = writeln!(s, "| min | mean | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| min | mean | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|"
+        );
         let _ = writeln!(
             s,
             "| {} | {:.3} | {} | {} | {} | {} | {} |\n",
@@ -330,7 +365,10 @@ impl Report {
             }
             let _ = writeln!(s);
         }
-        let _ = writeln!(s, "Latency over time: `latency.svg` (p50, p99 and max per second).");
+        let _ = writeln!(
+            s,
+            "Latency over time: `latency.svg` (p50, p99 and max per second)."
+        );
         s
     }
 
@@ -346,7 +384,10 @@ impl Report {
             root.fill(&WHITE)?;
             let mut chart = ChartBuilder::on(&root)
                 .caption(
-                    format!("{} latency per second ({} loop)", self.run.kind, self.run.mode),
+                    format!(
+                        "{} latency per second ({} loop)",
+                        self.run.kind, self.run.mode
+                    ),
                     ("sans-serif", 20),
                 )
                 .margin(12)
@@ -358,7 +399,7 @@ impl Report {
                 .x_desc("second of the run")
                 .y_desc("latency (ms)")
                 .draw()?;
-            let series: [(&str, RGBColor, fn(&SecondStats) -> u64); 3] = [
+            let series: [Series; 3] = [
                 ("p50", BLUE, |p| p.p50_us),
                 ("p99", RGBColor(230, 120, 0), |p| p.p99_us),
                 ("max", RED, |p| p.max_us),
@@ -425,12 +466,20 @@ mod tests {
             let outcome = if us % 250 == 0 {
                 Err(Failure::new(ErrorKind::Transport, format!("reset at {us}")))
             } else if us % 100 == 0 {
-                Err(Failure::new(ErrorKind::WrongDecision, "want APPROVED, got REJECTED"))
+                Err(Failure::new(
+                    ErrorKind::WrongDecision,
+                    "want APPROVED, got REJECTED",
+                ))
             } else {
                 Ok(())
             };
             let status = (us % 250 != 0).then_some(200);
-            r.record(((us - 1) / 100) as usize, Duration::from_micros(us), status, outcome);
+            r.record(
+                ((us - 1) / 100) as usize,
+                Duration::from_micros(us),
+                status,
+                outcome,
+            );
         }
         r
     }
@@ -493,7 +542,10 @@ mod tests {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         for key in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
-            assert!(v["latency_us"].get(key).is_some(), "missing latency_us.{key}");
+            assert!(
+                v["latency_us"].get(key).is_some(),
+                "missing latency_us.{key}"
+            );
         }
         assert_eq!(v["latency_us"]["p99"], 990);
         assert_eq!(v["run"]["mode"], "open");
@@ -502,7 +554,9 @@ mod tests {
 
     #[test]
     fn markdown_has_the_tables() {
-        let md = known().finish(run_info(), Duration::from_secs(10)).to_markdown();
+        let md = known()
+            .finish(run_info(), Duration::from_secs(10))
+            .to_markdown();
         for want in [
             "# Load report: ImportPermitRequest against http://127.0.0.1:8080/ebms",
             "| min | mean | p50 | p90 | p99 | p99.9 | max |",

@@ -112,10 +112,20 @@ impl Inspector for HeaderScan {
         let conversation_id = field("ConversationId");
         let action = field("Action");
         let cpa_id = field("CPAId");
-        let from_block = element_text(header, "From").map(|_| &header[header.find("From").unwrap_or(0)..]);
-        let from_party = from_block.and_then(|b| element_text(b, "PartyId")).unwrap_or_default().to_owned();
-        let to_block = header.find(":To>").or_else(|| header.find("<To>")).map(|i| &header[i..]);
-        let to_party = to_block.and_then(|b| element_text(b, "PartyId")).unwrap_or_default().to_owned();
+        let from_block =
+            element_text(header, "From").map(|_| &header[header.find("From").unwrap_or(0)..]);
+        let from_party = from_block
+            .and_then(|b| element_text(b, "PartyId"))
+            .unwrap_or_default()
+            .to_owned();
+        let to_block = header
+            .find(":To>")
+            .or_else(|| header.find("<To>"))
+            .map(|i| &header[i..]);
+        let to_party = to_block
+            .and_then(|b| element_text(b, "PartyId"))
+            .unwrap_or_default()
+            .to_owned();
         if from_party.is_empty() {
             missing.push("From/PartyId".into());
         }
@@ -126,7 +136,10 @@ impl Inspector for HeaderScan {
             return Err(format!("eb:MessageHeader lacks {}", missing.join(", ")));
         }
         let sequence = match element_text(&xml, "SequenceNumber") {
-            Some(s) => Some(s.parse().map_err(|_| format!("eb:SequenceNumber '{s}' is not a number"))?),
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| format!("eb:SequenceNumber '{s}' is not a number"))?,
+            ),
             None => None,
         };
         Ok(Inbound {
@@ -284,7 +297,11 @@ impl ServeState {
 
     /// Registers a request sent on `conversation` (in send order), for the order check.
     pub fn expect(&self, conversation: &str, message_id: &str) {
-        self.inner.lock().expect("state lock").order.expect(conversation, message_id);
+        self.inner
+            .lock()
+            .expect("state lock")
+            .order
+            .expect(conversation, message_id);
     }
 
     pub fn stats(&self) -> Stats {
@@ -295,7 +312,13 @@ impl ServeState {
 
     /// The accepted messages still kept in memory, oldest first.
     pub fn received(&self) -> Vec<Received> {
-        self.inner.lock().expect("state lock").recent.iter().cloned().collect()
+        self.inner
+            .lock()
+            .expect("state lock")
+            .recent
+            .iter()
+            .cloned()
+            .collect()
     }
 
     fn count_fault(&self, f: Fault) {
@@ -403,7 +426,10 @@ struct FailNext {
     n: u64,
 }
 
-async fn fail_next(State(st): State<Arc<ServeState>>, Query(q): Query<FailNext>) -> Json<serde_json::Value> {
+async fn fail_next(
+    State(st): State<Arc<ServeState>>,
+    Query(q): Query<FailNext>,
+) -> Json<serde_json::Value> {
     st.faults.set_fail_next(q.n);
     Json(serde_json::json!({ "fail_next": q.n }))
 }
@@ -425,7 +451,10 @@ struct Expect {
     message_id: String,
 }
 
-async fn expect(State(st): State<Arc<ServeState>>, Json(list): Json<Vec<Expect>>) -> Json<serde_json::Value> {
+async fn expect(
+    State(st): State<Arc<ServeState>>,
+    Json(list): Json<Vec<Expect>>,
+) -> Json<serde_json::Value> {
     for e in &list {
         st.expect(&e.conversation_id, &e.message_id);
     }
@@ -500,7 +529,8 @@ pub async fn run(
                         Fault::None => {}
                     }
                 }
-                let r: Result<Response, Infallible> = app.oneshot(req.map(axum::body::Body::new)).await;
+                let r: Result<Response, Infallible> =
+                    app.oneshot(req.map(axum::body::Body::new)).await;
                 Ok::<_, Dropped>(r.unwrap_or_else(|e| match e {}))
             }
         });
@@ -539,19 +569,27 @@ mod tests {
     #[test]
     fn header_scan_reads_the_fields() {
         let m = HeaderScan
-            .inspect("text/xml", message("m1@gw", "c1", Some("r1@nsw"), true).as_bytes())
+            .inspect(
+                "text/xml",
+                message("m1@gw", "c1", Some("r1@nsw"), true).as_bytes(),
+            )
             .unwrap();
         assert_eq!(m.message_id, "m1@gw");
         assert_eq!(m.conversation_id, "c1");
         assert_eq!(m.ref_to_message_id.as_deref(), Some("r1@nsw"));
         assert_eq!(m.action, "ImportPermitResponse");
-        assert_eq!((m.from_party.as_str(), m.to_party.as_str()), ("TISI", "NSW"));
+        assert_eq!(
+            (m.from_party.as_str(), m.to_party.as_str()),
+            ("TISI", "NSW")
+        );
         assert_eq!(m.cpa_id, "cpa-nsw-tisi");
         assert!(m.ack_requested);
         let e = HeaderScan.inspect("text/xml", b"<a/>").unwrap_err();
         assert!(e.contains("no eb:MessageHeader"), "{e}");
         let no_id = message("", "c1", None, false);
-        let e = HeaderScan.inspect("text/xml", no_id.as_bytes()).unwrap_err();
+        let e = HeaderScan
+            .inspect("text/xml", no_id.as_bytes())
+            .unwrap_err();
         assert!(e.contains("lacks MessageId"), "{e}");
     }
 
@@ -562,7 +600,10 @@ mod tests {
             .unwrap();
         let ack = acknowledgment(&m, "a1@nsw", "2026-11-26T07:00:01Z");
         let back = HeaderScan.inspect("text/xml", ack.as_bytes()).unwrap();
-        assert_eq!((back.from_party.as_str(), back.to_party.as_str()), ("NSW", "TISI"));
+        assert_eq!(
+            (back.from_party.as_str(), back.to_party.as_str()),
+            ("NSW", "TISI")
+        );
         assert_eq!(back.ref_to_message_id.as_deref(), Some("m1@gw"));
         assert_eq!(back.action, "Acknowledgment");
         assert!(!ack.contains("DuplicateElimination"));
@@ -586,7 +627,10 @@ mod tests {
             let _ = i;
             st.expect("c1", r);
         }
-        let send = |id: &str, r: &str| st.accept("text/xml", message(id, "c1", Some(r), false).as_bytes()).status();
+        let send = |id: &str, r: &str| {
+            st.accept("text/xml", message(id, "c1", Some(r), false).as_bytes())
+                .status()
+        };
         assert_eq!(send("m0", "q0"), StatusCode::OK);
         assert_eq!(send("m2", "q2"), StatusCode::OK);
         assert_eq!(send("m1", "q1"), StatusCode::OK);
@@ -604,7 +648,10 @@ mod tests {
     #[test]
     fn invalid_messages_are_refused_and_counted() {
         let st = state(0);
-        assert_eq!(st.accept("text/xml", b"not xml").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            st.accept("text/xml", b"not xml").status(),
+            StatusCode::BAD_REQUEST
+        );
         let s = st.stats();
         assert_eq!((s.invalid, s.accepted), (1, 0));
         assert!(s.last_invalid.unwrap().contains("MessageHeader"));
@@ -645,7 +692,10 @@ mod tests {
         let ok = post("m1").await.unwrap();
         assert_eq!(ok.status(), 200);
         let ack = ok.text().await.unwrap();
-        assert!(ack.contains("<eb:RefToMessageId>m1</eb:RefToMessageId>"), "{ack}");
+        assert!(
+            ack.contains("<eb:RefToMessageId>m1</eb:RefToMessageId>"),
+            "{ack}"
+        );
         // Fail the next one at run time.
         let r: serde_json::Value = c
             .post(format!("{base}/control/fail-next?n=1"))
@@ -659,18 +709,40 @@ mod tests {
         assert_eq!(r["fail_next"], 1);
         assert_eq!(post("m2").await.unwrap().status(), 503);
         assert_eq!(post("m2").await.unwrap().status(), 200);
-        let s: serde_json::Value = c.get(format!("{base}/control/stats")).send().await.unwrap().text().await.map(|t| serde_json::from_str(&t).unwrap()).unwrap();
+        let s: serde_json::Value = c
+            .get(format!("{base}/control/stats"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
         assert_eq!(s["stats"]["failed_scripted"], 3);
         assert_eq!(s["stats"]["accepted"], 2);
-        assert_eq!(s["stats"]["duplicates"], 0, "a message refused with 503 is not a duplicate");
+        assert_eq!(
+            s["stats"]["duplicates"], 0,
+            "a message refused with 503 is not a duplicate"
+        );
         assert_eq!(s["stats"]["requests"], 5);
         let lines = std::fs::read_to_string(&file).unwrap();
-        let lines: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["message_id"], "m1");
         assert_eq!(lines[1]["message_id"], "m2");
         assert!(lines[0].get("body").is_none());
-        let rec: serde_json::Value = c.get(format!("{base}/control/received")).send().await.unwrap().text().await.map(|t| serde_json::from_str(&t).unwrap()).unwrap();
+        let rec: serde_json::Value = c
+            .get(format!("{base}/control/received"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
         assert_eq!(rec.as_array().unwrap().len(), 2);
     }
 

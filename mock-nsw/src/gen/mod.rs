@@ -55,9 +55,16 @@ mod tests {
         write_csv(&model(2000, 7), b.path()).unwrap();
         write_csv(&model(2000, 8), c.path()).unwrap();
         for f in FILES {
-            assert_eq!(read(a.path(), f), read(b.path(), f), "{f} differs for the same seed");
+            assert_eq!(
+                read(a.path(), f),
+                read(b.path(), f),
+                "{f} differs for the same seed"
+            );
         }
-        assert_ne!(read(a.path(), "licences.csv"), read(c.path(), "licences.csv"));
+        assert_ne!(
+            read(a.path(), "licences.csv"),
+            read(c.path(), "licences.csv")
+        );
     }
 
     fn rows(dir: &Path, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -117,7 +124,11 @@ mod tests {
             TaxNumber::parse(&r[2]).unwrap();
             Branch::parse(&r[3]).unwrap();
             assert!(r[4].starts_with("บริษัท"));
-            assert!(refs.contains(&StandardRef::parse(&r[5]).unwrap()), "{}", r[5]);
+            assert!(
+                refs.contains(&StandardRef::parse(&r[5]).unwrap()),
+                "{}",
+                r[5]
+            );
             assert!(r[6].split('|').all(|b| !b.is_empty()));
             assert!(r[7].split('|').all(|b| !b.is_empty()));
             assert!(!r[8].is_empty());
@@ -129,7 +140,10 @@ mod tests {
         }
 
         let (h, labs) = rows(dir.path(), "labs.csv");
-        assert_eq!(h.join(","), "lab_id,name,standards,accredited_from,accredited_until,status");
+        assert_eq!(
+            h.join(","),
+            "lab_id,name,standards,accredited_from,accredited_until,status"
+        );
         for r in &labs {
             for s in r[2].split('|') {
                 assert!(refs.contains(&StandardRef::parse(s).unwrap()));
@@ -172,18 +186,28 @@ mod tests {
         assert!(s.iter().any(|s| s.inspection_rate == 0));
         assert!(s.iter().any(|s| s.inspection_rate == 100));
         assert!(s.iter().any(|s| s.test_report_required));
-        assert!(s.iter().any(|s| s.role == StandardRole::Withdrawn && s.in_force_until < Some(t)));
-        assert!(s.iter().any(|s| matches!(s.role, StandardRole::Superseded { .. })));
+        assert!(s
+            .iter()
+            .any(|s| s.role == StandardRole::Withdrawn && s.in_force_until < Some(t)));
+        assert!(s
+            .iter()
+            .any(|s| matches!(s.role, StandardRole::Superseded { .. })));
         assert!(s.iter().any(|s| !s.compulsory));
         assert!(m.labs.iter().any(|l| l.status == LabStatus::Withdrawn));
         let report_std = s.iter().position(|s| s.test_report_required).unwrap();
-        assert!(m.labs.iter().any(|l| l.status == LabStatus::Active && !l.standards.contains(&report_std)));
+        assert!(m
+            .labs
+            .iter()
+            .any(|l| l.status == LabStatus::Active && !l.standards.contains(&report_std)));
         assert!(m.labs.iter().any(|l| l.accredited_for(report_std, t)));
         let roles: HashSet<_> = m.purposes.iter().map(|p| format!("{:?}", p.role)).collect();
         assert_eq!(roles.len(), 5);
         assert!(m.purposes.iter().any(|p| p.officer_review));
         assert!(m.purposes.iter().any(|p| p.max_quantity_per_year.is_some()));
-        assert!(m.purposes.iter().any(|p| p.valid_until.is_some_and(|u| u < t)));
+        assert!(m
+            .purposes
+            .iter()
+            .any(|p| p.valid_until.is_some_and(|u| u < t)));
     }
 
     #[test]
@@ -228,7 +252,9 @@ mod tests {
         // Valid licences are valid for years around today.
         for &l in m.of_kind(LicenceKind::Valid) {
             let l = &m.licences[l as usize];
-            assert!(l.issued_on <= m.today && l.expires_on > m.today + chrono::Duration::days(365 * 3));
+            assert!(
+                l.issued_on <= m.today && l.expires_on > m.today + chrono::Duration::days(365 * 3)
+            );
         }
     }
 }

@@ -166,7 +166,12 @@ impl GenLicence {
 
     /// The licence number of licence `index`: `L{BE year of issue}-{7 digits}`.
     pub fn write_number(&self, index: usize, out: &mut String) {
-        let _ = write!(out, "L{}-{:07}", self.issued_on.year() + BE_OFFSET, index + 1);
+        let _ = write!(
+            out,
+            "L{}-{:07}",
+            self.issued_on.year() + BE_OFFSET,
+            index + 1
+        );
     }
 
     pub fn number(&self, index: usize) -> String {
@@ -204,7 +209,9 @@ impl GenLicence {
     }
 
     pub fn brands(&self) -> Vec<String> {
-        (0..self.brand_count()).map(|k| self.brand(k).to_owned()).collect()
+        (0..self.brand_count())
+            .map(|k| self.brand(k).to_owned())
+            .collect()
     }
 
     pub fn models(&self) -> Vec<String> {
@@ -327,7 +334,11 @@ fn holder_tax_number(index: usize, rng: &mut ChaCha8Rng) -> TaxNumber {
     let mut d = [0u8; 12];
     // Juristic: 0 + 3-digit registration office + 8-digit serial (unique per index).
     // One holder in 50 is a natural person: leading 1..=8.
-    d[0] = if index % 50 == 49 { rng.gen_range(1..=8) } else { 0 };
+    d[0] = if index % 50 == 49 {
+        rng.gen_range(1..=8)
+    } else {
+        0
+    };
     let office = [105u32, 107, 115, 125, 135, 145, 994][rng.gen_range(0..7)];
     d[1] = (office / 100) as u8;
     d[2] = (office / 10 % 10) as u8;
@@ -385,13 +396,18 @@ impl Model {
     }
 
     pub fn of_kind(&self, kind: LicenceKind) -> &[u32] {
-        let k = LicenceKind::ALL.iter().position(|x| *x == kind).expect("listed");
+        let k = LicenceKind::ALL
+            .iter()
+            .position(|x| *x == kind)
+            .expect("listed");
         &self.index.by_kind[k]
     }
 
     /// Indices of standards with the given role predicate.
     pub fn standards_where(&self, f: impl Fn(&GenStandard) -> bool) -> Vec<usize> {
-        (0..self.standards.len()).filter(|&i| f(&self.standards[i])).collect()
+        (0..self.standards.len())
+            .filter(|&i| f(&self.standards[i]))
+            .collect()
     }
 }
 
@@ -599,7 +615,11 @@ fn gen_licences(
         } else {
             current[rng.gen_range(0..current.len())]
         };
-        let holder = if i < holders { i } else { rng.gen_range(0..holders) } as u32;
+        let holder = if i < holders {
+            i
+        } else {
+            rng.gen_range(0..holders)
+        } as u32;
         let (issued_on, expires_on, status_since) = match kind {
             LicenceKind::Expired => {
                 let exp = today - days(rng.gen_range(30..1500));
@@ -646,10 +666,14 @@ fn gen_licences(
 
 fn gen_labs(rng: &mut ChaCha8Rng, today: NaiveDate, standards: &[GenStandard]) -> Vec<GenLab> {
     let report: Vec<usize> = (0..standards.len())
-        .filter(|&i| standards[i].test_report_required && standards[i].role == StandardRole::Current)
+        .filter(|&i| {
+            standards[i].test_report_required && standards[i].role == StandardRole::Current
+        })
         .collect();
     let plain: Vec<usize> = (0..standards.len())
-        .filter(|&i| !standards[i].test_report_required && standards[i].role == StandardRole::Current)
+        .filter(|&i| {
+            !standards[i].test_report_required && standards[i].role == StandardRole::Current
+        })
         .collect();
     let mut labs = Vec::new();
     for (j, (en, th)) in pools::LAB_NAMES.iter().enumerate() {
@@ -716,14 +740,76 @@ fn gen_purposes(today: NaiveDate) -> Vec<GenPurpose> {
         test_report_required: report,
         role,
     };
-    let policy = NaiveDate::from_ymd_opt(2024, 10, 1).expect("date").min(today - days(400));
+    let policy = NaiveDate::from_ymd_opt(2024, 10, 1)
+        .expect("date")
+        .min(today - days(400));
     vec![
-        p("RND", "เพื่อการวิจัยและพัฒนา", "Research and development", policy, None, None, false, false, PurposeRole::Open),
-        p("EXHIBIT", "เพื่อจัดแสดงในงานแสดงสินค้า", "Display at a trade exhibition", policy, None, None, false, false, PurposeRole::Open),
-        p("PERSONAL", "เพื่อใช้ส่วนตัว", "Personal use", policy, None, Some(10), false, false, PurposeRole::Capped),
-        p("DONATION", "เพื่อบริจาคแก่หน่วยงานการกุศล", "Donation to a charity", policy, None, None, true, false, PurposeRole::Review),
-        p("MARKETTEST", "เพื่อทดสอบตลาด", "Market test samples", policy, None, None, false, true, PurposeRole::NeedsReport),
-        p("RELIEF2025", "เพื่อการช่วยเหลือผู้ประสบภัย", "Disaster relief (closed)", policy, Some(today - days(120)), None, false, false, PurposeRole::Closed),
+        p(
+            "RND",
+            "เพื่อการวิจัยและพัฒนา",
+            "Research and development",
+            policy,
+            None,
+            None,
+            false,
+            false,
+            PurposeRole::Open,
+        ),
+        p(
+            "EXHIBIT",
+            "เพื่อจัดแสดงในงานแสดงสินค้า",
+            "Display at a trade exhibition",
+            policy,
+            None,
+            None,
+            false,
+            false,
+            PurposeRole::Open,
+        ),
+        p(
+            "PERSONAL",
+            "เพื่อใช้ส่วนตัว",
+            "Personal use",
+            policy,
+            None,
+            Some(10),
+            false,
+            false,
+            PurposeRole::Capped,
+        ),
+        p(
+            "DONATION",
+            "เพื่อบริจาคแก่หน่วยงานการกุศล",
+            "Donation to a charity",
+            policy,
+            None,
+            None,
+            true,
+            false,
+            PurposeRole::Review,
+        ),
+        p(
+            "MARKETTEST",
+            "เพื่อทดสอบตลาด",
+            "Market test samples",
+            policy,
+            None,
+            None,
+            false,
+            true,
+            PurposeRole::NeedsReport,
+        ),
+        p(
+            "RELIEF2025",
+            "เพื่อการช่วยเหลือผู้ประสบภัย",
+            "Disaster relief (closed)",
+            policy,
+            Some(today - days(120)),
+            None,
+            false,
+            false,
+            PurposeRole::Closed,
+        ),
     ]
 }
 
@@ -746,7 +832,10 @@ fn build_index(standards: &[GenStandard], holders: usize, licences: &[GenLicence
         let h = l.holder as usize;
         holder_licences[fill[h] as usize] = i as u32;
         fill[h] += 1;
-        let k = LicenceKind::ALL.iter().position(|x| *x == l.kind).expect("listed");
+        let k = LicenceKind::ALL
+            .iter()
+            .position(|x| *x == l.kind)
+            .expect("listed");
         by_kind[k].push(i as u32);
         if l.kind == LicenceKind::Valid {
             let s = &standards[l.standard as usize];

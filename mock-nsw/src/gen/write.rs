@@ -96,7 +96,11 @@ fn write_standards(model: &Model, dir: &Path) -> anyhow::Result<()> {
             &until,
             &s.hs_prefixes.join("|"),
             &s.inspection_rate.to_string(),
-            if s.test_report_required { "true" } else { "false" },
+            if s.test_report_required {
+                "true"
+            } else {
+                "false"
+            },
         ])?;
     }
     finish(w, dir, NAME)
@@ -140,7 +144,11 @@ impl LicenceRow {
         let _ = write!(self.tax, "{}", holder.key.tax_number);
         let _ = write!(self.branch, "{}", holder.key.branch);
         Holder::name_th(l.holder as usize, &mut self.name);
-        let _ = write!(self.standard, "{}", model.standards[l.standard as usize].reference);
+        let _ = write!(
+            self.standard,
+            "{}",
+            model.standards[l.standard as usize].reference
+        );
         for k in 0..l.brand_count() {
             if k > 0 {
                 self.brands.push('|');
@@ -251,7 +259,10 @@ fn write_purposes(model: &Model, dir: &Path) -> anyhow::Result<()> {
         let (mut from, mut until) = (String::new(), String::new());
         put_date(&mut from, p.valid_from);
         put_opt_date(&mut until, p.valid_until);
-        let cap = p.max_quantity_per_year.map(|a| a.to_string()).unwrap_or_default();
+        let cap = p
+            .max_quantity_per_year
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         w.write_record([
             p.code.as_str(),
             &p.description_th,
@@ -260,7 +271,11 @@ fn write_purposes(model: &Model, dir: &Path) -> anyhow::Result<()> {
             &until,
             &cap,
             if p.officer_review { "true" } else { "false" },
-            if p.test_report_required { "true" } else { "false" },
+            if p.test_report_required {
+                "true"
+            } else {
+                "false"
+            },
         ])?;
     }
     finish(w, dir, NAME)

@@ -21,7 +21,11 @@ fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Builds a client with keep-alive connections, a pool of `pool` idle connections per host,
 /// connect and total timeouts, and rustls (ring) TLS with the given CA and client identity.
-pub fn build_client(tls: &TlsFiles, pool: usize, timeout: Duration) -> anyhow::Result<reqwest::Client> {
+pub fn build_client(
+    tls: &TlsFiles,
+    pool: usize,
+    timeout: Duration,
+) -> anyhow::Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .pool_max_idle_per_host(pool.max(1))
@@ -71,7 +75,10 @@ pub fn build_client(tls: &TlsFiles, pool: usize, timeout: Duration) -> anyhow::R
 pub fn check_target(target: &str, allow_non_loopback: bool) -> anyhow::Result<Url> {
     let url = Url::parse(target).with_context(|| format!("--target '{target}' is not a URL"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        bail!("--target '{target}': scheme must be http or https, not '{}'", url.scheme());
+        bail!(
+            "--target '{target}': scheme must be http or https, not '{}'",
+            url.scheme()
+        );
     }
     let Some(host) = url.host_str() else {
         bail!("--target '{target}' has no host");
@@ -102,21 +109,40 @@ mod tests {
             Ok(u) => format!("ok {u}"),
             Err(e) => format!("error: {e:#}"),
         };
-        assert!(got.contains(expected), "{target}: got {got:?}, expected {expected:?}");
+        assert!(
+            got.contains(expected),
+            "{target}: got {got:?}, expected {expected:?}"
+        );
     }
 
     #[test]
     fn only_loopback_targets_unless_allowed() {
-        check("http://127.0.0.1:8080/ebms", false, "ok http://127.0.0.1:8080/ebms");
+        check(
+            "http://127.0.0.1:8080/ebms",
+            false,
+            "ok http://127.0.0.1:8080/ebms",
+        );
         check("http://127.1.2.3/ebms", false, "ok");
         check("https://localhost:8443/ebms", false, "ok");
         check("https://gw.localhost/ebms", false, "ok");
         check("http://[::1]:8080/ebms", false, "ok");
         check("http://10.0.0.5/ebms", false, "not a loopback address");
-        check("https://nsw.example.go.th/ebms", false, "--allow-non-loopback");
+        check(
+            "https://nsw.example.go.th/ebms",
+            false,
+            "--allow-non-loopback",
+        );
         check("http://[2001:db8::1]/ebms", false, "not a loopback address");
-        check("http://localhost.evil.com/ebms", false, "not a loopback address");
-        check("https://nsw.example.go.th/ebms", true, "ok https://nsw.example.go.th/ebms");
+        check(
+            "http://localhost.evil.com/ebms",
+            false,
+            "not a loopback address",
+        );
+        check(
+            "https://nsw.example.go.th/ebms",
+            true,
+            "ok https://nsw.example.go.th/ebms",
+        );
         check("ftp://127.0.0.1/x", false, "scheme must be http or https");
         check("127.0.0.1:8080", false, "is not a URL");
         check("not a url", false, "is not a URL");
@@ -136,7 +162,10 @@ mod tests {
             ..Default::default()
         };
         let e = format!("{:#}", build_client(&missing_ca, 4, t).unwrap_err());
-        assert!(e.contains("reading CA certificate /nonexistent/ca.pem"), "{e}");
+        assert!(
+            e.contains("reading CA certificate /nonexistent/ca.pem"),
+            "{e}"
+        );
         build_client(&TlsFiles::default(), 4, t).unwrap();
     }
 
@@ -158,7 +187,13 @@ mod tests {
             ca: Some(key),
             ..Default::default()
         };
-        let e = format!("{:#}", build_client(&bad, 4, Duration::from_secs(5)).unwrap_err());
-        assert!(e.contains("no certificate in the file") || e.contains("not a PEM"), "{e}");
+        let e = format!(
+            "{:#}",
+            build_client(&bad, 4, Duration::from_secs(5)).unwrap_err()
+        );
+        assert!(
+            e.contains("no certificate in the file") || e.contains("not a PEM"),
+            "{e}"
+        );
     }
 }

@@ -161,7 +161,12 @@ pub async fn exchange<E, J: Judge<E> + ?Sized>(
         .await;
     let resp = match resp {
         Ok(r) => r,
-        Err(e) => return (None, Err(Failure::new(ErrorKind::Transport, error_chain(&e)))),
+        Err(e) => {
+            return (
+                None,
+                Err(Failure::new(ErrorKind::Transport, error_chain(&e))),
+            )
+        }
     };
     let status = resp.status().as_u16();
     let content_type = resp
@@ -202,7 +207,11 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
 }
 
 /// Receives samples until every sender is gone, keeping the live progress up to date.
-async fn collect(mut rx: mpsc::UnboundedReceiver<Sample>, pb: ProgressBar, t0: Instant) -> Recorder {
+async fn collect(
+    mut rx: mpsc::UnboundedReceiver<Sample>,
+    pb: ProgressBar,
+    t0: Instant,
+) -> Recorder {
     let mut rec = Recorder::new();
     let mut last = Instant::now();
     while let Some(s) = rx.recv().await {
@@ -238,15 +247,48 @@ where
     let url = Arc::new(cfg.target.clone());
     let (sent, rate, concurrency, latency_from) = match cfg.mode {
         Mode::Open { rate, .. } => {
-            let sent = open_loop(client, url, source, judge, tx, t0, deadline, rate, planned, cfg.max_in_flight).await;
-            (sent, Some(rate), None, "intended send time (open loop, t0 + i/rate)")
+            let sent = open_loop(
+                client,
+                url,
+                source,
+                judge,
+                tx,
+                t0,
+                deadline,
+                rate,
+                planned,
+                cfg.max_in_flight,
+            )
+            .await;
+            (
+                sent,
+                Some(rate),
+                None,
+                "intended send time (open loop, t0 + i/rate)",
+            )
         }
         Mode::Closed {
             concurrency,
             requests,
         } => {
-            let sent = closed_loop(client, url, source, judge, tx, t0, deadline, concurrency, requests).await;
-            (sent, None, Some(concurrency), "actual send time (closed loop)")
+            let sent = closed_loop(
+                client,
+                url,
+                source,
+                judge,
+                tx,
+                t0,
+                deadline,
+                concurrency,
+                requests,
+            )
+            .await;
+            (
+                sent,
+                None,
+                Some(concurrency),
+                "actual send time (closed loop)",
+            )
         }
     };
     let rec = collector.await.expect("collector task does not panic");
@@ -465,7 +507,10 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 40);
         assert_eq!(rep.completed, 40);
         assert_eq!(rep.errors_by_kind["http_status"], 8);
-        assert_eq!(rep.run.latency_from, "intended send time (open loop, t0 + i/rate)");
+        assert_eq!(
+            rep.run.latency_from,
+            "intended send time (open loop, t0 + i/rate)"
+        );
     }
 
     #[tokio::test]
@@ -475,7 +520,13 @@ mod tests {
             concurrency: 3,
             requests: 100,
         };
-        let rep = run(client(), cfg(url, mode), Counting { next: 0, n: 7 }, Arc::new(StatusJudge)).await;
+        let rep = run(
+            client(),
+            cfg(url, mode),
+            Counting { next: 0, n: 7 },
+            Arc::new(StatusJudge),
+        )
+        .await;
         assert_eq!(hits.load(Ordering::SeqCst), 7);
         assert_eq!(rep.run.sent, 7);
     }
@@ -490,17 +541,39 @@ mod tests {
             concurrency: 2,
             requests: 6,
         };
-        let rep = run(client(), cfg(url, mode), Counting { next: 0, n: 6 }, Arc::new(StatusJudge)).await;
+        let rep = run(
+            client(),
+            cfg(url, mode),
+            Counting { next: 0, n: 6 },
+            Arc::new(StatusJudge),
+        )
+        .await;
         assert_eq!(rep.errors_by_kind["transport"], 6);
-        assert!(rep.error_examples["transport"][0].contains("connect"), "{:?}", rep.error_examples);
+        assert!(
+            rep.error_examples["transport"][0].contains("connect"),
+            "{:?}",
+            rep.error_examples
+        );
     }
 
     #[tokio::test]
     async fn an_elapsed_time_limit_sends_nothing_more() {
         let (url, hits) = server().await;
-        let mut c = cfg(url, Mode::Closed { concurrency: 2, requests: 100 });
+        let mut c = cfg(
+            url,
+            Mode::Closed {
+                concurrency: 2,
+                requests: 100,
+            },
+        );
         c.time_limit = Duration::ZERO;
-        let rep = run(client(), c, Counting { next: 0, n: 100 }, Arc::new(StatusJudge)).await;
+        let rep = run(
+            client(),
+            c,
+            Counting { next: 0, n: 100 },
+            Arc::new(StatusJudge),
+        )
+        .await;
         assert_eq!(hits.load(Ordering::SeqCst), 0);
         assert_eq!((rep.run.planned, rep.run.sent), (100, 0));
     }

@@ -48,7 +48,10 @@ impl FaultConfig {
     /// Checks the rates: each within 0..=1, and together at most 1.
     pub fn validate(&self) -> anyhow::Result<()> {
         let mut errors = Vec::new();
-        for (name, v) in [("--fail-rate", self.fail_rate), ("--drop-connection-rate", self.drop_rate)] {
+        for (name, v) in [
+            ("--fail-rate", self.fail_rate),
+            ("--drop-connection-rate", self.drop_rate),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 errors.push(format!("{name} {v} must be between 0 and 1"));
             }
@@ -189,11 +192,20 @@ mod tests {
         let inj = injector(0.0, 0.0, 3, 1);
         assert_eq!(
             run(&inj, 5),
-            [Fault::FailScripted, Fault::FailScripted, Fault::FailScripted, Fault::None, Fault::None]
+            [
+                Fault::FailScripted,
+                Fault::FailScripted,
+                Fault::FailScripted,
+                Fault::None,
+                Fault::None
+            ]
         );
         inj.set_fail_next(2);
         assert_eq!(inj.fail_next_remaining(), 2);
-        assert_eq!(run(&inj, 3), [Fault::FailScripted, Fault::FailScripted, Fault::None]);
+        assert_eq!(
+            run(&inj, 3),
+            [Fault::FailScripted, Fault::FailScripted, Fault::None]
+        );
         assert_eq!(inj.fail_next_remaining(), 0);
     }
 
@@ -221,7 +233,11 @@ mod tests {
         };
         check(0.5, 0.5, "");
         check(1.5, 0.0, "--fail-rate 1.5 must be between 0 and 1");
-        check(0.0, -0.1, "--drop-connection-rate -0.1 must be between 0 and 1");
+        check(
+            0.0,
+            -0.1,
+            "--drop-connection-rate -0.1 must be between 0 and 1",
+        );
         check(0.7, 0.6, "add up to more than 1");
     }
 }

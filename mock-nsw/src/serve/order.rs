@@ -51,7 +51,10 @@ impl OrderTracker {
 
     /// Registers a request sent on `conversation`, after the ones registered before it.
     pub fn expect(&mut self, conversation: &str, message_id: &str) {
-        let c = self.conversations.entry(conversation.to_owned()).or_default();
+        let c = self
+            .conversations
+            .entry(conversation.to_owned())
+            .or_default();
         let pos = c.sent.len() as u64;
         c.sent.push(message_id.to_owned());
         self.positions
@@ -59,7 +62,12 @@ impl OrderTracker {
     }
 
     /// Judges a reply on `conversation` to request `ref_to`, with its sequence number if any.
-    pub fn observe(&mut self, conversation: &str, ref_to: Option<&str>, sequence: Option<u64>) -> Placement {
+    pub fn observe(
+        &mut self,
+        conversation: &str,
+        ref_to: Option<&str>,
+        sequence: Option<u64>,
+    ) -> Placement {
         let pos = match sequence {
             Some(s) => s,
             None => match ref_to.and_then(|r| self.positions.get(r)) {
@@ -67,7 +75,10 @@ impl OrderTracker {
                 _ => return Placement::Unknown,
             },
         };
-        let c = self.conversations.entry(conversation.to_owned()).or_default();
+        let c = self
+            .conversations
+            .entry(conversation.to_owned())
+            .or_default();
         let placement = match c.highest {
             Some(h) if pos < h => Placement::OutOfOrder,
             _ => {

@@ -3,9 +3,11 @@
 
 pub mod model;
 pub mod pools;
+pub mod requests;
 pub mod write;
 
 pub use model::{GenConfig, LicenceKind, Model, PurposeRole, StandardRole};
+pub use requests::{ExpectedDecision, ExpectedItem, GeneratedPermit, Mix, Outcome, RequestGen};
 pub use write::{write_csv, Written};
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Reference-data generation (`mock-nsw gen-data`): a seeded model of standards, holders,
 //! licences, labs and special-import purposes, written as the CSV files of spec §7.
 
+pub mod declarations;
 pub mod model;
 pub mod pools;
 pub mod requests;

@@ -12,8 +12,8 @@ use std::fmt;
 use chrono::NaiveDate;
 use nsw_gateway::domain::{
     Amount, Country, DeclarationCheck, DeclarationCheckResponse, DeclarationLine,
-    DeclarationResult, HsCode, ImportPermitRequest, ImportPermitResponse, ItemStatus, LineResult,
-    PartyKey, Permit, PermitNumber, Quantity, ReasonCode, TaxNumber,
+    DeclarationResult, HsCode, ImportPermitResponse, ItemStatus, LineResult, PartyKey, Permit,
+    PermitNumber, Quantity, ReasonCode, TaxNumber,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,11 +42,9 @@ pub struct ObtainedPermit {
 }
 
 impl ObtainedPermit {
-    /// The permit in a response, when one was issued (with the request it answers, for the
-    /// importer's branch).
-    pub fn from_response(req: &ImportPermitRequest, resp: &ImportPermitResponse) -> Option<Self> {
+    /// The permit in a response to `importer`, when one was issued.
+    pub fn from_response(importer: PartyKey, resp: &ImportPermitResponse) -> Option<Self> {
         let permit = resp.permit.clone()?;
-        let importer = req.importer.key()?;
         let items = resp
             .items
             .iter()

@@ -9,7 +9,7 @@ pub mod write;
 
 pub use model::{GenConfig, LicenceKind, Model, PurposeRole, StandardRole};
 pub use requests::{ExpectedDecision, ExpectedItem, GeneratedPermit, Mix, Outcome, RequestGen};
-pub use write::{write_csv, Written};
+pub use write::{read_manifest, write_csv, Written, MANIFEST};
 
 #[cfg(test)]
 mod tests {

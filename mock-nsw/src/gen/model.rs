@@ -20,8 +20,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::pools;
 
-/// What to generate.
-#[derive(Debug, Clone)]
+/// What to generate. `gen-data` writes it beside the CSV files (`mock-nsw.json`) so that
+/// request generation can rebuild the same model.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenConfig {
     pub licences: usize,
     pub seed: u64,

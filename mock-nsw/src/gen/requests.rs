@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::Duration;
 use nsw_gateway::domain::{
@@ -229,8 +230,8 @@ pub struct GeneratedPermit {
 }
 
 /// Generates requests from a model, deterministically for a seed.
-pub struct RequestGen<'m> {
-    model: &'m Model,
+pub struct RequestGen {
+    model: Arc<Model>,
     rng: ChaCha8Rng,
     mix: Mix,
     serial: u64,
@@ -253,8 +254,8 @@ fn hs_under(prefix: &str, rng: &mut ChaCha8Rng) -> HsCode {
     HsCode::parse(&s).expect("generated HS code has 8 or 11 digits")
 }
 
-impl<'m> RequestGen<'m> {
-    pub fn new(model: &'m Model, seed: u64, mix: Mix) -> Self {
+impl RequestGen {
+    pub fn new(model: Arc<Model>, seed: u64, mix: Mix) -> Self {
         let plain_standards = model.standards_where(|s| {
             s.role == StandardRole::Current && s.inspection_rate == 0 && !s.test_report_required
         });
@@ -268,8 +269,8 @@ impl<'m> RequestGen<'m> {
         }
     }
 
-    pub fn model(&self) -> &'m Model {
-        self.model
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
@@ -650,7 +651,7 @@ impl<'m> RequestGen<'m> {
     ) -> (usize, RequestType, Option<String>) {
         use ReasonCode as R;
         let rej = ItemStatus::Rejected;
-        let model = self.model;
+        let model = self.model.clone();
         match code {
             R::SpecialPurposeNotAllowed | R::SpecialQuantityExceeded => {
                 let h = self.any_holder();
@@ -837,12 +838,12 @@ mod tests {
     use super::*;
     use crate::gen::GenConfig;
 
-    fn model() -> Model {
-        Model::generate(&GenConfig {
+    fn model() -> Arc<Model> {
+        Arc::new(Model::generate(&GenConfig {
             licences: 2000,
             seed: 11,
             today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-        })
+        }))
     }
 
     #[test]
@@ -883,9 +884,9 @@ mod tests {
     #[test]
     fn same_seed_same_requests() {
         let m = model();
-        let mut a = RequestGen::new(&m, 5, Mix::default());
-        let mut b = RequestGen::new(&m, 5, Mix::default());
-        let mut c = RequestGen::new(&m, 6, Mix::default());
+        let mut a = RequestGen::new(m.clone(), 5, Mix::default());
+        let mut b = RequestGen::new(m.clone(), 5, Mix::default());
+        let mut c = RequestGen::new(m, 6, Mix::default());
         let (mut same, mut differ) = (true, false);
         for _ in 0..300 {
             let (x, y, z) = (a.next_permit(), b.next_permit(), c.next_permit());
@@ -898,7 +899,7 @@ mod tests {
     #[test]
     fn requests_are_well_formed_and_cover_every_reason() {
         let m = model();
-        let mut g = RequestGen::new(&m, 1, Mix::default());
+        let mut g = RequestGen::new(m, 1, Mix::default());
         let mut reasons = HashSet::new();
         let mut outcomes = HashSet::new();
         let mut refs = HashSet::new();

@@ -12,8 +12,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
+use nsw_gateway::domain::{format_date, parse_date};
 
-use super::model::{GenLicence, Holder, Model};
+use super::model::{GenConfig, GenLicence, Holder, Model};
 
 /// How many rows of each file were written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -52,13 +53,54 @@ fn finish(w: csv::Writer<BufWriter<File>>, dir: &Path, name: &str) -> anyhow::Re
     Ok(())
 }
 
-/// Writes the four files into `dir` (created if missing).
+/// The file beside the CSV files that records how they were generated.
+pub const MANIFEST: &str = "mock-nsw.json";
+
+/// Reads the manifest of a generated data directory.
+pub fn read_manifest(dir: &Path) -> anyhow::Result<GenConfig> {
+    let p = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&p).with_context(|| {
+        format!(
+            "reading {} (is {} a directory written by `mock-nsw gen-data`?)",
+            p.display(),
+            dir.display()
+        )
+    })?;
+    let m: Manifest =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", p.display()))?;
+    let today = parse_date(&m.today).with_context(|| format!("{}: today", p.display()))?;
+    Ok(GenConfig {
+        licences: m.licences,
+        seed: m.seed,
+        today,
+    })
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    seed: u64,
+    licences: usize,
+    today: String,
+}
+
+/// Writes the four files and the manifest into `dir` (created if missing).
 pub fn write_csv(model: &Model, dir: &Path) -> anyhow::Result<Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_standards(model, dir)?;
     write_licences(model, dir)?;
     write_labs(model, dir)?;
     write_purposes(model, dir)?;
+    let manifest = dir.join(MANIFEST);
+    let m = Manifest {
+        licences: model.licences.len(),
+        seed: model.seed,
+        today: format_date(model.today),
+    };
+    std::fs::write(
+        &manifest,
+        serde_json::to_string_pretty(&m).expect("serializes"),
+    )
+    .with_context(|| format!("writing {}", manifest.display()))?;
     Ok(Written {
         standards: model.standards.len(),
         licences: model.licences.len(),

@@ -1,1 +1,5 @@
-fn main(){}
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    nsw_gateway::cli::main()
+}

@@ -707,11 +707,24 @@ mod tests {
     fn aggregation_follows_precedence() {
         use ItemStatus::*;
         let check = |items: &[ItemStatus], want: RequestDecision| {
-            assert_eq!(RequestDecision::aggregate(items.iter().copied()), want, "{items:?}");
+            assert_eq!(
+                RequestDecision::aggregate(items.iter().copied()),
+                want,
+                "{items:?}"
+            );
         };
-        check(&[Approved, Rejected, UnderReview], RequestDecision::Rejected);
-        check(&[Approved, UnderReview, HoldForInspection], RequestDecision::UnderReview);
-        check(&[Approved, HoldForInspection], RequestDecision::HoldForInspection);
+        check(
+            &[Approved, Rejected, UnderReview],
+            RequestDecision::Rejected,
+        );
+        check(
+            &[Approved, UnderReview, HoldForInspection],
+            RequestDecision::UnderReview,
+        );
+        check(
+            &[Approved, HoldForInspection],
+            RequestDecision::HoldForInspection,
+        );
         check(&[Approved, NotRequired], RequestDecision::Approved);
         check(&[NotRequired, NotRequired], RequestDecision::NotRequired);
         check(&[], RequestDecision::NotRequired);
@@ -722,7 +735,11 @@ mod tests {
         for c in ReasonCode::ALL {
             assert_eq!(ReasonCode::from_code(c.code()), Some(c));
         }
-        for a in [Actor::System, Actor::Customs, Actor::Officer("k.somchai".into())] {
+        for a in [
+            Actor::System,
+            Actor::Customs,
+            Actor::Officer("k.somchai".into()),
+        ] {
             assert_eq!(Actor::parse(&a.code()), Some(a));
         }
         assert_eq!(Actor::parse("officer:"), None);

@@ -4,7 +4,11 @@
 //! (request, reference snapshot, date).
 
 pub mod documents;
+pub mod engine;
+pub mod matching;
+pub mod messages;
 pub mod refdata;
+pub mod snapshot;
 pub mod types;
 
 pub use documents::*;

@@ -1,1 +1,318 @@
 //! Persistence behind one API, for SQLite (embedded default) and PostgreSQL (scale-out).
+//!
+//! This is the only module with SQL. It knows nothing of XML or of the decision rules: the
+//! decision (`Ctx::decide`), the Customs line matching (`Ctx::match_line`) and the rendering
+//! of replies (`Ctx::renderer`) are passed in, and run inside the storing transaction so that
+//! a message, its decision and its reply are committed together, before anything is answered.
+//!
+//! Invariants:
+//! - exactly once per ebMS `MessageId`, by a UNIQUE constraint (never an in-process lock); a
+//!   message whose transaction did not commit leaves no trace;
+//! - the total written off against a permit item never exceeds its approved quantity
+//!   (conditional update, plus a CHECK constraint as the last line of defence);
+//! - permit serials come from the database (a PostgreSQL sequence, a SQLite counter row) and
+//!   are never reused.
+//!
+//! SQLite runs every write through one writer task that commits groups of jobs in one
+//! transaction (a savepoint per job); PostgreSQL runs each job in its own transaction and
+//! re-runs it when a concurrent writer made it conflict.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{
+    Amount, Country, Decision, DeclarationCheck, DeclarationLine, HsCode, ImportPermitRequest,
+    InboundDocument, ItemStatus, LicenceStatus, LineResult, OutboundDocument, PartyKey, Permit,
+    PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
+};
+
+mod common;
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+#[cfg(test)]
+mod tests;
+
+pub use common::content_hash;
+
+/// What the storage layer could not do.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is overloaded (connection, pool, busy, disk): nothing
+    /// was recorded, the sender should retry (HTTP 503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A concurrent writer made this transaction conflict and re-running it did not help.
+    /// Nothing was recorded; retrying later is safe.
+    #[error("concurrent update conflict: {0}")]
+    Conflict(String),
+    /// The database refused a statement (a bug or a schema mismatch).
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored row cannot be read back into domain values.
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+    /// What the caller passed in breaks the store's contract (e.g. a decision without dates).
+    #[error("invalid input to the store: {0}")]
+    Invalid(String),
+    /// The database URL is not one the store understands.
+    #[error("invalid database url: {0}")]
+    Config(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+impl StoreError {
+    /// True when nothing was recorded and the same message can simply be sent again later
+    /// (the HTTP layer answers 503 with `Retry-After`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_))
+    }
+}
+
+/// The ebMS facts of one received business message.
+#[derive(Debug, Clone)]
+pub struct MessageMeta {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub from_party: String,
+    pub to_party: String,
+    pub cpa_id: String,
+    pub service: String,
+    pub action: String,
+    pub received_at: DateTime<Utc>,
+    pub content_type: String,
+    pub raw: Vec<u8>,
+    pub ack_requested: bool,
+    pub sync_reply: bool,
+    pub packaging: String,
+}
+
+/// A reply as the wire code renders it for one response document.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub http_status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// The business response to deliver asynchronously, when it is not in `body`.
+    pub outbox: Option<OutboundMessage>,
+}
+
+/// An ebMS message to deliver to a partner (§5), stored in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboundMessage {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub partner: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub ack_requested: bool,
+}
+
+/// Renders the reply for a response document; provided by the service (wire code). Called
+/// inside the storing transaction, so it must not block or do I/O.
+pub trait Renderer: Send + Sync {
+    fn render(&self, meta: &MessageMeta, doc: &OutboundDocument) -> Rendered;
+}
+
+/// Quantities already requested by an importer under a special-import purpose in a calendar
+/// year (items not rejected, of requests not cancelled or replaced). The store answers it from
+/// the database inside the deciding transaction; the year is the year of the requests'
+/// arrival dates.
+pub use crate::domain::engine::SpecialUsage;
+
+/// The decision rules, with the reference snapshot and the date already bound.
+pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
+
+/// Customs matching of one declaration line against the permit item it points at (§3.3).
+/// The store handles a missing permit or item (`PERMIT_NOT_FOUND`) and a cancelled permit
+/// (`PERMIT_NOT_VALID`) itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
+pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)
+    + Send
+    + Sync;
+
+/// Everything the store needs from the rest of the service to process one message.
+#[derive(Clone)]
+pub struct Ctx {
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+    pub authority_tax_number: TaxNumber,
+    pub authority_name: String,
+    pub decide: Arc<DecideFn>,
+    pub match_line: Arc<MatchLineFn>,
+    pub renderer: Arc<dyn Renderer>,
+}
+
+/// A permit item as stored, for matching a declaration line against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermitView {
+    pub permit: Permit,
+    /// The permit holder (the importer of the request), as stored.
+    pub holder: PartyKey,
+    pub item_number: u16,
+    pub item_status: ItemStatus,
+    pub hs_code: HsCode,
+    pub country_of_origin: Country,
+    pub invoice_item_number: u16,
+    pub unit: UnitCode,
+    pub approved: Amount,
+    /// Written off by earlier declarations.
+    pub written_off: Amount,
+}
+
+/// A stored reply, replayed byte for byte for a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReply {
+    pub http_status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// What `process` did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Processed now; the reply is committed.
+    New(StoredReply),
+    /// The same `MessageId` was already processed; this is the reply it got then.
+    Duplicate(StoredReply),
+}
+
+impl Outcome {
+    pub fn reply(&self) -> &StoredReply {
+        match self {
+            Outcome::New(r) | Outcome::Duplicate(r) => r,
+        }
+    }
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Outcome::Duplicate(_))
+    }
+}
+
+/// A change of a licence's status (e.g. a suspension from e-Surveillance).
+#[derive(Debug, Clone)]
+pub struct LicenceStatusChange {
+    pub number: String,
+    pub status: LicenceStatus,
+    pub since: NaiveDate,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The store: SQLite or PostgreSQL behind one API. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens `sqlite://path` (the file and its directory are created when missing) or
+    /// `postgres://…` / `postgresql://…`. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+        } else {
+            Err(StoreError::Config(format!(
+                "'{}' must start with sqlite:// or postgres://",
+                url.split('@').next_back().unwrap_or(url)
+            )))
+        }
+    }
+
+    /// Applies the backend's migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.migrate().await)
+    }
+
+    /// Readiness: the database answers (and, for SQLite, the writer runs).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// Replaces all reference data in one transaction.
+    pub async fn replace_refdata(
+        &self,
+        data: Arc<RefData>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.replace_refdata(data, now).await)
+    }
+
+    /// The stored reference data; `None` when none was ever loaded.
+    pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
+        dispatch!(self, s => s.load_refdata().await)
+    }
+
+    /// Changes a licence's status and records who did it and why. `Ok(false)` when the
+    /// licence is unknown.
+    pub async fn set_licence_status(
+        &self,
+        change: LicenceStatusChange,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.set_licence_status(change).await)
+    }
+
+    /// Processes one business message exactly once and returns the reply to give (§4).
+    pub async fn process(
+        &self,
+        meta: MessageMeta,
+        doc: InboundDocument,
+        ctx: Ctx,
+    ) -> Result<Outcome, StoreError> {
+        dispatch!(self, s => s.process(meta, doc, ctx).await)
+    }
+
+    /// The reply stored for a message id (the fast path for a duplicate).
+    pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
+        dispatch!(self, s => s.lookup_reply(message_id).await)
+    }
+
+    /// The current state of a permit or request (the same answer as a `PermitStatusQuery`).
+    pub async fn permit_status(
+        &self,
+        query: &PermitStatusQuery,
+    ) -> Result<PermitStatusResponse, StoreError> {
+        dispatch!(self, s => s.permit_status(query).await)
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Outbox rows waiting for their first delivery: (message id, sequence in conversation).
+    pub(crate) async fn pending_outbox_for_tests(&self) -> Vec<(String, i64)> {
+        use sql::{Conn, Ty};
+        let q = "SELECT message_id, conversation_seq FROM outbox \
+                 WHERE status = 'PENDING' AND attempts = 0 ORDER BY id";
+        let rows = match self {
+            Store::Sqlite(s) => {
+                s.read_conn_for_tests()
+                    .await
+                    .rows(q, vec![], &[Ty::Text, Ty::I64])
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.conn_for_tests()
+                    .await
+                    .rows(q, vec![], &[Ty::Text, Ty::I64])
+                    .await
+            }
+        };
+        rows.expect("outbox rows")
+            .iter()
+            .map(|r| (r.text(0).unwrap(), r.i64(1).unwrap()))
+            .collect()
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit and integration tests against SQLite and PostgreSQL, the
+# benches once in test mode, and the end-to-end scenario of mock-nsw against a freshly started
+# gateway on each backend. Installs what it needs on a fresh Debian machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+need_apt=()
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  log "starting PostgreSQL"
+  if command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+log "cargo test (SQLite and PostgreSQL at $TEST_DATABASE_URL)"
+cargo test --workspace --all-targets
+
+log "end-to-end scenario against a fresh gateway"
+scripts/smoke.sh

@@ -1,0 +1,385 @@
+//! The application: binds its listeners at build time (port 0 in tests) and serves until
+//! stopped through its [`AppHandle`].
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwapOption;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::domain::snapshot::Snapshot;
+use crate::domain::RefData;
+use crate::http::admin::{self, AdminState, BoxFuture, OutboxStats, Probe};
+use crate::http::protect::{InFlight, RateLimits};
+use crate::http::serve::{self, ConnectionLimits, Shutdown};
+use crate::http::tls::{self, TlsReloader};
+use crate::http::{self as web, AppState};
+use crate::store::postgres::PgStore;
+use crate::store::{Store, StoreError};
+
+/// A gateway instance with its listeners bound.
+pub struct Application {
+    settings: Arc<Settings>,
+    listener: TcpListener,
+    admin_listener: TcpListener,
+    router: Router,
+    admin_router: Router,
+    handle: AppHandle,
+}
+
+/// Controls a running application: stop it, reload its certificates, watch its load.
+#[derive(Clone)]
+pub struct AppHandle {
+    shutdown: Shutdown,
+    tls: Option<Arc<TlsReloader>>,
+    in_flight: InFlight,
+    store: Store,
+    snapshot: Arc<ArcSwapOption<Snapshot>>,
+}
+
+impl AppHandle {
+    /// Stops accepting connections; requests in flight finish; `run_until_stopped` returns.
+    pub fn shutdown(&self) {
+        self.shutdown.trigger();
+    }
+
+    /// Re-reads the TLS certificate, key and client CA files; new connections use them.
+    /// Without TLS there is nothing to reload.
+    pub fn reload_tls(&self) -> anyhow::Result<()> {
+        match &self.tls {
+            Some(t) => t.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Re-reads the reference data from the store and swaps the snapshot used for decisions
+    /// (after `nsw-gateway refdata load`, or a licence status change).
+    pub async fn reload_refdata(&self) -> anyhow::Result<()> {
+        let data = self
+            .store
+            .load_refdata()
+            .await
+            .context("reading the stored reference data")?
+            .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?;
+        let snapshot = Snapshot::build(data).map_err(|errs| {
+            anyhow::anyhow!(
+                "the stored reference data is inconsistent: {}",
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        self.snapshot.store(Some(Arc::new(snapshot)));
+        tracing::info!("reference data reloaded");
+        Ok(())
+    }
+
+    /// The store this application uses.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The number of requests being processed, as a watch.
+    pub fn in_flight(&self) -> watch::Receiver<usize> {
+        self.in_flight.watch()
+    }
+}
+
+/// Readiness: the store answers and reference data is loaded.
+struct StoreProbe {
+    store: Store,
+    snapshot: Arc<ArcSwapOption<Snapshot>>,
+}
+
+impl Probe for StoreProbe {
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async {
+            self.store.ping().await.map_err(|e| e.to_string())?;
+            if self.snapshot.load().is_none() {
+                return Err("no reference data loaded".to_string());
+            }
+            Ok(())
+        })
+    }
+    fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
+        // The store does not report outbox figures yet; the gauges keep their last value.
+        Box::pin(async { None })
+    }
+}
+
+/// Opens the store named in the settings and brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let db = &settings.database;
+    let opened = if db.is_sqlite() {
+        Store::connect(&db.url).await
+    } else {
+        match db.url.parse::<sqlx::postgres::PgConnectOptions>() {
+            Ok(options) => PgStore::connect_with(options, db.max_connections)
+                .await
+                .map(Store::Postgres),
+            Err(e) => Err(StoreError::Config(e.to_string())),
+        }
+    };
+    let store =
+        opened.with_context(|| format!("database.url: cannot open {}", db.redacted_url()))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("database.url: cannot migrate {}", db.redacted_url()))?;
+    Ok(store)
+}
+
+/// Loads the reference data of a directory, checks it, and replaces the stored reference data
+/// with it in one transaction. Returns the snapshot and a summary.
+pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snapshot, String)> {
+    let data = crate::refdata::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let summary = crate::refdata::summary(&data);
+    let snapshot = Snapshot::build(data.clone()).map_err(|errs| {
+        anyhow::anyhow!(
+            "{} problem(s) in the reference data of {}; nothing was loaded:\n{}",
+            errs.len(),
+            dir.display(),
+            errs.iter()
+                .map(|e| format!("  - {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    store
+        .replace_refdata(Arc::new(data), chrono::Utc::now())
+        .await
+        .context("storing the reference data")?;
+    Ok((snapshot, summary))
+}
+
+/// The snapshot of the stored reference data; seeded from `seed_dir` when the store has none.
+async fn initial_snapshot(
+    store: &Store,
+    seed_dir: Option<&Path>,
+) -> anyhow::Result<Option<Snapshot>> {
+    match store
+        .load_refdata()
+        .await
+        .context("reading the stored reference data")?
+    {
+        Some(data) => {
+            let snapshot = Snapshot::build(data).map_err(|errs| {
+                anyhow::anyhow!(
+                    "the stored reference data is inconsistent: {}",
+                    errs.iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+            Ok(Some(snapshot))
+        }
+        None => match seed_dir {
+            Some(dir) => {
+                let (snapshot, summary) = load_refdata_dir(store, dir)
+                    .await
+                    .with_context(|| format!("refdata.seed_dir: {}", dir.display()))?;
+                tracing::warn!(
+                    dir = %dir.display(),
+                    summary = %summary.trim_end().replace('\n', "; "),
+                    "the store had no reference data: seeded it from files"
+                );
+                Ok(Some(snapshot))
+            }
+            None => {
+                tracing::error!(
+                    "no reference data: import permit requests are answered 503 until \
+                     `nsw-gateway refdata load DIR` has been run and the gateway reloaded (SIGHUP)"
+                );
+                Ok(None)
+            }
+        },
+    }
+}
+
+impl Application {
+    /// Checks the TLS files, binds both listeners and prepares the routers.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        tls::install_crypto_provider();
+        let settings = Arc::new(settings);
+        let tls = match &settings.tls {
+            Some(t) => Some(Arc::new(
+                TlsReloader::new(t.clone()).context("TLS configuration")?,
+            )),
+            None => None,
+        };
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| {
+                format!("server.listen: cannot listen on {}", settings.server.listen)
+            })?;
+        let admin_listener = TcpListener::bind(settings.admin.listen)
+            .await
+            .with_context(|| format!("admin.listen: cannot listen on {}", settings.admin.listen))?;
+        let local = listener.local_addr()?;
+        match &settings.tls {
+            None => tracing::warn!(
+                listen = %local,
+                "DEVELOPMENT MODE: plain HTTP without TLS; partners are NOT authenticated and \
+                 traffic is NOT encrypted. Configure [tls] for anything but development."
+            ),
+            Some(t) if t.client_ca.is_none() => tracing::warn!(
+                listen = %local,
+                "TLS without client certificates: partners are identified by their ebMS \
+                 header only. Configure tls.client_ca for mutual TLS."
+            ),
+            Some(_) => tracing::info!(listen = %local, "HTTPS with required client certificates"),
+        }
+
+        let store = open_store(&settings).await?;
+        let snapshot = initial_snapshot(&store, settings.refdata.seed_dir.as_deref())
+            .await?
+            .map(Arc::new);
+        let snapshot = Arc::new(ArcSwapOption::new(snapshot));
+        let empty_snapshot = Arc::new(
+            Snapshot::build(RefData::default())
+                .map_err(|_| anyhow::anyhow!("an empty reference data set is consistent"))?,
+        );
+
+        let shutdown = Shutdown::new();
+        let in_flight = InFlight::new(settings.server.max_in_flight, settings.server.retry_after);
+        let state = AppState {
+            settings: settings.clone(),
+            rate_limits: Arc::new(RateLimits::new(&settings.partners)),
+            store: store.clone(),
+            snapshot: snapshot.clone(),
+            empty_snapshot,
+        };
+        let router = web::router(state, in_flight.clone());
+        let admin_router = admin::router(AdminState {
+            metrics: crate::telemetry::metrics_handle(),
+            probe: Arc::new(StoreProbe {
+                store: store.clone(),
+                snapshot: snapshot.clone(),
+            }),
+            token: settings.admin.token.clone(),
+            shutdown: shutdown.clone(),
+        });
+        Ok(Application {
+            settings,
+            listener,
+            admin_listener,
+            router,
+            admin_router,
+            handle: AppHandle {
+                shutdown,
+                tls,
+                in_flight,
+                store,
+                snapshot,
+            },
+        })
+    }
+
+    /// The bound address of the ebMS listener.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin_addr().port()
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Serves until the handle's `shutdown` is called, then lets requests in flight finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            settings,
+            listener,
+            admin_listener,
+            router,
+            admin_router,
+            handle,
+        } = self;
+        let shutdown = handle.shutdown.clone();
+
+        if let Some(tls) = handle.tls.clone() {
+            tokio::spawn(watch_certificates(
+                tls,
+                settings
+                    .tls
+                    .as_ref()
+                    .map(|t| t.reload_interval)
+                    .unwrap_or(Duration::from_secs(5)),
+                shutdown.clone(),
+            ));
+        }
+
+        let admin_stop = shutdown.wait();
+        let admin = tokio::spawn(async move {
+            axum::serve(admin_listener, admin_router)
+                .with_graceful_shutdown(admin_stop)
+                .await
+        });
+
+        let limits = ConnectionLimits {
+            max_connections: settings.server.max_connections,
+            handshake_timeout: settings.server.handshake_timeout,
+            drain_timeout: settings.server.request_timeout + Duration::from_secs(5),
+        };
+        serve::serve(
+            listener,
+            handle.tls.clone(),
+            router,
+            limits,
+            shutdown.clone(),
+        )
+        .await;
+        shutdown.trigger();
+        admin
+            .await
+            .context("admin listener task")?
+            .context("admin listener")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Polls the certificate files and reloads them when they change.
+async fn watch_certificates(tls: Arc<TlsReloader>, every: Duration, shutdown: Shutdown) {
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {
+                if let Err(e) = tls.reload_if_changed() {
+                    tracing::error!(error = format!("{e:#}"), "TLS reload failed; the previous certificates stay in use");
+                }
+            }
+        }
+    }
+}

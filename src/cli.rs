@@ -1,0 +1,271 @@
+//! The command line: `serve`, `migrate`, `refdata load|check DIR`, `certs dev DIR`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{AppHandle, Application};
+use crate::config::{ConfigError, Overrides, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nsw-gateway",
+    version,
+    about = "TISI import-permit gateway for the Thai National Single Window"
+)]
+pub struct Cli {
+    /// Settings file (TOML). Without it, built-in development defaults apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL (`sqlite://FILE` or `postgres://…`); overrides `database.url`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Address of the ebMS listener; overrides `server.listen`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Address of the admin listener; overrides `admin.listen`.
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<String>,
+    },
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Reference data (standards, licences, laboratories, special-import purposes).
+    Refdata {
+        #[command(subcommand)]
+        command: RefdataCommand,
+    },
+    /// Certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RefdataCommand {
+    /// Replace the stored reference data with the CSV files in DIR (one transaction).
+    Load { dir: PathBuf },
+    /// Validate the CSV files in DIR without loading them.
+    Check { dir: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Write a development CA, a server certificate (localhost, 127.0.0.1) and a client
+    /// certificate (CN NSW) into DIR.
+    Dev { dir: PathBuf },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(
+    cli: &Cli,
+    listen: Option<String>,
+    admin_listen: Option<String>,
+) -> Result<Settings, ConfigError> {
+    let overrides = Overrides {
+        listen,
+        admin_listen,
+        database: cli.database.clone(),
+    };
+    Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Certs {
+            command: CertsCommand::Dev { dir },
+        } => {
+            let out = crate::certs::write_dev_certs(dir)?;
+            println!("wrote {}", dir.display());
+            println!("  CA:     {}", out.ca_cert.display());
+            println!(
+                "  server: {} / {}",
+                out.server_cert.display(),
+                out.server_key.display()
+            );
+            println!(
+                "  client: {} / {}",
+                out.client_cert.display(),
+                out.client_key.display()
+            );
+            println!();
+            println!("client certificate SHA-256: {}", out.client_sha256);
+            println!();
+            println!("[tls]");
+            println!("cert = {:?}", out.server_cert.display().to_string());
+            println!("key = {:?}", out.server_key.display().to_string());
+            println!("client_ca = {:?}", out.ca_cert.display().to_string());
+            println!();
+            println!("[[partners]]");
+            println!("party_id = \"NSW\"");
+            println!("cpa_id = \"NSW-TISI-PERMIT\"");
+            println!("cert_sha256 = \"{}\"", out.client_sha256);
+            println!("cert_subject_cn = \"NSW\"");
+            println!("delivery_url = \"https://127.0.0.1:8081/ebms\"");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            listen,
+            admin_listen,
+        } => {
+            let settings = match settings(&cli, listen.clone(), admin_listen.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            crate::telemetry::init_logging(&settings.log);
+            tracing::info!(settings = ?settings, "starting");
+            let app = Application::build(settings).await?;
+            tracing::info!(
+                port = app.port(),
+                admin_port = app.admin_port(),
+                "listening"
+            );
+            tokio::spawn(forward_signals(app.handle()));
+            app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Refdata {
+            command: RefdataCommand::Check { dir },
+        } => Ok(check_refdata(dir)),
+        Command::Migrate => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
+            };
+            crate::telemetry::init_logging(&settings.log);
+            crate::app::open_store(&settings).await?;
+            println!(
+                "database {} is up to date",
+                settings.database.redacted_url()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Refdata {
+            command: RefdataCommand::Load { dir },
+        } => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
+            };
+            crate::telemetry::init_logging(&settings.log);
+            let store = crate::app::open_store(&settings).await?;
+            match crate::app::load_refdata_dir(&store, dir).await {
+                Ok((_, summary)) => {
+                    print!(
+                        "loaded {} into {}\n{summary}",
+                        dir.display(),
+                        settings.database.redacted_url()
+                    );
+                    println!("running gateways pick it up on SIGHUP");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn settings_or_report(cli: &Cli) -> Option<Settings> {
+    match settings(cli, None, None) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+/// `refdata check DIR`: validates the files (every row, then the cross-checks) without
+/// touching any database.
+pub fn check_refdata(dir: &std::path::Path) -> ExitCode {
+    let data = match crate::refdata::load_dir(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let summary = crate::refdata::summary(&data);
+    match crate::domain::snapshot::Snapshot::build(data) {
+        Ok(_) => {
+            print!("{} is valid\n{summary}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(errs) => {
+            eprintln!("{} problem(s) in {}:", errs.len(), dir.display());
+            for e in errs {
+                eprintln!("  - {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM / Ctrl-C → graceful shutdown; SIGHUP → reload the TLS certificates and the
+/// reference data.
+async fn forward_signals(handle: AppHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+                _ = hup.recv() => {
+                    if let Err(e) = handle.reload_tls() {
+                        tracing::error!(error = format!("{e:#}"), "TLS reload failed; the previous certificates stay in use");
+                    }
+                    if let Err(e) = handle.reload_refdata().await {
+                        tracing::error!(error = format!("{e:#}"), "reference data reload failed; the previous data stays in use");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stop requested: finishing requests in flight");
+    handle.shutdown();
+}

@@ -1,0 +1,1187 @@
+//! Typed settings, read from a TOML file, overridden by environment variables and command-line
+//! flags, and validated as a whole at start-up.
+//!
+//! Precedence (later wins): built-in development defaults < TOML file (`--config FILE`) <
+//! environment variables < command-line flags.
+//!
+//! Environment variables: `NSW_GATEWAY__<SECTION>__<KEY>` (upper or lower case), e.g.
+//! `NSW_GATEWAY__SERVER__LISTEN=0.0.0.0:8443` or `NSW_GATEWAY__DATABASE__URL=postgres://…`.
+//! Array entries are addressed by index: `NSW_GATEWAY__PARTNERS__0__CPA_ID=NSW-TISI-PERMIT`
+//! (an index one past the end appends an entry). Values are plain strings; numbers and booleans
+//! are parsed from them.
+//!
+//! Every problem is reported (not only the first), each naming the setting by its dotted path
+//! (`server.listen`, `partners[0].cert_sha256`, …).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::{Table, Value};
+
+use crate::domain::TaxNumber;
+
+/// Prefix of the environment variables that override settings.
+pub const ENV_PREFIX: &str = "NSW_GATEWAY__";
+
+/// The gateway's own party id when none is configured.
+pub const DEFAULT_PARTY_ID: &str = "TISI";
+/// A synthetic (check-digit-valid) tax number for the issuing authority in development.
+pub const DEFAULT_ISSUER_TAX_NUMBER: &str = "0994000159994";
+/// The issuing authority's name when none is configured.
+pub const DEFAULT_ISSUER_NAME: &str = "Thai Industrial Standards Institute";
+
+/// All settings of a gateway instance, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub admin: AdminSettings,
+    /// `None` = plain HTTP (development only, loopback only).
+    pub tls: Option<TlsSettings>,
+    pub database: DatabaseSettings,
+    pub gateway: GatewaySettings,
+    pub partners: Vec<Partner>,
+    pub log: LogSettings,
+    pub refdata: RefdataSettings,
+}
+
+impl Settings {
+    /// A development instance runs without TLS (plain HTTP on loopback).
+    pub fn is_development(&self) -> bool {
+        self.tls.is_none()
+    }
+
+    /// The configured partner with this ebMS `PartyId`.
+    pub fn partner(&self, party_id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.party_id == party_id)
+    }
+
+    /// The settings of a development instance with nothing configured.
+    pub fn development() -> Settings {
+        Settings::load(None, std::iter::empty(), &Overrides::default())
+            .expect("the built-in development defaults are valid")
+    }
+
+    /// Reads the file (if any), applies environment and flag overrides, validates everything.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::one(format!(
+                        "config file {}: cannot be read: {e}",
+                        path.display()
+                    ))
+                })?;
+                text.parse::<Table>()
+                    .map_err(|e| ConfigError::one(format!("config file {}: {e}", path.display())))?
+            }
+            None => Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        overrides.apply(&mut table);
+        Settings::from_table(table)
+    }
+
+    /// Reads settings from TOML text alone (no environment, no flags).
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        let table = text
+            .parse::<Table>()
+            .map_err(|e| ConfigError::one(format!("settings: {e}")))?;
+        Settings::from_table(table)
+    }
+
+    /// Validates a settings tree (the merged file + environment + flags).
+    pub fn from_table(table: Table) -> Result<Settings, ConfigError> {
+        let mut errs = Vec::new();
+        let settings = parse(table, &mut errs);
+        match settings {
+            Some(s) if errs.is_empty() => Ok(s),
+            _ => Err(ConfigError { problems: errs }),
+        }
+    }
+}
+
+/// Values given on the command line; they win over file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub database: Option<String>,
+}
+
+impl Overrides {
+    fn apply(&self, table: &mut Table) {
+        let set = |table: &mut Table, path: &[&str], v: &Option<String>| {
+            if let Some(v) = v {
+                let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+                // Paths here are fixed table paths: cannot fail.
+                let _ = set_path(table, &path, Value::String(v.clone()));
+            }
+        };
+        set(table, &["server", "listen"], &self.listen);
+        set(table, &["admin", "listen"], &self.admin_listen);
+        set(table, &["database", "url"], &self.database);
+    }
+}
+
+/// Settings that could not be accepted: every problem, each naming its setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(p: String) -> Self {
+        ConfigError { problems: vec![p] }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid settings:")?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A secret value (token, password): never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address of the ebMS listener.
+    pub listen: SocketAddr,
+    /// Largest accepted request body; larger ones get 413 before being read.
+    pub max_body_bytes: usize,
+    /// Requests processed at the same time; more get 503 at once.
+    pub max_in_flight: usize,
+    /// Open connections at the same time; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Whole-request budget; beyond it the request gets 503.
+    pub request_timeout: Duration,
+    /// Budget for the TLS handshake and for reading request headers.
+    pub handshake_timeout: Duration,
+    /// The `Retry-After` given with 503 answers.
+    pub retry_after: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// Address of the operations listener (`/metrics`, `/healthz`, `/readyz`).
+    pub listen: SocketAddr,
+    /// When set, `/metrics` and `/readyz` require `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// Server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Server private key (PEM).
+    pub key: PathBuf,
+    /// CA bundle for client certificates (PEM). When set, client certificates are required.
+    pub client_ca: Option<PathBuf>,
+    /// How often the files are checked for changes.
+    pub reload_interval: Duration,
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`.
+    pub url: String,
+    /// Size of the PostgreSQL connection pool (SQLite uses one writer and its own readers).
+    pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// The URL with any password replaced by `***` (for logs).
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+    /// The file behind a `sqlite:` URL (none for in-memory databases).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or(rest);
+        if path.is_empty() || path == ":memory:" {
+            None
+        } else {
+            Some(PathBuf::from(path))
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // scheme://user:password@host/... → scheme://user:***@host/...
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                url.to_string()
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// The gateway's own ebMS `PartyId` (`To/PartyId` of requests).
+    pub party_id: String,
+    /// The authority named on permits.
+    pub issuer_tax_number: TaxNumber,
+    pub issuer_name: String,
+}
+
+/// How a partner's client certificate is recognised. Every given element must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertBinding {
+    /// SHA-256 of the DER certificate.
+    pub sha256: Option<[u8; 32]>,
+    /// The certificate's subject common name.
+    pub subject_cn: Option<String>,
+}
+
+impl CertBinding {
+    pub fn is_empty(&self) -> bool {
+        self.sha256.is_none() && self.subject_cn.is_none()
+    }
+}
+
+/// Per-partner request rate: `requests` per `per` on average, at most `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: NonZeroU32,
+    pub per: Duration,
+    pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// Time for one request's worth of allowance to come back.
+    pub fn replenish_interval(&self) -> Duration {
+        (self.per / self.requests.get()).max(Duration::from_nanos(1))
+    }
+}
+
+/// A configured trading partner (an NSW endpoint).
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// ebMS `PartyId` of the partner.
+    pub party_id: String,
+    /// The collaboration agreement id that its messages must carry.
+    pub cpa_id: String,
+    pub cert: CertBinding,
+    pub rate: RateLimit,
+    /// Where asynchronous responses are delivered.
+    pub delivery_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing_subscriber::EnvFilter` directives; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefdataSettings {
+    /// Reference data loaded when the store holds none (development convenience).
+    pub seed_dir: Option<PathBuf>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment overrides
+
+fn apply_env(
+    table: &mut Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.to_ascii_uppercase().starts_with(ENV_PREFIX))
+        .collect();
+    // Sorted so that array indexes are applied in order (0 before 1).
+    vars.sort();
+    for (key, value) in vars {
+        let path: Vec<String> = key[ENV_PREFIX.len()..]
+            .split("__")
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        if path.iter().any(|s| s.is_empty()) {
+            problems.push(format!("environment variable {key}: malformed name"));
+            continue;
+        }
+        if let Err(e) = set_path(table, &path, Value::String(value)) {
+            problems.push(format!("environment variable {key}: {e}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+fn set_path(table: &mut Table, path: &[String], value: Value) -> Result<(), String> {
+    let (first, rest) = path.split_first().ok_or("empty setting name")?;
+    if rest.is_empty() {
+        table.insert(first.clone(), value);
+        return Ok(());
+    }
+    let next_is_index = rest[0].parse::<usize>().is_ok();
+    let entry = table.entry(first.clone()).or_insert_with(|| {
+        if next_is_index {
+            Value::Array(Vec::new())
+        } else {
+            Value::Table(Table::new())
+        }
+    });
+    set_in_value(entry, first, rest, value)
+}
+
+fn set_in_value(node: &mut Value, name: &str, path: &[String], value: Value) -> Result<(), String> {
+    match node {
+        Value::Table(t) => set_path(t, path, value),
+        Value::Array(items) => {
+            let (idx, rest) = path.split_first().ok_or("empty setting name")?;
+            let i: usize = idx
+                .parse()
+                .map_err(|_| format!("`{name}` is a list: expected an index, found `{idx}`"))?;
+            if i > items.len() {
+                return Err(format!(
+                    "`{name}` has {} entries: index {i} would leave a gap",
+                    items.len()
+                ));
+            }
+            if i == items.len() {
+                items.push(Value::Table(Table::new()));
+            }
+            if rest.is_empty() {
+                items[i] = value;
+                Ok(())
+            } else {
+                set_in_value(&mut items[i], name, rest, value)
+            }
+        }
+        _ => Err(format!("`{name}` is a single value, not a section")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and validating the merged tree
+
+/// A section of the settings tree being read; reports problems by dotted path.
+struct Section {
+    path: String,
+    table: Table,
+}
+
+impl Section {
+    fn new(path: impl Into<String>, table: Table) -> Self {
+        Section {
+            path: path.into(),
+            table,
+        }
+    }
+
+    fn name(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn section(&mut self, key: &str, errs: &mut Vec<String>) -> Section {
+        let name = self.name(key);
+        match self.table.remove(key) {
+            None => Section::new(name, Table::new()),
+            Some(Value::Table(t)) => Section::new(name, t),
+            Some(other) => {
+                errs.push(format!(
+                    "{name}: must be a section, found {}",
+                    other.type_str()
+                ));
+                Section::new(name, Table::new())
+            }
+        }
+    }
+
+    /// A list of sections (`[[partners]]`); `None` when absent.
+    fn sections(&mut self, key: &str, errs: &mut Vec<String>) -> Option<Vec<Section>> {
+        let name = self.name(key);
+        match self.table.remove(key)? {
+            Value::Array(items) => Some(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| match v {
+                        Value::Table(t) => Some(Section::new(format!("{name}[{i}]"), t)),
+                        other => {
+                            errs.push(format!(
+                                "{name}[{i}]: must be a section, found {}",
+                                other.type_str()
+                            ));
+                            None
+                        }
+                    })
+                    .collect(),
+            ),
+            other => {
+                errs.push(format!(
+                    "{name}: must be a list of sections, found {}",
+                    other.type_str()
+                ));
+                Some(Vec::new())
+            }
+        }
+    }
+
+    fn string(&mut self, key: &str, errs: &mut Vec<String>) -> Option<String> {
+        let name = self.name(key);
+        match self.table.remove(key)? {
+            Value::String(s) => Some(s),
+            Value::Integer(i) => Some(i.to_string()),
+            other => {
+                errs.push(format!(
+                    "{name}: must be a string, found {}",
+                    other.type_str()
+                ));
+                None
+            }
+        }
+    }
+
+    /// A string that must not be empty (after trimming).
+    fn text(&mut self, key: &str, errs: &mut Vec<String>) -> Option<String> {
+        let v = self.string(key, errs)?;
+        if v.trim().is_empty() {
+            errs.push(format!("{}: must not be empty", self.name(key)));
+            None
+        } else {
+            Some(v.trim().to_string())
+        }
+    }
+
+    fn integer(&mut self, key: &str, errs: &mut Vec<String>) -> Option<u64> {
+        let name = self.name(key);
+        match self.table.remove(key)? {
+            Value::Integer(i) if i >= 0 => Some(i as u64),
+            Value::String(s) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
+            other => {
+                errs.push(format!(
+                    "{name}: must be a whole number ≥ 0, found {}",
+                    show(&other)
+                ));
+                None
+            }
+        }
+    }
+
+    /// A whole number > 0.
+    fn positive(&mut self, key: &str, errs: &mut Vec<String>) -> Option<u64> {
+        let v = self.integer(key, errs)?;
+        if v == 0 {
+            errs.push(format!("{}: must be greater than 0", self.name(key)));
+            None
+        } else {
+            Some(v)
+        }
+    }
+
+    fn positive_u32(&mut self, key: &str, errs: &mut Vec<String>) -> Option<NonZeroU32> {
+        let v = self.positive(key, errs)?;
+        match u32::try_from(v) {
+            Ok(v) => NonZeroU32::new(v),
+            Err(_) => {
+                errs.push(format!("{}: must be at most {}", self.name(key), u32::MAX));
+                None
+            }
+        }
+    }
+
+    /// A duration given in whole seconds (`*_secs`) or milliseconds (`*_ms`).
+    fn duration(&mut self, base: &str, errs: &mut Vec<String>) -> Option<Duration> {
+        let secs = self.positive(&format!("{base}_secs"), errs);
+        let ms = self.positive(&format!("{base}_ms"), errs);
+        match (secs, ms) {
+            (Some(_), Some(_)) => {
+                errs.push(format!(
+                    "{}: give either {base}_secs or {base}_ms, not both",
+                    self.name(base)
+                ));
+                None
+            }
+            (Some(s), None) => Some(Duration::from_secs(s)),
+            (None, Some(ms)) => Some(Duration::from_millis(ms)),
+            (None, None) => None,
+        }
+    }
+
+    fn addr(&mut self, key: &str, errs: &mut Vec<String>) -> Option<SocketAddr> {
+        let v = self.string(key, errs)?;
+        match v.trim().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                errs.push(format!(
+                    "{}: `{v}` is not an IP address with port (e.g. 127.0.0.1:8080)",
+                    self.name(key)
+                ));
+                None
+            }
+        }
+    }
+
+    /// A path to an existing file.
+    fn file(&mut self, key: &str, errs: &mut Vec<String>) -> Option<PathBuf> {
+        let v = self.text(key, errs)?;
+        let p = PathBuf::from(v);
+        if p.is_file() {
+            Some(p)
+        } else {
+            errs.push(format!(
+                "{}: file {} does not exist or is not a file",
+                self.name(key),
+                p.display()
+            ));
+            None
+        }
+    }
+
+    /// A path to an existing directory.
+    fn dir(&mut self, key: &str, errs: &mut Vec<String>) -> Option<PathBuf> {
+        let v = self.text(key, errs)?;
+        let p = PathBuf::from(v);
+        if p.is_dir() {
+            Some(p)
+        } else {
+            errs.push(format!(
+                "{}: directory {} does not exist",
+                self.name(key),
+                p.display()
+            ));
+            None
+        }
+    }
+
+    fn require<T>(&self, key: &str, v: Option<T>, errs: &mut Vec<String>) -> Option<T> {
+        if v.is_none()
+            && !errs
+                .iter()
+                .any(|e| e.starts_with(&format!("{}:", self.name(key))))
+        {
+            errs.push(format!("{}: is required", self.name(key)));
+        }
+        v
+    }
+
+    /// Reports every key that was not consumed as unknown.
+    fn finish(self, errs: &mut Vec<String>) {
+        for key in self.table.keys() {
+            let name = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            errs.push(format!("{name}: unknown setting"));
+        }
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    }
+}
+
+fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
+    let mut root = Section::new("", table);
+
+    // [tls] first: whether TLS is on changes the rules for the rest.
+    let tls = {
+        let present = root.table.contains_key("tls");
+        let mut s = root.section("tls", errs);
+        let cert = s.file("cert", errs);
+        let key = s.file("key", errs);
+        let client_ca = s.file("client_ca", errs);
+        let reload_interval = s.duration("reload_interval", errs);
+        let out = if present {
+            let cert = s.require("cert", cert, errs);
+            let key = s.require("key", key, errs);
+            match (cert, key) {
+                (Some(cert), Some(key)) => Some(TlsSettings {
+                    cert,
+                    key,
+                    client_ca,
+                    reload_interval: reload_interval.unwrap_or(Duration::from_secs(5)),
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        s.finish(errs);
+        out
+    };
+    let tls_configured = tls.is_some() || errs.iter().any(|e| e.starts_with("tls."));
+
+    let server = {
+        let mut s = root.section("server", errs);
+        let default_listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let listen = s.addr("listen", errs);
+        let max_body_bytes = s.positive("max_body_bytes", errs);
+        let max_in_flight = s.positive("max_in_flight", errs);
+        let max_connections = s.positive("max_connections", errs);
+        let request_timeout = s.duration("request_timeout", errs);
+        let handshake_timeout = s.duration("handshake_timeout", errs);
+        let retry_after = s.duration("retry_after", errs);
+        let listen = listen.unwrap_or(default_listen);
+        if !tls_configured && !listen.ip().is_loopback() {
+            errs.push(format!(
+                "server.listen: plain HTTP is allowed only on a loopback address, not {listen}; \
+                 configure [tls] to listen there"
+            ));
+        }
+        s.finish(errs);
+        ServerSettings {
+            listen,
+            max_body_bytes: max_body_bytes.unwrap_or(1024 * 1024) as usize,
+            max_in_flight: max_in_flight.unwrap_or(256) as usize,
+            max_connections: max_connections.unwrap_or(4096) as usize,
+            request_timeout: request_timeout.unwrap_or(Duration::from_secs(30)),
+            handshake_timeout: handshake_timeout.unwrap_or(Duration::from_secs(10)),
+            retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+        }
+    };
+
+    let admin = {
+        let mut s = root.section("admin", errs);
+        let listen = s
+            .addr("listen", errs)
+            .unwrap_or(([127, 0, 0, 1], 9090).into());
+        let token = s.text("token", errs).map(Secret::new);
+        if token.is_none() && !listen.ip().is_loopback() {
+            errs.push(format!(
+                "admin.token: is required when admin.listen ({listen}) is not a loopback address"
+            ));
+        }
+        s.finish(errs);
+        AdminSettings { listen, token }
+    };
+
+    let database = {
+        let mut s = root.section("database", errs);
+        let url = s
+            .text("url", errs)
+            .unwrap_or_else(|| "sqlite://./nsw-gateway-data/gateway.db".to_string());
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            errs.push(format!(
+                "database.url: `{}` must start with sqlite:, postgres:// or postgresql://",
+                redact_url(&url)
+            ));
+        }
+        let max_connections = s.positive("max_connections", errs).unwrap_or(10);
+        s.finish(errs);
+        DatabaseSettings {
+            url,
+            max_connections: max_connections.min(u64::from(u32::MAX)) as u32,
+        }
+    };
+
+    let gateway = {
+        let mut s = root.section("gateway", errs);
+        let party_id = s
+            .text("party_id", errs)
+            .unwrap_or_else(|| DEFAULT_PARTY_ID.to_string());
+        let tax = s
+            .text("issuer_tax_number", errs)
+            .unwrap_or_else(|| DEFAULT_ISSUER_TAX_NUMBER.to_string());
+        let issuer_tax_number = match TaxNumber::parse(&tax) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errs.push(format!("gateway.issuer_tax_number: {}", e.0));
+                None
+            }
+        };
+        let issuer_name = s
+            .text("issuer_name", errs)
+            .unwrap_or_else(|| DEFAULT_ISSUER_NAME.to_string());
+        s.finish(errs);
+        issuer_tax_number.map(|issuer_tax_number| GatewaySettings {
+            party_id,
+            issuer_tax_number,
+            issuer_name,
+        })
+    };
+
+    let mutual_tls = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    let partners = match root.sections("partners", errs) {
+        None if !tls_configured => vec![development_partner()],
+        None => {
+            errs.push(
+                "partners: at least one partner is required when TLS is configured".to_string(),
+            );
+            Vec::new()
+        }
+        Some(list) => {
+            if list.is_empty() {
+                errs.push("partners: at least one partner is required".to_string());
+            }
+            let mut seen = BTreeSet::new();
+            list.into_iter()
+                .filter_map(|s| parse_partner(s, mutual_tls, &mut seen, errs))
+                .collect()
+        }
+    };
+
+    let log = {
+        let mut s = root.section("log", errs);
+        let format = match s.text("format", errs).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                errs.push(format!(
+                    "log.format: `{other}` is not one of `text`, `json`"
+                ));
+                LogFormat::Text
+            }
+        };
+        let filter = s
+            .text("filter", errs)
+            .unwrap_or_else(|| "info,nsw_gateway=info".to_string());
+        s.finish(errs);
+        LogSettings { format, filter }
+    };
+
+    let refdata = {
+        let mut s = root.section("refdata", errs);
+        let explicit = s.dir("seed_dir", errs);
+        s.finish(errs);
+        // Development instances seed from the sample data when it is there.
+        let seed_dir = explicit.or_else(|| {
+            let sample = PathBuf::from("data/sample");
+            (!tls_configured && sample.is_dir()).then_some(sample)
+        });
+        RefdataSettings { seed_dir }
+    };
+
+    root.finish(errs);
+
+    Some(Settings {
+        server,
+        admin,
+        tls,
+        database,
+        gateway: gateway?,
+        partners,
+        log,
+        refdata,
+    })
+}
+
+/// The one partner of a development instance: the NSW, without certificate binding.
+pub fn development_partner() -> Partner {
+    Partner {
+        party_id: "NSW".to_string(),
+        cpa_id: "NSW-TISI-PERMIT".to_string(),
+        cert: CertBinding {
+            sha256: None,
+            subject_cn: None,
+        },
+        rate: RateLimit {
+            requests: NonZeroU32::new(100).expect("non-zero"),
+            per: Duration::from_secs(1),
+            burst: NonZeroU32::new(200).expect("non-zero"),
+        },
+        delivery_url: "http://127.0.0.1:8081/ebms".to_string(),
+    }
+}
+
+fn parse_partner(
+    mut s: Section,
+    mutual_tls: bool,
+    seen: &mut BTreeSet<String>,
+    errs: &mut Vec<String>,
+) -> Option<Partner> {
+    let party_id = s.text("party_id", errs);
+    let party_id = s.require("party_id", party_id, errs);
+    if let Some(id) = &party_id {
+        if !seen.insert(id.clone()) {
+            errs.push(format!(
+                "{}: party `{id}` is configured twice",
+                s.name("party_id")
+            ));
+        }
+    }
+    let cpa_id = s.text("cpa_id", errs);
+    let cpa_id = s.require("cpa_id", cpa_id, errs);
+    let sha256 = s
+        .string("cert_sha256", errs)
+        .and_then(|v| match parse_fingerprint(&v) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                errs.push(format!("{}: {e}", s.name("cert_sha256")));
+                None
+            }
+        });
+    let subject_cn = s.text("cert_subject_cn", errs);
+    let cert = CertBinding { sha256, subject_cn };
+    if mutual_tls && cert.is_empty() && !errs.iter().any(|e| e.starts_with(&s.name("cert_"))) {
+        errs.push(format!(
+            "{}: mutual TLS is on: give cert_sha256 and/or cert_subject_cn to bind the partner's certificate",
+            s.path
+        ));
+    }
+    let per_second = s.positive_u32("rate_per_second", errs);
+    let per_minute = s.positive_u32("rate_per_minute", errs);
+    if per_second.is_some() && per_minute.is_some() {
+        errs.push(format!(
+            "{}: give either rate_per_second or rate_per_minute, not both",
+            s.name("rate_per_second")
+        ));
+    }
+    let burst = s.positive_u32("rate_burst", errs);
+    let delivery_url = s.text("delivery_url", errs);
+    let delivery_url = s.require("delivery_url", delivery_url, errs);
+    if let Some(url) = &delivery_url {
+        if let Err(e) = check_delivery_url(url) {
+            errs.push(format!("{}: {e}", s.name("delivery_url")));
+        }
+    }
+    s.finish(errs);
+    let (requests, per) = match (per_second, per_minute) {
+        (_, Some(n)) => (n, Duration::from_secs(60)),
+        (Some(n), None) => (n, Duration::from_secs(1)),
+        (None, None) => (
+            NonZeroU32::new(50).expect("non-zero"),
+            Duration::from_secs(1),
+        ),
+    };
+    Some(Partner {
+        party_id: party_id?,
+        cpa_id: cpa_id?,
+        cert,
+        rate: RateLimit {
+            requests,
+            per,
+            burst: burst.unwrap_or(requests.saturating_mul(NonZeroU32::new(2).expect("non-zero"))),
+        },
+        delivery_url: delivery_url?,
+    })
+}
+
+/// Parses a SHA-256 fingerprint: 64 hex digits, optionally separated by `:` (as openssl prints).
+pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+    let hexits: String = s.trim().chars().filter(|c| *c != ':').collect();
+    let bytes = hex::decode(&hexits)
+        .map_err(|_| format!("`{s}` is not a hexadecimal SHA-256 fingerprint"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "`{s}` has {} bytes; a SHA-256 fingerprint has 32 (64 hex digits)",
+            bytes.len()
+        )
+    })
+}
+
+fn check_delivery_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let host = parsed.host_str().unwrap_or("");
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{url}`: plain http is allowed only to a loopback host; use https"
+                ))
+            }
+        }
+        other => Err(format!("`{url}`: scheme `{other}` is not http or https")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut table: Table = toml_text.parse().expect("test TOML parses");
+        apply_env(
+            &mut table,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )?;
+        Settings::from_table(table)
+    }
+
+    /// Checks that the settings are refused and that a problem mentions each expected text.
+    fn check_invalid(toml_text: &str, env: &[(&str, &str)], expected: &[&str]) {
+        let err = load(toml_text, env).expect_err("settings must be refused");
+        for want in expected {
+            assert!(
+                err.problems.iter().any(|p| p.contains(want)),
+                "expected a problem mentioning {want:?}, got {:#?}",
+                err.problems
+            );
+        }
+    }
+
+    #[test]
+    fn no_configuration_gives_a_development_instance() {
+        let s = load("", &[]).unwrap();
+        assert!(s.is_development());
+        assert_eq!(s.server.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.admin.listen, "127.0.0.1:9090".parse().unwrap());
+        assert_eq!(s.database.url, "sqlite://./nsw-gateway-data/gateway.db");
+        assert_eq!(s.gateway.party_id, "TISI");
+        assert_eq!(s.partners.len(), 1);
+        assert_eq!(s.partners[0].party_id, "NSW");
+        assert_eq!(s.partners[0].cpa_id, "NSW-TISI-PERMIT");
+        assert_eq!(s.server.max_body_bytes, 1024 * 1024);
+        assert_eq!(
+            s.gateway.issuer_tax_number.as_string(),
+            DEFAULT_ISSUER_TAX_NUMBER
+        );
+    }
+
+    #[test]
+    fn invalid_settings_name_the_setting() {
+        check_invalid("[server]\nlisten = 'nonsense'", &[], &["server.listen"]);
+        check_invalid(
+            "[server]\nlisten = '0.0.0.0:8080'",
+            &[],
+            &["server.listen", "loopback"],
+        );
+        check_invalid(
+            "[server]\nmax_body_bytes = 0",
+            &[],
+            &["server.max_body_bytes", "greater than 0"],
+        );
+        check_invalid(
+            "[server]\nmax_in_flight = -3",
+            &[],
+            &["server.max_in_flight"],
+        );
+        check_invalid(
+            "[server]\nlisen = '127.0.0.1:1'",
+            &[],
+            &["server.lisen: unknown setting"],
+        );
+        check_invalid(
+            "[tls]\ncert = '/nonexistent/cert.pem'",
+            &[],
+            &["tls.cert", "tls.key: is required", "partners"],
+        );
+        check_invalid(
+            "[gateway]\nissuer_tax_number = '0105536112015'",
+            &[],
+            &["gateway.issuer_tax_number", "check digit"],
+        );
+        check_invalid("[database]\nurl = 'mysql://x'", &[], &["database.url"]);
+        check_invalid("[log]\nformat = 'xml'", &[], &["log.format"]);
+        check_invalid("[admin]\nlisten = '0.0.0.0:9090'", &[], &["admin.token"]);
+        check_invalid(
+            "[[partners]]\nparty_id = 'NSW'",
+            &[],
+            &[
+                "partners[0].cpa_id: is required",
+                "partners[0].delivery_url: is required",
+            ],
+        );
+        check_invalid("[[partners]]\nparty_id = 'NSW'\ncpa_id = 'C'\ndelivery_url = 'http://127.0.0.1:1/'\ncert_sha256 = 'zz'", &[], &["partners[0].cert_sha256"]);
+        check_invalid("[[partners]]\nparty_id = 'NSW'\ncpa_id = 'C'\ndelivery_url = 'http://10.1.1.1/'\nrate_per_second = 0", &[], &["partners[0].delivery_url", "partners[0].rate_per_second"]);
+        check_invalid("[[partners]]\nparty_id = 'A'\ncpa_id = 'C'\ndelivery_url = 'https://a/'\n[[partners]]\nparty_id = 'A'\ncpa_id = 'C'\ndelivery_url = 'https://a/'", &[], &["partners[1].party_id", "twice"]);
+        check_invalid("partners = []", &[], &["partners: at least one"]);
+        check_invalid(
+            "",
+            &[("NSW_GATEWAY__SERVER__MAX_IN_FLIGHT", "many")],
+            &["server.max_in_flight"],
+        );
+        check_invalid(
+            "",
+            &[("NSW_GATEWAY__PARTNERS__3__CPA_ID", "x")],
+            &["NSW_GATEWAY__PARTNERS__3__CPA_ID", "gap"],
+        );
+        check_invalid(
+            "[refdata]\nseed_dir = '/nonexistent/dir'",
+            &[],
+            &["refdata.seed_dir"],
+        );
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let err = load(
+            "[server]\nlisten = 'x'\nmax_body_bytes = 0\n[log]\nformat = 'xml'",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{:#?}", err.problems);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = '127.0.0.1:1000'\nmax_in_flight = 5\n[database]\nurl = 'sqlite://a.db'\n",
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "NSW_GATEWAY__SERVER__MAX_IN_FLIGHT".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "NSW_GATEWAY__DATABASE__URL".to_string(),
+                "sqlite://b.db".to_string(),
+            ),
+            (
+                "NSW_GATEWAY__PARTNERS__0__PARTY_ID".to_string(),
+                "NSW2".to_string(),
+            ),
+            (
+                "NSW_GATEWAY__PARTNERS__0__CPA_ID".to_string(),
+                "CPA2".to_string(),
+            ),
+            (
+                "NSW_GATEWAY__PARTNERS__0__DELIVERY_URL".to_string(),
+                "https://nsw.example/ebms".to_string(),
+            ),
+            (
+                "NSW_GATEWAY__PARTNERS__0__RATE_PER_SECOND".to_string(),
+                "3".to_string(),
+            ),
+            ("OTHER".to_string(), "ignored".to_string()),
+        ];
+        let flags = Overrides {
+            listen: Some("127.0.0.1:2000".to_string()),
+            admin_listen: None,
+            database: None,
+        };
+        let s = Settings::load(Some(&file), env, &flags).unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:2000".parse().unwrap());
+        assert_eq!(s.server.max_in_flight, 7);
+        assert_eq!(s.database.url, "sqlite://b.db");
+        assert_eq!(s.partners.len(), 1);
+        assert_eq!(s.partners[0].party_id, "NSW2");
+        assert_eq!(s.partners[0].rate.requests.get(), 3);
+        assert_eq!(s.partners[0].rate.per, Duration::from_secs(1));
+        assert_eq!(s.partners[0].rate.burst.get(), 6);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = load(
+            "[admin]\ntoken = 'hunter2-token'\n[database]\nurl = 'postgres://gw:pa55word@db.local/gw'",
+            &[],
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-token"), "{shown}");
+        assert!(!shown.contains("pa55word"), "{shown}");
+        assert!(shown.contains("postgres://gw:***@db.local/gw"), "{shown}");
+    }
+
+    #[test]
+    fn fingerprints_parse_with_or_without_colons() {
+        let plain = "ab".repeat(32);
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(parse_fingerprint(&plain).unwrap(), [0xab; 32]);
+        assert_eq!(parse_fingerprint(&colons).unwrap(), [0xab; 32]);
+        assert!(parse_fingerprint("abcd").unwrap_err().contains("32"));
+        assert!(parse_fingerprint("xyz").is_err());
+    }
+
+    #[test]
+    fn the_example_file_is_valid_apart_from_its_placeholder_paths() {
+        let text = include_str!("../config/example.toml");
+        let err = Settings::from_toml(text).unwrap_err();
+        // The example names files of a production host; nothing else may be wrong.
+        assert!(
+            err.problems
+                .iter()
+                .all(|p| p.starts_with("tls.") && p.contains("does not exist")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        let db = |url: &str| DatabaseSettings {
+            url: url.to_string(),
+            max_connections: 1,
+        };
+        assert_eq!(
+            db("sqlite://./d/g.db").sqlite_path(),
+            Some(PathBuf::from("./d/g.db"))
+        );
+        assert_eq!(db("sqlite::memory:").sqlite_path(), None);
+        assert_eq!(db("postgres://x/y").sqlite_path(), None);
+    }
+}

@@ -1,0 +1,364 @@
+//! `POST /ebms`: the message service handler endpoint. Thin: read the body within its limit,
+//! let the wire layer take the message in, check it against the configured partners, apply
+//! the partner's rate limit, then answer Ping, note Acknowledgments, and hand business
+//! documents to the store (which decides, renders and commits before anything is answered).
+//!
+//! Status codes (spec §1.2): 400 + SOAP Fault (not SOAP at all), 400 + `eb:ErrorList` (an
+//! ebMS message that cannot be accepted, including `TimeToLiveExpired`), 403 + `eb:ErrorList`
+//! with only `SecurityFailure` (the TLS client certificate is not the one bound to
+//! `From/PartyId`: an authentication failure, so 403 and no further detail), 413, 429, 503.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::protect::read_limited;
+use super::render::ReplyRenderer;
+use super::tls::PeerIdentity;
+use super::{context, AppState, Error, Outcome};
+use crate::store::{MessageMeta, StoreError, StoredReply};
+use crate::wire::envelope::{MessageHeader, XPATH_HEADER};
+use crate::wire::intake::{self, Inbound, InboundBody, Limits, Packaging, Rejection};
+use crate::wire::reply::{self, Built};
+use crate::wire::{EbmsError, ErrorCode};
+
+pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    let mut action = None;
+    let mut response = match process(&state, req, &mut action).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let fallback = response_status_label(&response);
+    let outcome = response
+        .extensions_mut()
+        .get_or_insert_with(|| Outcome::decision(fallback));
+    outcome.action = action;
+    response
+}
+
+fn response_status_label(r: &Response) -> &'static str {
+    if r.status().is_success() {
+        "ok"
+    } else {
+        "error"
+    }
+}
+
+async fn process(
+    state: &AppState,
+    req: Request,
+    action: &mut Option<String>,
+) -> Result<Response, Error> {
+    let settings = &state.settings;
+    let peer = req.extensions().get::<PeerIdentity>().cloned();
+    let (parts, body) = read_limited(req, settings.server.max_body_bytes).await?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let limits = Limits {
+        max_body_bytes: settings.server.max_body_bytes,
+        ..Limits::default()
+    };
+    let inbound = match intake::intake(content_type.as_deref(), &body, &limits) {
+        Ok(m) => m,
+        Err(rejection) => return Err(rejected(state, rejection)),
+    };
+    let h = &inbound.header;
+    let span = tracing::Span::current();
+    span.record("message_id", h.message_id.as_str());
+    span.record("conversation_id", h.conversation_id.as_str());
+    span.record("action", h.action.as_str());
+    span.record("from", h.from.id.as_str());
+    *action = Some(h.action.clone());
+
+    check_parties(state, h, peer.as_ref())?;
+    state
+        .rate_limits
+        .check(&h.from.id)
+        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+
+    match &inbound.body {
+        InboundBody::Ping => {
+            let built = reply::build_pong(h, new_message_id(state), Utc::now());
+            Ok(built_response(StatusCode::OK, built, "Pong"))
+        }
+        InboundBody::Acknowledgment { ref_to_message_id } => {
+            tracing::info!(ref_to_message_id = %ref_to_message_id, "acknowledgment received");
+            Ok(empty(StatusCode::OK, "Acknowledgment"))
+        }
+        InboundBody::Document(_) => business(state, inbound, content_type, body.to_vec()).await,
+    }
+}
+
+/// The configured-partner checks of spec §1.1; a TLS identity mismatch is answered alone.
+fn check_parties(
+    state: &AppState,
+    h: &MessageHeader,
+    peer: Option<&PeerIdentity>,
+) -> Result<(), Error> {
+    let settings = &state.settings;
+    let partner = settings.partner(&h.from.id);
+    let mutual_tls = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    if mutual_tls {
+        let bound = match (partner, peer) {
+            (Some(p), Some(id)) => id.matches(&p.cert),
+            _ => false,
+        };
+        if !bound {
+            tracing::warn!(
+                from = %h.from.id,
+                peer_sha256 = peer.map(|p| p.fingerprint_hex()).unwrap_or_default(),
+                peer_cn = peer.and_then(|p| p.subject_cn.clone()).unwrap_or_default(),
+                "client certificate not bound to the sending party"
+            );
+            let e = EbmsError::new(
+                ErrorCode::SecurityFailure,
+                format!("{XPATH_HEADER}/eb:From/eb:PartyId"),
+                "the client certificate is not the one bound to eb:From/eb:PartyId",
+            );
+            return Err(error_list(state, Some(h), vec![e], StatusCode::FORBIDDEN));
+        }
+    }
+    let mut errors = Vec::new();
+    if h.to.id != settings.gateway.party_id {
+        errors.push(EbmsError::new(
+            ErrorCode::ValueNotRecognized,
+            format!("{XPATH_HEADER}/eb:To/eb:PartyId"),
+            format!(
+                "eb:To/eb:PartyId '{}' is not this gateway; address messages to '{}'",
+                h.to.id, settings.gateway.party_id
+            ),
+        ));
+    }
+    match partner {
+        None => errors.push(EbmsError::new(
+            ErrorCode::ValueNotRecognized,
+            format!("{XPATH_HEADER}/eb:From/eb:PartyId"),
+            format!(
+                "eb:From/eb:PartyId '{}' is not a partner of this gateway",
+                h.from.id
+            ),
+        )),
+        Some(p) if p.cpa_id != h.cpa_id => errors.push(EbmsError::new(
+            ErrorCode::ValueNotRecognized,
+            format!("{XPATH_HEADER}/eb:CPAId"),
+            format!(
+                "eb:CPAId '{}' is not the collaboration agreement of partner '{}'",
+                h.cpa_id, p.party_id
+            ),
+        )),
+        Some(_) => {}
+    }
+    if let Some(e) = intake::ttl_expired(h, Utc::now().fixed_offset()) {
+        errors.push(e);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(error_list(state, Some(h), errors, StatusCode::BAD_REQUEST))
+    }
+}
+
+async fn business(
+    state: &AppState,
+    inbound: Inbound,
+    content_type: Option<String>,
+    raw: Vec<u8>,
+) -> Result<Response, Error> {
+    let h = &inbound.header;
+    // A retry of a message already answered: replay, decide nothing.
+    if let Some(stored) = state
+        .store
+        .lookup_reply(&h.message_id)
+        .await
+        .map_err(|e| store_error(state, e))?
+    {
+        return Ok(stored_response(stored, "duplicate"));
+    }
+    let InboundBody::Document(doc) = inbound.body else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "business() called without a document"
+        )));
+    };
+    let snapshot = match (&doc, state.snapshot.load_full()) {
+        (_, Some(s)) => s,
+        (crate::domain::InboundDocument::ImportPermitRequest(_), None) => {
+            return Err(Error::Unavailable {
+                retry_after: state.settings.server.retry_after,
+                source: anyhow::anyhow!("no reference data loaded"),
+            })
+        }
+        // Only import permit requests are decided against reference data.
+        (_, None) => state.empty_snapshot.clone(),
+    };
+    let now = Utc::now();
+    let renderer = Arc::new(ReplyRenderer::new(
+        h.clone(),
+        inbound.packaging,
+        inbound.ack_requested,
+        inbound.sync_reply,
+        || new_message_id(state),
+        now,
+    ));
+    let ctx = context::build(&state.settings.gateway, snapshot, renderer.clone(), now);
+    let meta = MessageMeta {
+        message_id: h.message_id.clone(),
+        conversation_id: h.conversation_id.clone(),
+        from_party: h.from.id.clone(),
+        to_party: h.to.id.clone(),
+        cpa_id: h.cpa_id.clone(),
+        service: h.service.value.clone(),
+        action: h.action.clone(),
+        received_at: now,
+        content_type: content_type.unwrap_or_default(),
+        raw,
+        ack_requested: inbound.ack_requested,
+        sync_reply: inbound.sync_reply,
+        packaging: packaging_label(inbound.packaging).to_string(),
+    };
+    let outcome = state
+        .store
+        .process(meta, doc, ctx)
+        .await
+        .map_err(|e| store_error(state, e))?;
+    let label = if outcome.is_duplicate() {
+        "duplicate"
+    } else {
+        renderer.decision().unwrap_or("unknown")
+    };
+    let stored = match outcome {
+        crate::store::Outcome::New(r) | crate::store::Outcome::Duplicate(r) => r,
+    };
+    Ok(stored_response(stored, label))
+}
+
+fn packaging_label(p: Packaging) -> &'static str {
+    match p {
+        Packaging::Multipart => "multipart",
+        Packaging::Inline => "inline",
+    }
+}
+
+fn store_error(state: &AppState, e: StoreError) -> Error {
+    map_store_error(state.settings.server.retry_after, e)
+}
+
+/// Nothing recorded and worth retrying → 503 + `Retry-After`; anything else → 500.
+fn map_store_error(retry_after: std::time::Duration, e: StoreError) -> Error {
+    if e.is_transient() {
+        Error::Unavailable {
+            retry_after,
+            source: e.into(),
+        }
+    } else {
+        Error::Internal(e.into())
+    }
+}
+
+/// A new ebMS MessageId (`uuid@host` form).
+pub fn new_message_id(state: &AppState) -> String {
+    format!(
+        "{}@{}",
+        uuid::Uuid::new_v4(),
+        state.settings.gateway.party_id.to_ascii_lowercase()
+    )
+}
+
+fn rejected(state: &AppState, rejection: Rejection) -> Error {
+    match rejection {
+        Rejection::TooLarge { limit, .. } => Error::PayloadTooLarge { limit },
+        Rejection::Fault { description } => {
+            let built = reply::build_fault(&description);
+            ebms_error(StatusCode::BAD_REQUEST, "Fault", built)
+        }
+        Rejection::Errors { header, errors } => {
+            error_list(state, header.as_deref(), errors, StatusCode::BAD_REQUEST)
+        }
+    }
+}
+
+fn error_list(
+    state: &AppState,
+    request: Option<&MessageHeader>,
+    errors: Vec<EbmsError>,
+    status: StatusCode,
+) -> Error {
+    let kind = errors.first().map(|e| e.code.as_str()).unwrap_or("Unknown");
+    let built = reply::build_error_list(
+        request,
+        &errors,
+        new_message_id(state),
+        Utc::now(),
+        &state.settings.gateway.party_id,
+    );
+    ebms_error(status, kind, built)
+}
+
+fn ebms_error(status: StatusCode, kind: &'static str, built: Built) -> Error {
+    Error::Ebms {
+        status,
+        kind,
+        content_type: HeaderValue::from_str(&built.content_type)
+            .unwrap_or_else(|_| HeaderValue::from_static("text/xml; charset=UTF-8")),
+        body: built.body.into(),
+    }
+}
+
+fn built_response(status: StatusCode, built: Built, decision: &str) -> Response {
+    let mut r = Response::new(Body::from(built.body));
+    *r.status_mut() = status;
+    if let Ok(ct) = HeaderValue::from_str(&built.content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    r.extensions_mut().insert(Outcome::decision(decision));
+    r
+}
+
+fn empty(status: StatusCode, decision: &str) -> Response {
+    let mut r = status.into_response();
+    r.extensions_mut().insert(Outcome::decision(decision));
+    r
+}
+
+fn stored_response(stored: StoredReply, decision: &str) -> Response {
+    let status = StatusCode::from_u16(stored.http_status).unwrap_or(StatusCode::OK);
+    if stored.body.is_empty() {
+        return empty(status, decision);
+    }
+    built_response(
+        status,
+        Built {
+            content_type: stored.content_type,
+            body: stored.body,
+        },
+        decision,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn check(e: StoreError, status: u16) {
+        let r = map_store_error(Duration::from_secs(2), e).into_response();
+        assert_eq!(r.status().as_u16(), status);
+        if status == 503 {
+            assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        }
+    }
+
+    #[test]
+    fn store_failures_map_to_503_when_retrying_helps() {
+        check(StoreError::Unavailable("connection refused".into()), 503);
+        check(StoreError::Conflict("serialization failure".into()), 503);
+        check(StoreError::Database("syntax error".into()), 500);
+        check(StoreError::Corrupt("bad row".into()), 500);
+    }
+}

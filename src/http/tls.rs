@@ -1,0 +1,273 @@
+//! TLS for the ebMS listener: server configuration from PEM files, optional required client
+//! certificates, the peer identity of a connection, and replacement of certificates without a
+//! restart (explicit, on SIGHUP, or when the files change).
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use anyhow::{anyhow, Context};
+use arc_swap::ArcSwap;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use sha2::{Digest, Sha256};
+
+use crate::config::{CertBinding, TlsSettings};
+
+/// Installs ring as the process-wide rustls crypto provider (idempotent).
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Who is at the other end of a mutually authenticated connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// SHA-256 of the client certificate (DER).
+    pub sha256: [u8; 32],
+    /// The certificate subject's common name, if it has one.
+    pub subject_cn: Option<String>,
+}
+
+impl PeerIdentity {
+    /// Reads the identity from a DER certificate (already verified by rustls).
+    pub fn from_der(der: &[u8]) -> PeerIdentity {
+        let sha256: [u8; 32] = Sha256::digest(der).into();
+        let subject_cn = x509_parser::parse_x509_certificate(der)
+            .ok()
+            .and_then(|(_, cert)| {
+                cert.subject()
+                    .iter_common_name()
+                    .next()
+                    .and_then(|cn| cn.as_str().ok())
+                    .map(str::to_string)
+            });
+        PeerIdentity { sha256, subject_cn }
+    }
+
+    /// The fingerprint as lower-case hex (the form used in the configuration).
+    pub fn fingerprint_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+
+    /// Whether this certificate is the one bound to a partner: every element the binding gives
+    /// must match; an empty binding matches nothing.
+    pub fn matches(&self, binding: &CertBinding) -> bool {
+        if binding.is_empty() {
+            return false;
+        }
+        let fp_ok = binding.sha256.is_none_or(|fp| fp == self.sha256);
+        let cn_ok = binding
+            .subject_cn
+            .as_deref()
+            .is_none_or(|cn| self.subject_cn.as_deref() == Some(cn));
+        fp_ok && cn_ok
+    }
+}
+
+fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let certs = rustls_pemfile::certs(&mut BufReader::new(file))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: not a PEM certificate file", path.display()))?;
+    if certs.is_empty() {
+        return Err(anyhow!("{}: contains no certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    rustls_pemfile::private_key(&mut BufReader::new(file))
+        .with_context(|| format!("{}: not a PEM key file", path.display()))?
+        .ok_or_else(|| anyhow!("{}: contains no private key", path.display()))
+}
+
+/// Builds the rustls server configuration from the files named in the settings.
+pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = read_certs(&settings.cert).context("tls.cert")?;
+    let key = read_key(&settings.key).context("tls.key")?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match &settings.client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in read_certs(ca).context("tls.client_ca")? {
+                roots
+                    .add(cert)
+                    .with_context(|| format!("tls.client_ca: {}: bad CA", ca.display()))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .context("tls.client_ca: cannot build the client verifier")?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .context("tls.cert / tls.key: the key does not fit the certificate")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The current server configuration, replaceable while serving: new connections use the new
+/// certificate, open connections keep theirs.
+pub struct TlsReloader {
+    settings: TlsSettings,
+    current: ArcSwap<ServerConfig>,
+    stamps: Mutex<Vec<Option<SystemTime>>>,
+}
+
+impl TlsReloader {
+    pub fn new(settings: TlsSettings) -> anyhow::Result<TlsReloader> {
+        let stamps = file_stamps(&settings);
+        let config = load_server_config(&settings)?;
+        Ok(TlsReloader {
+            settings,
+            current: ArcSwap::from_pointee(config),
+            stamps: Mutex::new(stamps),
+        })
+    }
+
+    /// The configuration for a new connection.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.current.load_full()
+    }
+
+    pub fn settings(&self) -> &TlsSettings {
+        &self.settings
+    }
+
+    /// Re-reads the files and swaps the configuration. On error the old one stays in use.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let stamps = file_stamps(&self.settings);
+        let config = load_server_config(&self.settings)?;
+        self.current.store(Arc::new(config));
+        *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) = stamps;
+        tracing::info!(cert = %self.settings.cert.display(), "TLS certificates reloaded");
+        Ok(())
+    }
+
+    /// Reloads when a file's modification time changed since the last load.
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        let now = file_stamps(&self.settings);
+        let changed = *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) != now;
+        if changed {
+            self.reload()?;
+        }
+        Ok(changed)
+    }
+}
+
+fn file_stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
+    [Some(&s.cert), Some(&s.key), s.client_ca.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::Ca;
+
+    #[test]
+    fn identity_from_a_client_certificate() {
+        let ca = Ca::new("Test CA").unwrap();
+        let client = ca.issue_client("NSW").unwrap();
+        let id = PeerIdentity::from_der(&client.der);
+        assert_eq!(id.subject_cn.as_deref(), Some("NSW"));
+        assert_eq!(id.sha256, client.sha256());
+        assert_eq!(id.fingerprint_hex().len(), 64);
+    }
+
+    #[test]
+    fn binding_rules() {
+        let id = PeerIdentity {
+            sha256: [7; 32],
+            subject_cn: Some("NSW".into()),
+        };
+        let check = |sha256: Option<[u8; 32]>, cn: Option<&str>, expected: bool| {
+            let b = CertBinding {
+                sha256,
+                subject_cn: cn.map(str::to_string),
+            };
+            assert_eq!(id.matches(&b), expected, "{b:?}");
+        };
+        check(Some([7; 32]), None, true);
+        check(None, Some("NSW"), true);
+        check(Some([7; 32]), Some("NSW"), true);
+        check(Some([8; 32]), None, false);
+        check(None, Some("OTHER"), false);
+        check(Some([7; 32]), Some("OTHER"), false);
+        check(None, None, false);
+    }
+
+    #[test]
+    fn reload_when_files_change() {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |ca: &Ca| {
+            let server = ca.issue_server(&["localhost"]).unwrap();
+            std::fs::write(dir.path().join("s.pem"), &server.cert_pem).unwrap();
+            std::fs::write(dir.path().join("k.pem"), &server.key_pem).unwrap();
+            server.sha256()
+        };
+        let first = write(&Ca::new("one").unwrap());
+        let settings = TlsSettings {
+            cert: dir.path().join("s.pem"),
+            key: dir.path().join("k.pem"),
+            client_ca: None,
+            reload_interval: std::time::Duration::from_secs(5),
+        };
+        let reloader = TlsReloader::new(settings).unwrap();
+        assert!(
+            !reloader.reload_if_changed().unwrap(),
+            "nothing changed yet"
+        );
+        let second = write(&Ca::new("two").unwrap());
+        assert_ne!(first, second);
+        // Make the change visible even on file systems with coarse timestamps.
+        let later = SystemTime::now() + std::time::Duration::from_secs(10);
+        for f in ["s.pem", "k.pem"] {
+            File::options()
+                .write(true)
+                .open(dir.path().join(f))
+                .unwrap()
+                .set_modified(later)
+                .unwrap();
+        }
+        assert!(reloader.reload_if_changed().unwrap());
+        assert!(!reloader.reload_if_changed().unwrap());
+        // A broken file keeps the previous configuration in use.
+        let before = reloader.current();
+        std::fs::write(dir.path().join("s.pem"), "garbage").unwrap();
+        assert!(reloader.reload().is_err());
+        assert!(Arc::ptr_eq(&before, &reloader.current()));
+    }
+
+    #[test]
+    fn config_errors_name_the_file() {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        let key = dir.path().join("k.pem");
+        std::fs::write(&cert, "not pem").unwrap();
+        std::fs::write(&key, "not pem").unwrap();
+        let s = TlsSettings {
+            cert: cert.clone(),
+            key,
+            client_ca: None,
+            reload_interval: std::time::Duration::from_secs(5),
+        };
+        let e = format!("{:#}", load_server_config(&s).unwrap_err());
+        assert!(e.contains("tls.cert") && e.contains("c.pem"), "{e}");
+    }
+}

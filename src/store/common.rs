@@ -1,0 +1,2095 @@
+//! The store's logic, written once over the dialect-neutral [`Conn`]: exactly-once message
+//! handling, permit requests with replacements and cancellations, declaration matching and
+//! write-off, amendments, status queries and reference data.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use sha2::{Digest, Sha256};
+
+use super::sql::{args, Conn, Dialect, Row, Ty};
+use super::{
+    Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
+    StoredReply,
+};
+use crate::domain::{
+    Actor, AmendmentResult, Amount, Branch, Country, Decision, DeclarationAmendment,
+    DeclarationAmendmentResponse, DeclarationCheck, DeclarationCheckResponse,
+    DeclarationLineResult, DeclarationResult, Function, HistoryEntry, HsCode, ImportPermitRequest,
+    ImportPermitResponse, InboundDocument, ItemQuantities, ItemResult, ItemStatus, Lab, LabStatus,
+    Licence, LicenceStatus, LicenceType, LineResult, OutboundDocument, PartyKey, Permit,
+    PermitNumber, PermitStatusQuery, PermitStatusResponse, Port, Quantity, Reason, ReasonCode,
+    RefData, ReferenceNumber, RequestDecision, SpecialPurpose, Standard, StandardRef,
+    StatusQueryResult, TaxNumber, UnitCode,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Conversions between stored text and domain values
+// ---------------------------------------------------------------------------------------------
+
+fn bad(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("stored {what} '{value}' is not valid"))
+}
+
+fn p_hs(s: &str) -> Result<HsCode, StoreError> {
+    HsCode::parse(s).map_err(|_| bad("HS code", s))
+}
+fn p_country(s: &str) -> Result<Country, StoreError> {
+    Country::parse(s).map_err(|_| bad("country", s))
+}
+fn p_port(s: &str) -> Result<Port, StoreError> {
+    Port::parse(s).map_err(|_| bad("port", s))
+}
+fn p_unit(s: &str) -> Result<UnitCode, StoreError> {
+    UnitCode::parse(s).map_err(|_| bad("unit", s))
+}
+fn p_branch(s: &str) -> Result<Branch, StoreError> {
+    Branch::parse(s).map_err(|_| bad("branch", s))
+}
+fn p_tax(s: &str) -> Result<TaxNumber, StoreError> {
+    TaxNumber::parse(s).map_err(|_| bad("tax number", s))
+}
+fn p_standard(s: &str) -> Result<StandardRef, StoreError> {
+    StandardRef::parse(s).map_err(|_| bad("standard", s))
+}
+fn p_u16(v: i64, what: &str) -> Result<u16, StoreError> {
+    u16::try_from(v).map_err(|_| bad(what, &v.to_string()))
+}
+fn p_amount(v: i64) -> Result<Amount, StoreError> {
+    u64::try_from(v)
+        .map(Amount::from_milli)
+        .map_err(|_| bad("amount", &v.to_string()))
+}
+fn milli(a: Amount) -> i64 {
+    // Amount::MAX (999999999999) fits in i64 many times over.
+    a.milli() as i64
+}
+fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.fixed_offset()
+}
+fn p_list(s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|_| bad("list", s))
+}
+fn list(v: &[String]) -> String {
+    serde_json::to_string(v).expect("a list of strings serialises")
+}
+
+/// Timestamps are kept to the microsecond, which both databases store exactly, so that a
+/// response rebuilt from rows equals the one built when deciding.
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let us = t.timestamp_micros();
+    DateTime::from_timestamp_micros(us).unwrap_or(t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content hash
+// ---------------------------------------------------------------------------------------------
+
+struct Hasher(Sha256);
+
+impl Hasher {
+    fn s(&mut self, s: &str) {
+        self.0.update((s.len() as u64).to_be_bytes());
+        self.0.update(s.as_bytes());
+    }
+    fn o(&mut self, s: Option<&str>) {
+        match s {
+            None => self.0.update([0u8]),
+            Some(s) => {
+                self.0.update([1u8]);
+                self.s(s);
+            }
+        }
+    }
+    fn n(&mut self, n: u64) {
+        self.0.update(n.to_be_bytes());
+    }
+}
+
+/// A stable hash of a request's content (everything but `Function`): two requests with the
+/// same business content have the same hash, whatever the message carrying them.
+pub fn content_hash(r: &ImportPermitRequest) -> String {
+    let mut h = Hasher(Sha256::new());
+    h.s("ImportPermitRequest/1");
+    h.s(r.reference.as_str());
+    h.s(r.request_type.code());
+    h.s(&r.importer.tax_number);
+    h.s(&r.importer.branch.to_string());
+    h.s(&r.importer.name);
+    h.o(r.importer.name_en.as_deref());
+    match &r.agent {
+        None => h.n(0),
+        Some(a) => {
+            h.n(1);
+            h.s(&a.tax_number.to_string());
+            h.s(&a.branch.to_string());
+            h.s(&a.name);
+        }
+    }
+    h.s(&r.shipment.arrival_date.to_string());
+    h.n(u64::from(r.shipment.transport_mode.code()));
+    h.s(r.shipment.load_port.as_str());
+    h.s(r.shipment.discharge_port.as_str());
+    h.s(r.shipment.country_of_destination.as_str());
+    h.s(&r.invoice.number);
+    h.s(&r.invoice.date.to_string());
+    h.n(r.items.len() as u64);
+    for i in &r.items {
+        h.n(u64::from(i.item_number));
+        h.n(u64::from(i.invoice_item_number));
+        h.s(i.hs_code.as_str());
+        h.s(&i.description);
+        h.o(i.description_en.as_deref());
+        h.s(&i.brand);
+        h.s(&i.model);
+        h.s(&i.manufacturer.name);
+        h.s(i.manufacturer.country.as_str());
+        h.s(i.country_of_origin.as_str());
+        h.n(i.quantity.amount.milli());
+        h.s(i.quantity.unit.as_str());
+        h.o(i.standard.as_deref());
+        h.o(i.licence_number.as_deref());
+        h.o(i.special_purpose.as_deref());
+        match &i.test_report {
+            None => h.n(0),
+            Some(t) => {
+                h.n(1);
+                h.s(&t.lab_id);
+                h.s(&t.report_number);
+                h.s(&t.issue_date.to_string());
+            }
+        }
+    }
+    hex::encode(h.0.finalize())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) async fn lookup_reply<C: Conn>(
+    c: &mut C,
+    message_id: &str,
+) -> Result<Option<StoredReply>, StoreError> {
+    let row = c
+        .opt_row(
+            "SELECT reply_status, reply_content_type, reply_body FROM messages \
+             WHERE message_id = $1 AND reply_status IS NOT NULL",
+            args![message_id],
+            &[Ty::I64, Ty::Text, Ty::Bytes],
+        )
+        .await?;
+    row.map(|r| {
+        Ok(StoredReply {
+            http_status: u16::try_from(r.i64(0)?).map_err(|_| bad("HTTP status", "?"))?,
+            content_type: r.text(1)?,
+            body: r.bytes(2)?,
+        })
+    })
+    .transpose()
+}
+
+/// Processes one message inside the caller's transaction (§4): claims its `MessageId`, acts
+/// on the document, renders and stores the reply and the outbox row.
+pub(crate) async fn process<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    doc: &InboundDocument,
+    ctx: &Ctx,
+) -> Result<Outcome, StoreError> {
+    let claimed = c
+        .opt_row(
+            "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
+             service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (message_id) DO NOTHING RETURNING id",
+            args![
+                &meta.message_id,
+                &meta.conversation_id,
+                &meta.from_party,
+                &meta.to_party,
+                &meta.cpa_id,
+                &meta.service,
+                &meta.action,
+                micros(meta.received_at),
+                &meta.content_type,
+                meta.raw.as_slice(),
+                meta.ack_requested,
+                meta.sync_reply,
+                &meta.packaging
+            ],
+            &[Ty::I64],
+        )
+        .await?;
+    if claimed.is_none() {
+        // Another copy committed first (PostgreSQL waited for it): replay its reply.
+        return match lookup_reply(c, &meta.message_id).await? {
+            Some(reply) => Ok(Outcome::Duplicate(reply)),
+            None => Err(StoreError::Corrupt(format!(
+                "message {} is recorded without a reply",
+                meta.message_id
+            ))),
+        };
+    }
+    let ctx = &Ctx {
+        now: micros(ctx.now),
+        ..ctx.clone()
+    };
+    let out = match doc {
+        InboundDocument::ImportPermitRequest(r) => {
+            OutboundDocument::ImportPermitResponse(permit_request(c, meta, r, ctx).await?)
+        }
+        InboundDocument::DeclarationCheck(d) => {
+            OutboundDocument::DeclarationCheckResponse(declaration_check(c, meta, d, ctx).await?)
+        }
+        InboundDocument::DeclarationAmendment(a) => {
+            OutboundDocument::DeclarationAmendmentResponse(declaration_amendment(c, a, ctx).await?)
+        }
+        InboundDocument::PermitStatusQuery(q) => {
+            OutboundDocument::PermitStatusResponse(permit_status(c, q).await?)
+        }
+    };
+    let rendered = ctx.renderer.render(meta, &out);
+    c.exec(
+        "UPDATE messages SET reply_status = $1, reply_content_type = $2, reply_body = $3 \
+         WHERE message_id = $4",
+        args![
+            i64::from(rendered.http_status),
+            &rendered.content_type,
+            rendered.body.as_slice(),
+            &meta.message_id
+        ],
+    )
+    .await?;
+    if let Some(ob) = &rendered.outbox {
+        let seq = c
+            .one_row(
+                "SELECT COALESCE(MAX(conversation_seq), 0) + 1 FROM outbox WHERE conversation_id = $1",
+                args![&ob.conversation_id],
+                &[Ty::I64],
+            )
+            .await?
+            .i64(0)?;
+        c.exec(
+            "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
+             content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8)",
+            args![
+                &ob.message_id,
+                &ob.conversation_id,
+                seq,
+                &ob.partner,
+                &ob.content_type,
+                ob.body.as_slice(),
+                ob.ack_requested,
+                ctx.now
+            ],
+        )
+        .await?;
+    }
+    Ok(Outcome::New(StoredReply {
+        http_status: rendered.http_status,
+        content_type: rendered.content_type,
+        body: rendered.body,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import permit requests
+// ---------------------------------------------------------------------------------------------
+
+const XP_REFERENCE: &str = "/ImportPermitRequest/DocumentControl/ReferenceNumber";
+const XP_FUNCTION: &str = "/ImportPermitRequest/DocumentControl/Function";
+
+/// A stored request (one row of `requests`).
+struct ReqRow {
+    pk: i64,
+    version: Option<i64>,
+    decision: RequestDecision,
+    content_hash: String,
+}
+
+const REQ_COLS: &str = "id, version, decision, content_hash";
+const REQ_TYS: &[Ty] = &[Ty::I64, Ty::I64, Ty::Text, Ty::Text];
+
+fn req_row(r: &Row) -> Result<ReqRow, StoreError> {
+    let d = r.text(2)?;
+    Ok(ReqRow {
+        pk: r.i64(0)?,
+        version: r.opt_i64(1)?,
+        decision: RequestDecision::from_code(&d).ok_or_else(|| bad("decision", &d))?,
+        content_hash: r.text(3)?,
+    })
+}
+
+async fn current_version<C: Conn>(
+    c: &mut C,
+    tax: &str,
+    branch: &str,
+    reference: &str,
+) -> Result<Option<ReqRow>, StoreError> {
+    let sql = format!(
+        "SELECT {REQ_COLS} FROM requests WHERE importer_tax_number = $1 AND importer_branch = $2 \
+         AND reference = $3 AND version IS NOT NULL ORDER BY version DESC LIMIT 1"
+    );
+    c.opt_row(&sql, args![tax, branch, reference], REQ_TYS)
+        .await?
+        .map(|r| req_row(&r))
+        .transpose()
+}
+
+async fn original_version<C: Conn>(
+    c: &mut C,
+    tax: &str,
+    branch: &str,
+    reference: &str,
+) -> Result<Option<ReqRow>, StoreError> {
+    let sql = format!(
+        "SELECT {REQ_COLS} FROM requests WHERE importer_tax_number = $1 AND importer_branch = $2 \
+         AND reference = $3 AND version = 1"
+    );
+    c.opt_row(&sql, args![tax, branch, reference], REQ_TYS)
+        .await?
+        .map(|r| req_row(&r))
+        .transpose()
+}
+
+fn for_update<C: Conn>(c: &C) -> &'static str {
+    match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        // One writer at a time: the whole transaction is already exclusive.
+        Dialect::Sqlite => "",
+    }
+}
+
+/// The permit of a request, locked for the rest of the transaction: (pk, number, status).
+async fn lock_permit_of<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+) -> Result<Option<(i64, String, String)>, StoreError> {
+    let sql = format!(
+        "SELECT id, permit_number, status FROM permits WHERE request_pk = $1{}",
+        for_update(c)
+    );
+    c.opt_row(&sql, args![request_pk], &[Ty::I64, Ty::Text, Ty::Text])
+        .await?
+        .map(|r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?)))
+        .transpose()
+}
+
+async fn history<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    state: &str,
+    th: &str,
+    en: &str,
+) -> Result<(), StoreError> {
+    c.exec(
+        "INSERT INTO history (request_pk, at, actor, state, reason_th, reason_en) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        args![request_pk, at, actor.code(), state, th, en],
+    )
+    .await?;
+    Ok(())
+}
+
+fn new_request_id() -> String {
+    format!("REQ-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn permit_request<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+) -> Result<ImportPermitResponse, StoreError> {
+    let hash = content_hash(req);
+    let tax = req.importer.tax_number.as_str();
+    let branch = req.importer.branch.to_string();
+    let reference = req.reference.as_str();
+    let current = current_version(c, tax, &branch, reference).await?;
+    match req.function {
+        Function::Original => {
+            if current.is_some() {
+                let original = original_version(c, tax, &branch, reference)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("reference {reference} has no version 1"))
+                    })?;
+                if original.content_hash == hash {
+                    return rebuild_permit_response(c, original.pk, req.function, ctx).await;
+                }
+                let reason = Reason {
+                    code: ReasonCode::DuplicateReference,
+                    field: XP_REFERENCE.into(),
+                    message_th: format!(
+                        "เลขที่อ้างอิง {reference} ถูกใช้แล้วกับคำขอของผู้นำเข้ารายนี้ซึ่งมีเนื้อหาต่างกัน \
+                         หากต้องการแก้ไขคำขอเดิม ให้ส่งคำขอแทนที่ (Function 5) หรือใช้เลขที่อ้างอิงใหม่"
+                    ),
+                    message_en: format!(
+                        "Reference number {reference} was already used by this importer for a request \
+                         with different content; to change that request send a replacement \
+                         (Function 5), otherwise use a new reference number"
+                    ),
+                };
+                return reject_all(c, meta, req, ctx, &hash, reason).await;
+            }
+            decide_and_store(c, meta, req, ctx, &hash, 1).await
+        }
+        Function::Replacement | Function::Cancellation => {
+            let Some(cur) = current else {
+                let reason = Reason {
+                    code: ReasonCode::ReferenceNotFound,
+                    field: XP_REFERENCE.into(),
+                    message_th: format!(
+                        "ไม่พบคำขอเดิมเลขที่อ้างอิง {reference} ของผู้นำเข้ารายนี้ (เลขประจำตัวผู้เสียภาษีและสาขา) \
+                         จึงแทนที่หรือยกเลิกไม่ได้ ตรวจสอบเลขที่อ้างอิง หรือส่งเป็นคำขอใหม่ (Function 9)"
+                    ),
+                    message_en: format!(
+                        "No earlier request with reference number {reference} exists for this importer \
+                         (tax number and branch), so it cannot be replaced or cancelled; check the \
+                         reference number, or send it as a new request (Function 9)"
+                    ),
+                };
+                return reject_all(c, meta, req, ctx, &hash, reason).await;
+            };
+            let permit = lock_permit_of(c, cur.pk).await?;
+            if let Some((permit_pk, number, _)) = &permit {
+                let used = c
+                    .one_row(
+                        "SELECT CAST(COALESCE(SUM(written_off_milli), 0) AS BIGINT) FROM permit_items \
+                         WHERE permit_pk = $1",
+                        args![*permit_pk],
+                        &[Ty::I64],
+                    )
+                    .await?
+                    .i64(0)?;
+                if used > 0 {
+                    let reason = Reason {
+                        code: ReasonCode::PermitInUse,
+                        field: XP_FUNCTION.into(),
+                        message_th: format!(
+                            "ใบอนุญาต {number} ถูกตัดบัญชีปริมาณกับใบขนสินค้าแล้ว จึงแทนที่หรือยกเลิกคำขอเลขที่อ้างอิง \
+                             {reference} ไม่ได้ หากต้องการแก้ไขให้ยกเลิกใบขนสินค้าที่ใช้ใบอนุญาตนี้ก่อน"
+                        ),
+                        message_en: format!(
+                            "Permit {number} already has quantities written off against customs \
+                             declarations, so request {reference} can no longer be replaced or \
+                             cancelled; cancel the declarations that used it first"
+                        ),
+                    };
+                    return reject_all(c, meta, req, ctx, &hash, reason).await;
+                }
+            }
+            if req.function == Function::Cancellation && cur.decision == RequestDecision::Cancelled
+            {
+                // Cancelled already: the same answer again.
+                return rebuild_permit_response(c, cur.pk, req.function, ctx).await;
+            }
+            let new_request_id = new_request_id();
+            if cur.decision != RequestDecision::Cancelled {
+                let (th, en) = match req.function {
+                    Function::Cancellation => (
+                        format!("ยกเลิกตามคำขอยกเลิกของผู้นำเข้า (ข้อความ {})", meta.message_id),
+                        format!(
+                            "Cancelled at the importer's request (message {})",
+                            meta.message_id
+                        ),
+                    ),
+                    _ => (
+                        format!(
+                            "ถูกแทนที่ด้วยคำขอ {new_request_id} (ข้อความ {})",
+                            meta.message_id
+                        ),
+                        format!(
+                            "Replaced by request {new_request_id} (message {})",
+                            meta.message_id
+                        ),
+                    ),
+                };
+                c.exec(
+                    "UPDATE requests SET decision = 'CANCELLED' WHERE id = $1",
+                    args![cur.pk],
+                )
+                .await?;
+                if let Some((permit_pk, _, _)) = &permit {
+                    c.exec(
+                        "UPDATE permits SET status = 'CANCELLED', cancelled_at = $1 WHERE id = $2",
+                        args![ctx.now, *permit_pk],
+                    )
+                    .await?;
+                }
+                history(c, cur.pk, ctx.now, &Actor::System, "CANCELLED", &th, &en).await?;
+            }
+            if req.function == Function::Cancellation {
+                return rebuild_permit_response(c, cur.pk, req.function, ctx).await;
+            }
+            let version = cur.version.unwrap_or(1) + 1;
+            decide_and_store_as(c, meta, req, ctx, &hash, Some(version), new_request_id).await
+        }
+    }
+}
+
+/// The importer's special quantities, read once before deciding.
+struct Usage {
+    importer: (String, String),
+    by: HashMap<(String, i32), Amount>,
+}
+
+impl SpecialUsage for Usage {
+    fn used(&self, importer: &PartyKey, purpose: &str, year: i32) -> Amount {
+        if (importer.tax_number.to_string(), importer.branch.to_string()) != self.importer {
+            return Amount::ZERO;
+        }
+        self.by
+            .get(&(purpose.to_owned(), year))
+            .copied()
+            .unwrap_or(Amount::ZERO)
+    }
+}
+
+async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Usage, StoreError> {
+    let rows = c
+        .rows(
+            "SELECT ri.special_purpose, r.usage_year, CAST(SUM(ri.quantity_milli) AS BIGINT) \
+             FROM request_items ri JOIN requests r ON r.id = ri.request_pk \
+             WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 \
+             AND r.decision <> 'CANCELLED' AND ri.status <> 'REJECTED' \
+             AND ri.special_purpose IS NOT NULL \
+             GROUP BY ri.special_purpose, r.usage_year",
+            args![tax, branch],
+            &[Ty::Text, Ty::I64, Ty::I64],
+        )
+        .await?;
+    let mut by = HashMap::new();
+    for r in rows {
+        let year = i32::try_from(r.i64(1)?).map_err(|_| bad("year", "?"))?;
+        by.insert((r.text(0)?, year), p_amount(r.i64(2)?)?);
+    }
+    Ok(Usage {
+        importer: (tax.to_owned(), branch.to_owned()),
+        by,
+    })
+}
+
+async fn decide_and_store<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+    hash: &str,
+    version: i64,
+) -> Result<ImportPermitResponse, StoreError> {
+    decide_and_store_as(c, meta, req, ctx, hash, Some(version), new_request_id()).await
+}
+
+async fn decide_and_store_as<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+    hash: &str,
+    version: Option<i64>,
+    request_id: String,
+) -> Result<ImportPermitResponse, StoreError> {
+    let branch = req.importer.branch.to_string();
+    let usage = special_usage(c, &req.importer.tax_number, &branch).await?;
+    let decision = (ctx.decide)(req, &usage);
+    store_request(c, meta, req, ctx, hash, version, request_id, decision).await
+}
+
+/// Rejects every item of a request with one reason (duplicate reference, unknown reference,
+/// permit in use). The request is recorded, but does not become a version of its reference.
+async fn reject_all<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+    hash: &str,
+    reason: Reason,
+) -> Result<ImportPermitResponse, StoreError> {
+    let items = req
+        .items
+        .iter()
+        .map(|g| ItemResult {
+            item_number: g.item_number,
+            invoice_item_number: g.invoice_item_number,
+            hs_code: g.hs_code.clone(),
+            country_of_origin: g.country_of_origin,
+            status: ItemStatus::Rejected,
+            standard: g
+                .standard
+                .as_deref()
+                .and_then(|s| StandardRef::parse(s).ok()),
+            approved_quantity: None,
+            reasons: vec![reason.clone()],
+        })
+        .collect();
+    let decision = Decision {
+        decision: RequestDecision::Rejected,
+        items,
+        permit_dates: None,
+    };
+    store_request(c, meta, req, ctx, hash, None, new_request_id(), decision).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn store_request<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+    hash: &str,
+    version: Option<i64>,
+    request_id: String,
+    decision: Decision,
+) -> Result<ImportPermitResponse, StoreError> {
+    let by_number: HashMap<u16, &crate::domain::GoodsItem> =
+        req.items.iter().map(|g| (g.item_number, g)).collect();
+    if decision.items.len() != req.items.len()
+        || decision
+            .items
+            .iter()
+            .any(|i| !by_number.contains_key(&i.item_number))
+    {
+        return Err(StoreError::Invalid(format!(
+            "the decision has {} item results for {} goods items, or results for items the request does not have",
+            decision.items.len(),
+            req.items.len()
+        )));
+    }
+    let permit_dates = match (decision.decision.issues_permit(), decision.permit_dates) {
+        (true, Some(d)) => Some(d),
+        (true, None) => {
+            return Err(StoreError::Invalid(format!(
+                "decision {} issues a permit but carries no permit dates",
+                decision.decision.code()
+            )))
+        }
+        (false, _) => None,
+    };
+    let branch = req.importer.branch.to_string();
+    let s = &req.shipment;
+    let request_pk = c
+        .one_row(
+            "INSERT INTO requests (request_id, message_id, importer_tax_number, importer_branch, \
+             importer_name, importer_name_en, agent_tax_number, agent_branch, agent_name, reference, \
+             version, function, request_type, content_hash, arrival_date, transport_mode, load_port, \
+             discharge_port, country_of_destination, invoice_number, invoice_date, usage_year, \
+             decision, decided_at, raw_payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) RETURNING id",
+            args![
+                &request_id,
+                &meta.message_id,
+                &req.importer.tax_number,
+                &branch,
+                &req.importer.name,
+                req.importer.name_en.clone(),
+                req.agent.as_ref().map(|a| a.tax_number.to_string()),
+                req.agent.as_ref().map(|a| a.branch.to_string()),
+                req.agent.as_ref().map(|a| a.name.clone()),
+                req.reference.as_str(),
+                version,
+                req.function.code(),
+                req.request_type.code(),
+                hash,
+                s.arrival_date,
+                s.transport_mode.code(),
+                s.load_port.as_str(),
+                s.discharge_port.as_str(),
+                s.country_of_destination.as_str(),
+                &req.invoice.number,
+                req.invoice.date,
+                s.arrival_date.year(),
+                decision.decision.code(),
+                ctx.now,
+                meta.raw.as_slice()
+            ],
+            &[Ty::I64],
+        )
+        .await?
+        .i64(0)?;
+
+    let mut item_pks = Vec::with_capacity(decision.items.len());
+    for item in &decision.items {
+        let g = by_number[&item.item_number];
+        let pk = c
+            .one_row(
+                "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
+                 country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
+                 status, standard, approved_milli, approved_unit) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+                args![
+                    request_pk,
+                    item.item_number,
+                    item.invoice_item_number,
+                    item.hs_code.as_str(),
+                    item.country_of_origin.as_str(),
+                    &g.description,
+                    &g.brand,
+                    &g.model,
+                    milli(g.quantity.amount),
+                    g.quantity.unit.as_str(),
+                    g.special_purpose.clone(),
+                    item.status.code(),
+                    item.standard.as_ref().map(|s| s.canonical()),
+                    item.approved_quantity.as_ref().map(|q| milli(q.amount)),
+                    item.approved_quantity.as_ref().map(|q| q.unit.to_string())
+                ],
+                &[Ty::I64],
+            )
+            .await?
+            .i64(0)?;
+        for (seq, r) in item.reasons.iter().enumerate() {
+            c.exec(
+                "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    pk,
+                    seq as i64,
+                    r.code.code(),
+                    &r.field,
+                    &r.message_th,
+                    &r.message_en
+                ],
+            )
+            .await?;
+        }
+        item_pks.push(pk);
+    }
+
+    let permit = match permit_dates {
+        None => None,
+        Some(dates) => {
+            let serial = next_permit_serial(c).await?;
+            let number = PermitNumber::for_date(ctx.today, serial).map_err(|e| {
+                StoreError::Invalid(format!("permit number for serial {serial}: {e}"))
+            })?;
+            let permit = Permit {
+                number,
+                issue_date: ctx.today,
+                effective_date: dates.effective,
+                expiry_date: dates.expiry,
+                arrival_date: s.arrival_date,
+                invoice_number: req.invoice.number.clone(),
+                invoice_date: req.invoice.date,
+                load_port: s.load_port,
+                discharge_port: s.discharge_port,
+                country_of_destination: s.country_of_destination,
+            };
+            let permit_pk = c
+                .one_row(
+                    "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
+                     holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
+                     invoice_number, invoice_date, load_port, discharge_port, country_of_destination) \
+                     VALUES ($1, $2, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                    args![
+                        permit.number.to_string(),
+                        request_pk,
+                        &req.importer.tax_number,
+                        &branch,
+                        permit.issue_date,
+                        permit.effective_date,
+                        permit.expiry_date,
+                        permit.arrival_date,
+                        &permit.invoice_number,
+                        permit.invoice_date,
+                        permit.load_port.as_str(),
+                        permit.discharge_port.as_str(),
+                        permit.country_of_destination.as_str()
+                    ],
+                    &[Ty::I64],
+                )
+                .await?
+                .i64(0)?;
+            for (item, item_pk) in decision.items.iter().zip(&item_pks) {
+                let Some(q) = &item.approved_quantity else {
+                    continue;
+                };
+                if !matches!(
+                    item.status,
+                    ItemStatus::Approved | ItemStatus::HoldForInspection
+                ) {
+                    continue;
+                }
+                c.exec(
+                    "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
+                     hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
+                    args![
+                        permit_pk,
+                        *item_pk,
+                        item.item_number,
+                        item.invoice_item_number,
+                        item.hs_code.as_str(),
+                        item.country_of_origin.as_str(),
+                        q.unit.as_str(),
+                        item.status.code(),
+                        milli(q.amount)
+                    ],
+                )
+                .await?;
+            }
+            Some(permit)
+        }
+    };
+
+    let (th, en) = decision_summary(&decision, permit.as_ref());
+    history(
+        c,
+        request_pk,
+        ctx.now,
+        &Actor::System,
+        decision.decision.code(),
+        &th,
+        &en,
+    )
+    .await?;
+
+    Ok(ImportPermitResponse {
+        reference: req.reference.clone(),
+        function: req.function,
+        request_id,
+        decided_at: fixed(ctx.now),
+        issuing_authority_tax_number: ctx.authority_tax_number,
+        issuing_authority_name: ctx.authority_name.clone(),
+        importer_tax_number: req.importer.tax_number.clone(),
+        importer_branch: req.importer.branch,
+        decision: decision.decision,
+        permit,
+        items: decision.items,
+    })
+}
+
+fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {
+    let mut codes: Vec<&str> = d
+        .items
+        .iter()
+        .flat_map(|i| i.reasons.iter().map(|r| r.code.code()))
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let codes = if codes.is_empty() {
+        "-".to_owned()
+    } else {
+        codes.join(", ")
+    };
+    let n = d.items.len();
+    match permit {
+        Some(p) => (
+            format!(
+                "ผลการพิจารณา {} ({n} รายการ) ออกใบอนุญาต {} เหตุผล: {codes}",
+                d.decision.code(),
+                p.number
+            ),
+            format!(
+                "Decided {} ({n} items), permit {} issued; reasons: {codes}",
+                d.decision.code(),
+                p.number
+            ),
+        ),
+        None => (
+            format!(
+                "ผลการพิจารณา {} ({n} รายการ) ไม่มีการออกใบอนุญาต เหตุผล: {codes}",
+                d.decision.code()
+            ),
+            format!(
+                "Decided {} ({n} items), no permit issued; reasons: {codes}",
+                d.decision.code()
+            ),
+        ),
+    }
+}
+
+async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
+    let sql = match c.dialect() {
+        Dialect::Postgres => "SELECT nextval('permit_serial')",
+        Dialect::Sqlite => {
+            "UPDATE counters SET value = value + 1 WHERE name = 'permit_serial' RETURNING value"
+        }
+    };
+    let v = c.one_row(sql, args![], &[Ty::I64]).await?.i64(0)?;
+    u32::try_from(v)
+        .ok()
+        .filter(|s| *s <= PermitNumber::MAX_SERIAL)
+        .ok_or_else(|| StoreError::Database(format!("permit serial {v} is out of range")))
+}
+
+fn permit_from_row(r: &Row, at: usize) -> Result<Permit, StoreError> {
+    let number = r.text(at)?;
+    Ok(Permit {
+        number: PermitNumber::parse(&number).map_err(|_| bad("permit number", &number))?,
+        issue_date: r.date(at + 1)?,
+        effective_date: r.date(at + 2)?,
+        expiry_date: r.date(at + 3)?,
+        arrival_date: r.date(at + 4)?,
+        invoice_number: r.text(at + 5)?,
+        invoice_date: r.date(at + 6)?,
+        load_port: p_port(&r.text(at + 7)?)?,
+        discharge_port: p_port(&r.text(at + 8)?)?,
+        country_of_destination: p_country(&r.text(at + 9)?)?,
+    })
+}
+
+const PERMIT_COLS: &str = "permit_number, issue_date, effective_date, expiry_date, arrival_date, \
+     invoice_number, invoice_date, load_port, discharge_port, country_of_destination";
+const PERMIT_TYS: [Ty; 10] = [
+    Ty::Text,
+    Ty::Date,
+    Ty::Date,
+    Ty::Date,
+    Ty::Date,
+    Ty::Text,
+    Ty::Date,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+];
+
+async fn permit_of_request<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+) -> Result<Option<Permit>, StoreError> {
+    let sql = format!("SELECT {PERMIT_COLS} FROM permits WHERE request_pk = $1");
+    c.opt_row(&sql, args![request_pk], &PERMIT_TYS)
+        .await?
+        .map(|r| permit_from_row(&r, 0))
+        .transpose()
+}
+
+fn reason_from_row(r: &Row, at: usize) -> Result<Reason, StoreError> {
+    let code = r.text(at)?;
+    Ok(Reason {
+        code: ReasonCode::from_code(&code).ok_or_else(|| bad("reason code", &code))?,
+        field: r.text(at + 1)?,
+        message_th: r.text(at + 2)?,
+        message_en: r.text(at + 3)?,
+    })
+}
+
+/// The response for a stored request, rebuilt from its rows (an identical resend, a repeated
+/// cancellation), with the decision as it stands now.
+async fn rebuild_permit_response<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+    function: Function,
+    ctx: &Ctx,
+) -> Result<ImportPermitResponse, StoreError> {
+    let r = c
+        .one_row(
+            "SELECT reference, request_id, decided_at, importer_tax_number, importer_branch, decision \
+             FROM requests WHERE id = $1",
+            args![request_pk],
+            &[Ty::Text, Ty::Text, Ty::Time, Ty::Text, Ty::Text, Ty::Text],
+        )
+        .await?;
+    let reference = r.text(0)?;
+    let decision = r.text(5)?;
+    let permit = permit_of_request(c, request_pk).await?;
+    let rows = c
+        .rows(
+            "SELECT id, item_number, invoice_item_number, hs_code, country_of_origin, status, \
+             standard, approved_milli, approved_unit FROM request_items WHERE request_pk = $1 ORDER BY id",
+            args![request_pk],
+            &[Ty::I64, Ty::I64, Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::I64, Ty::Text],
+        )
+        .await?;
+    let reason_rows = c
+        .rows(
+            "SELECT ir.item_pk, ir.code, ir.field, ir.message_th, ir.message_en FROM item_reasons ir \
+             JOIN request_items ri ON ri.id = ir.item_pk WHERE ri.request_pk = $1 ORDER BY ir.item_pk, ir.seq",
+            args![request_pk],
+            &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+        )
+        .await?;
+    let mut reasons: HashMap<i64, Vec<Reason>> = HashMap::new();
+    for rr in &reason_rows {
+        reasons
+            .entry(rr.i64(0)?)
+            .or_default()
+            .push(reason_from_row(rr, 1)?);
+    }
+    let mut items = Vec::with_capacity(rows.len());
+    for it in &rows {
+        let status = it.text(5)?;
+        let approved_quantity = match (it.opt_i64(7)?, it.opt_text(8)?) {
+            (Some(m), Some(u)) => Some(Quantity {
+                amount: p_amount(m)?,
+                unit: p_unit(&u)?,
+            }),
+            _ => None,
+        };
+        items.push(ItemResult {
+            item_number: p_u16(it.i64(1)?, "item number")?,
+            invoice_item_number: p_u16(it.i64(2)?, "invoice item number")?,
+            hs_code: p_hs(&it.text(3)?)?,
+            country_of_origin: p_country(&it.text(4)?)?,
+            status: ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?,
+            standard: it.opt_text(6)?.map(|s| p_standard(&s)).transpose()?,
+            approved_quantity,
+            reasons: reasons.remove(&it.i64(0)?).unwrap_or_default(),
+        });
+    }
+    Ok(ImportPermitResponse {
+        reference: ReferenceNumber::parse(&reference).map_err(|_| bad("reference", &reference))?,
+        function,
+        request_id: r.text(1)?,
+        decided_at: fixed(r.time(2)?),
+        issuing_authority_tax_number: ctx.authority_tax_number,
+        issuing_authority_name: ctx.authority_name.clone(),
+        importer_tax_number: r.text(3)?,
+        importer_branch: p_branch(&r.text(4)?)?,
+        decision: RequestDecision::from_code(&decision)
+            .ok_or_else(|| bad("decision", &decision))?,
+        permit,
+        items,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declarations
+// ---------------------------------------------------------------------------------------------
+
+/// A stored permit, locked for the transaction.
+struct PermitRow {
+    pk: i64,
+    status: String,
+    cancelled_at: Option<DateTime<Utc>>,
+    holder: PartyKey,
+    permit: Permit,
+}
+
+async fn lock_permit_by_number<C: Conn>(
+    c: &mut C,
+    number: &str,
+) -> Result<Option<PermitRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, status, holder_tax_number, holder_branch, cancelled_at, {PERMIT_COLS} \
+         FROM permits WHERE permit_number = $1{}",
+        for_update(c)
+    );
+    let mut tys = vec![Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Time];
+    tys.extend_from_slice(&PERMIT_TYS);
+    let Some(r) = c.opt_row(&sql, args![number], &tys).await? else {
+        return Ok(None);
+    };
+    Ok(Some(PermitRow {
+        pk: r.i64(0)?,
+        status: r.text(1)?,
+        cancelled_at: r.opt_time(4)?,
+        holder: PartyKey {
+            tax_number: p_tax(&r.text(2)?)?,
+            branch: p_branch(&r.text(3)?)?,
+        },
+        permit: permit_from_row(&r, 5)?,
+    }))
+}
+
+struct PermitItemRow {
+    pk: i64,
+    item_number: u16,
+    invoice_item_number: u16,
+    hs_code: HsCode,
+    country_of_origin: Country,
+    unit: UnitCode,
+    status: ItemStatus,
+    approved: Amount,
+    written_off: Amount,
+}
+
+async fn permit_item<C: Conn>(
+    c: &mut C,
+    permit_pk: i64,
+    invoice_item_number: u16,
+    hs_code: &HsCode,
+) -> Result<Option<PermitItemRow>, StoreError> {
+    let r = c
+        .opt_row(
+            "SELECT pi.id, pi.item_number, pi.invoice_item_number, pi.hs_code, \
+             pi.country_of_origin, pi.unit, pi.status, pi.approved_milli, pi.written_off_milli \
+             FROM permit_items pi WHERE pi.permit_pk = $1 AND pi.invoice_item_number = $2 \
+             ORDER BY CASE WHEN pi.hs_code = $3 THEN 0 ELSE 1 END, pi.item_number LIMIT 1",
+            args![permit_pk, invoice_item_number, hs_code.as_str()],
+            &[
+                Ty::I64,
+                Ty::I64,
+                Ty::I64,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::I64,
+                Ty::I64,
+            ],
+        )
+        .await?;
+    r.map(|r| {
+        let status = r.text(6)?;
+        Ok(PermitItemRow {
+            pk: r.i64(0)?,
+            item_number: p_u16(r.i64(1)?, "item number")?,
+            invoice_item_number: p_u16(r.i64(2)?, "invoice item number")?,
+            hs_code: p_hs(&r.text(3)?)?,
+            country_of_origin: p_country(&r.text(4)?)?,
+            unit: p_unit(&r.text(5)?)?,
+            status: ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?,
+            approved: p_amount(r.i64(7)?)?,
+            written_off: p_amount(r.i64(8)?)?,
+        })
+    })
+    .transpose()
+}
+
+fn line_xpath(pos: usize, field: &str) -> String {
+    format!("/DeclarationCheck/Line[{pos}]/{field}")
+}
+
+async fn declaration_check<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    d: &DeclarationCheck,
+    ctx: &Ctx,
+) -> Result<DeclarationCheckResponse, StoreError> {
+    if let Some(r) = c
+        .opt_row(
+            "SELECT id FROM declarations WHERE declaration_number = $1",
+            args![&d.declaration_number],
+            &[Ty::I64],
+        )
+        .await?
+    {
+        return rebuild_declaration_response(c, r.i64(0)?, &d.declaration_number).await;
+    }
+
+    // Lock every permit the declaration names, in one order, before reading quantities.
+    let numbers: BTreeSet<String> = d
+        .lines
+        .iter()
+        .map(|l| l.permit_number.to_string())
+        .collect();
+    let mut permits: HashMap<String, PermitRow> = HashMap::new();
+    for n in numbers {
+        if let Some(p) = lock_permit_by_number(c, &n).await? {
+            permits.insert(n, p);
+        }
+    }
+
+    struct LineState {
+        result: LineResult,
+        reasons: Vec<Reason>,
+        item: Option<PermitItemRow>,
+    }
+    let mut states = Vec::with_capacity(d.lines.len());
+    for (i, line) in d.lines.iter().enumerate() {
+        let pos = i + 1;
+        let number = line.permit_number.to_string();
+        let Some(p) = permits.get(&number) else {
+            states.push(LineState {
+                result: LineResult::PermitNotFound,
+                reasons: vec![Reason {
+                    code: ReasonCode::PermitNotFound,
+                    field: line_xpath(pos, "PermitNumber"),
+                    message_th: format!(
+                        "ไม่พบใบอนุญาตเลขที่ {number} ในระบบของ สมอ. ตรวจสอบเลขที่ใบอนุญาต"
+                    ),
+                    message_en: format!(
+                        "Permit {number} was not issued by TISI; check the permit number"
+                    ),
+                }],
+                item: None,
+            });
+            continue;
+        };
+        let Some(item) = permit_item(c, p.pk, line.invoice_item_number, &line.hs_code).await?
+        else {
+            states.push(LineState {
+                result: LineResult::PermitNotFound,
+                reasons: vec![Reason {
+                    code: ReasonCode::PermitNotFound,
+                    field: line_xpath(pos, "InvoiceItemNumber"),
+                    message_th: format!(
+                        "ใบอนุญาต {number} ไม่มีรายการที่อนุญาตสำหรับรายการในบัญชีราคาสินค้าลำดับที่ {} ตรวจสอบลำดับรายการ",
+                        line.invoice_item_number
+                    ),
+                    message_en: format!(
+                        "Permit {number} has no permitted item for invoice item number {}; check the invoice item number",
+                        line.invoice_item_number
+                    ),
+                }],
+                item: None,
+            });
+            continue;
+        };
+        if p.status != "ACTIVE" {
+            let when = p
+                .cancelled_at
+                .map(|t| t.date_naive().to_string())
+                .unwrap_or_else(|| "-".into());
+            states.push(LineState {
+                result: LineResult::PermitNotValid,
+                reasons: vec![Reason {
+                    code: ReasonCode::PermitNotValid,
+                    field: line_xpath(pos, "PermitNumber"),
+                    message_th: format!("ใบอนุญาต {number} ถูกยกเลิกแล้วเมื่อ {when} ใช้ตัดบัญชีไม่ได้"),
+                    message_en: format!(
+                        "Permit {number} was cancelled on {when} and cannot be used"
+                    ),
+                }],
+                item: Some(item),
+            });
+            continue;
+        }
+        let view = PermitView {
+            permit: p.permit.clone(),
+            holder: p.holder,
+            item_number: item.item_number,
+            item_status: item.status,
+            hs_code: item.hs_code.clone(),
+            country_of_origin: item.country_of_origin,
+            invoice_item_number: item.invoice_item_number,
+            unit: item.unit.clone(),
+            approved: item.approved,
+            written_off: item.written_off,
+        };
+        let (result, reasons) = (ctx.match_line)(line, d, &view);
+        states.push(LineState {
+            result,
+            reasons,
+            item: Some(item),
+        });
+    }
+
+    // All or nothing: write off only when every line matched.
+    let mut deducted: BTreeMap<i64, Amount> = BTreeMap::new();
+    let mut result = if states.iter().all(|s| s.result == LineResult::Matched) {
+        DeclarationResult::Accepted
+    } else if states
+        .iter()
+        .all(|s| matches!(s.result, LineResult::Matched | LineResult::Hold))
+    {
+        DeclarationResult::Hold
+    } else {
+        DeclarationResult::Refused
+    };
+    if result == DeclarationResult::Accepted {
+        let mut want: BTreeMap<i64, Amount> = BTreeMap::new();
+        for (s, line) in states.iter().zip(&d.lines) {
+            let pk = s
+                .item
+                .as_ref()
+                .map(|i| i.pk)
+                .expect("a matched line has its item");
+            let e = want.entry(pk).or_default();
+            *e = e.checked_add(line.quantity.amount).unwrap_or(Amount::MAX);
+        }
+        let mut failed = BTreeSet::new();
+        for (pk, q) in &want {
+            let n = c
+                .exec(
+                    "UPDATE permit_items SET written_off_milli = written_off_milli + $1 \
+                     WHERE id = $2 AND written_off_milli + $1 <= approved_milli",
+                    args![milli(*q), *pk],
+                )
+                .await?;
+            if n == 1 {
+                deducted.insert(*pk, *q);
+            } else {
+                failed.insert(*pk);
+            }
+        }
+        if !failed.is_empty() {
+            for (pk, q) in &deducted {
+                c.exec(
+                    "UPDATE permit_items SET written_off_milli = written_off_milli - $1 WHERE id = $2",
+                    args![milli(*q), *pk],
+                )
+                .await?;
+            }
+            deducted.clear();
+            result = DeclarationResult::Refused;
+            for (i, (s, line)) in states.iter_mut().zip(&d.lines).enumerate() {
+                let item = s.item.as_ref().expect("a matched line has its item");
+                if !failed.contains(&item.pk) {
+                    continue;
+                }
+                let remaining = item.approved.saturating_sub(item.written_off);
+                let total = want[&item.pk];
+                s.result = LineResult::QuantityExceeded;
+                s.reasons.push(Reason {
+                    code: ReasonCode::QuantityExceeded,
+                    field: line_xpath(i + 1, "Quantity"),
+                    message_th: format!(
+                        "ปริมาณที่สำแดงต่อรายการที่ {} ของใบอนุญาต {} รวม {total} {} เกินปริมาณคงเหลือ {remaining} {}",
+                        item.item_number, line.permit_number, item.unit, item.unit
+                    ),
+                    message_en: format!(
+                        "Declared quantity for item {} of permit {} totals {total} {}, more than the {remaining} {} that remain",
+                        item.item_number, line.permit_number, item.unit, item.unit
+                    ),
+                });
+            }
+        }
+    }
+
+    let decl_pk = c
+        .one_row(
+            "INSERT INTO declarations (declaration_number, message_id, importer_tax_number, \
+             importer_branch, declaration_date, arrival_date, result, checked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            args![
+                &d.declaration_number,
+                &meta.message_id,
+                d.importer.tax_number.to_string(),
+                d.importer.branch.to_string(),
+                d.declaration_date,
+                d.arrival_date,
+                result.code(),
+                ctx.now
+            ],
+            &[Ty::I64],
+        )
+        .await?;
+    let decl_pk = decl_pk.i64(0)?;
+
+    let mut lines = Vec::with_capacity(states.len());
+    for (s, line) in states.into_iter().zip(&d.lines) {
+        let remaining = s.item.as_ref().map(|i| Quantity {
+            amount: i
+                .approved
+                .saturating_sub(i.written_off)
+                .saturating_sub(deducted.get(&i.pk).copied().unwrap_or_default()),
+            unit: i.unit.clone(),
+        });
+        let line_pk = c
+            .one_row(
+                "INSERT INTO declaration_lines (declaration_pk, line_number, permit_number, \
+                 permit_item_pk, invoice_item_number, quantity_milli, unit, result, remaining_milli, \
+                 remaining_unit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                args![
+                    decl_pk,
+                    line.line_number,
+                    line.permit_number.to_string(),
+                    s.item.as_ref().map(|i| i.pk),
+                    line.invoice_item_number,
+                    milli(line.quantity.amount),
+                    line.quantity.unit.as_str(),
+                    s.result.code(),
+                    remaining.as_ref().map(|q| milli(q.amount)),
+                    remaining.as_ref().map(|q| q.unit.to_string())
+                ],
+                &[Ty::I64],
+            )
+            .await?
+            .i64(0)?;
+        for (seq, r) in s.reasons.iter().enumerate() {
+            c.exec(
+                "INSERT INTO line_reasons (line_pk, seq, code, field, message_th, message_en) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    line_pk,
+                    seq as i64,
+                    r.code.code(),
+                    &r.field,
+                    &r.message_th,
+                    &r.message_en
+                ],
+            )
+            .await?;
+        }
+        lines.push(DeclarationLineResult {
+            line_number: line.line_number,
+            result: s.result,
+            remaining,
+            reasons: s.reasons,
+        });
+    }
+
+    if !deducted.is_empty() {
+        let mut item_info: BTreeMap<i64, (i64, u16, UnitCode, Amount)> = BTreeMap::new();
+        for (pk, q) in &deducted {
+            c.exec(
+                "INSERT INTO write_offs (declaration_pk, permit_item_pk, amount_milli, restored) \
+                 VALUES ($1, $2, $3, $4)",
+                args![decl_pk, *pk, milli(*q), false],
+            )
+            .await?;
+            let r = c
+                .one_row(
+                    "SELECT ri.request_pk, pi.item_number, pi.unit, pi.approved_milli - pi.written_off_milli \
+                     FROM permit_items pi JOIN request_items ri ON ri.id = pi.item_pk WHERE pi.id = $1",
+                    args![*pk],
+                    &[Ty::I64, Ty::I64, Ty::Text, Ty::I64],
+                )
+                .await?;
+            item_info.insert(
+                *pk,
+                (
+                    r.i64(0)?,
+                    p_u16(r.i64(1)?, "item number")?,
+                    p_unit(&r.text(2)?)?,
+                    p_amount(r.i64(3)?)?,
+                ),
+            );
+        }
+        for (pk, (request_pk, item_number, unit, left)) in item_info {
+            let q = deducted[&pk];
+            let dn = &d.declaration_number;
+            history(
+                c,
+                request_pk,
+                ctx.now,
+                &Actor::Customs,
+                "WRITTEN_OFF",
+                &format!("ใบขนสินค้า {dn} ตัดบัญชีรายการที่ {item_number} จำนวน {q} {unit} คงเหลือ {left} {unit}"),
+                &format!("Declaration {dn} wrote off {q} {unit} of item {item_number}; {left} {unit} remain"),
+            )
+            .await?;
+        }
+    }
+
+    Ok(DeclarationCheckResponse {
+        declaration_number: d.declaration_number.clone(),
+        result,
+        lines,
+    })
+}
+
+async fn rebuild_declaration_response<C: Conn>(
+    c: &mut C,
+    decl_pk: i64,
+    number: &str,
+) -> Result<DeclarationCheckResponse, StoreError> {
+    let result = c
+        .one_row(
+            "SELECT result FROM declarations WHERE id = $1",
+            args![decl_pk],
+            &[Ty::Text],
+        )
+        .await?
+        .text(0)?;
+    let rows = c
+        .rows(
+            "SELECT id, line_number, result, remaining_milli, remaining_unit FROM declaration_lines \
+             WHERE declaration_pk = $1 ORDER BY id",
+            args![decl_pk],
+            &[Ty::I64, Ty::I64, Ty::Text, Ty::I64, Ty::Text],
+        )
+        .await?;
+    let reason_rows = c
+        .rows(
+            "SELECT lr.line_pk, lr.code, lr.field, lr.message_th, lr.message_en FROM line_reasons lr \
+             JOIN declaration_lines dl ON dl.id = lr.line_pk WHERE dl.declaration_pk = $1 \
+             ORDER BY lr.line_pk, lr.seq",
+            args![decl_pk],
+            &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+        )
+        .await?;
+    let mut reasons: HashMap<i64, Vec<Reason>> = HashMap::new();
+    for rr in &reason_rows {
+        reasons
+            .entry(rr.i64(0)?)
+            .or_default()
+            .push(reason_from_row(rr, 1)?);
+    }
+    let mut lines = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let res = r.text(2)?;
+        lines.push(DeclarationLineResult {
+            line_number: p_u16(r.i64(1)?, "line number")?,
+            result: LineResult::from_code(&res).ok_or_else(|| bad("line result", &res))?,
+            remaining: match (r.opt_i64(3)?, r.opt_text(4)?) {
+                (Some(m), Some(u)) => Some(Quantity {
+                    amount: p_amount(m)?,
+                    unit: p_unit(&u)?,
+                }),
+                _ => None,
+            },
+            reasons: reasons.remove(&r.i64(0)?).unwrap_or_default(),
+        });
+    }
+    Ok(DeclarationCheckResponse {
+        declaration_number: number.to_owned(),
+        result: DeclarationResult::from_code(&result)
+            .ok_or_else(|| bad("declaration result", &result))?,
+        lines,
+    })
+}
+
+async fn declaration_amendment<C: Conn>(
+    c: &mut C,
+    a: &DeclarationAmendment,
+    ctx: &Ctx,
+) -> Result<DeclarationAmendmentResponse, StoreError> {
+    let number = &a.declaration_number;
+    let Some(decl) = c
+        .opt_row(
+            "SELECT id FROM declarations WHERE declaration_number = $1",
+            args![number],
+            &[Ty::I64],
+        )
+        .await?
+    else {
+        return Ok(DeclarationAmendmentResponse {
+            declaration_number: number.clone(),
+            result: AmendmentResult::UnknownDeclaration,
+        });
+    };
+    let decl_pk = decl.i64(0)?;
+    // Lock the permits concerned in the same order as declarations do.
+    let permit_numbers = c
+        .rows(
+            "SELECT DISTINCT p.permit_number FROM write_offs w JOIN permit_items pi ON pi.id = w.permit_item_pk \
+             JOIN permits p ON p.id = pi.permit_pk WHERE w.declaration_pk = $1 ORDER BY p.permit_number",
+            args![decl_pk],
+            &[Ty::Text],
+        )
+        .await?;
+    for r in &permit_numbers {
+        lock_permit_by_number(c, &r.text(0)?).await?;
+    }
+    // Restore once: only the transaction that marks the declaration restores.
+    let first = c
+        .exec(
+            "UPDATE declarations SET restored_at = $1 WHERE id = $2 AND restored_at IS NULL",
+            args![ctx.now, decl_pk],
+        )
+        .await?;
+    if first == 1 {
+        let wos = c
+            .rows(
+                "SELECT w.permit_item_pk, w.amount_milli, ri.request_pk, pi.item_number, pi.unit \
+                 FROM write_offs w JOIN permit_items pi ON pi.id = w.permit_item_pk \
+                 JOIN request_items ri ON ri.id = pi.item_pk \
+                 WHERE w.declaration_pk = $1 AND w.restored = $2 ORDER BY w.permit_item_pk",
+                args![decl_pk, false],
+                &[Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::Text],
+            )
+            .await?;
+        for w in &wos {
+            c.exec(
+                "UPDATE permit_items SET written_off_milli = written_off_milli - $1 WHERE id = $2",
+                args![w.i64(1)?, w.i64(0)?],
+            )
+            .await?;
+            let q = p_amount(w.i64(1)?)?;
+            let item = w.i64(3)?;
+            let unit = w.text(4)?;
+            history(
+                c,
+                w.i64(2)?,
+                ctx.now,
+                &Actor::Customs,
+                "RESTORED",
+                &format!("ยกเลิกใบขนสินค้า {number} คืนปริมาณรายการที่ {item} จำนวน {q} {unit}"),
+                &format!("Declaration {number} cancelled: {q} {unit} of item {item} restored"),
+            )
+            .await?;
+        }
+        c.exec(
+            "UPDATE write_offs SET restored = $1 WHERE declaration_pk = $2",
+            args![true, decl_pk],
+        )
+        .await?;
+    }
+    Ok(DeclarationAmendmentResponse {
+        declaration_number: number.clone(),
+        result: AmendmentResult::Restored,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) async fn permit_status<C: Conn>(
+    c: &mut C,
+    q: &PermitStatusQuery,
+) -> Result<PermitStatusResponse, StoreError> {
+    let request_pk = match q {
+        PermitStatusQuery::ByPermit(n) => c
+            .opt_row(
+                "SELECT request_pk FROM permits WHERE permit_number = $1",
+                args![n.to_string()],
+                &[Ty::I64],
+            )
+            .await?
+            .map(|r| r.i64(0))
+            .transpose()?,
+        PermitStatusQuery::ByReference {
+            importer,
+            reference,
+        } => current_version(
+            c,
+            &importer.tax_number.to_string(),
+            &importer.branch.to_string(),
+            reference.as_str(),
+        )
+        .await?
+        .map(|r| r.pk),
+    };
+    let Some(request_pk) = request_pk else {
+        return Ok(PermitStatusResponse {
+            result: StatusQueryResult::NotFound,
+            reference: None,
+            request_id: None,
+            decision: None,
+            permit: None,
+            items: Vec::new(),
+            history: Vec::new(),
+        });
+    };
+    let r = c
+        .one_row(
+            "SELECT reference, request_id, decision, importer_tax_number, importer_branch \
+             FROM requests WHERE id = $1",
+            args![request_pk],
+            &[Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+        )
+        .await?;
+    let reference = r.text(0)?;
+    let decision = r.text(2)?;
+    let permit = permit_of_request(c, request_pk).await?;
+    let item_rows = if permit.is_some() {
+        c.rows(
+            "SELECT pi.item_number, pi.invoice_item_number, pi.status, pi.unit, pi.approved_milli, \
+             pi.written_off_milli FROM permit_items pi JOIN permits p ON p.id = pi.permit_pk \
+             WHERE p.request_pk = $1 ORDER BY pi.item_number",
+            args![request_pk],
+            &[Ty::I64, Ty::I64, Ty::Text, Ty::Text, Ty::I64, Ty::I64],
+        )
+        .await?
+    } else {
+        c.rows(
+            "SELECT item_number, invoice_item_number, status, unit, 0 * quantity_milli, \
+             0 * quantity_milli FROM request_items WHERE request_pk = $1 ORDER BY item_number",
+            args![request_pk],
+            &[Ty::I64, Ty::I64, Ty::Text, Ty::Text, Ty::I64, Ty::I64],
+        )
+        .await?
+    };
+    let mut items = Vec::with_capacity(item_rows.len());
+    for it in &item_rows {
+        let status = it.text(2)?;
+        let approved = p_amount(it.i64(4)?)?;
+        let written_off = p_amount(it.i64(5)?)?;
+        items.push(ItemQuantities {
+            item_number: p_u16(it.i64(0)?, "item number")?,
+            invoice_item_number: p_u16(it.i64(1)?, "invoice item number")?,
+            status: ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?,
+            unit: p_unit(&it.text(3)?)?,
+            approved,
+            written_off,
+            remaining: approved.saturating_sub(written_off),
+        });
+    }
+    let hist = c
+        .rows(
+            "SELECT h.at, h.actor, h.state, h.reason_th, h.reason_en FROM history h \
+             JOIN requests r ON r.id = h.request_pk \
+             WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 AND r.reference = $3 \
+             ORDER BY h.at, h.id",
+            args![r.text(3)?, r.text(4)?, &reference],
+            &[Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+        )
+        .await?;
+    let mut history = Vec::with_capacity(hist.len());
+    for h in &hist {
+        let actor = h.text(1)?;
+        history.push(HistoryEntry {
+            at: fixed(h.time(0)?),
+            actor: Actor::parse(&actor).ok_or_else(|| bad("actor", &actor))?,
+            state: h.text(2)?,
+            reason_th: h.text(3)?,
+            reason_en: h.text(4)?,
+        });
+    }
+    Ok(PermitStatusResponse {
+        result: StatusQueryResult::Found,
+        reference: Some(
+            ReferenceNumber::parse(&reference).map_err(|_| bad("reference", &reference))?,
+        ),
+        request_id: Some(r.text(1)?),
+        decision: Some(
+            RequestDecision::from_code(&decision).ok_or_else(|| bad("decision", &decision))?,
+        ),
+        permit,
+        items,
+        history,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference data
+// ---------------------------------------------------------------------------------------------
+
+/// Licence rows per `UNNEST` statement on PostgreSQL (arrays are one parameter each, so the
+/// parameter limit does not apply).
+const PG_ROWS_PER_UNNEST: usize = 20_000;
+
+/// Rows per multi-row INSERT on SQLite: binding cost grows with the statement, so many
+/// medium statements (prepared once, cached) beat a few huge ones.
+const SQLITE_ROWS_PER_INSERT: usize = 50;
+
+async fn insert_chunked<C: Conn, T>(
+    c: &mut C,
+    table_and_cols: &str,
+    ncols: usize,
+    rows: &[T],
+    to_args: impl Fn(&T) -> Vec<super::sql::V>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
+        let mut sql = format!("INSERT INTO {table_and_cols} VALUES ");
+        let mut args = Vec::with_capacity(chunk.len() * ncols);
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for k in 0..ncols {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(i * ncols + k + 1).to_string());
+            }
+            sql.push(')');
+            let a = to_args(row);
+            debug_assert_eq!(a.len(), ncols);
+            args.extend(a);
+        }
+        c.exec(&sql, args).await?;
+    }
+    Ok(())
+}
+
+const LICENCE_COLS: &str = "licences (number, licence_type, holder_tax_number, holder_branch, \
+     holder_name, standard, brands, models, manufacturer, manufacturer_country, issued_on, \
+     expires_on, status, status_since)";
+
+/// Licences are the one large table (a national register): on PostgreSQL they go in as
+/// column arrays, tens of thousands of rows per statement.
+async fn insert_licences_unnest<C: Conn>(
+    c: &mut C,
+    licences: &[Licence],
+) -> Result<(), StoreError> {
+    use super::sql::V;
+    for chunk in licences.chunks(PG_ROWS_PER_UNNEST) {
+        let mut text: Vec<Vec<String>> = std::iter::repeat_with(|| Vec::with_capacity(chunk.len()))
+            .take(11)
+            .collect();
+        let mut dates: Vec<Vec<chrono::NaiveDate>> =
+            std::iter::repeat_with(|| Vec::with_capacity(chunk.len()))
+                .take(3)
+                .collect();
+        for l in chunk {
+            let t = [
+                l.number.clone(),
+                l.licence_type.code().to_owned(),
+                l.holder.tax_number.to_string(),
+                l.holder.branch.to_string(),
+                l.holder_name.clone(),
+                l.standard.canonical(),
+                list(&l.brands),
+                list(&l.models),
+                l.manufacturer.clone(),
+                l.manufacturer_country.as_str().to_owned(),
+                l.status.code().to_owned(),
+            ];
+            for (col, v) in text.iter_mut().zip(t) {
+                col.push(v);
+            }
+            for (col, v) in dates
+                .iter_mut()
+                .zip([l.issued_on, l.expires_on, l.status_since])
+            {
+                col.push(v);
+            }
+        }
+        let mut text = text.into_iter().map(V::TextArray);
+        let mut dates = dates.into_iter().map(V::DateArray);
+        let mut next_text = || text.next().expect("11 text columns");
+        let mut args = Vec::with_capacity(14);
+        for _ in 0..10 {
+            args.push(next_text());
+        }
+        args.extend(dates.by_ref().take(2));
+        args.push(next_text());
+        args.extend(dates.by_ref().take(1));
+        let sql = format!(
+            "INSERT INTO {LICENCE_COLS} SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
+             $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::date[], $12::date[], $13::text[], $14::date[])"
+        );
+        c.exec(&sql, args).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn replace_refdata<C: Conn>(
+    c: &mut C,
+    data: &RefData,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for t in [
+        "standards",
+        "licences",
+        "labs",
+        "special_purposes",
+        "refdata_loads",
+    ] {
+        c.exec(&format!("DELETE FROM {t}"), args![]).await?;
+    }
+    insert_chunked(
+        c,
+        "standards (reference, title_th, title_en, compulsory, in_force_from, in_force_until, \
+         hs_prefixes, inspection_rate, test_report_required)",
+        9,
+        &data.standards,
+        |s: &Standard| {
+            args![
+                s.reference.canonical(),
+                &s.title_th,
+                &s.title_en,
+                s.compulsory,
+                s.in_force_from,
+                s.in_force_until,
+                list(&s.hs_prefixes),
+                s.inspection_rate,
+                s.test_report_required
+            ]
+        },
+    )
+    .await?;
+    match c.dialect() {
+        Dialect::Postgres => insert_licences_unnest(c, &data.licences).await?,
+        Dialect::Sqlite => {
+            insert_chunked(c, LICENCE_COLS, 14, &data.licences, |l: &Licence| {
+                args![
+                    &l.number,
+                    l.licence_type.code(),
+                    l.holder.tax_number.to_string(),
+                    l.holder.branch.to_string(),
+                    &l.holder_name,
+                    l.standard.canonical(),
+                    list(&l.brands),
+                    list(&l.models),
+                    &l.manufacturer,
+                    l.manufacturer_country.as_str(),
+                    l.issued_on,
+                    l.expires_on,
+                    l.status.code(),
+                    l.status_since
+                ]
+            })
+            .await?
+        }
+    }
+    insert_chunked(
+        c,
+        "labs (id, name, standards, accredited_from, accredited_until, status)",
+        6,
+        &data.labs,
+        |l: &Lab| {
+            let standards: Vec<String> = l.standards.iter().map(|s| s.canonical()).collect();
+            args![
+                &l.id,
+                &l.name,
+                list(&standards),
+                l.accredited_from,
+                l.accredited_until,
+                l.status.code()
+            ]
+        },
+    )
+    .await?;
+    insert_chunked(
+        c,
+        "special_purposes (code, description_th, description_en, valid_from, valid_until, \
+         max_quantity_milli, officer_review, test_report_required)",
+        8,
+        &data.purposes,
+        |p: &SpecialPurpose| {
+            args![
+                &p.code,
+                &p.description_th,
+                &p.description_en,
+                p.valid_from,
+                p.valid_until,
+                p.max_quantity_per_year.map(milli),
+                p.officer_review,
+                p.test_report_required
+            ]
+        },
+    )
+    .await?;
+    c.exec(
+        "INSERT INTO refdata_loads (id, loaded_at) VALUES (1, $1)",
+        args![now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn load_refdata<C: Conn>(c: &mut C) -> Result<Option<RefData>, StoreError> {
+    if c.opt_row("SELECT loaded_at FROM refdata_loads", args![], &[Ty::Time])
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let mut data = RefData::default();
+    for r in c
+        .rows(
+            "SELECT reference, title_th, title_en, compulsory, in_force_from, in_force_until, \
+             hs_prefixes, inspection_rate, test_report_required FROM standards ORDER BY reference",
+            args![],
+            &[
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Bool,
+                Ty::Date,
+                Ty::Date,
+                Ty::Text,
+                Ty::I64,
+                Ty::Bool,
+            ],
+        )
+        .await?
+    {
+        data.standards.push(Standard {
+            reference: p_standard(&r.text(0)?)?,
+            title_th: r.text(1)?,
+            title_en: r.text(2)?,
+            compulsory: r.bool(3)?,
+            in_force_from: r.date(4)?,
+            in_force_until: r.opt_date(5)?,
+            hs_prefixes: p_list(&r.text(6)?)?,
+            inspection_rate: u8::try_from(r.i64(7)?).map_err(|_| bad("inspection rate", "?"))?,
+            test_report_required: r.bool(8)?,
+        });
+    }
+    for r in c
+        .rows(
+            "SELECT number, licence_type, holder_tax_number, holder_branch, holder_name, standard, \
+             brands, models, manufacturer, manufacturer_country, issued_on, expires_on, status, \
+             status_since FROM licences ORDER BY number",
+            args![],
+            &[
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Date,
+                Ty::Date,
+                Ty::Text,
+                Ty::Date,
+            ],
+        )
+        .await?
+    {
+        let lt = r.text(1)?;
+        let st = r.text(12)?;
+        data.licences.push(Licence {
+            number: r.text(0)?,
+            licence_type: LicenceType::from_code(&lt).ok_or_else(|| bad("licence type", &lt))?,
+            holder: PartyKey {
+                tax_number: p_tax(&r.text(2)?)?,
+                branch: p_branch(&r.text(3)?)?,
+            },
+            holder_name: r.text(4)?,
+            standard: p_standard(&r.text(5)?)?,
+            brands: p_list(&r.text(6)?)?,
+            models: p_list(&r.text(7)?)?,
+            manufacturer: r.text(8)?,
+            manufacturer_country: p_country(&r.text(9)?)?,
+            issued_on: r.date(10)?,
+            expires_on: r.date(11)?,
+            status: LicenceStatus::from_code(&st).ok_or_else(|| bad("licence status", &st))?,
+            status_since: r.date(13)?,
+        });
+    }
+    for r in c
+        .rows(
+            "SELECT id, name, standards, accredited_from, accredited_until, status FROM labs ORDER BY id",
+            args![],
+            &[Ty::Text, Ty::Text, Ty::Text, Ty::Date, Ty::Date, Ty::Text],
+        )
+        .await?
+    {
+        let st = r.text(5)?;
+        data.labs.push(Lab {
+            id: r.text(0)?,
+            name: r.text(1)?,
+            standards: p_list(&r.text(2)?)?
+                .iter()
+                .map(|s| p_standard(s))
+                .collect::<Result<_, _>>()?,
+            accredited_from: r.date(3)?,
+            accredited_until: r.opt_date(4)?,
+            status: LabStatus::from_code(&st).ok_or_else(|| bad("lab status", &st))?,
+        });
+    }
+    for r in c
+        .rows(
+            "SELECT code, description_th, description_en, valid_from, valid_until, max_quantity_milli, \
+             officer_review, test_report_required FROM special_purposes ORDER BY code",
+            args![],
+            &[Ty::Text, Ty::Text, Ty::Text, Ty::Date, Ty::Date, Ty::I64, Ty::Bool, Ty::Bool],
+        )
+        .await?
+    {
+        data.purposes.push(SpecialPurpose {
+            code: r.text(0)?,
+            description_th: r.text(1)?,
+            description_en: r.text(2)?,
+            valid_from: r.date(3)?,
+            valid_until: r.opt_date(4)?,
+            max_quantity_per_year: r.opt_i64(5)?.map(p_amount).transpose()?,
+            officer_review: r.bool(6)?,
+            test_report_required: r.bool(7)?,
+        });
+    }
+    Ok(Some(data))
+}
+
+pub(crate) async fn set_licence_status<C: Conn>(
+    c: &mut C,
+    ch: &LicenceStatusChange,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT status FROM licences WHERE number = $1{}",
+        for_update(c)
+    );
+    let Some(old) = c.opt_row(&sql, args![&ch.number], &[Ty::Text]).await? else {
+        return Ok(false);
+    };
+    c.exec(
+        "UPDATE licences SET status = $1, status_since = $2 WHERE number = $3",
+        args![ch.status.code(), ch.since, &ch.number],
+    )
+    .await?;
+    c.exec(
+        "INSERT INTO licence_status_audit (number, old_status, new_status, since, actor, reason, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            &ch.number,
+            old.text(0)?,
+            ch.status.code(),
+            ch.since,
+            &ch.actor,
+            &ch.reason,
+            micros(ch.at)
+        ],
+    )
+    .await?;
+    Ok(true)
+}

@@ -1,0 +1,221 @@
+//! PostgreSQL backend: a connection pool; each job runs in its own transaction (PostgreSQL
+//! groups concurrent commits itself) and is run again when a concurrent writer made it
+//! conflict (unique violation, serialization failure, deadlock). Several gateway instances
+//! can share one database: exactly-once and the permit serials rest on the database alone.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Row as _};
+
+use super::sql::{map_err, Conn, Dialect, Row, Ty, V};
+use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
+use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How many times a conflicting transaction is run again before giving up.
+const ATTEMPTS: usize = 10;
+
+type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("postgres url: {e}")))?;
+        Self::connect_with(options, 16).await
+    }
+
+    pub async fn connect_with(options: PgConnectOptions, max: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.statement_cache_capacity(1024))
+            .await
+            .map_err(map_err)?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.pool.acquire().await.map_err(map_err)?;
+        c.one_row("SELECT CAST(1 AS BIGINT)", Vec::new(), &[Ty::I64])
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `f` in a transaction, again while it conflicts with concurrent writers.
+    async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Fn(&'c mut PgConnection) -> TxFuture<'c, T>,
+    {
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let mut tx = self.pool.begin().await.map_err(map_err)?;
+            match f(&mut tx).await {
+                Ok(v) => match tx.commit().await.map_err(map_err) {
+                    Ok(()) => return Ok(v),
+                    Err(e @ StoreError::Conflict(_)) => last = Some(e),
+                    Err(e) => return Err(e),
+                },
+                Err(e @ StoreError::Conflict(_)) => {
+                    let _ = tx.rollback().await;
+                    last = Some(e);
+                }
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Conflict("no attempt made".into())))
+    }
+
+    pub async fn process(
+        &self,
+        meta: MessageMeta,
+        doc: InboundDocument,
+        ctx: Ctx,
+    ) -> Result<Outcome, StoreError> {
+        let job = Arc::new((meta, doc, ctx));
+        self.in_tx(move |c| {
+            let job = job.clone();
+            Box::pin(async move { common::process(c, &job.0, &job.1, &job.2).await })
+        })
+        .await
+    }
+
+    pub async fn replace_refdata(
+        &self,
+        data: Arc<RefData>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.in_tx(move |c| {
+            let data = data.clone();
+            Box::pin(async move { common::replace_refdata(c, &data, now).await })
+        })
+        .await
+    }
+
+    pub async fn set_licence_status(
+        &self,
+        change: LicenceStatusChange,
+    ) -> Result<bool, StoreError> {
+        let change = Arc::new(change);
+        self.in_tx(move |c| {
+            let change = change.clone();
+            Box::pin(async move { common::set_licence_status(c, &change).await })
+        })
+        .await
+    }
+
+    pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
+        // One snapshot for all four tables.
+        self.in_tx(|c| Box::pin(async move { common::load_refdata(c).await }))
+            .await
+    }
+
+    pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
+        let mut c = self.pool.acquire().await.map_err(map_err)?;
+        common::lookup_reply(&mut *c, message_id).await
+    }
+
+    pub async fn permit_status(
+        &self,
+        query: &PermitStatusQuery,
+    ) -> Result<PermitStatusResponse, StoreError> {
+        let query = Arc::new(query.clone());
+        self.in_tx(move |c| {
+            let query = query.clone();
+            Box::pin(async move { common::permit_status(c, &query).await })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+impl PgStore {
+    pub(crate) async fn conn_for_tests(&self) -> sqlx::pool::PoolConnection<Postgres> {
+        self.pool.acquire().await.expect("connection")
+    }
+}
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+fn bind(q: Query<'_>, v: V) -> Query<'_> {
+    match v {
+        V::Null(Ty::I64) => q.bind(None::<i64>),
+        V::Null(Ty::Text) => q.bind(None::<String>),
+        V::Null(Ty::Bytes) => q.bind(None::<Vec<u8>>),
+        V::Null(Ty::Bool) => q.bind(None::<bool>),
+        V::Null(Ty::Date) => q.bind(None::<NaiveDate>),
+        V::Null(Ty::Time) => q.bind(None::<DateTime<Utc>>),
+        V::I64(x) => q.bind(x),
+        V::Text(x) => q.bind(x),
+        V::Bytes(x) => q.bind(x),
+        V::Bool(x) => q.bind(x),
+        V::Date(x) => q.bind(x),
+        V::Time(x) => q.bind(x),
+        V::TextArray(x) => q.bind(x),
+        V::DateArray(x) => q.bind(x),
+    }
+}
+
+fn decode(row: &sqlx::postgres::PgRow, cols: &[Ty]) -> Result<Row, StoreError> {
+    let mut out = Vec::with_capacity(cols.len());
+    for (i, ty) in cols.iter().enumerate() {
+        let v = match ty {
+            Ty::I64 => row.try_get::<Option<i64>, _>(i).map(|v| v.map(V::I64)),
+            Ty::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(V::Text)),
+            Ty::Bytes => row
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(V::Bytes)),
+            Ty::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(V::Bool)),
+            Ty::Date => row
+                .try_get::<Option<NaiveDate>, _>(i)
+                .map(|v| v.map(V::Date)),
+            Ty::Time => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)
+                .map(|v| v.map(V::Time)),
+        }
+        .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))?;
+        out.push(v.unwrap_or(V::Null(*ty)));
+    }
+    Ok(Row(out))
+}
+
+impl Conn for PgConnection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
+        let q = args.into_iter().fold(sqlx::query(sql), bind);
+        Ok(q.execute(&mut *self)
+            .await
+            .map_err(map_err)?
+            .rows_affected())
+    }
+
+    async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {
+        let q = args.into_iter().fold(sqlx::query(sql), bind);
+        let rows = q.fetch_all(&mut *self).await.map_err(map_err)?;
+        rows.iter().map(|r| decode(r, cols)).collect()
+    }
+}

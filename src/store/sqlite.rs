@@ -1,0 +1,407 @@
+//! SQLite backend: one writer task with group commit, and a pool of read-only connections.
+//!
+//! Every write is a job sent to the writer task over a bounded channel. The writer takes the
+//! jobs that arrived within [`BATCH_WINDOW`] (up to [`MAX_BATCH`]), runs them in one
+//! `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` per job (a failing job rolls back only
+//! itself and gets its own error), commits, and only then answers each job. Durability is WAL
+//! with `synchronous=NORMAL`: a committed transaction survives a process crash.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Executor, Row as _, Sqlite, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::sql::{map_err, Conn, Dialect, Row, Ty, V};
+use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
+use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
+
+/// How long the writer waits for more jobs to join a batch.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(1);
+/// Most jobs committed in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Jobs waiting for the writer before senders wait (back-pressure).
+const QUEUE: usize = 4096;
+const READERS: u32 = 4;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+type JobResult = Result<Box<dyn Any + Send>, StoreError>;
+type JobFuture<'c> = Pin<Box<dyn Future<Output = JobResult> + Send + 'c>>;
+type Work = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c> + Send>;
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<JobResult>,
+}
+
+/// Counters of the writer, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    batches: AtomicU64,
+    jobs: AtomicU64,
+}
+
+impl WriterStats {
+    /// Transactions committed by the writer.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+    /// Jobs committed by the writer.
+    pub fn jobs(&self) -> u64 {
+        self.jobs.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    readers: SqlitePool,
+    options: Arc<SqliteConnectOptions>,
+    stats: Arc<WriterStats>,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("{url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .statement_cache_capacity(1024);
+        let path = options.get_filename().to_path_buf();
+        if path.as_os_str().is_empty()
+            || url.contains(":memory:")
+            || url.contains("mode=memory")
+            || path.to_string_lossy().contains(":memory:")
+        {
+            return Err(StoreError::Config(format!(
+                "{url}: an in-memory SQLite database cannot be shared by the writer and the readers; give a file path"
+            )));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("creating directory {}: {e}", dir.display()))
+            })?;
+        }
+        let writer = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(map_err)?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone().read_only(true))
+            .await
+            .map_err(map_err)?;
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(writer_loop(writer, rx, stats.clone()));
+        Ok(Self {
+            jobs,
+            readers,
+            options: Arc::new(options),
+            stats,
+        })
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        // The writer's connection is busy with its own transactions: migrate on a separate
+        // one (the busy timeout makes it wait for the writer).
+        let mut conn = SqliteConnection::connect_with(&self.options)
+            .await
+            .map_err(map_err)?;
+        let r = MIGRATOR
+            .run(&mut conn)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        let _ = conn.close().await;
+        r
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        if self.jobs.is_closed() {
+            return Err(StoreError::Unavailable(
+                "the SQLite writer has stopped".into(),
+            ));
+        }
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        c.one_row("SELECT 1", args_none(), &[Ty::I64]).await?;
+        Ok(())
+    }
+
+    /// Runs `f` as one job of a group-committed transaction; answers after COMMIT.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+            )
+                -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+            + Send
+            + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let work: Work = Box::new(move |c: &mut SqliteConnection| -> JobFuture<'_> {
+            let fut = f(c);
+            Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+        });
+        self.jobs
+            .send(Job { work, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        let out = rx
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))??;
+        Ok(*out
+            .downcast::<T>()
+            .expect("a job's result has the type its caller submitted"))
+    }
+
+    pub async fn process(
+        &self,
+        meta: MessageMeta,
+        doc: InboundDocument,
+        ctx: Ctx,
+    ) -> Result<Outcome, StoreError> {
+        self.write(move |c| Box::pin(async move { common::process(c, &meta, &doc, &ctx).await }))
+            .await
+    }
+
+    pub async fn replace_refdata(
+        &self,
+        data: Arc<RefData>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| Box::pin(async move { common::replace_refdata(c, &data, now).await }))
+            .await
+    }
+
+    pub async fn set_licence_status(
+        &self,
+        change: LicenceStatusChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| Box::pin(async move { common::set_licence_status(c, &change).await }))
+            .await
+    }
+
+    pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        common::load_refdata(&mut *c).await
+    }
+
+    pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        common::lookup_reply(&mut *c, message_id).await
+    }
+
+    pub async fn permit_status(
+        &self,
+        query: &PermitStatusQuery,
+    ) -> Result<PermitStatusResponse, StoreError> {
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        common::permit_status(&mut *c, query).await
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// Jobs waiting for the writer.
+    pub(crate) fn queued_for_tests(&self) -> usize {
+        QUEUE - self.jobs.capacity()
+    }
+
+    pub(crate) async fn read_conn_for_tests(&self) -> sqlx::pool::PoolConnection<Sqlite> {
+        self.readers.acquire().await.expect("read connection")
+    }
+}
+
+fn args_none() -> Vec<V> {
+    Vec::new()
+}
+
+async fn writer_loop(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Job>,
+    stats: Arc<WriterStats>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => {
+                    batch.push(job);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(job)) => batch.push(job),
+                _ => break,
+            }
+        }
+        run_batch(&mut conn, batch, &stats).await;
+    }
+    let _ = conn.close().await;
+}
+
+async fn plain(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
+    conn.execute(sql).await.map(|_| ()).map_err(map_err)
+}
+
+/// Polls a job and turns a panic into an error, so that a bug in one job cannot stop the
+/// writer for everybody.
+struct CatchUnwind<'c>(JobFuture<'c>);
+
+impl Future for CatchUnwind<'_> {
+    type Output = JobResult;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JobResult> {
+        let fut = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(p) => p,
+            Err(_) => Poll::Ready(Err(StoreError::Database(
+                "a storage job panicked; its changes were rolled back".into(),
+            ))),
+        }
+    }
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>, stats: &WriterStats) {
+    if let Err(e) = plain(conn, "BEGIN IMMEDIATE").await {
+        for job in batch {
+            let _ = job.reply.send(Err(e.clone()));
+        }
+        return;
+    }
+    let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(batch.len());
+    let mut broken: Option<StoreError> = None;
+    for job in batch {
+        if let Some(e) = &broken {
+            done.push((job.reply, Err(e.clone())));
+            continue;
+        }
+        if let Err(e) = plain(conn, "SAVEPOINT job").await {
+            broken = Some(e.clone());
+            done.push((job.reply, Err(e)));
+            continue;
+        }
+        let result = CatchUnwind((job.work)(conn)).await;
+        let end = match &result {
+            Ok(_) => plain(conn, "RELEASE SAVEPOINT job").await,
+            Err(_) => match plain(conn, "ROLLBACK TO SAVEPOINT job").await {
+                Ok(()) => plain(conn, "RELEASE SAVEPOINT job").await,
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = end {
+            broken = Some(e);
+        }
+        done.push((job.reply, result));
+    }
+    let outcome = match broken {
+        Some(e) => Err(e),
+        None => plain(conn, "COMMIT").await,
+    };
+    match outcome {
+        Ok(()) => {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats.jobs.fetch_add(done.len() as u64, Ordering::Relaxed);
+            for (reply, r) in done {
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            // Nothing of this batch is committed: every job fails with the batch's error.
+            let _ = plain(conn, "ROLLBACK").await;
+            for (reply, _) in done {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+fn bind(q: Query<'_>, v: V) -> Query<'_> {
+    match v {
+        V::Null(Ty::I64) => q.bind(None::<i64>),
+        V::Null(Ty::Text) => q.bind(None::<String>),
+        V::Null(Ty::Bytes) => q.bind(None::<Vec<u8>>),
+        V::Null(Ty::Bool) => q.bind(None::<bool>),
+        V::Null(Ty::Date) => q.bind(None::<NaiveDate>),
+        V::Null(Ty::Time) => q.bind(None::<DateTime<Utc>>),
+        V::I64(x) => q.bind(x),
+        V::Text(x) => q.bind(x),
+        V::Bytes(x) => q.bind(x),
+        V::Bool(x) => q.bind(x),
+        V::Date(x) => q.bind(x),
+        V::Time(x) => q.bind(x),
+        V::TextArray(x) => q.bind(serde_json::to_string(&x).expect("strings serialise")),
+        V::DateArray(x) => q.bind(
+            serde_json::to_string(&x.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+                .expect("strings serialise"),
+        ),
+    }
+}
+
+fn decode(row: &sqlx::sqlite::SqliteRow, cols: &[Ty]) -> Result<Row, StoreError> {
+    let mut out = Vec::with_capacity(cols.len());
+    for (i, ty) in cols.iter().enumerate() {
+        let v = match ty {
+            Ty::I64 => row.try_get::<Option<i64>, _>(i).map(|v| v.map(V::I64)),
+            Ty::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(V::Text)),
+            Ty::Bytes => row
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(V::Bytes)),
+            Ty::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(V::Bool)),
+            Ty::Date => row
+                .try_get::<Option<NaiveDate>, _>(i)
+                .map(|v| v.map(V::Date)),
+            Ty::Time => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)
+                .map(|v| v.map(V::Time)),
+        }
+        .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))?;
+        out.push(v.unwrap_or(V::Null(*ty)));
+    }
+    Ok(Row(out))
+}
+
+impl Conn for SqliteConnection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
+        let q = args.into_iter().fold(sqlx::query(sql), bind);
+        Ok(q.execute(&mut *self)
+            .await
+            .map_err(map_err)?
+            .rows_affected())
+    }
+
+    async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {
+        let q = args.into_iter().fold(sqlx::query(sql), bind);
+        let rows = q.fetch_all(&mut *self).await.map_err(map_err)?;
+        rows.iter().map(|r| decode(r, cols)).collect()
+    }
+}

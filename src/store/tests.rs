@@ -1,0 +1,1588 @@
+//! Contract tests: one suite, run against SQLite always and against PostgreSQL when
+//! `TEST_DATABASE_URL` is set (a fresh database per test, dropped afterwards). The decision
+//! rules, the line matching and the rendering are fakes: the store is tested alone.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+
+use super::*;
+use crate::domain::*;
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+// ---------------------------------------------------------------------------------------------
+
+struct Db {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop the database from a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut c)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn sqlite_db() -> Db {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/nested/gateway.db", dir.path().display());
+    let store = Store::connect(&url).await.expect("connect sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    Db {
+        store,
+        _dir: Some(dir),
+        pg: None,
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is not set.
+async fn pg_db() -> Option<Db> {
+    let admin = std::env::var("TEST_DATABASE_URL").ok()?;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect admin");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .expect("create database");
+    }
+    let url = pg_url(&admin, &name);
+    let store = Store::connect(&url).await.expect("connect postgres");
+    store.migrate().await.expect("migrate postgres");
+    Some(Db {
+        store,
+        _dir: None,
+        pg: Some((admin, name)),
+    })
+}
+
+fn pg_url(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin, String::new()),
+    };
+    let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(base);
+    format!("{root}/{name}{query}")
+}
+
+/// Runs a contract test on both backends.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = super::sqlite_db().await;
+                super::$name(&db.store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(db) = super::pg_db().await {
+                    super::$name(&db.store).await;
+                }
+            }
+        }
+    )*};
+}
+
+contract!(
+    concurrent_copies_make_one_decision,
+    uncommitted_message_is_not_a_duplicate,
+    racing_declarations_never_exceed_the_permit,
+    write_off_is_all_or_nothing,
+    same_declaration_number_deducts_once,
+    amendment_restores_once,
+    replacement_and_cancellation,
+    permit_in_use_blocks_replacement_and_cancellation,
+    unknown_reference_cannot_be_replaced,
+    identical_resend_and_duplicate_reference,
+    concurrent_resends_of_one_reference_share_one_decision,
+    permit_numbers_are_unique_and_increasing,
+    special_usage_sums_per_importer_purpose_and_year,
+    refdata_round_trip_and_licence_status,
+    status_query_by_permit_and_reference,
+    asynchronous_reply_goes_to_the_outbox,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fakes
+// ---------------------------------------------------------------------------------------------
+
+const IMPORTER: &str = "0105536112014";
+const OTHER_IMPORTER: &str = "0994000617721";
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 7, 0, 0).unwrap() + Duration::nanoseconds(123_456_789)
+}
+
+fn arrival() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()
+}
+
+/// Records every document it renders, keyed by message id. The body is a dump of the
+/// document, so equal bodies mean equal documents.
+#[derive(Default)]
+struct FakeRenderer {
+    docs: Mutex<HashMap<String, OutboundDocument>>,
+}
+
+impl Renderer for FakeRenderer {
+    fn render(&self, meta: &MessageMeta, doc: &OutboundDocument) -> Rendered {
+        self.docs
+            .lock()
+            .unwrap()
+            .insert(meta.message_id.clone(), doc.clone());
+        let body = format!("{doc:?}").into_bytes();
+        if meta.sync_reply {
+            Rendered {
+                http_status: 200,
+                content_type: "text/plain".into(),
+                body,
+                outbox: None,
+            }
+        } else {
+            Rendered {
+                http_status: 202,
+                content_type: "text/plain".into(),
+                body: Vec::new(),
+                outbox: Some(OutboundMessage {
+                    message_id: format!("out-{}", meta.message_id),
+                    conversation_id: meta.conversation_id.clone(),
+                    partner: meta.from_party.clone(),
+                    content_type: "text/plain".into(),
+                    body,
+                    ack_requested: meta.ack_requested,
+                }),
+            }
+        }
+    }
+}
+
+/// The special-import cap of the fake rules: 10 units per importer, purpose and year.
+const SPECIAL_CAP: u64 = 10_000;
+
+/// Approves every item (its whole quantity) unless its description says `REJECT`; a special
+/// item is rejected when the importer's usage plus this quantity passes the cap; an item whose
+/// description says `HOLD` is held for inspection.
+fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision {
+    let importer = req.importer.key().expect("valid importer");
+    let mut this_request: HashMap<String, u64> = HashMap::new();
+    let items: Vec<ItemResult> = req
+        .items
+        .iter()
+        .map(|g| {
+            let mut reasons = Vec::new();
+            let mut status = ItemStatus::Approved;
+            if g.description.contains("REJECT") {
+                status = ItemStatus::Rejected;
+                reasons.push(reason(
+                    ReasonCode::StandardUnknown,
+                    "/ImportPermitRequest/GoodsItem/Standard",
+                ));
+            } else if let Some(p) = &g.special_purpose {
+                let year = req.shipment.arrival_date.year();
+                let before = usage.used(&importer, p, year).milli();
+                let mine = this_request.entry(p.clone()).or_default();
+                if before + *mine + g.quantity.amount.milli() > SPECIAL_CAP {
+                    status = ItemStatus::Rejected;
+                    reasons.push(reason(
+                        ReasonCode::SpecialQuantityExceeded,
+                        "/ImportPermitRequest/GoodsItem/Quantity",
+                    ));
+                } else {
+                    *mine += g.quantity.amount.milli();
+                }
+            } else if g.description.contains("HOLD") {
+                status = ItemStatus::HoldForInspection;
+                reasons.push(reason(
+                    ReasonCode::InspectionSelected,
+                    "/ImportPermitRequest/GoodsItem",
+                ));
+            }
+            ItemResult {
+                item_number: g.item_number,
+                invoice_item_number: g.invoice_item_number,
+                hs_code: g.hs_code.clone(),
+                country_of_origin: g.country_of_origin,
+                status,
+                standard: Some(StandardRef::parse("TIS 2432-2555").unwrap()),
+                approved_quantity: (status != ItemStatus::Rejected).then(|| g.quantity.clone()),
+                reasons,
+            }
+        })
+        .collect();
+    let decision = RequestDecision::aggregate(items.iter().map(|i| i.status));
+    let a = req.shipment.arrival_date;
+    Decision {
+        decision,
+        items,
+        permit_dates: decision.issues_permit().then(|| PermitDates {
+            effective: (a - Duration::days(30)).max(today()),
+            expiry: a + Duration::days(90),
+        }),
+    }
+}
+
+fn reason(code: ReasonCode, field: &str) -> Reason {
+    Reason {
+        code,
+        field: field.into(),
+        message_th: format!("เหตุผล {}", code.code()),
+        message_en: format!("reason {}", code.code()),
+    }
+}
+
+/// Matches when HS code, unit and holder agree; `HOLD` for an item held for inspection.
+fn fake_match(
+    line: &DeclarationLine,
+    d: &DeclarationCheck,
+    v: &PermitView,
+) -> (LineResult, Vec<Reason>) {
+    if v.item_status == ItemStatus::HoldForInspection {
+        return (
+            LineResult::Hold,
+            vec![reason(
+                ReasonCode::AwaitingInspection,
+                "/DeclarationCheck/Line",
+            )],
+        );
+    }
+    let mut reasons = Vec::new();
+    if line.hs_code != v.hs_code {
+        reasons.push(reason(
+            ReasonCode::FieldMismatch,
+            "/DeclarationCheck/Line/HSCode",
+        ));
+    }
+    if line.quantity.unit != v.unit {
+        reasons.push(reason(
+            ReasonCode::UnitMismatch,
+            "/DeclarationCheck/Line/Quantity/@unitCode",
+        ));
+    }
+    if d.importer != v.holder {
+        reasons.push(reason(
+            ReasonCode::ImporterMismatch,
+            "/DeclarationCheck/Importer",
+        ));
+    }
+    if reasons.is_empty() {
+        (LineResult::Matched, reasons)
+    } else {
+        (LineResult::Mismatch, reasons)
+    }
+}
+
+struct Harness {
+    renderer: Arc<FakeRenderer>,
+    ctx: Ctx,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_decide(Arc::new(fake_decide))
+    }
+
+    fn with_decide(decide: Arc<DecideFn>) -> Self {
+        let renderer = Arc::new(FakeRenderer::default());
+        let ctx = Ctx {
+            today: today(),
+            now: now(),
+            authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
+            authority_name: "สำนักงานมาตรฐานผลิตภัณฑ์อุตสาหกรรม".into(),
+            decide,
+            match_line: Arc::new(fake_match),
+            renderer: renderer.clone(),
+        };
+        Self { renderer, ctx }
+    }
+
+    fn doc(&self, message_id: &str) -> OutboundDocument {
+        self.renderer.docs.lock().unwrap()[message_id].clone()
+    }
+
+    async fn send(&self, store: &Store, message_id: &str, doc: InboundDocument) -> Outcome {
+        store
+            .process(meta(message_id, true), doc, self.ctx.clone())
+            .await
+            .expect("process")
+    }
+
+    async fn permit(
+        &self,
+        store: &Store,
+        message_id: &str,
+        req: ImportPermitRequest,
+    ) -> ImportPermitResponse {
+        self.send(store, message_id, InboundDocument::ImportPermitRequest(req))
+            .await;
+        match self.doc(message_id) {
+            OutboundDocument::ImportPermitResponse(r) => r,
+            other => panic!("expected an ImportPermitResponse, got {other:?}"),
+        }
+    }
+
+    async fn declare(
+        &self,
+        store: &Store,
+        message_id: &str,
+        d: DeclarationCheck,
+    ) -> DeclarationCheckResponse {
+        self.send(store, message_id, InboundDocument::DeclarationCheck(d))
+            .await;
+        match self.doc(message_id) {
+            OutboundDocument::DeclarationCheckResponse(r) => r,
+            other => panic!("expected a DeclarationCheckResponse, got {other:?}"),
+        }
+    }
+
+    async fn amend(&self, store: &Store, message_id: &str, number: &str) -> AmendmentResult {
+        let doc = InboundDocument::DeclarationAmendment(DeclarationAmendment {
+            declaration_number: number.into(),
+            action: AmendmentAction::Cancel,
+        });
+        self.send(store, message_id, doc).await;
+        match self.doc(message_id) {
+            OutboundDocument::DeclarationAmendmentResponse(r) => r.result,
+            other => panic!("expected a DeclarationAmendmentResponse, got {other:?}"),
+        }
+    }
+}
+
+fn meta(message_id: &str, sync_reply: bool) -> MessageMeta {
+    MessageMeta {
+        message_id: message_id.into(),
+        conversation_id: format!("conv-{message_id}"),
+        from_party: "NSW".into(),
+        to_party: "TISI".into(),
+        cpa_id: "cpa-nsw-tisi".into(),
+        service: "urn:th:tisi:nsw:permit".into(),
+        action: "ImportPermitRequest".into(),
+        received_at: now(),
+        content_type: "text/xml".into(),
+        raw: format!("<raw id='{message_id}'/>").into_bytes(),
+        ack_requested: false,
+        sync_reply,
+        packaging: "inline".into(),
+    }
+}
+
+fn party(tax: &str) -> PartyKey {
+    PartyKey {
+        tax_number: TaxNumber::parse(tax).unwrap(),
+        branch: Branch::HEAD_OFFICE,
+    }
+}
+
+/// (item number, invoice item number, quantity, description)
+fn request(
+    reference: &str,
+    function: Function,
+    items: &[(u16, u16, &str, &str)],
+) -> ImportPermitRequest {
+    ImportPermitRequest {
+        reference: ReferenceNumber::parse(reference).unwrap(),
+        function,
+        request_type: RequestType::Licensed,
+        importer: Importer {
+            tax_number: IMPORTER.into(),
+            branch: Branch::HEAD_OFFICE,
+            name: "บริษัท ตัวอย่าง จำกัด".into(),
+            name_en: Some("Example Co., Ltd.".into()),
+        },
+        agent: None,
+        shipment: Shipment {
+            arrival_date: arrival(),
+            transport_mode: TransportMode::Sea,
+            load_port: Port::parse("CNSHA").unwrap(),
+            discharge_port: Port::parse("THLCH").unwrap(),
+            country_of_destination: Country::TH,
+        },
+        invoice: Invoice {
+            number: "INV-1".into(),
+            date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        },
+        items: items
+            .iter()
+            .map(|(n, inv, q, desc)| GoodsItem {
+                item_number: *n,
+                invoice_item_number: *inv,
+                hs_code: HsCode::parse("85044090").unwrap(),
+                description: (*desc).into(),
+                description_en: None,
+                brand: "ACME".into(),
+                model: "X1".into(),
+                manufacturer: Manufacturer {
+                    name: "ACME Ltd".into(),
+                    country: Country::parse("CN").unwrap(),
+                },
+                country_of_origin: Country::parse("CN").unwrap(),
+                quantity: Quantity::parse(q, "C62").unwrap(),
+                standard: Some("มอก. 2432-2555".into()),
+                licence_number: Some("L-1".into()),
+                special_purpose: None,
+                test_report: None,
+            })
+            .collect(),
+    }
+}
+
+fn special(reference: &str, function: Function, qty: &str, purpose: &str) -> ImportPermitRequest {
+    let mut r = request(reference, function, &[(1, 1, qty, "sample")]);
+    r.request_type = RequestType::Special;
+    r.items[0].special_purpose = Some(purpose.into());
+    r
+}
+
+/// One line per (permit, invoice item number, quantity).
+fn declaration(number: &str, lines: &[(PermitNumber, u16, &str)]) -> DeclarationCheck {
+    DeclarationCheck {
+        declaration_number: number.into(),
+        declaration_date: today(),
+        importer: party(IMPORTER),
+        arrival_date: arrival(),
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (p, inv, q))| DeclarationLine {
+                line_number: i as u16 + 1,
+                permit_number: *p,
+                permit_issue_date: today(),
+                issuing_authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
+                invoice_number: "INV-1".into(),
+                invoice_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+                invoice_item_number: *inv,
+                hs_code: HsCode::parse("85044090").unwrap(),
+                quantity: Quantity::parse(q, "C62").unwrap(),
+                load_port: Port::parse("CNSHA").unwrap(),
+                discharge_port: Port::parse("THLCH").unwrap(),
+                country_of_origin: Country::parse("CN").unwrap(),
+            })
+            .collect(),
+    }
+}
+
+fn amount(s: &str) -> Amount {
+    Amount::parse(s).unwrap()
+}
+
+async fn status_by_permit(store: &Store, p: PermitNumber) -> PermitStatusResponse {
+    store
+        .permit_status(&PermitStatusQuery::ByPermit(p))
+        .await
+        .expect("status")
+}
+
+async fn status_by_reference(store: &Store, reference: &str) -> PermitStatusResponse {
+    store
+        .permit_status(&PermitStatusQuery::ByReference {
+            importer: party(IMPORTER),
+            reference: ReferenceNumber::parse(reference).unwrap(),
+        })
+        .await
+        .expect("status")
+}
+
+/// (written off, remaining) of each permit item, in item order.
+async fn quantities(store: &Store, p: PermitNumber) -> Vec<(Amount, Amount)> {
+    status_by_permit(store, p)
+        .await
+        .items
+        .iter()
+        .map(|i| (i.written_off, i.remaining))
+        .collect()
+}
+
+async fn issued(
+    h: &Harness,
+    store: &Store,
+    msg: &str,
+    reference: &str,
+    items: &[(u16, u16, &str, &str)],
+) -> PermitNumber {
+    let r = h
+        .permit(store, msg, request(reference, Function::Original, items))
+        .await;
+    assert_eq!(r.decision, RequestDecision::Approved, "{r:?}");
+    r.permit.expect("a permit").number
+}
+
+fn reason_codes(items: &[ItemResult]) -> Vec<Vec<ReasonCode>> {
+    items
+        .iter()
+        .map(|i| i.reasons.iter().map(|r| r.code).collect())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract
+// ---------------------------------------------------------------------------------------------
+
+async fn concurrent_copies_make_one_decision(store: &Store) {
+    let h = Arc::new(Harness::new());
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-DUP",
+        Function::Original,
+        &[(1, 1, "5", "kettle")],
+    ));
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (store, h, doc) = (store.clone(), h.clone(), doc.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .process(meta("msg-dup@nsw", true), doc, h.ctx.clone())
+                .await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().expect("process"));
+    }
+    assert_eq!(outcomes.iter().filter(|o| !o.is_duplicate()).count(), 1);
+    let first = outcomes[0].reply().clone();
+    assert!(
+        outcomes.iter().all(|o| *o.reply() == first),
+        "every copy gets the same bytes"
+    );
+    assert_eq!(
+        store.lookup_reply("msg-dup@nsw").await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.lookup_reply("never-sent@nsw").await.unwrap(), None);
+    let status = status_by_reference(store, "REF-DUP").await;
+    assert_eq!(
+        status.history.len(),
+        1,
+        "one decision: {:?}",
+        status.history
+    );
+}
+
+async fn uncommitted_message_is_not_a_duplicate(store: &Store) {
+    // A decision that breaks the store's contract fails the job after the message row was
+    // written: the transaction rolls back and leaves no trace.
+    let broken = Harness::with_decide(Arc::new(
+        |req: &ImportPermitRequest, u: &dyn SpecialUsage| Decision {
+            permit_dates: None,
+            ..fake_decide(req, u)
+        },
+    ));
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-RB",
+        Function::Original,
+        &[(1, 1, "5", "kettle")],
+    ));
+    let err = store
+        .process(meta("msg-rb@nsw", true), doc.clone(), broken.ctx.clone())
+        .await
+        .expect_err("a permit decision without dates is refused");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(!err.is_transient());
+    assert_eq!(store.lookup_reply("msg-rb@nsw").await.unwrap(), None);
+    let h = Harness::new();
+    let out = h.send(store, "msg-rb@nsw", doc).await;
+    assert!(!out.is_duplicate(), "the failed copy is not a duplicate");
+}
+
+async fn racing_declarations_never_exceed_the_permit(store: &Store) {
+    let h = Arc::new(Harness::new());
+    let p = issued(&h, store, "m-race", "REF-RACE", &[(1, 1, "10", "fan")]).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (store, h) = (store.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            h.declare(
+                &store,
+                &format!("m-decl-{i}"),
+                declaration(&format!("D-{i}"), &[(p, 1, "1")]),
+            )
+            .await
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.result {
+            DeclarationResult::Accepted => {
+                accepted += 1;
+                assert_eq!(r.lines[0].result, LineResult::Matched);
+            }
+            DeclarationResult::Refused => {
+                assert_eq!(r.lines[0].result, LineResult::QuantityExceeded, "{r:?}");
+                assert_eq!(
+                    r.lines[0].reasons.last().unwrap().code,
+                    ReasonCode::QuantityExceeded
+                );
+                assert_eq!(
+                    r.lines[0].reasons.last().unwrap().field,
+                    "/DeclarationCheck/Line[1]/Quantity"
+                );
+            }
+            DeclarationResult::Hold => panic!("unexpected HOLD: {r:?}"),
+        }
+    }
+    assert_eq!(accepted, 10);
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(amount("10"), Amount::ZERO)]
+    );
+}
+
+async fn write_off_is_all_or_nothing(store: &Store) {
+    let h = Harness::new();
+    let p = issued(
+        &h,
+        store,
+        "m-aon",
+        "REF-AON",
+        &[(1, 1, "5", "fan"), (2, 2, "5", "lamp")],
+    )
+    .await;
+    // The second line asks for more than item 2 has: nothing is deducted, not even line 1.
+    let r = h
+        .declare(
+            store,
+            "m-aon-1",
+            declaration("D-AON-1", &[(p, 1, "3"), (p, 2, "6")]),
+        )
+        .await;
+    assert_eq!(r.result, DeclarationResult::Refused);
+    let results: Vec<_> = r.lines.iter().map(|l| l.result).collect();
+    assert_eq!(
+        results,
+        vec![LineResult::Matched, LineResult::QuantityExceeded]
+    );
+    assert_eq!(r.lines[0].remaining.as_ref().unwrap().amount, amount("5"));
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(Amount::ZERO, amount("5")); 2]
+    );
+    // A mismatching second line: nothing deducted either.
+    let mut d = declaration("D-AON-2", &[(p, 1, "3"), (p, 2, "1")]);
+    d.lines[1].hs_code = HsCode::parse("85167100").unwrap();
+    let r = h.declare(store, "m-aon-2", d).await;
+    assert_eq!(r.result, DeclarationResult::Refused);
+    assert_eq!(r.lines[1].result, LineResult::Mismatch);
+    assert_eq!(r.lines[1].reasons[0].code, ReasonCode::FieldMismatch);
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(Amount::ZERO, amount("5")); 2]
+    );
+    // Two lines on the same item are summed: 3 + 3 > 5.
+    let r = h
+        .declare(
+            store,
+            "m-aon-3",
+            declaration("D-AON-3", &[(p, 1, "3"), (p, 1, "3")]),
+        )
+        .await;
+    assert_eq!(r.result, DeclarationResult::Refused);
+    assert!(
+        r.lines
+            .iter()
+            .all(|l| l.result == LineResult::QuantityExceeded),
+        "{r:?}"
+    );
+    // Unknown permit and unknown item.
+    let ghost = PermitNumber::parse("TISI-P-2569-09999999").unwrap();
+    let r = h
+        .declare(
+            store,
+            "m-aon-4",
+            declaration("D-AON-4", &[(ghost, 1, "1"), (p, 7, "1")]),
+        )
+        .await;
+    let results: Vec<_> = r.lines.iter().map(|l| l.result).collect();
+    assert_eq!(
+        results,
+        vec![LineResult::PermitNotFound, LineResult::PermitNotFound]
+    );
+    assert_eq!(
+        r.lines[0].reasons[0].field,
+        "/DeclarationCheck/Line[1]/PermitNumber"
+    );
+    assert_eq!(
+        r.lines[1].reasons[0].field,
+        "/DeclarationCheck/Line[2]/InvoiceItemNumber"
+    );
+    assert_eq!(r.lines[0].remaining, None);
+    // Everything fits: both deducted, remaining after this declaration.
+    let r = h
+        .declare(
+            store,
+            "m-aon-5",
+            declaration("D-AON-5", &[(p, 1, "3"), (p, 2, "5")]),
+        )
+        .await;
+    assert_eq!(r.result, DeclarationResult::Accepted);
+    let remaining: Vec<_> = r
+        .lines
+        .iter()
+        .map(|l| l.remaining.clone().unwrap().amount)
+        .collect();
+    assert_eq!(remaining, vec![amount("2"), Amount::ZERO]);
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(amount("3"), amount("2")), (amount("5"), Amount::ZERO)]
+    );
+}
+
+async fn same_declaration_number_deducts_once(store: &Store) {
+    let h = Harness::new();
+    let p = issued(&h, store, "m-same", "REF-SAME", &[(1, 1, "10", "fan")]).await;
+    let first = h
+        .declare(store, "m-same-1", declaration("D-SAME", &[(p, 1, "4")]))
+        .await;
+    assert_eq!(first.result, DeclarationResult::Accepted);
+    let again = h
+        .declare(store, "m-same-2", declaration("D-SAME", &[(p, 1, "4")]))
+        .await;
+    assert_eq!(again, first, "the first answer again");
+    assert_eq!(quantities(store, p).await, vec![(amount("4"), amount("6"))]);
+}
+
+async fn amendment_restores_once(store: &Store) {
+    let h = Harness::new();
+    let p = issued(&h, store, "m-am", "REF-AM", &[(1, 1, "10", "fan")]).await;
+    h.declare(store, "m-am-1", declaration("D-AM", &[(p, 1, "4")]))
+        .await;
+    h.declare(store, "m-am-2", declaration("D-AM-OTHER", &[(p, 1, "1")]))
+        .await;
+    assert_eq!(quantities(store, p).await, vec![(amount("5"), amount("5"))]);
+    assert_eq!(
+        h.amend(store, "m-am-3", "D-AM").await,
+        AmendmentResult::Restored
+    );
+    assert_eq!(quantities(store, p).await, vec![(amount("1"), amount("9"))]);
+    assert_eq!(
+        h.amend(store, "m-am-4", "D-AM").await,
+        AmendmentResult::Restored
+    );
+    assert_eq!(
+        quantities(store, p).await,
+        vec![(amount("1"), amount("9"))],
+        "restored once"
+    );
+    assert_eq!(
+        h.amend(store, "m-am-5", "D-NONE").await,
+        AmendmentResult::UnknownDeclaration
+    );
+    let history = status_by_permit(store, p).await.history;
+    let states: Vec<_> = history
+        .iter()
+        .map(|e| (e.state.as_str(), e.actor.clone()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("APPROVED", Actor::System),
+            ("WRITTEN_OFF", Actor::Customs),
+            ("WRITTEN_OFF", Actor::Customs),
+            ("RESTORED", Actor::Customs)
+        ]
+    );
+}
+
+async fn replacement_and_cancellation(store: &Store) {
+    let h = Harness::new();
+    let p1 = issued(&h, store, "m-rep-1", "REF-REP", &[(1, 1, "10", "fan")]).await;
+    let r = h
+        .permit(
+            store,
+            "m-rep-2",
+            request("REF-REP", Function::Replacement, &[(1, 1, "8", "fan")]),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::Approved);
+    assert_eq!(r.function, Function::Replacement);
+    let p2 = r.permit.expect("a new permit").number;
+    assert_ne!(p1, p2);
+    assert_eq!(
+        status_by_permit(store, p1).await.decision,
+        Some(RequestDecision::Cancelled)
+    );
+    let current = status_by_reference(store, "REF-REP").await;
+    assert_eq!(current.decision, Some(RequestDecision::Approved));
+    assert_eq!(current.permit.unwrap().number, p2);
+    assert_eq!(current.items[0].approved, amount("8"));
+    // The cancelled permit cannot be written off.
+    let d = h
+        .declare(store, "m-rep-3", declaration("D-REP", &[(p1, 1, "1")]))
+        .await;
+    assert_eq!(d.lines[0].result, LineResult::PermitNotValid);
+    assert_eq!(d.lines[0].reasons[0].code, ReasonCode::PermitNotValid);
+    // Cancellation of the current version.
+    let c = h
+        .permit(
+            store,
+            "m-rep-4",
+            request("REF-REP", Function::Cancellation, &[(1, 1, "8", "fan")]),
+        )
+        .await;
+    assert_eq!(c.decision, RequestDecision::Cancelled);
+    assert_eq!(c.request_id, r.request_id);
+    assert_eq!(
+        status_by_reference(store, "REF-REP").await.decision,
+        Some(RequestDecision::Cancelled)
+    );
+    let d = h
+        .declare(store, "m-rep-5", declaration("D-REP-2", &[(p2, 1, "1")]))
+        .await;
+    assert_eq!(d.lines[0].result, LineResult::PermitNotValid);
+    // Cancelling again gives the same answer.
+    let again = h
+        .permit(
+            store,
+            "m-rep-6",
+            request("REF-REP", Function::Cancellation, &[(1, 1, "8", "fan")]),
+        )
+        .await;
+    assert_eq!(again, c);
+}
+
+async fn permit_in_use_blocks_replacement_and_cancellation(store: &Store) {
+    let h = Harness::new();
+    let p = issued(
+        &h,
+        store,
+        "m-use-1",
+        "REF-USE",
+        &[(1, 1, "10", "fan"), (2, 2, "1", "lamp")],
+    )
+    .await;
+    h.declare(store, "m-use-2", declaration("D-USE", &[(p, 1, "1")]))
+        .await;
+    for (msg, f) in [
+        ("m-use-3", Function::Replacement),
+        ("m-use-4", Function::Cancellation),
+    ] {
+        let r = h
+            .permit(
+                store,
+                msg,
+                request("REF-USE", f, &[(1, 1, "9", "fan"), (2, 2, "1", "lamp")]),
+            )
+            .await;
+        assert_eq!(r.decision, RequestDecision::Rejected);
+        assert_eq!(r.permit, None);
+        assert_eq!(
+            reason_codes(&r.items),
+            vec![vec![ReasonCode::PermitInUse]; 2]
+        );
+        assert_eq!(
+            r.items[0].reasons[0].field,
+            "/ImportPermitRequest/DocumentControl/Function"
+        );
+    }
+    let s = status_by_reference(store, "REF-USE").await;
+    assert_eq!(s.decision, Some(RequestDecision::Approved));
+    assert_eq!(s.permit.unwrap().number, p);
+    // Once the declaration is cancelled, the permit can be replaced.
+    h.amend(store, "m-use-5", "D-USE").await;
+    let r = h
+        .permit(
+            store,
+            "m-use-6",
+            request("REF-USE", Function::Replacement, &[(1, 1, "9", "fan")]),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::Approved);
+}
+
+async fn unknown_reference_cannot_be_replaced(store: &Store) {
+    let h = Harness::new();
+    for (msg, f) in [
+        ("m-unk-1", Function::Replacement),
+        ("m-unk-2", Function::Cancellation),
+    ] {
+        let r = h
+            .permit(
+                store,
+                msg,
+                request("REF-UNKNOWN", f, &[(1, 1, "1", "fan"), (2, 2, "1", "lamp")]),
+            )
+            .await;
+        assert_eq!(r.decision, RequestDecision::Rejected);
+        assert_eq!(
+            reason_codes(&r.items),
+            vec![vec![ReasonCode::ReferenceNotFound]; 2]
+        );
+        assert_eq!(
+            r.items[0].reasons[0].field,
+            "/ImportPermitRequest/DocumentControl/ReferenceNumber"
+        );
+        assert!(
+            !r.items[0].reasons[0].message_th.is_empty()
+                && r.items[0].reasons[0].message_en.contains("REF-UNKNOWN")
+        );
+    }
+    // The rejected replacement did not create the reference.
+    let r = h
+        .permit(
+            store,
+            "m-unk-3",
+            request("REF-UNKNOWN", Function::Original, &[(1, 1, "1", "fan")]),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::Approved);
+}
+
+async fn identical_resend_and_duplicate_reference(store: &Store) {
+    let h = Harness::new();
+    let req = request(
+        "REF-ID",
+        Function::Original,
+        &[(1, 1, "5", "fan"), (2, 2, "2", "REJECT me")],
+    );
+    let first = h.permit(store, "m-id-1", req.clone()).await;
+    assert_eq!(first.decision, RequestDecision::Rejected);
+    let ok = h
+        .permit(
+            store,
+            "m-id-ok-1",
+            request("REF-ID-OK", Function::Original, &[(1, 1, "5", "fan")]),
+        )
+        .await;
+    // Identical content in a new message: the earlier decision, rebuilt from the rows.
+    let again = h.permit(store, "m-id-2", req.clone()).await;
+    assert_eq!(again, first);
+    let ok_again = h
+        .permit(
+            store,
+            "m-id-ok-2",
+            request("REF-ID-OK", Function::Original, &[(1, 1, "5", "fan")]),
+        )
+        .await;
+    assert_eq!(ok_again, ok);
+    assert_eq!(
+        ok_again.permit.unwrap().number,
+        ok.permit.clone().unwrap().number
+    );
+    // Different content under the same reference.
+    let changed = request(
+        "REF-ID-OK",
+        Function::Original,
+        &[(1, 1, "6", "fan"), (2, 2, "1", "lamp")],
+    );
+    let dup = h.permit(store, "m-id-3", changed).await;
+    assert_eq!(dup.decision, RequestDecision::Rejected);
+    assert_ne!(dup.request_id, ok.request_id);
+    assert_eq!(
+        reason_codes(&dup.items),
+        vec![vec![ReasonCode::DuplicateReference]; 2]
+    );
+    assert_eq!(
+        dup.items[0].reasons[0].field,
+        "/ImportPermitRequest/DocumentControl/ReferenceNumber"
+    );
+    // The original stays in force.
+    let s = status_by_reference(store, "REF-ID-OK").await;
+    assert_eq!(s.decision, Some(RequestDecision::Approved));
+    assert_eq!(s.request_id.as_deref(), Some(ok.request_id.as_str()));
+    // The same reference of another importer is another request.
+    let mut other = request("REF-ID-OK", Function::Original, &[(1, 1, "6", "fan")]);
+    other.importer.tax_number = OTHER_IMPORTER.into();
+    assert_eq!(
+        h.permit(store, "m-id-4", other).await.decision,
+        RequestDecision::Approved
+    );
+}
+
+async fn concurrent_resends_of_one_reference_share_one_decision(store: &Store) {
+    // Different message ids, same importer + reference + content, all at once: the business
+    // key is unique in the database, so one request is decided and the others get it back.
+    let h = Arc::new(Harness::new());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (store, h) = (store.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = request("REF-RACE-9", Function::Original, &[(1, 1, "5", "fan")]);
+            h.permit(&store, &format!("m-r9-{i}"), req).await
+        }));
+    }
+    let mut responses = Vec::new();
+    for t in tasks {
+        responses.push(t.await.unwrap());
+    }
+    assert!(
+        responses.iter().all(|r| *r == responses[0]),
+        "{responses:?}"
+    );
+    assert!(responses[0].permit.is_some());
+    assert_eq!(
+        status_by_reference(store, "REF-RACE-9").await.history.len(),
+        1
+    );
+}
+
+async fn permit_numbers_are_unique_and_increasing(store: &Store) {
+    let h = Arc::new(Harness::new());
+    let mut sequential = Vec::new();
+    for i in 0..5 {
+        sequential.push(
+            issued(
+                &h,
+                store,
+                &format!("m-pn-{i}"),
+                &format!("REF-PN-{i}"),
+                &[(1, 1, "1", "fan")],
+            )
+            .await,
+        );
+    }
+    assert!(sequential.windows(2).all(|w| w[0] < w[1]), "{sequential:?}");
+    assert!(sequential.iter().all(|p| p.year_be == 2569));
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (store, h) = (store.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            issued(
+                &h,
+                &store,
+                &format!("m-pnc-{i}"),
+                &format!("REF-PNC-{i}"),
+                &[(1, 1, "1", "fan")],
+            )
+            .await
+        }));
+    }
+    let mut all: BTreeSet<PermitNumber> = sequential.iter().copied().collect();
+    for t in tasks {
+        let p = t.await.unwrap();
+        assert!(p > *sequential.last().unwrap());
+        assert!(all.insert(p), "{p} issued twice");
+    }
+    assert_eq!(all.len(), 35);
+}
+
+async fn special_usage_sums_per_importer_purpose_and_year(store: &Store) {
+    let h = Harness::new();
+    let ok = |r: &ImportPermitResponse| r.items[0].status;
+    let a = h
+        .permit(
+            store,
+            "m-sp-1",
+            special("SP-A", Function::Original, "6", "SAMPLE"),
+        )
+        .await;
+    assert_eq!(ok(&a), ItemStatus::Approved);
+    // 6 + 5 > 10: rejected, and a rejected item does not count.
+    let b = h
+        .permit(
+            store,
+            "m-sp-2",
+            special("SP-B", Function::Original, "5", "SAMPLE"),
+        )
+        .await;
+    assert_eq!(ok(&b), ItemStatus::Rejected);
+    let c = h
+        .permit(
+            store,
+            "m-sp-3",
+            special("SP-C", Function::Original, "4", "SAMPLE"),
+        )
+        .await;
+    assert_eq!(ok(&c), ItemStatus::Approved);
+    // Another purpose, another year and another importer have their own sums.
+    let d = h
+        .permit(
+            store,
+            "m-sp-4",
+            special("SP-D", Function::Original, "10", "EXHIBIT"),
+        )
+        .await;
+    assert_eq!(ok(&d), ItemStatus::Approved);
+    let mut next_year = special("SP-E", Function::Original, "10", "SAMPLE");
+    next_year.shipment.arrival_date = NaiveDate::from_ymd_opt(2027, 1, 5).unwrap();
+    assert_eq!(
+        ok(&h.permit(store, "m-sp-5", next_year).await),
+        ItemStatus::Approved
+    );
+    let mut other = special("SP-F", Function::Original, "10", "SAMPLE");
+    other.importer.tax_number = OTHER_IMPORTER.into();
+    assert_eq!(
+        ok(&h.permit(store, "m-sp-6", other).await),
+        ItemStatus::Approved
+    );
+    // 6 + 4 = 10 used: nothing more, until A is cancelled.
+    let g = h
+        .permit(
+            store,
+            "m-sp-7",
+            special("SP-G", Function::Original, "1", "SAMPLE"),
+        )
+        .await;
+    assert_eq!(ok(&g), ItemStatus::Rejected);
+    h.permit(
+        store,
+        "m-sp-8",
+        special("SP-A", Function::Cancellation, "6", "SAMPLE"),
+    )
+    .await;
+    let g2 = h
+        .permit(
+            store,
+            "m-sp-9",
+            special("SP-H", Function::Original, "6", "SAMPLE"),
+        )
+        .await;
+    assert_eq!(ok(&g2), ItemStatus::Approved);
+    // A replacement does not count the version it replaces.
+    let c2 = h
+        .permit(
+            store,
+            "m-sp-10",
+            special("SP-C", Function::Replacement, "4", "SAMPLE"),
+        )
+        .await;
+    assert_eq!(ok(&c2), ItemStatus::Approved);
+}
+
+fn refdata(variant: u8) -> RefData {
+    refdata_with(variant, 2500)
+}
+
+fn refdata_with(variant: u8, licences: u32) -> RefData {
+    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    RefData {
+        standards: vec![
+            Standard {
+                reference: StandardRef::parse("TIS 2432-2555").unwrap(),
+                title_th: "เต้าเสียบ".into(),
+                title_en: "Plugs".into(),
+                compulsory: true,
+                in_force_from: d(2013, 6, 1),
+                in_force_until: None,
+                hs_prefixes: vec!["85044090".into(), "850440".into()],
+                inspection_rate: 5,
+                test_report_required: false,
+            },
+            Standard {
+                reference: StandardRef::parse("TIS 60335 Part 2(3)-2567").unwrap(),
+                title_th: "เตารีด".into(),
+                title_en: "Irons".into(),
+                compulsory: variant == 0,
+                in_force_from: d(2024, 1, 1),
+                in_force_until: Some(d(2030, 12, 31)),
+                hs_prefixes: vec!["851640".into()],
+                inspection_rate: 100,
+                test_report_required: true,
+            },
+        ],
+        licences: (0..licences)
+            .map(|i| Licence {
+                number: format!("L-{variant}-{i:07}"),
+                licence_type: if i % 7 == 0 {
+                    LicenceType::Manufacture
+                } else {
+                    LicenceType::Import
+                },
+                holder: party(IMPORTER),
+                holder_name: "บริษัท ตัวอย่าง จำกัด".into(),
+                standard: StandardRef::parse("TIS 2432-2555").unwrap(),
+                brands: if i % 2 == 0 {
+                    vec![]
+                } else {
+                    vec!["ACME".into(), "Acme | Pro".into()]
+                },
+                models: vec![format!("X{i}")],
+                manufacturer: "ACME Ltd".into(),
+                manufacturer_country: Country::parse("CN").unwrap(),
+                issued_on: d(2024, 1, 1),
+                expires_on: d(2027, 1, 1),
+                status: LicenceStatus::Active,
+                status_since: d(2024, 1, 1),
+            })
+            .collect(),
+        labs: vec![Lab {
+            id: "LAB-1".into(),
+            name: "Lab".into(),
+            standards: vec![StandardRef::parse("TIS 2432-2555").unwrap()],
+            accredited_from: d(2020, 1, 1),
+            accredited_until: None,
+            status: LabStatus::Active,
+        }],
+        purposes: vec![SpecialPurpose {
+            code: "SAMPLE".into(),
+            description_th: "ตัวอย่าง".into(),
+            description_en: "Samples".into(),
+            valid_from: d(2024, 10, 1),
+            valid_until: None,
+            max_quantity_per_year: Some(amount("10.5")),
+            officer_review: variant == 1,
+            test_report_required: false,
+        }],
+    }
+}
+
+async fn refdata_round_trip_and_licence_status(store: &Store) {
+    assert_eq!(store.load_refdata().await.unwrap(), None, "never loaded");
+    let first = Arc::new(refdata(0));
+    store.replace_refdata(first.clone(), now()).await.unwrap();
+    assert_eq!(store.load_refdata().await.unwrap().as_ref(), Some(&*first));
+    let second = Arc::new(refdata(1));
+    store.replace_refdata(second.clone(), now()).await.unwrap();
+    assert_eq!(
+        store.load_refdata().await.unwrap().as_ref(),
+        Some(&*second),
+        "replaced whole"
+    );
+    let change = LicenceStatusChange {
+        number: "L-1-0000003".into(),
+        status: LicenceStatus::Suspended,
+        since: today(),
+        actor: "e-surveillance".into(),
+        reason: "factory audit failed".into(),
+        at: now(),
+    };
+    assert!(store.set_licence_status(change.clone()).await.unwrap());
+    let loaded = store.load_refdata().await.unwrap().unwrap();
+    let l = loaded
+        .licences
+        .iter()
+        .find(|l| l.number == "L-1-0000003")
+        .unwrap();
+    assert_eq!(
+        (l.status, l.status_since),
+        (LicenceStatus::Suspended, today())
+    );
+    let unknown = LicenceStatusChange {
+        number: "L-NOPE".into(),
+        ..change
+    };
+    assert!(!store.set_licence_status(unknown).await.unwrap());
+}
+
+async fn status_query_by_permit_and_reference(store: &Store) {
+    let h = Harness::new();
+    let r = h
+        .permit(
+            store,
+            "m-st-1",
+            request(
+                "REF-ST",
+                Function::Original,
+                &[(1, 1, "10", "fan"), (2, 3, "4", "HOLD lamp")],
+            ),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::HoldForInspection);
+    let p = r.permit.clone().unwrap();
+    assert_eq!(p.effective_date, today());
+    assert_eq!(p.expiry_date, arrival() + Duration::days(90));
+    let d = h
+        .declare(
+            store,
+            "m-st-2",
+            declaration("D-ST", &[(p.number, 1, "2"), (p.number, 3, "1")]),
+        )
+        .await;
+    assert_eq!(d.result, DeclarationResult::Hold);
+    assert_eq!(
+        quantities(store, p.number).await,
+        vec![(Amount::ZERO, amount("10")), (Amount::ZERO, amount("4"))]
+    );
+    h.declare(
+        store,
+        "m-st-3",
+        declaration("D-ST-2", &[(p.number, 1, "2")]),
+    )
+    .await;
+    let by_permit = status_by_permit(store, p.number).await;
+    let by_reference = status_by_reference(store, "REF-ST").await;
+    assert_eq!(by_permit, by_reference);
+    assert_eq!(by_permit.result, StatusQueryResult::Found);
+    assert_eq!(by_permit.request_id.as_deref(), Some(r.request_id.as_str()));
+    assert_eq!(by_permit.permit.as_ref(), Some(&p));
+    let items: Vec<_> = by_permit
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.item_number,
+                i.invoice_item_number,
+                i.status,
+                i.approved,
+                i.written_off,
+                i.remaining,
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        vec![
+            (
+                1,
+                1,
+                ItemStatus::Approved,
+                amount("10"),
+                amount("2"),
+                amount("8")
+            ),
+            (
+                2,
+                3,
+                ItemStatus::HoldForInspection,
+                amount("4"),
+                Amount::ZERO,
+                amount("4")
+            ),
+        ]
+    );
+    assert_eq!(by_permit.history.len(), 2);
+    assert!(
+        by_permit.history[1].reason_en.contains("D-ST-2")
+            && !by_permit.history[1].reason_th.is_empty()
+    );
+    // The query as a message is stored and answered like any other.
+    let q = InboundDocument::PermitStatusQuery(PermitStatusQuery::ByPermit(p.number));
+    h.send(store, "m-st-4", q).await;
+    assert_eq!(
+        h.doc("m-st-4"),
+        OutboundDocument::PermitStatusResponse(by_permit)
+    );
+    assert!(store.lookup_reply("m-st-4").await.unwrap().is_some());
+    let missing =
+        status_by_permit(store, PermitNumber::parse("TISI-P-2569-09999999").unwrap()).await;
+    assert_eq!(missing.result, StatusQueryResult::NotFound);
+    assert_eq!(
+        status_by_reference(store, "REF-NONE").await.result,
+        StatusQueryResult::NotFound
+    );
+}
+
+async fn asynchronous_reply_goes_to_the_outbox(store: &Store) {
+    let h = Harness::new();
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-ASYNC",
+        Function::Original,
+        &[(1, 1, "1", "fan")],
+    ));
+    let out = store
+        .process(meta("m-async", false), doc.clone(), h.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(out.reply().http_status, 202);
+    let again = store
+        .process(meta("m-async", false), doc, h.ctx.clone())
+        .await
+        .unwrap();
+    assert!(again.is_duplicate());
+    assert_eq!(
+        store.pending_outbox_for_tests().await,
+        vec![("out-m-async".to_owned(), 1)]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-specific
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances_make_one_decision() {
+    let Some(db) = pg_db().await else { return };
+    let (admin, name) = db.pg.clone().unwrap();
+    let second = Store::connect(&pg_url(&admin, &name)).await.unwrap();
+    let h = Arc::new(Harness::new());
+    let doc = InboundDocument::ImportPermitRequest(request(
+        "REF-2X",
+        Function::Original,
+        &[(1, 1, "5", "fan")],
+    ));
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = if i % 2 == 0 {
+            db.store.clone()
+        } else {
+            second.clone()
+        };
+        let (h, doc) = (h.clone(), doc.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .process(meta("msg-2x@nsw", true), doc, h.ctx.clone())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| !o.is_duplicate()).count(), 1);
+    assert!(outcomes.iter().all(|o| o.reply() == outcomes[0].reply()));
+    assert_eq!(
+        status_by_reference(&second, "REF-2X").await.history.len(),
+        1
+    );
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_failing_job_rolls_back_only_itself() {
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    // Hold the writer inside a job while the others queue up, so that they form one batch.
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let (entered_tx, entered) = tokio::sync::oneshot::channel::<()>();
+    let blocker = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.write(move |_c| {
+                Box::pin(async move {
+                    let _ = entered_tx.send(());
+                    let _ = wait.await;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    };
+    entered.await.unwrap();
+    let before = s.stats().batches();
+    let mut tasks = Vec::new();
+    for i in 0..10i64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.write(move |c| {
+                Box::pin(async move {
+                    use super::sql::{args, Conn};
+                    c.exec(
+                        "INSERT INTO counters (name, value) VALUES ($1, $2)",
+                        args![format!("probe-{i}"), i],
+                    )
+                    .await?;
+                    if i == 4 {
+                        return Err(StoreError::Invalid("job 4 fails after writing".into()));
+                    }
+                    Ok(i)
+                })
+            })
+            .await
+        }));
+    }
+    while s.queued_for_tests() < 10 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.unwrap();
+        if i == 4 {
+            assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+        } else {
+            assert_eq!(r.unwrap(), i as i64);
+        }
+    }
+    assert_eq!(
+        s.stats().batches(),
+        before + 2,
+        "the blocker's batch, then one batch of ten"
+    );
+    let names: Vec<String> = {
+        let mut c = s.read_conn_for_tests().await;
+        use super::sql::{Conn, Ty};
+        c.rows(
+            "SELECT name FROM counters WHERE name LIKE 'probe-%' ORDER BY name",
+            vec![],
+            &[Ty::Text],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect()
+    };
+    let want: Vec<String> = (0..10)
+        .filter(|i| *i != 4)
+        .map(|i| format!("probe-{i}"))
+        .collect();
+    assert_eq!(names, want);
+}
+
+#[tokio::test]
+async fn urls_are_checked() {
+    assert!(matches!(
+        Store::connect("mysql://x/y").await,
+        Err(StoreError::Config(_))
+    ));
+    assert!(matches!(
+        Store::connect("sqlite::memory:").await,
+        Err(StoreError::Config(_))
+    ));
+}
+
+#[test]
+fn content_hash_ignores_function_but_not_content() {
+    let a = request("R", Function::Original, &[(1, 1, "5", "fan")]);
+    let mut b = a.clone();
+    b.function = Function::Replacement;
+    assert_eq!(content_hash(&a), content_hash(&b));
+    let check = |change: &dyn Fn(&mut ImportPermitRequest)| {
+        let mut c = a.clone();
+        change(&mut c);
+        assert_ne!(content_hash(&a), content_hash(&c), "{c:?}");
+    };
+    check(&|r| r.items[0].quantity = Quantity::parse("5.001", "C62").unwrap());
+    check(&|r| r.items[0].description = "fan ".into());
+    check(&|r| r.items[0].standard = None);
+    check(&|r| r.invoice.number = "INV-2".into());
+    check(&|r| r.importer.name_en = None);
+    check(&|r| r.items.push(r.items[0].clone()));
+    // Field boundaries are part of the hash: moving text between fields changes it.
+    check(&|r| {
+        r.items[0].brand = "ACMEX".into();
+        r.items[0].model = "1".into();
+    });
+}
+
+/// The volume of a national licence register: one million licences replaced in one
+/// transaction and read back. Slow in a debug build, so run on demand:
+/// `cargo test --release --lib store::tests::million -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn million_licences_replace_and_load() {
+    let n: usize = std::env::var("LICENCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let data = Arc::new(refdata_with(0, n as u32));
+    let mut dbs = vec![sqlite_db().await];
+    dbs.extend(pg_db().await);
+    for db in &dbs {
+        let started = std::time::Instant::now();
+        db.store.replace_refdata(data.clone(), now()).await.unwrap();
+        eprintln!("replaced {n} licences in {:?}", started.elapsed());
+        let loaded = db.store.load_refdata().await.unwrap().unwrap();
+        assert_eq!(loaded.licences.len(), n);
+        assert_eq!(loaded.licences[n - 1], data.licences[n - 1]);
+    }
+}

@@ -1,0 +1,103 @@
+//! Logs (tracing, text or JSON) and metrics (Prometheus text format, rendered by the admin
+//! listener).
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, LogSettings};
+
+/// Requests answered on `/ebms`, labelled `action` and `decision`.
+pub const REQUESTS_TOTAL: &str = "nsw_requests_total";
+/// Time to answer a request on `/ebms`, labelled `action`.
+pub const REQUEST_DURATION_SECONDS: &str = "nsw_request_duration_seconds";
+/// Messages waiting for asynchronous delivery.
+pub const OUTBOX_PENDING: &str = "nsw_outbox_pending";
+/// Age of the oldest message waiting for delivery.
+pub const OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str = "nsw_outbox_oldest_pending_age_seconds";
+
+/// Bucket bounds (seconds) of the request-duration histogram.
+const DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Installs the global log subscriber. `RUST_LOG`, when set, wins over `log.filter`.
+/// Calling it again (tests) is harmless.
+pub fn init_logging(settings: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match settings.format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
+            .try_init(),
+        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+    };
+    // Already installed (a second application in one process): keep the first.
+    let _ = result;
+}
+
+/// The process-wide metrics recorder, installed on first use. Histograms get explicit buckets
+/// (so they are rendered as Prometheus histograms, not summaries).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(REQUEST_DURATION_SECONDS.to_string()),
+                    DURATION_BUCKETS,
+                )
+                .and_then(|b| b.set_buckets(DURATION_BUCKETS))
+                .expect("bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+            }
+            describe_metrics();
+            handle
+        })
+        .clone()
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!(
+        REQUESTS_TOTAL,
+        "ebMS requests answered, by action and decision (or error kind)"
+    );
+    metrics::describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "time from request received to response ready, by action"
+    );
+    metrics::describe_gauge!(OUTBOX_PENDING, "messages waiting for asynchronous delivery");
+    metrics::describe_gauge!(
+        OUTBOX_OLDEST_PENDING_AGE_SECONDS,
+        metrics::Unit::Seconds,
+        "age of the oldest message waiting for asynchronous delivery"
+    );
+}
+
+/// Records one answered `/ebms` request.
+pub fn record_request(action: &str, decision: &str, elapsed: std::time::Duration) {
+    metrics::counter!(REQUESTS_TOTAL, "action" => action.to_string(), "decision" => decision.to_string())
+        .increment(1);
+    metrics::histogram!(REQUEST_DURATION_SECONDS, "action" => action.to_string())
+        .record(elapsed.as_secs_f64());
+}
+
+/// Sets the outbox gauges (called when `/metrics` is scraped).
+pub fn record_outbox(pending: u64, oldest_age_seconds: f64) {
+    metrics::gauge!(OUTBOX_PENDING).set(pending as f64);
+    metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE_SECONDS).set(oldest_age_seconds);
+}

@@ -1,0 +1,579 @@
+//! `POST /ebms` over real HTTP: every action, both packagings, both reply modes, the error rows
+//! of spec §1.2, duplicates and write-off races under concurrency.
+
+use nsw_gateway::domain::OutboundDocument;
+use nsw_gateway::wire::intake::Packaging;
+use nsw_gateway::wire::reply::{Built, RequestOptions};
+
+use crate::helpers::{identity, spawn_app, spawn_app_with, Options, Security};
+use crate::messages::*;
+
+const PACKAGINGS: [Packaging; 2] = [Packaging::Inline, Packaging::Multipart];
+
+#[tokio::test]
+async fn ping_is_answered_with_pong() {
+    let app = spawn_app().await;
+    let h = header("Ping");
+    let a = app
+        .post(&nsw_gateway::wire::reply::build_ping(&h, true))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let r = a.reply();
+    assert_eq!(r.header.action, "Pong");
+    assert_eq!(
+        r.header.ref_to_message_id.as_deref(),
+        Some(h.message_id.as_str())
+    );
+    assert_eq!(r.header.from.id, "TISI");
+    assert_eq!(r.header.to.id, "NSW");
+}
+
+#[tokio::test]
+async fn import_permit_request_with_sync_reply_in_both_packagings() {
+    let app = spawn_app().await;
+    for (i, packaging) in PACKAGINGS.into_iter().enumerate() {
+        let h = header("ImportPermitRequest");
+        let payload = permit_request(&format!("REF-SYNC-{i}"), LICENCE_OK, 100);
+        let a = app
+            .post(&request(&h, &payload, packaging, sync_ack()))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        let r = a.reply();
+        assert_eq!(
+            r.packaging, packaging,
+            "the reply uses the request's packaging"
+        );
+        assert_eq!(r.header.action, "ImportPermitResponse");
+        assert_eq!(r.header.conversation_id, h.conversation_id);
+        assert_eq!(
+            r.header.ref_to_message_id.as_deref(),
+            Some(h.message_id.as_str())
+        );
+        assert_eq!(
+            (r.header.from.id.as_str(), r.header.to.id.as_str()),
+            ("TISI", "NSW")
+        );
+        let ack = r.acknowledgment.as_ref().expect("acknowledgment requested");
+        assert_eq!(ack.ref_to_message_id, h.message_id);
+        let resp = a.permit_response();
+        assert_eq!(resp.decision.code(), "APPROVED");
+        assert_eq!(
+            resp.issuing_authority_tax_number.to_string(),
+            app.settings.gateway.issuer_tax_number.to_string()
+        );
+        assert!(resp.permit.is_some());
+    }
+    let metrics = app.client.get(app.admin("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(r#"nsw_requests_total{action="ImportPermitRequest",decision="APPROVED"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"nsw_request_duration_seconds_bucket{action="ImportPermitRequest",le="+Inf"}"#
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn thai_single_byte_encoded_requests_are_decided() {
+    let app = spawn_app().await;
+    for (i, packaging) in PACKAGINGS.into_iter().enumerate() {
+        let h = header("ImportPermitRequest");
+        let opts = RequestOptions {
+            tis620: true,
+            ..sync_ack()
+        };
+        let payload = permit_request(&format!("REF-TIS620-{i}"), LICENCE_OK, 2);
+        let a = app.post(&request(&h, &payload, packaging, opts)).await;
+        assert_eq!(a.status, 200, "{packaging:?}: {}", a.text());
+        assert_eq!(a.permit_response().decision.code(), "APPROVED");
+    }
+}
+
+#[tokio::test]
+async fn a_standalone_acknowledgment_is_accepted() {
+    let app = spawn_app().await;
+    // An acknowledgment the NSW returns for a message the gateway delivered to it.
+    let mut delivered = header("ImportPermitResponse");
+    delivered.from = nsw_gateway::wire::envelope::PartyId::new("TISI");
+    delivered.to = nsw_gateway::wire::envelope::PartyId::new("NSW");
+    let ack = nsw_gateway::wire::reply::build_ack_only(&delivered, new_id(), chrono::Utc::now());
+    let a = app.post(&ack).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(a.body.is_empty());
+}
+
+#[tokio::test]
+async fn sync_reply_without_ack_request_has_no_acknowledgment() {
+    let app = spawn_app().await;
+    let h = header("ImportPermitRequest");
+    let opts = RequestOptions {
+        ack_requested: false,
+        sync_reply: true,
+        tis620: false,
+    };
+    let a = app
+        .post(&request(
+            &h,
+            &permit_request("REF-NOACK", LICENCE_OK, 1),
+            Packaging::Inline,
+            opts,
+        ))
+        .await;
+    assert_eq!(a.status, 200);
+    assert!(a.reply().acknowledgment.is_none());
+}
+
+#[tokio::test]
+async fn a_business_rejection_is_a_200_with_a_rejected_decision() {
+    let app = spawn_app().await;
+    let a = app
+        .send(
+            &permit_request("REF-REVOKED", LICENCE_REVOKED, 5),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let r = a.permit_response();
+    assert_eq!(r.decision.code(), "REJECTED");
+    assert!(r.permit.is_none());
+    let codes: Vec<_> = r.items[0].reasons.iter().map(|x| x.code.code()).collect();
+    assert!(codes.contains(&"LICENCE_REVOKED"), "{codes:?}");
+}
+
+#[tokio::test]
+async fn without_sync_reply_the_answer_is_202_and_the_response_goes_to_the_outbox() {
+    let app = spawn_app().await;
+    for (ack_requested, packaging) in [(true, Packaging::Multipart), (false, Packaging::Inline)] {
+        let h = header("ImportPermitRequest");
+        let opts = RequestOptions {
+            ack_requested,
+            sync_reply: false,
+            tis620: false,
+        };
+        let reference = format!("REF-ASYNC-{ack_requested}");
+        let a = app
+            .post(&request(
+                &h,
+                &permit_request(&reference, LICENCE_OK, 3),
+                packaging,
+                opts,
+            ))
+            .await;
+        assert_eq!(a.status, 202, "{}", a.text());
+        if ack_requested {
+            let r = a.reply();
+            assert_eq!(r.header.action, "Acknowledgment");
+            assert!(
+                !r.header.duplicate_elimination,
+                "never on an Acknowledgment"
+            );
+            assert_eq!(r.acknowledgment.unwrap().ref_to_message_id, h.message_id);
+            assert!(r.payload.is_none());
+        } else {
+            assert!(a.body.is_empty(), "{}", a.text());
+        }
+        let outbox = app.outbox(&h.conversation_id).await;
+        assert_eq!(outbox.len(), 1, "one delivery for the conversation");
+        let (content_type, body, partner) = &outbox[0];
+        assert_eq!(partner, "NSW");
+        let delivered = nsw_gateway::wire::reply::parse_reply(Some(content_type), body).unwrap();
+        assert_eq!(delivered.packaging, packaging);
+        assert_eq!(delivered.header.action, "ImportPermitResponse");
+        assert_eq!(delivered.header.conversation_id, h.conversation_id);
+        assert_eq!(
+            delivered.header.ref_to_message_id.as_deref(),
+            Some(h.message_id.as_str())
+        );
+        assert_ne!(delivered.header.message_id, h.message_id);
+        match delivered.payload {
+            Some(OutboundDocument::ImportPermitResponse(r)) => {
+                assert_eq!(r.decision.code(), "APPROVED")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn declaration_check_amendment_and_status_query() {
+    let app = spawn_app().await;
+    let permit = app.approved_permit("REF-DECL", 10).await;
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    for packaging in PACKAGINGS {
+        let number = format!("DECL-{packaging:?}");
+        let a = app
+            .send(&declaration_check(&number, &permit, &issuer, 4), packaging)
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        match a.reply().payload {
+            Some(OutboundDocument::DeclarationCheckResponse(r)) => {
+                assert_eq!(r.result.code(), "ACCEPTED", "{r:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // 8 of 10 written off: 4 more do not fit.
+    let a = app
+        .send(
+            &declaration_check("DECL-OVER", &permit, &issuer, 4),
+            Packaging::Inline,
+        )
+        .await;
+    match a.reply().payload {
+        Some(OutboundDocument::DeclarationCheckResponse(r)) => {
+            assert_eq!(r.result.code(), "REFUSED");
+            assert_eq!(r.lines[0].result.code(), "QUANTITY_EXCEEDED");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Cancelling a declaration restores its quantity; an unknown one is reported.
+    for (number, expected) in [
+        ("DECL-Inline", "RESTORED"),
+        ("NO-SUCH-DECL", "UNKNOWN_DECLARATION"),
+    ] {
+        let a = app
+            .send(&declaration_cancel(number), Packaging::Inline)
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        match a.reply().payload {
+            Some(OutboundDocument::DeclarationAmendmentResponse(r)) => {
+                assert_eq!(r.result.code(), expected)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let a = app
+        .send(
+            &status_query(&permit.number.to_string()),
+            Packaging::Multipart,
+        )
+        .await;
+    match a.reply().payload {
+        Some(OutboundDocument::PermitStatusResponse(r)) => {
+            assert_eq!(r.decision.map(|d| d.code()), Some("APPROVED"));
+            assert_eq!(r.items[0].written_off.to_string(), "4");
+        }
+        other => panic!("{other:?}"),
+    }
+    let a = app
+        .send(&status_query("TISI-P-2569-09999999"), Packaging::Inline)
+        .await;
+    match a.reply().payload {
+        Some(OutboundDocument::PermitStatusResponse(r)) => {
+            assert!(matches!(
+                r.result,
+                nsw_gateway::domain::StatusQueryResult::NotFound
+            ))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// One malformed message per error row of spec §1.2: (what, message, status, error code).
+#[tokio::test]
+async fn messages_that_cannot_be_accepted_get_400_with_an_error_list() {
+    let app = spawn_app().await;
+    let ok = permit_request("REF-ERR", LICENCE_OK, 1);
+    let with = |f: &dyn Fn(&mut nsw_gateway::wire::envelope::MessageHeader)| {
+        let mut h = header("ImportPermitRequest");
+        f(&mut h);
+        request(&h, &ok, Packaging::Inline, sync_ack())
+    };
+    let cases: Vec<(&str, Built, &str)> = vec![
+        (
+            "unknown To party",
+            with(&|h| h.to.id = "OTHER".into()),
+            "ValueNotRecognized",
+        ),
+        (
+            "unknown From party",
+            with(&|h| h.from.id = "STRANGER".into()),
+            "ValueNotRecognized",
+        ),
+        (
+            "wrong CPAId",
+            with(&|h| h.cpa_id = "OTHER-CPA".into()),
+            "ValueNotRecognized",
+        ),
+        (
+            "expired TimeToLive",
+            with(&|h| h.time_to_live = Some(h.timestamp - chrono::Duration::minutes(5))),
+            "TimeToLiveExpired",
+        ),
+        (
+            "Action and payload disagree",
+            with(&|h| h.action = "DeclarationCheck".into()),
+            "Inconsistent",
+        ),
+        (
+            "unknown payload version",
+            request(
+                &header("ImportPermitRequest"),
+                &ok.replace("permit:1_00", "permit:1_07"),
+                Packaging::Inline,
+                sync_ack(),
+            ),
+            "NotSupported",
+        ),
+        (
+            "bad value in the payload",
+            request(
+                &header("ImportPermitRequest"),
+                &ok.replace("<HSCode>85044090</HSCode>", "<HSCode>8504409X</HSCode>"),
+                Packaging::Multipart,
+                sync_ack(),
+            ),
+            "",
+        ),
+    ];
+    for (what, built, code) in cases {
+        let a = app.post(&built).await;
+        assert_eq!(a.status, 400, "{what}: {}", a.text());
+        let codes = a.error_codes();
+        if !code.is_empty() {
+            assert!(codes.iter().any(|c| c == code), "{what}: {codes:?}");
+        }
+    }
+    // A DOCTYPE is a security failure, whatever else the message says.
+    let doctype = Built {
+        content_type: "text/xml".into(),
+        body: b"<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>".to_vec(),
+    };
+    let a = app.post(&doctype).await;
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert!(
+        a.text().contains("SecurityFailure") || a.text().contains("Fault"),
+        "{}",
+        a.text()
+    );
+}
+
+#[tokio::test]
+async fn not_soap_at_all_gets_a_soap_fault() {
+    let app = spawn_app().await;
+    for body in [&b"this is not xml"[..], b"<html><body>hello</body></html>"] {
+        let a = app
+            .post(&Built {
+                content_type: "text/xml".into(),
+                body: body.to_vec(),
+            })
+            .await;
+        assert_eq!(a.status, 400);
+        let text = a.text();
+        assert!(text.contains("Fault") && text.contains("Client"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_sender_whose_certificate_is_not_bound_to_its_party() {
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await;
+    let pki = app.pki.as_ref().unwrap();
+    // The bound certificate passes.
+    let a = app
+        .post(&nsw_gateway::wire::reply::build_ping(&header("Ping"), true))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    // Same CA, same CN, another certificate: refused with SecurityFailure only.
+    let impostor = app
+        .client_builder()
+        .identity(identity(&pki.ca.issue_client("NSW").unwrap()))
+        .build()
+        .unwrap();
+    let a = app
+        .post_with(
+            &impostor,
+            &nsw_gateway::wire::reply::build_ping(&header("Ping"), true),
+        )
+        .await;
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert_eq!(a.error_codes(), vec!["SecurityFailure"]);
+}
+
+#[tokio::test]
+async fn a_partner_over_its_rate_gets_429_with_retry_after() {
+    let app = spawn_app_with(Options {
+        rate_per_minute: 1,
+        rate_burst: 1,
+        ..Options::default()
+    })
+    .await;
+    let ping = || nsw_gateway::wire::reply::build_ping(&header("Ping"), true);
+    assert_eq!(app.post(&ping()).await.status, 200);
+    let a = app.post(&ping()).await;
+    assert_eq!(a.status, 429);
+    let secs: u64 = a.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+}
+
+#[tokio::test]
+async fn without_reference_data_requests_get_503_and_readiness_fails() {
+    let app = spawn_app_with(Options {
+        security: Security::Tls,
+        refdata: false,
+        ..Options::default()
+    })
+    .await;
+    let a = app
+        .send(
+            &permit_request("REF-NODATA", LICENCE_OK, 1),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(a.status, 503, "{}", a.text());
+    assert_eq!(a.retry_after.as_deref(), Some("1"));
+    // Not recorded: the same message is not a duplicate later.
+    let ready = app.client.get(app.admin("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    // Ping does not need reference data.
+    let a = app
+        .post(&nsw_gateway::wire::reply::build_ping(&header("Ping"), true))
+        .await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn a_retried_message_gets_the_first_reply_and_nothing_is_decided_again() {
+    let app = spawn_app().await;
+    let h = header("ImportPermitRequest");
+    let built = request(
+        &h,
+        &permit_request("REF-RETRY", LICENCE_OK, 2),
+        Packaging::Multipart,
+        sync_ack(),
+    );
+    let first = app.post(&built).await;
+    let again = app.post(&built).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, again.body, "byte-identical replay");
+    assert_eq!(first.content_type, again.content_type);
+    // A new MessageId with the same reference and content gets the earlier decision.
+    let h2 = header("ImportPermitRequest");
+    let other = app
+        .post(&request(
+            &h2,
+            &permit_request("REF-RETRY", LICENCE_OK, 2),
+            Packaging::Inline,
+            sync_ack(),
+        ))
+        .await;
+    assert_eq!(
+        other.permit_response().permit.unwrap().number,
+        first.permit_response().permit.unwrap().number
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_hundred_concurrent_copies_of_a_message_get_one_decision() {
+    let app = spawn_app_with(Options {
+        max_in_flight: 200,
+        ..Options::default()
+    })
+    .await;
+    let h = header("ImportPermitRequest");
+    let built = request(
+        &h,
+        &permit_request("REF-100", LICENCE_OK, 7),
+        Packaging::Inline,
+        sync_ack(),
+    );
+    let answers = futures_join_all((0..100).map(|_| app.post(&built))).await;
+    let first = &answers[0];
+    assert_eq!(first.status, 200, "{}", first.text());
+    for a in &answers {
+        assert_eq!(a.status, 200);
+        assert_eq!(a.body, first.body, "every copy gets the same reply");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_database_make_one_decision_for_concurrent_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _guard) = crate::helpers::fresh_database(dir.path()).await;
+    let options = Options {
+        database_url: Some(url),
+        max_in_flight: 200,
+        ..Options::default()
+    };
+    let a = spawn_app_with(options.clone()).await;
+    let b = spawn_app_with(options).await;
+    let h = header("ImportPermitRequest");
+    let built = request(
+        &h,
+        &permit_request("REF-TWO", LICENCE_OK, 7),
+        Packaging::Multipart,
+        sync_ack(),
+    );
+    let answers = futures_join_all((0..100).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post(&built)
+    }))
+    .await;
+    for ans in &answers {
+        assert_eq!(ans.status, 200, "{}", ans.text());
+        assert_eq!(ans.body, answers[0].body);
+    }
+    drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_declarations_racing_for_ten_pieces_get_exactly_ten_accepted() {
+    let app = spawn_app().await;
+    let permit = app.approved_permit("REF-RACE", 10).await;
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let payloads: Vec<String> = (0..50)
+        .map(|i| declaration_check(&format!("RACE-{i:02}"), &permit, &issuer, 1))
+        .collect();
+    let answers = futures_join_all(payloads.iter().map(|p| app.send(p, Packaging::Inline))).await;
+    let mut accepted = 0;
+    for a in &answers {
+        assert_eq!(a.status, 200, "{}", a.text());
+        match a.reply().payload {
+            Some(OutboundDocument::DeclarationCheckResponse(r)) => {
+                if r.result.code() == "ACCEPTED" {
+                    accepted += 1;
+                } else {
+                    assert_eq!(r.lines[0].result.code(), "QUANTITY_EXCEEDED", "{r:?}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(accepted, 10);
+}
+
+/// Runs futures concurrently on the current task and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("ready")).collect()
+}

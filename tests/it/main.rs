@@ -1,0 +1,10 @@
+//! The one integration-test binary: the gateway over real HTTP.
+
+mod cli;
+mod ebms;
+mod helpers;
+mod messages;
+mod ops;
+mod protection;
+mod settings;
+mod tls;

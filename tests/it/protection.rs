@@ -1,0 +1,99 @@
+//! Body limit (413 before reading), in-flight bound (503), time budget (503).
+
+use crate::helpers::{spawn_app_with, Options, RawRequest, NOT_A_MESSAGE_STATUS};
+
+#[tokio::test]
+async fn declared_oversize_body_is_refused_before_it_is_sent() {
+    let app = spawn_app_with(Options {
+        max_body_bytes: 1024,
+        ..Options::default()
+    })
+    .await;
+    // Only the head is sent: the answer cannot depend on reading the body.
+    let raw = RawRequest::start(
+        app.addr,
+        &RawRequest::post_head(Some(10 * 1024 * 1024), ""),
+        b"",
+    )
+    .await;
+    let r = raw.response().await;
+    assert_eq!(r.status, 413, "{r:?}");
+}
+
+#[tokio::test]
+async fn undeclared_oversize_body_is_cut_off_at_the_limit() {
+    let app = spawn_app_with(Options {
+        max_body_bytes: 1024,
+        ..Options::default()
+    })
+    .await;
+    let chunk = vec![b'x'; 2000];
+    let mut body = format!("{:x}\r\n", chunk.len()).into_bytes();
+    body.extend_from_slice(&chunk);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    let raw = RawRequest::start(
+        app.addr,
+        &RawRequest::post_head(None, "Transfer-Encoding: chunked\r\n"),
+        &body,
+    )
+    .await;
+    assert_eq!(raw.response().await.status, 413);
+}
+
+#[tokio::test]
+async fn body_at_the_limit_is_read() {
+    let app = spawn_app_with(Options {
+        max_body_bytes: 1024,
+        ..Options::default()
+    })
+    .await;
+    let body = vec![b'x'; 1024];
+    let raw = RawRequest::start(
+        app.addr,
+        &RawRequest::post_head(Some(body.len()), ""),
+        &body,
+    )
+    .await;
+    assert_eq!(raw.response().await.status, NOT_A_MESSAGE_STATUS);
+}
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_bound_are_shed_with_503() {
+    let app = spawn_app_with(Options {
+        max_in_flight: 1,
+        ..Options::default()
+    })
+    .await;
+    // The first request holds the only slot while its body is incomplete.
+    let mut held =
+        RawRequest::start(app.addr, &RawRequest::post_head(Some(10), ""), b"12345").await;
+    app.wait_in_flight(1).await;
+
+    let shed = app
+        .client
+        .post(app.url("/ebms"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+
+    held.send(b"67890").await;
+    assert_eq!(held.response().await.status, NOT_A_MESSAGE_STATUS);
+    app.wait_in_flight(0).await;
+}
+
+#[tokio::test]
+async fn a_request_over_its_time_budget_gets_503_with_retry_after() {
+    let app = spawn_app_with(Options {
+        request_timeout_ms: 200,
+        ..Options::default()
+    })
+    .await;
+    // The body never completes; the gateway's own timer ends the request.
+    let raw = RawRequest::start(app.addr, &RawRequest::post_head(Some(10), ""), b"12345").await;
+    let r = raw.response().await;
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("1"));
+}

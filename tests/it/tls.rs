@@ -1,0 +1,110 @@
+//! HTTPS, required client certificates, certificate replacement without restart.
+
+use nsw_gateway::certs::Ca;
+use nsw_gateway::http::tls::PeerIdentity;
+
+use crate::helpers::{identity, spawn_app_with, Options, Security};
+
+fn served_certificate(r: &reqwest::Response) -> Vec<u8> {
+    r.extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .expect("TLS info with the server certificate")
+        .to_vec()
+}
+
+#[tokio::test]
+async fn https_is_served_with_the_configured_certificate() {
+    let app = spawn_app_with(Options {
+        security: Security::Tls,
+        ..Options::default()
+    })
+    .await;
+    let r = app.client.get(app.url("/ebms")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(served_certificate(&r), app.pki.as_ref().unwrap().server.der);
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/ebms", app.addr))
+        .send()
+        .await;
+    assert!(plain.is_err() || plain.unwrap().status() != 405);
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_client_without_certificate() {
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await;
+    let anonymous = app.client_builder().build().unwrap();
+    let r = anonymous.get(app.url("/ebms")).send().await;
+    assert!(
+        r.is_err(),
+        "a client without certificate must be refused: {r:?}"
+    );
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_certificate_from_an_unknown_ca() {
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await;
+    let stranger = Ca::new("stranger CA").unwrap().issue_client("NSW").unwrap();
+    let client = app
+        .client_builder()
+        .identity(identity(&stranger))
+        .build()
+        .unwrap();
+    let r = client.get(app.url("/ebms")).send().await;
+    assert!(r.is_err(), "an unknown CA must be refused: {r:?}");
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_the_known_certificate_and_reads_its_identity() {
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await;
+    let r = app.client.get(app.url("/ebms")).send().await.unwrap();
+    assert_eq!(r.status(), 405, "the request reached the router");
+    let pki = app.pki.as_ref().unwrap();
+    let id = PeerIdentity::from_der(&pki.client.der);
+    assert_eq!(id.subject_cn.as_deref(), Some("NSW"));
+    assert!(id.matches(&app.settings.partners[0].cert));
+    let other = PeerIdentity::from_der(&pki.ca.issue_client("NSW").unwrap().der);
+    assert!(
+        !other.matches(&app.settings.partners[0].cert),
+        "same CN, other certificate: the fingerprint binding refuses it"
+    );
+}
+
+#[tokio::test]
+async fn replaced_certificates_are_served_to_new_connections_after_reload() {
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await;
+    let pki = app.pki.as_ref().unwrap();
+    let first = app.client.get(app.url("/ebms")).send().await.unwrap();
+    assert_eq!(served_certificate(&first), pki.server.der);
+
+    let renewed = pki.ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
+    pki.write_server(&renewed);
+    app.handle.reload_tls().unwrap();
+
+    let second = app.client.get(app.url("/ebms")).send().await.unwrap();
+    assert_eq!(second.status(), 405);
+    assert_eq!(served_certificate(&second), renewed.der);
+
+    // Broken files are refused and the renewed certificate stays in use.
+    std::fs::write(pki.dir.join("server.pem"), "not a certificate").unwrap();
+    assert!(app.handle.reload_tls().is_err());
+    let third = app.client.get(app.url("/ebms")).send().await.unwrap();
+    assert_eq!(served_certificate(&third), renewed.der);
+}

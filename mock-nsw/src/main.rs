@@ -1,1 +1,356 @@
-fn main() {}
+//! Command-line entry point of mock-nsw.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use mock_nsw::load::{self, Mode, RunConfig, TlsFiles};
+use mock_nsw::{gen, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "mock-nsw",
+    version,
+    about = "A simulator of the NSW side of the TISI permit gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate reference-data CSV files (spec §7) for a given scale, deterministic per seed.
+    GenData {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of licences.
+        #[arg(long, default_value_t = 1000)]
+        licences: usize,
+        /// Seed of the generator: the same seed gives byte-identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The day the data is made for (YYYY-MM-DD); default: today (UTC).
+        #[arg(long)]
+        today: Option<String>,
+    },
+    /// Send load to a gateway and report latency and errors.
+    Load(LoadArgs),
+    /// Run the NSW's receiving endpoint for asynchronous replies, with fault injection.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// The gateway's ebMS endpoint, e.g. http://127.0.0.1:8080/ebms. Only loopback hosts are
+    /// accepted unless --allow-non-loopback is given.
+    #[arg(long)]
+    target: String,
+    /// Allow a --target host that is not a loopback address.
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// Open loop: requests per second, sent on schedule whatever the answers.
+    #[arg(long, requires = "duration", conflicts_with_all = ["concurrency", "requests"])]
+    rate: Option<f64>,
+    /// Open loop: how long to send (e.g. 30s, 2m, 500ms).
+    #[arg(long, value_parser = parse_duration, requires = "rate")]
+    duration: Option<Duration>,
+    /// Closed loop: concurrent connections, each waiting for its answer before sending again.
+    #[arg(long, requires = "requests")]
+    concurrency: Option<usize>,
+    /// Closed loop: total requests to send.
+    #[arg(long, requires = "concurrency")]
+    requests: Option<u64>,
+    /// Open loop: most requests in flight at once.
+    #[arg(long, default_value_t = 4096)]
+    max_in_flight: usize,
+    /// Total timeout of one request.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    timeout: Duration,
+    /// Hard bound on the run: no request starts after it (default: the open-loop duration plus
+    /// 10 s, or 10 minutes for a closed loop).
+    #[arg(long, value_parser = parse_duration)]
+    max_time: Option<Duration>,
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// No progress bar (it is also off when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+    /// Write report.json, report.md and latency.svg here.
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Replay this captured message file instead of generating requests.
+    #[arg(long)]
+    body: Option<PathBuf>,
+    /// Content-Type of the --body file.
+    #[arg(long, default_value = "text/xml; charset=utf-8")]
+    content_type: String,
+    /// HTTP status expected for each --body replay.
+    #[arg(long, default_value_t = 200)]
+    expect_status: u16,
+}
+
+#[derive(Args)]
+struct TlsArgs {
+    /// PEM CA certificate(s) to trust for the gateway's server certificate (replaces the
+    /// built-in roots).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// PEM client certificate (chain) for mutual TLS.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn files(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+    /// Path of the ebMS endpoint.
+    #[arg(long, default_value = "/ebms")]
+    path: String,
+    /// Share of messages answered with 503 (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Share of messages whose connection is closed without an answer (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    drop_connection_rate: f64,
+    /// Milliseconds added before every answer.
+    #[arg(long, default_value_t = 0)]
+    latency: u64,
+    /// Answer the next N messages with 503 (also settable at run time:
+    /// POST /control/fail-next?n=N).
+    #[arg(long, default_value_t = 0)]
+    fail_next: u64,
+    /// Seed of the fault injector.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Append every accepted message as a JSON line to this file.
+    #[arg(long)]
+    record: Option<PathBuf>,
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 500ms, 30s, 2m"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(format!("'{s}': unit must be ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("'{s}' is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_today(s: Option<&str>) -> anyhow::Result<NaiveDate> {
+    match s {
+        Some(s) => nsw_gateway::domain::parse_date(s).with_context(|| format!("--today {s}")),
+        None => Ok(chrono::Utc::now().date_naive()),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::GenData {
+            out,
+            licences,
+            seed,
+            today,
+        } => gen_data(out, licences, seed, today.as_deref()),
+        Command::Load(args) => runtime()?.block_on(load_cmd(args)),
+        Command::Serve(args) => runtime()?.block_on(serve_cmd(args)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn gen_data(out: PathBuf, licences: usize, seed: u64, today: Option<&str>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let cfg = gen::GenConfig {
+        licences,
+        seed,
+        today: parse_today(today)?,
+    };
+    let model = gen::Model::generate(&cfg);
+    let written = gen::write_csv(&model, &out)?;
+    eprintln!(
+        "wrote {} standards, {} licences, {} labs, {} special purposes to {} in {:.2?}",
+        written.standards,
+        written.licences,
+        written.labs,
+        written.special_purposes,
+        out.display(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn mode_of(args: &LoadArgs) -> anyhow::Result<Mode> {
+    match (args.rate, args.duration, args.concurrency, args.requests) {
+        (Some(rate), Some(duration), None, None) => {
+            if !(rate.is_finite() && rate > 0.0) {
+                bail!("--rate {rate} must be a positive number of requests per second");
+            }
+            Ok(Mode::Open { rate, duration })
+        }
+        (None, None, Some(concurrency), Some(requests)) => {
+            if concurrency == 0 {
+                bail!("--concurrency must be at least 1");
+            }
+            Ok(Mode::Closed {
+                concurrency,
+                requests,
+            })
+        }
+        _ => bail!("give either --rate R --duration D (open loop) or --concurrency C --requests N (closed loop)"),
+    }
+}
+
+async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let target = load::check_target(&args.target, args.allow_non_loopback)?;
+    let mode = mode_of(&args)?;
+    let pool = match mode {
+        Mode::Open { .. } => args.max_in_flight,
+        Mode::Closed { concurrency, .. } => concurrency,
+    };
+    let client = load::build_client(&args.tls.files(), pool, args.timeout)?;
+    let time_limit = args.max_time.unwrap_or(match mode {
+        Mode::Open { duration, .. } => duration + Duration::from_secs(10),
+        Mode::Closed { .. } => Duration::from_secs(600),
+    });
+    let cfg = RunConfig {
+        target,
+        mode,
+        max_in_flight: args.max_in_flight,
+        time_limit,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        kind: String::new(),
+    };
+    let Some(body) = &args.body else {
+        bail!("--body FILE is required: give a captured message to replay");
+    };
+    let bytes =
+        std::fs::read(body).with_context(|| format!("reading --body {}", body.display()))?;
+    let source = load::Replay {
+        content_type: args.content_type.clone(),
+        body: bytes.into(),
+        expect_status: args.expect_status,
+    };
+    let cfg = RunConfig {
+        kind: format!("replay of {}", body.display()),
+        ..cfg
+    };
+    let report = load::run(client, cfg, source, Arc::new(load::StatusJudge)).await;
+    finish_report(&report, args.report_dir.as_deref())
+}
+
+fn finish_report(
+    report: &mock_nsw::report::Report,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    println!("{}", report.to_markdown());
+    if let Some(dir) = dir {
+        report.write_all(dir)?;
+        eprintln!("report written to {}", dir.display());
+    }
+    if report.errors > 0 {
+        bail!("{} of {} requests failed", report.errors, report.completed);
+    }
+    Ok(())
+}
+
+async fn serve_cmd(args: ServeArgs) -> anyhow::Result<()> {
+    let faults = serve::FaultConfig {
+        fail_rate: args.fail_rate,
+        drop_rate: args.drop_connection_rate,
+        latency: Duration::from_millis(args.latency),
+        fail_next: args.fail_next,
+        seed: args.seed,
+    };
+    faults.validate()?;
+    if !args.path.starts_with('/') {
+        bail!("--path '{}' must start with '/'", args.path);
+    }
+    let mut state = serve::ServeState::new(faults, Box::new(serve::HeaderScan), &args.path);
+    if let Some(rec) = &args.record {
+        state = state.with_record_file(rec)?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(
+        "mock-nsw receiving endpoint on http://{}{} (control: /control/stats, /control/fail-next?n=N)",
+        listener.local_addr()?,
+        args.path
+    );
+    serve::run(listener, Arc::new(state), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let check = |s: &str, want: Result<f64, &str>| match (parse_duration(s), want) {
+            (Ok(d), Ok(w)) => assert!((d.as_secs_f64() - w).abs() < 1e-9, "{s}: {d:?}"),
+            (Err(e), Err(w)) => assert!(e.contains(w), "{s}: {e}"),
+            (got, want) => panic!("{s}: got {got:?}, want {want:?}"),
+        };
+        check("500ms", Ok(0.5));
+        check("30s", Ok(30.0));
+        check("30", Ok(30.0));
+        check("2m", Ok(120.0));
+        check("1.5h", Ok(5400.0));
+        check("3d", Err("unit must be"));
+        check("fast", Err("not a duration"));
+    }
+}

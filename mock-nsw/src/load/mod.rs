@@ -1,0 +1,580 @@
+//! The load engine: sends what a [`RequestSource`] yields to a target, has a [`Judge`] check
+//! each answer, and reports latency and errors.
+//!
+//! Two modes:
+//! - **open loop** (`--rate R --duration D`): request `i` is due at `t0 + i/R`, whatever happened
+//!   to earlier ones. Latency is measured from that *intended* send time, so a stalled server
+//!   shows its full queueing delay (no coordinated omission). In-flight requests are capped
+//!   (`max_in_flight`); waiting for a slot delays the send but not the latency's start.
+//! - **closed loop** (`--concurrency C --requests N`): C workers each send, wait for the answer,
+//!   and send again, until N requests were sent. Latency is measured from the actual send.
+//!
+//! Every run is bounded in count (N, or R×D) and in time (`time_limit`): no request is started
+//! after it, and every request has the client's total timeout.
+
+pub mod client;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reqwest::Url;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::report::{ErrorKind, Failure, Recorder, Report, RunInfo};
+
+pub use client::{build_client, check_target, TlsFiles};
+
+/// One request to send, with what the contract says its answer must be.
+#[derive(Debug, Clone)]
+pub struct Outgoing<E> {
+    pub content_type: String,
+    pub body: Bytes,
+    pub expected: E,
+}
+
+/// Yields the requests of a run. Called from one task at a time.
+pub trait RequestSource: Send + 'static {
+    type Expected: Send + Sync + 'static;
+    /// The next request, or `None` when the source has nothing more to send.
+    fn next_request(&mut self) -> Option<Outgoing<Self::Expected>>;
+}
+
+/// An HTTP answer as the judge sees it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+/// Decides whether an answer is the one the contract requires.
+pub trait Judge<E>: Send + Sync + 'static {
+    fn judge(&self, expected: &E, response: &Response) -> Result<(), Failure>;
+}
+
+/// Accepts any answer whose HTTP status is the expected one.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusJudge;
+
+impl Judge<u16> for StatusJudge {
+    fn judge(&self, expected: &u16, r: &Response) -> Result<(), Failure> {
+        if r.status == *expected {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                ErrorKind::HttpStatus,
+                format!("HTTP {} where {} was expected", r.status, expected),
+            ))
+        }
+    }
+}
+
+/// Sends one fixed message again and again (a captured request, say), expecting one HTTP
+/// status. Every copy carries the same MessageId, so past the first the gateway sees retries.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub content_type: String,
+    pub body: Bytes,
+    pub expect_status: u16,
+}
+
+impl RequestSource for Replay {
+    type Expected = u16;
+    fn next_request(&mut self) -> Option<Outgoing<u16>> {
+        Some(Outgoing {
+            content_type: self.content_type.clone(),
+            body: self.body.clone(),
+            expected: self.expect_status,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Open { rate: f64, duration: Duration },
+    Closed { concurrency: usize, requests: u64 },
+}
+
+impl Mode {
+    /// How many requests the run is to send.
+    pub fn planned(&self) -> u64 {
+        match *self {
+            Mode::Open { rate, duration } => (rate * duration.as_secs_f64()).floor() as u64,
+            Mode::Closed { requests, .. } => requests,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub target: Url,
+    pub mode: Mode,
+    /// Open loop: most requests in flight at once.
+    pub max_in_flight: usize,
+    /// No request starts after this much time; the run ends at most one request timeout later.
+    pub time_limit: Duration,
+    /// Show a live progress bar on stderr.
+    pub progress: bool,
+    /// What is being sent, for the report.
+    pub kind: String,
+}
+
+struct Sample {
+    second: usize,
+    latency: Duration,
+    status: Option<u16>,
+    outcome: Result<(), Failure>,
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// Sends one request and judges the answer.
+pub async fn exchange<E, J: Judge<E> + ?Sized>(
+    client: &reqwest::Client,
+    url: &Url,
+    item: &Outgoing<E>,
+    judge: &J,
+) -> (Option<u16>, Result<(), Failure>) {
+    let resp = client
+        .post(url.clone())
+        .header(reqwest::header::CONTENT_TYPE, item.content_type.as_str())
+        .header("SOAPAction", "\"ebXML\"")
+        .body(item.body.clone())
+        .send()
+        .await;
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                None,
+                Err(Failure::new(ErrorKind::Transport, error_chain(&e))),
+            )
+        }
+    };
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match resp.bytes().await {
+        Ok(body) => {
+            let r = Response {
+                status,
+                content_type,
+                body,
+            };
+            (Some(status), judge.judge(&item.expected, &r))
+        }
+        Err(e) => (
+            Some(status),
+            Err(Failure::new(
+                ErrorKind::Transport,
+                format!("reading the body: {}", error_chain(&e)),
+            )),
+        ),
+    }
+}
+
+fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(5));
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Receives samples until every sender is gone, keeping the live progress up to date.
+async fn collect(
+    mut rx: mpsc::UnboundedReceiver<Sample>,
+    pb: ProgressBar,
+    t0: Instant,
+) -> Recorder {
+    let mut rec = Recorder::new();
+    let mut last = Instant::now();
+    while let Some(s) = rx.recv().await {
+        rec.record(s.second, s.latency, s.status, s.outcome);
+        pb.inc(1);
+        if last.elapsed() >= Duration::from_millis(200) {
+            last = Instant::now();
+            let secs = t0.elapsed().as_secs_f64().max(1e-3);
+            pb.set_message(format!(
+                "{:.0} req/s  errors {}  p99 {:.1} ms",
+                rec.completed() as f64 / secs,
+                rec.error_count(),
+                rec.quantile_us(0.99) as f64 / 1000.0
+            ));
+        }
+    }
+    pb.finish_and_clear();
+    rec
+}
+
+/// Runs the load described by `cfg` and returns its report.
+pub async fn run<S, J>(client: reqwest::Client, cfg: RunConfig, source: S, judge: Arc<J>) -> Report
+where
+    S: RequestSource,
+    J: Judge<S::Expected>,
+{
+    let planned = cfg.mode.planned();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let t0 = Instant::now();
+    let deadline = t0 + cfg.time_limit;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let collector = tokio::spawn(collect(rx, progress_bar(cfg.progress, planned), t0));
+    let url = Arc::new(cfg.target.clone());
+    let (sent, rate, concurrency, latency_from) = match cfg.mode {
+        Mode::Open { rate, .. } => {
+            let sent = open_loop(
+                client,
+                url,
+                source,
+                judge,
+                tx,
+                t0,
+                deadline,
+                rate,
+                planned,
+                cfg.max_in_flight,
+            )
+            .await;
+            (
+                sent,
+                Some(rate),
+                None,
+                "intended send time (open loop, t0 + i/rate)",
+            )
+        }
+        Mode::Closed {
+            concurrency,
+            requests,
+        } => {
+            let sent = closed_loop(
+                client,
+                url,
+                source,
+                judge,
+                tx,
+                t0,
+                deadline,
+                concurrency,
+                requests,
+            )
+            .await;
+            (
+                sent,
+                None,
+                Some(concurrency),
+                "actual send time (closed loop)",
+            )
+        }
+    };
+    let rec = collector.await.expect("collector task does not panic");
+    let run = RunInfo {
+        mode: match cfg.mode {
+            Mode::Open { .. } => "open".into(),
+            Mode::Closed { .. } => "closed".into(),
+        },
+        target: cfg.target.to_string(),
+        kind: cfg.kind.clone(),
+        rate,
+        concurrency,
+        planned,
+        sent,
+        started_at,
+        latency_from: latency_from.into(),
+    };
+    rec.finish(run, t0.elapsed())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open_loop<S, J>(
+    client: reqwest::Client,
+    url: Arc<Url>,
+    mut source: S,
+    judge: Arc<J>,
+    tx: mpsc::UnboundedSender<Sample>,
+    t0: Instant,
+    deadline: Instant,
+    rate: f64,
+    planned: u64,
+    max_in_flight: usize,
+) -> u64
+where
+    S: RequestSource,
+    J: Judge<S::Expected>,
+{
+    let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut sent = 0u64;
+    for i in 0..planned {
+        let intended = t0 + Duration::from_secs_f64(i as f64 / rate);
+        if intended >= deadline {
+            break;
+        }
+        let Some(item) = source.next_request() else {
+            break;
+        };
+        tokio::time::sleep_until(intended).await;
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.expect("semaphore is never closed"),
+            _ = tokio::time::sleep_until(deadline) => break,
+        };
+        sent += 1;
+        let (client, url, judge, tx) = (client.clone(), url.clone(), judge.clone(), tx.clone());
+        tasks.spawn(async move {
+            let (status, outcome) = exchange(&client, &url, &item, judge.as_ref()).await;
+            let latency = intended.elapsed();
+            drop(slot);
+            let _ = tx.send(Sample {
+                second: (intended - t0).as_secs() as usize,
+                latency,
+                status,
+                outcome,
+            });
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(tx);
+    while tasks.join_next().await.is_some() {}
+    sent
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn closed_loop<S, J>(
+    client: reqwest::Client,
+    url: Arc<Url>,
+    source: S,
+    judge: Arc<J>,
+    tx: mpsc::UnboundedSender<Sample>,
+    t0: Instant,
+    deadline: Instant,
+    concurrency: usize,
+    requests: u64,
+) -> u64
+where
+    S: RequestSource,
+    J: Judge<S::Expected>,
+{
+    let source = Arc::new(Mutex::new(source));
+    let taken = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, url, judge, tx) = (client.clone(), url.clone(), judge.clone(), tx.clone());
+        let (source, taken, sent) = (source.clone(), taken.clone(), sent.clone());
+        workers.spawn(async move {
+            loop {
+                if Instant::now() >= deadline || taken.fetch_add(1, Ordering::Relaxed) >= requests {
+                    break;
+                }
+                let item = source.lock().expect("source lock").next_request();
+                let Some(item) = item else { break };
+                sent.fetch_add(1, Ordering::Relaxed);
+                let start = Instant::now();
+                let (status, outcome) = exchange(&client, &url, &item, judge.as_ref()).await;
+                let _ = tx.send(Sample {
+                    second: (start - t0).as_secs() as usize,
+                    latency: start.elapsed(),
+                    status,
+                    outcome,
+                });
+            }
+        });
+    }
+    drop(tx);
+    while workers.join_next().await.is_some() {}
+    sent.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use axum::routing::post;
+
+    use super::*;
+
+    /// Yields `n` requests; request `i` expects HTTP 200 and carries `i` in its body.
+    struct Counting {
+        next: u64,
+        n: u64,
+    }
+
+    impl RequestSource for Counting {
+        type Expected = u16;
+        fn next_request(&mut self) -> Option<Outgoing<u16>> {
+            (self.next < self.n).then(|| {
+                self.next += 1;
+                Outgoing {
+                    content_type: "text/xml".into(),
+                    body: Bytes::from(self.next.to_string()),
+                    expected: 200,
+                }
+            })
+        }
+    }
+
+    /// A server that answers 503 to every body that is a multiple of 5, else 200, and counts.
+    async fn server() -> (Url, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let app = axum::Router::new().route(
+            "/ebms",
+            post(move |body: String| {
+                let h = h.clone();
+                async move {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let n: u64 = body.parse().unwrap();
+                    if n % 5 == 0 {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{addr}/ebms").parse().unwrap(), hits)
+    }
+
+    fn cfg(target: Url, mode: Mode) -> RunConfig {
+        RunConfig {
+            target,
+            mode,
+            max_in_flight: 8,
+            time_limit: Duration::from_secs(60),
+            progress: false,
+            kind: "test".into(),
+        }
+    }
+
+    fn client() -> reqwest::Client {
+        build_client(&TlsFiles::default(), 8, Duration::from_secs(10)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn closed_loop_sends_exactly_n_and_classifies_statuses() {
+        let (url, hits) = server().await;
+        let mode = Mode::Closed {
+            concurrency: 4,
+            requests: 50,
+        };
+        let source = Counting { next: 0, n: 1000 };
+        let rep = run(client(), cfg(url, mode), source, Arc::new(StatusJudge)).await;
+        assert_eq!(hits.load(Ordering::SeqCst), 50);
+        assert_eq!((rep.run.sent, rep.completed), (50, 50));
+        assert_eq!(rep.errors_by_kind["http_status"], 10);
+        assert_eq!(rep.ok, 40);
+        assert_eq!(rep.http_statuses["503"], 10);
+        assert_eq!(rep.run.concurrency, Some(4));
+    }
+
+    #[tokio::test]
+    async fn open_loop_sends_rate_times_duration() {
+        let (url, hits) = server().await;
+        let mode = Mode::Open {
+            rate: 400.0,
+            duration: Duration::from_millis(100),
+        };
+        let source = Counting { next: 0, n: 1000 };
+        let rep = run(client(), cfg(url, mode), source, Arc::new(StatusJudge)).await;
+        assert_eq!(rep.run.planned, 40);
+        assert_eq!(hits.load(Ordering::SeqCst), 40);
+        assert_eq!(rep.completed, 40);
+        assert_eq!(rep.errors_by_kind["http_status"], 8);
+        assert_eq!(
+            rep.run.latency_from,
+            "intended send time (open loop, t0 + i/rate)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_source_that_runs_dry_ends_the_run() {
+        let (url, hits) = server().await;
+        let mode = Mode::Closed {
+            concurrency: 3,
+            requests: 100,
+        };
+        let rep = run(
+            client(),
+            cfg(url, mode),
+            Counting { next: 0, n: 7 },
+            Arc::new(StatusJudge),
+        )
+        .await;
+        assert_eq!(hits.load(Ordering::SeqCst), 7);
+        assert_eq!(rep.run.sent, 7);
+    }
+
+    #[tokio::test]
+    async fn nobody_listening_is_a_transport_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let url: Url = format!("http://{addr}/ebms").parse().unwrap();
+        let mode = Mode::Closed {
+            concurrency: 2,
+            requests: 6,
+        };
+        let rep = run(
+            client(),
+            cfg(url, mode),
+            Counting { next: 0, n: 6 },
+            Arc::new(StatusJudge),
+        )
+        .await;
+        assert_eq!(rep.errors_by_kind["transport"], 6);
+        assert!(
+            rep.error_examples["transport"][0].contains("connect"),
+            "{:?}",
+            rep.error_examples
+        );
+    }
+
+    #[tokio::test]
+    async fn an_elapsed_time_limit_sends_nothing_more() {
+        let (url, hits) = server().await;
+        let mut c = cfg(
+            url,
+            Mode::Closed {
+                concurrency: 2,
+                requests: 100,
+            },
+        );
+        c.time_limit = Duration::ZERO;
+        let rep = run(
+            client(),
+            c,
+            Counting { next: 0, n: 100 },
+            Arc::new(StatusJudge),
+        )
+        .await;
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        assert_eq!((rep.run.planned, rep.run.sent), (100, 0));
+    }
+}

@@ -1,0 +1,769 @@
+//! `mock-nsw serve`: the NSW's receiving endpoint for the gateway's asynchronous replies (spec
+//! §5).
+//!
+//! For each message posted to the ebMS path it: applies the configured faults (latency, 503,
+//! connection dropped, "fail the next N"); reads the ebMS header; acknowledges it (HTTP 200, with
+//! an `eb:Acknowledgment` when one was requested); records it in memory and optionally as JSON
+//! lines in a file; flags duplicates (a MessageId already accepted) and judges the order of
+//! replies per ConversationId (see [`order`]). A message answered with a fault is not recorded,
+//! so its retry is not a duplicate.
+//!
+//! Control endpoints: `POST /control/fail-next?n=N`, `GET /control/stats`,
+//! `GET /control/received` (the last records, bodies included), and `POST /control/expect`
+//! (a JSON array of `{"conversation_id", "message_id"}` in send order, for the order check).
+
+pub mod fault;
+pub mod order;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::convert::Infallible;
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+pub use fault::{Fault, FaultConfig, FaultInjector};
+pub use order::{OrderTracker, Placement};
+
+/// The ebMS header fields the endpoint needs from a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inbound {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub ref_to_message_id: Option<String>,
+    pub action: String,
+    pub from_party: String,
+    pub to_party: String,
+    pub cpa_id: String,
+    pub ack_requested: bool,
+    /// `eb:MessageOrder/eb:SequenceNumber`, when present.
+    pub sequence: Option<u64>,
+}
+
+/// Reads (and validates) an incoming ebMS message.
+pub trait Inspector: Send + Sync + 'static {
+    /// The header of the message, or why it is not an acceptable ebMS message.
+    fn inspect(&self, content_type: &str, body: &[u8]) -> Result<Inbound, String>;
+}
+
+/// The text of the first element with local name `local` (any namespace prefix).
+fn element_text<'a>(xml: &'a str, local: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = xml[from..].find('<').map(|i| i + from) {
+        from = i + 1;
+        let rest = &xml[i + 1..];
+        let name_end = rest.find(|c: char| c == '>' || c == '/' || c.is_whitespace())?;
+        let qname = &rest[..name_end];
+        let lname = qname.rsplit(':').next().unwrap_or(qname);
+        if lname != local || qname.starts_with('/') {
+            continue;
+        }
+        let open_end = rest.find('>')?;
+        if rest[..open_end].ends_with('/') {
+            return Some("");
+        }
+        let text = &rest[open_end + 1..];
+        let close = text.find("</")?;
+        return Some(text[..close].trim());
+    }
+    None
+}
+
+fn has_element(xml: &str, local: &str) -> bool {
+    element_text(xml, local).is_some()
+}
+
+/// Reads the ebMS header by element local names, in either packaging (the envelope is the first
+/// MIME part, or the whole body). It checks that the required header fields are there; it does
+/// not validate the payload.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderScan;
+
+impl Inspector for HeaderScan {
+    fn inspect(&self, _content_type: &str, body: &[u8]) -> Result<Inbound, String> {
+        let xml = String::from_utf8_lossy(body);
+        let header = element_text(&xml, "MessageHeader")
+            .map(|_| {
+                let s = xml.find("MessageHeader").unwrap_or(0);
+                &xml[s..]
+            })
+            .ok_or("no eb:MessageHeader in the message")?;
+        let mut missing = Vec::new();
+        let mut field = |name: &str| {
+            let v = element_text(header, name).map(str::to_owned);
+            if v.as_deref().is_none_or(str::is_empty) {
+                missing.push(name.to_owned());
+            }
+            v.unwrap_or_default()
+        };
+        let message_id = field("MessageId");
+        let conversation_id = field("ConversationId");
+        let action = field("Action");
+        let cpa_id = field("CPAId");
+        let from_block =
+            element_text(header, "From").map(|_| &header[header.find("From").unwrap_or(0)..]);
+        let from_party = from_block
+            .and_then(|b| element_text(b, "PartyId"))
+            .unwrap_or_default()
+            .to_owned();
+        let to_block = header
+            .find(":To>")
+            .or_else(|| header.find("<To>"))
+            .map(|i| &header[i..]);
+        let to_party = to_block
+            .and_then(|b| element_text(b, "PartyId"))
+            .unwrap_or_default()
+            .to_owned();
+        if from_party.is_empty() {
+            missing.push("From/PartyId".into());
+        }
+        if to_party.is_empty() {
+            missing.push("To/PartyId".into());
+        }
+        if !missing.is_empty() {
+            return Err(format!("eb:MessageHeader lacks {}", missing.join(", ")));
+        }
+        let sequence = match element_text(&xml, "SequenceNumber") {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| format!("eb:SequenceNumber '{s}' is not a number"))?,
+            ),
+            None => None,
+        };
+        Ok(Inbound {
+            message_id,
+            conversation_id,
+            ref_to_message_id: element_text(header, "RefToMessageId").map(str::to_owned),
+            action,
+            from_party,
+            to_party,
+            cpa_id,
+            ack_requested: has_element(&xml, "AckRequested"),
+            sequence,
+        })
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// An ebMS 2.0 `eb:Acknowledgment` message for `m`, sent back by the party `m` was addressed to.
+pub fn acknowledgment(m: &Inbound, message_id: &str, timestamp: &str) -> String {
+    let e = xml_escape;
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<SOAP:Envelope xmlns:SOAP="http://schemas.xmlsoap.org/soap/envelope/" xmlns:eb="http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd">
+<SOAP:Header>
+<eb:MessageHeader SOAP:mustUnderstand="1" eb:version="2.0">
+<eb:From><eb:PartyId>{to}</eb:PartyId></eb:From>
+<eb:To><eb:PartyId>{from}</eb:PartyId></eb:To>
+<eb:CPAId>{cpa}</eb:CPAId>
+<eb:ConversationId>{conv}</eb:ConversationId>
+<eb:Service>urn:oasis:names:tc:ebxml-msg:service</eb:Service>
+<eb:Action>Acknowledgment</eb:Action>
+<eb:MessageData>
+<eb:MessageId>{id}</eb:MessageId>
+<eb:Timestamp>{ts}</eb:Timestamp>
+<eb:RefToMessageId>{reft}</eb:RefToMessageId>
+</eb:MessageData>
+</eb:MessageHeader>
+<eb:Acknowledgment SOAP:mustUnderstand="1" eb:version="2.0" SOAP:actor="urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH">
+<eb:Timestamp>{ts}</eb:Timestamp>
+<eb:RefToMessageId>{reft}</eb:RefToMessageId>
+<eb:From><eb:PartyId>{to}</eb:PartyId></eb:From>
+</eb:Acknowledgment>
+</SOAP:Header>
+<SOAP:Body/>
+</SOAP:Envelope>
+"#,
+        to = e(&m.to_party),
+        from = e(&m.from_party),
+        cpa = e(&m.cpa_id),
+        conv = e(&m.conversation_id),
+        id = e(message_id),
+        ts = e(timestamp),
+        reft = e(&m.message_id),
+    )
+}
+
+/// One accepted message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    /// Arrival order among accepted messages, from 0.
+    pub index: u64,
+    pub received_at: String,
+    #[serde(flatten)]
+    pub header: Inbound,
+    pub duplicate: bool,
+    #[serde(flatten)]
+    pub placement: Placement,
+    pub content_type: String,
+    pub body_len: usize,
+    /// Kept in memory only (not in the record file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Every POST to the ebMS path.
+    pub requests: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub invalid: u64,
+    pub failed_scripted: u64,
+    pub failed_random: u64,
+    pub dropped: u64,
+    pub in_order: u64,
+    pub gaps: u64,
+    pub out_of_order: u64,
+    pub order_unknown: u64,
+    pub by_action: BTreeMap<String, u64>,
+    pub fail_next_remaining: u64,
+    pub last_invalid: Option<String>,
+}
+
+/// How many accepted messages are kept in memory (bodies included).
+const KEEP: usize = 10_000;
+
+struct Inner {
+    stats: Stats,
+    seen: HashMap<String, u64>,
+    order: OrderTracker,
+    recent: VecDeque<Received>,
+    next_index: u64,
+}
+
+/// Shared state of the endpoint.
+pub struct ServeState {
+    faults: FaultInjector,
+    inspector: Box<dyn Inspector>,
+    inner: Mutex<Inner>,
+    record: Option<Mutex<BufWriter<File>>>,
+    ebms_path: String,
+}
+
+impl ServeState {
+    pub fn new(faults: FaultConfig, inspector: Box<dyn Inspector>, ebms_path: &str) -> Self {
+        Self {
+            faults: FaultInjector::new(faults),
+            inspector,
+            inner: Mutex::new(Inner {
+                stats: Stats::default(),
+                seen: HashMap::new(),
+                order: OrderTracker::new(),
+                recent: VecDeque::new(),
+                next_index: 0,
+            }),
+            record: None,
+            ebms_path: ebms_path.to_owned(),
+        }
+    }
+
+    /// Appends every accepted message as a JSON line to `path` (created or truncated).
+    pub fn with_record_file(mut self, path: &Path) -> anyhow::Result<Self> {
+        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        self.record = Some(Mutex::new(BufWriter::new(f)));
+        Ok(self)
+    }
+
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    /// Registers a request sent on `conversation` (in send order), for the order check.
+    pub fn expect(&self, conversation: &str, message_id: &str) {
+        self.inner
+            .lock()
+            .expect("state lock")
+            .order
+            .expect(conversation, message_id);
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = self.inner.lock().expect("state lock").stats.clone();
+        s.fail_next_remaining = self.faults.fail_next_remaining();
+        s
+    }
+
+    /// The accepted messages still kept in memory, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner
+            .lock()
+            .expect("state lock")
+            .recent
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn count_fault(&self, f: Fault) {
+        let mut g = self.inner.lock().expect("state lock");
+        g.stats.requests += 1;
+        match f {
+            Fault::FailScripted => g.stats.failed_scripted += 1,
+            Fault::Fail => g.stats.failed_random += 1,
+            Fault::Drop => g.stats.dropped += 1,
+            Fault::None => {}
+        }
+    }
+
+    /// Handles a message that passed fault injection.
+    pub fn accept(&self, content_type: &str, body: &[u8]) -> Response {
+        let inbound = match self.inspector.inspect(content_type, body) {
+            Ok(m) => m,
+            Err(why) => {
+                let mut g = self.inner.lock().expect("state lock");
+                g.stats.requests += 1;
+                g.stats.invalid += 1;
+                g.stats.last_invalid = Some(why.clone());
+                return (StatusCode::BAD_REQUEST, format!("refused: {why}\n")).into_response();
+            }
+        };
+        let now = chrono::Utc::now();
+        let rec = {
+            let mut g = self.inner.lock().expect("state lock");
+            let g = &mut *g;
+            g.stats.requests += 1;
+            g.stats.accepted += 1;
+            *g.stats.by_action.entry(inbound.action.clone()).or_default() += 1;
+            let seen = g.seen.entry(inbound.message_id.clone()).or_default();
+            *seen += 1;
+            let duplicate = *seen > 1;
+            let placement = if duplicate {
+                g.stats.duplicates += 1;
+                Placement::Unknown
+            } else {
+                let p = g.order.observe(
+                    &inbound.conversation_id,
+                    inbound.ref_to_message_id.as_deref(),
+                    inbound.sequence,
+                );
+                match p {
+                    Placement::InOrder => g.stats.in_order += 1,
+                    Placement::Gap { .. } => g.stats.gaps += 1,
+                    Placement::OutOfOrder => g.stats.out_of_order += 1,
+                    Placement::Unknown => g.stats.order_unknown += 1,
+                }
+                p
+            };
+            let rec = Received {
+                index: g.next_index,
+                received_at: now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                header: inbound.clone(),
+                duplicate,
+                placement,
+                content_type: content_type.to_owned(),
+                body_len: body.len(),
+                body: None,
+            };
+            g.next_index += 1;
+            if g.recent.len() == KEEP {
+                g.recent.pop_front();
+            }
+            g.recent.push_back(Received {
+                body: Some(String::from_utf8_lossy(body).into_owned()),
+                ..rec.clone()
+            });
+            rec
+        };
+        if let Some(file) = &self.record {
+            let mut w = file.lock().expect("record lock");
+            let line = serde_json::to_string(&rec).expect("a record serializes");
+            if let Err(e) = writeln!(w, "{line}").and_then(|_| w.flush()) {
+                tracing::error!("writing the record file: {e}");
+            }
+        }
+        if inbound.ack_requested {
+            let id = format!("{}@mock-nsw", uuid::Uuid::new_v4());
+            let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                acknowledgment(&inbound, &id, &ts),
+            )
+                .into_response()
+        } else {
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+async fn ebms(State(st): State<Arc<ServeState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    st.accept(ct, &body)
+}
+
+#[derive(Deserialize)]
+struct FailNext {
+    n: u64,
+}
+
+async fn fail_next(
+    State(st): State<Arc<ServeState>>,
+    Query(q): Query<FailNext>,
+) -> Json<serde_json::Value> {
+    st.faults.set_fail_next(q.n);
+    Json(serde_json::json!({ "fail_next": q.n }))
+}
+
+async fn stats(State(st): State<Arc<ServeState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "stats": st.stats(),
+        "faults": st.faults.config(),
+    }))
+}
+
+async fn received(State(st): State<Arc<ServeState>>) -> Json<Vec<Received>> {
+    Json(st.received())
+}
+
+#[derive(Deserialize)]
+struct Expect {
+    conversation_id: String,
+    message_id: String,
+}
+
+async fn expect(
+    State(st): State<Arc<ServeState>>,
+    Json(list): Json<Vec<Expect>>,
+) -> Json<serde_json::Value> {
+    for e in &list {
+        st.expect(&e.conversation_id, &e.message_id);
+    }
+    Json(serde_json::json!({ "registered": list.len() }))
+}
+
+/// The routes, without fault injection (that wraps them in [`run`]).
+pub fn router(state: Arc<ServeState>) -> Router {
+    Router::new()
+        .route(&state.ebms_path.clone(), post(ebms))
+        .route("/control/fail-next", post(fail_next))
+        .route("/control/stats", get(stats))
+        .route("/control/received", get(received))
+        .route("/control/expect", post(expect))
+        .with_state(state)
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Serves on `listener` until `shutdown` completes. Faults apply to POSTs to the ebMS path:
+/// the latency first, then a scripted or random 503, or a connection closed without an answer.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<ServeState>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let app = router(state.clone());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            acc = listener.accept() => match acc {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    continue;
+                }
+            },
+        };
+        let (app, state) = (app.clone(), state.clone());
+        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (app, state) = (app.clone(), state.clone());
+            async move {
+                if req.method() == hyper::Method::POST && req.uri().path() == state.ebms_path {
+                    let latency = state.faults.latency();
+                    if !latency.is_zero() {
+                        tokio::time::sleep(latency).await;
+                    }
+                    let f = state.faults.decide();
+                    state_count(&state, f);
+                    match f {
+                        Fault::Drop => return Err(Dropped),
+                        Fault::Fail | Fault::FailScripted => {
+                            let r = (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                [(header::RETRY_AFTER, "1")],
+                                "service unavailable (injected fault)\n",
+                            )
+                                .into_response();
+                            return Ok(r);
+                        }
+                        Fault::None => {}
+                    }
+                }
+                let r: Result<Response, Infallible> =
+                    app.oneshot(req.map(axum::body::Body::new)).await;
+                Ok::<_, Dropped>(r.unwrap_or_else(|e| match e {}))
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn state_count(state: &ServeState, f: Fault) {
+    if f != Fault::None {
+        state.count_fault(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, conv: &str, ref_to: Option<&str>, ack: bool) -> String {
+        let r = ref_to
+            .map(|r| format!("<eb:RefToMessageId>{r}</eb:RefToMessageId>"))
+            .unwrap_or_default();
+        let a = if ack {
+            r#"<eb:AckRequested SOAP:mustUnderstand="1" eb:version="2.0" eb:signed="false"/>"#
+        } else {
+            ""
+        };
+        format!(
+            r#"<?xml version="1.0"?><SOAP:Envelope xmlns:SOAP="http://schemas.xmlsoap.org/soap/envelope/" xmlns:eb="http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd"><SOAP:Header><eb:MessageHeader SOAP:mustUnderstand="1" eb:version="2.0"><eb:From><eb:PartyId eb:type="urn:x">TISI</eb:PartyId></eb:From><eb:To><eb:PartyId>NSW</eb:PartyId></eb:To><eb:CPAId>cpa-nsw-tisi</eb:CPAId><eb:ConversationId>{conv}</eb:ConversationId><eb:Service>urn:th:tisi:nsw:permit</eb:Service><eb:Action>ImportPermitResponse</eb:Action><eb:MessageData><eb:MessageId>{id}</eb:MessageId><eb:Timestamp>2026-11-26T07:00:00Z</eb:Timestamp>{r}</eb:MessageData></eb:MessageHeader>{a}</SOAP:Header><SOAP:Body/></SOAP:Envelope>"#
+        )
+    }
+
+    #[test]
+    fn header_scan_reads_the_fields() {
+        let m = HeaderScan
+            .inspect(
+                "text/xml",
+                message("m1@gw", "c1", Some("r1@nsw"), true).as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(m.message_id, "m1@gw");
+        assert_eq!(m.conversation_id, "c1");
+        assert_eq!(m.ref_to_message_id.as_deref(), Some("r1@nsw"));
+        assert_eq!(m.action, "ImportPermitResponse");
+        assert_eq!(
+            (m.from_party.as_str(), m.to_party.as_str()),
+            ("TISI", "NSW")
+        );
+        assert_eq!(m.cpa_id, "cpa-nsw-tisi");
+        assert!(m.ack_requested);
+        let e = HeaderScan.inspect("text/xml", b"<a/>").unwrap_err();
+        assert!(e.contains("no eb:MessageHeader"), "{e}");
+        let no_id = message("", "c1", None, false);
+        let e = HeaderScan
+            .inspect("text/xml", no_id.as_bytes())
+            .unwrap_err();
+        assert!(e.contains("lacks MessageId"), "{e}");
+    }
+
+    #[test]
+    fn acknowledgment_swaps_parties_and_refers_to_the_message() {
+        let m = HeaderScan
+            .inspect("text/xml", message("m1@gw", "c1", None, true).as_bytes())
+            .unwrap();
+        let ack = acknowledgment(&m, "a1@nsw", "2026-11-26T07:00:01Z");
+        let back = HeaderScan.inspect("text/xml", ack.as_bytes()).unwrap();
+        assert_eq!(
+            (back.from_party.as_str(), back.to_party.as_str()),
+            ("NSW", "TISI")
+        );
+        assert_eq!(back.ref_to_message_id.as_deref(), Some("m1@gw"));
+        assert_eq!(back.action, "Acknowledgment");
+        assert!(!ack.contains("DuplicateElimination"));
+    }
+
+    fn state(fail_next: u64) -> ServeState {
+        ServeState::new(
+            FaultConfig {
+                fail_next,
+                ..FaultConfig::default()
+            },
+            Box::new(HeaderScan),
+            "/ebms",
+        )
+    }
+
+    #[test]
+    fn duplicates_and_order_are_flagged() {
+        let st = state(0);
+        for (i, r) in ["q0", "q1", "q2"].iter().enumerate() {
+            let _ = i;
+            st.expect("c1", r);
+        }
+        let send = |id: &str, r: &str| {
+            st.accept("text/xml", message(id, "c1", Some(r), false).as_bytes())
+                .status()
+        };
+        assert_eq!(send("m0", "q0"), StatusCode::OK);
+        assert_eq!(send("m2", "q2"), StatusCode::OK);
+        assert_eq!(send("m1", "q1"), StatusCode::OK);
+        assert_eq!(send("m1", "q1"), StatusCode::OK);
+        let s = st.stats();
+        assert_eq!((s.accepted, s.duplicates), (4, 1));
+        assert_eq!((s.in_order, s.gaps, s.out_of_order), (1, 1, 1));
+        let rec = st.received();
+        assert_eq!(rec.len(), 4);
+        assert!(rec[3].duplicate);
+        assert_eq!(rec[1].placement, Placement::Gap { missing: 1 });
+        assert!(rec[0].body.as_deref().unwrap().contains("m0"));
+    }
+
+    #[test]
+    fn invalid_messages_are_refused_and_counted() {
+        let st = state(0);
+        assert_eq!(
+            st.accept("text/xml", b"not xml").status(),
+            StatusCode::BAD_REQUEST
+        );
+        let s = st.stats();
+        assert_eq!((s.invalid, s.accepted), (1, 0));
+        assert!(s.last_invalid.unwrap().contains("MessageHeader"));
+    }
+
+    async fn spawn(st: ServeState) -> (String, Arc<ServeState>, tokio::sync::oneshot::Sender<()>) {
+        let st = Arc::new(st);
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let s2 = st.clone();
+        tokio::spawn(async move {
+            run(l, s2, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+        });
+        (format!("http://{addr}"), st, tx)
+    }
+
+    #[tokio::test]
+    async fn over_http_faults_ack_record_and_control() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rec.jsonl");
+        let st = state(2).with_record_file(&file).unwrap();
+        let (base, _st, _stop) = spawn(st).await;
+        let c = reqwest::Client::new();
+        let post = |id: &'static str| {
+            c.post(format!("{base}/ebms"))
+                .header("content-type", "text/xml")
+                .body(message(id, "c9", None, true))
+                .send()
+        };
+        // The first two fail (scripted), then the message is accepted with an Acknowledgment.
+        assert_eq!(post("m1").await.unwrap().status(), 503);
+        assert_eq!(post("m1").await.unwrap().status(), 503);
+        let ok = post("m1").await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let ack = ok.text().await.unwrap();
+        assert!(
+            ack.contains("<eb:RefToMessageId>m1</eb:RefToMessageId>"),
+            "{ack}"
+        );
+        // Fail the next one at run time.
+        let r: serde_json::Value = c
+            .post(format!("{base}/control/fail-next?n=1"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        assert_eq!(r["fail_next"], 1);
+        assert_eq!(post("m2").await.unwrap().status(), 503);
+        assert_eq!(post("m2").await.unwrap().status(), 200);
+        let s: serde_json::Value = c
+            .get(format!("{base}/control/stats"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        assert_eq!(s["stats"]["failed_scripted"], 3);
+        assert_eq!(s["stats"]["accepted"], 2);
+        assert_eq!(
+            s["stats"]["duplicates"], 0,
+            "a message refused with 503 is not a duplicate"
+        );
+        assert_eq!(s["stats"]["requests"], 5);
+        let lines = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["message_id"], "m1");
+        assert_eq!(lines[1]["message_id"], "m2");
+        assert!(lines[0].get("body").is_none());
+        let rec: serde_json::Value = c
+            .get(format!("{base}/control/received"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        assert_eq!(rec.as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn dropped_connections_get_no_answer() {
+        let st = ServeState::new(
+            FaultConfig {
+                drop_rate: 1.0,
+                ..FaultConfig::default()
+            },
+            Box::new(HeaderScan),
+            "/ebms",
+        );
+        let (base, st, _stop) = spawn(st).await;
+        let r = reqwest::Client::new()
+            .post(format!("{base}/ebms"))
+            .body(message("m1", "c1", None, false))
+            .send()
+            .await;
+        assert!(r.is_err(), "got an answer: {r:?}");
+        assert_eq!(st.stats().dropped, 1);
+        assert_eq!(st.stats().accepted, 0);
+    }
+}

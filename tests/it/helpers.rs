@@ -194,6 +194,10 @@ request_timeout_ms = {timeout}
 [admin]
 listen = "127.0.0.1:0"
 {token}
+[api]
+listen = "127.0.0.1:0"
+rate_per_minute = 600000
+rate_burst = 10000
 [database]
 url = "{db}"
 "#,

@@ -42,6 +42,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Extra TOML appended to the generated settings.
     pub extra: String,
+    /// Extra lines of the `[api]` section.
+    pub api: String,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             rate_burst: 10_000,
             database_url: None,
             extra: String::new(),
+            api: String::new(),
         }
     }
 }
@@ -108,6 +111,8 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
     pub base_url: String,
     pub admin_url: String,
+    /// `http://127.0.0.1:PORT` of the status API and page listener.
+    pub api_url: String,
     /// A client that trusts the test CA and, with mutual TLS, presents the NSW certificate.
     pub client: reqwest::Client,
     pub handle: AppHandle,
@@ -196,14 +201,14 @@ listen = "127.0.0.1:0"
 {token}
 [api]
 listen = "127.0.0.1:0"
-rate_per_minute = 600000
-rate_burst = 10000
+{api}
 [database]
 url = "{db}"
 "#,
         max_in_flight = options.max_in_flight,
         max_body = options.max_body_bytes,
         timeout = options.request_timeout_ms,
+        api = options.api,
         token = options
             .admin_token
             .as_ref()
@@ -275,6 +280,7 @@ pub async fn spawn_settings(settings: Settings, pki: Option<TestPki>, dir: TempD
         .expect("application builds");
     let addr = app.local_addr();
     let admin_addr = app.admin_addr();
+    let api_addr = app.api_addr();
     let handle = app.handle();
     let task = tokio::spawn(app.run_until_stopped());
     let mut builder = reqwest::Client::builder()
@@ -297,6 +303,7 @@ pub async fn spawn_settings(settings: Settings, pki: Option<TestPki>, dir: TempD
         addr,
         base_url,
         admin_url: format!("http://{admin_addr}"),
+        api_url: format!("http://{api_addr}"),
         client: builder.build().unwrap(),
         handle,
         task: Some(task),

@@ -15,6 +15,12 @@ if ! command -v chromium >/dev/null; then
   timeout 600 apt-get update -qq
   DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium >/dev/null
 fi
+# A Thai font, so that the screenshot shows Thai text rather than empty boxes.
+if command -v fc-list >/dev/null && [[ -z "$(fc-list :lang=th 2>/dev/null)" ]]; then
+  log "installing a Thai font"
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq fonts-thai-tlwg >/dev/null \
+    || log "no Thai font installed: the screenshot will show boxes for Thai (the DOM checks still apply)"
+fi
 command -v curl >/dev/null || fail "curl is required"
 
 log "building the gateway (debug)"

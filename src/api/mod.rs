@@ -284,7 +284,7 @@ fn visible(caller: &Caller, r: Option<RequestRecord>, what: String) -> Result<Js
     get,
     path = "/api/v1/permits/{permit_number}",
     tag = "status",
-    params(("permit_number" = String, Path, description = "Permit number, e.g. TISI-P-2569-00000042")),
+    params(("permit_number" = String, Path, description = "Permit number", pattern = r"^TISI-P-[0-9]{4}-[0-9]{8}$", example = "TISI-P-2569-00000001")),
     responses(
         (status = 200, description = "The permit and its request", body = RequestDetail),
         (status = 400, description = "Malformed permit number", body = Problem, content_type = "application/problem+json"),
@@ -311,9 +311,9 @@ pub async fn permit(
     path = "/api/v1/requests/by-reference/{tax_number}/{branch}/{reference}",
     tag = "status",
     params(
-        ("tax_number" = String, Path, description = "Importer tax number (13 digits)"),
-        ("branch" = String, Path, description = "Importer branch (5 digits)"),
-        ("reference" = String, Path, description = "The importer's reference number"),
+        ("tax_number" = String, Path, description = "Importer tax number (13 digits with a check digit)", pattern = r"^[0-9]{13}$", example = "0105536112014"),
+        ("branch" = String, Path, description = "Importer branch (5 digits)", pattern = r"^[0-9]{5}$", example = "00000"),
+        ("reference" = String, Path, description = "The importer's reference number", min_length = 1, max_length = 35, example = "ST-1"),
     ),
     responses(
         (status = 200, description = "The request", body = RequestDetail),
@@ -457,8 +457,8 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
     path = "/api/v1/importers/{tax_number}/{branch}/requests",
     tag = "status",
     params(
-        ("tax_number" = String, Path, description = "Importer tax number (13 digits)"),
-        ("branch" = String, Path, description = "Importer branch (5 digits)"),
+        ("tax_number" = String, Path, description = "Importer tax number (13 digits with a check digit)", pattern = r"^[0-9]{13}$", example = "0105536112014"),
+        ("branch" = String, Path, description = "Importer branch (5 digits)", pattern = r"^[0-9]{5}$", example = "00000"),
         ListParams,
     ),
     responses(

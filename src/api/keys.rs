@@ -93,7 +93,10 @@ pub fn parse_importer(s: &str) -> Result<PartyKey, String> {
 }
 
 /// Checks the arguments of `apikey create`; every problem is reported.
-pub fn check_create(importers: &[String], broker: Option<&str>) -> Result<Vec<PartyKey>, Vec<String>> {
+pub fn check_create(
+    importers: &[String],
+    broker: Option<&str>,
+) -> Result<Vec<PartyKey>, Vec<String>> {
     let mut errs = Vec::new();
     let mut parties = Vec::new();
     for s in importers {
@@ -208,7 +211,10 @@ mod tests {
         check("", None);
         check("abc", None);
         check("0123456789ab.short", None);
-        check(&format!("0123456789ab.{}", "A".repeat(43)), Some("0123456789ab"));
+        check(
+            &format!("0123456789ab.{}", "A".repeat(43)),
+            Some("0123456789ab"),
+        );
         check(&format!("0123456789zz.{}", "A".repeat(43)), None);
         check(&format!("0123456789ab.{}", "+".repeat(43)), None);
     }
@@ -239,9 +245,21 @@ mod tests {
         check_args(&["0105536112014/00000"], None, Ok(1));
         check_args(&["0105536112014/00000", "0105536112014/00001"], None, Ok(2));
         check_args(&["0105536112014/00000", "0105536112014/00000"], None, Ok(1));
-        check_args(&["0105536112014/00000", "0994000617721/00000"], Some("Broker A"), Ok(2));
-        check_args(&["0105536112014/00000", "0994000617721/00000"], None, Err(&["--broker"]));
-        check_args(&["0105536112015/00000", "x"], None, Err(&["0105536112015", "--importer x"]));
+        check_args(
+            &["0105536112014/00000", "0994000617721/00000"],
+            Some("Broker A"),
+            Ok(2),
+        );
+        check_args(
+            &["0105536112014/00000", "0994000617721/00000"],
+            None,
+            Err(&["--broker"]),
+        );
+        check_args(
+            &["0105536112015/00000", "x"],
+            None,
+            Err(&["0105536112015", "--importer x"]),
+        );
         check_args(&[], Some(" "), Err(&["--broker", "at least one"]));
     }
 }

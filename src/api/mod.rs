@@ -63,16 +63,16 @@ impl ApiLimits {
     }
 
     fn caller(&self, key: String) -> Result<(), ApiError> {
-        self.per_caller
-            .check_key(&key)
-            .map_err(|n| ApiError::RateLimited(wait(n.wait_time_from(DefaultClock::default().now()))))
+        self.per_caller.check_key(&key).map_err(|n| {
+            ApiError::RateLimited(wait(n.wait_time_from(DefaultClock::default().now())))
+        })
     }
 
     /// Counts one failure of this address; `Err` once it has failed too often.
     fn failure(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.failures
-            .check_key(&ip)
-            .map_err(|n| ApiError::RateLimited(wait(n.wait_time_from(DefaultClock::default().now()))))
+        self.failures.check_key(&ip).map_err(|n| {
+            ApiError::RateLimited(wait(n.wait_time_from(DefaultClock::default().now())))
+        })
     }
 }
 
@@ -268,7 +268,11 @@ fn importer_of(tax: &str, branch: &str, errs: &mut Vec<String>) -> Option<PartyK
     })
 }
 
-fn visible(caller: &Caller, r: Option<RequestRecord>, what: String) -> Result<Json<RequestDetail>, ApiError> {
+fn visible(
+    caller: &Caller,
+    r: Option<RequestRecord>,
+    what: String,
+) -> Result<Json<RequestDetail>, ApiError> {
     match r {
         Some(r) if caller.may_see(&r.importer_tax_number, &r.importer_branch) => {
             Ok(Json(RequestDetail::from(&r)))
@@ -431,7 +435,9 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
             _ => {
-                errs.push(format!("limit: `{s}` is not a whole number from 1 to {MAX_PAGE}"));
+                errs.push(format!(
+                    "limit: `{s}` is not a whole number from 1 to {MAX_PAGE}"
+                ));
                 DEFAULT_PAGE
             }
         },

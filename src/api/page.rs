@@ -91,8 +91,14 @@ fn lookup(f: &FormValues) -> Result<Option<Lookup>, Vec<Bilingual>> {
         let permit = PermitNumber::parse(&f.permit)
             .map_err(|_| {
                 errs.push(msg(
-                    format!("เลขที่ใบอนุญาต \"{}\" ไม่ถูกต้อง: รูปแบบคือ TISI-P-2569-00000042", f.permit),
-                    format!("Permit number \"{}\" is not valid: the form is TISI-P-2569-00000042.", f.permit),
+                    format!(
+                        "เลขที่ใบอนุญาต \"{}\" ไม่ถูกต้อง: รูปแบบคือ TISI-P-2569-00000042",
+                        f.permit
+                    ),
+                    format!(
+                        "Permit number \"{}\" is not valid: the form is TISI-P-2569-00000042.",
+                        f.permit
+                    ),
                 ))
             })
             .ok();
@@ -126,10 +132,9 @@ fn lookup(f: &FormValues) -> Result<Option<Lookup>, Vec<Bilingual>> {
             .ok()
     };
     match (tax, branch, reference) {
-        (Some(tax_number), Some(branch), Some(r)) if errs.is_empty() => Ok(Some(Lookup::Reference(
-            PartyKey { tax_number, branch },
-            r,
-        ))),
+        (Some(tax_number), Some(branch), Some(r)) if errs.is_empty() => {
+            Ok(Some(Lookup::Reference(PartyKey { tax_number, branch }, r)))
+        }
         _ => Err(errs),
     }
 }

@@ -186,9 +186,13 @@ async fn revoke_key<C: Conn>(c: &mut C, id: &str, at: DateTime<Utc>) -> Result<b
         return Ok(true);
     }
     // Revoking an already revoked key is not an error; an unknown key is.
-    Ok(c.opt_row("SELECT 1 FROM api_keys WHERE id = $1", args![id], &[Ty::I64])
-        .await?
-        .is_some())
+    Ok(c.opt_row(
+        "SELECT 1 FROM api_keys WHERE id = $1",
+        args![id],
+        &[Ty::I64],
+    )
+    .await?
+    .is_some())
 }
 
 const KEY_COLS: &str = "id, key_sha256, broker, created_at, revoked_at";

@@ -39,7 +39,12 @@ impl TestApp {
     }
 
     /// Sends a permit request; returns the decision and the permit number.
-    async fn decide(&self, importer: &str, reference: &str, licence: &str) -> (String, Option<String>) {
+    async fn decide(
+        &self,
+        importer: &str,
+        reference: &str,
+        licence: &str,
+    ) -> (String, Option<String>) {
         let built = request(
             &header("ImportPermitRequest"),
             &request_of(importer, reference, licence),
@@ -97,10 +102,16 @@ fn check_problem(got: &(u16, String, Value), status: u16, mentions: &str) {
     assert_eq!(*s, status, "{v}");
     assert_eq!(ct, "application/problem+json", "{v}");
     assert_eq!(v["status"], status, "{v}");
-    assert!(v["type"].as_str().is_some_and(|t| t.starts_with("urn:")), "{v}");
+    assert!(
+        v["type"].as_str().is_some_and(|t| t.starts_with("urn:")),
+        "{v}"
+    );
     assert!(v["title"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
     let detail = v["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains(mentions), "detail {detail:?} lacks {mentions:?}");
+    assert!(
+        detail.contains(mentions),
+        "detail {detail:?} lacks {mentions:?}"
+    );
     let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     assert_eq!(keys, BTreeSet::from(["detail", "status", "title", "type"]));
 }
@@ -117,7 +128,9 @@ async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
     let (_, key_b) = app.key(&[B], None).await;
 
     // B sees its permit: decision, items with quantities and bilingual reasons, history.
-    let (s, ct, v) = app.get_json(Some(&key_b), &format!("/api/v1/permits/{permit}")).await;
+    let (s, ct, v) = app
+        .get_json(Some(&key_b), &format!("/api/v1/permits/{permit}"))
+        .await;
     assert_eq!((s, ct.as_str()), (200, "application/json"), "{v}");
     assert_eq!(v["decision"], "APPROVED");
     assert_eq!(v["reference"], "REF-B-1");
@@ -125,26 +138,48 @@ async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
     assert_eq!(v["permit"]["status"], "ACTIVE");
     let item = &v["items"][0];
     assert_eq!(
-        (&item["unit"], &item["approved"], &item["written_off"], &item["remaining"]),
-        (&Value::from("C62"), &Value::from("100"), &Value::from("0"), &Value::from("100"))
+        (
+            &item["unit"],
+            &item["approved"],
+            &item["written_off"],
+            &item["remaining"]
+        ),
+        (
+            &Value::from("C62"),
+            &Value::from("100"),
+            &Value::from("0"),
+            &Value::from("100")
+        )
     );
     assert_eq!(v["decision_text"]["en"], "Approved");
     let history = v["history"].as_array().unwrap();
     assert!(!history.is_empty());
     assert_eq!(history[0]["actor"], "system");
-    assert!(history[0]["reason"]["th"].as_str().unwrap().contains(&permit));
-    assert!(history[0]["reason"]["en"].as_str().unwrap().contains(&permit));
+    assert!(history[0]["reason"]["th"]
+        .as_str()
+        .unwrap()
+        .contains(&permit));
+    assert!(history[0]["reason"]["en"]
+        .as_str()
+        .unwrap()
+        .contains(&permit));
 
     // The same request by reference.
     let (s, _, v2) = app
-        .get_json(Some(&key_b), &format!("/api/v1/requests/by-reference/{B}/00000/REF-B-1"))
+        .get_json(
+            Some(&key_b),
+            &format!("/api/v1/requests/by-reference/{B}/00000/REF-B-1"),
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(v2, v);
 
     // A's own rejected request carries the reasons in both languages.
     let (s, _, v) = app
-        .get_json(Some(&key_a), &format!("/api/v1/requests/by-reference/{A}/00000/REF-A-1"))
+        .get_json(
+            Some(&key_a),
+            &format!("/api/v1/requests/by-reference/{A}/00000/REF-A-1"),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["decision"], "REJECTED");
@@ -164,14 +199,18 @@ async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
         check_problem(&app.get_json(Some(&key_a), &path).await, 404, "no ");
     }
     check_problem(
-        &app.get_json(Some(&key_a), "/api/v1/permits/TISI-P-2569-09999999").await,
+        &app.get_json(Some(&key_a), "/api/v1/permits/TISI-P-2569-09999999")
+            .await,
         404,
         "no permit",
     );
     // And B cannot see A's request.
     check_problem(
-        &app.get_json(Some(&key_b), &format!("/api/v1/requests/by-reference/{A}/00000/REF-A-1"))
-            .await,
+        &app.get_json(
+            Some(&key_b),
+            &format!("/api/v1/requests/by-reference/{A}/00000/REF-A-1"),
+        )
+        .await,
         404,
         "REF-A-1",
     );
@@ -186,11 +225,16 @@ async fn a_broker_sees_exactly_the_importers_it_was_granted() {
     let (_, broker) = app.key(&[A, B], Some("Siam Customs Brokers")).await;
 
     let permit_b = permit_b.unwrap();
-    let (s, _, _) = app.get_json(Some(&broker), &format!("/api/v1/permits/{permit_b}")).await;
+    let (s, _, _) = app
+        .get_json(Some(&broker), &format!("/api/v1/permits/{permit_b}"))
+        .await;
     assert_eq!(s, 200);
     for (importer, letter, visible) in [(A, "A", true), (B, "B", true), (C, "C", false)] {
         let (s, _, v) = app
-            .get_json(Some(&broker), &format!("/api/v1/importers/{importer}/00000/requests"))
+            .get_json(
+                Some(&broker),
+                &format!("/api/v1/importers/{importer}/00000/requests"),
+            )
             .await;
         if visible {
             assert_eq!(s, 200, "{importer}: {v}");
@@ -202,7 +246,11 @@ async fn a_broker_sees_exactly_the_importers_it_was_granted() {
                 .collect();
             assert_eq!(refs, [format!("REF-{letter}-1")], "{v}");
         } else {
-            check_problem(&(s, "application/problem+json".into(), v.clone()), 404, importer);
+            check_problem(
+                &(s, "application/problem+json".into(), v.clone()),
+                404,
+                importer,
+            );
         }
         let (s, _, _) = app
             .get_json(
@@ -214,7 +262,10 @@ async fn a_broker_sees_exactly_the_importers_it_was_granted() {
     }
     // Another branch of a granted importer is not granted.
     let (s, _, _) = app
-        .get_json(Some(&broker), &format!("/api/v1/importers/{A}/00001/requests"))
+        .get_json(
+            Some(&broker),
+            &format!("/api/v1/importers/{A}/00001/requests"),
+        )
         .await;
     assert_eq!(s, 404);
 }
@@ -231,12 +282,7 @@ async fn missing_wrong_and_revoked_keys_are_refused_with_401() {
         let r = app.get_json(k, &path).await;
         check_problem(&r, 401, "API key");
     }
-    let r = app
-        .client
-        .get(app.api(&path))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(app.api(&path)).send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
 
     assert!(app
@@ -248,7 +294,12 @@ async fn missing_wrong_and_revoked_keys_are_refused_with_401() {
     check_problem(&app.get_json(Some(&key), &path).await, 401, "API key");
     let listed = app.handle.store().api_keys().await.unwrap();
     assert!(listed[0].revoked_at.is_some());
-    assert!(!app.handle.store().revoke_api_key("000000000000", chrono::Utc::now()).await.unwrap());
+    assert!(!app
+        .handle
+        .store()
+        .revoke_api_key("000000000000", chrono::Utc::now())
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -267,7 +318,13 @@ async fn failed_authentication_is_rate_limited_per_client_address() {
         v
     };
     assert_eq!(statuses, [401, 401, 401, 429, 429]);
-    let r = app.client.get(app.api(&path)).bearer_auth("x").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.api(&path))
+        .bearer_auth("x")
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().contains_key("retry-after"));
 }
 
@@ -279,8 +336,16 @@ async fn invalid_parameters_get_problem_documents_naming_the_field() {
     let list = format!("/api/v1/importers/{B}/00000/requests");
     let cases: &[(&str, u16, &str)] = &[
         ("/api/v1/permits/NOT-A-PERMIT", 400, "permit_number"),
-        ("/api/v1/requests/by-reference/0105536112015/00000/R", 400, "tax_number"),
-        ("/api/v1/requests/by-reference/0105536112014/0/R", 400, "branch"),
+        (
+            "/api/v1/requests/by-reference/0105536112015/00000/R",
+            400,
+            "tax_number",
+        ),
+        (
+            "/api/v1/requests/by-reference/0105536112014/0/R",
+            400,
+            "branch",
+        ),
         ("/api/v1/importers/123/x/requests", 400, "tax_number"),
         ("/api/v1/nothing-here", 404, "no such resource"),
     ];
@@ -317,7 +382,11 @@ async fn pagination_walks_a_thousand_requests_without_gaps_or_repeats() {
         let sem = sem.clone();
         tasks.spawn(async move {
             let _p = sem.acquire().await.unwrap();
-            let licence = if i % 10 == 0 { LICENCE_OK } else { LICENCE_REVOKED };
+            let licence = if i % 10 == 0 {
+                LICENCE_OK
+            } else {
+                LICENCE_REVOKED
+            };
             let built = request(
                 &header("ImportPermitRequest"),
                 &request_of(B, &format!("REF-{i:04}"), licence),
@@ -355,7 +424,10 @@ async fn pagination_walks_a_thousand_requests_without_gaps_or_repeats() {
                 pages += 1;
                 let page = v["requests"].as_array().unwrap();
                 assert!(page.len() <= limit as usize);
-                seen.extend(page.iter().map(|r| r["reference"].as_str().unwrap().to_string()));
+                seen.extend(
+                    page.iter()
+                        .map(|r| r["reference"].as_str().unwrap().to_string()),
+                );
                 match v["next_cursor"].as_str() {
                     Some(c) => cursor = Some(c.to_string()),
                     None => break,
@@ -370,7 +442,11 @@ async fn pagination_walks_a_thousand_requests_without_gaps_or_repeats() {
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), 1000, "no repeats");
     let expected: BTreeSet<String> = (0..1000).map(|i| format!("REF-{i:04}")).collect();
-    assert_eq!(unique.into_iter().cloned().collect::<BTreeSet<_>>(), expected, "no gaps");
+    assert_eq!(
+        unique.into_iter().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "no gaps"
+    );
 
     let (approved, _) = walk("&status=APPROVED", 200).await;
     assert_eq!(approved.len(), 100);
@@ -400,7 +476,10 @@ async fn every_route_of_the_router_is_in_the_openapi_document() {
     assert!(routes.len() >= 5);
     for (method, path) in routes {
         let op = &doc["paths"][path][method.as_str().to_ascii_lowercase()];
-        assert!(op.is_object(), "{method} {path} is not in the OpenAPI document");
+        assert!(
+            op.is_object(),
+            "{method} {path} is not in the OpenAPI document"
+        );
     }
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
@@ -414,7 +493,12 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
     let page = |q: String| {
         let app = &app;
         async move {
-            let r = app.client.get(app.api(&format!("/status{q}"))).send().await.unwrap();
+            let r = app
+                .client
+                .get(app.api(&format!("/status{q}")))
+                .send()
+                .await
+                .unwrap();
             let s = r.status().as_u16();
             (s, r.text().await.unwrap())
         }
@@ -425,7 +509,14 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
 
     let (s, html) = page(format!("?permit={permit}&tax={B}")).await;
     assert_eq!(s, 200, "{html}");
-    for text in ["APPROVED", "อนุมัติ", "Approved", permit.as_str(), "REF-PAGE-1", "C62"] {
+    for text in [
+        "APPROVED",
+        "อนุมัติ",
+        "Approved",
+        permit.as_str(),
+        "REF-PAGE-1",
+        "C62",
+    ] {
         assert!(html.contains(text), "page lacks {text}");
     }
     let (s, html) = page(format!("?tax={B}&branch=00000&reference=REF-PAGE-1")).await;
@@ -442,4 +533,107 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
     let (s, html) = page(format!("?permit={permit}")).await;
     assert_eq!(s, 400);
     assert!(html.contains("เลขประจำตัวผู้เสียภาษี") && html.contains("tax number"));
+}
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let (ok, out, err) = cli(&[
+        "--database",
+        &db,
+        "apikey",
+        "create",
+        "--importer",
+        &format!("{B}/00000"),
+    ]);
+    assert!(ok, "{out}{err}");
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("id:  "))
+        .unwrap()
+        .to_string();
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .unwrap()
+        .to_string();
+    assert_eq!(keys::public_id(&key), Some(id.as_str()));
+
+    let (ok, out, err) = cli(&[
+        "--database",
+        &db,
+        "apikey",
+        "create",
+        "--broker",
+        "Siam Customs Brokers",
+        "--importer",
+        &format!("{A}/00000"),
+        "--importer",
+        &format!("{C}/00000"),
+    ]);
+    assert!(ok, "{out}{err}");
+
+    // Invalid arguments are all named; nothing is created.
+    let (ok, _, err) = cli(&[
+        "--database",
+        &db,
+        "apikey",
+        "create",
+        "--importer",
+        "0105536112015/00000",
+        "--importer",
+        &format!("{A}/0"),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("0105536112015") && err.contains(&format!("{A}/0")),
+        "{err}"
+    );
+
+    let (ok, list, _) = cli(&["--database", &db, "apikey", "list"]);
+    assert!(ok);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.contains(&id) && list.contains("broker Siam Customs Brokers"),
+        "{list}"
+    );
+    assert!(!list.contains(&key[13..]), "the list never shows a key");
+
+    // Only the SHA-256 is stored, and the key works against a gateway on that database.
+    let app = spawn_app_with(Options {
+        database_url: Some(db.clone()),
+        ..Options::default()
+    })
+    .await;
+    let stored = app.handle.store().api_key(&id).await.unwrap().unwrap();
+    assert_eq!(stored.key_sha256, keys::hash(&key));
+    assert_ne!(stored.key_sha256, key);
+    let path = format!("/api/v1/importers/{B}/00000/requests");
+    assert_eq!(app.get_json(Some(&key), &path).await.0, 200);
+
+    let (ok, out, _) = cli(&["--database", &db, "apikey", "revoke", &id]);
+    assert!(ok, "{out}");
+    check_problem(&app.get_json(Some(&key), &path).await, 401, "API key");
+    let (_, list, _) = cli(&["--database", &db, "apikey", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&id) && l.contains("revoked")),
+        "{list}"
+    );
+    let (ok, _, err) = cli(&["--database", &db, "apikey", "revoke", "000000000000"]);
+    assert!(!ok);
+    assert!(err.contains("no API key"), "{err}");
 }

@@ -622,3 +622,116 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn importer() -> PartyKey {
+        PartyKey {
+            tax_number: TaxNumber::parse("0105536112014").unwrap(),
+            branch: Branch::parse("00000").unwrap(),
+        }
+    }
+
+    /// `query` as `k=v&k=v`; `expected` is `Ok(debug of (decision, from, until, before, limit))`
+    /// or `Err(fields named)`.
+    fn check(query: &str, expected: Result<&str, &[&str]>) {
+        let mut p = ListParams::default();
+        for kv in query.split('&').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            let v = Some(v.to_string());
+            match k {
+                "status" => p.status = v,
+                "from" => p.from = v,
+                "to" => p.to = v,
+                "cursor" => p.cursor = v,
+                "limit" => p.limit = v,
+                other => panic!("unknown parameter {other}"),
+            }
+        }
+        match (list_filter(importer(), &p), expected) {
+            (Ok(f), Ok(want)) => {
+                let got = format!(
+                    "{:?} {:?} {:?} {:?} {}",
+                    f.decision,
+                    f.from.map(|t| t.to_rfc3339()),
+                    f.until.map(|t| t.to_rfc3339()),
+                    f.before_seq,
+                    f.limit
+                );
+                assert_eq!(got, want, "{query}");
+            }
+            (Err(errs), Err(fields)) => {
+                assert_eq!(errs.len(), fields.len(), "{query}: {errs:?}");
+                for (e, f) in errs.iter().zip(fields) {
+                    assert!(e.starts_with(&format!("{f}:")), "{query}: {e}");
+                }
+            }
+            (got, want) => panic!("{query}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn list_parameters() {
+        check("", Ok("None None None None 50"));
+        check(
+            "status=approved&limit=200",
+            Ok("Some(\"APPROVED\") None None None 200"),
+        );
+        check(
+            "from=2026-01-31&to=2026-01-31",
+            Ok("None Some(\"2026-01-31T00:00:00+00:00\") Some(\"2026-02-01T00:00:00+00:00\") None 50"),
+        );
+        check(
+            &format!("cursor={}", encode_cursor(42)),
+            Ok("None None None Some(42) 50"),
+        );
+        check("status=", Ok("None None None None 50"));
+        check("status=DONE", Err(&["status"]));
+        check("from=2026-1-5", Err(&["from"]));
+        check("to=2026-02-30", Err(&["to"]));
+        check("from=2026-02-02&to=2026-02-01", Err(&["to"]));
+        check("cursor=abc", Err(&["cursor"]));
+        check(&format!("cursor={}", encode_cursor(0)), Err(&["cursor"]));
+        check("limit=0", Err(&["limit"]));
+        check("limit=x", Err(&["limit"]));
+        check(
+            "status=X&from=Y&limit=500",
+            Err(&["status", "from", "limit"]),
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_are_opaque() {
+        for n in [1, 7, 1_000, i64::MAX] {
+            let c = encode_cursor(n);
+            assert!(!c.contains(&n.to_string()));
+            assert_eq!(decode_cursor(&c), Some(n));
+        }
+        assert_eq!(decode_cursor("r1:5"), None);
+    }
+
+    #[test]
+    fn problems_never_carry_internal_causes() {
+        let cases = [
+            (ApiError::Internal("SELECT secret FROM t".into()), 500),
+            (
+                ApiError::Unavailable(StoreError::Unavailable("db host 10.0.0.5".into())),
+                503,
+            ),
+        ];
+        for (e, status) in cases {
+            let p = problem(&e);
+            assert_eq!(p.status, status);
+            assert!(!p.detail.contains("SELECT") && !p.detail.contains("10.0.0.5"));
+        }
+    }
+
+    #[test]
+    fn routes_are_registered_once() {
+        let routes = registered_routes();
+        let unique: std::collections::BTreeSet<_> = routes.iter().map(|(_, p)| *p).collect();
+        assert_eq!(unique.len(), routes.len());
+    }
+}

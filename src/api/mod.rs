@@ -360,9 +360,9 @@ pub struct ListParams {
     /// Only requests with this decision (`APPROVED`, `HOLD_FOR_INSPECTION`, `UNDER_REVIEW`,
     /// `REJECTED`, `NOT_REQUIRED`, `CANCELLED`).
     pub status: Option<String>,
-    /// Only requests decided on or after this date (YYYY-MM-DD, UTC).
+    /// Only requests decided on or after this date (YYYY-MM-DD, Thai calendar date).
     pub from: Option<String>,
-    /// Only requests decided on or before this date (YYYY-MM-DD, UTC).
+    /// Only requests decided on or before this date (YYYY-MM-DD, Thai calendar date).
     pub to: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -442,7 +442,13 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
             }
         },
     };
-    let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    // Dates are Thai calendar dates, like decision dates: midnight in Thailand (UTC+7).
+    let thai = chrono::FixedOffset::east_opt(7 * 3600).expect("+07:00 is a valid offset");
+    let midnight = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(thai).single())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -681,7 +687,7 @@ mod tests {
         );
         check(
             "from=2026-01-31&to=2026-01-31",
-            Ok("None Some(\"2026-01-31T00:00:00+00:00\") Some(\"2026-02-01T00:00:00+00:00\") None 50"),
+            Ok("None Some(\"2026-01-30T17:00:00+00:00\") Some(\"2026-01-31T17:00:00+00:00\") None 50"),
         );
         check(
             &format!("cursor={}", encode_cursor(42)),

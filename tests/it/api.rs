@@ -451,7 +451,7 @@ async fn pagination_walks_a_thousand_requests_without_gaps_or_repeats() {
     let (approved, _) = walk("&status=APPROVED", 200).await;
     assert_eq!(approved.len(), 100);
     assert!(approved.iter().all(|r| r.ends_with('0')));
-    let today = chrono::Utc::now().date_naive();
+    let today = nsw_gateway::http::context::thai_date(chrono::Utc::now());
     let (none, _) = walk(
         Box::leak(format!("&to={}", today.pred_opt().unwrap()).into_boxed_str()),
         200,

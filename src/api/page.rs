@@ -21,6 +21,21 @@ use super::dto::{Bilingual, RequestDetail};
 use super::{client_ip, ApiError, ApiState};
 use crate::domain::{Branch, PartyKey, PermitNumber, ReferenceNumber, TaxNumber};
 
+mod filters {
+    /// An RFC 3339 time as Thai local time, to the second: `2026-11-26 15:18:11 (UTC+7)`.
+    pub fn thai_time<T: std::fmt::Display>(t: T) -> askama::Result<String> {
+        let s = t.to_string();
+        let thai = chrono::FixedOffset::east_opt(7 * 3600).expect("+07:00 is a valid offset");
+        Ok(match chrono::DateTime::parse_from_rfc3339(&s) {
+            Ok(t) => t
+                .with_timezone(&thai)
+                .format("%Y-%m-%d %H:%M:%S (UTC+7)")
+                .to_string(),
+            Err(_) => s,
+        })
+    }
+}
+
 /// The client address, for the page's rate limits.
 pub struct ClientIp(pub IpAddr);
 
@@ -136,6 +151,19 @@ fn lookup(f: &FormValues) -> Result<Option<Lookup>, Vec<Bilingual>> {
             Ok(Some(Lookup::Reference(PartyKey { tax_number, branch }, r)))
         }
         _ => Err(errs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_shown_in_thai_local_time() {
+        let check = |input: &str, expected: &str| {
+            assert_eq!(super::filters::thai_time(input).unwrap(), expected);
+        };
+        check("2026-11-26T08:18:11.134323Z", "2026-11-26 15:18:11 (UTC+7)");
+        check("2026-11-26T20:00:00Z", "2026-11-27 03:00:00 (UTC+7)");
+        check("not a time", "not a time");
     }
 }
 

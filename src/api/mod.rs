@@ -44,6 +44,9 @@ pub struct ApiLimits {
     per_caller: DefaultKeyedRateLimiter<String>,
     /// Failed authentications (and fruitless page look-ups) per client address.
     failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses that exhausted their failure budget, until when they are refused outright
+    /// (before any key is looked up).
+    blocked: std::sync::Mutex<HashMap<IpAddr, std::time::Instant>>,
 }
 
 impl ApiLimits {
@@ -53,6 +56,7 @@ impl ApiLimits {
                 Quota::per_minute(s.rate_per_minute).allow_burst(s.rate_burst),
             ),
             failures: RateLimiter::keyed(Quota::per_minute(s.auth_failures_per_minute)),
+            blocked: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -60,18 +64,36 @@ impl ApiLimits {
     pub fn retain_recent(&self) {
         self.per_caller.retain_recent();
         self.failures.retain_recent();
+        let now = std::time::Instant::now();
+        if let Ok(mut b) = self.blocked.lock() {
+            b.retain(|_, until| *until > now);
+        }
     }
 
-    fn caller(&self, key: String) -> Result<(), ApiError> {
+    /// `Err` while this address is blocked for having failed too often.
+    pub(crate) fn not_blocked(&self, ip: IpAddr) -> Result<(), ApiError> {
+        let now = std::time::Instant::now();
+        match self.blocked.lock().ok().and_then(|b| b.get(&ip).copied()) {
+            Some(until) if until > now => Err(ApiError::RateLimited(wait(until - now))),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn caller(&self, key: String) -> Result<(), ApiError> {
         self.per_caller.check_key(&key).map_err(|n| {
             ApiError::RateLimited(wait(n.wait_time_from(DefaultClock::default().now())))
         })
     }
 
-    /// Counts one failure of this address; `Err` once it has failed too often.
-    fn failure(&self, ip: IpAddr) -> Result<(), ApiError> {
+    /// Counts one failure of this address; `Err` once it has failed too often, and the
+    /// address is then refused outright until its budget has refilled.
+    pub(crate) fn failure(&self, ip: IpAddr) -> Result<(), ApiError> {
         self.failures.check_key(&ip).map_err(|n| {
-            ApiError::RateLimited(wait(n.wait_time_from(DefaultClock::default().now())))
+            let w = wait(n.wait_time_from(DefaultClock::default().now()));
+            if let Ok(mut b) = self.blocked.lock() {
+                b.insert(ip, std::time::Instant::now() + w);
+            }
+            ApiError::RateLimited(w)
         })
     }
 }
@@ -214,6 +236,7 @@ impl FromRequestParts<ApiState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let ip = client_ip(parts);
+        state.limits.not_blocked(ip)?;
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)

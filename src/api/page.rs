@@ -237,7 +237,7 @@ pub async fn status_page(
             return render(StatusCode::BAD_REQUEST, page);
         }
     };
-    if state.limits.caller(format!("page:{ip}")).is_err() {
+    if state.limits.not_blocked(ip).is_err() || state.limits.caller(format!("page:{ip}")).is_err() {
         return limited(page);
     }
     let found = match &lookup {

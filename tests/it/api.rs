@@ -637,3 +637,35 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
     assert!(!ok);
     assert!(err.contains("no API key"), "{err}");
 }
+
+#[tokio::test]
+async fn fruitless_page_look_ups_are_limited_per_client_address() {
+    let app = spawn_app_with(Options {
+        api: "auth_failures_per_minute = 2".into(),
+        ..Options::default()
+    })
+    .await;
+    let (_, permit) = app.decide(B, "REF-GUESS-1", LICENCE_OK).await;
+    let permit = permit.unwrap();
+    let mut statuses = Vec::new();
+    for tax in [A, C, A] {
+        let r = app
+            .client
+            .get(app.api(&format!("/status?permit={permit}&tax={tax}")))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 429]);
+    // Blocked: even the right pair is not answered until the budget refills.
+    let r = app
+        .client
+        .get(app.api(&format!("/status?permit={permit}&tax={B}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Too many look-ups") && !html.contains("REF-GUESS-1"));
+}

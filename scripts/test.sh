@@ -29,3 +29,9 @@ cargo test --workspace --all-targets
 
 log "end-to-end scenario against a fresh gateway"
 scripts/smoke.sh
+
+log "status page in a headless browser"
+scripts/e2e-browser.sh
+
+log "status API against its OpenAPI document (schemathesis)"
+scripts/schemathesis.sh

@@ -28,8 +28,11 @@ pub struct Application {
     settings: Arc<Settings>,
     listener: TcpListener,
     admin_listener: TcpListener,
+    api_listener: TcpListener,
     router: Router,
     admin_router: Router,
+    api_router: Router,
+    api_limits: Arc<crate::api::ApiLimits>,
     handle: AppHandle,
 }
 
@@ -223,6 +226,16 @@ impl Application {
         let admin_listener = TcpListener::bind(settings.admin.listen)
             .await
             .with_context(|| format!("admin.listen: cannot listen on {}", settings.admin.listen))?;
+        let api_listener = TcpListener::bind(settings.api.listen)
+            .await
+            .with_context(|| format!("api.listen: cannot listen on {}", settings.api.listen))?;
+        if !settings.api.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %settings.api.listen,
+                "the status API listens in plain HTTP beyond loopback: put a TLS-terminating \
+                 proxy in front of it"
+            );
+        }
         let local = listener.local_addr()?;
         match &settings.tls {
             None => tracing::warn!(
@@ -269,12 +282,20 @@ impl Application {
             token: settings.admin.token.clone(),
             shutdown: shutdown.clone(),
         });
+        let api_limits = Arc::new(crate::api::ApiLimits::new(&settings.api));
+        let api_router = crate::api::router(crate::api::ApiState {
+            store: store.clone(),
+            limits: api_limits.clone(),
+        });
         Ok(Application {
             settings,
             listener,
             admin_listener,
+            api_listener,
             router,
             admin_router,
+            api_router,
+            api_limits,
             handle: AppHandle {
                 shutdown,
                 tls,
@@ -306,6 +327,17 @@ impl Application {
         self.admin_addr().port()
     }
 
+    /// The bound address of the status API and page listener.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn api_port(&self) -> u16 {
+        self.api_addr().port()
+    }
+
     pub fn handle(&self) -> AppHandle {
         self.handle.clone()
     }
@@ -320,8 +352,11 @@ impl Application {
             settings,
             listener,
             admin_listener,
+            api_listener,
             router,
             admin_router,
+            api_router,
+            api_limits,
             handle,
         } = self;
         let shutdown = handle.shutdown.clone();
@@ -345,6 +380,17 @@ impl Application {
                 .await
         });
 
+        let api_stop = shutdown.wait();
+        let api = tokio::spawn(async move {
+            axum::serve(
+                api_listener,
+                api_router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(api_stop)
+            .await
+        });
+        tokio::spawn(forget_quiet_callers(api_limits, shutdown.clone()));
+
         let limits = ConnectionLimits {
             max_connections: settings.server.max_connections,
             handshake_timeout: settings.server.handshake_timeout,
@@ -363,8 +409,24 @@ impl Application {
             .await
             .context("admin listener task")?
             .context("admin listener")?;
+        api.await
+            .context("status API listener task")?
+            .context("status API listener")?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Lets the status API's keyed rate limiters forget callers that went quiet.
+async fn forget_quiet_callers(limits: Arc<crate::api::ApiLimits>, shutdown: Shutdown) {
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => limits.retain_recent(),
+        }
     }
 }
 

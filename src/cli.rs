@@ -35,6 +35,9 @@ pub enum Command {
         /// Address of the admin listener; overrides `admin.listen`.
         #[arg(long, value_name = "ADDR")]
         admin_listen: Option<String>,
+        /// Address of the status API and page listener; overrides `api.listen`.
+        #[arg(long, value_name = "ADDR")]
+        api_listen: Option<String>,
     },
     /// Create or upgrade the database schema.
     Migrate,
@@ -47,6 +50,11 @@ pub enum Command {
     Certs {
         #[command(subcommand)]
         command: CertsCommand,
+    },
+    /// API keys of importers and brokers for the status API.
+    Apikey {
+        #[command(subcommand)]
+        command: crate::api::keys::ApikeyCommand,
     },
 }
 
@@ -91,11 +99,13 @@ fn settings(
     cli: &Cli,
     listen: Option<String>,
     admin_listen: Option<String>,
+    api_listen: Option<String>,
 ) -> Result<Settings, ConfigError> {
     let overrides = Overrides {
         listen,
         admin_listen,
         database: cli.database.clone(),
+        api_listen,
     };
     Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)
 }
@@ -138,8 +148,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             listen,
             admin_listen,
+            api_listen,
         } => {
-            let settings = match settings(&cli, listen.clone(), admin_listen.clone()) {
+            let settings = match settings(
+                &cli,
+                listen.clone(),
+                admin_listen.clone(),
+                api_listen.clone(),
+            ) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{e}");
@@ -152,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(
                 port = app.port(),
                 admin_port = app.admin_port(),
+                api_port = app.api_port(),
                 "listening"
             );
             tokio::spawn(forward_signals(app.handle()));
@@ -161,6 +178,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Refdata {
             command: RefdataCommand::Check { dir },
         } => Ok(check_refdata(dir)),
+        Command::Apikey { command } => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
+            };
+            crate::telemetry::init_logging(&settings.log);
+            let store = crate::app::open_store(&settings).await?;
+            crate::api::keys::run(&store, command).await
+        }
         Command::Migrate => {
             let Some(settings) = settings_or_report(&cli) else {
                 return Ok(ExitCode::from(2));
@@ -201,7 +226,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn settings_or_report(cli: &Cli) -> Option<Settings> {
-    match settings(cli, None, None) {
+    match settings(cli, None, None, None) {
         Ok(s) => Some(s),
         Err(e) => {
             eprintln!("{e}");

@@ -39,6 +39,8 @@ pub const DEFAULT_ISSUER_NAME: &str = "Thai Industrial Standards Institute";
 pub struct Settings {
     pub server: ServerSettings,
     pub admin: AdminSettings,
+    /// The JSON status API and the status page for importers and brokers.
+    pub api: ApiSettings,
     /// `None` = plain HTTP (development only, loopback only).
     pub tls: Option<TlsSettings>,
     pub database: DatabaseSettings,
@@ -114,6 +116,7 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub admin_listen: Option<String>,
     pub database: Option<String>,
+    pub api_listen: Option<String>,
 }
 
 impl Overrides {
@@ -128,6 +131,7 @@ impl Overrides {
         set(table, &["server", "listen"], &self.listen);
         set(table, &["admin", "listen"], &self.admin_listen);
         set(table, &["database", "url"], &self.database);
+        set(table, &["api", "listen"], &self.api_listen);
     }
 }
 
@@ -198,6 +202,21 @@ pub struct AdminSettings {
     pub listen: SocketAddr,
     /// When set, `/metrics` and `/readyz` require `Authorization: Bearer <token>`.
     pub token: Option<Secret>,
+}
+
+/// The importer-facing listener: `/api/v1/…` (JSON, API keys) and `/status` (HTML page).
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Address of the API listener (plain HTTP; put a TLS-terminating proxy in front of it
+    /// outside loopback).
+    pub listen: SocketAddr,
+    /// Requests per minute allowed to one API key (and to one client address on `/status`).
+    pub rate_per_minute: NonZeroU32,
+    /// Requests one key may send at once above its steady rate.
+    pub rate_burst: NonZeroU32,
+    /// Failed authentications (or fruitless page look-ups) per minute allowed to one client
+    /// address before it gets 429.
+    pub auth_failures_per_minute: NonZeroU32,
 }
 
 #[derive(Debug, Clone)]
@@ -725,6 +744,26 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         AdminSettings { listen, token }
     };
 
+    let api = {
+        let mut s = root.section("api", errs);
+        let listen = s
+            .addr("listen", errs)
+            .unwrap_or(([127, 0, 0, 1], 8081).into());
+        let nz = |v: u32| NonZeroU32::new(v).expect("non-zero");
+        let rate_per_minute = s.positive_u32("rate_per_minute", errs).unwrap_or(nz(600));
+        let rate_burst = s.positive_u32("rate_burst", errs).unwrap_or(nz(60));
+        let auth_failures_per_minute = s
+            .positive_u32("auth_failures_per_minute", errs)
+            .unwrap_or(nz(10));
+        s.finish(errs);
+        ApiSettings {
+            listen,
+            rate_per_minute,
+            rate_burst,
+            auth_failures_per_minute,
+        }
+    };
+
     let database = {
         let mut s = root.section("database", errs);
         let url = s
@@ -829,6 +868,7 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
     Some(Settings {
         server,
         admin,
+        api,
         tls,
         database,
         gateway: gateway?,
@@ -1123,6 +1163,7 @@ mod tests {
             listen: Some("127.0.0.1:2000".to_string()),
             admin_listen: None,
             database: None,
+            api_listen: None,
         };
         let s = Settings::load(Some(&file), env, &flags).unwrap();
         assert_eq!(s.server.listen, "127.0.0.1:2000".parse().unwrap());

@@ -1,6 +1,8 @@
 //! nsw-gateway: the TISI import-permit gateway for the Thai National Single Window.
 #![forbid(unsafe_code)]
 
+/// The importer-facing status API (JSON, API keys, OpenAPI) and the status page.
+pub mod api;
 /// The application: listeners, background tasks, graceful shutdown.
 pub mod app;
 /// Development certificates (CA, server, client) with rcgen.

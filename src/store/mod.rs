@@ -27,6 +27,7 @@ use crate::domain::{
     PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
 };
 
+pub mod api;
 mod common;
 pub mod postgres;
 mod sql;

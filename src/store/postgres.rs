@@ -21,7 +21,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// How many times a conflicting transaction is run again before giving up.
 const ATTEMPTS: usize = 10;
 
-type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+pub(super) type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -53,6 +53,11 @@ impl PgStore {
             .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
+    /// A pooled connection for reads outside a transaction.
+    pub(super) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(map_err)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.pool.acquire().await.map_err(map_err)?;
         c.one_row("SELECT CAST(1 AS BIGINT)", Vec::new(), &[Ty::I64])
@@ -61,7 +66,7 @@ impl PgStore {
     }
 
     /// Runs `f` in a transaction, again while it conflicts with concurrent writers.
-    async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: for<'c> Fn(&'c mut PgConnection) -> TxFuture<'c, T>,
     {

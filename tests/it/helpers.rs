@@ -44,6 +44,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Extra TOML appended to the generated settings.
     pub extra: String,
+    /// Extra lines of the `[api]` section.
+    pub api: String,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             backend: None,
             database_url: None,
             extra: String::new(),
+            api: String::new(),
         }
     }
 }
@@ -111,6 +114,8 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
     pub base_url: String,
     pub admin_url: String,
+    /// `http://127.0.0.1:PORT` of the status API and page listener.
+    pub api_url: String,
     /// A client that trusts the test CA and, with mutual TLS, presents the NSW certificate.
     pub client: reqwest::Client,
     pub handle: AppHandle,
@@ -221,12 +226,16 @@ request_timeout_ms = {timeout}
 [admin]
 listen = "127.0.0.1:0"
 {token}
+[api]
+listen = "127.0.0.1:0"
+{api}
 [database]
 url = "{db}"
 "#,
         max_in_flight = options.max_in_flight,
         max_body = options.max_body_bytes,
         timeout = options.request_timeout_ms,
+        api = options.api,
         token = options
             .admin_token
             .as_ref()
@@ -298,6 +307,7 @@ pub async fn spawn_settings(settings: Settings, pki: Option<TestPki>, dir: TempD
         .expect("application builds");
     let addr = app.local_addr();
     let admin_addr = app.admin_addr();
+    let api_addr = app.api_addr();
     let handle = app.handle();
     let task = tokio::spawn(app.run_until_stopped());
     let mut builder = reqwest::Client::builder()
@@ -320,6 +330,7 @@ pub async fn spawn_settings(settings: Settings, pki: Option<TestPki>, dir: TempD
         addr,
         base_url,
         admin_url: format!("http://{admin_addr}"),
+        api_url: format!("http://{api_addr}"),
         client: builder.build().unwrap(),
         handle,
         task: Some(task),

@@ -1,5 +1,6 @@
 //! The one integration-test binary: the gateway over real HTTP.
 
+mod api;
 mod cli;
 mod ebms;
 mod helpers;

@@ -12,6 +12,7 @@ async fn with_nothing_configured_a_development_instance_serves_plain_http_on_loo
         listen: Some("127.0.0.1:0".into()),
         admin_listen: Some("127.0.0.1:0".into()),
         database: Some(format!("sqlite://{}", dir.path().join("g.db").display())),
+        api_listen: Some("127.0.0.1:0".into()),
     };
     let settings = Settings::load(None, std::iter::empty(), &overrides).unwrap();
     assert!(settings.is_development());

@@ -237,11 +237,13 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
                     StoreError::Unavailable(db.to_string())
                 }
                 // PostgreSQL: connection exceptions, shutdown, too many connections,
-                // insufficient resources, read-only replica.
+                // insufficient resources, read-only replica, and a server that refuses the
+                // session (database not accepting connections or missing, login refused).
                 c if c.starts_with("08")
                     || c.starts_with("57P")
                     || c.starts_with("53")
-                    || c == "25006" =>
+                    || c.starts_with("28")
+                    || ["25006", "55000", "3D000"].contains(&c) =>
                 {
                     StoreError::Unavailable(db.to_string())
                 }

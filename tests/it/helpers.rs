@@ -134,6 +134,18 @@ pub struct PgDatabase {
     name: String,
 }
 
+impl PgDatabase {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The URL of the server's maintenance database (`TEST_DATABASE_URL`).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+}
+
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         let (server, name) = (self.server.clone(), self.name.clone());

@@ -6,6 +6,7 @@ mod ebms;
 mod helpers;
 mod messages;
 mod ops;
+mod outage;
 mod protection;
 mod settings;
 mod tls;

@@ -46,6 +46,8 @@ pub struct Settings {
     pub partners: Vec<Partner>,
     pub log: LogSettings,
     pub refdata: RefdataSettings,
+    /// Asynchronous delivery to the partners (spec §5).
+    pub delivery: DeliverySettings,
 }
 
 impl Settings {
@@ -335,6 +337,61 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// `tracing_subscriber::EnvFilter` directives; `RUST_LOG` wins when set.
     pub filter: String,
+}
+
+/// `[delivery]`: the outbox worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    /// Run the delivery worker inside `serve` (default true).
+    pub enabled: bool,
+    /// The gateway's client certificate and key (PEM) for HTTPS delivery URLs.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// CA certificates (PEM) trusted for the partners' servers, instead of the system roots.
+    pub ca: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    /// Whole-attempt budget (connect, send, answer).
+    pub timeout: Duration,
+    /// Attempts before a row is dead-lettered.
+    pub max_attempts: u32,
+    /// Time since a row was queued after which it is dead-lettered.
+    pub max_age: Duration,
+    /// Exponential back-off with full jitter: base, ceiling and factor.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub backoff_factor: f64,
+    /// How long a claimed row belongs to its worker before another may take it.
+    pub lease: Duration,
+    /// Rows claimed (and sent concurrently) per round.
+    pub batch: usize,
+    /// Pause between rounds when there was nothing to deliver.
+    pub poll_interval: Duration,
+    /// Consecutive failures that open a partner's circuit, and the cool-down before a probe.
+    pub circuit_threshold: u32,
+    pub circuit_cool_down: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            enabled: true,
+            client_cert: None,
+            client_key: None,
+            ca: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            max_attempts: 12,
+            max_age: Duration::from_secs(48 * 3600),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(600),
+            backoff_factor: 2.0,
+            lease: Duration::from_secs(120),
+            batch: 32,
+            poll_interval: Duration::from_secs(1),
+            circuit_threshold: 5,
+            circuit_cool_down: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -824,6 +881,8 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         RefdataSettings { seed_dir }
     };
 
+    let delivery = parse_delivery(root.section("delivery", errs), errs);
+
     root.finish(errs);
 
     Some(Settings {
@@ -835,7 +894,104 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         partners,
         log,
         refdata,
+        delivery,
     })
+}
+
+fn parse_delivery(mut s: Section, errs: &mut Vec<String>) -> DeliverySettings {
+    let d = DeliverySettings::default();
+    let enabled = match s.table.remove("enabled") {
+        None => d.enabled,
+        Some(Value::Boolean(b)) => b,
+        Some(Value::String(v)) if v == "true" || v == "false" => v == "true",
+        Some(other) => {
+            errs.push(format!(
+                "{}: must be true or false, found {}",
+                s.name("enabled"),
+                show(&other)
+            ));
+            d.enabled
+        }
+    };
+    let client_cert = s.file("client_cert", errs);
+    let client_key = s.file("client_key", errs);
+    if client_cert.is_some() != client_key.is_some()
+        && !errs.iter().any(|e| e.starts_with(&s.name("client_")))
+    {
+        errs.push(format!(
+            "{}: give client_cert and client_key together",
+            s.name("client_cert")
+        ));
+    }
+    let ca = s.file("ca", errs);
+    let connect_timeout = s.duration("connect_timeout", errs);
+    let timeout = s.duration("timeout", errs);
+    let max_attempts = s.positive_u32("max_attempts", errs);
+    let max_age_hours = s.positive("max_age_hours", errs);
+    let backoff_base = s.duration("backoff_base", errs);
+    let backoff_max = s.duration("backoff_max", errs);
+    let backoff_factor = match s.table.remove("backoff_factor") {
+        None => None,
+        Some(Value::Float(f)) if f >= 1.0 && f.is_finite() => Some(f),
+        Some(Value::Integer(i)) if i >= 1 => Some(i as f64),
+        Some(Value::String(v))
+            if v.trim()
+                .parse::<f64>()
+                .is_ok_and(|f| f >= 1.0 && f.is_finite()) =>
+        {
+            v.trim().parse().ok()
+        }
+        Some(other) => {
+            errs.push(format!(
+                "{}: must be a number ≥ 1, found {}",
+                s.name("backoff_factor"),
+                show(&other)
+            ));
+            None
+        }
+    };
+    let lease = s.duration("lease", errs);
+    let batch = s.positive("batch", errs);
+    let poll_interval = s.duration("poll_interval", errs);
+    let circuit_threshold = s.positive_u32("circuit_threshold", errs);
+    let circuit_cool_down = s.duration("circuit_cool_down", errs);
+    let out = DeliverySettings {
+        enabled,
+        client_cert,
+        client_key,
+        ca,
+        connect_timeout: connect_timeout.unwrap_or(d.connect_timeout),
+        timeout: timeout.unwrap_or(d.timeout),
+        max_attempts: max_attempts.map(|n| n.get()).unwrap_or(d.max_attempts),
+        max_age: max_age_hours
+            .map(|h| Duration::from_secs(h.saturating_mul(3600)))
+            .unwrap_or(d.max_age),
+        backoff_base: backoff_base.unwrap_or(d.backoff_base),
+        backoff_max: backoff_max.unwrap_or(d.backoff_max),
+        backoff_factor: backoff_factor.unwrap_or(d.backoff_factor),
+        lease: lease.unwrap_or(d.lease),
+        batch: batch.map(|b| b.min(1024) as usize).unwrap_or(d.batch),
+        poll_interval: poll_interval.unwrap_or(d.poll_interval),
+        circuit_threshold: circuit_threshold
+            .map(|n| n.get())
+            .unwrap_or(d.circuit_threshold),
+        circuit_cool_down: circuit_cool_down.unwrap_or(d.circuit_cool_down),
+    };
+    if out.backoff_max < out.backoff_base {
+        errs.push(format!(
+            "{}: must not be shorter than delivery.backoff_base",
+            s.name("backoff_max")
+        ));
+    }
+    if out.lease <= out.timeout {
+        errs.push(format!(
+            "{}: must be longer than delivery.timeout ({}s), or a slow attempt loses its lease",
+            s.name("lease"),
+            out.timeout.as_secs()
+        ));
+    }
+    s.finish(errs);
+    out
 }
 
 /// The one partner of a development instance: the NSW, without certificate binding.

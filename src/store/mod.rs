@@ -28,6 +28,7 @@ use crate::domain::{
 };
 
 mod common;
+pub mod outbox;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -35,6 +36,10 @@ pub mod sqlite;
 mod tests;
 
 pub use common::content_hash;
+pub use outbox::{
+    AttemptOutcome, AttemptRecord, AuditEntry, Claimed, OperatorOutcome, OutboxFigures, OutboxItem,
+    OutboxStatus,
+};
 
 /// What the storage layer could not do.
 #[derive(Debug, Clone, thiserror::Error)]

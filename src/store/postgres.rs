@@ -60,8 +60,13 @@ impl PgStore {
         Ok(())
     }
 
+    /// A connection of the pool (autocommit).
+    pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(map_err)
+    }
+
     /// Runs `f` in a transaction, again while it conflicts with concurrent writers.
-    async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: for<'c> Fn(&'c mut PgConnection) -> TxFuture<'c, T>,
     {

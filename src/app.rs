@@ -109,8 +109,18 @@ impl Probe for StoreProbe {
         })
     }
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
-        // The store does not report outbox figures yet; the gauges keep their last value.
-        Box::pin(async { None })
+        Box::pin(async {
+            match self.store.outbox_figures(chrono::Utc::now()).await {
+                Ok(f) => Some(OutboxStats {
+                    pending: f.pending,
+                    oldest_pending_age_seconds: f.oldest_pending_age_seconds,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox figures unavailable");
+                    None
+                }
+            }
+        })
     }
 }
 
@@ -266,7 +276,13 @@ impl Application {
             }),
             token: settings.admin.token.clone(),
             shutdown: shutdown.clone(),
-        });
+        })
+        .merge(web::operator::router(web::operator::OperatorState {
+            store: store.clone(),
+            admin_token: settings.admin.token.clone(),
+            officers: Arc::new(settings.officers.clone()),
+            snapshot: snapshot.clone(),
+        }));
         Ok(Application {
             settings,
             listener,
@@ -324,6 +340,17 @@ impl Application {
         } = self;
         let shutdown = handle.shutdown.clone();
 
+        let delivery = if settings.delivery.enabled {
+            let worker = crate::delivery::DeliveryWorker::new(handle.store.clone(), &settings)
+                .context("delivery settings")?;
+            Some(tokio::spawn(worker.run(shutdown.wait())))
+        } else {
+            tracing::warn!(
+                "delivery.enabled = false: the outbox is not delivered by this instance"
+            );
+            None
+        };
+
         if let Some(tls) = handle.tls.clone() {
             tokio::spawn(watch_certificates(
                 tls,
@@ -361,6 +388,17 @@ impl Application {
             .await
             .context("admin listener task")?
             .context("admin listener")?;
+        if let Some(mut task) = delivery {
+            // A round in progress finishes (bounded by the delivery timeout); what it could
+            // not record stays leased and is taken up again after the lease expires.
+            let grace = settings.delivery.timeout + Duration::from_secs(5);
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                task.abort();
+                tracing::warn!(
+                    "the delivery worker did not stop in time; its leased rows will be retried"
+                );
+            }
+        }
         tracing::info!("stopped");
         Ok(())
     }

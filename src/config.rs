@@ -48,6 +48,15 @@ pub struct Settings {
     pub refdata: RefdataSettings,
     /// Asynchronous delivery to the partners (spec §5).
     pub delivery: DeliverySettings,
+    /// `[[officers]]`: TISI officers and their admin-API tokens.
+    pub officers: Vec<Officer>,
+}
+
+/// A TISI officer who may act on the admin API (recorded as actor `officer:<id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Officer {
+    pub id: String,
+    pub token: Secret,
 }
 
 impl Settings {
@@ -883,6 +892,47 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
 
     let delivery = parse_delivery(root.section("delivery", errs), errs);
 
+    let officers = {
+        let mut ids = BTreeSet::new();
+        let mut tokens = BTreeSet::new();
+        root.sections("officers", errs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|mut s| {
+                let id = s.text("id", errs);
+                let id = s.require("id", id, errs);
+                let token = s.text("token", errs);
+                let token = s.require("token", token, errs);
+                if let Some(id) = &id {
+                    if !ids.insert(id.clone()) {
+                        errs.push(format!(
+                            "{}: officer `{id}` is configured twice",
+                            s.name("id")
+                        ));
+                    }
+                }
+                if let Some(t) = &token {
+                    if t.len() < 16 {
+                        errs.push(format!(
+                            "{}: must be at least 16 characters",
+                            s.name("token")
+                        ));
+                    } else if !tokens.insert(t.clone()) {
+                        errs.push(format!(
+                            "{}: the same token is given to two officers",
+                            s.name("token")
+                        ));
+                    }
+                }
+                s.finish(errs);
+                Some(Officer {
+                    id: id?,
+                    token: Secret::new(token?),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+
     root.finish(errs);
 
     Some(Settings {
@@ -895,6 +945,7 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         log,
         refdata,
         delivery,
+        officers,
     })
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 pub mod backoff;
 pub mod circuit;
+pub mod ops;
 pub mod worker;
 
 pub use backoff::Backoff;

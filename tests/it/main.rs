@@ -1,7 +1,9 @@
 //! The one integration-test binary: the gateway over real HTTP.
 
 mod cli;
+mod delivery;
 mod ebms;
+mod fake_nsw;
 mod helpers;
 mod messages;
 mod ops;

@@ -52,6 +52,15 @@ fn fail(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// A refused call: status and plain message (answered as `{"error": "..."}`).
+struct Fail(StatusCode, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        fail(self.0, self.1)
+    }
+}
+
 fn store_failed(e: StoreError) -> Response {
     tracing::error!(error = %e, "admin action: storage error");
     if e.is_transient() {
@@ -70,7 +79,7 @@ fn same(given: &str, secret: &Secret) -> bool {
 }
 
 /// Who is calling: `admin` or `officer:<id>`.
-fn actor(state: &OperatorState, headers: &HeaderMap) -> Result<String, Response> {
+fn actor(state: &OperatorState, headers: &HeaderMap) -> Result<String, Fail> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -88,7 +97,10 @@ fn actor(state: &OperatorState, headers: &HeaderMap) -> Result<String, Response>
     if state.admin_token.is_none() && state.officers.is_empty() {
         return Ok("admin".to_string());
     }
-    Err(fail(StatusCode::UNAUTHORIZED, "authentication required"))
+    Err(Fail(
+        StatusCode::UNAUTHORIZED,
+        "authentication required".into(),
+    ))
 }
 
 fn time(t: Option<DateTime<Utc>>) -> Value {
@@ -130,7 +142,7 @@ async fn list_outbox(
     Query(q): Query<ListQuery>,
 ) -> Response {
     if let Err(r) = actor(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let status = match q.status.as_deref() {
         None => None,
@@ -160,7 +172,7 @@ async fn show_outbox(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = actor(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let item = match state.store.outbox_get(id).await {
         Ok(Some(i)) => i,
@@ -212,7 +224,7 @@ async fn replay_outbox(
 ) -> Response {
     let who = match actor(&state, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let r = state.store.outbox_replay(id, &who, Utc::now()).await;
     if matches!(r, Ok(OperatorOutcome::Done)) {
@@ -226,12 +238,12 @@ struct Reason {
     reason: Option<String>,
 }
 
-fn reason_of(body: Option<Json<Reason>>) -> Result<String, Response> {
+fn reason_of(body: Option<Json<Reason>>) -> Result<String, Fail> {
     match body.and_then(|Json(b)| b.reason) {
         Some(r) if !r.trim().is_empty() => Ok(r.trim().to_string()),
-        _ => Err(fail(
+        _ => Err(Fail(
             StatusCode::BAD_REQUEST,
-            "reason: is required (a JSON body {\"reason\": \"…\"})",
+            "reason: is required (a JSON body {\"reason\": \"…\"})".into(),
         )),
     }
 }
@@ -244,11 +256,11 @@ async fn drop_outbox(
 ) -> Response {
     let who = match actor(&state, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reason = match reason_of(body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let r = state.store.outbox_drop(id, &who, &reason, Utc::now()).await;
     if matches!(r, Ok(OperatorOutcome::Done)) {
@@ -272,7 +284,7 @@ async fn licence_status(
 ) -> Response {
     let who = match actor(&state, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(Json(body)) = body else {
         return fail(

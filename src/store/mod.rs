@@ -28,6 +28,7 @@ use crate::domain::{
 };
 
 mod common;
+pub mod officer;
 pub mod outbox;
 pub mod postgres;
 mod sql;

@@ -96,6 +96,7 @@ impl AppHandle {
 struct StoreProbe {
     store: Store,
     snapshot: Arc<ArcSwapOption<Snapshot>>,
+    settings: Arc<Settings>,
 }
 
 impl Probe for StoreProbe {
@@ -110,6 +111,9 @@ impl Probe for StoreProbe {
     }
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
         Box::pin(async {
+            if let Err(e) = web::operator::record_overdue(&self.store, &self.settings).await {
+                tracing::warn!(error = %e, "overdue review items unavailable");
+            }
             match self.store.outbox_figures(chrono::Utc::now()).await {
                 Ok(f) => Some(OutboxStats {
                     pending: f.pending,
@@ -273,6 +277,7 @@ impl Application {
             probe: Arc::new(StoreProbe {
                 store: store.clone(),
                 snapshot: snapshot.clone(),
+                settings: settings.clone(),
             }),
             token: settings.admin.token.clone(),
             shutdown: shutdown.clone(),
@@ -282,6 +287,7 @@ impl Application {
             admin_token: settings.admin.token.clone(),
             officers: Arc::new(settings.officers.clone()),
             snapshot: snapshot.clone(),
+            settings: settings.clone(),
         }));
         Ok(Application {
             settings,

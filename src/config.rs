@@ -50,6 +50,8 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// `[[officers]]`: TISI officers and their admin-API tokens.
     pub officers: Vec<Officer>,
+    /// `[review] overdue_after_days` (default 7): how long an item may wait for an officer.
+    pub review_overdue_after: Duration,
 }
 
 /// A TISI officer who may act on the admin API (recorded as actor `officer:<id>`).
@@ -892,6 +894,13 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
 
     let delivery = parse_delivery(root.section("delivery", errs), errs);
 
+    let review_overdue_after = {
+        let mut s = root.section("review", errs);
+        let days = s.positive("overdue_after_days", errs).unwrap_or(7);
+        s.finish(errs);
+        Duration::from_secs(days.saturating_mul(86_400))
+    };
+
     let officers = {
         let mut ids = BTreeSet::new();
         let mut tokens = BTreeSet::new();
@@ -946,6 +955,7 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         refdata,
         delivery,
         officers,
+        review_overdue_after,
     })
 }
 

@@ -22,12 +22,19 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Officer, Secret};
+use crate::config::{Officer, Secret, Settings};
 use crate::domain::snapshot::Snapshot;
 use crate::domain::LicenceStatus;
-use crate::store::{
-    LicenceStatusChange, OperatorOutcome, OutboxItem, OutboxStatus, Store, StoreError,
+use crate::store::officer::{
+    OfficerAction, OfficerDecisionInput, OfficerOutcome, OriginalExchange,
 };
+use crate::store::{
+    LicenceStatusChange, OperatorOutcome, OutboundMessage, OutboxItem, OutboxStatus, Store,
+    StoreError,
+};
+use crate::wire::envelope::{MessageHeader, PartyId, Service, SERVICE_PERMIT};
+use crate::wire::intake::Packaging;
+use crate::wire::reply;
 
 #[derive(Clone)]
 pub struct OperatorState {
@@ -35,7 +42,11 @@ pub struct OperatorState {
     pub admin_token: Option<Secret>,
     pub officers: Arc<Vec<Officer>>,
     pub snapshot: Arc<ArcSwapOption<Snapshot>>,
+    pub settings: Arc<Settings>,
 }
+
+/// Metric: items waiting for an officer longer than `review.overdue_after_days`.
+pub const REVIEW_OVERDUE_ITEMS: &str = "nsw_review_overdue_items";
 
 pub fn router(state: OperatorState) -> Router {
     Router::new()
@@ -44,6 +55,11 @@ pub fn router(state: OperatorState) -> Router {
         .route("/admin/outbox/{id}/replay", post(replay_outbox))
         .route("/admin/outbox/{id}/drop", post(drop_outbox))
         .route("/admin/licences/{number}/status", post(licence_status))
+        .route("/admin/review", get(review_list))
+        .route(
+            "/admin/review/{request_id}/items/{item}/{action}",
+            post(review_decide),
+        )
         .with_state(state)
 }
 
@@ -366,4 +382,203 @@ async fn licence_status(
         "actor": who,
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviewQuery {
+    overdue: Option<bool>,
+}
+
+/// The review budget's cut-off: items decided before it are overdue.
+fn overdue_cutoff(settings: &Settings, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(settings.review_overdue_after)
+        .unwrap_or(chrono::Duration::days(7))
+}
+
+/// Counts the overdue items and sets the gauge; used by the listing and the metrics scrape.
+pub async fn record_overdue(store: &Store, settings: &Settings) -> Result<usize, StoreError> {
+    let n = store
+        .review_queue(Some(overdue_cutoff(settings, Utc::now())))
+        .await?
+        .len();
+    metrics::gauge!(REVIEW_OVERDUE_ITEMS).set(n as f64);
+    Ok(n)
+}
+
+async fn review_list(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Query(q): Query<ReviewQuery>,
+) -> Response {
+    if let Err(r) = actor(&state, &headers) {
+        return r.into_response();
+    }
+    let now = Utc::now();
+    let cutoff = overdue_cutoff(&state.settings, now);
+    let only_overdue = q.overdue.unwrap_or(false);
+    let items = match state
+        .store
+        .review_queue(only_overdue.then_some(cutoff))
+        .await
+    {
+        Ok(i) => i,
+        Err(e) => return store_failed(e),
+    };
+    if let Err(e) = record_overdue(&state.store, &state.settings).await {
+        return store_failed(e);
+    }
+    Json(json!({
+        "items": items.iter().map(|i| json!({
+            "request_id": i.request_id,
+            "reference": i.reference,
+            "importer_tax_number": i.importer_tax_number,
+            "importer_branch": i.importer_branch,
+            "item_number": i.item_number,
+            "hs_code": i.hs_code,
+            "status": i.status.code(),
+            "since": i.since.to_rfc3339(),
+            "age_seconds": (now - i.since).num_seconds().max(0),
+            "overdue": i.since <= cutoff,
+        })).collect::<Vec<_>>()
+    }))
+    .into_response()
+}
+
+/// Renders a later ImportPermitResponse as an ebMS message to the partner that sent the
+/// request: same conversation, `RefToMessageId` = the request, the request's packaging, an
+/// acknowledgment requested when the request asked for one.
+fn render_later(
+    settings: &Settings,
+) -> impl Fn(&OriginalExchange, &crate::domain::ImportPermitResponse) -> OutboundMessage
+       + Send
+       + Sync
+       + 'static {
+    let own = settings.gateway.party_id.to_ascii_lowercase();
+    move |orig, response| {
+        let now = Utc::now();
+        let request = MessageHeader {
+            from: PartyId::new(&orig.from_party),
+            to: PartyId::new(&orig.to_party),
+            cpa_id: orig.cpa_id.clone(),
+            conversation_id: orig.conversation_id.clone(),
+            service: Service::new(SERVICE_PERMIT),
+            action: "ImportPermitRequest".into(),
+            message_id: orig.message_id.clone(),
+            timestamp: now.fixed_offset(),
+            ref_to_message_id: None,
+            time_to_live: None,
+            duplicate_elimination: false,
+        };
+        let header = reply::reply_header(
+            &request,
+            "ImportPermitResponse",
+            SERVICE_PERMIT,
+            format!("{}@{own}", uuid::Uuid::new_v4()),
+            now,
+        );
+        let packaging = if orig.packaging == "multipart" {
+            Packaging::Multipart
+        } else {
+            Packaging::Inline
+        };
+        let doc = crate::domain::OutboundDocument::ImportPermitResponse(response.clone());
+        let built = reply::build_delivery(&header, &doc, packaging, orig.ack_requested);
+        OutboundMessage {
+            message_id: header.message_id.clone(),
+            conversation_id: header.conversation_id.clone(),
+            partner: orig.from_party.clone(),
+            content_type: built.content_type,
+            body: built.body,
+            ack_requested: orig.ack_requested,
+        }
+    }
+}
+
+async fn review_decide(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path((request_id, item, action)): Path<(String, u16, String)>,
+    body: Option<Json<Reason>>,
+) -> Response {
+    let who = match actor(&state, &headers) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let Some(officer_id) = who.strip_prefix("officer:").map(str::to_string) else {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "an officer's token is required: decisions are recorded in the officer's name",
+        );
+    };
+    let actions: &[OfficerAction] = match action.as_str() {
+        "approve" => &[OfficerAction::Approve],
+        "release" => &[OfficerAction::Release],
+        "reject" => &[OfficerAction::Reject, OfficerAction::RejectAfterInspection],
+        other => {
+            return fail(
+                StatusCode::NOT_FOUND,
+                format!("action: `{other}` is not one of approve, reject, release"),
+            )
+        }
+    };
+    let reason = match reason_of(body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    let now = Utc::now();
+    let render: Arc<crate::store::officer::RenderLater> = Arc::new(render_later(&state.settings));
+    let mut last = None;
+    for a in actions {
+        let input = OfficerDecisionInput {
+            request_id: request_id.clone(),
+            item_number: item,
+            action: *a,
+            officer_id: officer_id.clone(),
+            reason: reason.clone(),
+            now,
+            // Decision dates are Thai dates.
+            today: (now + chrono::Duration::hours(7)).date_naive(),
+            authority_tax_number: state.settings.gateway.issuer_tax_number,
+            authority_name: state.settings.gateway.issuer_name.clone(),
+            render: render.clone(),
+        };
+        match state.store.officer_decide(input).await {
+            Ok(OfficerOutcome::WrongState(s)) => last = Some(OfficerOutcome::WrongState(s)),
+            Ok(o) => {
+                last = Some(o);
+                break;
+            }
+            Err(e) => return store_failed(e),
+        }
+    }
+    match last {
+        Some(OfficerOutcome::Done {
+            decision,
+            permit_number,
+            outbox_message_id,
+        }) => {
+            tracing::info!(%request_id, item, %action, officer = %officer_id, decision = decision.code(), "officer decision");
+            Json(json!({
+                "request_id": request_id,
+                "item_number": item,
+                "action": action,
+                "actor": who,
+                "decision": decision.code(),
+                "permit_number": permit_number,
+                "response_message_id": outbox_message_id,
+            }))
+            .into_response()
+        }
+        Some(OfficerOutcome::WrongState(s)) => fail(
+            StatusCode::CONFLICT,
+            format!(
+                "item {item} of {request_id} is {}: it cannot be {action}d",
+                s.code()
+            ),
+        ),
+        Some(OfficerOutcome::NotFound) | None => fail(
+            StatusCode::NOT_FOUND,
+            format!("request {request_id} has no current item {item}"),
+        ),
+    }
 }

@@ -6,6 +6,7 @@ mod ebms;
 mod fake_nsw;
 mod helpers;
 mod messages;
+mod officer;
 mod ops;
 mod protection;
 mod settings;

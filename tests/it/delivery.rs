@@ -469,3 +469,96 @@ async fn two_workers_on_one_postgres_deliver_each_row_exactly_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_failing_partner_opens_its_circuit_and_is_probed_after_the_cool_down() {
+    use nsw_gateway::delivery::CircuitState;
+    let fake = FakeNsw::start(
+        vec![Answer::Status(503, None), Answer::Status(502, None)],
+        Answer::Ok,
+    )
+    .await;
+    let app = app_without_worker(
+        None,
+        "circuit_threshold = 2\ncircuit_cool_down_secs = 300\n",
+    )
+    .await;
+    let h = header("ImportPermitRequest");
+    send_async(&app, &h, "REF-CIRCUIT-1").await;
+    let store = app.handle.store().clone();
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+
+    assert_eq!(worker.run_once().await, 0);
+    assert_eq!(worker.circuit_state("NSW"), CircuitState::Closed);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(worker.run_once().await, 0);
+    let opened_until = match worker.circuit_state("NSW") {
+        CircuitState::Open { until } => until,
+        other => panic!("expected an open circuit, got {other:?}"),
+    };
+    assert_eq!((opened_until - clock.now()).num_seconds(), 300);
+
+    // During the cool-down nothing is sent, and no attempt is counted.
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(worker.run_once().await, 0);
+    }
+    assert_eq!(fake.received().len(), 2);
+    let row = rows(&store).await.remove(0);
+    assert_eq!(row.attempts, 2);
+    assert_eq!(row.status, OutboxStatus::Pending);
+
+    // After the cool-down one probe goes; it succeeds and the circuit closes.
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(worker.run_once().await, 1);
+    assert_eq!(worker.circuit_state("NSW"), CircuitState::Closed);
+    assert_eq!(fake.received().len(), 3);
+
+    let metrics = app
+        .client
+        .get(app.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "nsw_delivery_attempts_total{partner=\"NSW\",result=\"retry\"}",
+        "nsw_delivery_attempts_total{partner=\"NSW\",result=\"delivered\"}",
+        "nsw_delivery_attempts_total{partner=\"NSW\",result=\"postponed\"}",
+        "nsw_partner_circuit_open{partner=\"NSW\"}",
+        "nsw_outbox_pending",
+        "nsw_outbox_oldest_pending_age_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
+}
+
+#[tokio::test]
+async fn attempts_are_bounded_then_the_row_is_dead() {
+    let fake = FakeNsw::start(vec![], Answer::Status(500, None)).await;
+    let app = app_without_worker(None, "circuit_threshold = 100\n").await;
+    let h = header("ImportPermitRequest");
+    send_async(&app, &h, "REF-BOUNDED-1").await;
+    let store = app.handle.store().clone();
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+    for _ in 0..10 {
+        worker.run_once().await;
+        clock.advance(Duration::from_secs(60));
+    }
+    // max_attempts = 6 in these tests.
+    assert_eq!(fake.received().len(), 6);
+    let row = rows(&store).await.remove(0);
+    assert_eq!(row.status, OutboxStatus::Dead);
+    assert_eq!(row.attempts, 6);
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("gave up after 6 attempt(s): HTTP 500"),
+        "{row:?}"
+    );
+}

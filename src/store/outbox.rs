@@ -606,3 +606,226 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::sql::Conn as _;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()
+    }
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    async fn insert(store: &Store, message_id: &str, conversation: &str, seq: i64) -> i64 {
+        let (m, c) = (message_id.to_string(), conversation.to_string());
+        let sql = "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
+                   content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
+                   VALUES ($1, $2, $3, 'NSW', 'text/xml', $4, false, 'PENDING', 0, $5, $5) RETURNING id";
+        let row = match store {
+            Store::Sqlite(s) => {
+                s.write(move |conn| {
+                    Box::pin(async move {
+                        conn.one_row(
+                            sql,
+                            args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
+                            &[Ty::I64],
+                        )
+                        .await
+                    })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|conn| {
+                    let (m, c) = (m.clone(), c.clone());
+                    Box::pin(async move {
+                        conn.one_row(
+                            sql,
+                            args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
+                            &[Ty::I64],
+                        )
+                        .await
+                    })
+                })
+                .await
+            }
+        };
+        row.unwrap().i64(0).unwrap()
+    }
+
+    fn ids(c: &[Claimed]) -> Vec<String> {
+        c.iter().map(|c| c.item.message_id.clone()).collect()
+    }
+
+    fn rec(c: &Claimed, outcome: AttemptOutcome, at: DateTime<Utc>) -> AttemptRecord {
+        AttemptRecord {
+            id: c.item.id,
+            token: c.token.clone(),
+            at,
+            outcome,
+            http_status: Some(200),
+            error: None,
+        }
+    }
+
+    async fn claim_keeps_conversation_order(store: &Store) {
+        insert(store, "a1", "A", 1).await;
+        insert(store, "a2", "A", 2).await;
+        insert(store, "b1", "B", 1).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&first), ["a1", "b1"]);
+        assert!(store
+            .outbox_claim(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .outbox_record(rec(&first[0], AttemptOutcome::Done, t0()))
+            .await
+            .unwrap());
+        let next = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&next), ["a2"]);
+        // A retry in the future keeps the conversation's later rows waiting; a dead row
+        // does not.
+        assert!(store
+            .outbox_record(rec(&first[1], AttemptOutcome::Dead, t0()))
+            .await
+            .unwrap());
+        let later = t0() + chrono::Duration::seconds(30);
+        assert!(store
+            .outbox_record(rec(
+                &next[0],
+                AttemptOutcome::Retry { next_at: later },
+                t0()
+            ))
+            .await
+            .unwrap());
+        assert!(store
+            .outbox_claim(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            ids(&store.outbox_claim(later, LEASE, 10).await.unwrap()),
+            ["a2"]
+        );
+        let f = store.outbox_figures(later).await.unwrap();
+        assert_eq!(f.pending, 1);
+        assert_eq!(f.oldest_pending_age_seconds, 30.0);
+    }
+
+    async fn expired_lease_is_taken_over(store: &Store) {
+        let id = insert(store, "m1", "C", 1).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        let within = t0() + chrono::Duration::seconds(59);
+        assert!(store
+            .outbox_claim(within, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let after = t0() + chrono::Duration::seconds(60);
+        let second = store.outbox_claim(after, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&second), ["m1"]);
+        assert_ne!(first[0].token, second[0].token);
+        assert!(
+            !store
+                .outbox_record(rec(&first[0], AttemptOutcome::Done, after))
+                .await
+                .unwrap(),
+            "the old holder lost its lease"
+        );
+        assert!(store
+            .outbox_record(rec(&second[0], AttemptOutcome::Done, after))
+            .await
+            .unwrap());
+        let row = store.outbox_get(id).await.unwrap().unwrap();
+        assert_eq!(row.status, OutboxStatus::Done);
+        assert_eq!(row.attempts, 1);
+    }
+
+    async fn requeue_and_operator_actions(store: &Store) {
+        let id = insert(store, "r1", "D", 1).await;
+        let claimed = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(store.outbox_requeue_expired(t0()).await.unwrap(), 0);
+        let later = t0() + chrono::Duration::seconds(61);
+        assert_eq!(store.outbox_requeue_expired(later).await.unwrap(), 1);
+        assert_eq!(
+            store.outbox_get(id).await.unwrap().unwrap().status,
+            OutboxStatus::Pending
+        );
+        assert!(!store
+            .outbox_record(rec(&claimed[0], AttemptOutcome::Done, later))
+            .await
+            .unwrap());
+
+        assert_eq!(
+            store.outbox_replay(id, "admin", later).await.unwrap(),
+            OperatorOutcome::WrongState(OutboxStatus::Pending)
+        );
+        assert_eq!(
+            store
+                .outbox_drop(id, "admin", "wrong partner", later)
+                .await
+                .unwrap(),
+            OperatorOutcome::Done
+        );
+        assert!(store
+            .outbox_claim(later, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.outbox_replay(id, "officer:x", later).await.unwrap(),
+            OperatorOutcome::Done
+        );
+        assert_eq!(
+            store.outbox_replay(id + 100, "admin", later).await.unwrap(),
+            OperatorOutcome::NotFound
+        );
+        let row = store.outbox_get(id).await.unwrap().unwrap();
+        assert_eq!(row.status, OutboxStatus::Pending);
+        assert_eq!(row.attempts, 0);
+        assert_eq!(row.queued_at, later);
+        let audit = store.audit_log(&outbox_target(id)).await.unwrap();
+        let got: Vec<_> = audit
+            .iter()
+            .map(|a| (a.actor.as_str(), a.action.as_str(), a.detail.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("admin", "drop", "wrong partner"),
+                ("officer:x", "replay", "")
+            ]
+        );
+    }
+
+    macro_rules! contract {
+        ($($name:ident),* $(,)?) => {$(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let db = crate::store::tests::sqlite_db().await;
+                    super::$name(&db.store).await;
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(db) = crate::store::tests::pg_db().await {
+                        super::$name(&db.store).await;
+                    }
+                }
+            }
+        )*};
+    }
+
+    contract!(
+        claim_keeps_conversation_order,
+        expired_lease_is_taken_over,
+        requeue_and_operator_actions,
+    );
+}

@@ -1401,4 +1401,48 @@ mod tests {
         assert_eq!(db("sqlite::memory:").sqlite_path(), None);
         assert_eq!(db("postgres://x/y").sqlite_path(), None);
     }
+
+    #[test]
+    #[rustfmt::skip]
+    fn delivery_officers_and_review_settings() {
+        let d = load("", &[]).unwrap();
+        assert_eq!(d.delivery, DeliverySettings::default());
+        assert!(d.officers.is_empty());
+        assert_eq!(d.review_overdue_after, Duration::from_secs(7 * 86_400));
+        let s = load(
+            "[delivery]\nenabled = false\nconnect_timeout_ms = 1500\ntimeout_secs = 10\nmax_attempts = 3\n\
+             max_age_hours = 2\nbackoff_base_ms = 500\nbackoff_max_secs = 30\nbackoff_factor = 1.5\n\
+             lease_secs = 40\nbatch = 8\npoll_interval_ms = 250\ncircuit_threshold = 4\ncircuit_cool_down_secs = 90\n\
+             [review]\noverdue_after_days = 3\n\
+             [[officers]]\nid = \"somchai\"\ntoken = \"0123456789abcdef-somchai\"\n",
+            &[("NSW_GATEWAY__DELIVERY__BATCH", "16")],
+        )
+        .unwrap();
+        let d = &s.delivery;
+        assert!(!d.enabled);
+        assert_eq!((d.connect_timeout, d.timeout), (Duration::from_millis(1500), Duration::from_secs(10)));
+        assert_eq!((d.max_attempts, d.max_age), (3, Duration::from_secs(7200)));
+        assert_eq!((d.backoff_base, d.backoff_max, d.backoff_factor), (Duration::from_millis(500), Duration::from_secs(30), 1.5));
+        assert_eq!((d.lease, d.batch, d.poll_interval), (Duration::from_secs(40), 16, Duration::from_millis(250)));
+        assert_eq!((d.circuit_threshold, d.circuit_cool_down), (4, Duration::from_secs(90)));
+        assert_eq!(s.review_overdue_after, Duration::from_secs(3 * 86_400));
+        assert_eq!(s.officers[0].id, "somchai");
+        assert!(!format!("{s:?}").contains("0123456789abcdef"), "officer tokens are redacted");
+
+        check_invalid("[delivery]\nenabled = 3", &[], &["delivery.enabled"]);
+        check_invalid("[delivery]\nmax_attempts = 0", &[], &["delivery.max_attempts"]);
+        check_invalid("[delivery]\nbackoff_factor = 0.5", &[], &["delivery.backoff_factor"]);
+        check_invalid("[delivery]\nbackoff_base_secs = 10\nbackoff_max_secs = 5", &[], &["delivery.backoff_max"]);
+        check_invalid("[delivery]\nlease_secs = 30", &[], &["delivery.lease"]);
+        check_invalid("[delivery]\nclient_cert = \"/nonexistent.pem\"", &[], &["delivery.client_cert"]);
+        check_invalid("[delivery]\nretries = 3", &[], &["delivery.retries: unknown setting"]);
+        check_invalid("[review]\noverdue_after_days = 0", &[], &["review.overdue_after_days"]);
+        check_invalid("[[officers]]\nid = \"a\"", &[], &["officers[0].token: is required"]);
+        check_invalid("[[officers]]\nid = \"a\"\ntoken = \"short\"", &[], &["officers[0].token: must be at least 16"]);
+        check_invalid(
+            "[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"",
+            &[],
+            &["officers[1].id: officer `a` is configured twice", "officers[1].token: the same token"],
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `refdata load|check DIR`, `certs dev DIR`.
+//! The command line: `serve`, `migrate`, `refdata load|check DIR`, `outbox list|show|replay|drop`, `certs dev DIR`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

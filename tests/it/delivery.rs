@@ -562,3 +562,32 @@ async fn attempts_are_bounded_then_the_row_is_dead() {
         "{row:?}"
     );
 }
+
+#[tokio::test]
+async fn the_background_worker_of_serve_delivers_and_stops_with_the_app() {
+    use crate::helpers::{spawn_settings, test_settings};
+    let fake = FakeNsw::start(vec![Answer::Status(503, None)], Answer::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        extra: "[delivery]\nbackoff_base_ms = 1\nbackoff_max_ms = 1\npoll_interval_ms = 1\n".into(),
+        ..Options::default()
+    };
+    let (mut settings, guard) = test_settings(dir.path(), &options, None).await;
+    settings.partners[0].delivery_url = fake.url.clone();
+    let mut app = spawn_settings(settings, None, dir).await;
+    app.database = guard;
+
+    let h = header("ImportPermitRequest");
+    send_async(&app, &h, "REF-BACKGROUND-1").await;
+    let stored = app.outbox(&h.conversation_id).await;
+    // The worker retries after the 503 on its own and the second attempt is accepted.
+    fake.wait_received(2).await;
+    app.stop().await.unwrap();
+    let accepted = fake.accepted();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].1, stored[0].1);
+    let store = Store::connect(&app.settings.database.url).await.unwrap();
+    let row = rows(&store).await.remove(0);
+    assert_eq!(row.status, OutboxStatus::Done, "{row:?}");
+    assert_eq!(row.attempts, 2);
+}

@@ -612,7 +612,6 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::store::sql::Conn as _;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()

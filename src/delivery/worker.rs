@@ -721,3 +721,59 @@ mod tests {
         check(301, None, None, None, retry("unexpected HTTP 301", None));
     }
 }
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path, files: &[(&str, &str)]) -> DeliverySettings {
+        let mut s = DeliverySettings::default();
+        for (key, text) in files {
+            let path = dir.join(format!("{key}.pem"));
+            std::fs::write(&path, text).unwrap();
+            match *key {
+                "client_cert" => s.client_cert = Some(path),
+                "client_key" => s.client_key = Some(path),
+                "ca" => s.ca = Some(path),
+                other => panic!("unknown file {other}"),
+            }
+        }
+        s
+    }
+
+    fn check(files: &[(&str, &str)], expected_error: Option<&str>) {
+        crate::http::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let got = http_client(&settings(dir.path(), files)).map(|_| ());
+        match (got, expected_error) {
+            (Ok(()), None) => {}
+            (Err(e), Some(want)) => {
+                let e = format!("{e:#}");
+                assert!(e.contains(want), "{e} should mention {want}");
+            }
+            (got, want) => panic!("got {got:?}, expected error {want:?}"),
+        }
+    }
+
+    #[test]
+    fn client_certificate_and_trusted_cas() {
+        let ca = crate::certs::Ca::new("delivery test CA").unwrap();
+        let client = ca.issue_client("TISI").unwrap();
+        let ca_pem = ca.cert_pem();
+        check(&[], None);
+        check(&[("ca", &ca_pem)], None);
+        check(
+            &[
+                ("client_cert", &client.cert_pem),
+                ("client_key", &client.key_pem),
+                ("ca", &ca_pem),
+            ],
+            None,
+        );
+        check(&[("ca", "not a certificate")], Some("delivery.ca"));
+        check(
+            &[("client_cert", "garbage"), ("client_key", "garbage")],
+            Some("delivery.client_cert"),
+        );
+    }
+}

@@ -368,11 +368,20 @@ async fn licence_status(
         Err(e) => return store_failed(e),
     }
     // The very next request decides with the new status.
-    if let Some(current) = state.snapshot.load_full() {
-        match current.with_licence_status(&number, status, since) {
-            Ok(next) => state.snapshot.store(Some(Arc::new(next))),
-            Err(e) => tracing::error!(error = ?e, "licence stored but not in the snapshot"),
-        }
+    // (read-copy-update: a concurrent reload or status change is not lost)
+    let mut missing = false;
+    state.snapshot.rcu(|current| match current {
+        Some(snap) => match snap.with_licence_status(&number, status, since) {
+            Ok(next) => Some(Arc::new(next)),
+            Err(_) => {
+                missing = true;
+                Some(snap.clone())
+            }
+        },
+        None => None,
+    });
+    if missing {
+        tracing::error!(licence = %number, "licence stored but not in the snapshot in use");
     }
     tracing::warn!(licence = %number, status = status.code(), %since, actor = %who, %reason, "licence status changed");
     Json(json!({

@@ -336,10 +336,14 @@ pub(crate) async fn decide<C: Conn>(
     }
     let permit = permit_of_request(c, request_pk).await?;
     if !decision.issues_permit() {
-        // A permit whose last usable item was refused is of no use any more.
+        // The request no longer stands: its permit is cancelled, unless goods were already
+        // cleared against it (write-offs stand; the refused item's declarations are refused
+        // through its permit item's status).
         c.exec(
             "UPDATE permits SET status = 'CANCELLED', cancelled_at = $1 \
-             WHERE request_pk = $2 AND status = 'ACTIVE'",
+             WHERE request_pk = $2 AND status = 'ACTIVE' AND NOT EXISTS \
+             (SELECT 1 FROM permit_items pi WHERE pi.permit_pk = permits.id \
+              AND pi.written_off_milli > 0)",
             args![now, request_pk],
         )
         .await?;

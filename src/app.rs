@@ -99,6 +99,7 @@ impl AppHandle {
 struct StoreProbe {
     store: Store,
     snapshot: Arc<ArcSwapOption<Snapshot>>,
+    settings: Arc<Settings>,
 }
 
 impl Probe for StoreProbe {
@@ -112,8 +113,21 @@ impl Probe for StoreProbe {
         })
     }
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
-        // The store does not report outbox figures yet; the gauges keep their last value.
-        Box::pin(async { None })
+        Box::pin(async {
+            if let Err(e) = web::operator::record_overdue(&self.store, &self.settings).await {
+                tracing::warn!(error = %e, "overdue review items unavailable");
+            }
+            match self.store.outbox_figures(chrono::Utc::now()).await {
+                Ok(f) => Some(OutboxStats {
+                    pending: f.pending,
+                    oldest_pending_age_seconds: f.oldest_pending_age_seconds,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox figures unavailable");
+                    None
+                }
+            }
+        })
     }
 }
 
@@ -278,10 +292,18 @@ impl Application {
             probe: Arc::new(StoreProbe {
                 store: store.clone(),
                 snapshot: snapshot.clone(),
+                settings: settings.clone(),
             }),
             token: settings.admin.token.clone(),
             shutdown: shutdown.clone(),
-        });
+        })
+        .merge(web::operator::router(web::operator::OperatorState {
+            store: store.clone(),
+            admin_token: settings.admin.token.clone(),
+            officers: Arc::new(settings.officers.clone()),
+            snapshot: snapshot.clone(),
+            settings: settings.clone(),
+        }));
         let api_limits = Arc::new(crate::api::ApiLimits::new(&settings.api));
         let api_router = crate::api::router(crate::api::ApiState {
             store: store.clone(),
@@ -361,6 +383,17 @@ impl Application {
         } = self;
         let shutdown = handle.shutdown.clone();
 
+        let delivery = if settings.delivery.enabled {
+            let worker = crate::delivery::DeliveryWorker::new(handle.store.clone(), &settings)
+                .context("delivery settings")?;
+            Some(tokio::spawn(worker.run(shutdown.wait())))
+        } else {
+            tracing::warn!(
+                "delivery.enabled = false: the outbox is not delivered by this instance"
+            );
+            None
+        };
+
         if let Some(tls) = handle.tls.clone() {
             tokio::spawn(watch_certificates(
                 tls,
@@ -412,6 +445,17 @@ impl Application {
         api.await
             .context("status API listener task")?
             .context("status API listener")?;
+        if let Some(mut task) = delivery {
+            // A round in progress finishes (bounded by the delivery timeout); what it could
+            // not record stays leased and is taken up again after the lease expires.
+            let grace = settings.delivery.timeout + Duration::from_secs(5);
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                task.abort();
+                tracing::warn!(
+                    "the delivery worker did not stop in time; its leased rows will be retried"
+                );
+            }
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `refdata load|check DIR`, `certs dev DIR`.
+//! The command line: `serve`, `migrate`, `refdata load|check DIR`, `outbox list|show|replay|drop`, `certs dev DIR`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +46,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RefdataCommand,
     },
+    /// The outbox of asynchronous deliveries: inspect, replay, drop.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Certificates.
     Certs {
         #[command(subcommand)]
@@ -64,6 +69,59 @@ pub enum RefdataCommand {
     Load { dir: PathBuf },
     /// Validate the CSV files in DIR without loading them.
     Check { dir: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List outbox rows, oldest first.
+    List {
+        /// Only rows in this state: PENDING, IN_FLIGHT, DONE, DEAD.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show one row: its state, audit trail and stored message.
+    Show { id: i64 },
+    /// Queue a DEAD (or DONE) row again.
+    Replay {
+        id: i64,
+        /// Recorded in the audit trail (default: the user name).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Take a row out of delivery for good.
+    Drop {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+}
+
+/// Runs an outbox command against a store; returns what to print.
+pub async fn run_outbox(
+    store: &crate::store::Store,
+    cmd: &OutboxCommand,
+) -> anyhow::Result<String> {
+    use crate::delivery::ops;
+    let who = |a: &Option<String>| {
+        a.clone().unwrap_or_else(|| {
+            format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            )
+        })
+    };
+    match cmd {
+        OutboxCommand::List { status, limit } => ops::list(store, status.as_deref(), *limit).await,
+        OutboxCommand::Show { id } => ops::show(store, *id).await,
+        OutboxCommand::Replay { id, actor } => ops::replay(store, *id, &who(actor)).await,
+        OutboxCommand::Drop { id, reason, actor } => {
+            ops::drop(store, *id, &who(actor), reason).await
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +243,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
             crate::api::keys::run(&store, command).await
+        }
+        Command::Outbox { command } => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
+            };
+            crate::telemetry::init_logging(&settings.log);
+            let store = crate::app::open_store(&settings).await?;
+            match run_outbox(&store, command).await {
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Migrate => {
             let Some(settings) = settings_or_report(&cli) else {

@@ -48,6 +48,19 @@ pub struct Settings {
     pub partners: Vec<Partner>,
     pub log: LogSettings,
     pub refdata: RefdataSettings,
+    /// Asynchronous delivery to the partners (spec §5).
+    pub delivery: DeliverySettings,
+    /// `[[officers]]`: TISI officers and their admin-API tokens.
+    pub officers: Vec<Officer>,
+    /// `[review] overdue_after_days` (default 7): how long an item may wait for an officer.
+    pub review_overdue_after: Duration,
+}
+
+/// A TISI officer who may act on the admin API (recorded as actor `officer:<id>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Officer {
+    pub id: String,
+    pub token: Secret,
 }
 
 impl Settings {
@@ -354,6 +367,61 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// `tracing_subscriber::EnvFilter` directives; `RUST_LOG` wins when set.
     pub filter: String,
+}
+
+/// `[delivery]`: the outbox worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    /// Run the delivery worker inside `serve` (default true).
+    pub enabled: bool,
+    /// The gateway's client certificate and key (PEM) for HTTPS delivery URLs.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// CA certificates (PEM) trusted for the partners' servers, instead of the system roots.
+    pub ca: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    /// Whole-attempt budget (connect, send, answer).
+    pub timeout: Duration,
+    /// Attempts before a row is dead-lettered.
+    pub max_attempts: u32,
+    /// Time since a row was queued after which it is dead-lettered.
+    pub max_age: Duration,
+    /// Exponential back-off with full jitter: base, ceiling and factor.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub backoff_factor: f64,
+    /// How long a claimed row belongs to its worker before another may take it.
+    pub lease: Duration,
+    /// Rows claimed (and sent concurrently) per round.
+    pub batch: usize,
+    /// Pause between rounds when there was nothing to deliver.
+    pub poll_interval: Duration,
+    /// Consecutive failures that open a partner's circuit, and the cool-down before a probe.
+    pub circuit_threshold: u32,
+    pub circuit_cool_down: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            enabled: true,
+            client_cert: None,
+            client_key: None,
+            ca: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            max_attempts: 12,
+            max_age: Duration::from_secs(48 * 3600),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(600),
+            backoff_factor: 2.0,
+            lease: Duration::from_secs(120),
+            batch: 32,
+            poll_interval: Duration::from_secs(1),
+            circuit_threshold: 5,
+            circuit_cool_down: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -863,6 +931,56 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         RefdataSettings { seed_dir }
     };
 
+    let delivery = parse_delivery(root.section("delivery", errs), errs);
+
+    let review_overdue_after = {
+        let mut s = root.section("review", errs);
+        let days = s.positive("overdue_after_days", errs).unwrap_or(7);
+        s.finish(errs);
+        Duration::from_secs(days.saturating_mul(86_400))
+    };
+
+    let officers = {
+        let mut ids = BTreeSet::new();
+        let mut tokens = BTreeSet::new();
+        root.sections("officers", errs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|mut s| {
+                let id = s.text("id", errs);
+                let id = s.require("id", id, errs);
+                let token = s.text("token", errs);
+                let token = s.require("token", token, errs);
+                if let Some(id) = &id {
+                    if !ids.insert(id.clone()) {
+                        errs.push(format!(
+                            "{}: officer `{id}` is configured twice",
+                            s.name("id")
+                        ));
+                    }
+                }
+                if let Some(t) = &token {
+                    if t.len() < 16 {
+                        errs.push(format!(
+                            "{}: must be at least 16 characters",
+                            s.name("token")
+                        ));
+                    } else if !tokens.insert(t.clone()) {
+                        errs.push(format!(
+                            "{}: the same token is given to two officers",
+                            s.name("token")
+                        ));
+                    }
+                }
+                s.finish(errs);
+                Some(Officer {
+                    id: id?,
+                    token: Secret::new(token?),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+
     root.finish(errs);
 
     Some(Settings {
@@ -875,7 +993,106 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         partners,
         log,
         refdata,
+        delivery,
+        officers,
+        review_overdue_after,
     })
+}
+
+fn parse_delivery(mut s: Section, errs: &mut Vec<String>) -> DeliverySettings {
+    let d = DeliverySettings::default();
+    let enabled = match s.table.remove("enabled") {
+        None => d.enabled,
+        Some(Value::Boolean(b)) => b,
+        Some(Value::String(v)) if v == "true" || v == "false" => v == "true",
+        Some(other) => {
+            errs.push(format!(
+                "{}: must be true or false, found {}",
+                s.name("enabled"),
+                show(&other)
+            ));
+            d.enabled
+        }
+    };
+    let client_cert = s.file("client_cert", errs);
+    let client_key = s.file("client_key", errs);
+    if client_cert.is_some() != client_key.is_some()
+        && !errs.iter().any(|e| e.starts_with(&s.name("client_")))
+    {
+        errs.push(format!(
+            "{}: give client_cert and client_key together",
+            s.name("client_cert")
+        ));
+    }
+    let ca = s.file("ca", errs);
+    let connect_timeout = s.duration("connect_timeout", errs);
+    let timeout = s.duration("timeout", errs);
+    let max_attempts = s.positive_u32("max_attempts", errs);
+    let max_age_hours = s.positive("max_age_hours", errs);
+    let backoff_base = s.duration("backoff_base", errs);
+    let backoff_max = s.duration("backoff_max", errs);
+    let backoff_factor = match s.table.remove("backoff_factor") {
+        None => None,
+        Some(Value::Float(f)) if f >= 1.0 && f.is_finite() => Some(f),
+        Some(Value::Integer(i)) if i >= 1 => Some(i as f64),
+        Some(Value::String(v))
+            if v.trim()
+                .parse::<f64>()
+                .is_ok_and(|f| f >= 1.0 && f.is_finite()) =>
+        {
+            v.trim().parse().ok()
+        }
+        Some(other) => {
+            errs.push(format!(
+                "{}: must be a number ≥ 1, found {}",
+                s.name("backoff_factor"),
+                show(&other)
+            ));
+            None
+        }
+    };
+    let lease = s.duration("lease", errs);
+    let batch = s.positive("batch", errs);
+    let poll_interval = s.duration("poll_interval", errs);
+    let circuit_threshold = s.positive_u32("circuit_threshold", errs);
+    let circuit_cool_down = s.duration("circuit_cool_down", errs);
+    let out = DeliverySettings {
+        enabled,
+        client_cert,
+        client_key,
+        ca,
+        connect_timeout: connect_timeout.unwrap_or(d.connect_timeout),
+        timeout: timeout.unwrap_or(d.timeout),
+        max_attempts: max_attempts.map(|n| n.get()).unwrap_or(d.max_attempts),
+        max_age: max_age_hours
+            .map(|h| Duration::from_secs(h.saturating_mul(3600)))
+            .unwrap_or(d.max_age),
+        backoff_base: backoff_base.unwrap_or(d.backoff_base),
+        backoff_max: backoff_max.unwrap_or(d.backoff_max),
+        backoff_factor: backoff_factor.unwrap_or(d.backoff_factor),
+        lease: lease.unwrap_or(d.lease),
+        batch: batch.map(|b| b.min(1024) as usize).unwrap_or(d.batch),
+        poll_interval: poll_interval.unwrap_or(d.poll_interval),
+        circuit_threshold: circuit_threshold
+            .map(|n| n.get())
+            .unwrap_or(d.circuit_threshold),
+        circuit_cool_down: circuit_cool_down.unwrap_or(d.circuit_cool_down),
+    };
+    if out.backoff_max < out.backoff_base {
+        errs.push(format!(
+            "{}: must not be shorter than delivery.backoff_base",
+            s.name("backoff_max")
+        ));
+    }
+    if out.lease <= out.timeout {
+        errs.push(format!(
+            "{}: must be longer than delivery.timeout ({}s), or a slow attempt loses its lease",
+            s.name("lease"),
+            out.timeout.as_secs()
+        ));
+    }
+    s.finish(errs);
+    out
 }
 
 /// The one partner of a development instance: the NSW, without certificate binding.
@@ -1224,5 +1441,49 @@ mod tests {
         );
         assert_eq!(db("sqlite::memory:").sqlite_path(), None);
         assert_eq!(db("postgres://x/y").sqlite_path(), None);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn delivery_officers_and_review_settings() {
+        let d = load("", &[]).unwrap();
+        assert_eq!(d.delivery, DeliverySettings::default());
+        assert!(d.officers.is_empty());
+        assert_eq!(d.review_overdue_after, Duration::from_secs(7 * 86_400));
+        let s = load(
+            "[delivery]\nenabled = false\nconnect_timeout_ms = 1500\ntimeout_secs = 10\nmax_attempts = 3\n\
+             max_age_hours = 2\nbackoff_base_ms = 500\nbackoff_max_secs = 30\nbackoff_factor = 1.5\n\
+             lease_secs = 40\nbatch = 8\npoll_interval_ms = 250\ncircuit_threshold = 4\ncircuit_cool_down_secs = 90\n\
+             [review]\noverdue_after_days = 3\n\
+             [[officers]]\nid = \"somchai\"\ntoken = \"0123456789abcdef-somchai\"\n",
+            &[("NSW_GATEWAY__DELIVERY__BATCH", "16")],
+        )
+        .unwrap();
+        let d = &s.delivery;
+        assert!(!d.enabled);
+        assert_eq!((d.connect_timeout, d.timeout), (Duration::from_millis(1500), Duration::from_secs(10)));
+        assert_eq!((d.max_attempts, d.max_age), (3, Duration::from_secs(7200)));
+        assert_eq!((d.backoff_base, d.backoff_max, d.backoff_factor), (Duration::from_millis(500), Duration::from_secs(30), 1.5));
+        assert_eq!((d.lease, d.batch, d.poll_interval), (Duration::from_secs(40), 16, Duration::from_millis(250)));
+        assert_eq!((d.circuit_threshold, d.circuit_cool_down), (4, Duration::from_secs(90)));
+        assert_eq!(s.review_overdue_after, Duration::from_secs(3 * 86_400));
+        assert_eq!(s.officers[0].id, "somchai");
+        assert!(!format!("{s:?}").contains("0123456789abcdef"), "officer tokens are redacted");
+
+        check_invalid("[delivery]\nenabled = 3", &[], &["delivery.enabled"]);
+        check_invalid("[delivery]\nmax_attempts = 0", &[], &["delivery.max_attempts"]);
+        check_invalid("[delivery]\nbackoff_factor = 0.5", &[], &["delivery.backoff_factor"]);
+        check_invalid("[delivery]\nbackoff_base_secs = 10\nbackoff_max_secs = 5", &[], &["delivery.backoff_max"]);
+        check_invalid("[delivery]\nlease_secs = 30", &[], &["delivery.lease"]);
+        check_invalid("[delivery]\nclient_cert = \"/nonexistent.pem\"", &[], &["delivery.client_cert"]);
+        check_invalid("[delivery]\nretries = 3", &[], &["delivery.retries: unknown setting"]);
+        check_invalid("[review]\noverdue_after_days = 0", &[], &["review.overdue_after_days"]);
+        check_invalid("[[officers]]\nid = \"a\"", &[], &["officers[0].token: is required"]);
+        check_invalid("[[officers]]\nid = \"a\"\ntoken = \"short\"", &[], &["officers[0].token: must be at least 16"]);
+        check_invalid(
+            "[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"",
+            &[],
+            &["officers[1].id: officer `a` is configured twice", "officers[1].token: the same token"],
+        );
     }
 }

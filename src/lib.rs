@@ -11,6 +11,8 @@ pub mod certs;
 pub mod cli;
 /// Typed settings from TOML, environment and flags, validated at start-up.
 pub mod config;
+/// Asynchronous delivery of the outbox to the partners: worker, back-off, circuit breaker.
+pub mod delivery;
 /// Value types, business documents, reference data and the decision engine (pure).
 pub mod domain;
 /// HTTP: router, ebMS endpoint, error type, protection layers, TLS accept loop, admin listener.

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod context;
 pub mod ebms;
 mod error;
+pub mod operator;
 pub mod protect;
 pub mod render;
 pub mod serve;

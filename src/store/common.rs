@@ -354,7 +354,7 @@ async fn original_version<C: Conn>(
         .transpose()
 }
 
-fn for_update<C: Conn>(c: &C) -> &'static str {
+pub(crate) fn for_update<C: Conn>(c: &C) -> &'static str {
     match c.dialect() {
         Dialect::Postgres => " FOR UPDATE",
         // One writer at a time: the whole transaction is already exclusive.
@@ -377,7 +377,7 @@ async fn lock_permit_of<C: Conn>(
         .transpose()
 }
 
-async fn history<C: Conn>(
+pub(crate) async fn history<C: Conn>(
     c: &mut C,
     request_pk: i64,
     at: DateTime<Utc>,
@@ -903,7 +903,7 @@ fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {
     }
 }
 
-async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
+pub(crate) async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
     let sql = match c.dialect() {
         Dialect::Postgres => "SELECT nextval('permit_serial')",
         Dialect::Sqlite => {
@@ -948,7 +948,7 @@ const PERMIT_TYS: [Ty; 10] = [
     Ty::Text,
 ];
 
-async fn permit_of_request<C: Conn>(
+pub(crate) async fn permit_of_request<C: Conn>(
     c: &mut C,
     request_pk: i64,
 ) -> Result<Option<Permit>, StoreError> {
@@ -976,6 +976,24 @@ async fn rebuild_permit_response<C: Conn>(
     request_pk: i64,
     function: Function,
     ctx: &Ctx,
+) -> Result<ImportPermitResponse, StoreError> {
+    rebuild_permit_response_as(
+        c,
+        request_pk,
+        function,
+        ctx.authority_tax_number,
+        &ctx.authority_name,
+    )
+    .await
+}
+
+/// [`rebuild_permit_response`] with the issuing authority given directly.
+pub(crate) async fn rebuild_permit_response_as<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+    function: Function,
+    authority_tax_number: TaxNumber,
+    authority_name: &str,
 ) -> Result<ImportPermitResponse, StoreError> {
     let r = c
         .one_row(
@@ -1037,8 +1055,8 @@ async fn rebuild_permit_response<C: Conn>(
         function,
         request_id: r.text(1)?,
         decided_at: fixed(r.time(2)?),
-        issuing_authority_tax_number: ctx.authority_tax_number,
-        issuing_authority_name: ctx.authority_name.clone(),
+        issuing_authority_tax_number: authority_tax_number,
+        issuing_authority_name: authority_name.to_owned(),
         importer_tax_number: r.text(3)?,
         importer_branch: p_branch(&r.text(4)?)?,
         decision: RequestDecision::from_code(&decision)

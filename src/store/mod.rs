@@ -29,6 +29,8 @@ use crate::domain::{
 
 pub mod api;
 mod common;
+pub mod officer;
+pub mod outbox;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -36,6 +38,10 @@ pub mod sqlite;
 mod tests;
 
 pub use common::content_hash;
+pub use outbox::{
+    AttemptOutcome, AttemptRecord, AuditEntry, Claimed, OperatorOutcome, OutboxFigures, OutboxItem,
+    OutboxStatus,
+};
 
 /// What the storage layer could not do.
 #[derive(Debug, Clone, thiserror::Error)]

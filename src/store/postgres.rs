@@ -53,11 +53,6 @@ impl PgStore {
             .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
-    /// A pooled connection for reads outside a transaction.
-    pub(super) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
-        self.pool.acquire().await.map_err(map_err)
-    }
-
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.pool.acquire().await.map_err(map_err)?;
         c.one_row("SELECT CAST(1 AS BIGINT)", Vec::new(), &[Ty::I64])
@@ -65,8 +60,13 @@ impl PgStore {
         Ok(())
     }
 
+    /// A connection of the pool (autocommit).
+    pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(map_err)
+    }
+
     /// Runs `f` in a transaction, again while it conflicts with concurrent writers.
-    pub(super) async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn in_tx<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: for<'c> Fn(&'c mut PgConnection) -> TxFuture<'c, T>,
     {

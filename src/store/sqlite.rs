@@ -207,6 +207,11 @@ impl SqliteStore {
             .await
     }
 
+    /// A read-only connection (sees what the writer committed).
+    pub(crate) async fn reader(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, StoreError> {
+        self.readers.acquire().await.map_err(map_err)
+    }
+
     pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         common::load_refdata(&mut *c).await

@@ -14,8 +14,8 @@ use crate::domain::*;
 // Databases
 // ---------------------------------------------------------------------------------------------
 
-struct Db {
-    store: Store,
+pub(crate) struct Db {
+    pub(crate) store: Store,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
 }
@@ -44,7 +44,7 @@ impl Drop for Db {
     }
 }
 
-async fn sqlite_db() -> Db {
+pub(crate) async fn sqlite_db() -> Db {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/nested/gateway.db", dir.path().display());
     let store = Store::connect(&url).await.expect("connect sqlite");
@@ -57,7 +57,7 @@ async fn sqlite_db() -> Db {
 }
 
 /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is not set.
-async fn pg_db() -> Option<Db> {
+pub(crate) async fn pg_db() -> Option<Db> {
     let admin = std::env::var("TEST_DATABASE_URL").ok()?;
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     {

@@ -2,9 +2,12 @@
 
 mod api;
 mod cli;
+mod delivery;
 mod ebms;
+mod fake_nsw;
 mod helpers;
 mod messages;
+mod officer;
 mod ops;
 mod outage;
 mod protection;

@@ -1,0 +1,593 @@
+//! Operator and officer actions on the admin listener (JSON):
+//!
+//! - `GET /admin/outbox[?status=DEAD&limit=N]`, `GET /admin/outbox/{id}`,
+//!   `POST /admin/outbox/{id}/replay`, `POST /admin/outbox/{id}/drop` (`{"reason": "…"}`);
+//! - `POST /admin/licences/{number}/status` (`{"status": "SUSPENDED", "reason": "…",
+//!   "since": "YYYY-MM-DD"?}`): stored, audited, and applied to the very next request.
+//!
+//! Every call needs `Authorization: Bearer <token>`: the admin token (actor `admin`) or an
+//! officer's token (actor `officer:<id>`). Without any token configured (loopback
+//! development only) the actor is `admin`. Every change is audited with who and when.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Officer, Secret, Settings};
+use crate::domain::snapshot::Snapshot;
+use crate::domain::LicenceStatus;
+use crate::store::officer::{
+    OfficerAction, OfficerDecisionInput, OfficerOutcome, OriginalExchange,
+};
+use crate::store::{
+    LicenceStatusChange, OperatorOutcome, OutboundMessage, OutboxItem, OutboxStatus, Store,
+    StoreError,
+};
+use crate::wire::envelope::{MessageHeader, PartyId, Service, SERVICE_PERMIT};
+use crate::wire::intake::Packaging;
+use crate::wire::reply;
+
+#[derive(Clone)]
+pub struct OperatorState {
+    pub store: Store,
+    pub admin_token: Option<Secret>,
+    pub officers: Arc<Vec<Officer>>,
+    pub snapshot: Arc<ArcSwapOption<Snapshot>>,
+    pub settings: Arc<Settings>,
+}
+
+/// Metric: items waiting for an officer longer than `review.overdue_after_days`.
+pub const REVIEW_OVERDUE_ITEMS: &str = "nsw_review_overdue_items";
+
+pub fn router(state: OperatorState) -> Router {
+    Router::new()
+        .route("/admin/outbox", get(list_outbox))
+        .route("/admin/outbox/{id}", get(show_outbox))
+        .route("/admin/outbox/{id}/replay", post(replay_outbox))
+        .route("/admin/outbox/{id}/drop", post(drop_outbox))
+        .route("/admin/licences/{number}/status", post(licence_status))
+        .route("/admin/review", get(review_list))
+        .route(
+            "/admin/review/{request_id}/items/{item}/{action}",
+            post(review_decide),
+        )
+        .with_state(state)
+}
+
+/// A JSON error answer: `{"error": "..."}`.
+fn fail(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// A refused call: status and plain message (answered as `{"error": "..."}`).
+struct Fail(StatusCode, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        fail(self.0, self.1)
+    }
+}
+
+fn store_failed(e: StoreError) -> Response {
+    tracing::error!(error = %e, "admin action: storage error");
+    if e.is_transient() {
+        fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage unavailable; retry",
+        )
+    } else {
+        fail(StatusCode::INTERNAL_SERVER_ERROR, "storage error")
+    }
+}
+
+fn same(given: &str, secret: &Secret) -> bool {
+    // Compare digests so that the comparison time does not depend on the token.
+    Sha256::digest(given.as_bytes()) == Sha256::digest(secret.expose().as_bytes())
+}
+
+/// Who is calling: `admin` or `officer:<id>`.
+fn actor(state: &OperatorState, headers: &HeaderMap) -> Result<String, Fail> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(given) = given {
+        if let Some(o) = state.officers.iter().find(|o| same(given, &o.token)) {
+            return Ok(format!("officer:{}", o.id));
+        }
+        if let Some(t) = &state.admin_token {
+            if same(given, t) {
+                return Ok("admin".to_string());
+            }
+        }
+    }
+    if state.admin_token.is_none() && state.officers.is_empty() {
+        return Ok("admin".to_string());
+    }
+    Err(Fail(
+        StatusCode::UNAUTHORIZED,
+        "authentication required".into(),
+    ))
+}
+
+fn time(t: Option<DateTime<Utc>>) -> Value {
+    t.map(|t| Value::String(t.to_rfc3339()))
+        .unwrap_or(Value::Null)
+}
+
+fn summary(i: &OutboxItem) -> Value {
+    json!({
+        "id": i.id,
+        "message_id": i.message_id,
+        "conversation_id": i.conversation_id,
+        "conversation_seq": i.conversation_seq,
+        "partner": i.partner,
+        "status": i.status.code(),
+        "attempts": i.attempts,
+        "ack_requested": i.ack_requested,
+        "next_attempt_at": i.next_attempt_at.to_rfc3339(),
+        "lease_until": time(i.lease_until),
+        "last_attempt_at": time(i.last_attempt_at),
+        "last_http_status": i.last_http_status,
+        "last_error": i.last_error,
+        "created_at": i.created_at.to_rfc3339(),
+        "queued_at": i.queued_at.to_rfc3339(),
+        "done_at": time(i.done_at),
+        "size": i.body.len(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_outbox(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Err(r) = actor(&state, &headers) {
+        return r.into_response();
+    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => match OutboxStatus::from_code(&s.to_ascii_uppercase()) {
+            Some(s) => Some(s),
+            None => {
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    format!("status: `{s}` is not one of PENDING, IN_FLIGHT, DONE, DEAD"),
+                )
+            }
+        },
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    match state.store.outbox_list(status, limit).await {
+        Ok(items) => Json(json!({
+            "items": items.iter().map(summary).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => store_failed(e),
+    }
+}
+
+async fn show_outbox(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = actor(&state, &headers) {
+        return r.into_response();
+    }
+    let item = match state.store.outbox_get(id).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return fail(
+                StatusCode::NOT_FOUND,
+                format!("outbox row {id} does not exist"),
+            )
+        }
+        Err(e) => return store_failed(e),
+    };
+    let audit = match state
+        .store
+        .audit_log(&crate::store::outbox::outbox_target(id))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return store_failed(e),
+    };
+    let mut v = summary(&item);
+    v["content_type"] = Value::String(item.content_type.clone());
+    v["body"] = Value::String(String::from_utf8_lossy(&item.body).into_owned());
+    v["audit"] = audit
+        .iter()
+        .map(|a| json!({"at": a.at.to_rfc3339(), "actor": a.actor, "action": a.action, "detail": a.detail}))
+        .collect();
+    Json(v).into_response()
+}
+
+fn operator_answer(id: i64, outcome: Result<OperatorOutcome, StoreError>, verb: &str) -> Response {
+    match outcome {
+        Ok(OperatorOutcome::Done) => Json(json!({ "id": id, "result": verb })).into_response(),
+        Ok(OperatorOutcome::NotFound) => fail(
+            StatusCode::NOT_FOUND,
+            format!("outbox row {id} does not exist"),
+        ),
+        Ok(OperatorOutcome::WrongState(s)) => fail(
+            StatusCode::CONFLICT,
+            format!("outbox row {id} is {}: it cannot be {verb}", s.code()),
+        ),
+        Err(e) => store_failed(e),
+    }
+}
+
+async fn replay_outbox(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let who = match actor(&state, &headers) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let r = state.store.outbox_replay(id, &who, Utc::now()).await;
+    if matches!(r, Ok(OperatorOutcome::Done)) {
+        tracing::info!(id, actor = %who, "outbox row queued again");
+    }
+    operator_answer(id, r, "replayed")
+}
+
+#[derive(Debug, Deserialize)]
+struct Reason {
+    reason: Option<String>,
+}
+
+fn reason_of(body: Option<Json<Reason>>) -> Result<String, Fail> {
+    match body.and_then(|Json(b)| b.reason) {
+        Some(r) if !r.trim().is_empty() => Ok(r.trim().to_string()),
+        _ => Err(Fail(
+            StatusCode::BAD_REQUEST,
+            "reason: is required (a JSON body {\"reason\": \"…\"})".into(),
+        )),
+    }
+}
+
+async fn drop_outbox(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Option<Json<Reason>>,
+) -> Response {
+    let who = match actor(&state, &headers) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let reason = match reason_of(body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    let r = state.store.outbox_drop(id, &who, &reason, Utc::now()).await;
+    if matches!(r, Ok(OperatorOutcome::Done)) {
+        tracing::warn!(id, actor = %who, %reason, "outbox row dropped");
+    }
+    operator_answer(id, r, "dropped")
+}
+
+#[derive(Debug, Deserialize)]
+struct LicenceStatusBody {
+    status: Option<String>,
+    reason: Option<String>,
+    since: Option<String>,
+}
+
+async fn licence_status(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    body: Option<Json<LicenceStatusBody>>,
+) -> Response {
+    let who = match actor(&state, &headers) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let Some(Json(body)) = body else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "body: expected JSON {\"status\": \"SUSPENDED|REVOKED|ACTIVE\", \"reason\": \"…\"}",
+        );
+    };
+    let mut problems = Vec::new();
+    let status = match body.status.as_deref().map(str::trim) {
+        Some("SUSPENDED") | Some("suspend") => Some(LicenceStatus::Suspended),
+        Some("REVOKED") | Some("revoke") => Some(LicenceStatus::Revoked),
+        Some("ACTIVE") | Some("reinstate") => Some(LicenceStatus::Active),
+        Some(other) => {
+            problems.push(format!(
+                "status: `{other}` is not one of SUSPENDED, REVOKED, ACTIVE"
+            ));
+            None
+        }
+        None => {
+            problems.push("status: is required".to_string());
+            None
+        }
+    };
+    let reason = match body.reason.as_deref().map(str::trim) {
+        Some(r) if !r.is_empty() => Some(r.to_string()),
+        _ => {
+            problems.push("reason: is required".to_string());
+            None
+        }
+    };
+    let now = Utc::now();
+    let since = match body.since.as_deref() {
+        None => Some(now.date_naive()),
+        Some(s) => match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                problems.push(format!("since: `{s}` is not a date (YYYY-MM-DD)"));
+                None
+            }
+        },
+    };
+    let (Some(status), Some(reason), Some(since)) = (status, reason, since) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": problems.join("; "), "problems": problems })),
+        )
+            .into_response();
+    };
+    let change = LicenceStatusChange {
+        number: number.clone(),
+        status,
+        since,
+        actor: who.clone(),
+        reason: reason.clone(),
+        at: now,
+    };
+    match state.store.set_licence_status(change).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return fail(
+                StatusCode::NOT_FOUND,
+                format!("licence {number} is not in the reference data"),
+            )
+        }
+        Err(e) => return store_failed(e),
+    }
+    // The very next request decides with the new status.
+    // (read-copy-update: a concurrent reload or status change is not lost)
+    let mut missing = false;
+    state.snapshot.rcu(|current| match current {
+        Some(snap) => match snap.with_licence_status(&number, status, since) {
+            Ok(next) => Some(Arc::new(next)),
+            Err(_) => {
+                missing = true;
+                Some(snap.clone())
+            }
+        },
+        None => None,
+    });
+    if missing {
+        tracing::error!(licence = %number, "licence stored but not in the snapshot in use");
+    }
+    tracing::warn!(licence = %number, status = status.code(), %since, actor = %who, %reason, "licence status changed");
+    Json(json!({
+        "licence": number,
+        "status": status.code(),
+        "since": since.to_string(),
+        "actor": who,
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviewQuery {
+    overdue: Option<bool>,
+}
+
+/// The review budget's cut-off: items decided before it are overdue.
+fn overdue_cutoff(settings: &Settings, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(settings.review_overdue_after)
+        .unwrap_or(chrono::Duration::days(7))
+}
+
+/// Counts the overdue items and sets the gauge; used by the listing and the metrics scrape.
+pub async fn record_overdue(store: &Store, settings: &Settings) -> Result<usize, StoreError> {
+    let n = store
+        .review_queue(Some(overdue_cutoff(settings, Utc::now())))
+        .await?
+        .len();
+    metrics::gauge!(REVIEW_OVERDUE_ITEMS).set(n as f64);
+    Ok(n)
+}
+
+async fn review_list(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Query(q): Query<ReviewQuery>,
+) -> Response {
+    if let Err(r) = actor(&state, &headers) {
+        return r.into_response();
+    }
+    let now = Utc::now();
+    let cutoff = overdue_cutoff(&state.settings, now);
+    let only_overdue = q.overdue.unwrap_or(false);
+    let items = match state
+        .store
+        .review_queue(only_overdue.then_some(cutoff))
+        .await
+    {
+        Ok(i) => i,
+        Err(e) => return store_failed(e),
+    };
+    if let Err(e) = record_overdue(&state.store, &state.settings).await {
+        return store_failed(e);
+    }
+    Json(json!({
+        "items": items.iter().map(|i| json!({
+            "request_id": i.request_id,
+            "reference": i.reference,
+            "importer_tax_number": i.importer_tax_number,
+            "importer_branch": i.importer_branch,
+            "item_number": i.item_number,
+            "hs_code": i.hs_code,
+            "status": i.status.code(),
+            "since": i.since.to_rfc3339(),
+            "age_seconds": (now - i.since).num_seconds().max(0),
+            "overdue": i.since <= cutoff,
+        })).collect::<Vec<_>>()
+    }))
+    .into_response()
+}
+
+/// Renders a later ImportPermitResponse as an ebMS message to the partner that sent the
+/// request: same conversation, `RefToMessageId` = the request, the request's packaging, an
+/// acknowledgment requested when the request asked for one.
+fn render_later(
+    settings: &Settings,
+) -> impl Fn(&OriginalExchange, &crate::domain::ImportPermitResponse) -> OutboundMessage
+       + Send
+       + Sync
+       + 'static {
+    let own = settings.gateway.party_id.to_ascii_lowercase();
+    move |orig, response| {
+        let now = Utc::now();
+        let request = MessageHeader {
+            from: PartyId::new(&orig.from_party),
+            to: PartyId::new(&orig.to_party),
+            cpa_id: orig.cpa_id.clone(),
+            conversation_id: orig.conversation_id.clone(),
+            service: Service::new(SERVICE_PERMIT),
+            action: "ImportPermitRequest".into(),
+            message_id: orig.message_id.clone(),
+            timestamp: now.fixed_offset(),
+            ref_to_message_id: None,
+            time_to_live: None,
+            duplicate_elimination: false,
+        };
+        let header = reply::reply_header(
+            &request,
+            "ImportPermitResponse",
+            SERVICE_PERMIT,
+            format!("{}@{own}", uuid::Uuid::new_v4()),
+            now,
+        );
+        let packaging = if orig.packaging == "multipart" {
+            Packaging::Multipart
+        } else {
+            Packaging::Inline
+        };
+        let doc = crate::domain::OutboundDocument::ImportPermitResponse(response.clone());
+        let built = reply::build_delivery(&header, &doc, packaging, orig.ack_requested);
+        OutboundMessage {
+            message_id: header.message_id.clone(),
+            conversation_id: header.conversation_id.clone(),
+            partner: orig.from_party.clone(),
+            content_type: built.content_type,
+            body: built.body,
+            ack_requested: orig.ack_requested,
+        }
+    }
+}
+
+async fn review_decide(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path((request_id, item, action)): Path<(String, u16, String)>,
+    body: Option<Json<Reason>>,
+) -> Response {
+    let who = match actor(&state, &headers) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let Some(officer_id) = who.strip_prefix("officer:").map(str::to_string) else {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "an officer's token is required: decisions are recorded in the officer's name",
+        );
+    };
+    let actions: &[OfficerAction] = match action.as_str() {
+        "approve" => &[OfficerAction::Approve],
+        "release" => &[OfficerAction::Release],
+        "reject" => &[OfficerAction::Reject, OfficerAction::RejectAfterInspection],
+        other => {
+            return fail(
+                StatusCode::NOT_FOUND,
+                format!("action: `{other}` is not one of approve, reject, release"),
+            )
+        }
+    };
+    let reason = match reason_of(body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    let now = Utc::now();
+    let render: Arc<crate::store::officer::RenderLater> = Arc::new(render_later(&state.settings));
+    let mut last = None;
+    for a in actions {
+        let input = OfficerDecisionInput {
+            request_id: request_id.clone(),
+            item_number: item,
+            action: *a,
+            officer_id: officer_id.clone(),
+            reason: reason.clone(),
+            now,
+            // Decision dates are Thai dates.
+            today: (now + chrono::Duration::hours(7)).date_naive(),
+            authority_tax_number: state.settings.gateway.issuer_tax_number,
+            authority_name: state.settings.gateway.issuer_name.clone(),
+            render: render.clone(),
+        };
+        match state.store.officer_decide(input).await {
+            Ok(OfficerOutcome::WrongState(s)) => last = Some(OfficerOutcome::WrongState(s)),
+            Ok(o) => {
+                last = Some(o);
+                break;
+            }
+            Err(e) => return store_failed(e),
+        }
+    }
+    match last {
+        Some(OfficerOutcome::Done {
+            decision,
+            permit_number,
+            outbox_message_id,
+        }) => {
+            tracing::info!(%request_id, item, %action, officer = %officer_id, decision = decision.code(), "officer decision");
+            Json(json!({
+                "request_id": request_id,
+                "item_number": item,
+                "action": action,
+                "actor": who,
+                "decision": decision.code(),
+                "permit_number": permit_number,
+                "response_message_id": outbox_message_id,
+            }))
+            .into_response()
+        }
+        Some(OfficerOutcome::WrongState(s)) => fail(
+            StatusCode::CONFLICT,
+            format!(
+                "item {item} of {request_id} is {}: it cannot be {action}d",
+                s.code()
+            ),
+        ),
+        Some(OfficerOutcome::NotFound) | None => fail(
+            StatusCode::NOT_FOUND,
+            format!("request {request_id} has no current item {item}"),
+        ),
+    }
+}

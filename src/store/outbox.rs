@@ -1,0 +1,830 @@
+//! The outbox of asynchronous deliveries (spec §5): claiming due rows under a lease,
+//! recording attempts, the operator's list / show / replay / drop, and the audit of those
+//! actions.
+//!
+//! Invariants:
+//! - a row is claimable only when it is due (PENDING and `next_attempt_at` reached, or
+//!   IN_FLIGHT with an expired lease) and no earlier row of its conversation is PENDING or
+//!   IN_FLIGHT: at most one row per conversation is ever in flight, so order is kept;
+//! - a claim sets a fresh `lease_token`; an attempt is recorded only by the holder of the
+//!   current token (a worker whose lease expired and was taken over changes nothing);
+//! - PostgreSQL claims with `FOR UPDATE … SKIP LOCKED`, so several instances share the work;
+//!   SQLite claims through the single writer (one `UPDATE … RETURNING` in its transaction).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::common::micros;
+use super::sql::{args, Conn, Dialect, Row, Ty};
+use super::{Store, StoreError};
+
+/// Where an outbox row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxStatus {
+    Pending,
+    InFlight,
+    Done,
+    Dead,
+}
+
+impl OutboxStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "PENDING",
+            OutboxStatus::InFlight => "IN_FLIGHT",
+            OutboxStatus::Done => "DONE",
+            OutboxStatus::Dead => "DEAD",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<OutboxStatus> {
+        Some(match s {
+            "PENDING" => OutboxStatus::Pending,
+            "IN_FLIGHT" => OutboxStatus::InFlight,
+            "DONE" => OutboxStatus::Done,
+            "DEAD" => OutboxStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// One outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub conversation_seq: i64,
+    pub partner: String,
+    pub content_type: String,
+    /// The stored ebMS message, sent byte for byte.
+    pub body: Vec<u8>,
+    pub ack_requested: bool,
+    pub status: OutboxStatus,
+    /// Attempts recorded since the row was (re)queued.
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_http_status: Option<u16>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// When the row last entered the queue (created or replayed).
+    pub queued_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+/// A row claimed by a worker, with the token that proves the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub item: OutboxItem,
+    pub token: String,
+}
+
+/// What to record after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Delivered (2xx, and the acknowledgment when one was requested).
+    Done,
+    /// Failed; try again at this time.
+    Retry { next_at: DateTime<Utc> },
+    /// Failed for good: dead letter.
+    Dead,
+    /// Not attempted (the partner's circuit is open): back to the queue without counting an
+    /// attempt.
+    Postpone { next_at: DateTime<Utc> },
+}
+
+/// The record of one attempt by the holder of a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub id: i64,
+    pub token: String,
+    pub at: DateTime<Utc>,
+    pub outcome: AttemptOutcome,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// Figures for the outbox gauges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxFigures {
+    /// Rows PENDING or IN_FLIGHT.
+    pub pending: u64,
+    /// Age of the oldest of them (0 when there is none).
+    pub oldest_pending_age_seconds: f64,
+}
+
+/// What an operator action did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorOutcome {
+    Done,
+    /// No row with that id.
+    NotFound,
+    /// The row's state does not allow the action (e.g. replaying a row that is pending).
+    WrongState(OutboxStatus),
+}
+
+/// An operator action, recorded in the audit table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+const COLS: &str = "id, message_id, conversation_id, conversation_seq, partner, content_type, \
+    body, ack_requested, status, attempts, next_attempt_at, lease_until, last_error, \
+    last_http_status, last_attempt_at, created_at, COALESCE(queued_at, created_at), done_at";
+const TYS: &[Ty] = &[
+    Ty::I64,
+    Ty::Text,
+    Ty::Text,
+    Ty::I64,
+    Ty::Text,
+    Ty::Text,
+    Ty::Bytes,
+    Ty::Bool,
+    Ty::Text,
+    Ty::I64,
+    Ty::Time,
+    Ty::Time,
+    Ty::Text,
+    Ty::I64,
+    Ty::Time,
+    Ty::Time,
+    Ty::Time,
+    Ty::Time,
+];
+
+fn item(r: &Row) -> Result<OutboxItem, StoreError> {
+    let status = r.text(8)?;
+    Ok(OutboxItem {
+        id: r.i64(0)?,
+        message_id: r.text(1)?,
+        conversation_id: r.text(2)?,
+        conversation_seq: r.i64(3)?,
+        partner: r.text(4)?,
+        content_type: r.text(5)?,
+        body: r.bytes(6)?,
+        ack_requested: r.bool(7)?,
+        status: OutboxStatus::from_code(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox status `{status}`")))?,
+        attempts: u32::try_from(r.i64(9)?).unwrap_or(u32::MAX),
+        next_attempt_at: r.time(10)?,
+        lease_until: r.opt_time(11)?,
+        last_error: r.opt_text(12)?,
+        last_http_status: r.opt_i64(13)?.and_then(|s| u16::try_from(s).ok()),
+        last_attempt_at: r.opt_time(14)?,
+        created_at: r.time(15)?,
+        queued_at: r.time(16)?,
+        done_at: r.opt_time(17)?,
+    })
+}
+
+/// Claims up to `limit` due rows for `lease`, oldest first.
+pub(crate) async fn claim<C: Conn>(
+    c: &mut C,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: usize,
+    token: &str,
+) -> Result<Vec<Claimed>, StoreError> {
+    let now = micros(now);
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
+    let lock = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE OF o SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'IN_FLIGHT', lease_until = $2, lease_token = $3 \
+         WHERE id IN (SELECT o.id FROM outbox o \
+           WHERE ((o.status = 'PENDING' AND o.next_attempt_at <= $1) \
+              OR (o.status = 'IN_FLIGHT' AND o.lease_until <= $1)) \
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
+              AND p.conversation_seq < o.conversation_seq AND p.status IN ('PENDING', 'IN_FLIGHT')) \
+           ORDER BY o.id LIMIT $4{lock}) \
+         RETURNING {COLS}"
+    );
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = c.rows(&sql, args![now, until, token, limit], TYS).await?;
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            Ok(Claimed {
+                item: item(r)?,
+                token: token.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    out.sort_by_key(|c| c.item.id);
+    Ok(out)
+}
+
+/// Records an attempt; `false` when the lease was lost (another worker took the row over, or
+/// an operator dropped it) and nothing was changed.
+pub(crate) async fn record<C: Conn>(c: &mut C, rec: &AttemptRecord) -> Result<bool, StoreError> {
+    let at = micros(rec.at);
+    let status = rec.http_status.map(i64::from);
+    let error = rec.error.as_deref();
+    let n = match &rec.outcome {
+        AttemptOutcome::Done => {
+            c.exec(
+                "UPDATE outbox SET status = 'DONE', attempts = attempts + 1, done_at = $3, \
+                 last_attempt_at = $3, last_http_status = $4, last_error = NULL, \
+                 lease_until = NULL, lease_token = NULL \
+                 WHERE id = $1 AND lease_token = $2 AND status = 'IN_FLIGHT'",
+                args![rec.id, &rec.token, at, status],
+            )
+            .await?
+        }
+        AttemptOutcome::Dead => {
+            c.exec(
+                "UPDATE outbox SET status = 'DEAD', attempts = attempts + 1, \
+                 last_attempt_at = $3, last_http_status = $4, last_error = $5, \
+                 lease_until = NULL, lease_token = NULL \
+                 WHERE id = $1 AND lease_token = $2 AND status = 'IN_FLIGHT'",
+                args![rec.id, &rec.token, at, status, error],
+            )
+            .await?
+        }
+        AttemptOutcome::Retry { next_at } => {
+            c.exec(
+                "UPDATE outbox SET status = 'PENDING', attempts = attempts + 1, \
+                 next_attempt_at = $6, last_attempt_at = $3, last_http_status = $4, \
+                 last_error = $5, lease_until = NULL, lease_token = NULL \
+                 WHERE id = $1 AND lease_token = $2 AND status = 'IN_FLIGHT'",
+                args![rec.id, &rec.token, at, status, error, micros(*next_at)],
+            )
+            .await?
+        }
+        AttemptOutcome::Postpone { next_at } => {
+            c.exec(
+                "UPDATE outbox SET status = 'PENDING', next_attempt_at = $3, \
+                 lease_until = NULL, lease_token = NULL \
+                 WHERE id = $1 AND lease_token = $2 AND status = 'IN_FLIGHT'",
+                args![rec.id, &rec.token, micros(*next_at)],
+            )
+            .await?
+        }
+    };
+    Ok(n == 1)
+}
+
+/// Puts rows whose lease has expired back into the queue (at start-up); returns how many.
+pub(crate) async fn requeue_expired<C: Conn>(
+    c: &mut C,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    c.exec(
+        "UPDATE outbox SET status = 'PENDING', lease_until = NULL, lease_token = NULL \
+         WHERE status = 'IN_FLIGHT' AND lease_until <= $1",
+        args![micros(now)],
+    )
+    .await
+}
+
+pub(crate) async fn get<C: Conn>(c: &mut C, id: i64) -> Result<Option<OutboxItem>, StoreError> {
+    let sql = format!("SELECT {COLS} FROM outbox WHERE id = $1");
+    c.opt_row(&sql, args![id], TYS)
+        .await?
+        .map(|r| item(&r))
+        .transpose()
+}
+
+pub(crate) async fn list<C: Conn>(
+    c: &mut C,
+    status: Option<OutboxStatus>,
+    limit: usize,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = match status {
+        Some(s) => {
+            let sql = format!("SELECT {COLS} FROM outbox WHERE status = $1 ORDER BY id LIMIT $2");
+            c.rows(&sql, args![s.code(), limit], TYS).await?
+        }
+        None => {
+            let sql = format!("SELECT {COLS} FROM outbox ORDER BY id LIMIT $1");
+            c.rows(&sql, args![limit], TYS).await?
+        }
+    };
+    rows.iter().map(item).collect()
+}
+
+pub(crate) async fn figures<C: Conn>(
+    c: &mut C,
+    now: DateTime<Utc>,
+) -> Result<OutboxFigures, StoreError> {
+    let r = c
+        .one_row(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox \
+             WHERE status IN ('PENDING', 'IN_FLIGHT')",
+            args![],
+            &[Ty::I64, Ty::Time],
+        )
+        .await?;
+    let pending = u64::try_from(r.i64(0)?).unwrap_or(0);
+    let oldest = r
+        .opt_time(1)?
+        .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
+        .unwrap_or(0.0);
+    Ok(OutboxFigures {
+        pending,
+        oldest_pending_age_seconds: oldest,
+    })
+}
+
+pub(crate) async fn audit<C: Conn>(c: &mut C, e: &AuditEntry) -> Result<(), StoreError> {
+    c.exec(
+        "INSERT INTO admin_audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        args![micros(e.at), &e.actor, &e.action, &e.target, &e.detail],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn audit_log<C: Conn>(
+    c: &mut C,
+    target: &str,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = c
+        .rows(
+            "SELECT at, actor, action, target, detail FROM admin_audit WHERE target = $1 ORDER BY id",
+            args![target],
+            &[Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                at: r.time(0)?,
+                actor: r.text(1)?,
+                action: r.text(2)?,
+                target: r.text(3)?,
+                detail: r.text(4)?,
+            })
+        })
+        .collect()
+}
+
+/// The audit target naming an outbox row.
+pub fn outbox_target(id: i64) -> String {
+    format!("outbox/{id}")
+}
+
+async fn locked_status<C: Conn>(c: &mut C, id: i64) -> Result<Option<OutboxStatus>, StoreError> {
+    let lock = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!("SELECT status FROM outbox WHERE id = $1{lock}");
+    match c.opt_row(&sql, args![id], &[Ty::Text]).await? {
+        None => Ok(None),
+        Some(r) => {
+            let s = r.text(0)?;
+            OutboxStatus::from_code(&s)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox status `{s}`")))
+        }
+    }
+}
+
+/// Queues a DEAD (or DONE) row again for delivery, with a fresh attempt budget.
+pub(crate) async fn replay<C: Conn>(
+    c: &mut C,
+    id: i64,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<OperatorOutcome, StoreError> {
+    let now = micros(now);
+    match locked_status(c, id).await? {
+        None => return Ok(OperatorOutcome::NotFound),
+        Some(s @ (OutboxStatus::Pending | OutboxStatus::InFlight)) => {
+            return Ok(OperatorOutcome::WrongState(s))
+        }
+        Some(_) => {}
+    }
+    c.exec(
+        "UPDATE outbox SET status = 'PENDING', attempts = 0, next_attempt_at = $2, \
+         queued_at = $2, done_at = NULL, lease_until = NULL, lease_token = NULL WHERE id = $1",
+        args![id, now],
+    )
+    .await?;
+    audit(
+        c,
+        &AuditEntry {
+            at: now,
+            actor: actor.to_string(),
+            action: "replay".into(),
+            target: outbox_target(id),
+            detail: String::new(),
+        },
+    )
+    .await?;
+    Ok(OperatorOutcome::Done)
+}
+
+/// Takes a PENDING, IN_FLIGHT or DEAD row out of delivery for good (it becomes DEAD with the
+/// operator's reason); a worker holding it can no longer record anything.
+pub(crate) async fn drop_row<C: Conn>(
+    c: &mut C,
+    id: i64,
+    actor: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<OperatorOutcome, StoreError> {
+    let now = micros(now);
+    match locked_status(c, id).await? {
+        None => return Ok(OperatorOutcome::NotFound),
+        Some(OutboxStatus::Done) => return Ok(OperatorOutcome::WrongState(OutboxStatus::Done)),
+        Some(_) => {}
+    }
+    c.exec(
+        "UPDATE outbox SET status = 'DEAD', last_error = $2, lease_until = NULL, \
+         lease_token = NULL WHERE id = $1",
+        args![id, format!("dropped by {actor}: {reason}")],
+    )
+    .await?;
+    audit(
+        c,
+        &AuditEntry {
+            at: now,
+            actor: actor.to_string(),
+            action: "drop".into(),
+            target: outbox_target(id),
+            detail: reason.to_string(),
+        },
+    )
+    .await?;
+    Ok(OperatorOutcome::Done)
+}
+
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl Store {
+    /// Claims up to `limit` due outbox rows for `lease` (see the module invariants).
+    pub async fn outbox_claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let token = new_token();
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| Box::pin(async move { claim(c, now, lease, limit, &token).await }))
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let token = token.clone();
+                    Box::pin(async move { claim(c, now, lease, limit, &token).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Records the result of an attempt; `Ok(false)` when the lease was lost.
+    pub async fn outbox_record(&self, rec: AttemptRecord) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| Box::pin(async move { record(c, &rec).await }))
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let rec = rec.clone();
+                    Box::pin(async move { record(c, &rec).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Re-queues the rows whose lease has expired (a worker crashed); returns how many.
+    pub async fn outbox_requeue_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| Box::pin(async move { requeue_expired(c, now).await }))
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| Box::pin(async move { requeue_expired(c, now).await }))
+                    .await
+            }
+        }
+    }
+
+    /// One outbox row.
+    pub async fn outbox_get(&self, id: i64) -> Result<Option<OutboxItem>, StoreError> {
+        match self {
+            Store::Sqlite(s) => get(&mut *s.reader().await?, id).await,
+            Store::Postgres(p) => get(&mut *p.conn().await?, id).await,
+        }
+    }
+
+    /// Outbox rows, oldest first, optionally of one status.
+    pub async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        match self {
+            Store::Sqlite(s) => list(&mut *s.reader().await?, status, limit).await,
+            Store::Postgres(p) => list(&mut *p.conn().await?, status, limit).await,
+        }
+    }
+
+    /// Pending count and age of the oldest pending row.
+    pub async fn outbox_figures(&self, now: DateTime<Utc>) -> Result<OutboxFigures, StoreError> {
+        match self {
+            Store::Sqlite(s) => figures(&mut *s.reader().await?, now).await,
+            Store::Postgres(p) => figures(&mut *p.conn().await?, now).await,
+        }
+    }
+
+    /// Queues a DEAD or DONE row again, audited.
+    pub async fn outbox_replay(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OperatorOutcome, StoreError> {
+        let actor = actor.to_string();
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| Box::pin(async move { replay(c, id, &actor, now).await }))
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let actor = actor.clone();
+                    Box::pin(async move { replay(c, id, &actor, now).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Takes a row out of delivery (DEAD, with the reason), audited.
+    pub async fn outbox_drop(
+        &self,
+        id: i64,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<OperatorOutcome, StoreError> {
+        let (actor, reason) = (actor.to_string(), reason.to_string());
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| {
+                    Box::pin(async move { drop_row(c, id, &actor, &reason, now).await })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let (actor, reason) = (actor.clone(), reason.clone());
+                    Box::pin(async move { drop_row(c, id, &actor, &reason, now).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// The audited actions on a target (e.g. [`outbox_target`]), oldest first.
+    pub async fn audit_log(&self, target: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        match self {
+            Store::Sqlite(s) => audit_log(&mut *s.reader().await?, target).await,
+            Store::Postgres(p) => audit_log(&mut *p.conn().await?, target).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()
+    }
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    async fn insert(store: &Store, message_id: &str, conversation: &str, seq: i64) -> i64 {
+        let (m, c) = (message_id.to_string(), conversation.to_string());
+        let sql = "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
+                   content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
+                   VALUES ($1, $2, $3, 'NSW', 'text/xml', $4, false, 'PENDING', 0, $5, $5) RETURNING id";
+        let row = match store {
+            Store::Sqlite(s) => {
+                s.write(move |conn| {
+                    Box::pin(async move {
+                        conn.one_row(
+                            sql,
+                            args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
+                            &[Ty::I64],
+                        )
+                        .await
+                    })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|conn| {
+                    let (m, c) = (m.clone(), c.clone());
+                    Box::pin(async move {
+                        conn.one_row(
+                            sql,
+                            args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
+                            &[Ty::I64],
+                        )
+                        .await
+                    })
+                })
+                .await
+            }
+        };
+        row.unwrap().i64(0).unwrap()
+    }
+
+    fn ids(c: &[Claimed]) -> Vec<String> {
+        c.iter().map(|c| c.item.message_id.clone()).collect()
+    }
+
+    fn rec(c: &Claimed, outcome: AttemptOutcome, at: DateTime<Utc>) -> AttemptRecord {
+        AttemptRecord {
+            id: c.item.id,
+            token: c.token.clone(),
+            at,
+            outcome,
+            http_status: Some(200),
+            error: None,
+        }
+    }
+
+    async fn claim_keeps_conversation_order(store: &Store) {
+        insert(store, "a1", "A", 1).await;
+        insert(store, "a2", "A", 2).await;
+        insert(store, "b1", "B", 1).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&first), ["a1", "b1"]);
+        assert!(store
+            .outbox_claim(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .outbox_record(rec(&first[0], AttemptOutcome::Done, t0()))
+            .await
+            .unwrap());
+        let next = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&next), ["a2"]);
+        // A retry in the future keeps the conversation's later rows waiting; a dead row
+        // does not.
+        assert!(store
+            .outbox_record(rec(&first[1], AttemptOutcome::Dead, t0()))
+            .await
+            .unwrap());
+        let later = t0() + chrono::Duration::seconds(30);
+        assert!(store
+            .outbox_record(rec(
+                &next[0],
+                AttemptOutcome::Retry { next_at: later },
+                t0()
+            ))
+            .await
+            .unwrap());
+        assert!(store
+            .outbox_claim(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            ids(&store.outbox_claim(later, LEASE, 10).await.unwrap()),
+            ["a2"]
+        );
+        let f = store.outbox_figures(later).await.unwrap();
+        assert_eq!(f.pending, 1);
+        assert_eq!(f.oldest_pending_age_seconds, 30.0);
+    }
+
+    async fn expired_lease_is_taken_over(store: &Store) {
+        let id = insert(store, "m1", "C", 1).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        let within = t0() + chrono::Duration::seconds(59);
+        assert!(store
+            .outbox_claim(within, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let after = t0() + chrono::Duration::seconds(60);
+        let second = store.outbox_claim(after, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&second), ["m1"]);
+        assert_ne!(first[0].token, second[0].token);
+        assert!(
+            !store
+                .outbox_record(rec(&first[0], AttemptOutcome::Done, after))
+                .await
+                .unwrap(),
+            "the old holder lost its lease"
+        );
+        assert!(store
+            .outbox_record(rec(&second[0], AttemptOutcome::Done, after))
+            .await
+            .unwrap());
+        let row = store.outbox_get(id).await.unwrap().unwrap();
+        assert_eq!(row.status, OutboxStatus::Done);
+        assert_eq!(row.attempts, 1);
+    }
+
+    async fn requeue_and_operator_actions(store: &Store) {
+        let id = insert(store, "r1", "D", 1).await;
+        let claimed = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(store.outbox_requeue_expired(t0()).await.unwrap(), 0);
+        let later = t0() + chrono::Duration::seconds(61);
+        assert_eq!(store.outbox_requeue_expired(later).await.unwrap(), 1);
+        assert_eq!(
+            store.outbox_get(id).await.unwrap().unwrap().status,
+            OutboxStatus::Pending
+        );
+        assert!(!store
+            .outbox_record(rec(&claimed[0], AttemptOutcome::Done, later))
+            .await
+            .unwrap());
+
+        assert_eq!(
+            store.outbox_replay(id, "admin", later).await.unwrap(),
+            OperatorOutcome::WrongState(OutboxStatus::Pending)
+        );
+        assert_eq!(
+            store
+                .outbox_drop(id, "admin", "wrong partner", later)
+                .await
+                .unwrap(),
+            OperatorOutcome::Done
+        );
+        assert!(store
+            .outbox_claim(later, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.outbox_replay(id, "officer:x", later).await.unwrap(),
+            OperatorOutcome::Done
+        );
+        assert_eq!(
+            store.outbox_replay(id + 100, "admin", later).await.unwrap(),
+            OperatorOutcome::NotFound
+        );
+        let row = store.outbox_get(id).await.unwrap().unwrap();
+        assert_eq!(row.status, OutboxStatus::Pending);
+        assert_eq!(row.attempts, 0);
+        assert_eq!(row.queued_at, later);
+        let audit = store.audit_log(&outbox_target(id)).await.unwrap();
+        let got: Vec<_> = audit
+            .iter()
+            .map(|a| (a.actor.as_str(), a.action.as_str(), a.detail.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("admin", "drop", "wrong partner"),
+                ("officer:x", "replay", "")
+            ]
+        );
+    }
+
+    macro_rules! contract {
+        ($($name:ident),* $(,)?) => {$(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let db = crate::store::tests::sqlite_db().await;
+                    super::$name(&db.store).await;
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(db) = crate::store::tests::pg_db().await {
+                        super::$name(&db.store).await;
+                    }
+                }
+            }
+        )*};
+    }
+
+    contract!(
+        claim_keeps_conversation_order,
+        expired_lease_is_taken_over,
+        requeue_and_operator_actions,
+    );
+}

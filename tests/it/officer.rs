@@ -1,0 +1,401 @@
+//! The officer workflow end to end: review approve / reject, release / reject after
+//! inspection, the later ImportPermitResponse arriving at the fake NSW, licence suspension
+//! applying to the next request, the overdue listing.
+
+use chrono::Duration as Days;
+use nsw_gateway::domain::{ImportPermitResponse, OutboundDocument, Permit};
+use nsw_gateway::wire::intake::Packaging;
+use nsw_gateway::wire::reply;
+use serde_json::Value;
+
+use crate::delivery::{test_clock, worker_for};
+use crate::fake_nsw::{Answer, FakeNsw};
+use crate::helpers::{spawn_settings, test_settings, Options, TestApp};
+use crate::messages::{
+    declaration_check, permit_request, today, write_refdata, IMPORTER, LICENCE_OK,
+};
+
+const ADMIN: &str = "admin-token-for-tests";
+const SOMCHAI: &str = "officer-somchai-token-0001";
+
+/// A gateway with officers, its own worker off, and reference data where the purpose
+/// `REVIEW_ME` needs an officer and (when `inspect_all`) every licensed item is inspected.
+async fn officer_app(inspect_all: bool) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let refdata = dir.path().join("refdata");
+    write_refdata(&refdata);
+    let mut purposes = std::fs::read_to_string(refdata.join("special_purposes.csv")).unwrap();
+    purposes.push_str("REVIEW_ME,ทบทวน,Needs an officer,2024-10-01,,50,true,false\n");
+    std::fs::write(refdata.join("special_purposes.csv"), purposes).unwrap();
+    if inspect_all {
+        let standards = std::fs::read_to_string(refdata.join("standards.csv"))
+            .unwrap()
+            .replace(",85044090,0,false", ",85044090,100,false");
+        std::fs::write(refdata.join("standards.csv"), standards).unwrap();
+    }
+    let options = Options {
+        admin_token: Some(ADMIN.into()),
+        refdata: false,
+        extra: format!(
+            "[refdata]\nseed_dir = \"{}\"\n[delivery]\nenabled = false\n\
+             [[officers]]\nid = \"somchai\"\ntoken = \"{SOMCHAI}\"\n",
+            refdata.display()
+        ),
+        ..Options::default()
+    };
+    let (settings, guard) = test_settings(dir.path(), &options, None).await;
+    let mut app = spawn_settings(settings, None, dir).await;
+    app.database = guard;
+    app
+}
+
+fn special_request(reference: &str, quantity: u32) -> String {
+    let arrival = today() + Days::days(10);
+    let invoice_date = today() - Days::days(5);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ImportPermitRequest xmlns="urn:th:tisi:nsw:permit:1_00">
+  <DocumentControl><ReferenceNumber>{reference}</ReferenceNumber><Function>9</Function><RequestType>SPECIAL</RequestType></DocumentControl>
+  <Importer><TaxNumber>{IMPORTER}</TaxNumber><Branch>00000</Branch><Name>บริษัท ทดสอบ จำกัด</Name></Importer>
+  <Shipment><ArrivalDate>{arrival}</ArrivalDate><TransportMode>1</TransportMode><LoadPort>CNSHA</LoadPort><DischargePort>THLCH</DischargePort><CountryOfDestination>TH</CountryOfDestination></Shipment>
+  <Invoice><Number>INV-S</Number><Date>{invoice_date}</Date></Invoice>
+  <GoodsItem>
+    <ItemNumber>1</ItemNumber><InvoiceItemNumber>1</InvoiceItemNumber><HSCode>85044090</HSCode>
+    <Description>อะแดปเตอร์ไฟฟ้า</Description><Brand>PowerOne</Brand><Model>PA-65W</Model>
+    <Manufacturer><Name>Shenzhen PowerOne</Name><Country>CN</Country></Manufacturer>
+    <CountryOfOrigin>CN</CountryOfOrigin><Quantity unitCode="C62">{quantity}</Quantity>
+    <Standard>มอก. 2432-2555</Standard><SpecialPurpose>REVIEW_ME</SpecialPurpose>
+  </GoodsItem>
+</ImportPermitRequest>"#
+    )
+}
+
+async fn admin_post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.admin(path))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn admin_get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .get(app.admin(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Sends a payload with SyncReply + AckRequested; returns the synchronous response.
+async fn decide(app: &TestApp, payload: &str) -> ImportPermitResponse {
+    let a = app.send(payload, Packaging::Inline).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    a.permit_response()
+}
+
+/// Delivers the outbox to a fresh fake NSW; returns the ImportPermitResponses it accepted.
+async fn deliver(app: &TestApp) -> Vec<(String, ImportPermitResponse)> {
+    let fake = FakeNsw::start(vec![], Answer::Ok).await;
+    let worker = worker_for(
+        app.handle.store().clone(),
+        &app.settings,
+        &fake,
+        test_clock(),
+    );
+    worker.run_once().await;
+    fake.accepted()
+        .into_iter()
+        .map(|(id, body)| {
+            let r = reply::parse_reply(None, &body)
+                .or_else(|_| reply::parse_reply(Some("text/xml; charset=UTF-8"), &body))
+                .unwrap();
+            match r.payload {
+                Some(OutboundDocument::ImportPermitResponse(p)) => (id, p),
+                other => panic!("expected an ImportPermitResponse, got {other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn approving_a_reviewed_item_issues_a_permit_and_delivers_the_response() {
+    let app = officer_app(false).await;
+    let first = decide(&app, &special_request("REF-REVIEW-1", 5)).await;
+    assert_eq!(first.decision.code(), "UNDER_REVIEW");
+    assert!(first.permit.is_none());
+
+    let (status, listed) = admin_get(&app, "/admin/review", SOMCHAI).await;
+    assert_eq!(status, 200);
+    let item = &listed["items"][0];
+    assert_eq!(item["request_id"], first.request_id.as_str(), "{listed}");
+    assert_eq!(item["status"], "UNDER_REVIEW");
+    assert!(item["age_seconds"].as_i64().unwrap() >= 0);
+    assert_eq!(item["overdue"], false);
+    let (_, overdue) = admin_get(&app, "/admin/review?overdue=true", SOMCHAI).await;
+    assert_eq!(overdue["items"].as_array().unwrap().len(), 0);
+
+    let path = format!("/admin/review/{}/items/1/approve", first.request_id);
+    let (status, _) = admin_post(&app, &path, ADMIN, serde_json::json!({"reason": "ok"})).await;
+    assert_eq!(status, 403, "the admin token is not an officer");
+    let (status, _) = admin_post(&app, &path, SOMCHAI, serde_json::json!({})).await;
+    assert_eq!(status, 400, "a reason is required");
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"reason": "samples for a university lab"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "APPROVED");
+    assert_eq!(done["actor"], "officer:somchai");
+    let number = done["permit_number"].as_str().unwrap().to_string();
+    let (status, _) =
+        admin_post(&app, &path, SOMCHAI, serde_json::json!({"reason": "again"})).await;
+    assert_eq!(status, 409, "an approved item is no longer under review");
+
+    // The later response reaches the NSW with the permit number.
+    let delivered = deliver(&app).await;
+    assert_eq!(delivered.len(), 1);
+    let (_, later) = &delivered[0];
+    assert_eq!(later.decision.code(), "APPROVED");
+    assert_eq!(later.request_id, first.request_id);
+    let permit = later.permit.as_ref().expect("a permit");
+    assert_eq!(permit.number.to_string(), number);
+    assert_eq!(
+        permit.effective_date,
+        today().max(permit.arrival_date - Days::days(30))
+    );
+    assert_eq!(permit.expiry_date, permit.arrival_date + Days::days(90));
+    assert_eq!(later.items[0].status.code(), "APPROVED");
+
+    // The history names the officer.
+    let status_query = crate::messages::status_query(&number);
+    let a = app.send(&status_query, Packaging::Inline).await;
+    assert!(a.text().contains("officer:somchai"), "{}", a.text());
+    let (_, listed) = admin_get(&app, "/admin/review", SOMCHAI).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn rejecting_a_reviewed_item_rejects_the_request_without_a_permit() {
+    let app = officer_app(false).await;
+    let first = decide(&app, &special_request("REF-REVIEW-2", 5)).await;
+    let path = format!("/admin/review/{}/items/1/reject", first.request_id);
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"reason": "not a research use"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "REJECTED");
+    assert_eq!(done["permit_number"], Value::Null);
+    let delivered = deliver(&app).await;
+    let (_, later) = &delivered[0];
+    assert_eq!(later.decision.code(), "REJECTED");
+    assert!(later.permit.is_none());
+    let codes: Vec<_> = later.items[0]
+        .reasons
+        .iter()
+        .map(|r| r.code.code())
+        .collect();
+    assert!(codes.contains(&"OFFICER_DECISION"), "{codes:?}");
+    let (status, _) = admin_post(
+        &app,
+        "/admin/review/REQ-unknown/items/1/approve",
+        SOMCHAI,
+        serde_json::json!({"reason": "x"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+async fn held_permit(app: &TestApp, reference: &str) -> (ImportPermitResponse, Permit) {
+    let r = decide(app, &permit_request(reference, LICENCE_OK, 10)).await;
+    assert_eq!(r.decision.code(), "HOLD_FOR_INSPECTION", "{r:?}");
+    let p = r.permit.clone().expect("HOLD issues a permit");
+    (r, p)
+}
+
+fn declaration_status(app_answer: &crate::messages::Answer) -> String {
+    match app_answer.reply().payload {
+        Some(OutboundDocument::DeclarationCheckResponse(d)) => d.result.code().to_string(),
+        other => panic!("expected a DeclarationCheckResponse, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn releasing_a_held_item_lets_declarations_match() {
+    let app = officer_app(true).await;
+    let (r, permit) = held_permit(&app, "REF-HOLD-1").await;
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let before = app
+        .send(
+            &declaration_check("DCL-H-1", &permit, &issuer, 2),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(declaration_status(&before), "HOLD", "{}", before.text());
+
+    let path = format!("/admin/review/{}/items/1/release", r.request_id);
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"reason": "sample passed"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "APPROVED");
+    assert_eq!(
+        done["permit_number"],
+        permit.number.to_string().as_str(),
+        "same permit"
+    );
+
+    let after = app
+        .send(
+            &declaration_check("DCL-H-2", &permit, &issuer, 2),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(declaration_status(&after), "ACCEPTED", "{}", after.text());
+    let delivered = deliver(&app).await;
+    assert_eq!(delivered[0].1.decision.code(), "APPROVED");
+}
+
+#[tokio::test]
+async fn rejecting_a_held_item_refuses_its_declarations() {
+    let app = officer_app(true).await;
+    let (r, permit) = held_permit(&app, "REF-HOLD-2").await;
+    let path = format!("/admin/review/{}/items/1/reject", r.request_id);
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"reason": "sample failed"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "REJECTED");
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let after = app
+        .send(
+            &declaration_check("DCL-H-3", &permit, &issuer, 2),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(declaration_status(&after), "REFUSED", "{}", after.text());
+}
+
+#[tokio::test]
+async fn a_suspension_applies_to_the_very_next_request() {
+    let app = officer_app(false).await;
+    let ok = decide(&app, &permit_request("REF-LIC-1", LICENCE_OK, 1)).await;
+    assert_eq!(ok.decision.code(), "APPROVED");
+
+    let path = format!("/admin/licences/{LICENCE_OK}/status");
+    let (status, bad) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"status": "PAUSED"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(bad["error"].as_str().unwrap().contains("status"), "{bad}");
+    assert!(bad["error"].as_str().unwrap().contains("reason"), "{bad}");
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"status": "SUSPENDED", "reason": "e-Surveillance finding"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["actor"], "officer:somchai");
+
+    let next = decide(&app, &permit_request("REF-LIC-2", LICENCE_OK, 1)).await;
+    assert_eq!(next.decision.code(), "REJECTED");
+    let codes: Vec<_> = next.items[0]
+        .reasons
+        .iter()
+        .map(|r| r.code.code())
+        .collect();
+    assert!(codes.contains(&"LICENCE_SUSPENDED"), "{codes:?}");
+
+    let (status, _) = admin_post(
+        &app,
+        &path,
+        ADMIN,
+        serde_json::json!({"status": "reinstate", "reason": "cleared"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let again = decide(&app, &permit_request("REF-LIC-3", LICENCE_OK, 1)).await;
+    assert_eq!(again.decision.code(), "APPROVED");
+    let (status, _) = admin_post(
+        &app,
+        "/admin/licences/TISI-L-0000-99999/status",
+        ADMIN,
+        serde_json::json!({"status": "REVOKED", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn items_waiting_beyond_the_budget_are_listed_as_overdue() {
+    let app = officer_app(false).await;
+    let first = decide(&app, &special_request("REF-OVERDUE-1", 5)).await;
+    // Age the request as if it had waited eight days.
+    let url = &app.settings.database.url;
+    let eight_days_ago = chrono::Utc::now() - Days::days(8);
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query("UPDATE requests SET decided_at = ? WHERE request_id = ?")
+            .bind(eight_days_ago)
+            .bind(&first.request_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query("UPDATE requests SET decided_at = $1 WHERE request_id = $2")
+            .bind(eight_days_ago)
+            .bind(&first.request_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let (_, overdue) = admin_get(&app, "/admin/review?overdue=true", SOMCHAI).await;
+    let items = overdue["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{overdue}");
+    assert_eq!(items[0]["overdue"], true);
+    assert!(items[0]["age_seconds"].as_i64().unwrap() >= 8 * 86_400 - 60);
+    let metrics = app
+        .client
+        .get(app.admin("/metrics"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("nsw_review_overdue_items 1"), "{metrics}");
+}

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use nsw_gateway::domain::{
     Amount, Country, DeclarationCheck, DeclarationCheckResponse, DeclarationLine,
     DeclarationResult, HsCode, ImportPermitResponse, ItemStatus, LineResult, PartyKey, Permit,
-    PermitNumber, Quantity, ReasonCode, TaxNumber,
+    PermitNumber, Quantity, ReasonCode, RequestDecision, TaxNumber,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +36,8 @@ pub struct PermitItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObtainedPermit {
     pub importer: PartyKey,
+    /// The decision the permit was issued with (APPROVED or HOLD_FOR_INSPECTION).
+    pub decision: RequestDecision,
     pub authority_tax_number: TaxNumber,
     pub permit: Permit,
     pub items: Vec<PermitItem>,
@@ -61,6 +63,7 @@ impl ObtainedPermit {
             .collect::<Vec<_>>();
         (!items.is_empty()).then_some(Self {
             importer,
+            decision: resp.decision,
             authority_tax_number: resp.issuing_authority_tax_number,
             permit,
             items,
@@ -320,6 +323,7 @@ mod tests {
                 tax_number: TaxNumber::parse("0105536112014").unwrap(),
                 branch: Branch::HEAD_OFFICE,
             },
+            decision: RequestDecision::HoldForInspection,
             authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
             permit: Permit {
                 number: PermitNumber::parse("TISI-P-2569-00000042").unwrap(),

@@ -8,7 +8,6 @@ use nsw_gateway::wire::intake::{
     Packaging, Rejection, ACTION_ACKNOWLEDGMENT, ACTION_PING, ACTION_PONG,
 };
 use nsw_gateway::wire::reply::{build_ping, build_request, parse_reply, RequestOptions};
-use rand::Rng;
 
 /// Who talks to whom: the NSW's party id, the gateway's, and their collaboration agreement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,21 +27,30 @@ impl Default for Parties {
     }
 }
 
-/// A message id in the `uuid@host` form, from the given random source (seeded runs give the
-/// same ids).
-pub fn message_id(rng: &mut impl Rng) -> String {
-    format!(
-        "{}@mock-nsw.nsw.go.th",
-        uuid::Builder::from_random_bytes(rng.gen()).into_uuid()
-    )
+/// A new message id in the `uuid@host` form. Ids come from the operating system's randomness,
+/// never from a seed: they must be unique across runs (a repeated id is a retry to the gateway).
+pub fn message_id() -> String {
+    format!("{}@mock-nsw.nsw.go.th", uuid::Uuid::new_v4())
 }
 
-/// A conversation id.
-pub fn conversation_id(rng: &mut impl Rng) -> String {
-    format!(
-        "conv-{}",
-        uuid::Builder::from_random_bytes(rng.gen()).into_uuid()
-    )
+/// A new conversation id (unique across runs, like message ids).
+pub fn conversation_id() -> String {
+    format!("conv-{}", uuid::Uuid::new_v4())
+}
+
+/// A short tag that differs from run to run (base 36 of the current time in milliseconds), for
+/// the references and declaration numbers a run makes up: the gateway remembers them across
+/// runs.
+pub fn run_tag() -> String {
+    let mut n = chrono::Utc::now().timestamp_millis().unsigned_abs();
+    let mut out = Vec::new();
+    while n > 0 {
+        let d = (n % 36) as u8;
+        out.push(if d < 10 { b'0' + d } else { b'A' + d - 10 });
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII")
 }
 
 /// The `Action` of a business document (its root element name).

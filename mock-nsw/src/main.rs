@@ -44,7 +44,7 @@ enum Command {
         today: Option<String>,
     },
     /// Send load to a gateway and report latency and errors.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Run the NSW's receiving endpoint for asynchronous replies, with fault injection.
     Serve(ServeArgs),
     /// Run a scripted end-to-end exchange against a gateway; exits non-zero on any deviation.
@@ -93,9 +93,6 @@ struct ScenarioArgs {
     /// The gateway's reference-data directory (a licence is picked from it).
     #[arg(long, default_value = "data/sample")]
     data: PathBuf,
-    /// Seed for message ids.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
     /// Total timeout of one request.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     timeout: Duration,
@@ -294,7 +291,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             today,
         } => gen_data(out, licences, seed, today.as_deref()),
-        Command::Load(args) => runtime()?.block_on(load_cmd(args)),
+        Command::Load(args) => runtime()?.block_on(load_cmd(*args)),
         Command::Serve(args) => runtime()?.block_on(serve_cmd(args)),
         Command::Scenario(args) => runtime()?.block_on(scenario_cmd(args)),
     }
@@ -391,10 +388,12 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
     let mix = gen::Mix::parse(&args.mix).map_err(|e| anyhow::anyhow!(e))?;
     let sync = !args.no_sync_reply;
     let parties = args.parties.parties();
+    // References and declaration numbers of this run (the gateway remembers earlier runs').
+    let tag = mock_nsw::ebms::run_tag();
     let report = match args.kind {
         Kind::Permit => {
             let source = PermitSource::new(
-                gen::RequestGen::new(model, args.seed, mix),
+                gen::RequestGen::new(model, args.seed, mix).with_tag(&tag),
                 parties,
                 args.seed,
                 sync,
@@ -420,7 +419,7 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
                 inspect: 0,
             };
             let warm_source = PermitSource::new(
-                gen::RequestGen::new(model, args.seed, approve),
+                gen::RequestGen::new(model, args.seed, approve).with_tag(&format!("{tag}W")),
                 parties.clone(),
                 args.seed,
                 true,
@@ -450,6 +449,7 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
             let source = DeclarationSource::new(
                 permits,
                 args.seed,
+                &tag,
                 manifest.today,
                 parties.clone(),
                 true,
@@ -553,14 +553,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<()> {
 async fn scenario_cmd(args: ScenarioArgs) -> anyhow::Result<()> {
     let target = load::check_target(&args.target, args.allow_non_loopback)?;
     let client = load::build_client(&args.tls.files(), 1, args.timeout)?;
-    let report = scenario::run(
-        client,
-        target,
-        &args.data,
-        args.parties.parties(),
-        args.seed,
-    )
-    .await?;
+    let report = scenario::run(client, target, &args.data, args.parties.parties()).await?;
     print!("{}", report.render());
     if !report.ok() {
         bail!("the gateway deviated from the contract");

@@ -24,8 +24,6 @@ use nsw_gateway::domain::{
     PermitStatusQuery, Port, Quantity, ReasonCode, RefData, ReferenceNumber, RequestType, Shipment,
     TransportMode, UnitCode,
 };
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use reqwest::Url;
 
 use crate::ebms::{self, Answer, Parties, SendOptions};
@@ -140,7 +138,6 @@ struct Ctx {
     client: reqwest::Client,
     url: Url,
     parties: Parties,
-    rng: ChaCha8Rng,
     tag: String,
 }
 
@@ -179,8 +176,8 @@ impl Ctx {
         inline: bool,
         tis620: bool,
     ) -> anyhow::Result<Exchange> {
-        let id = ebms::message_id(&mut self.rng);
-        let conv = ebms::conversation_id(&mut self.rng);
+        let id = ebms::message_id();
+        let conv = ebms::conversation_id();
         let m = ebms::business(
             &self.parties,
             &doc,
@@ -218,7 +215,6 @@ pub async fn run(
     target: Url,
     data_dir: &Path,
     parties: Parties,
-    seed: u64,
 ) -> anyhow::Result<ScenarioReport> {
     let data = nsw_gateway::refdata::load_dir(data_dir)
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -242,7 +238,6 @@ pub async fn run(
         client,
         url: target,
         parties,
-        rng: ChaCha8Rng::seed_from_u64(seed ^ Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64),
         tag: Utc::now().format("%y%m%d%H%M%S").to_string(),
     };
     let mut report = ScenarioReport::default();
@@ -250,8 +245,8 @@ pub async fn run(
     // 1. Ping.
     {
         let mut st = Step::new("Ping is answered with Pong");
-        let id = ebms::message_id(&mut ctx.rng);
-        let conv = ebms::conversation_id(&mut ctx.rng);
+        let id = ebms::message_id();
+        let conv = ebms::conversation_id();
         let (status, answer) = ctx
             .post(&ebms::ping(&ctx.parties, &id, &conv, Utc::now()))
             .await?;

@@ -200,11 +200,13 @@ pub fn split(total: u64, parts: usize, rng: &mut impl Rng) -> Vec<u64> {
 }
 
 impl DeclarationGen {
-    pub fn new(seed: u64, today: NaiveDate) -> Self {
+    /// Declaration numbers are `A{tag}{serial}`: the gateway remembers them across runs, so
+    /// each run needs its own tag (at most 20 characters).
+    pub fn new(seed: u64, tag: &str, today: NaiveDate) -> Self {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0xDEC1_A4A7),
             serial: 0,
-            prefix: format!("A{:03}", seed % 1000),
+            prefix: format!("A{}", tag.chars().take(20).collect::<String>()),
             today,
         }
     }
@@ -400,7 +402,7 @@ mod tests {
     #[test]
     fn write_off_parts_cover_the_unheld_items() {
         let p = permit();
-        let mut g = DeclarationGen::new(1, p.permit.issue_date);
+        let mut g = DeclarationGen::new(1, "T1", p.permit.issue_date);
         let decls = g.write_off(&p, 3);
         assert!(!decls.is_empty() && decls.len() <= 3);
         let mut per_item = [0u64; 3];
@@ -422,7 +424,7 @@ mod tests {
     #[test]
     fn refused_declarations_say_why() {
         let p = permit();
-        let mut g = DeclarationGen::new(1, p.permit.issue_date);
+        let mut g = DeclarationGen::new(1, "T1", p.permit.issue_date);
         let check = |g: &mut DeclarationGen, k, result, line| {
             let d = g.refused(&p, k).unwrap();
             assert_eq!(d.expected.result, result, "{k:?}");

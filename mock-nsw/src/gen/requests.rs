@@ -233,6 +233,8 @@ pub struct GeneratedPermit {
 /// Generates requests from a model, deterministically for a seed.
 pub struct RequestGen {
     model: Arc<Model>,
+    /// Part of every reference number, so that runs do not reuse each other's references.
+    tag: String,
     rng: ChaCha8Rng,
     mix: Mix,
     serial: u64,
@@ -261,6 +263,7 @@ impl RequestGen {
             s.role == StandardRole::Current && s.inspection_rate == 0 && !s.test_report_required
         });
         Self {
+            tag: format!("S{seed}"),
             model,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F4E9_u64),
             mix,
@@ -268,6 +271,14 @@ impl RequestGen {
             rejects: 0,
             plain_standards,
         }
+    }
+
+    /// Uses `tag` in reference numbers (`PO-{tag}-{serial}`); by default it is `S{seed}`. The
+    /// gateway remembers references across runs, so each run needs its own (at most 18
+    /// characters).
+    pub fn with_tag(mut self, tag: &str) -> Self {
+        self.tag = tag.chars().take(18).collect();
+        self
     }
 
     pub fn model(&self) -> &Model {
@@ -367,9 +378,8 @@ impl RequestGen {
             it.item_number = (i + 1) as u16;
             it.invoice_item_number = (i + 1) as u16;
         }
-        let reference =
-            ReferenceNumber::parse(&format!("PO-{}-{:08}", self.model.seed, self.serial))
-                .expect("short reference");
+        let reference = ReferenceNumber::parse(&format!("PO-{}-{:08}", self.tag, self.serial))
+            .expect("short reference");
         b.draw_inspections(&tax, key.branch, reference.as_str());
         let items_expected: Vec<ExpectedItem> = b.expected;
         let decision = RequestDecision::aggregate(items_expected.iter().map(|e| e.status));

@@ -90,8 +90,8 @@ impl Sender {
         inline: bool,
         tis620: bool,
     ) -> Outgoing<Expected> {
-        let id = ebms::message_id(&mut self.rng);
-        let conv = ebms::conversation_id(&mut self.rng);
+        let id = ebms::message_id();
+        let conv = ebms::conversation_id();
         let m = ebms::business(
             &self.parties,
             doc,
@@ -187,6 +187,7 @@ impl DeclarationSource {
     pub fn new(
         permits: Vec<ObtainedPermit>,
         seed: u64,
+        tag: &str,
         today: chrono::NaiveDate,
         parties: Parties,
         sync: bool,
@@ -198,7 +199,7 @@ impl DeclarationSource {
         }));
         Self {
             permits,
-            gen: DeclarationGen::new(seed, today),
+            gen: DeclarationGen::new(seed, tag, today),
             queue: VecDeque::new(),
             next: 0,
             sender: Sender::new(parties, seed ^ 0xD, sync, duplicates),
@@ -812,8 +813,15 @@ mod tests {
             })
             .collect();
         assert!(!permits.is_empty());
-        let mut src =
-            DeclarationSource::new(permits.clone(), 1, m.today, Parties::default(), true, 0.0);
+        let mut src = DeclarationSource::new(
+            permits.clone(),
+            1,
+            "T1",
+            m.today,
+            Parties::default(),
+            true,
+            0.0,
+        );
         for _ in 0..200 {
             src.next_request();
         }
@@ -879,7 +887,8 @@ mod tests {
         let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
         run(client, config(url, 20), source, judge.clone()).await;
         let permits = judge.take_permits();
-        let mut src = DeclarationSource::new(permits, 2, m.today, Parties::default(), true, 0.0);
+        let mut src =
+            DeclarationSource::new(permits, 2, "T2", m.today, Parties::default(), true, 0.0);
         for _ in 0..50 {
             let o = src.next_request().expect("refusals can always be made");
             let ct = o.content_type.clone();

@@ -10,8 +10,10 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
+use mock_nsw::ebms::Parties;
+use mock_nsw::load::contract::{ContractJudge, DeclarationSource, FollowUpSource, PermitSource};
 use mock_nsw::load::{self, Mode, RunConfig, TlsFiles};
-use mock_nsw::{gen, serve};
+use mock_nsw::{gen, scenario, serve};
 
 #[derive(Parser)]
 #[command(
@@ -42,9 +44,62 @@ enum Command {
         today: Option<String>,
     },
     /// Send load to a gateway and report latency and errors.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Run the NSW's receiving endpoint for asynchronous replies, with fault injection.
     Serve(ServeArgs),
+    /// Run a scripted end-to-end exchange against a gateway; exits non-zero on any deviation.
+    Scenario(ScenarioArgs),
+}
+
+#[derive(Args)]
+struct PartyArgs {
+    /// The NSW's ebMS PartyId (From of every request).
+    #[arg(long, default_value = "NSW")]
+    from_party: String,
+    /// The gateway's ebMS PartyId (To of every request).
+    #[arg(long, default_value = "TISI")]
+    to_party: String,
+    /// The CPAId agreed for the NSW.
+    #[arg(long, default_value = "NSW-TISI-PERMIT")]
+    cpa_id: String,
+}
+
+impl PartyArgs {
+    fn parties(&self) -> Parties {
+        Parties {
+            nsw: self.from_party.clone(),
+            gateway: self.to_party.clone(),
+            cpa_id: self.cpa_id.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    /// ImportPermitRequests with the --mix of outcomes.
+    Permit,
+    /// DeclarationCheck write-offs against permits obtained in a warm-up phase.
+    Declaration,
+}
+
+#[derive(Args)]
+struct ScenarioArgs {
+    /// The gateway's ebMS endpoint (loopback only unless --allow-non-loopback).
+    #[arg(long)]
+    target: String,
+    /// Allow a --target host that is not a loopback address.
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// The gateway's reference-data directory (a licence is picked from it).
+    #[arg(long, default_value = "data/sample")]
+    data: PathBuf,
+    /// Total timeout of one request.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    timeout: Duration,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    parties: PartyArgs,
 }
 
 #[derive(Args)]
@@ -86,8 +141,34 @@ struct LoadArgs {
     /// Write report.json, report.md and latency.svg here.
     #[arg(long)]
     report_dir: Option<PathBuf>,
-    /// Replay this captured message file instead of generating requests.
+    /// A directory written by `mock-nsw gen-data` and loaded by the gateway: requests are
+    /// generated from the same model (rebuilt from its manifest).
+    #[arg(long, required_unless_present = "body")]
+    data: Option<PathBuf>,
+    /// What to send.
+    #[arg(long, value_enum, default_value = "permit")]
+    kind: Kind,
+    /// Shares of outcome classes of the permit requests.
+    #[arg(long, default_value = "approve=70,reject=20,review=5,inspect=5")]
+    mix: String,
+    /// Share of messages that are retries of a recent one (same MessageId, same bytes), as
+    /// `5%` or `0.05`.
+    #[arg(long, value_parser = parse_share, default_value = "0")]
+    duplicates: f64,
+    /// Seed of request generation (the same seed gives the same requests).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Send without SyncReply: each request must get 202 (the decision goes to the
+    /// asynchronous endpoint).
     #[arg(long)]
+    no_sync_reply: bool,
+    /// --kind declaration: permit requests sent first to obtain permits to declare against.
+    #[arg(long, default_value_t = 200)]
+    warmup: u64,
+    #[command(flatten)]
+    parties: PartyArgs,
+    /// Replay this captured message file instead of generating requests.
+    #[arg(long, conflicts_with = "data")]
     body: Option<PathBuf>,
     /// Content-Type of the --body file.
     #[arg(long, default_value = "text/xml; charset=utf-8")]
@@ -150,6 +231,20 @@ struct ServeArgs {
     record: Option<PathBuf>,
 }
 
+/// Parses a share: `5%` or `0.05` (0..=1).
+fn parse_share(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("'{s}' is not a share such as 5% or 0.05"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("'{s}' must be between 0% and 100%"));
+    }
+    Ok(v)
+}
+
 /// Parses `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -196,8 +291,9 @@ fn main() -> anyhow::Result<()> {
             seed,
             today,
         } => gen_data(out, licences, seed, today.as_deref()),
-        Command::Load(args) => runtime()?.block_on(load_cmd(args)),
+        Command::Load(args) => runtime()?.block_on(load_cmd(*args)),
         Command::Serve(args) => runtime()?.block_on(serve_cmd(args)),
+        Command::Scenario(args) => runtime()?.block_on(scenario_cmd(args)),
     }
 }
 
@@ -271,21 +367,141 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         kind: String::new(),
     };
-    let Some(body) = &args.body else {
-        bail!("--body FILE is required: give a captured message to replay");
+    if let Some(body) = &args.body {
+        let bytes =
+            std::fs::read(body).with_context(|| format!("reading --body {}", body.display()))?;
+        let source = load::Replay {
+            content_type: args.content_type.clone(),
+            body: bytes.into(),
+            expect_status: args.expect_status,
+        };
+        let cfg = RunConfig {
+            kind: format!("replay of {}", body.display()),
+            ..cfg
+        };
+        let report = load::run(client, cfg, source, Arc::new(load::StatusJudge)).await;
+        return finish_report(&report, args.report_dir.as_deref());
+    }
+    let dir = args.data.as_deref().context("--data DIR is required")?;
+    let manifest = gen::read_manifest(dir)?;
+    let model = Arc::new(gen::Model::generate(&manifest));
+    let mix = gen::Mix::parse(&args.mix).map_err(|e| anyhow::anyhow!(e))?;
+    let sync = !args.no_sync_reply;
+    let parties = args.parties.parties();
+    // References and declaration numbers of this run (the gateway remembers earlier runs').
+    let tag = mock_nsw::ebms::run_tag();
+    let report = match args.kind {
+        Kind::Permit => {
+            let source = PermitSource::new(
+                gen::RequestGen::new(model, args.seed, mix).with_tag(&tag),
+                parties,
+                args.seed,
+                sync,
+                args.duplicates,
+            );
+            let judge = Arc::new(ContractJudge::new(sync, false, args.duplicates > 0.0));
+            let cfg = RunConfig {
+                kind: "ImportPermitRequest".into(),
+                ..cfg
+            };
+            load::run(client, cfg, source, judge).await
+        }
+        Kind::Declaration => {
+            if !sync {
+                bail!(
+                    "--kind declaration needs synchronous replies (the permits come back in them)"
+                );
+            }
+            let approve = gen::Mix {
+                approve: 1,
+                reject: 0,
+                review: 0,
+                inspect: 0,
+            };
+            let warm_source = PermitSource::new(
+                gen::RequestGen::new(model, args.seed, approve).with_tag(&format!("{tag}W")),
+                parties.clone(),
+                args.seed,
+                true,
+                0.0,
+            );
+            let warm_judge = Arc::new(ContractJudge::new(true, true, false));
+            let warm_cfg = RunConfig {
+                mode: Mode::Closed {
+                    concurrency: pool.min(32),
+                    requests: args.warmup,
+                },
+                kind: "ImportPermitRequest (warm-up)".into(),
+                ..cfg.clone()
+            };
+            let warm = load::run(client.clone(), warm_cfg, warm_source, warm_judge.clone()).await;
+            let permits = warm_judge.take_permits();
+            eprintln!(
+                "warm-up: {} permit requests, {} errors, {} permits obtained",
+                warm.completed,
+                warm.errors,
+                permits.len()
+            );
+            if permits.is_empty() {
+                println!("{}", warm.to_markdown());
+                bail!("the warm-up obtained no permit to declare against");
+            }
+            let source = DeclarationSource::new(
+                permits,
+                args.seed,
+                &tag,
+                manifest.today,
+                parties.clone(),
+                true,
+                args.duplicates,
+            );
+            let ledger = source.ledger();
+            let judge = Arc::new(ContractJudge::new(true, false, args.duplicates > 0.0));
+            let decl_cfg = RunConfig {
+                kind: "DeclarationCheck".into(),
+                ..cfg.clone()
+            };
+            let report = load::run(client.clone(), decl_cfg, source, judge).await;
+            // Follow-up, each phase after the previous one was fully answered: cancel the first
+            // write-off of every permit, then query every permit's quantities.
+            let ledger = ledger.lock().expect("ledger").clone();
+            let mut follow_up_errors = 0;
+            for (name, source) in [
+                (
+                    "DeclarationAmendment",
+                    FollowUpSource::amendments(&ledger, args.seed, parties.clone()),
+                ),
+                (
+                    "PermitStatusQuery",
+                    FollowUpSource::status_queries(&ledger, args.seed, parties.clone()),
+                ),
+            ] {
+                let n = source.len() as u64;
+                let phase_cfg = RunConfig {
+                    mode: Mode::Closed {
+                        concurrency: pool.clamp(1, 8),
+                        requests: n,
+                    },
+                    kind: name.into(),
+                    ..cfg.clone()
+                };
+                let judge = Arc::new(ContractJudge::new(true, false, false));
+                let r = load::run(client.clone(), phase_cfg, source, judge).await;
+                eprintln!("follow-up: {} {name}, {} errors", r.completed, r.errors);
+                for (kind, examples) in &r.error_examples {
+                    for e in examples {
+                        eprintln!("  {kind}: {e}");
+                    }
+                }
+                follow_up_errors += r.errors;
+            }
+            finish_report(&report, args.report_dir.as_deref())?;
+            if follow_up_errors > 0 {
+                bail!("{follow_up_errors} follow-up requests (amendments, status queries) failed");
+            }
+            return Ok(());
+        }
     };
-    let bytes =
-        std::fs::read(body).with_context(|| format!("reading --body {}", body.display()))?;
-    let source = load::Replay {
-        content_type: args.content_type.clone(),
-        body: bytes.into(),
-        expect_status: args.expect_status,
-    };
-    let cfg = RunConfig {
-        kind: format!("replay of {}", body.display()),
-        ..cfg
-    };
-    let report = load::run(client, cfg, source, Arc::new(load::StatusJudge)).await;
     finish_report(&report, args.report_dir.as_deref())
 }
 
@@ -316,7 +532,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<()> {
     if !args.path.starts_with('/') {
         bail!("--path '{}' must start with '/'", args.path);
     }
-    let mut state = serve::ServeState::new(faults, Box::new(serve::HeaderScan), &args.path);
+    let mut state = serve::ServeState::new(faults, Box::new(serve::WireInspector), &args.path);
     if let Some(rec) = &args.record {
         state = state.with_record_file(rec)?;
     }
@@ -334,9 +550,31 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<()> {
     .await
 }
 
+async fn scenario_cmd(args: ScenarioArgs) -> anyhow::Result<()> {
+    let target = load::check_target(&args.target, args.allow_non_loopback)?;
+    let client = load::build_client(&args.tls.files(), 1, args.timeout)?;
+    let report = scenario::run(client, target, &args.data, args.parties.parties()).await?;
+    print!("{}", report.render());
+    if !report.ok() {
+        bail!("the gateway deviated from the contract");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares() {
+        assert_eq!(parse_share("5%"), Ok(0.05));
+        assert_eq!(parse_share("0.05"), Ok(0.05));
+        assert_eq!(parse_share("0"), Ok(0.0));
+        assert!(parse_share("150%")
+            .unwrap_err()
+            .contains("between 0% and 100%"));
+        assert!(parse_share("lots").unwrap_err().contains("not a share"));
+    }
 
     #[test]
     fn durations() {

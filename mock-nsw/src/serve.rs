@@ -30,14 +30,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use nsw_gateway::wire::intake::Rejection;
+use nsw_gateway::wire::reply::build_ack_only;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::ebms;
+
 pub use fault::{Fault, FaultConfig, FaultInjector};
 pub use order::{OrderTracker, Placement};
 
-/// The ebMS header fields the endpoint needs from a message.
+/// The ebMS header fields the endpoint records for a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inbound {
     pub message_id: String,
@@ -50,164 +54,97 @@ pub struct Inbound {
     pub ack_requested: bool,
     /// `eb:MessageOrder/eb:SequenceNumber`, when present.
     pub sequence: Option<u64>,
+    /// A one-line summary of the business document (decision, result), when there is one.
+    pub summary: Option<String>,
 }
 
-/// Reads (and validates) an incoming ebMS message.
+/// A message that passed inspection, with the acknowledgment to answer it with (when it asked
+/// for one).
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub inbound: Inbound,
+    pub ack: Option<ebms::Message>,
+}
+
+/// Reads and validates an incoming ebMS message.
 pub trait Inspector: Send + Sync + 'static {
-    /// The header of the message, or why it is not an acceptable ebMS message.
-    fn inspect(&self, content_type: &str, body: &[u8]) -> Result<Inbound, String>;
+    /// The message's header and acknowledgment, or why it is not acceptable.
+    fn inspect(&self, content_type: &str, body: &[u8]) -> Result<Inspected, String>;
 }
 
-/// The text of the first element with local name `local` (any namespace prefix).
-fn element_text<'a>(xml: &'a str, local: &str) -> Option<&'a str> {
-    let mut from = 0;
-    while let Some(i) = xml[from..].find('<').map(|i| i + from) {
-        from = i + 1;
-        let rest = &xml[i + 1..];
-        let name_end = rest.find(|c: char| c == '>' || c == '/' || c.is_whitespace())?;
-        let qname = &rest[..name_end];
-        let lname = qname.rsplit(':').next().unwrap_or(qname);
-        if lname != local || qname.starts_with('/') {
-            continue;
-        }
-        let open_end = rest.find('>')?;
-        if rest[..open_end].ends_with('/') {
-            return Some("");
-        }
-        let text = &rest[open_end + 1..];
-        let close = text.find("</")?;
-        return Some(text[..close].trim());
+/// The text of `eb:SequenceNumber` (ebMS MessageOrder), which the wire module does not read.
+fn sequence_number(body: &[u8]) -> Result<Option<u64>, String> {
+    let text = String::from_utf8_lossy(body);
+    let Some(at) = text.find("SequenceNumber") else {
+        return Ok(None);
+    };
+    let rest = &text[at..];
+    let (Some(open), Some(close)) = (rest.find('>'), rest.find("</")) else {
+        return Ok(None);
+    };
+    if close < open {
+        return Ok(None);
     }
-    None
+    let v = rest[open + 1..close].trim();
+    v.parse()
+        .map(Some)
+        .map_err(|_| format!("eb:SequenceNumber '{v}' is not a number"))
 }
 
-fn has_element(xml: &str, local: &str) -> bool {
-    element_text(xml, local).is_some()
-}
-
-/// Reads the ebMS header by element local names, in either packaging (the envelope is the first
-/// MIME part, or the whole body). It checks that the required header fields are there; it does
-/// not validate the payload.
+/// Validates each message with the gateway's wire module (envelope, header, packaging,
+/// encoding, payload against the contract) and acknowledges it with the wire module's
+/// `eb:Acknowledgment` builder.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HeaderScan;
+pub struct WireInspector;
 
-impl Inspector for HeaderScan {
-    fn inspect(&self, _content_type: &str, body: &[u8]) -> Result<Inbound, String> {
-        let xml = String::from_utf8_lossy(body);
-        let header = element_text(&xml, "MessageHeader")
-            .map(|_| {
-                let s = xml.find("MessageHeader").unwrap_or(0);
-                &xml[s..]
-            })
-            .ok_or("no eb:MessageHeader in the message")?;
-        let mut missing = Vec::new();
-        let mut field = |name: &str| {
-            let v = element_text(header, name).map(str::to_owned);
-            if v.as_deref().is_none_or(str::is_empty) {
-                missing.push(name.to_owned());
+impl Inspector for WireInspector {
+    fn inspect(&self, content_type: &str, body: &[u8]) -> Result<Inspected, String> {
+        let ct = (!content_type.is_empty()).then_some(content_type);
+        let reply = match nsw_gateway::wire::reply::parse_reply(ct, body) {
+            Ok(r) => r,
+            Err(Rejection::Fault { description }) => {
+                return Err(format!("not an ebMS message: {description}"))
             }
-            v.unwrap_or_default()
+            Err(Rejection::Errors { errors, .. }) => {
+                return Err(errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            }
+            Err(Rejection::TooLarge { size, limit }) => {
+                return Err(format!("{size} bytes, above {limit}"))
+            }
         };
-        let message_id = field("MessageId");
-        let conversation_id = field("ConversationId");
-        let action = field("Action");
-        let cpa_id = field("CPAId");
-        let from_block =
-            element_text(header, "From").map(|_| &header[header.find("From").unwrap_or(0)..]);
-        let from_party = from_block
-            .and_then(|b| element_text(b, "PartyId"))
-            .unwrap_or_default()
-            .to_owned();
-        let to_block = header
-            .find(":To>")
-            .or_else(|| header.find("<To>"))
-            .map(|i| &header[i..]);
-        let to_party = to_block
-            .and_then(|b| element_text(b, "PartyId"))
-            .unwrap_or_default()
-            .to_owned();
-        if from_party.is_empty() {
-            missing.push("From/PartyId".into());
-        }
-        if to_party.is_empty() {
-            missing.push("To/PartyId".into());
-        }
-        if !missing.is_empty() {
-            return Err(format!("eb:MessageHeader lacks {}", missing.join(", ")));
-        }
-        let sequence = match element_text(&xml, "SequenceNumber") {
-            Some(s) => Some(
-                s.parse()
-                    .map_err(|_| format!("eb:SequenceNumber '{s}' is not a number"))?,
-            ),
-            None => None,
-        };
-        Ok(Inbound {
-            message_id,
-            conversation_id,
-            ref_to_message_id: element_text(header, "RefToMessageId").map(str::to_owned),
-            action,
-            from_party,
-            to_party,
-            cpa_id,
-            ack_requested: has_element(&xml, "AckRequested"),
-            sequence,
+        let h = &reply.header;
+        let now = chrono::Utc::now();
+        let ack = reply.ack_requested.then(|| {
+            let b = build_ack_only(
+                h,
+                format!("{}@mock-nsw.nsw.go.th", uuid::Uuid::new_v4()),
+                now,
+            );
+            ebms::Message {
+                content_type: b.content_type,
+                body: b.body,
+            }
+        });
+        Ok(Inspected {
+            inbound: Inbound {
+                message_id: h.message_id.clone(),
+                conversation_id: h.conversation_id.clone(),
+                ref_to_message_id: h.ref_to_message_id.clone(),
+                action: h.action.clone(),
+                from_party: h.from.id.clone(),
+                to_party: h.to.id.clone(),
+                cpa_id: h.cpa_id.clone(),
+                ack_requested: reply.ack_requested,
+                sequence: sequence_number(body)?,
+                summary: reply.payload.as_ref().map(ebms::summary),
+            },
+            ack,
         })
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// An ebMS 2.0 `eb:Acknowledgment` message for `m`, sent back by the party `m` was addressed to.
-pub fn acknowledgment(m: &Inbound, message_id: &str, timestamp: &str) -> String {
-    let e = xml_escape;
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<SOAP:Envelope xmlns:SOAP="http://schemas.xmlsoap.org/soap/envelope/" xmlns:eb="http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd">
-<SOAP:Header>
-<eb:MessageHeader SOAP:mustUnderstand="1" eb:version="2.0">
-<eb:From><eb:PartyId>{to}</eb:PartyId></eb:From>
-<eb:To><eb:PartyId>{from}</eb:PartyId></eb:To>
-<eb:CPAId>{cpa}</eb:CPAId>
-<eb:ConversationId>{conv}</eb:ConversationId>
-<eb:Service>urn:oasis:names:tc:ebxml-msg:service</eb:Service>
-<eb:Action>Acknowledgment</eb:Action>
-<eb:MessageData>
-<eb:MessageId>{id}</eb:MessageId>
-<eb:Timestamp>{ts}</eb:Timestamp>
-<eb:RefToMessageId>{reft}</eb:RefToMessageId>
-</eb:MessageData>
-</eb:MessageHeader>
-<eb:Acknowledgment SOAP:mustUnderstand="1" eb:version="2.0" SOAP:actor="urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH">
-<eb:Timestamp>{ts}</eb:Timestamp>
-<eb:RefToMessageId>{reft}</eb:RefToMessageId>
-<eb:From><eb:PartyId>{to}</eb:PartyId></eb:From>
-</eb:Acknowledgment>
-</SOAP:Header>
-<SOAP:Body/>
-</SOAP:Envelope>
-"#,
-        to = e(&m.to_party),
-        from = e(&m.from_party),
-        cpa = e(&m.cpa_id),
-        conv = e(&m.conversation_id),
-        id = e(message_id),
-        ts = e(timestamp),
-        reft = e(&m.message_id),
-    )
 }
 
 /// One accepted message.
@@ -334,7 +271,7 @@ impl ServeState {
 
     /// Handles a message that passed fault injection.
     pub fn accept(&self, content_type: &str, body: &[u8]) -> Response {
-        let inbound = match self.inspector.inspect(content_type, body) {
+        let Inspected { inbound, ack } = match self.inspector.inspect(content_type, body) {
             Ok(m) => m,
             Err(why) => {
                 let mut g = self.inner.lock().expect("state lock");
@@ -398,17 +335,14 @@ impl ServeState {
                 tracing::error!("writing the record file: {e}");
             }
         }
-        if inbound.ack_requested {
-            let id = format!("{}@mock-nsw", uuid::Uuid::new_v4());
-            let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            (
+        match ack {
+            Some(m) => (
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-                acknowledgment(&inbound, &id, &ts),
+                [(header::CONTENT_TYPE, m.content_type)],
+                m.body,
             )
-                .into_response()
-        } else {
-            StatusCode::OK.into_response()
+                .into_response(),
+            None => StatusCode::OK.into_response(),
         }
     }
 }
@@ -552,61 +486,80 @@ fn state_count(state: &ServeState, f: Fault) {
 mod tests {
     use super::*;
 
-    fn message(id: &str, conv: &str, ref_to: Option<&str>, ack: bool) -> String {
-        let r = ref_to
-            .map(|r| format!("<eb:RefToMessageId>{r}</eb:RefToMessageId>"))
-            .unwrap_or_default();
-        let a = if ack {
-            r#"<eb:AckRequested SOAP:mustUnderstand="1" eb:version="2.0" eb:signed="false"/>"#
-        } else {
-            ""
+    use nsw_gateway::domain::{AmendmentResult, DeclarationAmendmentResponse, OutboundDocument};
+    use nsw_gateway::wire::envelope::{MessageHeader, PartyId, Service, SERVICE_PERMIT};
+    use nsw_gateway::wire::intake::Packaging;
+    use nsw_gateway::wire::reply::{build_delivery, parse_reply};
+
+    /// An asynchronous delivery as the gateway sends it (content type, body).
+    fn message(id: &str, conv: &str, ref_to: Option<&str>, ack: bool) -> (String, Vec<u8>) {
+        let h = MessageHeader {
+            from: PartyId::new("TISI"),
+            to: PartyId::new("NSW"),
+            cpa_id: "NSW-TISI-PERMIT".into(),
+            conversation_id: conv.into(),
+            service: Service::new(SERVICE_PERMIT),
+            action: "DeclarationAmendmentResponse".into(),
+            message_id: id.into(),
+            timestamp: chrono::Utc::now().fixed_offset(),
+            ref_to_message_id: ref_to.map(str::to_owned),
+            time_to_live: None,
+            duplicate_elimination: true,
         };
-        format!(
-            r#"<?xml version="1.0"?><SOAP:Envelope xmlns:SOAP="http://schemas.xmlsoap.org/soap/envelope/" xmlns:eb="http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd"><SOAP:Header><eb:MessageHeader SOAP:mustUnderstand="1" eb:version="2.0"><eb:From><eb:PartyId eb:type="urn:x">TISI</eb:PartyId></eb:From><eb:To><eb:PartyId>NSW</eb:PartyId></eb:To><eb:CPAId>cpa-nsw-tisi</eb:CPAId><eb:ConversationId>{conv}</eb:ConversationId><eb:Service>urn:th:tisi:nsw:permit</eb:Service><eb:Action>ImportPermitResponse</eb:Action><eb:MessageData><eb:MessageId>{id}</eb:MessageId><eb:Timestamp>2026-11-26T07:00:00Z</eb:Timestamp>{r}</eb:MessageData></eb:MessageHeader>{a}</SOAP:Header><SOAP:Body/></SOAP:Envelope>"#
-        )
+        let doc = OutboundDocument::DeclarationAmendmentResponse(DeclarationAmendmentResponse {
+            declaration_number: "A0011691200001".into(),
+            result: AmendmentResult::Restored,
+        });
+        let b = build_delivery(&h, &doc, Packaging::Multipart, ack);
+        (b.content_type, b.body)
+    }
+
+    fn accept(st: &ServeState, m: (String, Vec<u8>)) -> StatusCode {
+        st.accept(&m.0, &m.1).status()
     }
 
     #[test]
-    fn header_scan_reads_the_fields() {
-        let m = HeaderScan
-            .inspect(
-                "text/xml",
-                message("m1@gw", "c1", Some("r1@nsw"), true).as_bytes(),
-            )
-            .unwrap();
-        assert_eq!(m.message_id, "m1@gw");
+    fn the_wire_module_reads_the_header_and_builds_the_acknowledgment() {
+        let (ct, body) = message("m1@tisi.go.th", "c1", Some("r1@nsw"), true);
+        let Inspected { inbound: m, ack } = WireInspector.inspect(&ct, &body).unwrap();
+        assert_eq!(m.message_id, "m1@tisi.go.th");
         assert_eq!(m.conversation_id, "c1");
         assert_eq!(m.ref_to_message_id.as_deref(), Some("r1@nsw"));
-        assert_eq!(m.action, "ImportPermitResponse");
+        assert_eq!(m.action, "DeclarationAmendmentResponse");
         assert_eq!(
             (m.from_party.as_str(), m.to_party.as_str()),
             ("TISI", "NSW")
         );
-        assert_eq!(m.cpa_id, "cpa-nsw-tisi");
+        assert_eq!(m.cpa_id, "NSW-TISI-PERMIT");
         assert!(m.ack_requested);
-        let e = HeaderScan.inspect("text/xml", b"<a/>").unwrap_err();
-        assert!(e.contains("no eb:MessageHeader"), "{e}");
-        let no_id = message("", "c1", None, false);
-        let e = HeaderScan
-            .inspect("text/xml", no_id.as_bytes())
-            .unwrap_err();
-        assert!(e.contains("lacks MessageId"), "{e}");
+        assert_eq!(m.summary.as_deref(), Some("result RESTORED"));
+        let ack = ack.expect("an acknowledgment was requested");
+        let back = parse_reply(Some(&ack.content_type), &ack.body).unwrap();
+        assert_eq!(
+            (back.header.from.id.as_str(), back.header.to.id.as_str()),
+            ("NSW", "TISI")
+        );
+        assert_eq!(
+            back.acknowledgment.unwrap().ref_to_message_id,
+            "m1@tisi.go.th"
+        );
+        assert!(!back.header.duplicate_elimination);
+        let (ct, body) = message("m2@tisi.go.th", "c1", None, false);
+        assert!(WireInspector.inspect(&ct, &body).unwrap().ack.is_none());
     }
 
     #[test]
-    fn acknowledgment_swaps_parties_and_refers_to_the_message() {
-        let m = HeaderScan
-            .inspect("text/xml", message("m1@gw", "c1", None, true).as_bytes())
-            .unwrap();
-        let ack = acknowledgment(&m, "a1@nsw", "2026-11-26T07:00:01Z");
-        let back = HeaderScan.inspect("text/xml", ack.as_bytes()).unwrap();
-        assert_eq!(
-            (back.from_party.as_str(), back.to_party.as_str()),
-            ("NSW", "TISI")
-        );
-        assert_eq!(back.ref_to_message_id.as_deref(), Some("m1@gw"));
-        assert_eq!(back.action, "Acknowledgment");
-        assert!(!ack.contains("DuplicateElimination"));
+    fn malformed_messages_are_refused_with_the_reason() {
+        let check = |ct: &str, body: &[u8], want: &str| {
+            let e = WireInspector.inspect(ct, body).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        check("text/xml", b"not xml", "not an ebMS message");
+        let (ct, body) = message("gone@tisi.go.th", "c1", None, false);
+        let body = String::from_utf8(body)
+            .unwrap()
+            .replace("<eb:MessageId>gone@tisi.go.th</eb:MessageId>", "");
+        check(&ct, body.as_bytes(), "MessageId");
     }
 
     fn state(fail_next: u64) -> ServeState {
@@ -615,7 +568,7 @@ mod tests {
                 fail_next,
                 ..FaultConfig::default()
             },
-            Box::new(HeaderScan),
+            Box::new(WireInspector),
             "/ebms",
         )
     }
@@ -627,10 +580,7 @@ mod tests {
             let _ = i;
             st.expect("c1", r);
         }
-        let send = |id: &str, r: &str| {
-            st.accept("text/xml", message(id, "c1", Some(r), false).as_bytes())
-                .status()
-        };
+        let send = |id: &str, r: &str| accept(&st, message(id, "c1", Some(r), false));
         assert_eq!(send("m0", "q0"), StatusCode::OK);
         assert_eq!(send("m2", "q2"), StatusCode::OK);
         assert_eq!(send("m1", "q1"), StatusCode::OK);
@@ -642,7 +592,11 @@ mod tests {
         assert_eq!(rec.len(), 4);
         assert!(rec[3].duplicate);
         assert_eq!(rec[1].placement, Placement::Gap { missing: 1 });
-        assert!(rec[0].body.as_deref().unwrap().contains("m0"));
+        assert!(rec[0]
+            .body
+            .as_deref()
+            .unwrap()
+            .contains("<eb:MessageId>m0</eb:MessageId>"));
     }
 
     #[test]
@@ -654,7 +608,7 @@ mod tests {
         );
         let s = st.stats();
         assert_eq!((s.invalid, s.accepted), (1, 0));
-        assert!(s.last_invalid.unwrap().contains("MessageHeader"));
+        assert!(s.last_invalid.unwrap().contains("not an ebMS message"));
     }
 
     async fn spawn(st: ServeState) -> (String, Arc<ServeState>, tokio::sync::oneshot::Sender<()>) {
@@ -681,9 +635,10 @@ mod tests {
         let (base, _st, _stop) = spawn(st).await;
         let c = reqwest::Client::new();
         let post = |id: &'static str| {
+            let (ct, body) = message(id, "c9", None, true);
             c.post(format!("{base}/ebms"))
-                .header("content-type", "text/xml")
-                .body(message(id, "c9", None, true))
+                .header("content-type", ct)
+                .body(body)
                 .send()
         };
         // The first two fail (scripted), then the message is accepted with an Acknowledgment.
@@ -691,11 +646,10 @@ mod tests {
         assert_eq!(post("m1").await.unwrap().status(), 503);
         let ok = post("m1").await.unwrap();
         assert_eq!(ok.status(), 200);
-        let ack = ok.text().await.unwrap();
-        assert!(
-            ack.contains("<eb:RefToMessageId>m1</eb:RefToMessageId>"),
-            "{ack}"
-        );
+        let ct = ok.headers()["content-type"].to_str().unwrap().to_owned();
+        let ack = ok.bytes().await.unwrap();
+        let ack = parse_reply(Some(&ct), &ack).unwrap();
+        assert_eq!(ack.acknowledgment.unwrap().ref_to_message_id, "m1");
         // Fail the next one at run time.
         let r: serde_json::Value = c
             .post(format!("{base}/control/fail-next?n=1"))
@@ -753,13 +707,15 @@ mod tests {
                 drop_rate: 1.0,
                 ..FaultConfig::default()
             },
-            Box::new(HeaderScan),
+            Box::new(WireInspector),
             "/ebms",
         );
         let (base, st, _stop) = spawn(st).await;
+        let (ct, body) = message("m1", "c1", None, false);
         let r = reqwest::Client::new()
             .post(format!("{base}/ebms"))
-            .body(message("m1", "c1", None, false))
+            .header("content-type", ct)
+            .body(body)
             .send()
             .await;
         assert!(r.is_err(), "got an answer: {r:?}");

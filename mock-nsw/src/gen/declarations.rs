@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use nsw_gateway::domain::{
     Amount, Country, DeclarationCheck, DeclarationCheckResponse, DeclarationLine,
     DeclarationResult, HsCode, ImportPermitResponse, ItemStatus, LineResult, PartyKey, Permit,
-    PermitNumber, Quantity, ReasonCode, TaxNumber,
+    PermitNumber, Quantity, ReasonCode, RequestDecision, TaxNumber,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +36,8 @@ pub struct PermitItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObtainedPermit {
     pub importer: PartyKey,
+    /// The decision the permit was issued with (APPROVED or HOLD_FOR_INSPECTION).
+    pub decision: RequestDecision,
     pub authority_tax_number: TaxNumber,
     pub permit: Permit,
     pub items: Vec<PermitItem>,
@@ -61,6 +63,7 @@ impl ObtainedPermit {
             .collect::<Vec<_>>();
         (!items.is_empty()).then_some(Self {
             importer,
+            decision: resp.decision,
             authority_tax_number: resp.issuing_authority_tax_number,
             permit,
             items,
@@ -197,11 +200,13 @@ pub fn split(total: u64, parts: usize, rng: &mut impl Rng) -> Vec<u64> {
 }
 
 impl DeclarationGen {
-    pub fn new(seed: u64, today: NaiveDate) -> Self {
+    /// Declaration numbers are `A{tag}{serial}`: the gateway remembers them across runs, so
+    /// each run needs its own tag (at most 20 characters).
+    pub fn new(seed: u64, tag: &str, today: NaiveDate) -> Self {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0xDEC1_A4A7),
             serial: 0,
-            prefix: format!("A{:03}", seed % 1000),
+            prefix: format!("A{}", tag.chars().take(20).collect::<String>()),
             today,
         }
     }
@@ -320,6 +325,7 @@ mod tests {
                 tax_number: TaxNumber::parse("0105536112014").unwrap(),
                 branch: Branch::HEAD_OFFICE,
             },
+            decision: RequestDecision::HoldForInspection,
             authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
             permit: Permit {
                 number: PermitNumber::parse("TISI-P-2569-00000042").unwrap(),
@@ -396,7 +402,7 @@ mod tests {
     #[test]
     fn write_off_parts_cover_the_unheld_items() {
         let p = permit();
-        let mut g = DeclarationGen::new(1, p.permit.issue_date);
+        let mut g = DeclarationGen::new(1, "T1", p.permit.issue_date);
         let decls = g.write_off(&p, 3);
         assert!(!decls.is_empty() && decls.len() <= 3);
         let mut per_item = [0u64; 3];
@@ -418,7 +424,7 @@ mod tests {
     #[test]
     fn refused_declarations_say_why() {
         let p = permit();
-        let mut g = DeclarationGen::new(1, p.permit.issue_date);
+        let mut g = DeclarationGen::new(1, "T1", p.permit.issue_date);
         let check = |g: &mut DeclarationGen, k, result, line| {
             let d = g.refused(&p, k).unwrap();
             assert_eq!(d.expected.result, result, "{k:?}");

@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::Duration;
+use nsw_gateway::domain::engine::inspection_selected;
 use nsw_gateway::domain::{
     Amount, Country, Function, GoodsItem, HsCode, ImportPermitRequest, Importer, Invoice,
     ItemResult, ItemStatus, Manufacturer, Port, Quantity, ReasonCode, ReferenceNumber,
@@ -232,6 +233,8 @@ pub struct GeneratedPermit {
 /// Generates requests from a model, deterministically for a seed.
 pub struct RequestGen {
     model: Arc<Model>,
+    /// Part of every reference number, so that runs do not reuse each other's references.
+    tag: String,
     rng: ChaCha8Rng,
     mix: Mix,
     serial: u64,
@@ -260,6 +263,7 @@ impl RequestGen {
             s.role == StandardRole::Current && s.inspection_rate == 0 && !s.test_report_required
         });
         Self {
+            tag: format!("S{seed}"),
             model,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F4E9_u64),
             mix,
@@ -267,6 +271,14 @@ impl RequestGen {
             rejects: 0,
             plain_standards,
         }
+    }
+
+    /// Uses `tag` in reference numbers (`PO-{tag}-{serial}`); by default it is `S{seed}`. The
+    /// gateway remembers references across runs, so each run needs its own (at most 18
+    /// characters).
+    pub fn with_tag(mut self, tag: &str) -> Self {
+        self.tag = tag.chars().take(18).collect();
+        self
     }
 
     pub fn model(&self) -> &Model {
@@ -303,6 +315,7 @@ impl RequestGen {
         let mut b = Builder {
             items: Vec::new(),
             expected: Vec::new(),
+            rates: Vec::new(),
         };
         let (holder, request_type, importer_tax) = match outcome {
             Outcome::Approve if self.rng.gen_bool(0.85) => {
@@ -365,14 +378,13 @@ impl RequestGen {
             it.item_number = (i + 1) as u16;
             it.invoice_item_number = (i + 1) as u16;
         }
+        let reference = ReferenceNumber::parse(&format!("PO-{}-{:08}", self.tag, self.serial))
+            .expect("short reference");
+        b.draw_inspections(&tax, key.branch, reference.as_str());
         let items_expected: Vec<ExpectedItem> = b.expected;
         let decision = RequestDecision::aggregate(items_expected.iter().map(|e| e.status));
         let request = ImportPermitRequest {
-            reference: ReferenceNumber::parse(&format!(
-                "PO-{}-{:08}",
-                self.model.seed, self.serial
-            ))
-            .expect("short reference"),
+            reference,
             function: Function::Original,
             request_type,
             importer: Importer {
@@ -432,10 +444,12 @@ impl RequestGen {
         all[self.rng.gen_range(0..all.len())]
     }
 
-    fn is_plain_valid(&self, l: usize) -> bool {
+    /// A valid licence on a standard whose inspection rate is below 100 (its items are
+    /// approved, or held when the inspection draw selects them).
+    fn is_approvable(&self, l: usize) -> bool {
         let lic = &self.model.licences[l];
         let s = &self.model.standards[lic.standard as usize];
-        lic.kind == LicenceKind::Valid && s.inspection_rate == 0
+        lic.kind == LicenceKind::Valid && s.inspection_rate < 100
     }
 
     /// Adds approvable licensed items of one holder (`holder`, or the holder of a random plain
@@ -460,7 +474,7 @@ impl RequestGen {
             .licences_of(holder)
             .iter()
             .map(|&l| l as usize)
-            .filter(|&l| self.is_plain_valid(l))
+            .filter(|&l| self.is_approvable(l))
             .collect();
         let n = self.rng.gen_range(count);
         for _ in 0..n {
@@ -474,7 +488,10 @@ impl RequestGen {
             }
             let l = own[self.rng.gen_range(0..own.len())];
             let item = self.licensed_item(l);
+            let rate =
+                self.model.standards[self.model.licences[l].standard as usize].inspection_rate;
             b.push(item, ExpectedItem::ok(ItemStatus::Approved));
+            *b.rates.last_mut().expect("just pushed") = rate;
         }
         holder
     }
@@ -813,18 +830,44 @@ impl RequestGen {
 struct Builder {
     items: Vec<GoodsItem>,
     expected: Vec<ExpectedItem>,
+    /// Per item, the inspection rate to draw with when it is otherwise approved (0: none).
+    rates: Vec<u8>,
 }
 
 impl Builder {
     fn push(&mut self, item: GoodsItem, e: ExpectedItem) {
         self.items.push(item);
         self.expected.push(e);
+        self.rates.push(0);
     }
 
     fn insert_random(&mut self, rng: &mut ChaCha8Rng, item: GoodsItem, e: ExpectedItem) {
         let at = rng.gen_range(0..=self.items.len());
         self.items.insert(at, item);
         self.expected.insert(at, e);
+        self.rates.insert(at, 0);
+    }
+
+    /// Rule 16 for approved items on standards with a rate between 0 and 100: the gateway's
+    /// published inspection draw over (importer, reference, item number) decides.
+    fn draw_inspections(
+        &mut self,
+        tax: &str,
+        branch: nsw_gateway::domain::Branch,
+        reference: &str,
+    ) {
+        for ((item, e), &rate) in self.items.iter().zip(&mut self.expected).zip(&self.rates) {
+            if rate > 0
+                && e.status == ItemStatus::Approved
+                && inspection_selected(tax, branch, reference, item.item_number, rate)
+            {
+                *e = ExpectedItem::with(
+                    ItemStatus::HoldForInspection,
+                    ReasonCode::InspectionSelected,
+                    &[],
+                );
+            }
+        }
     }
 }
 
@@ -903,7 +946,7 @@ mod tests {
         let mut reasons = HashSet::new();
         let mut outcomes = HashSet::new();
         let mut refs = HashSet::new();
-        let (mut tis, mut inline) = (0, 0);
+        let (mut tis, mut inline, mut held_by_draw) = (0, 0, 0);
         for _ in 0..2000 {
             let p = g.next_permit();
             let r = &p.request;
@@ -929,9 +972,14 @@ mod tests {
                 Outcome::Review => RequestDecision::UnderReview,
                 Outcome::Inspect => RequestDecision::HoldForInspection,
             };
-            // An approvable request may hold only goods that need no permit.
+            // An approvable request may hold only goods that need no permit, or have items
+            // the inspection draw selects.
+            let drawn = p.outcome == Outcome::Approve
+                && p.expected.decision == RequestDecision::HoldForInspection;
+            held_by_draw += usize::from(drawn);
             assert!(
                 p.expected.decision == want
+                    || drawn
                     || (want == RequestDecision::Approved
                         && p.expected.decision == RequestDecision::NotRequired),
                 "{:?} expected {:?}",
@@ -952,6 +1000,10 @@ mod tests {
             assert!(reasons.contains(r), "no request for {}", r.code());
         }
         assert_eq!(outcomes.len(), 4);
+        assert!(
+            held_by_draw > 0,
+            "no approvable request was drawn for inspection"
+        );
         assert!(tis > 100 && tis < 400, "tis-620 {tis}");
         assert!(inline > 800 && inline < 1200, "inline {inline}");
     }
@@ -1026,5 +1078,51 @@ mod tests {
             vec![result(1, Approved, &[])],
             "items: want 2, got 1",
         );
+    }
+}
+
+#[cfg(test)]
+mod agreement {
+    use std::sync::Arc;
+
+    use chrono::NaiveDate;
+    use nsw_gateway::domain::engine::{decide, NoUsage};
+    use nsw_gateway::domain::snapshot::Snapshot;
+
+    use super::*;
+    use crate::gen::{write_csv, GenConfig};
+
+    /// The decisions the generator expects agree with the gateway's engine on requests decided
+    /// against the same data, loaded from the CSV files the generator wrote.
+    #[test]
+    fn expected_decisions_agree_with_the_engine() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let model = Arc::new(Model::generate(&GenConfig {
+            licences: 3000,
+            seed: 21,
+            today,
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        write_csv(&model, dir.path()).unwrap();
+        let data = nsw_gateway::refdata::load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let snap = Snapshot::build(data).unwrap_or_else(|e| panic!("{e:?}"));
+        let mut g = RequestGen::new(model, 4, Mix::default());
+        let mut failures = Vec::new();
+        let mut decisions = std::collections::HashMap::new();
+        for i in 0..10_000 {
+            let p = g.next_permit();
+            let d = decide(&p.request, &snap, today, &NoUsage);
+            *decisions.entry(d.decision.code()).or_insert(0) += 1;
+            if let Err(m) = p.expected.compare(d.decision, &d.items) {
+                failures.push(format!("request {i} ({:?}): {m}", p.outcome));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of 10000 disagree, e.g.:\n{}",
+            failures.len(),
+            failures[..failures.len().min(15)].join("\n")
+        );
+        assert_eq!(decisions.len(), 5, "{decisions:?}");
     }
 }

@@ -13,6 +13,7 @@
 //! after it, and every request has the client's total timeout.
 
 pub mod client;
+pub mod contract;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

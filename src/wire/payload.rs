@@ -40,15 +40,48 @@ static VERSIONS: &[&Version] = &[&v1_00::VERSION];
 /// Decodes one of the four documents the gateway accepts (`ImportPermitRequest`,
 /// `DeclarationCheck`, `DeclarationAmendment`, `PermitStatusQuery`).
 pub fn decode_inbound(xml: &str) -> Result<InboundDocument, Vec<EbmsError>> {
-    let (version, root, structural) = scan(xml, Direction::Inbound)?;
-    merge(structural, (version.decode_inbound)(xml, root))
+    let (version, root, structural, tape) = scan(xml, Direction::Inbound)?;
+    merge(
+        structural,
+        (version.decode_inbound)(xml, root, tape.as_deref()),
+    )
 }
 
 /// Decodes one of the four documents the gateway sends (`ImportPermitResponse`,
 /// `DeclarationCheckResponse`, `DeclarationAmendmentResponse`, `PermitStatusResponse`).
 pub fn decode_outbound(xml: &str) -> Result<OutboundDocument, Vec<EbmsError>> {
-    let (version, root, structural) = scan(xml, Direction::Outbound)?;
-    merge(structural, (version.decode_outbound)(xml, root))
+    let (version, root, structural, tape) = scan(xml, Direction::Outbound)?;
+    merge(
+        structural,
+        (version.decode_outbound)(xml, root, tape.as_deref()),
+    )
+}
+
+/// [`decode_inbound`] reading the DTOs with serde from the text, never from the tape: the
+/// reference the tape is checked against.
+#[cfg(test)]
+pub(crate) fn decode_inbound_from_text(xml: &str) -> Result<InboundDocument, Vec<EbmsError>> {
+    let (version, root, structural, _) = scan(xml, Direction::Inbound)?;
+    merge(structural, (version.decode_inbound)(xml, root, None))
+}
+
+/// [`decode_outbound`] reading the DTOs with serde from the text, never from the tape.
+#[cfg(test)]
+pub(crate) fn decode_outbound_from_text(xml: &str) -> Result<OutboundDocument, Vec<EbmsError>> {
+    let (version, root, structural, _) = scan(xml, Direction::Outbound)?;
+    merge(structural, (version.decode_outbound)(xml, root, None))
+}
+
+/// Whether the structure pass recorded a tape for `xml` (read as an inbound or outbound
+/// document).
+#[cfg(test)]
+pub(crate) fn has_tape(xml: &str, inbound: bool) -> bool {
+    let dir = if inbound {
+        Direction::Inbound
+    } else {
+        Direction::Outbound
+    };
+    matches!(scan(xml, dir), Ok((_, _, _, Some(_))))
 }
 
 /// Joins the structure problems of a well-formed document with the value problems the
@@ -132,10 +165,27 @@ pub(crate) struct Version {
     pub namespace: &'static str,
     pub inbound: &'static [Elem],
     pub outbound: &'static [Elem],
-    pub decode_inbound: fn(&str, &'static str) -> Result<InboundDocument, Vec<EbmsError>>,
-    pub decode_outbound: fn(&str, &'static str) -> Result<OutboundDocument, Vec<EbmsError>>,
+    /// Decodes a document given as text, its root's name and, when the structure pass found
+    /// nothing wrong, the [`Tape`] it recorded (the text is then not read again).
+    pub decode_inbound: fn(&str, &'static str, Option<&[Tape<'_>]>) -> InboundResult,
+    pub decode_outbound: fn(&str, &'static str, Option<&[Tape<'_>]>) -> OutboundResult,
     pub encode_inbound: fn(&InboundDocument) -> String,
     pub encode_outbound: fn(&OutboundDocument) -> String,
+}
+
+pub(crate) type InboundResult = Result<InboundDocument, Vec<EbmsError>>;
+pub(crate) type OutboundResult = Result<OutboundDocument, Vec<EbmsError>>;
+
+/// What the structure pass saw of a structurally clean document, below its root: each element
+/// (its name from the content model and the value of its one allowed attribute, if present),
+/// the text of each text-only element (trimmed of XML blanks at both ends and unescaped, left
+/// out when empty) and each end of an element. A version fills its DTOs from it exactly as its
+/// serde reader would from the text, without reading the text again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tape<'x> {
+    Open(&'static str, Option<Cow<'x, str>>),
+    Text(Cow<'x, str>),
+    Close,
 }
 
 /// An element of a content model: its name, how often it may repeat, the attributes it may carry
@@ -230,9 +280,15 @@ struct Scan<'x> {
     stack: Vec<Frame>,
     errors: Vec<EbmsError>,
     ns: &'static str,
+    /// The recording of the document; `tape_ok` turns false at anything it does not record
+    /// faithfully (CDATA, a comment or split text inside a text element, an attribute value
+    /// that cannot be unescaped); the DTOs are then read from the text.
+    tape: Vec<Tape<'x>>,
+    tape_ok: bool,
+    xml: &'x str,
 }
 
-impl Scan<'_> {
+impl<'x> Scan<'x> {
     fn path(&self, leaf: Option<(&str, usize)>) -> String {
         let mut s = String::new();
         for f in &self.stack {
@@ -272,7 +328,8 @@ impl Scan<'_> {
         ));
     }
 
-    /// Checks the attributes of an element against the names the model allows.
+    /// Checks the attributes of an element against the names the model allows; returns the
+    /// value of the allowed one (for the tape).
     fn attributes(
         &mut self,
         e: &BytesStart<'_>,
@@ -280,7 +337,11 @@ impl Scan<'_> {
         is_root: bool,
         name: &str,
         index: usize,
-    ) {
+    ) -> Option<Cow<'x, str>> {
+        let mut value = None;
+        if e.attributes_raw().trim_ascii().is_empty() {
+            return None;
+        }
         for a in e.attributes().with_checks(true) {
             let a = match a {
                 Ok(a) => a,
@@ -309,6 +370,12 @@ impl Scan<'_> {
                 }
                 _ => false,
             };
+            if ok && !is_root && self.tape_ok {
+                match a.unescape_value() {
+                    Ok(v) => value = Some(Cow::Owned(v.into_owned())),
+                    Err(_) => self.tape_ok = false,
+                }
+            }
             if !ok {
                 let qname = String::from_utf8_lossy(a.key.as_ref()).into_owned();
                 let mut at = self.path(Some((name, index)));
@@ -321,7 +388,38 @@ impl Scan<'_> {
                 );
             }
         }
+        value
     }
+}
+
+impl<'x> Scan<'x> {
+    /// `raw`, a slice of the input, as text of the input (no second UTF-8 check).
+    fn slice_of_input(&self, raw: &[u8]) -> Option<&'x str> {
+        let start = (raw.as_ptr() as usize).checked_sub(self.xml.as_ptr() as usize)?;
+        self.xml.get(start..start.checked_add(raw.len())?)
+    }
+
+    /// Records the text of a text-only element; a second piece of text in one element (split
+    /// by a comment) is not recorded faithfully.
+    fn record_text(&mut self, text: Cow<'x, str>) {
+        match self.tape.last() {
+            Some(Tape::Open(..)) => {
+                if !text.is_empty() {
+                    self.tape.push(Tape::Text(text));
+                }
+            }
+            _ => self.tape_ok = false,
+        }
+    }
+}
+
+/// `s` without leading and trailing XML blanks (space, tab, CR, LF), as the serde reader trims
+/// a text that stands alone between two tags.
+fn trim_xml_blanks(s: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = s.iter().position(|b| !blank(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or(b"")
 }
 
 fn push_step(s: &mut String, name: &str, index: usize) {
@@ -333,13 +431,19 @@ fn push_step(s: &mut String, name: &str, index: usize) {
     }
 }
 
-/// What the structure pass concludes about a well-formed document: its version, its root and
-/// the structure problems found (empty when there are none).
-type Scanned = (&'static Version, &'static str, Vec<EbmsError>);
+/// What the structure pass concludes about a well-formed document: its version, its root, the
+/// structure problems found (empty when there are none) and, when there are none, its tape
+/// (if it could be recorded).
+type Scanned<'x> = (
+    &'static Version,
+    &'static str,
+    Vec<EbmsError>,
+    Option<Vec<Tape<'x>>>,
+);
 
 /// Resolves the version and the root, then checks the whole document's structure. `Err` holds
 /// problems that stop reading altogether (not well-formed, DTD, unknown namespace or document).
-fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
+fn scan(xml: &str, dir: Direction) -> Result<Scanned<'_>, Vec<EbmsError>> {
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().check_end_names = true;
     // Find the root element.
@@ -425,8 +529,11 @@ fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
             stack: Vec::with_capacity(8),
             errors: Vec::new(),
             ns: version.namespace,
+            tape: Vec::with_capacity(xml.len() / 16),
+            tape_ok: true,
+            xml,
         };
-        s.attributes(&e, root.attrs, true, root.name, 0);
+        let _ = s.attributes(&e, root.attrs, true, root.name, 0);
         if empty {
             return finish(s, version, root);
         }
@@ -444,19 +551,20 @@ fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
     }
 }
 
-fn finish(
-    s: Scan<'_>,
+fn finish<'x>(
+    s: Scan<'x>,
     version: &'static Version,
     root: &'static Elem,
-) -> Result<Scanned, Vec<EbmsError>> {
-    Ok((version, root.name, s.errors))
+) -> Result<Scanned<'x>, Vec<EbmsError>> {
+    let tape = (s.tape_ok && s.errors.is_empty()).then_some(s.tape);
+    Ok((version, root.name, s.errors, tape))
 }
 
-fn walk(
-    mut s: Scan<'_>,
+fn walk<'x>(
+    mut s: Scan<'x>,
     version: &'static Version,
     root: &'static Elem,
-) -> Result<Scanned, Vec<EbmsError>> {
+) -> Result<Scanned<'x>, Vec<EbmsError>> {
     loop {
         let ev = s.reader.read_event();
         match ev {
@@ -481,6 +589,7 @@ fn walk(
             Ok(Event::Empty(e)) => {
                 if let Step::Pushed = child(&mut s, &e) {
                     s.stack.pop();
+                    s.tape.push(Tape::Close);
                 }
             }
             Ok(Event::End(_)) => {
@@ -488,6 +597,7 @@ fn walk(
                 if s.stack.is_empty() {
                     break;
                 }
+                s.tape.push(Tape::Close);
             }
             Ok(Event::Text(t)) => {
                 let frame = s.stack.last().expect("inside the root");
@@ -502,17 +612,37 @@ fn walk(
                         );
                     }
                 } else if t.contains(&b'&') {
-                    if let Err(err) = t.unescape() {
-                        let at = s.path(None);
-                        s.error(
-                            ErrorCode::OtherXml,
-                            at,
-                            format!("text has an unknown or malformed entity reference: {err}"),
-                        );
+                    let checked = t.unescape().map(|_| ()).map_err(|e| e.to_string());
+                    match checked {
+                        Err(err) => {
+                            let at = s.path(None);
+                            s.error(
+                                ErrorCode::OtherXml,
+                                at,
+                                format!("text has an unknown or malformed entity reference: {err}"),
+                            );
+                        }
+                        Ok(()) if !s.tape_ok => {}
+                        Ok(()) => {
+                            let raw = trim_xml_blanks(&t);
+                            match quick_xml::escape::unescape(&String::from_utf8_lossy(raw)) {
+                                Ok(v) => s.record_text(Cow::Owned(v.into_owned())),
+                                Err(_) => s.tape_ok = false,
+                            }
+                        }
+                    }
+                } else if s.tape_ok {
+                    match t.into_inner() {
+                        Cow::Borrowed(raw) => match s.slice_of_input(trim_xml_blanks(raw)) {
+                            Some(v) => s.record_text(Cow::Borrowed(v)),
+                            None => s.tape_ok = false,
+                        },
+                        Cow::Owned(_) => s.tape_ok = false,
                     }
                 }
             }
             Ok(Event::CData(_)) => {
+                s.tape_ok = false;
                 let frame = s.stack.last().expect("inside the root");
                 if frame.children.is_some() {
                     let at = s.path(None);
@@ -543,7 +673,11 @@ fn walk(
                 s.fatal("the document ends before its root element is closed");
                 return Err(s.errors);
             }
-            Ok(Event::Comment(_)) | Ok(Event::Decl(_)) => {}
+            Ok(Event::Comment(_)) | Ok(Event::Decl(_)) => {
+                if s.stack.last().is_some_and(|f| f.children.is_none()) {
+                    s.tape_ok = false;
+                }
+            }
             Err(err) => {
                 s.fatal(err);
                 return Err(s.errors);
@@ -673,7 +807,8 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
     if skip {
         return Step::Skip;
     }
-    s.attributes(e, model.attrs, false, model.name, index);
+    let attr = s.attributes(e, model.attrs, false, model.name, index);
+    s.tape.push(Tape::Open(model.name, attr));
     s.stack.push(Frame {
         children: match model.content {
             Content::Seq(c) => Some(c),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::dto::*;
 use super::NAMESPACE;
 use crate::domain::*;
-use crate::wire::payload::{collapse, Cx, Loc};
+use crate::wire::payload::{collapse, Cx, Loc, Tape};
 use crate::wire::{EbmsError, ErrorCode};
 
 // =============================================================================================
@@ -19,23 +19,24 @@ use crate::wire::{EbmsError, ErrorCode};
 pub(crate) fn decode_inbound(
     xml: &str,
     root: &'static str,
+    tape: Option<&[Tape<'_>]>,
 ) -> Result<InboundDocument, Vec<EbmsError>> {
     let mut cx = Cx::default();
     let doc = match root {
         "ImportPermitRequest" => {
-            let d: ImportPermitRequestDto = de(xml, root)?;
+            let d: ImportPermitRequestDto = de(xml, root, tape)?;
             import_permit_request(&mut cx, &d).map(InboundDocument::ImportPermitRequest)
         }
         "DeclarationCheck" => {
-            let d: DeclarationCheckDto = de(xml, root)?;
+            let d: DeclarationCheckDto = de(xml, root, tape)?;
             declaration_check(&mut cx, &d).map(InboundDocument::DeclarationCheck)
         }
         "DeclarationAmendment" => {
-            let d: DeclarationAmendmentDto = de(xml, root)?;
+            let d: DeclarationAmendmentDto = de(xml, root, tape)?;
             declaration_amendment(&mut cx, &d).map(InboundDocument::DeclarationAmendment)
         }
         "PermitStatusQuery" => {
-            let d: PermitStatusQueryDto = de(xml, root)?;
+            let d: PermitStatusQueryDto = de(xml, root, tape)?;
             permit_status_query(&mut cx, &d).map(InboundDocument::PermitStatusQuery)
         }
         other => return Err(unknown_root(other)),
@@ -46,24 +47,25 @@ pub(crate) fn decode_inbound(
 pub(crate) fn decode_outbound(
     xml: &str,
     root: &'static str,
+    tape: Option<&[Tape<'_>]>,
 ) -> Result<OutboundDocument, Vec<EbmsError>> {
     let mut cx = Cx::default();
     let doc = match root {
         "ImportPermitResponse" => {
-            let d: ImportPermitResponseDto = de(xml, root)?;
+            let d: ImportPermitResponseDto = de(xml, root, tape)?;
             import_permit_response(&mut cx, &d).map(OutboundDocument::ImportPermitResponse)
         }
         "DeclarationCheckResponse" => {
-            let d: DeclarationCheckResponseDto = de(xml, root)?;
+            let d: DeclarationCheckResponseDto = de(xml, root, tape)?;
             declaration_check_response(&mut cx, &d).map(OutboundDocument::DeclarationCheckResponse)
         }
         "DeclarationAmendmentResponse" => {
-            let d: DeclarationAmendmentResponseDto = de(xml, root)?;
+            let d: DeclarationAmendmentResponseDto = de(xml, root, tape)?;
             declaration_amendment_response(&mut cx, &d)
                 .map(OutboundDocument::DeclarationAmendmentResponse)
         }
         "PermitStatusResponse" => {
-            let d: PermitStatusResponseDto = de(xml, root)?;
+            let d: PermitStatusResponseDto = de(xml, root, tape)?;
             permit_status_response(&mut cx, &d).map(OutboundDocument::PermitStatusResponse)
         }
         other => return Err(unknown_root(other)),
@@ -101,7 +103,16 @@ pub(crate) fn encode_outbound(doc: &OutboundDocument) -> String {
     }
 }
 
-fn de<'a, T: Deserialize<'a>>(xml: &'a str, root: &str) -> Result<T, Vec<EbmsError>> {
+/// The DTO of a document: from the structure pass's tape when there is one (the document is
+/// then structurally clean), else read from the text with serde.
+fn de<'a, T: Deserialize<'a> + FromTape<'a>>(
+    xml: &'a str,
+    root: &str,
+    tape: Option<&[Tape<'a>]>,
+) -> Result<T, Vec<EbmsError>> {
+    if let Some(tape) = tape {
+        return Ok(T::from_tape(tape));
+    }
     quick_xml::de::from_str(xml).map_err(|e| {
         vec![EbmsError::new(
             ErrorCode::OtherXml,

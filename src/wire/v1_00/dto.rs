@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::payload::Tape;
+
 /// The text of a leaf element or attribute; `None` when absent.
 pub type Txt<'a> = Option<Cow<'a, str>>;
 
@@ -26,6 +28,7 @@ macro_rules! dto {
                 pub $field: $ty,
             )*
         }
+        dto!(@tape $name { $( $field = $xml ),* });
     };
     ($name:ident { $( $field:ident : $ty:ty = $xml:literal ),* $(,)? }) => {
         #[derive(Debug, Default, Serialize, Deserialize)]
@@ -35,7 +38,130 @@ macro_rules! dto {
                 pub $field: $ty,
             )*
         }
+        dto!(@tape $name { $( $field = $xml ),* });
     };
+    (@tape $name:ident { $( $field:ident = $xml:literal ),* }) => {
+        impl<'a> FromTape<'a> for $name<'a> {
+            fn fill(&mut self, _attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+                while let Some((name, attr)) = cur.next_child() {
+                    match name {
+                        $( $xml => Field::put(&mut self.$field, attr, cur), )*
+                        _ => cur.skip(),
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// Reads a [`Tape`] recorded by the structure pass of a clean document.
+pub struct Cursor<'t, 'a> {
+    tape: &'t [Tape<'a>],
+    pos: usize,
+}
+
+impl<'t, 'a> Cursor<'t, 'a> {
+    pub fn new(tape: &'t [Tape<'a>]) -> Self {
+        Self { tape, pos: 0 }
+    }
+
+    /// The next child element of the current one (its name and attribute value), or `None`
+    /// at the current element's end (which is consumed).
+    fn next_child(&mut self) -> Option<(&'static str, &'t Option<Cow<'a, str>>)> {
+        loop {
+            let t = self.tape.get(self.pos)?;
+            self.pos += 1;
+            match t {
+                Tape::Open(name, attr) => return Some((name, attr)),
+                Tape::Close => return None,
+                Tape::Text(_) => {}
+            }
+        }
+    }
+
+    /// The text of the current (text-only) element, empty when it has none; consumes its end.
+    fn text(&mut self) -> Option<Cow<'a, str>> {
+        let mut text = None;
+        loop {
+            let Some(t) = self.tape.get(self.pos) else {
+                return text;
+            };
+            self.pos += 1;
+            match t {
+                Tape::Text(v) => text = Some(v.clone()),
+                Tape::Open(..) => self.skip(),
+                Tape::Close => return text,
+            }
+        }
+    }
+
+    /// Skips the rest of the current element, its end included.
+    fn skip(&mut self) {
+        let mut depth = 0usize;
+        while let Some(t) = self.tape.get(self.pos) {
+            self.pos += 1;
+            match t {
+                Tape::Open(..) => depth += 1,
+                Tape::Close if depth == 0 => return,
+                Tape::Close => depth -= 1,
+                Tape::Text(_) => {}
+            }
+        }
+    }
+}
+
+/// A DTO filled from a [`Tape`], as the serde reader fills it from the text.
+pub trait FromTape<'a>: Default {
+    /// Reads the content of the current element (whose attribute value is `attr`) up to and
+    /// including its end.
+    fn fill(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>);
+
+    fn from_tape(tape: &[Tape<'a>]) -> Self {
+        let mut v = Self::default();
+        v.fill(&None, &mut Cursor::new(tape));
+        v
+    }
+}
+
+/// A DTO field filled from one element of a [`Tape`].
+trait Field<'a> {
+    fn put(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>);
+}
+
+impl<'a> Field<'a> for Txt<'a> {
+    fn put(&mut self, _attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        *self = Some(cur.text().unwrap_or(Cow::Borrowed("")));
+    }
+}
+
+impl<'a, D: FromTape<'a>> Field<'a> for Option<D> {
+    fn put(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        let mut v = D::default();
+        v.fill(attr, cur);
+        *self = Some(v);
+    }
+}
+
+impl<'a, D: FromTape<'a>> Field<'a> for Vec<D> {
+    fn put(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        let mut v = D::default();
+        v.fill(attr, cur);
+        self.push(v);
+    }
+}
+
+impl<'a> FromTape<'a> for QuantityDto<'a> {
+    fn fill(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        self.unit_code = attr.clone();
+        self.value = cur.text();
+    }
+}
+
+impl<'a> FromTape<'a> for MessageDto<'a> {
+    fn fill(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        self.lang = attr.clone();
+        self.text = cur.text();
+    }
 }
 
 /// Which values the serializer leaves out: absent options and empty lists.

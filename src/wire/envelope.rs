@@ -15,6 +15,7 @@ use quick_xml::name::{QName, ResolveResult};
 use quick_xml::NsReader;
 
 use super::error::{EbmsError, ErrorCode, Severity};
+use super::intake::Limits;
 
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const NS_EB: &str = "http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd";
@@ -255,15 +256,117 @@ fn ns_decls(e: &BytesStart) -> Vec<(String, String)> {
 /// Reads a SOAP 1.1 envelope. `Err` carries a plain description for a SOAP Fault (not
 /// well-formed XML, or not a SOAP 1.1 envelope).
 pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
+    parse(xml, None).map_err(|stop| match stop {
+        Stop::Fault(d) => d,
+        // Only a checked read stops for a check.
+        Stop::Check => xml_err("the document was refused"),
+    })
+}
+
+/// Why [`parse`] stopped.
+enum Stop {
+    /// What [`parse_envelope`] answers.
+    Fault(String),
+    /// A checked read met something the intake's scan refuses (or that it does not decide on
+    /// its own): the caller runs the scan and [`parse_envelope`] one after the other instead.
+    Check,
+}
+
+impl From<String> for Stop {
+    fn from(d: String) -> Self {
+        Stop::Fault(d)
+    }
+}
+
+/// [`parse_envelope`] in the same pass as the intake's scan (DOCTYPE, processing instructions,
+/// misplaced XML declaration, nesting depth, number of goods items or lines, one root element):
+/// `Some` exactly when the scan accepts `xml` and [`parse_envelope`] reads it, with the same
+/// envelope. `None` tells the caller to run the two one after the other, which then say what
+/// is wrong.
+pub(crate) fn parse_envelope_checked(xml: &str, limits: &Limits) -> Option<Envelope> {
+    parse(xml, Some(limits)).ok()
+}
+
+/// The scan's checks, event by event (see [`crate::wire::intake::scan`]).
+struct Checks<'l> {
+    limits: &'l Limits,
+    /// Only blank text seen so far (an XML declaration may come now).
+    first: bool,
+    items: usize,
+    roots: usize,
+}
+
+impl Checks<'_> {
+    /// Checks one event read with `depth` elements open before it.
+    fn event(&mut self, ev: &Event<'_>, depth: usize) -> Result<(), Stop> {
+        let was_first = self.first;
+        self.first =
+            self.first && matches!(ev, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace));
+        match ev {
+            Event::DocType(_) | Event::PI(_) => Err(Stop::Check),
+            Event::Decl(_) if !was_first => Err(Stop::Check),
+            Event::Start(e) | Event::Empty(e) => {
+                if depth == 0 {
+                    self.roots += 1;
+                    if self.roots > 1 {
+                        return Err(Stop::Check);
+                    }
+                }
+                if depth + 1 > self.limits.max_depth {
+                    return Err(Stop::Check);
+                }
+                let local = e.local_name();
+                if local.as_ref() == b"GoodsItem" || local.as_ref() == b"Line" {
+                    self.items += 1;
+                    if self.items > self.limits.max_items {
+                        return Err(Stop::Check);
+                    }
+                }
+                Ok(())
+            }
+            Event::Text(t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
+                Err(Stop::Check)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
     let mut reader = NsReader::from_reader(xml.as_bytes());
     reader.config_mut().check_end_names = true;
+    let mut checks = limits.map(|limits| Checks {
+        limits,
+        first: true,
+        items: 0,
+        roots: 0,
+    });
+    // A checked read hands every problem to the scan.
+    let err = |e: quick_xml::Error, checked: bool| {
+        if checked {
+            Stop::Check
+        } else {
+            Stop::Fault(xml_err(e))
+        }
+    };
+    let checked = checks.is_some();
     let mut stack: Vec<Node> = Vec::new();
     let mut scope: Vec<(String, String)> = Vec::new(); // decls on Envelope and Body
     let mut root: Option<Node> = None;
     let mut env = Envelope::default();
+    // A payload element was walked by the checked read.
+    let mut walked = false;
     loop {
         let before = reader.buffer_position() as usize;
-        let ev = reader.read_event().map_err(xml_err)?;
+        let ev = reader.read_event().map_err(|e| err(e, checked))?;
+        if let Some(c) = checks.as_mut() {
+            c.event(&ev, stack.len())?;
+            if walked && matches!(ev, Event::Start(_) | Event::Empty(_)) {
+                // `read_to_end` leaves the payload's namespace scope in force for what follows,
+                // the walk does not: let the unchecked read decide.
+                return Err(Stop::Check);
+            }
+        }
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
@@ -273,13 +376,13 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                 let node = read_start(&reader, e)?;
                 if depth == 0 {
                     if root.is_some() {
-                        return Err(xml_err("more than one root element"));
+                        return Err(xml_err("more than one root element").into());
                     }
                     if node.ns != Some(Ns::Soap) || node.local != "Envelope" {
-                        return Err(format!(
+                        return Err(Stop::Fault(format!(
                             "the message is not a SOAP 1.1 envelope: its root element is '{}' (expected Envelope in namespace {NS_SOAP})",
                             node.local
-                        ));
+                        )));
                     }
                 }
                 if depth <= 1 {
@@ -294,14 +397,30 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                     let start = before + xml.get(before..).and_then(|t| t.find('<')).unwrap_or(0);
                     let end = if empty {
                         reader.buffer_position() as usize
+                    } else if let Some(c) = checks.as_mut() {
+                        // Walk the payload, checking each event, to its end tag.
+                        let mut open = 1usize;
+                        while open > 0 {
+                            let ev = reader.read_event().map_err(|_| Stop::Check)?;
+                            c.event(&ev, depth + open)?;
+                            match ev {
+                                Event::Start(_) => open += 1,
+                                Event::End(_) => open -= 1,
+                                Event::Eof => return Err(Stop::Check),
+                                _ => {}
+                            }
+                        }
+                        walked = true;
+                        reader.buffer_position() as usize
                     } else {
                         reader.read_to_end(e.name()).map_err(xml_err)?;
                         reader.buffer_position() as usize
                     };
                     if env.payload.is_none() {
                         let own = ns_decls(e);
-                        let (r, _) = reader.resolve_element(e.name());
-                        let namespace = match r {
+                        // After the payload's end tag the reader is still in its scope (both
+                        // after `read_to_end` and after the checked walk).
+                        let namespace = match reader.resolve_element(e.name()).0 {
                             ResolveResult::Bound(n) => {
                                 Some(String::from_utf8_lossy(n.as_ref()).into_owned())
                             }
@@ -356,7 +475,7 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                     let t = t.unescape().map_err(xml_err)?;
                     top.text.push_str(&t);
                 } else if !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(xml_err("text outside the root element"));
+                    return Err(xml_err("text outside the root element").into());
                 }
             }
             Event::CData(t) => {
@@ -369,7 +488,7 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
         }
     }
     if !stack.is_empty() {
-        return Err(xml_err("the document ends inside an element"));
+        return Err(xml_err("the document ends inside an element").into());
     }
     let root = root.ok_or_else(|| xml_err("no root element"))?;
     read_envelope(&root, &mut env)?;
@@ -886,4 +1005,129 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
     }
     s.push_str("</SOAP:Body></SOAP:Envelope>\n");
     s
+}
+
+#[cfg(test)]
+mod checked_tests {
+    use super::*;
+    use crate::wire::intake::scan;
+
+    const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+    /// An envelope with header `head` and body content `body`.
+    fn env(decls: &str, head: &str, body: &str) -> String {
+        format!(
+            "<SOAP:Envelope xmlns:SOAP=\"{SOAP}\" xmlns:eb=\"{NS_EB}\"{decls}><SOAP:Header>{head}</SOAP:Header><SOAP:Body{decls}>{body}</SOAP:Body></SOAP:Envelope>"
+        )
+    }
+
+    const MH: &str = "<eb:MessageHeader SOAP:mustUnderstand=\"1\" eb:version=\"2.0\"><eb:From><eb:PartyId>NSW</eb:PartyId></eb:From><eb:To><eb:PartyId>TISI</eb:PartyId></eb:To><eb:CPAId>c</eb:CPAId><eb:ConversationId>v</eb:ConversationId><eb:Service>urn:th:tisi:nsw:permit</eb:Service><eb:Action>DeclarationCheck</eb:Action><eb:MessageData><eb:MessageId>m@x</eb:MessageId><eb:Timestamp>2026-11-26T08:00:00Z</eb:Timestamp></eb:MessageData></eb:MessageHeader>";
+
+    /// The one-pass read, when it answers (`expect_one_pass`), agrees with the scan followed by
+    /// `parse_envelope`; when it does not, the intake runs those two.
+    fn check(xml: &str, limits: Limits, expect_one_pass: bool) {
+        let sequential = scan(xml, &limits)
+            .ok()
+            .and_then(|_| parse_envelope(xml).ok());
+        let one_pass = parse_envelope_checked(xml, &limits);
+        assert_eq!(one_pass.is_some(), expect_one_pass, "{xml}");
+        if one_pass.is_some() {
+            assert_eq!(one_pass, sequential, "{xml}");
+        }
+    }
+
+    #[test]
+    fn one_pass_read_agrees_with_scan_then_parse() {
+        let d = Limits::default();
+        let small = Limits {
+            max_depth: 6,
+            max_items: 1,
+            ..d
+        };
+        let p = "<DeclarationCheck xmlns=\"urn:th:tisi:nsw:permit:1_00\"><Line><LineNumber>1</LineNumber></Line></DeclarationCheck>";
+        let two = "<DeclarationCheck xmlns=\"urn:th:tisi:nsw:permit:1_00\"><Line/><Line/></DeclarationCheck>";
+        let deep = "<a><b><c><d><e>x</e></d></c></b></a>";
+        let cases: Vec<(String, Limits, bool)> = vec![
+            (env("", MH, p), d, true),
+            (
+                format!("<?xml version=\"1.0\"?>\n{}", env("", MH, p)),
+                d,
+                true,
+            ),
+            (
+                format!("\n <?xml version=\"1.0\"?>{}", env("", MH, p)),
+                d,
+                true,
+            ),
+            (
+                format!("<!-- c --><?xml version=\"1.0\"?>{}", env("", MH, p)),
+                d,
+                false,
+            ),
+            (format!("<!DOCTYPE x>{}", env("", MH, p)), d, false),
+            (env("", MH, &format!("<?pi x?>{p}")), d, false),
+            (
+                env("", MH, &p.replace("<Line>", "<Line><?pi x?>")),
+                d,
+                false,
+            ),
+            (env("", MH, p), small, true),
+            (env("", MH, two), d, true),
+            (env("", MH, two), small, false),
+            (env("", MH, deep), small, false),
+            (env("", MH, deep), d, true),
+            (env("", &format!("{MH}{deep}"), p), small, false),
+            (
+                env(
+                    " xmlns=\"urn:th:tisi:nsw:permit:1_00\"",
+                    MH,
+                    "<DeclarationCheck><Line/></DeclarationCheck>",
+                ),
+                d,
+                true,
+            ),
+            (
+                env(
+                    " xmlns:p=\"urn:th:tisi:nsw:permit:1_00\"",
+                    MH,
+                    "<p:DeclarationCheck xmlns:p=\"urn:other\"><p:Line/></p:DeclarationCheck>",
+                ),
+                d,
+                true,
+            ),
+            (
+                env(" xmlns=\"urn:a\"", MH, "<DeclarationCheck xmlns=\"\"/>"),
+                d,
+                true,
+            ),
+            (env("", MH, "<xml:X/>"), d, true),
+            (env("", MH, "<q:X xmlns:q=\"urn:q\"/>"), d, true),
+            (env("", MH, &format!("{p}{p}")), d, false),
+            (env("", MH, &format!("<X/>{p}")), d, true),
+            (
+                env(
+                    " xmlns:q=\"urn:q\"",
+                    MH,
+                    "<X xmlns:q=\"urn:z\"><y/></X><q:Y/>",
+                ),
+                d,
+                false,
+            ),
+            (format!("{}x", env("", MH, p)), d, false),
+            (format!("{}<b/>", env("", MH, p)), d, false),
+            (env("", MH, "<a><b></a>"), d, false),
+            (env("", MH, "<a>&bad;</a>"), d, true),
+            (
+                env("", "<eb:MessageHeader>&bad;</eb:MessageHeader>", p),
+                d,
+                false,
+            ),
+            ("<Envelope/>".to_owned(), d, false),
+            (env("", MH, p).replace("</SOAP:Envelope>", ""), d, false),
+            (String::new(), d, false),
+        ];
+        for (xml, limits, one_pass) in cases {
+            check(&xml, limits, one_pass);
+        }
+    }
 }

@@ -15,7 +15,8 @@ use quick_xml::Reader;
 
 use super::encoding::{decode_xml, EncodingError};
 use super::envelope::{
-    parse_envelope, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT, XPATH_HEADER,
+    parse_envelope, parse_envelope_checked, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT,
+    XPATH_HEADER,
 };
 use super::error::{EbmsError, ErrorCode};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
@@ -301,6 +302,16 @@ fn scan_rejection(e: ScanError) -> Rejection {
     }
 }
 
+/// [`scan`], then [`parse_envelope`]: in one pass when both accept the envelope, else one
+/// after the other to say what is wrong.
+fn scan_and_parse_envelope(soap: &str, limits: &Limits) -> Result<Envelope, Rejection> {
+    if let Some(envelope) = parse_envelope_checked(soap, limits) {
+        return Ok(envelope);
+    }
+    scan(soap, limits).map_err(scan_rejection)?;
+    parse_envelope(soap).map_err(|d| Rejection::Fault { description: d })
+}
+
 fn looks_multipart(body: &[u8]) -> bool {
     let t = body.trim_ascii_start();
     t.starts_with(b"--") || body.starts_with(b"\r\n--")
@@ -357,8 +368,7 @@ pub(crate) fn read_message(
         mp.envelope.charset().or(ct.param("charset")),
         "/",
     )?;
-    scan(&soap, limits).map_err(scan_rejection)?;
-    let envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
+    let envelope = scan_and_parse_envelope(&soap, limits)?;
     let mut errors = Vec::new();
     let refs: &[String] = envelope
         .manifest
@@ -465,8 +475,7 @@ fn read_inline(
     limits: &Limits,
 ) -> Result<RawMessage, Rejection> {
     let soap = text_of(body, charset, "/")?;
-    scan(&soap, limits).map_err(scan_rejection)?;
-    let mut envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
+    let mut envelope = scan_and_parse_envelope(&soap, limits)?;
     let mut errors = Vec::new();
     if envelope.payload_count > 1 {
         errors.push(EbmsError::new(

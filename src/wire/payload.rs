@@ -724,10 +724,20 @@ enum Step {
 /// Handles a child start tag: checks it against the parent's model and pushes a frame for it.
 fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
     let (ns, local) = s.reader.resolve_element(e.name());
-    let local_s = String::from_utf8_lossy(local.as_ref());
     let in_ns = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == s.ns.as_bytes());
     let parent = s.stack.last().expect("inside the root");
     let parent_name = parent.name;
+    // The model's position of a known element, found without decoding its name.
+    let known = match parent.children {
+        Some(children) if in_ns => children
+            .iter()
+            .position(|c| c.name.as_bytes() == local.as_ref()),
+        _ => None,
+    };
+    let local_s = match known {
+        Some(_) => Cow::Borrowed(""),
+        None => String::from_utf8_lossy(local.as_ref()),
+    };
     let Some(children) = parent.children else {
         let at = s.path(Some((&local_s, 0)));
         s.error(
@@ -737,12 +747,7 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
         );
         return Step::Skip;
     };
-    let pos = if in_ns {
-        children.iter().position(|c| c.name == local_s)
-    } else {
-        None
-    };
-    let Some(pos) = pos else {
+    let Some(pos) = known else {
         let at = s.path(Some((&local_s, 0)));
         let what = match ns {
             ResolveResult::Bound(n) if !in_ns => {
@@ -1007,10 +1012,11 @@ impl Cx {
 pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     let is_ws = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
     let t = s.trim_matches(is_ws);
+    // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
     let mut prev_ws = false;
-    let clean = t.chars().all(|c| {
-        let bad = matches!(c, '\t' | '\r' | '\n') || (c == ' ' && prev_ws);
-        prev_ws = c == ' ';
+    let clean = t.bytes().all(|c| {
+        let bad = matches!(c, b'\t' | b'\r' | b'\n') || (c == b' ' && prev_ws);
+        prev_ws = c == b' ';
         !bad
     });
     if clean {

@@ -9,6 +9,8 @@
 //!
 //! Writing is strict: what [`write_envelope`] produces validates against the OASIS schemas.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
@@ -168,22 +170,44 @@ fn ns_of(r: &ResolveResult) -> Ns {
     }
 }
 
+/// An element of the envelope outside the payload; names, values and text borrow from the
+/// input where they can.
 #[derive(Debug, Default)]
-struct Node {
+struct Node<'x> {
     ns: Option<Ns>,
-    local: String,
-    attrs: Vec<(Ns, String, String)>,
-    children: Vec<Node>,
-    text: String,
+    local: Cow<'x, str>,
+    attrs: Vec<(Ns, Cow<'x, str>, Cow<'x, str>)>,
+    children: Vec<Node<'x>>,
+    text: Cow<'x, str>,
 }
 
-impl Node {
-    fn child(&self, local: &str) -> Option<&Node> {
+/// `part` as text borrowed from `xml` when it is a slice of it, else decoded into a copy.
+fn in_input<'x>(xml: &'x str, part: &[u8]) -> Cow<'x, str> {
+    let base = xml.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    if at >= base && at + part.len() <= base + xml.len() {
+        if let Some(s) = xml.get(at - base..at - base + part.len()) {
+            return Cow::Borrowed(s);
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(part).into_owned())
+}
+
+/// `v` with the input's lifetime: borrowed from `xml` when it is a slice of it.
+fn keep<'x>(xml: &'x str, v: Cow<'_, str>) -> Cow<'x, str> {
+    match v {
+        Cow::Borrowed(b) => in_input(xml, b.as_bytes()),
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
+impl<'x> Node<'x> {
+    fn child(&self, local: &str) -> Option<&Node<'x>> {
         self.children
             .iter()
             .find(|c| c.ns == Some(Ns::Eb) && c.local == local)
     }
-    fn children<'a>(&'a self, local: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+    fn children<'a>(&'a self, local: &'a str) -> impl Iterator<Item = &'a Node<'x>> + 'a {
         self.children
             .iter()
             .filter(move |c| c.ns == Some(Ns::Eb) && c.local == local)
@@ -202,7 +226,7 @@ impl Node {
                     })
                     .flatten()
             })
-            .map(|(_, _, v)| v.as_str())
+            .map(|(_, _, v)| v.as_ref())
     }
     fn text(&self) -> &str {
         self.text.trim()
@@ -213,7 +237,11 @@ fn xml_err(e: impl std::fmt::Display) -> String {
     format!("the message is not well-formed XML: {e}")
 }
 
-fn read_start(reader: &NsReader<&[u8]>, e: &BytesStart) -> Result<Node, String> {
+fn read_start<'x>(
+    xml: &'x str,
+    reader: &NsReader<&[u8]>,
+    e: &BytesStart,
+) -> Result<Node<'x>, String> {
     let (r, local) = reader.resolve_element(e.name());
     let ns = ns_of(&r);
     let mut attrs = Vec::new();
@@ -224,15 +252,11 @@ fn read_start(reader: &NsReader<&[u8]>, e: &BytesStart) -> Result<Node, String> 
         }
         let (r, l) = reader.resolve_attribute(a.key);
         let v = a.unescape_value().map_err(xml_err)?;
-        attrs.push((
-            ns_of(&r),
-            String::from_utf8_lossy(l.as_ref()).into_owned(),
-            v.into_owned(),
-        ));
+        attrs.push((ns_of(&r), in_input(xml, l.as_ref()), keep(xml, v)));
     }
     Ok(Node {
         ns: Some(ns),
-        local: String::from_utf8_lossy(local.as_ref()).into_owned(),
+        local: in_input(xml, local.as_ref()),
         attrs,
         ..Node::default()
     })
@@ -300,8 +324,9 @@ impl Checks<'_> {
     /// Checks one event read with `depth` elements open before it.
     fn event(&mut self, ev: &Event<'_>, depth: usize) -> Result<(), Stop> {
         let was_first = self.first;
-        self.first =
-            self.first && matches!(ev, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace));
+        if self.first {
+            self.first = matches!(ev, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace));
+        }
         match ev {
             Event::DocType(_) | Event::PI(_) => Err(Stop::Check),
             Event::Decl(_) if !was_first => Err(Stop::Check),
@@ -315,8 +340,7 @@ impl Checks<'_> {
                 if depth + 1 > self.limits.max_depth {
                     return Err(Stop::Check);
                 }
-                let local = e.local_name();
-                if local.as_ref() == b"GoodsItem" || local.as_ref() == b"Line" {
+                if is_item(e.name().as_ref()) {
                     self.items += 1;
                     if self.items > self.limits.max_items {
                         return Err(Stop::Check);
@@ -330,6 +354,16 @@ impl Checks<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether the qualified name `q` has the local name `GoodsItem` or `Line` (what follows its
+/// first colon, as quick-xml's `local_name` has it).
+fn is_item(q: &[u8]) -> bool {
+    let local = match q.iter().position(|c| *c == b':') {
+        Some(i) => q.get(i + 1..).unwrap_or_default(),
+        None => q,
+    };
+    local == b"GoodsItem" || local == b"Line"
 }
 
 fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
@@ -373,7 +407,7 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
                 let depth = stack.len();
                 let in_body =
                     depth == 2 && stack[1].ns == Some(Ns::Soap) && stack[1].local == "Body";
-                let node = read_start(&reader, e)?;
+                let node = read_start(xml, &reader, e)?;
                 if depth == 0 {
                     if root.is_some() {
                         return Err(xml_err("more than one root element").into());
@@ -454,7 +488,7 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
                         };
                         env.payload = Some(BodyPayload {
                             namespace,
-                            local_name: node.local,
+                            local_name: node.local.into_owned(),
                             xml: s,
                         });
                     }
@@ -473,14 +507,18 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
                     let t = t.unescape().map_err(xml_err)?;
-                    top.text.push_str(&t);
+                    if top.text.is_empty() {
+                        top.text = keep(xml, t);
+                    } else {
+                        top.text.to_mut().push_str(&t);
+                    }
                 } else if !t.iter().all(u8::is_ascii_whitespace) {
                     return Err(xml_err("text outside the root element").into());
                 }
             }
             Event::CData(t) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&String::from_utf8_lossy(&t));
+                    top.text.to_mut().push_str(&String::from_utf8_lossy(&t));
                 }
             }
             Event::Eof => break,
@@ -504,20 +542,20 @@ fn decl_attr(prefix: &str, rest: &str) -> String {
     }
 }
 
-fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) {
+fn attach<'x>(stack: &mut [Node<'x>], root: &mut Option<Node<'x>>, node: Node<'x>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(node),
         None => *root = Some(node),
     }
 }
 
-fn soap_child<'a>(n: &'a Node, local: &str) -> Option<&'a Node> {
+fn soap_child<'a, 'x>(n: &'a Node<'x>, local: &str) -> Option<&'a Node<'x>> {
     n.children
         .iter()
         .find(|c| c.ns == Some(Ns::Soap) && c.local == local)
 }
 
-fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
+fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), String> {
     let body =
         soap_child(root, "Body").ok_or_else(|| "the SOAP envelope has no SOAP:Body".to_owned())?;
     if let Some(fault) = soap_child(body, "Fault") {
@@ -605,7 +643,7 @@ fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
     Ok(())
 }
 
-fn party(n: &Node) -> Option<PartyId> {
+fn party(n: &Node<'_>) -> Option<PartyId> {
     let p = n.child("PartyId")?;
     let id = p.text();
     (!id.is_empty()).then(|| PartyId {
@@ -617,7 +655,7 @@ fn party(n: &Node) -> Option<PartyId> {
     })
 }
 
-fn required(n: &Node, local: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<String> {
+fn required(n: &Node<'_>, local: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<String> {
     match n.child(local) {
         Some(c) if !c.text().is_empty() => Some(c.text().to_owned()),
         Some(_) => {
@@ -655,7 +693,10 @@ fn date_time(s: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<DateTim
 
 /// The header and whether it is complete. An incomplete header (`false`) has `unknown` (or
 /// the epoch) for what could not be read; it exists only when From, To and MessageId could.
-fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<(MessageHeader, bool)> {
+fn read_message_header(
+    mh: &Node<'_>,
+    errors: &mut Vec<EbmsError>,
+) -> Option<(MessageHeader, bool)> {
     let p = XPATH_HEADER;
     let n0 = errors.len();
     match mh.attr(Ns::Soap, "mustUnderstand").map(str::trim) {
@@ -1101,6 +1142,16 @@ mod checked_tests {
                 true,
             ),
             (env("", MH, "<xml:X/>"), d, true),
+            (
+                env("", MH, "<a:b:Line/><q:Line xmlns:q=\"urn:q\"/>"),
+                small,
+                true,
+            ),
+            (
+                env("", MH, "<Line/><q:Line xmlns:q=\"urn:q\"/>"),
+                small,
+                false,
+            ),
             (env("", MH, "<q:X xmlns:q=\"urn:q\"/>"), d, true),
             (env("", MH, &format!("{p}{p}")), d, false),
             (env("", MH, &format!("<X/>{p}")), d, true),

@@ -74,32 +74,80 @@ pub(crate) fn decode_outbound(
 }
 
 pub(crate) fn encode_inbound(doc: &InboundDocument) -> String {
+    encode_inbound_by::<Hand>(doc)
+}
+
+pub(crate) fn encode_outbound(doc: &OutboundDocument) -> String {
+    encode_outbound_by::<Hand>(doc)
+}
+
+/// [`encode_inbound`] with the serde serializer: the reference the hand-written writer is
+/// checked against.
+#[cfg(test)]
+pub(super) fn encode_inbound_serde(doc: &InboundDocument) -> String {
+    encode_inbound_by::<Serde>(doc)
+}
+
+/// [`encode_outbound`] with the serde serializer.
+#[cfg(test)]
+pub(super) fn encode_outbound_serde(doc: &OutboundDocument) -> String {
+    encode_outbound_by::<Serde>(doc)
+}
+
+/// How a document DTO becomes text.
+trait Writer {
+    fn write<T: Serialize + RootXml>(dto: &T) -> String;
+}
+
+/// The DTOs' own writer (what the serde serializer writes, without its per-call overhead).
+struct Hand;
+
+impl Writer for Hand {
+    fn write<T: Serialize + RootXml>(dto: &T) -> String {
+        dto.to_xml()
+    }
+}
+
+/// The serde serializer.
+#[cfg(test)]
+struct Serde;
+
+#[cfg(test)]
+impl Writer for Serde {
+    fn write<T: Serialize + RootXml>(dto: &T) -> String {
+        ser(dto)
+    }
+}
+
+fn encode_inbound_by<W: Writer>(doc: &InboundDocument) -> String {
     match doc {
-        InboundDocument::ImportPermitRequest(d) => ser(&import_permit_request_dto(d)),
-        InboundDocument::DeclarationCheck(d) => ser(&declaration_check_dto(d)),
-        InboundDocument::DeclarationAmendment(d) => ser(&DeclarationAmendmentDto {
+        InboundDocument::ImportPermitRequest(d) => W::write(&import_permit_request_dto(d)),
+        InboundDocument::DeclarationCheck(d) => W::write(&declaration_check_dto(d)),
+        InboundDocument::DeclarationAmendment(d) => W::write(&DeclarationAmendmentDto {
             xmlns: NAMESPACE,
             declaration_number: b(&d.declaration_number),
             action: b(match d.action {
                 AmendmentAction::Cancel => "CANCEL",
             }),
         }),
-        InboundDocument::PermitStatusQuery(d) => ser(&permit_status_query_dto(d)),
+        InboundDocument::PermitStatusQuery(d) => W::write(&permit_status_query_dto(d)),
     }
 }
 
-pub(crate) fn encode_outbound(doc: &OutboundDocument) -> String {
+fn encode_outbound_by<W: Writer>(doc: &OutboundDocument) -> String {
     match doc {
-        OutboundDocument::ImportPermitResponse(d) => ser(&import_permit_response_dto(d)),
-        OutboundDocument::DeclarationCheckResponse(d) => ser(&declaration_check_response_dto(d)),
+        OutboundDocument::ImportPermitResponse(d) => W::write(&import_permit_response_dto(d)),
+        OutboundDocument::DeclarationCheckResponse(d) => {
+            W::write(&declaration_check_response_dto(d))
+        }
         OutboundDocument::DeclarationAmendmentResponse(d) => {
-            ser(&DeclarationAmendmentResponseDto {
+            W::write(&DeclarationAmendmentResponseDto {
                 xmlns: NAMESPACE,
                 declaration_number: b(&d.declaration_number),
                 result: b(d.result.code()),
             })
         }
-        OutboundDocument::PermitStatusResponse(d) => ser(&permit_status_response_dto(d)),
+        OutboundDocument::PermitStatusResponse(d) => W::write(&permit_status_response_dto(d)),
     }
 }
 
@@ -122,6 +170,7 @@ fn de<'a, T: Deserialize<'a> + FromTape<'a>>(
     })
 }
 
+#[cfg(test)]
 fn ser<T: Serialize>(dto: &T) -> String {
     // The DTOs hold only structs, sequences, options and strings, which the serializer always
     // accepts: a failure here is a bug in the DTO definitions.

@@ -29,6 +29,26 @@ macro_rules! dto {
             )*
         }
         dto!(@tape $name { $( $field = $xml ),* });
+        impl WriteXml for $name<'_> {
+            fn write(&self, name: &str, out: &mut String) {
+                out.push('<');
+                out.push_str(name);
+                out.push_str(" xmlns=\"");
+                escape_attr(self.xmlns, out);
+                out.push('"');
+                let open = out.len();
+                out.push('>');
+                $( Put::put(&self.$field, $xml, out); )*
+                close(name, open, out);
+            }
+        }
+        impl RootXml for $name<'_> {
+            fn to_xml(&self) -> String {
+                let mut out = String::with_capacity(4096);
+                self.write($root, &mut out);
+                out
+            }
+        }
     };
     ($name:ident { $( $field:ident : $ty:ty = $xml:literal ),* $(,)? }) => {
         #[derive(Debug, Default, Serialize, Deserialize)]
@@ -39,6 +59,16 @@ macro_rules! dto {
             )*
         }
         dto!(@tape $name { $( $field = $xml ),* });
+        impl WriteXml for $name<'_> {
+            fn write(&self, name: &str, out: &mut String) {
+                out.push('<');
+                out.push_str(name);
+                let open = out.len();
+                out.push('>');
+                $( Put::put(&self.$field, $xml, out); )*
+                close(name, open, out);
+            }
+        }
     };
     (@tape $name:ident { $( $field:ident = $xml:literal ),* }) => {
         impl<'a> FromTape<'a> for $name<'a> {
@@ -52,6 +82,129 @@ macro_rules! dto {
             }
         }
     };
+}
+
+/// A DTO written as element `name`, exactly as the serde serializer writes it (no
+/// indentation, `<name/>` when it has no content, `&`, `<`, `>` escaped in text and `"` also in
+/// attribute values).
+pub trait WriteXml {
+    fn write(&self, name: &str, out: &mut String);
+}
+
+/// A document DTO written as its root element.
+pub trait RootXml {
+    fn to_xml(&self) -> String;
+}
+
+/// A DTO field written as element(s) `name`; absent values and empty lists are left out.
+trait Put {
+    fn put(&self, name: &str, out: &mut String);
+}
+
+impl Put for Txt<'_> {
+    fn put(&self, name: &str, out: &mut String) {
+        if let Some(text) = self {
+            out.push('<');
+            out.push_str(name);
+            if text.is_empty() {
+                out.push_str("/>");
+            } else {
+                out.push('>');
+                escape_text(text, out);
+                out.push_str("</");
+                out.push_str(name);
+                out.push('>');
+            }
+        }
+    }
+}
+
+impl<D: WriteXml> Put for Option<D> {
+    fn put(&self, name: &str, out: &mut String) {
+        if let Some(v) = self {
+            v.write(name, out);
+        }
+    }
+}
+
+impl<D: WriteXml> Put for Vec<D> {
+    fn put(&self, name: &str, out: &mut String) {
+        for v in self {
+            v.write(name, out);
+        }
+    }
+}
+
+/// Ends element `name` whose start tag's `>` is at `open`: `/>` when nothing followed it.
+fn close(name: &str, open: usize, out: &mut String) {
+    if out.len() == open + 1 {
+        out.truncate(open);
+        out.push_str("/>");
+    } else {
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    }
+}
+
+/// An element with one optional attribute and optional text (`QuantityDto`, `MessageDto`).
+fn write_text_with_attr(name: &str, attr: (&str, &Txt<'_>), text: &Txt<'_>, out: &mut String) {
+    out.push('<');
+    out.push_str(name);
+    if let Some(v) = attr.1 {
+        out.push(' ');
+        out.push_str(attr.0);
+        out.push_str("=\"");
+        escape_attr(v, out);
+        out.push('"');
+    }
+    match text {
+        Some(t) if !t.is_empty() => {
+            out.push('>');
+            escape_text(t, out);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+        _ => out.push_str("/>"),
+    }
+}
+
+impl WriteXml for QuantityDto<'_> {
+    fn write(&self, name: &str, out: &mut String) {
+        write_text_with_attr(name, ("unitCode", &self.unit_code), &self.value, out);
+    }
+}
+
+impl WriteXml for MessageDto<'_> {
+    fn write(&self, name: &str, out: &mut String) {
+        write_text_with_attr(name, ("xml:lang", &self.lang), &self.text, out);
+    }
+}
+
+fn escape_with(s: &str, out: &mut String, quote: bool) {
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if quote => "&quot;",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        out.push_str(rep);
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
+}
+
+fn escape_text(s: &str, out: &mut String) {
+    escape_with(s, out, false)
+}
+
+fn escape_attr(s: &str, out: &mut String) {
+    escape_with(s, out, true)
 }
 
 /// Reads a [`Tape`] recorded by the structure pass of a clean document.

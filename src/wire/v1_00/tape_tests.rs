@@ -157,3 +157,94 @@ proptest! {
         check(&xml, false);
     }
 }
+
+// ------------------------------------------------------------------ the writer
+
+mod writer {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+
+    use super::super::convert::{encode_inbound_serde, encode_outbound_serde};
+    use super::super::dto::*;
+    use crate::wire::payload::{encode_inbound, encode_outbound};
+    use crate::wire::v1_00::roundtrip_tests::{inbound, outbound};
+
+    /// The hand-written writer gives the serde serializer's bytes.
+    fn check<T: serde::Serialize + RootXml>(dto: &T) {
+        let serde = quick_xml::se::to_string(dto).expect("serializes");
+        assert_eq!(dto.to_xml(), serde);
+    }
+
+    fn t(s: &str) -> Txt<'_> {
+        Some(Cow::Borrowed(s))
+    }
+
+    #[test]
+    fn edge_values_are_written_as_serde_writes_them() {
+        check(&ImportPermitResponseDto::default());
+        check(&DeclarationAmendmentDto {
+            xmlns: "urn:a&b\"<>'",
+            declaration_number: t(""),
+            action: t("a&b<c>d\"e'f\r\n\tg  h"),
+        });
+        check(&ImportPermitResponseDto {
+            xmlns: "urn:x",
+            decision: t("APPROVED"),
+            permit: Some(PermitDto::default()),
+            importer: Some(PartyDto {
+                tax_number: t(""),
+                branch: None,
+            }),
+            item_results: vec![
+                ItemResultDto::default(),
+                ItemResultDto {
+                    approved_quantity: Some(QuantityDto {
+                        unit_code: t("C\"62&"),
+                        value: t(""),
+                    }),
+                    reasons: vec![ReasonDto {
+                        code: t("X"),
+                        field: None,
+                        messages: vec![
+                            MessageDto {
+                                lang: t("th"),
+                                text: None,
+                            },
+                            MessageDto {
+                                lang: None,
+                                text: t("<b>"),
+                            },
+                            MessageDto::default(),
+                        ],
+                    }],
+                    ..ItemResultDto::default()
+                },
+            ],
+            ..ImportPermitResponseDto::default()
+        });
+        check(&PermitStatusResponseDto {
+            history: Some(HistoryDto {
+                entries: vec![HistoryEntryDto {
+                    reason: Some(HistoryReasonDto::default()),
+                    ..HistoryEntryDto::default()
+                }],
+            }),
+            ..PermitStatusResponseDto::default()
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn inbound_documents_are_written_as_serde_writes_them(doc in inbound()) {
+            prop_assert_eq!(encode_inbound(&doc), encode_inbound_serde(&doc));
+        }
+
+        #[test]
+        fn outbound_documents_are_written_as_serde_writes_them(doc in outbound()) {
+            prop_assert_eq!(encode_outbound(&doc), encode_outbound_serde(&doc));
+        }
+    }
+}

@@ -805,16 +805,22 @@ fn read_message_header(
 
 /// Escapes text for element content and double-quoted attribute values.
 pub fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
+    // Every character replaced is ASCII: copy the runs between them whole.
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(s.get(from..i).unwrap_or_default());
+        out.push_str(rep);
+        from = i + 1;
     }
+    out.push_str(s.get(from..).unwrap_or_default());
 }
 
 /// An `xs:dateTime` as the gateway writes it (`Z` for UTC).
@@ -1074,6 +1080,24 @@ mod checked_tests {
         assert_eq!(one_pass.is_some(), expect_one_pass, "{xml}");
         if one_pass.is_some() {
             assert_eq!(one_pass, sequential, "{xml}");
+        }
+    }
+
+    #[test]
+    fn escape_replaces_markup_quotes_and_carriage_returns() {
+        for (text, expected) in [
+            ("", ""),
+            ("plain", "plain"),
+            (
+                "a&b<c>d\"e'f\rg\nh\ti",
+                "a&amp;b&lt;c&gt;d&quot;e'f&#13;g\nh\ti",
+            ),
+            ("บริษัท & <จำกัด>", "บริษัท &amp; &lt;จำกัด&gt;"),
+            ("&&\r\r", "&amp;&amp;&#13;&#13;"),
+        ] {
+            let mut out = String::from("x");
+            escape(text, &mut out);
+            assert_eq!(out, format!("x{expected}"));
         }
     }
 

@@ -1013,12 +1013,8 @@ pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     let is_ws = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
     let t = s.trim_matches(is_ws);
     // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
-    let mut prev_ws = false;
-    let clean = t.bytes().all(|c| {
-        let bad = matches!(c, b'\t' | b'\r' | b'\n') || (c == b' ' && prev_ws);
-        prev_ws = c == b' ';
-        !bad
-    });
+    let clean = memchr::memchr3(b'\t', b'\r', b'\n', t.as_bytes()).is_none()
+        && memchr::memmem::find(t.as_bytes(), b"  ").is_none();
     if clean {
         return Cow::Borrowed(t);
     }
@@ -1606,6 +1602,24 @@ pub(crate) mod tests {
         );
         let errors = decode_inbound(&xml).unwrap_err();
         assert_eq!(errors[0].code, ErrorCode::OtherXml, "{errors:?}");
+    }
+
+    #[test]
+    fn collapse_trims_and_joins_blank_runs() {
+        for (text, expected, borrowed) in [
+            ("", "", true),
+            ("a b", "a b", true),
+            ("  a b \n", "a b", true),
+            ("a  b", "a b", false),
+            ("a\tb", "a b", false),
+            ("a \r\n b", "a b", false),
+            ("บริษัท  สยาม\nจำกัด", "บริษัท สยาม จำกัด", false),
+            ("\t\n ", "", true),
+        ] {
+            let got = collapse(text);
+            assert_eq!(got, expected, "{text:?}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), borrowed, "{text:?}");
+        }
     }
 
     #[test]

@@ -1375,7 +1375,31 @@ fn o<'a>(s: String) -> Txt<'a> {
 }
 
 fn d<'a>(date: NaiveDate) -> Txt<'a> {
-    o(format_date(date))
+    o(date_text(date))
+}
+
+/// [`format_date`] without the format-string machinery for years 0 to 9999.
+fn date_text(date: NaiveDate) -> String {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return format_date(date);
+    }
+    let mut s = String::with_capacity(10);
+    for (v, width) in [
+        (year.unsigned_abs(), 1000),
+        (date.month(), 10),
+        (date.day(), 10),
+    ] {
+        if width == 10 {
+            s.push('-');
+        }
+        let mut w = width;
+        while w > 0 {
+            s.push(char::from(b'0' + ((v / w) % 10) as u8));
+            w /= 10;
+        }
+    }
+    s
 }
 
 fn n<'a>(v: impl ToString) -> Txt<'a> {
@@ -1635,5 +1659,25 @@ fn permit_status_response_dto(r: &PermitStatusResponse) -> PermitStatusResponseD
                 })
                 .collect(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_format_date_writes_them() {
+        let mut day = NaiveDate::from_ymd_opt(-3, 1, 1).expect("date");
+        let last = NaiveDate::from_ymd_opt(10_001, 12, 31).expect("date");
+        while day <= last {
+            assert_eq!(date_text(day), format_date(day));
+            day = day
+                + chrono::Days::new(if (1..9998).contains(&day.year()) {
+                    97
+                } else {
+                    1
+                });
+        }
     }
 }

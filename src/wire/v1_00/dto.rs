@@ -192,11 +192,11 @@ fn escape_with(s: &str, out: &mut String, quote: bool) {
             b'"' if quote => "&quot;",
             _ => continue,
         };
-        out.push_str(&s[from..i]);
+        out.push_str(s.get(from..i).unwrap_or_default());
         out.push_str(rep);
         from = i + 1;
     }
-    out.push_str(&s[from..]);
+    out.push_str(s.get(from..).unwrap_or_default());
 }
 
 fn escape_text(s: &str, out: &mut String) {

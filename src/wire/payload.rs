@@ -1013,8 +1013,9 @@ pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     let is_ws = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
     let t = s.trim_matches(is_ws);
     // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
-    let clean = memchr::memchr3(b'\t', b'\r', b'\n', t.as_bytes()).is_none()
-        && memchr::memmem::find(t.as_bytes(), b"  ").is_none();
+    let b = t.as_bytes();
+    let clean = memchr::memchr3(b'\t', b'\r', b'\n', b).is_none()
+        && memchr::memchr_iter(b' ', b).all(|i| b.get(i + 1) != Some(&b' '));
     if clean {
         return Cow::Borrowed(t);
     }

@@ -18,6 +18,7 @@ use quick_xml::NsReader;
 
 use super::error::{EbmsError, ErrorCode, Severity};
 use super::intake::Limits;
+use super::payload::{walk_embedded, Embedded};
 
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const NS_EB: &str = "http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd";
@@ -280,11 +281,13 @@ fn ns_decls(e: &BytesStart) -> Vec<(String, String)> {
 /// Reads a SOAP 1.1 envelope. `Err` carries a plain description for a SOAP Fault (not
 /// well-formed XML, or not a SOAP 1.1 envelope).
 pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
-    parse(xml, None).map_err(|stop| match stop {
-        Stop::Fault(d) => d,
-        // Only a checked read stops for a check.
-        Stop::Check => xml_err("the document was refused"),
-    })
+    parse(xml, None)
+        .map(|(env, _)| env)
+        .map_err(|stop| match stop {
+            Stop::Fault(d) => d,
+            // Only a checked read stops for a check.
+            Stop::Check => xml_err("the document was refused"),
+        })
 }
 
 /// Why [`parse`] stopped.
@@ -307,7 +310,13 @@ impl From<String> for Stop {
 /// `Some` exactly when the scan accepts `xml` and [`parse_envelope`] reads it, with the same
 /// envelope. `None` tells the caller to run the two one after the other, which then say what
 /// is wrong.
-pub(crate) fn parse_envelope_checked(xml: &str, limits: &Limits) -> Option<Envelope> {
+///
+/// With it, when the body's payload element is a structurally clean inbound document cut out
+/// unchanged, what the payload decoder needs to decode it without reading it again.
+pub(crate) fn parse_envelope_checked(
+    xml: &str,
+    limits: &Limits,
+) -> Option<(Envelope, Option<Embedded>)> {
     parse(xml, Some(limits)).ok()
 }
 
@@ -366,7 +375,7 @@ fn is_item(q: &[u8]) -> bool {
     local == b"GoodsItem" || local == b"Line"
 }
 
-fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
+fn parse(xml: &str, limits: Option<&Limits>) -> Result<(Envelope, Option<Embedded>), Stop> {
     let mut reader = NsReader::from_reader(xml.as_bytes());
     reader.config_mut().check_end_names = true;
     let mut checks = limits.map(|limits| Checks {
@@ -390,6 +399,7 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
     let mut env = Envelope::default();
     // A payload element was walked by the checked read.
     let mut walked = false;
+    let mut embedded = None;
     loop {
         let before = reader.buffer_position() as usize;
         let ev = reader.read_event().map_err(|e| err(e, checked))?;
@@ -429,7 +439,15 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
                     // A payload element: keep its text span, do not build it.
                     env.payload_count += 1;
                     let start = before + xml.get(before..).and_then(|t| t.find('<')).unwrap_or(0);
-                    let end = if empty {
+                    let end = if let (Some(c), true) = (checks.as_mut(), env.payload.is_none()) {
+                        // The first payload: walk it with the payload's structure pass too.
+                        embedded = walk_embedded(&mut reader, xml, e, empty, start, |ev, open| {
+                            c.event(ev, depth + open).is_ok()
+                        })
+                        .map_err(|()| Stop::Check)?;
+                        walked = !empty;
+                        reader.buffer_position() as usize
+                    } else if empty {
                         reader.buffer_position() as usize
                     } else if let Some(c) = checks.as_mut() {
                         // Walk the payload, checking each event, to its end tag.
@@ -486,6 +504,10 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
                             }
                             _ => text.to_owned(),
                         };
+                        if s.len() != text.len() {
+                            // Declarations were added: the payload alone is not the text read.
+                            embedded = None;
+                        }
                         env.payload = Some(BodyPayload {
                             namespace,
                             local_name: node.local.into_owned(),
@@ -530,7 +552,7 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<Envelope, Stop> {
     }
     let root = root.ok_or_else(|| xml_err("no root element"))?;
     read_envelope(&root, &mut env)?;
-    Ok(env)
+    Ok((env, embedded))
 }
 
 /// ` xmlns:p="` (or ` xmlns="` for the default namespace) followed by `rest`.
@@ -1076,7 +1098,7 @@ mod checked_tests {
         let sequential = scan(xml, &limits)
             .ok()
             .and_then(|_| parse_envelope(xml).ok());
-        let one_pass = parse_envelope_checked(xml, &limits);
+        let one_pass = parse_envelope_checked(xml, &limits).map(|(env, _)| env);
         assert_eq!(one_pass.is_some(), expect_one_pass, "{xml}");
         if one_pass.is_some() {
             assert_eq!(one_pass, sequential, "{xml}");

@@ -20,6 +20,7 @@ use super::envelope::{
 };
 use super::error::{EbmsError, ErrorCode};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
+use super::payload::Embedded;
 use crate::domain::documents::InboundDocument;
 
 /// Limits applied before and while parsing.
@@ -290,6 +291,8 @@ pub(crate) struct RawMessage {
     pub payload: Option<(String, String)>,
     /// Problems with the packaging or the payload part (the header was readable).
     pub errors: Vec<EbmsError>,
+    /// The inline payload as the envelope pass read it, when it can be decoded from that.
+    pub embedded: Option<Embedded>,
 }
 
 const XPATH_REFERENCE: &str = "/SOAP:Envelope/SOAP:Body/eb:Manifest/eb:Reference/@xlink:href";
@@ -304,12 +307,16 @@ fn scan_rejection(e: ScanError) -> Rejection {
 
 /// [`scan`], then [`parse_envelope`]: in one pass when both accept the envelope, else one
 /// after the other to say what is wrong.
-fn scan_and_parse_envelope(soap: &str, limits: &Limits) -> Result<Envelope, Rejection> {
-    if let Some(envelope) = parse_envelope_checked(soap, limits) {
-        return Ok(envelope);
+fn scan_and_parse_envelope(
+    soap: &str,
+    limits: &Limits,
+) -> Result<(Envelope, Option<Embedded>), Rejection> {
+    if let Some(read) = parse_envelope_checked(soap, limits) {
+        return Ok(read);
     }
     scan(soap, limits).map_err(scan_rejection)?;
-    parse_envelope(soap).map_err(|d| Rejection::Fault { description: d })
+    let envelope = parse_envelope(soap).map_err(|d| Rejection::Fault { description: d })?;
+    Ok((envelope, None))
 }
 
 fn looks_multipart(body: &[u8]) -> bool {
@@ -368,7 +375,7 @@ pub(crate) fn read_message(
         mp.envelope.charset().or(ct.param("charset")),
         "/",
     )?;
-    let envelope = scan_and_parse_envelope(&soap, limits)?;
+    let (envelope, _) = scan_and_parse_envelope(&soap, limits)?;
     let mut errors = Vec::new();
     let refs: &[String] = envelope
         .manifest
@@ -455,6 +462,7 @@ pub(crate) fn read_message(
         envelope,
         payload,
         errors,
+        embedded: None,
     })
 }
 
@@ -475,7 +483,7 @@ fn read_inline(
     limits: &Limits,
 ) -> Result<RawMessage, Rejection> {
     let soap = text_of(body, charset, "/")?;
-    let mut envelope = scan_and_parse_envelope(&soap, limits)?;
+    let (mut envelope, embedded) = scan_and_parse_envelope(&soap, limits)?;
     let mut errors = Vec::new();
     if envelope.payload_count > 1 {
         errors.push(EbmsError::new(
@@ -493,6 +501,7 @@ fn read_inline(
         envelope,
         payload,
         errors,
+        embedded,
     })
 }
 
@@ -503,7 +512,13 @@ pub fn intake(
     body: &[u8],
     limits: &Limits,
 ) -> Result<Inbound, Rejection> {
-    intake_with(content_type, body, limits, super::payload::decode_inbound)
+    intake_impl(
+        content_type,
+        body,
+        limits,
+        &super::payload::decode_inbound,
+        true,
+    )
 }
 
 /// [`intake`] with the payload decoder given: the payload's UTF-8 text in, the document or
@@ -513,6 +528,18 @@ pub fn intake_with(
     body: &[u8],
     limits: &Limits,
     decode: impl Fn(&str) -> Result<InboundDocument, Vec<EbmsError>>,
+) -> Result<Inbound, Rejection> {
+    intake_impl(content_type, body, limits, &decode, false)
+}
+
+/// [`intake_with`]; `builtin` says that `decode` is [`super::payload::decode_inbound`], which
+/// may then decode an inline payload from what the envelope pass recorded of it.
+fn intake_impl(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+    decode: &dyn Fn(&str) -> Result<InboundDocument, Vec<EbmsError>>,
+    builtin: bool,
 ) -> Result<Inbound, Rejection> {
     let raw = read_message(content_type, body, limits)?;
     let env = raw.envelope;
@@ -578,7 +605,10 @@ pub fn intake_with(
                 format!("/{root}"),
                 format!("the payload is a {root} document but eb:Action says '{action}'; they must agree"),
             )),
-            Some((xml, _)) => match decode(xml) {
+            Some((xml, _)) => match match (&raw.embedded, builtin) {
+                (Some(e), true) => e.decode_inbound(xml),
+                _ => decode(xml),
+            } {
                 Ok(d) => document = Some(d),
                 Err(es) => errors.extend(es),
             },

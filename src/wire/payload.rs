@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
@@ -275,8 +275,8 @@ struct Frame {
     counts: [u16; 24],
 }
 
-struct Scan<'x> {
-    reader: NsReader<&'x [u8]>,
+struct Scan<'r, 'x> {
+    reader: &'r mut NsReader<&'x [u8]>,
     stack: Vec<Frame>,
     errors: Vec<EbmsError>,
     ns: &'static str,
@@ -288,7 +288,7 @@ struct Scan<'x> {
     xml: &'x str,
 }
 
-impl<'x> Scan<'x> {
+impl<'x> Scan<'_, 'x> {
     fn path(&self, leaf: Option<(&str, usize)>) -> String {
         let mut s = String::new();
         for f in &self.stack {
@@ -392,7 +392,52 @@ impl<'x> Scan<'x> {
     }
 }
 
-impl<'x> Scan<'x> {
+impl<'x> Scan<'_, 'x> {
+    /// A text event inside the root: text in an element that holds elements is an error;
+    /// the text of a text-only element is checked and recorded.
+    fn text(&mut self, t: BytesText<'x>) {
+        let frame = self.stack.last().expect("inside the root");
+        if frame.children.is_some() {
+            if !t.iter().all(|b| b.is_ascii_whitespace()) {
+                let at = self.path(None);
+                let name = frame.name;
+                self.error(
+                    ErrorCode::OtherXml,
+                    at,
+                    format!("element {name} may hold only elements, not text"),
+                );
+            }
+        } else if t.contains(&b'&') {
+            let checked = t.unescape().map(|_| ()).map_err(|e| e.to_string());
+            match checked {
+                Err(err) => {
+                    let at = self.path(None);
+                    self.error(
+                        ErrorCode::OtherXml,
+                        at,
+                        format!("text has an unknown or malformed entity reference: {err}"),
+                    );
+                }
+                Ok(()) if !self.tape_ok => {}
+                Ok(()) => {
+                    let raw = trim_xml_blanks(&t);
+                    match quick_xml::escape::unescape(&String::from_utf8_lossy(raw)) {
+                        Ok(v) => self.record_text(Cow::Owned(v.into_owned())),
+                        Err(_) => self.tape_ok = false,
+                    }
+                }
+            }
+        } else if self.tape_ok {
+            match t.into_inner() {
+                Cow::Borrowed(raw) => match self.slice_of_input(trim_xml_blanks(raw)) {
+                    Some(v) => self.record_text(Cow::Borrowed(v)),
+                    None => self.tape_ok = false,
+                },
+                Cow::Owned(_) => self.tape_ok = false,
+            }
+        }
+    }
+
     /// `raw`, a slice of the input, as text of the input (no second UTF-8 check).
     fn slice_of_input(&self, raw: &[u8]) -> Option<&'x str> {
         let start = (raw.as_ptr() as usize).checked_sub(self.xml.as_ptr() as usize)?;
@@ -525,7 +570,7 @@ fn scan(xml: &str, dir: Direction) -> Result<Scanned<'_>, Vec<EbmsError>> {
             ));
         };
         let mut s = Scan {
-            reader,
+            reader: &mut reader,
             stack: Vec::with_capacity(8),
             errors: Vec::new(),
             ns: version.namespace,
@@ -552,7 +597,7 @@ fn scan(xml: &str, dir: Direction) -> Result<Scanned<'_>, Vec<EbmsError>> {
 }
 
 fn finish<'x>(
-    s: Scan<'x>,
+    s: Scan<'_, 'x>,
     version: &'static Version,
     root: &'static Elem,
 ) -> Result<Scanned<'x>, Vec<EbmsError>> {
@@ -561,7 +606,7 @@ fn finish<'x>(
 }
 
 fn walk<'x>(
-    mut s: Scan<'x>,
+    mut s: Scan<'_, 'x>,
     version: &'static Version,
     root: &'static Elem,
 ) -> Result<Scanned<'x>, Vec<EbmsError>> {
@@ -599,48 +644,7 @@ fn walk<'x>(
                 }
                 s.tape.push(Tape::Close);
             }
-            Ok(Event::Text(t)) => {
-                let frame = s.stack.last().expect("inside the root");
-                if frame.children.is_some() {
-                    if !t.iter().all(|b| b.is_ascii_whitespace()) {
-                        let at = s.path(None);
-                        let name = frame.name;
-                        s.error(
-                            ErrorCode::OtherXml,
-                            at,
-                            format!("element {name} may hold only elements, not text"),
-                        );
-                    }
-                } else if t.contains(&b'&') {
-                    let checked = t.unescape().map(|_| ()).map_err(|e| e.to_string());
-                    match checked {
-                        Err(err) => {
-                            let at = s.path(None);
-                            s.error(
-                                ErrorCode::OtherXml,
-                                at,
-                                format!("text has an unknown or malformed entity reference: {err}"),
-                            );
-                        }
-                        Ok(()) if !s.tape_ok => {}
-                        Ok(()) => {
-                            let raw = trim_xml_blanks(&t);
-                            match quick_xml::escape::unescape(&String::from_utf8_lossy(raw)) {
-                                Ok(v) => s.record_text(Cow::Owned(v.into_owned())),
-                                Err(_) => s.tape_ok = false,
-                            }
-                        }
-                    }
-                } else if s.tape_ok {
-                    match t.into_inner() {
-                        Cow::Borrowed(raw) => match s.slice_of_input(trim_xml_blanks(raw)) {
-                            Some(v) => s.record_text(Cow::Borrowed(v)),
-                            None => s.tape_ok = false,
-                        },
-                        Cow::Owned(_) => s.tape_ok = false,
-                    }
-                }
-            }
+            Ok(Event::Text(t)) => s.text(t),
             Ok(Event::CData(_)) => {
                 s.tape_ok = false;
                 let frame = s.stack.last().expect("inside the root");
@@ -714,6 +718,179 @@ fn walk<'x>(
     finish(s, version, root)
 }
 
+/// A business payload read inside its SOAP envelope by [`walk_embedded`], structurally clean:
+/// its version, its root and its tape, the tape's texts kept as byte ranges of the payload
+/// element's text so that they can be borrowed again from the payload cut out of the envelope.
+#[derive(Clone)]
+pub(crate) struct Embedded {
+    version: &'static Version,
+    root: &'static str,
+    marks: Vec<Mark>,
+}
+
+impl fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Embedded")
+            .field("version", &self.version.id)
+            .field("root", &self.root)
+            .field("marks", &self.marks.len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mark {
+    Open(&'static str, Option<String>),
+    /// Text at these byte offsets of the payload element's text.
+    At(usize, usize),
+    Owned(String),
+    Close,
+}
+
+impl Embedded {
+    /// [`decode_inbound`] of `payload`, the payload element's text exactly as it stands in the
+    /// envelope that [`walk_embedded`] read, without reading it again.
+    pub(crate) fn decode_inbound(&self, payload: &str) -> Result<InboundDocument, Vec<EbmsError>> {
+        let mut tape = Vec::with_capacity(self.marks.len());
+        for m in &self.marks {
+            tape.push(match m {
+                Mark::Open(name, attr) => Tape::Open(name, attr.clone().map(Cow::Owned)),
+                Mark::At(a, b) => match payload.get(*a..*b) {
+                    Some(t) => Tape::Text(Cow::Borrowed(t)),
+                    // Not the text that was read: read it afresh.
+                    None => return decode_inbound(payload),
+                },
+                Mark::Owned(t) => Tape::Text(Cow::Owned(t.clone())),
+                Mark::Close => Tape::Close,
+            });
+        }
+        (self.version.decode_inbound)(payload, self.root, Some(&tape))
+    }
+}
+
+/// Walks, with the envelope's `reader`, the payload element whose start tag `start` (at byte
+/// `base` of `xml`) was just read, up to its end tag, calling `check(event, open)` on every
+/// event (`open`: the payload's elements open before it); `Err` when `check` refuses one or the
+/// XML is not well-formed. `Some` when the payload is an inbound document of a supported
+/// version and its structure pass (the one [`decode_inbound`] runs on the payload alone) finds
+/// nothing wrong and records its tape.
+pub(crate) fn walk_embedded<'x>(
+    reader: &mut NsReader<&'x [u8]>,
+    xml: &'x str,
+    start: &BytesStart<'x>,
+    empty: bool,
+    base: usize,
+    mut check: impl FnMut(&Event<'x>, usize) -> bool,
+) -> Result<Option<Embedded>, ()> {
+    let (ns, local) = reader.resolve_element(start.name());
+    let found = VERSIONS
+        .iter()
+        .copied()
+        .find(|v| matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == v.namespace.as_bytes()))
+        .and_then(|v| {
+            v.inbound
+                .iter()
+                .find(|r| r.name.as_bytes() == local.as_ref())
+                .map(|r| (v, r))
+        });
+    let mut clean = found.is_some();
+    let (version, root) = found.unwrap_or((current(), &EMPTY_ROOT));
+    let mut s = Scan {
+        reader,
+        stack: Vec::with_capacity(8),
+        errors: Vec::new(),
+        ns: version.namespace,
+        tape: Vec::with_capacity(64),
+        tape_ok: true,
+        xml,
+    };
+    if clean {
+        let _ = s.attributes(start, root.attrs, true, root.name, 0);
+        s.stack.push(Frame {
+            children: match root.content {
+                Content::Seq(c) => Some(c),
+                Content::Text => None,
+            },
+            name: root.name,
+            index: 0,
+            last: 0,
+            counts: [0; 24],
+        });
+    }
+    let mut open = usize::from(!empty);
+    while open > 0 {
+        let ev = s.reader.read_event().map_err(|_| ())?;
+        if !check(&ev, open) {
+            return Err(());
+        }
+        match ev {
+            Event::Start(e) => {
+                open += 1;
+                if clean {
+                    clean = matches!(child(&mut s, &e), Step::Pushed) && s.stack.len() <= MAX_DEPTH;
+                }
+            }
+            Event::Empty(e) => {
+                if clean {
+                    clean = matches!(child(&mut s, &e), Step::Pushed);
+                    s.stack.pop();
+                    s.tape.push(Tape::Close);
+                }
+            }
+            Event::End(_) => {
+                open -= 1;
+                if clean {
+                    s.stack.pop();
+                    if !s.stack.is_empty() {
+                        s.tape.push(Tape::Close);
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if clean && !s.stack.is_empty() {
+                    s.text(t);
+                }
+            }
+            Event::Comment(_) => {
+                if s.stack.last().is_some_and(|f| f.children.is_none()) {
+                    clean = false;
+                }
+            }
+            Event::Eof => return Err(()),
+            _ => clean = false,
+        }
+        clean = clean && s.tape_ok && s.errors.is_empty();
+    }
+    if !(clean && s.tape_ok && s.errors.is_empty()) {
+        return Ok(None);
+    }
+    let at = |t: &str| {
+        let off = (t.as_ptr() as usize).checked_sub(xml.as_ptr() as usize)?;
+        let a = off.checked_sub(base)?;
+        Some(Mark::At(a, a + t.len()))
+    };
+    let mut marks = Vec::with_capacity(s.tape.len());
+    for t in s.tape {
+        marks.push(match t {
+            Tape::Open(name, attr) => Mark::Open(name, attr.map(Cow::into_owned)),
+            Tape::Text(Cow::Borrowed(t)) => match at(t) {
+                Some(m) => m,
+                None => return Ok(None),
+            },
+            Tape::Text(Cow::Owned(t)) => Mark::Owned(t),
+            Tape::Close => Mark::Close,
+        });
+    }
+    Ok(Some(Embedded {
+        version,
+        root: root.name,
+        marks,
+    }))
+}
+
+/// Stands in for the root's model when the payload is not a known document.
+static EMPTY_ROOT: Elem = Elem::seq("", 1, &[]);
+
 enum Step {
     /// A frame was pushed for the element (pop it again at once for an empty element).
     Pushed,
@@ -722,7 +899,7 @@ enum Step {
 }
 
 /// Handles a child start tag: checks it against the parent's model and pushes a frame for it.
-fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
+fn child(s: &mut Scan<'_, '_>, e: &BytesStart<'_>) -> Step {
     let (ns, local) = s.reader.resolve_element(e.name());
     let in_ns = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == s.ns.as_bytes());
     let parent = s.stack.last().expect("inside the root");

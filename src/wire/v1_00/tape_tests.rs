@@ -248,3 +248,103 @@ mod writer {
         }
     }
 }
+
+// ------------------------------------------------------------------ the one-pass intake
+
+mod one_pass_intake {
+    use proptest::prelude::*;
+
+    use super::{mutate, SNIPPETS};
+    use crate::wire::intake::test_support::header;
+    use crate::wire::intake::{intake, intake_with, Limits, Packaging};
+    use crate::wire::payload::{decode_inbound, encode_inbound, root_name_inbound};
+    use crate::wire::reply::{build_request_xml, RequestOptions};
+    use crate::wire::v1_00::roundtrip_tests::inbound;
+
+    /// `intake`, which decodes an inline payload from the envelope pass, answers as
+    /// `intake_with` the payload decoder, which reads the payload cut out of the envelope.
+    fn check(content_type: Option<&str>, body: &[u8]) {
+        let limits = Limits::default();
+        assert_eq!(
+            intake(content_type, body, &limits),
+            intake_with(content_type, body, &limits, decode_inbound),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    fn message(action: &str, payload: &str, packaging: Packaging) -> (String, Vec<u8>) {
+        let opts = RequestOptions {
+            ack_requested: false,
+            sync_reply: true,
+            tis620: false,
+        };
+        let b = build_request_xml(&header(action), payload, packaging, opts);
+        (b.content_type, b.body)
+    }
+
+    #[test]
+    fn payload_namespace_variants_answer_the_same() {
+        let ns = "urn:th:tisi:nsw:permit:1_00";
+        let body = "<DeclarationNumber>D1</DeclarationNumber><Action>CANCEL</Action>";
+        for payload in [
+            format!("<DeclarationAmendment xmlns=\"{ns}\">{body}</DeclarationAmendment>"),
+            format!("<p:DeclarationAmendment xmlns:p=\"{ns}\"><p:DeclarationNumber>D1</p:DeclarationNumber><p:Action>CANCEL</p:Action></p:DeclarationAmendment>"),
+            format!("<eb:DeclarationAmendment xmlns:eb=\"{ns}\"><eb:DeclarationNumber>D1</eb:DeclarationNumber><eb:Action>CANCEL</eb:Action></eb:DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><SOAP:DeclarationNumber>D1</SOAP:DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+            format!("<DeclarationAmendment>{body}</DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_07\">{body}</DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber> D&amp;1 </DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><Action>CANCEL</Action>{body}</DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"/>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D<!-- c -->1</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber><![CDATA[D1]]></DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+        ] {
+            for packaging in [Packaging::Inline, Packaging::Multipart] {
+                let (ct, b) = message("DeclarationAmendment", &payload, packaging);
+                check(Some(&ct), &b);
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_inline_payload_is_decoded_from_the_envelope_pass() {
+        let ns = "urn:th:tisi:nsw:permit:1_00";
+        let cases = [
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D1</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"), true),
+            (format!("<p:DeclarationAmendment xmlns:p=\"{ns}\"><p:DeclarationNumber>D1</p:DeclarationNumber><p:Action>CANCEL</p:Action></p:DeclarationAmendment>"), true),
+            // Uses a prefix of the envelope: the payload alone gets its declaration.
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D1</DeclarationNumber><Action eb:x=\"1\">CANCEL</Action></DeclarationAmendment>"), false),
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><Action>CANCEL</Action></DeclarationAmendment>"), true),
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><Action>CANCEL</Action><Action>CANCEL</Action></DeclarationAmendment>"), false),
+        ];
+        for (payload, one_pass) in cases {
+            let (_, b) = message("DeclarationAmendment", &payload, Packaging::Inline);
+            let soap = String::from_utf8(b.clone()).expect("UTF-8");
+            let (_, embedded) =
+                crate::wire::envelope::parse_envelope_checked(&soap, &Limits::default())
+                    .expect("a well-formed envelope");
+            assert_eq!(embedded.is_some(), one_pass, "{payload}");
+            check(None, &b);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn inline_requests_answer_the_same(
+            doc in inbound(),
+            edits in proptest::collection::vec((0usize..5, any::<usize>(), 0usize..SNIPPETS.len()), 0..3),
+            multipart in any::<bool>(),
+        ) {
+            let mut xml = encode_inbound(&doc);
+            for (kind, at, s) in edits {
+                xml = mutate(&xml, kind, at, SNIPPETS[s]);
+            }
+            let packaging = if multipart { Packaging::Multipart } else { Packaging::Inline };
+            let (ct, b) = message(root_name_inbound(&doc), &xml, packaging);
+            check(Some(&ct), &b);
+        }
+    }
+}

@@ -321,7 +321,7 @@ pub(crate) fn parse_envelope_checked(
 }
 
 /// The scan's checks, event by event (see [`crate::wire::intake::scan`]).
-struct Checks<'l> {
+pub(crate) struct Checks<'l> {
     limits: &'l Limits,
     /// Only blank text seen so far (an XML declaration may come now).
     first: bool,
@@ -329,7 +329,21 @@ struct Checks<'l> {
     roots: usize,
 }
 
-impl Checks<'_> {
+impl<'l> Checks<'l> {
+    pub(crate) fn new(limits: &'l Limits) -> Self {
+        Checks {
+            limits,
+            first: true,
+            items: 0,
+            roots: 0,
+        }
+    }
+
+    /// Whether the scan lets event `ev`, read with `depth` elements open before it, pass.
+    pub(crate) fn pass(&mut self, ev: &Event<'_>, depth: usize) -> bool {
+        self.event(ev, depth).is_ok()
+    }
+
     /// Checks one event read with `depth` elements open before it.
     fn event(&mut self, ev: &Event<'_>, depth: usize) -> Result<(), Stop> {
         let was_first = self.first;
@@ -378,12 +392,7 @@ fn is_item(q: &[u8]) -> bool {
 fn parse(xml: &str, limits: Option<&Limits>) -> Result<(Envelope, Option<Embedded>), Stop> {
     let mut reader = NsReader::from_reader(xml.as_bytes());
     reader.config_mut().check_end_names = true;
-    let mut checks = limits.map(|limits| Checks {
-        limits,
-        first: true,
-        items: 0,
-        roots: 0,
-    });
+    let mut checks = limits.map(Checks::new);
     // A checked read hands every problem to the scan.
     let err = |e: quick_xml::Error, checked: bool| {
         if checked {

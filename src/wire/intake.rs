@@ -11,16 +11,17 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::Event;
-use quick_xml::Reader;
+use quick_xml::{NsReader, Reader};
 
 use super::encoding::{decode_xml, EncodingError};
+use super::envelope::Checks;
 use super::envelope::{
     parse_envelope, parse_envelope_checked, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT,
     XPATH_HEADER,
 };
 use super::error::{EbmsError, ErrorCode};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
-use super::payload::Embedded;
+use super::payload::{walk_embedded, Embedded};
 use crate::domain::documents::InboundDocument;
 
 /// Limits applied before and while parsing.
@@ -319,6 +320,45 @@ fn scan_and_parse_envelope(
     Ok((envelope, None))
 }
 
+/// [`scan`] of a payload part and the payload's structure pass in one read: `Some` exactly
+/// when [`scan`] accepts `xml`, with the root's local name as [`scan`] gives it and, when the
+/// payload is a structurally clean inbound document, what the payload decoder needs to decode
+/// it without reading it again. `None`: run [`scan`] to say what is wrong.
+fn scan_payload_checked(xml: &str, limits: &Limits) -> Option<(String, Option<Embedded>)> {
+    let mut reader = NsReader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut checks = Checks::new(limits);
+    let mut clean = true;
+    let mut root = None;
+    loop {
+        let ev = reader.read_event().ok()?;
+        if !checks.pass(&ev, 0) {
+            return None;
+        }
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                if root.is_some() {
+                    return None;
+                }
+                let empty = matches!(ev, Event::Empty(_));
+                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let embedded = walk_embedded(&mut reader, xml, e, empty, 0, |ev, open| {
+                    checks.pass(ev, open)
+                })
+                .ok()?;
+                root = Some((local, embedded));
+            }
+            Event::Eof => break,
+            Event::Text(ref t) if t.iter().all(u8::is_ascii_whitespace) => {}
+            Event::Comment(_) => {}
+            Event::Decl(_) if root.is_none() => {}
+            _ => clean = false,
+        }
+    }
+    let (local, embedded) = root?;
+    Some((local, embedded.filter(|_| clean)))
+}
+
 fn looks_multipart(body: &[u8]) -> bool {
     let t = body.trim_ascii_start();
     t.starts_with(b"--") || body.starts_with(b"\r\n--")
@@ -429,6 +469,7 @@ pub(crate) fn read_message(
         }
     };
     let mut payload = None;
+    let mut embedded = None;
     if let Some((p, href)) = part {
         let loc = if href == "cid:" { "/" } else { href.as_str() };
         match decode_xml(&p.body, p.charset()) {
@@ -438,8 +479,14 @@ pub(crate) fn read_message(
             Err(EncodingError::Invalid(d)) => {
                 errors.push(EbmsError::new(ErrorCode::OtherXml, loc, d))
             }
-            Ok(text) => match scan(&text, limits) {
-                Ok(s) => payload = Some((text.into_owned(), s.root_local)),
+            Ok(text) => match scan_payload_checked(&text, limits)
+                .map(Ok)
+                .unwrap_or_else(|| scan(&text, limits).map(|s| (s.root_local, None)))
+            {
+                Ok((root_local, e)) => {
+                    embedded = e;
+                    payload = Some((text.into_owned(), root_local));
+                }
                 Err(ScanError::Forbidden(d)) => {
                     errors.push(EbmsError::new(ErrorCode::SecurityFailure, loc, d))
                 }
@@ -462,7 +509,7 @@ pub(crate) fn read_message(
         envelope,
         payload,
         errors,
-        embedded: None,
+        embedded,
     })
 }
 
@@ -1644,6 +1691,74 @@ mod tests {
     impl InboundDocument {
         fn into_body(self) -> InboundBody {
             InboundBody::Document(self)
+        }
+    }
+}
+
+#[cfg(test)]
+mod payload_scan_tests {
+    use super::*;
+
+    /// The one-pass read of a payload part answers exactly when the scan accepts it, with the
+    /// scan's root name; `one_pass` says whether it also recorded the payload.
+    fn check(xml: &str, limits: Limits, accepted: bool, recorded: bool) {
+        let one_pass = scan_payload_checked(xml, &limits);
+        let scanned = scan(xml, &limits);
+        assert_eq!(scanned.is_ok(), accepted, "{xml}");
+        assert_eq!(one_pass.is_some(), accepted, "{xml}");
+        if let (Some((root, embedded)), Ok(s)) = (one_pass, scanned) {
+            assert_eq!(root, s.root_local, "{xml}");
+            assert_eq!(embedded.is_some(), recorded, "{xml}");
+        }
+    }
+
+    #[test]
+    fn one_pass_payload_read_agrees_with_the_scan() {
+        let d = Limits::default();
+        let small = Limits {
+            max_depth: 2,
+            max_items: 1,
+            ..d
+        };
+        let ns = "urn:th:tisi:nsw:permit:1_00";
+        let a = format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D1</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>");
+        let lines = format!("<DeclarationCheck xmlns=\"{ns}\"><Line/><Line/></DeclarationCheck>");
+        for (xml, limits, accepted, recorded) in [
+            (a.clone(), d, true, true),
+            (
+                format!("<?xml version=\"1.0\"?>\n<!-- c -->{a}\n<!-- d -->\n"),
+                d,
+                true,
+                true,
+            ),
+            (
+                format!("<!-- c --><?xml version=\"1.0\"?>{a}"),
+                d,
+                false,
+                false,
+            ),
+            (format!("<!DOCTYPE x>{a}"), d, false, false),
+            (format!("{a}<?pi?>"), d, false, false),
+            (a.replace("<Action>", "<Action><?pi?>"), d, false, false),
+            (format!("{a}{a}"), d, false, false),
+            (format!("{a}x"), d, false, false),
+            (format!("{a}<![CDATA[x]]>"), d, true, false),
+            (a.clone(), small, true, true),
+            (a.replace("D1", "<x><y/></x>"), small, false, false),
+            (lines.clone(), d, true, true),
+            (lines, small, false, false),
+            (a.replace("1_00", "1_07"), d, true, false),
+            (a.replace("</DeclarationAmendment>", ""), d, false, false),
+            (String::new(), d, false, false),
+            ("  ".to_owned(), d, false, false),
+            (
+                format!("<DeclarationAmendment xmlns=\"{ns}\"/>"),
+                d,
+                true,
+                true,
+            ),
+        ] {
+            check(&xml, limits, accepted, recorded);
         }
     }
 }

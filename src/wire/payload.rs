@@ -800,7 +800,7 @@ pub(crate) fn walk_embedded<'x>(
         stack: Vec::with_capacity(8),
         errors: Vec::new(),
         ns: version.namespace,
-        tape: Vec::with_capacity(64),
+        tape: Vec::with_capacity(xml.len() / 16),
         tape_ok: true,
         xml,
     };
@@ -1191,8 +1191,17 @@ pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     let t = s.trim_matches(is_ws);
     // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
     let b = t.as_bytes();
-    let clean = memchr::memchr3(b'\t', b'\r', b'\n', b).is_none()
-        && memchr::memchr_iter(b' ', b).all(|i| b.get(i + 1) != Some(&b' '));
+    let clean = if b.len() < 64 {
+        let mut prev_ws = false;
+        b.iter().all(|&c| {
+            let bad = matches!(c, b'\t' | b'\r' | b'\n') || (c == b' ' && prev_ws);
+            prev_ws = c == b' ';
+            !bad
+        })
+    } else {
+        memchr::memchr3(b'\t', b'\r', b'\n', b).is_none()
+            && memchr::memchr_iter(b' ', b).all(|i| b.get(i + 1) != Some(&b' '))
+    };
     if clean {
         return Cow::Borrowed(t);
     }

@@ -9,12 +9,16 @@
 //!
 //! Writing is strict: what [`write_envelope`] produces validates against the OASIS schemas.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::NsReader;
 
 use super::error::{EbmsError, ErrorCode, Severity};
+use super::intake::Limits;
+use super::payload::{walk_embedded, Embedded};
 
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const NS_EB: &str = "http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd";
@@ -167,22 +171,44 @@ fn ns_of(r: &ResolveResult) -> Ns {
     }
 }
 
+/// An element of the envelope outside the payload; names, values and text borrow from the
+/// input where they can.
 #[derive(Debug, Default)]
-struct Node {
+struct Node<'x> {
     ns: Option<Ns>,
-    local: String,
-    attrs: Vec<(Ns, String, String)>,
-    children: Vec<Node>,
-    text: String,
+    local: Cow<'x, str>,
+    attrs: Vec<(Ns, Cow<'x, str>, Cow<'x, str>)>,
+    children: Vec<Node<'x>>,
+    text: Cow<'x, str>,
 }
 
-impl Node {
-    fn child(&self, local: &str) -> Option<&Node> {
+/// `part` as text borrowed from `xml` when it is a slice of it, else decoded into a copy.
+fn in_input<'x>(xml: &'x str, part: &[u8]) -> Cow<'x, str> {
+    let base = xml.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    if at >= base && at + part.len() <= base + xml.len() {
+        if let Some(s) = xml.get(at - base..at - base + part.len()) {
+            return Cow::Borrowed(s);
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(part).into_owned())
+}
+
+/// `v` with the input's lifetime: borrowed from `xml` when it is a slice of it.
+fn keep<'x>(xml: &'x str, v: Cow<'_, str>) -> Cow<'x, str> {
+    match v {
+        Cow::Borrowed(b) => in_input(xml, b.as_bytes()),
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
+impl<'x> Node<'x> {
+    fn child(&self, local: &str) -> Option<&Node<'x>> {
         self.children
             .iter()
             .find(|c| c.ns == Some(Ns::Eb) && c.local == local)
     }
-    fn children<'a>(&'a self, local: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+    fn children<'a>(&'a self, local: &'a str) -> impl Iterator<Item = &'a Node<'x>> + 'a {
         self.children
             .iter()
             .filter(move |c| c.ns == Some(Ns::Eb) && c.local == local)
@@ -201,7 +227,7 @@ impl Node {
                     })
                     .flatten()
             })
-            .map(|(_, _, v)| v.as_str())
+            .map(|(_, _, v)| v.as_ref())
     }
     fn text(&self) -> &str {
         self.text.trim()
@@ -212,7 +238,11 @@ fn xml_err(e: impl std::fmt::Display) -> String {
     format!("the message is not well-formed XML: {e}")
 }
 
-fn read_start(reader: &NsReader<&[u8]>, e: &BytesStart) -> Result<Node, String> {
+fn read_start<'x>(
+    xml: &'x str,
+    reader: &NsReader<&[u8]>,
+    e: &BytesStart,
+) -> Result<Node<'x>, String> {
     let (r, local) = reader.resolve_element(e.name());
     let ns = ns_of(&r);
     let mut attrs = Vec::new();
@@ -223,15 +253,11 @@ fn read_start(reader: &NsReader<&[u8]>, e: &BytesStart) -> Result<Node, String> 
         }
         let (r, l) = reader.resolve_attribute(a.key);
         let v = a.unescape_value().map_err(xml_err)?;
-        attrs.push((
-            ns_of(&r),
-            String::from_utf8_lossy(l.as_ref()).into_owned(),
-            v.into_owned(),
-        ));
+        attrs.push((ns_of(&r), in_input(xml, l.as_ref()), keep(xml, v)));
     }
     Ok(Node {
         ns: Some(ns),
-        local: String::from_utf8_lossy(local.as_ref()).into_owned(),
+        local: in_input(xml, local.as_ref()),
         attrs,
         ..Node::default()
     })
@@ -255,31 +281,161 @@ fn ns_decls(e: &BytesStart) -> Vec<(String, String)> {
 /// Reads a SOAP 1.1 envelope. `Err` carries a plain description for a SOAP Fault (not
 /// well-formed XML, or not a SOAP 1.1 envelope).
 pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
+    parse(xml, None)
+        .map(|(env, _)| env)
+        .map_err(|stop| match stop {
+            Stop::Fault(d) => d,
+            // Only a checked read stops for a check.
+            Stop::Check => xml_err("the document was refused"),
+        })
+}
+
+/// Why [`parse`] stopped.
+enum Stop {
+    /// What [`parse_envelope`] answers.
+    Fault(String),
+    /// A checked read met something the intake's scan refuses (or that it does not decide on
+    /// its own): the caller runs the scan and [`parse_envelope`] one after the other instead.
+    Check,
+}
+
+impl From<String> for Stop {
+    fn from(d: String) -> Self {
+        Stop::Fault(d)
+    }
+}
+
+/// [`parse_envelope`] in the same pass as the intake's scan (DOCTYPE, processing instructions,
+/// misplaced XML declaration, nesting depth, number of goods items or lines, one root element):
+/// `Some` exactly when the scan accepts `xml` and [`parse_envelope`] reads it, with the same
+/// envelope. `None` tells the caller to run the two one after the other, which then say what
+/// is wrong.
+///
+/// With it, when the body's payload element is a structurally clean inbound document cut out
+/// unchanged, what the payload decoder needs to decode it without reading it again.
+pub(crate) fn parse_envelope_checked(
+    xml: &str,
+    limits: &Limits,
+) -> Option<(Envelope, Option<Embedded>)> {
+    parse(xml, Some(limits)).ok()
+}
+
+/// The scan's checks, event by event (see [`crate::wire::intake::scan`]).
+pub(crate) struct Checks<'l> {
+    limits: &'l Limits,
+    /// Only blank text seen so far (an XML declaration may come now).
+    first: bool,
+    items: usize,
+    roots: usize,
+}
+
+impl<'l> Checks<'l> {
+    pub(crate) fn new(limits: &'l Limits) -> Self {
+        Checks {
+            limits,
+            first: true,
+            items: 0,
+            roots: 0,
+        }
+    }
+
+    /// Whether the scan lets event `ev`, read with `depth` elements open before it, pass.
+    pub(crate) fn pass(&mut self, ev: &Event<'_>, depth: usize) -> bool {
+        self.event(ev, depth).is_ok()
+    }
+
+    /// Checks one event read with `depth` elements open before it.
+    fn event(&mut self, ev: &Event<'_>, depth: usize) -> Result<(), Stop> {
+        let was_first = self.first;
+        if self.first {
+            self.first = matches!(ev, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace));
+        }
+        match ev {
+            Event::DocType(_) | Event::PI(_) => Err(Stop::Check),
+            Event::Decl(_) if !was_first => Err(Stop::Check),
+            Event::Start(e) | Event::Empty(e) => {
+                if depth == 0 {
+                    self.roots += 1;
+                    if self.roots > 1 {
+                        return Err(Stop::Check);
+                    }
+                }
+                if depth + 1 > self.limits.max_depth {
+                    return Err(Stop::Check);
+                }
+                if is_item(e.name().as_ref()) {
+                    self.items += 1;
+                    if self.items > self.limits.max_items {
+                        return Err(Stop::Check);
+                    }
+                }
+                Ok(())
+            }
+            Event::Text(t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
+                Err(Stop::Check)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether the qualified name `q` has the local name `GoodsItem` or `Line` (what follows its
+/// first colon, as quick-xml's `local_name` has it).
+fn is_item(q: &[u8]) -> bool {
+    let local = match q.iter().position(|c| *c == b':') {
+        Some(i) => q.get(i + 1..).unwrap_or_default(),
+        None => q,
+    };
+    local == b"GoodsItem" || local == b"Line"
+}
+
+fn parse(xml: &str, limits: Option<&Limits>) -> Result<(Envelope, Option<Embedded>), Stop> {
     let mut reader = NsReader::from_reader(xml.as_bytes());
     reader.config_mut().check_end_names = true;
+    let mut checks = limits.map(Checks::new);
+    // A checked read hands every problem to the scan.
+    let err = |e: quick_xml::Error, checked: bool| {
+        if checked {
+            Stop::Check
+        } else {
+            Stop::Fault(xml_err(e))
+        }
+    };
+    let checked = checks.is_some();
     let mut stack: Vec<Node> = Vec::new();
     let mut scope: Vec<(String, String)> = Vec::new(); // decls on Envelope and Body
     let mut root: Option<Node> = None;
     let mut env = Envelope::default();
+    // A payload element was walked by the checked read.
+    let mut walked = false;
+    let mut embedded = None;
     loop {
         let before = reader.buffer_position() as usize;
-        let ev = reader.read_event().map_err(xml_err)?;
+        let ev = reader.read_event().map_err(|e| err(e, checked))?;
+        if let Some(c) = checks.as_mut() {
+            c.event(&ev, stack.len())?;
+            if walked && matches!(ev, Event::Start(_) | Event::Empty(_)) {
+                // `read_to_end` leaves the payload's namespace scope in force for what follows,
+                // the walk does not: let the unchecked read decide.
+                return Err(Stop::Check);
+            }
+        }
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
                 let depth = stack.len();
                 let in_body =
                     depth == 2 && stack[1].ns == Some(Ns::Soap) && stack[1].local == "Body";
-                let node = read_start(&reader, e)?;
+                let node = read_start(xml, &reader, e)?;
                 if depth == 0 {
                     if root.is_some() {
-                        return Err(xml_err("more than one root element"));
+                        return Err(xml_err("more than one root element").into());
                     }
                     if node.ns != Some(Ns::Soap) || node.local != "Envelope" {
-                        return Err(format!(
+                        return Err(Stop::Fault(format!(
                             "the message is not a SOAP 1.1 envelope: its root element is '{}' (expected Envelope in namespace {NS_SOAP})",
                             node.local
-                        ));
+                        )));
                     }
                 }
                 if depth <= 1 {
@@ -292,7 +448,30 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                     // A payload element: keep its text span, do not build it.
                     env.payload_count += 1;
                     let start = before + xml.get(before..).and_then(|t| t.find('<')).unwrap_or(0);
-                    let end = if empty {
+                    let end = if let (Some(c), true) = (checks.as_mut(), env.payload.is_none()) {
+                        // The first payload: walk it with the payload's structure pass too.
+                        embedded = walk_embedded(&mut reader, xml, e, empty, start, |ev, open| {
+                            c.event(ev, depth + open).is_ok()
+                        })
+                        .map_err(|()| Stop::Check)?;
+                        walked = !empty;
+                        reader.buffer_position() as usize
+                    } else if empty {
+                        reader.buffer_position() as usize
+                    } else if let Some(c) = checks.as_mut() {
+                        // Walk the payload, checking each event, to its end tag.
+                        let mut open = 1usize;
+                        while open > 0 {
+                            let ev = reader.read_event().map_err(|_| Stop::Check)?;
+                            c.event(&ev, depth + open)?;
+                            match ev {
+                                Event::Start(_) => open += 1,
+                                Event::End(_) => open -= 1,
+                                Event::Eof => return Err(Stop::Check),
+                                _ => {}
+                            }
+                        }
+                        walked = true;
                         reader.buffer_position() as usize
                     } else {
                         reader.read_to_end(e.name()).map_err(xml_err)?;
@@ -300,8 +479,9 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                     };
                     if env.payload.is_none() {
                         let own = ns_decls(e);
-                        let (r, _) = reader.resolve_element(e.name());
-                        let namespace = match r {
+                        // After the payload's end tag the reader is still in its scope (both
+                        // after `read_to_end` and after the checked walk).
+                        let namespace = match reader.resolve_element(e.name()).0 {
                             ResolveResult::Bound(n) => {
                                 Some(String::from_utf8_lossy(n.as_ref()).into_owned())
                             }
@@ -333,9 +513,13 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
                             }
                             _ => text.to_owned(),
                         };
+                        if s.len() != text.len() {
+                            // Declarations were added: the payload alone is not the text read.
+                            embedded = None;
+                        }
                         env.payload = Some(BodyPayload {
                             namespace,
-                            local_name: node.local,
+                            local_name: node.local.into_owned(),
                             xml: s,
                         });
                     }
@@ -354,14 +538,18 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
                     let t = t.unescape().map_err(xml_err)?;
-                    top.text.push_str(&t);
+                    if top.text.is_empty() {
+                        top.text = keep(xml, t);
+                    } else {
+                        top.text.to_mut().push_str(&t);
+                    }
                 } else if !t.iter().all(u8::is_ascii_whitespace) {
-                    return Err(xml_err("text outside the root element"));
+                    return Err(xml_err("text outside the root element").into());
                 }
             }
             Event::CData(t) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&String::from_utf8_lossy(&t));
+                    top.text.to_mut().push_str(&String::from_utf8_lossy(&t));
                 }
             }
             Event::Eof => break,
@@ -369,11 +557,11 @@ pub fn parse_envelope(xml: &str) -> Result<Envelope, String> {
         }
     }
     if !stack.is_empty() {
-        return Err(xml_err("the document ends inside an element"));
+        return Err(xml_err("the document ends inside an element").into());
     }
     let root = root.ok_or_else(|| xml_err("no root element"))?;
     read_envelope(&root, &mut env)?;
-    Ok(env)
+    Ok((env, embedded))
 }
 
 /// ` xmlns:p="` (or ` xmlns="` for the default namespace) followed by `rest`.
@@ -385,20 +573,20 @@ fn decl_attr(prefix: &str, rest: &str) -> String {
     }
 }
 
-fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) {
+fn attach<'x>(stack: &mut [Node<'x>], root: &mut Option<Node<'x>>, node: Node<'x>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(node),
         None => *root = Some(node),
     }
 }
 
-fn soap_child<'a>(n: &'a Node, local: &str) -> Option<&'a Node> {
+fn soap_child<'a, 'x>(n: &'a Node<'x>, local: &str) -> Option<&'a Node<'x>> {
     n.children
         .iter()
         .find(|c| c.ns == Some(Ns::Soap) && c.local == local)
 }
 
-fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
+fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), String> {
     let body =
         soap_child(root, "Body").ok_or_else(|| "the SOAP envelope has no SOAP:Body".to_owned())?;
     if let Some(fault) = soap_child(body, "Fault") {
@@ -486,7 +674,7 @@ fn read_envelope(root: &Node, env: &mut Envelope) -> Result<(), String> {
     Ok(())
 }
 
-fn party(n: &Node) -> Option<PartyId> {
+fn party(n: &Node<'_>) -> Option<PartyId> {
     let p = n.child("PartyId")?;
     let id = p.text();
     (!id.is_empty()).then(|| PartyId {
@@ -498,7 +686,7 @@ fn party(n: &Node) -> Option<PartyId> {
     })
 }
 
-fn required(n: &Node, local: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<String> {
+fn required(n: &Node<'_>, local: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<String> {
     match n.child(local) {
         Some(c) if !c.text().is_empty() => Some(c.text().to_owned()),
         Some(_) => {
@@ -536,7 +724,10 @@ fn date_time(s: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<DateTim
 
 /// The header and whether it is complete. An incomplete header (`false`) has `unknown` (or
 /// the epoch) for what could not be read; it exists only when From, To and MessageId could.
-fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<(MessageHeader, bool)> {
+fn read_message_header(
+    mh: &Node<'_>,
+    errors: &mut Vec<EbmsError>,
+) -> Option<(MessageHeader, bool)> {
     let p = XPATH_HEADER;
     let n0 = errors.len();
     match mh.attr(Ns::Soap, "mustUnderstand").map(str::trim) {
@@ -645,16 +836,22 @@ fn read_message_header(mh: &Node, errors: &mut Vec<EbmsError>) -> Option<(Messag
 
 /// Escapes text for element content and double-quoted attribute values.
 pub fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            _ => out.push(c),
-        }
+    // Every character replaced is ASCII: copy the runs between them whole.
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(s.get(from..i).unwrap_or_default());
+        out.push_str(rep);
+        from = i + 1;
     }
+    out.push_str(s.get(from..).unwrap_or_default());
 }
 
 /// An `xs:dateTime` as the gateway writes it (`Z` for UTC).
@@ -886,4 +1083,157 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
     }
     s.push_str("</SOAP:Body></SOAP:Envelope>\n");
     s
+}
+
+#[cfg(test)]
+mod checked_tests {
+    use super::*;
+    use crate::wire::intake::scan;
+
+    const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+    /// An envelope with header `head` and body content `body`.
+    fn env(decls: &str, head: &str, body: &str) -> String {
+        format!(
+            "<SOAP:Envelope xmlns:SOAP=\"{SOAP}\" xmlns:eb=\"{NS_EB}\"{decls}><SOAP:Header>{head}</SOAP:Header><SOAP:Body{decls}>{body}</SOAP:Body></SOAP:Envelope>"
+        )
+    }
+
+    const MH: &str = "<eb:MessageHeader SOAP:mustUnderstand=\"1\" eb:version=\"2.0\"><eb:From><eb:PartyId>NSW</eb:PartyId></eb:From><eb:To><eb:PartyId>TISI</eb:PartyId></eb:To><eb:CPAId>c</eb:CPAId><eb:ConversationId>v</eb:ConversationId><eb:Service>urn:th:tisi:nsw:permit</eb:Service><eb:Action>DeclarationCheck</eb:Action><eb:MessageData><eb:MessageId>m@x</eb:MessageId><eb:Timestamp>2026-11-26T08:00:00Z</eb:Timestamp></eb:MessageData></eb:MessageHeader>";
+
+    /// The one-pass read, when it answers (`expect_one_pass`), agrees with the scan followed by
+    /// `parse_envelope`; when it does not, the intake runs those two.
+    fn check(xml: &str, limits: Limits, expect_one_pass: bool) {
+        let sequential = scan(xml, &limits)
+            .ok()
+            .and_then(|_| parse_envelope(xml).ok());
+        let one_pass = parse_envelope_checked(xml, &limits).map(|(env, _)| env);
+        assert_eq!(one_pass.is_some(), expect_one_pass, "{xml}");
+        if one_pass.is_some() {
+            assert_eq!(one_pass, sequential, "{xml}");
+        }
+    }
+
+    #[test]
+    fn escape_replaces_markup_quotes_and_carriage_returns() {
+        for (text, expected) in [
+            ("", ""),
+            ("plain", "plain"),
+            (
+                "a&b<c>d\"e'f\rg\nh\ti",
+                "a&amp;b&lt;c&gt;d&quot;e'f&#13;g\nh\ti",
+            ),
+            ("บริษัท & <จำกัด>", "บริษัท &amp; &lt;จำกัด&gt;"),
+            ("&&\r\r", "&amp;&amp;&#13;&#13;"),
+        ] {
+            let mut out = String::from("x");
+            escape(text, &mut out);
+            assert_eq!(out, format!("x{expected}"));
+        }
+    }
+
+    #[test]
+    fn one_pass_read_agrees_with_scan_then_parse() {
+        let d = Limits::default();
+        let small = Limits {
+            max_depth: 6,
+            max_items: 1,
+            ..d
+        };
+        let p = "<DeclarationCheck xmlns=\"urn:th:tisi:nsw:permit:1_00\"><Line><LineNumber>1</LineNumber></Line></DeclarationCheck>";
+        let two = "<DeclarationCheck xmlns=\"urn:th:tisi:nsw:permit:1_00\"><Line/><Line/></DeclarationCheck>";
+        let deep = "<a><b><c><d><e>x</e></d></c></b></a>";
+        let cases: Vec<(String, Limits, bool)> = vec![
+            (env("", MH, p), d, true),
+            (
+                format!("<?xml version=\"1.0\"?>\n{}", env("", MH, p)),
+                d,
+                true,
+            ),
+            (
+                format!("\n <?xml version=\"1.0\"?>{}", env("", MH, p)),
+                d,
+                true,
+            ),
+            (
+                format!("<!-- c --><?xml version=\"1.0\"?>{}", env("", MH, p)),
+                d,
+                false,
+            ),
+            (format!("<!DOCTYPE x>{}", env("", MH, p)), d, false),
+            (env("", MH, &format!("<?pi x?>{p}")), d, false),
+            (
+                env("", MH, &p.replace("<Line>", "<Line><?pi x?>")),
+                d,
+                false,
+            ),
+            (env("", MH, p), small, true),
+            (env("", MH, two), d, true),
+            (env("", MH, two), small, false),
+            (env("", MH, deep), small, false),
+            (env("", MH, deep), d, true),
+            (env("", &format!("{MH}{deep}"), p), small, false),
+            (
+                env(
+                    " xmlns=\"urn:th:tisi:nsw:permit:1_00\"",
+                    MH,
+                    "<DeclarationCheck><Line/></DeclarationCheck>",
+                ),
+                d,
+                true,
+            ),
+            (
+                env(
+                    " xmlns:p=\"urn:th:tisi:nsw:permit:1_00\"",
+                    MH,
+                    "<p:DeclarationCheck xmlns:p=\"urn:other\"><p:Line/></p:DeclarationCheck>",
+                ),
+                d,
+                true,
+            ),
+            (
+                env(" xmlns=\"urn:a\"", MH, "<DeclarationCheck xmlns=\"\"/>"),
+                d,
+                true,
+            ),
+            (env("", MH, "<xml:X/>"), d, true),
+            (
+                env("", MH, "<a:b:Line/><q:Line xmlns:q=\"urn:q\"/>"),
+                small,
+                true,
+            ),
+            (
+                env("", MH, "<Line/><q:Line xmlns:q=\"urn:q\"/>"),
+                small,
+                false,
+            ),
+            (env("", MH, "<q:X xmlns:q=\"urn:q\"/>"), d, true),
+            (env("", MH, &format!("{p}{p}")), d, false),
+            (env("", MH, &format!("<X/>{p}")), d, true),
+            (
+                env(
+                    " xmlns:q=\"urn:q\"",
+                    MH,
+                    "<X xmlns:q=\"urn:z\"><y/></X><q:Y/>",
+                ),
+                d,
+                false,
+            ),
+            (format!("{}x", env("", MH, p)), d, false),
+            (format!("{}<b/>", env("", MH, p)), d, false),
+            (env("", MH, "<a><b></a>"), d, false),
+            (env("", MH, "<a>&bad;</a>"), d, true),
+            (
+                env("", "<eb:MessageHeader>&bad;</eb:MessageHeader>", p),
+                d,
+                false,
+            ),
+            ("<Envelope/>".to_owned(), d, false),
+            (env("", MH, p).replace("</SOAP:Envelope>", ""), d, false),
+            (String::new(), d, false),
+        ];
+        for (xml, limits, one_pass) in cases {
+            check(&xml, limits, one_pass);
+        }
+    }
 }

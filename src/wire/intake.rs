@@ -11,14 +11,17 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::Event;
-use quick_xml::Reader;
+use quick_xml::{NsReader, Reader};
 
 use super::encoding::{decode_xml, EncodingError};
+use super::envelope::Checks;
 use super::envelope::{
-    parse_envelope, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT, XPATH_HEADER,
+    parse_envelope, parse_envelope_checked, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT,
+    XPATH_HEADER,
 };
 use super::error::{EbmsError, ErrorCode};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
+use super::payload::{walk_embedded, Embedded};
 use crate::domain::documents::InboundDocument;
 
 /// Limits applied before and while parsing.
@@ -289,6 +292,8 @@ pub(crate) struct RawMessage {
     pub payload: Option<(String, String)>,
     /// Problems with the packaging or the payload part (the header was readable).
     pub errors: Vec<EbmsError>,
+    /// The inline payload as the envelope pass read it, when it can be decoded from that.
+    pub embedded: Option<Embedded>,
 }
 
 const XPATH_REFERENCE: &str = "/SOAP:Envelope/SOAP:Body/eb:Manifest/eb:Reference/@xlink:href";
@@ -299,6 +304,59 @@ fn scan_rejection(e: ScanError) -> Rejection {
         ScanError::Limit(loc, d) => Rejection::error(ErrorCode::OtherXml, &loc, d),
         ScanError::NotWellFormed(d) => Rejection::fault(d),
     }
+}
+
+/// [`scan`], then [`parse_envelope`]: in one pass when both accept the envelope, else one
+/// after the other to say what is wrong.
+fn scan_and_parse_envelope(
+    soap: &str,
+    limits: &Limits,
+) -> Result<(Envelope, Option<Embedded>), Rejection> {
+    if let Some(read) = parse_envelope_checked(soap, limits) {
+        return Ok(read);
+    }
+    scan(soap, limits).map_err(scan_rejection)?;
+    let envelope = parse_envelope(soap).map_err(|d| Rejection::Fault { description: d })?;
+    Ok((envelope, None))
+}
+
+/// [`scan`] of a payload part and the payload's structure pass in one read: `Some` exactly
+/// when [`scan`] accepts `xml`, with the root's local name as [`scan`] gives it and, when the
+/// payload is a structurally clean inbound document, what the payload decoder needs to decode
+/// it without reading it again. `None`: run [`scan`] to say what is wrong.
+fn scan_payload_checked(xml: &str, limits: &Limits) -> Option<(String, Option<Embedded>)> {
+    let mut reader = NsReader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut checks = Checks::new(limits);
+    let mut clean = true;
+    let mut root = None;
+    loop {
+        let ev = reader.read_event().ok()?;
+        if !checks.pass(&ev, 0) {
+            return None;
+        }
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                if root.is_some() {
+                    return None;
+                }
+                let empty = matches!(ev, Event::Empty(_));
+                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let embedded = walk_embedded(&mut reader, xml, e, empty, 0, |ev, open| {
+                    checks.pass(ev, open)
+                })
+                .ok()?;
+                root = Some((local, embedded));
+            }
+            Event::Eof => break,
+            Event::Text(ref t) if t.iter().all(u8::is_ascii_whitespace) => {}
+            Event::Comment(_) => {}
+            Event::Decl(_) if root.is_none() => {}
+            _ => clean = false,
+        }
+    }
+    let (local, embedded) = root?;
+    Some((local, embedded.filter(|_| clean)))
 }
 
 fn looks_multipart(body: &[u8]) -> bool {
@@ -357,8 +415,7 @@ pub(crate) fn read_message(
         mp.envelope.charset().or(ct.param("charset")),
         "/",
     )?;
-    scan(&soap, limits).map_err(scan_rejection)?;
-    let envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
+    let (envelope, _) = scan_and_parse_envelope(&soap, limits)?;
     let mut errors = Vec::new();
     let refs: &[String] = envelope
         .manifest
@@ -412,6 +469,7 @@ pub(crate) fn read_message(
         }
     };
     let mut payload = None;
+    let mut embedded = None;
     if let Some((p, href)) = part {
         let loc = if href == "cid:" { "/" } else { href.as_str() };
         match decode_xml(&p.body, p.charset()) {
@@ -421,8 +479,14 @@ pub(crate) fn read_message(
             Err(EncodingError::Invalid(d)) => {
                 errors.push(EbmsError::new(ErrorCode::OtherXml, loc, d))
             }
-            Ok(text) => match scan(&text, limits) {
-                Ok(s) => payload = Some((text.into_owned(), s.root_local)),
+            Ok(text) => match scan_payload_checked(&text, limits)
+                .map(Ok)
+                .unwrap_or_else(|| scan(&text, limits).map(|s| (s.root_local, None)))
+            {
+                Ok((root_local, e)) => {
+                    embedded = e;
+                    payload = Some((text.into_owned(), root_local));
+                }
                 Err(ScanError::Forbidden(d)) => {
                     errors.push(EbmsError::new(ErrorCode::SecurityFailure, loc, d))
                 }
@@ -445,6 +509,7 @@ pub(crate) fn read_message(
         envelope,
         payload,
         errors,
+        embedded,
     })
 }
 
@@ -465,8 +530,7 @@ fn read_inline(
     limits: &Limits,
 ) -> Result<RawMessage, Rejection> {
     let soap = text_of(body, charset, "/")?;
-    scan(&soap, limits).map_err(scan_rejection)?;
-    let mut envelope = parse_envelope(&soap).map_err(|d| Rejection::Fault { description: d })?;
+    let (mut envelope, embedded) = scan_and_parse_envelope(&soap, limits)?;
     let mut errors = Vec::new();
     if envelope.payload_count > 1 {
         errors.push(EbmsError::new(
@@ -484,6 +548,7 @@ fn read_inline(
         envelope,
         payload,
         errors,
+        embedded,
     })
 }
 
@@ -494,7 +559,13 @@ pub fn intake(
     body: &[u8],
     limits: &Limits,
 ) -> Result<Inbound, Rejection> {
-    intake_with(content_type, body, limits, super::payload::decode_inbound)
+    intake_impl(
+        content_type,
+        body,
+        limits,
+        &super::payload::decode_inbound,
+        true,
+    )
 }
 
 /// [`intake`] with the payload decoder given: the payload's UTF-8 text in, the document or
@@ -504,6 +575,18 @@ pub fn intake_with(
     body: &[u8],
     limits: &Limits,
     decode: impl Fn(&str) -> Result<InboundDocument, Vec<EbmsError>>,
+) -> Result<Inbound, Rejection> {
+    intake_impl(content_type, body, limits, &decode, false)
+}
+
+/// [`intake_with`]; `builtin` says that `decode` is [`super::payload::decode_inbound`], which
+/// may then decode an inline payload from what the envelope pass recorded of it.
+fn intake_impl(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+    decode: &dyn Fn(&str) -> Result<InboundDocument, Vec<EbmsError>>,
+    builtin: bool,
 ) -> Result<Inbound, Rejection> {
     let raw = read_message(content_type, body, limits)?;
     let env = raw.envelope;
@@ -569,7 +652,10 @@ pub fn intake_with(
                 format!("/{root}"),
                 format!("the payload is a {root} document but eb:Action says '{action}'; they must agree"),
             )),
-            Some((xml, _)) => match decode(xml) {
+            Some((xml, _)) => match match (&raw.embedded, builtin) {
+                (Some(e), true) => e.decode_inbound(xml),
+                _ => decode(xml),
+            } {
                 Ok(d) => document = Some(d),
                 Err(es) => errors.extend(es),
             },
@@ -1605,6 +1691,74 @@ mod tests {
     impl InboundDocument {
         fn into_body(self) -> InboundBody {
             InboundBody::Document(self)
+        }
+    }
+}
+
+#[cfg(test)]
+mod payload_scan_tests {
+    use super::*;
+
+    /// The one-pass read of a payload part answers exactly when the scan accepts it, with the
+    /// scan's root name; `one_pass` says whether it also recorded the payload.
+    fn check(xml: &str, limits: Limits, accepted: bool, recorded: bool) {
+        let one_pass = scan_payload_checked(xml, &limits);
+        let scanned = scan(xml, &limits);
+        assert_eq!(scanned.is_ok(), accepted, "{xml}");
+        assert_eq!(one_pass.is_some(), accepted, "{xml}");
+        if let (Some((root, embedded)), Ok(s)) = (one_pass, scanned) {
+            assert_eq!(root, s.root_local, "{xml}");
+            assert_eq!(embedded.is_some(), recorded, "{xml}");
+        }
+    }
+
+    #[test]
+    fn one_pass_payload_read_agrees_with_the_scan() {
+        let d = Limits::default();
+        let small = Limits {
+            max_depth: 2,
+            max_items: 1,
+            ..d
+        };
+        let ns = "urn:th:tisi:nsw:permit:1_00";
+        let a = format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D1</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>");
+        let lines = format!("<DeclarationCheck xmlns=\"{ns}\"><Line/><Line/></DeclarationCheck>");
+        for (xml, limits, accepted, recorded) in [
+            (a.clone(), d, true, true),
+            (
+                format!("<?xml version=\"1.0\"?>\n<!-- c -->{a}\n<!-- d -->\n"),
+                d,
+                true,
+                true,
+            ),
+            (
+                format!("<!-- c --><?xml version=\"1.0\"?>{a}"),
+                d,
+                false,
+                false,
+            ),
+            (format!("<!DOCTYPE x>{a}"), d, false, false),
+            (format!("{a}<?pi?>"), d, false, false),
+            (a.replace("<Action>", "<Action><?pi?>"), d, false, false),
+            (format!("{a}{a}"), d, false, false),
+            (format!("{a}x"), d, false, false),
+            (format!("{a}<![CDATA[x]]>"), d, true, false),
+            (a.clone(), small, true, true),
+            (a.replace("D1", "<x><y/></x>"), small, false, false),
+            (lines.clone(), d, true, true),
+            (lines, small, false, false),
+            (a.replace("1_00", "1_07"), d, true, false),
+            (a.replace("</DeclarationAmendment>", ""), d, false, false),
+            (String::new(), d, false, false),
+            ("  ".to_owned(), d, false, false),
+            (
+                format!("<DeclarationAmendment xmlns=\"{ns}\"/>"),
+                d,
+                true,
+                true,
+            ),
+        ] {
+            check(&xml, limits, accepted, recorded);
         }
     }
 }

@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
@@ -40,15 +40,48 @@ static VERSIONS: &[&Version] = &[&v1_00::VERSION];
 /// Decodes one of the four documents the gateway accepts (`ImportPermitRequest`,
 /// `DeclarationCheck`, `DeclarationAmendment`, `PermitStatusQuery`).
 pub fn decode_inbound(xml: &str) -> Result<InboundDocument, Vec<EbmsError>> {
-    let (version, root, structural) = scan(xml, Direction::Inbound)?;
-    merge(structural, (version.decode_inbound)(xml, root))
+    let (version, root, structural, tape) = scan(xml, Direction::Inbound)?;
+    merge(
+        structural,
+        (version.decode_inbound)(xml, root, tape.as_deref()),
+    )
 }
 
 /// Decodes one of the four documents the gateway sends (`ImportPermitResponse`,
 /// `DeclarationCheckResponse`, `DeclarationAmendmentResponse`, `PermitStatusResponse`).
 pub fn decode_outbound(xml: &str) -> Result<OutboundDocument, Vec<EbmsError>> {
-    let (version, root, structural) = scan(xml, Direction::Outbound)?;
-    merge(structural, (version.decode_outbound)(xml, root))
+    let (version, root, structural, tape) = scan(xml, Direction::Outbound)?;
+    merge(
+        structural,
+        (version.decode_outbound)(xml, root, tape.as_deref()),
+    )
+}
+
+/// [`decode_inbound`] reading the DTOs with serde from the text, never from the tape: the
+/// reference the tape is checked against.
+#[cfg(test)]
+pub(crate) fn decode_inbound_from_text(xml: &str) -> Result<InboundDocument, Vec<EbmsError>> {
+    let (version, root, structural, _) = scan(xml, Direction::Inbound)?;
+    merge(structural, (version.decode_inbound)(xml, root, None))
+}
+
+/// [`decode_outbound`] reading the DTOs with serde from the text, never from the tape.
+#[cfg(test)]
+pub(crate) fn decode_outbound_from_text(xml: &str) -> Result<OutboundDocument, Vec<EbmsError>> {
+    let (version, root, structural, _) = scan(xml, Direction::Outbound)?;
+    merge(structural, (version.decode_outbound)(xml, root, None))
+}
+
+/// Whether the structure pass recorded a tape for `xml` (read as an inbound or outbound
+/// document).
+#[cfg(test)]
+pub(crate) fn has_tape(xml: &str, inbound: bool) -> bool {
+    let dir = if inbound {
+        Direction::Inbound
+    } else {
+        Direction::Outbound
+    };
+    matches!(scan(xml, dir), Ok((_, _, _, Some(_))))
 }
 
 /// Joins the structure problems of a well-formed document with the value problems the
@@ -132,10 +165,27 @@ pub(crate) struct Version {
     pub namespace: &'static str,
     pub inbound: &'static [Elem],
     pub outbound: &'static [Elem],
-    pub decode_inbound: fn(&str, &'static str) -> Result<InboundDocument, Vec<EbmsError>>,
-    pub decode_outbound: fn(&str, &'static str) -> Result<OutboundDocument, Vec<EbmsError>>,
+    /// Decodes a document given as text, its root's name and, when the structure pass found
+    /// nothing wrong, the [`Tape`] it recorded (the text is then not read again).
+    pub decode_inbound: fn(&str, &'static str, Option<&[Tape<'_>]>) -> InboundResult,
+    pub decode_outbound: fn(&str, &'static str, Option<&[Tape<'_>]>) -> OutboundResult,
     pub encode_inbound: fn(&InboundDocument) -> String,
     pub encode_outbound: fn(&OutboundDocument) -> String,
+}
+
+pub(crate) type InboundResult = Result<InboundDocument, Vec<EbmsError>>;
+pub(crate) type OutboundResult = Result<OutboundDocument, Vec<EbmsError>>;
+
+/// What the structure pass saw of a structurally clean document, below its root: each element
+/// (its name from the content model and the value of its one allowed attribute, if present),
+/// the text of each text-only element (trimmed of XML blanks at both ends and unescaped, left
+/// out when empty) and each end of an element. A version fills its DTOs from it exactly as its
+/// serde reader would from the text, without reading the text again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tape<'x> {
+    Open(&'static str, Option<Cow<'x, str>>),
+    Text(Cow<'x, str>),
+    Close,
 }
 
 /// An element of a content model: its name, how often it may repeat, the attributes it may carry
@@ -225,14 +275,20 @@ struct Frame {
     counts: [u16; 24],
 }
 
-struct Scan<'x> {
-    reader: NsReader<&'x [u8]>,
+struct Scan<'r, 'x> {
+    reader: &'r mut NsReader<&'x [u8]>,
     stack: Vec<Frame>,
     errors: Vec<EbmsError>,
     ns: &'static str,
+    /// The recording of the document; `tape_ok` turns false at anything it does not record
+    /// faithfully (CDATA, a comment or split text inside a text element, an attribute value
+    /// that cannot be unescaped); the DTOs are then read from the text.
+    tape: Vec<Tape<'x>>,
+    tape_ok: bool,
+    xml: &'x str,
 }
 
-impl Scan<'_> {
+impl<'x> Scan<'_, 'x> {
     fn path(&self, leaf: Option<(&str, usize)>) -> String {
         let mut s = String::new();
         for f in &self.stack {
@@ -272,7 +328,8 @@ impl Scan<'_> {
         ));
     }
 
-    /// Checks the attributes of an element against the names the model allows.
+    /// Checks the attributes of an element against the names the model allows; returns the
+    /// value of the allowed one (for the tape).
     fn attributes(
         &mut self,
         e: &BytesStart<'_>,
@@ -280,7 +337,11 @@ impl Scan<'_> {
         is_root: bool,
         name: &str,
         index: usize,
-    ) {
+    ) -> Option<Cow<'x, str>> {
+        let mut value = None;
+        if e.attributes_raw().trim_ascii().is_empty() {
+            return None;
+        }
         for a in e.attributes().with_checks(true) {
             let a = match a {
                 Ok(a) => a,
@@ -309,6 +370,12 @@ impl Scan<'_> {
                 }
                 _ => false,
             };
+            if ok && !is_root && self.tape_ok {
+                match a.unescape_value() {
+                    Ok(v) => value = Some(Cow::Owned(v.into_owned())),
+                    Err(_) => self.tape_ok = false,
+                }
+            }
             if !ok {
                 let qname = String::from_utf8_lossy(a.key.as_ref()).into_owned();
                 let mut at = self.path(Some((name, index)));
@@ -321,7 +388,83 @@ impl Scan<'_> {
                 );
             }
         }
+        value
     }
+}
+
+impl<'x> Scan<'_, 'x> {
+    /// A text event inside the root: text in an element that holds elements is an error;
+    /// the text of a text-only element is checked and recorded.
+    fn text(&mut self, t: BytesText<'x>) {
+        let frame = self.stack.last().expect("inside the root");
+        if frame.children.is_some() {
+            if !t.iter().all(|b| b.is_ascii_whitespace()) {
+                let at = self.path(None);
+                let name = frame.name;
+                self.error(
+                    ErrorCode::OtherXml,
+                    at,
+                    format!("element {name} may hold only elements, not text"),
+                );
+            }
+        } else if t.contains(&b'&') {
+            let checked = t.unescape().map(|_| ()).map_err(|e| e.to_string());
+            match checked {
+                Err(err) => {
+                    let at = self.path(None);
+                    self.error(
+                        ErrorCode::OtherXml,
+                        at,
+                        format!("text has an unknown or malformed entity reference: {err}"),
+                    );
+                }
+                Ok(()) if !self.tape_ok => {}
+                Ok(()) => {
+                    let raw = trim_xml_blanks(&t);
+                    match quick_xml::escape::unescape(&String::from_utf8_lossy(raw)) {
+                        Ok(v) => self.record_text(Cow::Owned(v.into_owned())),
+                        Err(_) => self.tape_ok = false,
+                    }
+                }
+            }
+        } else if self.tape_ok {
+            match t.into_inner() {
+                Cow::Borrowed(raw) => match self.slice_of_input(trim_xml_blanks(raw)) {
+                    Some(v) => self.record_text(Cow::Borrowed(v)),
+                    None => self.tape_ok = false,
+                },
+                Cow::Owned(_) => self.tape_ok = false,
+            }
+        }
+    }
+
+    /// `raw`, a slice of the input, as text of the input (no second UTF-8 check).
+    fn slice_of_input(&self, raw: &[u8]) -> Option<&'x str> {
+        let start = (raw.as_ptr() as usize).checked_sub(self.xml.as_ptr() as usize)?;
+        self.xml.get(start..start.checked_add(raw.len())?)
+    }
+
+    /// Records the text of a text-only element; a second piece of text in one element (split
+    /// by a comment) is not recorded faithfully.
+    fn record_text(&mut self, text: Cow<'x, str>) {
+        match self.tape.last() {
+            Some(Tape::Open(..)) => {
+                if !text.is_empty() {
+                    self.tape.push(Tape::Text(text));
+                }
+            }
+            _ => self.tape_ok = false,
+        }
+    }
+}
+
+/// `s` without leading and trailing XML blanks (space, tab, CR, LF), as the serde reader trims
+/// a text that stands alone between two tags.
+fn trim_xml_blanks(s: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = s.iter().position(|b| !blank(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or(b"")
 }
 
 fn push_step(s: &mut String, name: &str, index: usize) {
@@ -333,13 +476,19 @@ fn push_step(s: &mut String, name: &str, index: usize) {
     }
 }
 
-/// What the structure pass concludes about a well-formed document: its version, its root and
-/// the structure problems found (empty when there are none).
-type Scanned = (&'static Version, &'static str, Vec<EbmsError>);
+/// What the structure pass concludes about a well-formed document: its version, its root, the
+/// structure problems found (empty when there are none) and, when there are none, its tape
+/// (if it could be recorded).
+type Scanned<'x> = (
+    &'static Version,
+    &'static str,
+    Vec<EbmsError>,
+    Option<Vec<Tape<'x>>>,
+);
 
 /// Resolves the version and the root, then checks the whole document's structure. `Err` holds
 /// problems that stop reading altogether (not well-formed, DTD, unknown namespace or document).
-fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
+fn scan(xml: &str, dir: Direction) -> Result<Scanned<'_>, Vec<EbmsError>> {
     let mut reader = NsReader::from_str(xml);
     reader.config_mut().check_end_names = true;
     // Find the root element.
@@ -421,12 +570,15 @@ fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
             ));
         };
         let mut s = Scan {
-            reader,
+            reader: &mut reader,
             stack: Vec::with_capacity(8),
             errors: Vec::new(),
             ns: version.namespace,
+            tape: Vec::with_capacity(xml.len() / 16),
+            tape_ok: true,
+            xml,
         };
-        s.attributes(&e, root.attrs, true, root.name, 0);
+        let _ = s.attributes(&e, root.attrs, true, root.name, 0);
         if empty {
             return finish(s, version, root);
         }
@@ -444,19 +596,20 @@ fn scan(xml: &str, dir: Direction) -> Result<Scanned, Vec<EbmsError>> {
     }
 }
 
-fn finish(
-    s: Scan<'_>,
+fn finish<'x>(
+    s: Scan<'_, 'x>,
     version: &'static Version,
     root: &'static Elem,
-) -> Result<Scanned, Vec<EbmsError>> {
-    Ok((version, root.name, s.errors))
+) -> Result<Scanned<'x>, Vec<EbmsError>> {
+    let tape = (s.tape_ok && s.errors.is_empty()).then_some(s.tape);
+    Ok((version, root.name, s.errors, tape))
 }
 
-fn walk(
-    mut s: Scan<'_>,
+fn walk<'x>(
+    mut s: Scan<'_, 'x>,
     version: &'static Version,
     root: &'static Elem,
-) -> Result<Scanned, Vec<EbmsError>> {
+) -> Result<Scanned<'x>, Vec<EbmsError>> {
     loop {
         let ev = s.reader.read_event();
         match ev {
@@ -481,6 +634,7 @@ fn walk(
             Ok(Event::Empty(e)) => {
                 if let Step::Pushed = child(&mut s, &e) {
                     s.stack.pop();
+                    s.tape.push(Tape::Close);
                 }
             }
             Ok(Event::End(_)) => {
@@ -488,31 +642,11 @@ fn walk(
                 if s.stack.is_empty() {
                     break;
                 }
+                s.tape.push(Tape::Close);
             }
-            Ok(Event::Text(t)) => {
-                let frame = s.stack.last().expect("inside the root");
-                if frame.children.is_some() {
-                    if !t.iter().all(|b| b.is_ascii_whitespace()) {
-                        let at = s.path(None);
-                        let name = frame.name;
-                        s.error(
-                            ErrorCode::OtherXml,
-                            at,
-                            format!("element {name} may hold only elements, not text"),
-                        );
-                    }
-                } else if t.contains(&b'&') {
-                    if let Err(err) = t.unescape() {
-                        let at = s.path(None);
-                        s.error(
-                            ErrorCode::OtherXml,
-                            at,
-                            format!("text has an unknown or malformed entity reference: {err}"),
-                        );
-                    }
-                }
-            }
+            Ok(Event::Text(t)) => s.text(t),
             Ok(Event::CData(_)) => {
+                s.tape_ok = false;
                 let frame = s.stack.last().expect("inside the root");
                 if frame.children.is_some() {
                     let at = s.path(None);
@@ -543,7 +677,11 @@ fn walk(
                 s.fatal("the document ends before its root element is closed");
                 return Err(s.errors);
             }
-            Ok(Event::Comment(_)) | Ok(Event::Decl(_)) => {}
+            Ok(Event::Comment(_)) | Ok(Event::Decl(_)) => {
+                if s.stack.last().is_some_and(|f| f.children.is_none()) {
+                    s.tape_ok = false;
+                }
+            }
             Err(err) => {
                 s.fatal(err);
                 return Err(s.errors);
@@ -580,6 +718,179 @@ fn walk(
     finish(s, version, root)
 }
 
+/// A business payload read inside its SOAP envelope by [`walk_embedded`], structurally clean:
+/// its version, its root and its tape, the tape's texts kept as byte ranges of the payload
+/// element's text so that they can be borrowed again from the payload cut out of the envelope.
+#[derive(Clone)]
+pub(crate) struct Embedded {
+    version: &'static Version,
+    root: &'static str,
+    marks: Vec<Mark>,
+}
+
+impl fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Embedded")
+            .field("version", &self.version.id)
+            .field("root", &self.root)
+            .field("marks", &self.marks.len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mark {
+    Open(&'static str, Option<String>),
+    /// Text at these byte offsets of the payload element's text.
+    At(usize, usize),
+    Owned(String),
+    Close,
+}
+
+impl Embedded {
+    /// [`decode_inbound`] of `payload`, the payload element's text exactly as it stands in the
+    /// envelope that [`walk_embedded`] read, without reading it again.
+    pub(crate) fn decode_inbound(&self, payload: &str) -> Result<InboundDocument, Vec<EbmsError>> {
+        let mut tape = Vec::with_capacity(self.marks.len());
+        for m in &self.marks {
+            tape.push(match m {
+                Mark::Open(name, attr) => Tape::Open(name, attr.clone().map(Cow::Owned)),
+                Mark::At(a, b) => match payload.get(*a..*b) {
+                    Some(t) => Tape::Text(Cow::Borrowed(t)),
+                    // Not the text that was read: read it afresh.
+                    None => return decode_inbound(payload),
+                },
+                Mark::Owned(t) => Tape::Text(Cow::Owned(t.clone())),
+                Mark::Close => Tape::Close,
+            });
+        }
+        (self.version.decode_inbound)(payload, self.root, Some(&tape))
+    }
+}
+
+/// Walks, with the envelope's `reader`, the payload element whose start tag `start` (at byte
+/// `base` of `xml`) was just read, up to its end tag, calling `check(event, open)` on every
+/// event (`open`: the payload's elements open before it); `Err` when `check` refuses one or the
+/// XML is not well-formed. `Some` when the payload is an inbound document of a supported
+/// version and its structure pass (the one [`decode_inbound`] runs on the payload alone) finds
+/// nothing wrong and records its tape.
+pub(crate) fn walk_embedded<'x>(
+    reader: &mut NsReader<&'x [u8]>,
+    xml: &'x str,
+    start: &BytesStart<'x>,
+    empty: bool,
+    base: usize,
+    mut check: impl FnMut(&Event<'x>, usize) -> bool,
+) -> Result<Option<Embedded>, ()> {
+    let (ns, local) = reader.resolve_element(start.name());
+    let found = VERSIONS
+        .iter()
+        .copied()
+        .find(|v| matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == v.namespace.as_bytes()))
+        .and_then(|v| {
+            v.inbound
+                .iter()
+                .find(|r| r.name.as_bytes() == local.as_ref())
+                .map(|r| (v, r))
+        });
+    let mut clean = found.is_some();
+    let (version, root) = found.unwrap_or((current(), &EMPTY_ROOT));
+    let mut s = Scan {
+        reader,
+        stack: Vec::with_capacity(8),
+        errors: Vec::new(),
+        ns: version.namespace,
+        tape: Vec::with_capacity(xml.len() / 16),
+        tape_ok: true,
+        xml,
+    };
+    if clean {
+        let _ = s.attributes(start, root.attrs, true, root.name, 0);
+        s.stack.push(Frame {
+            children: match root.content {
+                Content::Seq(c) => Some(c),
+                Content::Text => None,
+            },
+            name: root.name,
+            index: 0,
+            last: 0,
+            counts: [0; 24],
+        });
+    }
+    let mut open = usize::from(!empty);
+    while open > 0 {
+        let ev = s.reader.read_event().map_err(|_| ())?;
+        if !check(&ev, open) {
+            return Err(());
+        }
+        match ev {
+            Event::Start(e) => {
+                open += 1;
+                if clean {
+                    clean = matches!(child(&mut s, &e), Step::Pushed) && s.stack.len() <= MAX_DEPTH;
+                }
+            }
+            Event::Empty(e) => {
+                if clean {
+                    clean = matches!(child(&mut s, &e), Step::Pushed);
+                    s.stack.pop();
+                    s.tape.push(Tape::Close);
+                }
+            }
+            Event::End(_) => {
+                open -= 1;
+                if clean {
+                    s.stack.pop();
+                    if !s.stack.is_empty() {
+                        s.tape.push(Tape::Close);
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if clean && !s.stack.is_empty() {
+                    s.text(t);
+                }
+            }
+            Event::Comment(_) => {
+                if s.stack.last().is_some_and(|f| f.children.is_none()) {
+                    clean = false;
+                }
+            }
+            Event::Eof => return Err(()),
+            _ => clean = false,
+        }
+        clean = clean && s.tape_ok && s.errors.is_empty();
+    }
+    if !(clean && s.tape_ok && s.errors.is_empty()) {
+        return Ok(None);
+    }
+    let at = |t: &str| {
+        let off = (t.as_ptr() as usize).checked_sub(xml.as_ptr() as usize)?;
+        let a = off.checked_sub(base)?;
+        Some(Mark::At(a, a + t.len()))
+    };
+    let mut marks = Vec::with_capacity(s.tape.len());
+    for t in s.tape {
+        marks.push(match t {
+            Tape::Open(name, attr) => Mark::Open(name, attr.map(Cow::into_owned)),
+            Tape::Text(Cow::Borrowed(t)) => match at(t) {
+                Some(m) => m,
+                None => return Ok(None),
+            },
+            Tape::Text(Cow::Owned(t)) => Mark::Owned(t),
+            Tape::Close => Mark::Close,
+        });
+    }
+    Ok(Some(Embedded {
+        version,
+        root: root.name,
+        marks,
+    }))
+}
+
+/// Stands in for the root's model when the payload is not a known document.
+static EMPTY_ROOT: Elem = Elem::seq("", 1, &[]);
+
 enum Step {
     /// A frame was pushed for the element (pop it again at once for an empty element).
     Pushed,
@@ -588,12 +899,22 @@ enum Step {
 }
 
 /// Handles a child start tag: checks it against the parent's model and pushes a frame for it.
-fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
+fn child(s: &mut Scan<'_, '_>, e: &BytesStart<'_>) -> Step {
     let (ns, local) = s.reader.resolve_element(e.name());
-    let local_s = String::from_utf8_lossy(local.as_ref());
     let in_ns = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == s.ns.as_bytes());
     let parent = s.stack.last().expect("inside the root");
     let parent_name = parent.name;
+    // The model's position of a known element, found without decoding its name.
+    let known = match parent.children {
+        Some(children) if in_ns => children
+            .iter()
+            .position(|c| c.name.as_bytes() == local.as_ref()),
+        _ => None,
+    };
+    let local_s = match known {
+        Some(_) => Cow::Borrowed(""),
+        None => String::from_utf8_lossy(local.as_ref()),
+    };
     let Some(children) = parent.children else {
         let at = s.path(Some((&local_s, 0)));
         s.error(
@@ -603,12 +924,7 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
         );
         return Step::Skip;
     };
-    let pos = if in_ns {
-        children.iter().position(|c| c.name == local_s)
-    } else {
-        None
-    };
-    let Some(pos) = pos else {
+    let Some(pos) = known else {
         let at = s.path(Some((&local_s, 0)));
         let what = match ns {
             ResolveResult::Bound(n) if !in_ns => {
@@ -673,7 +989,8 @@ fn child(s: &mut Scan<'_>, e: &BytesStart<'_>) -> Step {
     if skip {
         return Step::Skip;
     }
-    s.attributes(e, model.attrs, false, model.name, index);
+    let attr = s.attributes(e, model.attrs, false, model.name, index);
+    s.tape.push(Tape::Open(model.name, attr));
     s.stack.push(Frame {
         children: match model.content {
             Content::Seq(c) => Some(c),
@@ -872,12 +1189,19 @@ impl Cx {
 pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     let is_ws = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
     let t = s.trim_matches(is_ws);
-    let mut prev_ws = false;
-    let clean = t.chars().all(|c| {
-        let bad = matches!(c, '\t' | '\r' | '\n') || (c == ' ' && prev_ws);
-        prev_ws = c == ' ';
-        !bad
-    });
+    // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
+    let b = t.as_bytes();
+    let clean = if b.len() < 64 {
+        let mut prev_ws = false;
+        b.iter().all(|&c| {
+            let bad = matches!(c, b'\t' | b'\r' | b'\n') || (c == b' ' && prev_ws);
+            prev_ws = c == b' ';
+            !bad
+        })
+    } else {
+        memchr::memchr3(b'\t', b'\r', b'\n', b).is_none()
+            && memchr::memchr_iter(b' ', b).all(|i| b.get(i + 1) != Some(&b' '))
+    };
     if clean {
         return Cow::Borrowed(t);
     }
@@ -1465,6 +1789,24 @@ pub(crate) mod tests {
         );
         let errors = decode_inbound(&xml).unwrap_err();
         assert_eq!(errors[0].code, ErrorCode::OtherXml, "{errors:?}");
+    }
+
+    #[test]
+    fn collapse_trims_and_joins_blank_runs() {
+        for (text, expected, borrowed) in [
+            ("", "", true),
+            ("a b", "a b", true),
+            ("  a b \n", "a b", true),
+            ("a  b", "a b", false),
+            ("a\tb", "a b", false),
+            ("a \r\n b", "a b", false),
+            ("บริษัท  สยาม\nจำกัด", "บริษัท สยาม จำกัด", false),
+            ("\t\n ", "", true),
+        ] {
+            let got = collapse(text);
+            assert_eq!(got, expected, "{text:?}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), borrowed, "{text:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::dto::*;
 use super::NAMESPACE;
 use crate::domain::*;
-use crate::wire::payload::{collapse, Cx, Loc};
+use crate::wire::payload::{collapse, Cx, Loc, Tape};
 use crate::wire::{EbmsError, ErrorCode};
 
 // =============================================================================================
@@ -19,23 +19,24 @@ use crate::wire::{EbmsError, ErrorCode};
 pub(crate) fn decode_inbound(
     xml: &str,
     root: &'static str,
+    tape: Option<&[Tape<'_>]>,
 ) -> Result<InboundDocument, Vec<EbmsError>> {
     let mut cx = Cx::default();
     let doc = match root {
         "ImportPermitRequest" => {
-            let d: ImportPermitRequestDto = de(xml, root)?;
+            let d: ImportPermitRequestDto = de(xml, root, tape)?;
             import_permit_request(&mut cx, &d).map(InboundDocument::ImportPermitRequest)
         }
         "DeclarationCheck" => {
-            let d: DeclarationCheckDto = de(xml, root)?;
+            let d: DeclarationCheckDto = de(xml, root, tape)?;
             declaration_check(&mut cx, &d).map(InboundDocument::DeclarationCheck)
         }
         "DeclarationAmendment" => {
-            let d: DeclarationAmendmentDto = de(xml, root)?;
+            let d: DeclarationAmendmentDto = de(xml, root, tape)?;
             declaration_amendment(&mut cx, &d).map(InboundDocument::DeclarationAmendment)
         }
         "PermitStatusQuery" => {
-            let d: PermitStatusQueryDto = de(xml, root)?;
+            let d: PermitStatusQueryDto = de(xml, root, tape)?;
             permit_status_query(&mut cx, &d).map(InboundDocument::PermitStatusQuery)
         }
         other => return Err(unknown_root(other)),
@@ -46,24 +47,25 @@ pub(crate) fn decode_inbound(
 pub(crate) fn decode_outbound(
     xml: &str,
     root: &'static str,
+    tape: Option<&[Tape<'_>]>,
 ) -> Result<OutboundDocument, Vec<EbmsError>> {
     let mut cx = Cx::default();
     let doc = match root {
         "ImportPermitResponse" => {
-            let d: ImportPermitResponseDto = de(xml, root)?;
+            let d: ImportPermitResponseDto = de(xml, root, tape)?;
             import_permit_response(&mut cx, &d).map(OutboundDocument::ImportPermitResponse)
         }
         "DeclarationCheckResponse" => {
-            let d: DeclarationCheckResponseDto = de(xml, root)?;
+            let d: DeclarationCheckResponseDto = de(xml, root, tape)?;
             declaration_check_response(&mut cx, &d).map(OutboundDocument::DeclarationCheckResponse)
         }
         "DeclarationAmendmentResponse" => {
-            let d: DeclarationAmendmentResponseDto = de(xml, root)?;
+            let d: DeclarationAmendmentResponseDto = de(xml, root, tape)?;
             declaration_amendment_response(&mut cx, &d)
                 .map(OutboundDocument::DeclarationAmendmentResponse)
         }
         "PermitStatusResponse" => {
-            let d: PermitStatusResponseDto = de(xml, root)?;
+            let d: PermitStatusResponseDto = de(xml, root, tape)?;
             permit_status_response(&mut cx, &d).map(OutboundDocument::PermitStatusResponse)
         }
         other => return Err(unknown_root(other)),
@@ -72,36 +74,93 @@ pub(crate) fn decode_outbound(
 }
 
 pub(crate) fn encode_inbound(doc: &InboundDocument) -> String {
+    encode_inbound_by::<Hand>(doc)
+}
+
+pub(crate) fn encode_outbound(doc: &OutboundDocument) -> String {
+    encode_outbound_by::<Hand>(doc)
+}
+
+/// [`encode_inbound`] with the serde serializer: the reference the hand-written writer is
+/// checked against.
+#[cfg(test)]
+pub(super) fn encode_inbound_serde(doc: &InboundDocument) -> String {
+    encode_inbound_by::<Serde>(doc)
+}
+
+/// [`encode_outbound`] with the serde serializer.
+#[cfg(test)]
+pub(super) fn encode_outbound_serde(doc: &OutboundDocument) -> String {
+    encode_outbound_by::<Serde>(doc)
+}
+
+/// How a document DTO becomes text.
+trait Writer {
+    fn write<T: Serialize + RootXml>(dto: &T) -> String;
+}
+
+/// The DTOs' own writer (what the serde serializer writes, without its per-call overhead).
+struct Hand;
+
+impl Writer for Hand {
+    fn write<T: Serialize + RootXml>(dto: &T) -> String {
+        dto.to_xml()
+    }
+}
+
+/// The serde serializer.
+#[cfg(test)]
+struct Serde;
+
+#[cfg(test)]
+impl Writer for Serde {
+    fn write<T: Serialize + RootXml>(dto: &T) -> String {
+        ser(dto)
+    }
+}
+
+fn encode_inbound_by<W: Writer>(doc: &InboundDocument) -> String {
     match doc {
-        InboundDocument::ImportPermitRequest(d) => ser(&import_permit_request_dto(d)),
-        InboundDocument::DeclarationCheck(d) => ser(&declaration_check_dto(d)),
-        InboundDocument::DeclarationAmendment(d) => ser(&DeclarationAmendmentDto {
+        InboundDocument::ImportPermitRequest(d) => W::write(&import_permit_request_dto(d)),
+        InboundDocument::DeclarationCheck(d) => W::write(&declaration_check_dto(d)),
+        InboundDocument::DeclarationAmendment(d) => W::write(&DeclarationAmendmentDto {
             xmlns: NAMESPACE,
             declaration_number: b(&d.declaration_number),
             action: b(match d.action {
                 AmendmentAction::Cancel => "CANCEL",
             }),
         }),
-        InboundDocument::PermitStatusQuery(d) => ser(&permit_status_query_dto(d)),
+        InboundDocument::PermitStatusQuery(d) => W::write(&permit_status_query_dto(d)),
     }
 }
 
-pub(crate) fn encode_outbound(doc: &OutboundDocument) -> String {
+fn encode_outbound_by<W: Writer>(doc: &OutboundDocument) -> String {
     match doc {
-        OutboundDocument::ImportPermitResponse(d) => ser(&import_permit_response_dto(d)),
-        OutboundDocument::DeclarationCheckResponse(d) => ser(&declaration_check_response_dto(d)),
+        OutboundDocument::ImportPermitResponse(d) => W::write(&import_permit_response_dto(d)),
+        OutboundDocument::DeclarationCheckResponse(d) => {
+            W::write(&declaration_check_response_dto(d))
+        }
         OutboundDocument::DeclarationAmendmentResponse(d) => {
-            ser(&DeclarationAmendmentResponseDto {
+            W::write(&DeclarationAmendmentResponseDto {
                 xmlns: NAMESPACE,
                 declaration_number: b(&d.declaration_number),
                 result: b(d.result.code()),
             })
         }
-        OutboundDocument::PermitStatusResponse(d) => ser(&permit_status_response_dto(d)),
+        OutboundDocument::PermitStatusResponse(d) => W::write(&permit_status_response_dto(d)),
     }
 }
 
-fn de<'a, T: Deserialize<'a>>(xml: &'a str, root: &str) -> Result<T, Vec<EbmsError>> {
+/// The DTO of a document: from the structure pass's tape when there is one (the document is
+/// then structurally clean), else read from the text with serde.
+fn de<'a, T: Deserialize<'a> + FromTape<'a>>(
+    xml: &'a str,
+    root: &str,
+    tape: Option<&[Tape<'a>]>,
+) -> Result<T, Vec<EbmsError>> {
+    if let Some(tape) = tape {
+        return Ok(T::from_tape(tape));
+    }
     quick_xml::de::from_str(xml).map_err(|e| {
         vec![EbmsError::new(
             ErrorCode::OtherXml,
@@ -111,6 +170,7 @@ fn de<'a, T: Deserialize<'a>>(xml: &'a str, root: &str) -> Result<T, Vec<EbmsErr
     })
 }
 
+#[cfg(test)]
 fn ser<T: Serialize>(dto: &T) -> String {
     // The DTOs hold only structs, sequences, options and strings, which the serializer always
     // accepts: a failure here is a bug in the DTO definitions.
@@ -1315,7 +1375,31 @@ fn o<'a>(s: String) -> Txt<'a> {
 }
 
 fn d<'a>(date: NaiveDate) -> Txt<'a> {
-    o(format_date(date))
+    o(date_text(date))
+}
+
+/// [`format_date`] without the format-string machinery for years 0 to 9999.
+fn date_text(date: NaiveDate) -> String {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return format_date(date);
+    }
+    let mut s = String::with_capacity(10);
+    for (v, width) in [
+        (year.unsigned_abs(), 1000),
+        (date.month(), 10),
+        (date.day(), 10),
+    ] {
+        if width == 10 {
+            s.push('-');
+        }
+        let mut w = width;
+        while w > 0 {
+            s.push(char::from(b'0' + ((v / w) % 10) as u8));
+            w /= 10;
+        }
+    }
+    s
 }
 
 fn n<'a>(v: impl ToString) -> Txt<'a> {
@@ -1575,5 +1659,25 @@ fn permit_status_response_dto(r: &PermitStatusResponse) -> PermitStatusResponseD
                 })
                 .collect(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_format_date_writes_them() {
+        let mut day = NaiveDate::from_ymd_opt(-3, 1, 1).expect("date");
+        let last = NaiveDate::from_ymd_opt(10_001, 12, 31).expect("date");
+        while day <= last {
+            assert_eq!(date_text(day), format_date(day));
+            day = day
+                + chrono::Days::new(if (1..9998).contains(&day.year()) {
+                    97
+                } else {
+                    1
+                });
+        }
     }
 }

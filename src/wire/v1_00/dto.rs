@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::payload::Tape;
+
 /// The text of a leaf element or attribute; `None` when absent.
 pub type Txt<'a> = Option<Cow<'a, str>>;
 
@@ -26,6 +28,27 @@ macro_rules! dto {
                 pub $field: $ty,
             )*
         }
+        dto!(@tape $name { $( $field = $xml ),* });
+        impl WriteXml for $name<'_> {
+            fn write(&self, name: &str, out: &mut String) {
+                out.push('<');
+                out.push_str(name);
+                out.push_str(" xmlns=\"");
+                escape_attr(self.xmlns, out);
+                out.push('"');
+                let open = out.len();
+                out.push('>');
+                $( Put::put(&self.$field, $xml, out); )*
+                close(name, open, out);
+            }
+        }
+        impl RootXml for $name<'_> {
+            fn to_xml(&self) -> String {
+                let mut out = String::with_capacity(4096);
+                self.write($root, &mut out);
+                out
+            }
+        }
     };
     ($name:ident { $( $field:ident : $ty:ty = $xml:literal ),* $(,)? }) => {
         #[derive(Debug, Default, Serialize, Deserialize)]
@@ -35,7 +58,263 @@ macro_rules! dto {
                 pub $field: $ty,
             )*
         }
+        dto!(@tape $name { $( $field = $xml ),* });
+        impl WriteXml for $name<'_> {
+            fn write(&self, name: &str, out: &mut String) {
+                out.push('<');
+                out.push_str(name);
+                let open = out.len();
+                out.push('>');
+                $( Put::put(&self.$field, $xml, out); )*
+                close(name, open, out);
+            }
+        }
     };
+    (@tape $name:ident { $( $field:ident = $xml:literal ),* }) => {
+        impl<'a> FromTape<'a> for $name<'a> {
+            fn fill(&mut self, _attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+                while let Some((name, attr)) = cur.next_child() {
+                    match name {
+                        $( $xml => Field::put(&mut self.$field, attr, cur), )*
+                        _ => cur.skip(),
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// A DTO written as element `name`, exactly as the serde serializer writes it (no
+/// indentation, `<name/>` when it has no content, `&`, `<`, `>` escaped in text and `"` also in
+/// attribute values).
+pub trait WriteXml {
+    fn write(&self, name: &str, out: &mut String);
+}
+
+/// A document DTO written as its root element.
+pub trait RootXml {
+    fn to_xml(&self) -> String;
+}
+
+/// A DTO field written as element(s) `name`; absent values and empty lists are left out.
+trait Put {
+    fn put(&self, name: &str, out: &mut String);
+}
+
+impl Put for Txt<'_> {
+    fn put(&self, name: &str, out: &mut String) {
+        if let Some(text) = self {
+            out.push('<');
+            out.push_str(name);
+            if text.is_empty() {
+                out.push_str("/>");
+            } else {
+                out.push('>');
+                escape_text(text, out);
+                out.push_str("</");
+                out.push_str(name);
+                out.push('>');
+            }
+        }
+    }
+}
+
+impl<D: WriteXml> Put for Option<D> {
+    fn put(&self, name: &str, out: &mut String) {
+        if let Some(v) = self {
+            v.write(name, out);
+        }
+    }
+}
+
+impl<D: WriteXml> Put for Vec<D> {
+    fn put(&self, name: &str, out: &mut String) {
+        for v in self {
+            v.write(name, out);
+        }
+    }
+}
+
+/// Ends element `name` whose start tag's `>` is at `open`: `/>` when nothing followed it.
+fn close(name: &str, open: usize, out: &mut String) {
+    if out.len() == open + 1 {
+        out.truncate(open);
+        out.push_str("/>");
+    } else {
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    }
+}
+
+/// An element with one optional attribute and optional text (`QuantityDto`, `MessageDto`).
+fn write_text_with_attr(name: &str, attr: (&str, &Txt<'_>), text: &Txt<'_>, out: &mut String) {
+    out.push('<');
+    out.push_str(name);
+    if let Some(v) = attr.1 {
+        out.push(' ');
+        out.push_str(attr.0);
+        out.push_str("=\"");
+        escape_attr(v, out);
+        out.push('"');
+    }
+    match text {
+        Some(t) if !t.is_empty() => {
+            out.push('>');
+            escape_text(t, out);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+        _ => out.push_str("/>"),
+    }
+}
+
+impl WriteXml for QuantityDto<'_> {
+    fn write(&self, name: &str, out: &mut String) {
+        write_text_with_attr(name, ("unitCode", &self.unit_code), &self.value, out);
+    }
+}
+
+impl WriteXml for MessageDto<'_> {
+    fn write(&self, name: &str, out: &mut String) {
+        write_text_with_attr(name, ("xml:lang", &self.lang), &self.text, out);
+    }
+}
+
+fn escape_with(s: &str, out: &mut String, quote: bool) {
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if quote => "&quot;",
+            _ => continue,
+        };
+        out.push_str(s.get(from..i).unwrap_or_default());
+        out.push_str(rep);
+        from = i + 1;
+    }
+    out.push_str(s.get(from..).unwrap_or_default());
+}
+
+fn escape_text(s: &str, out: &mut String) {
+    escape_with(s, out, false)
+}
+
+fn escape_attr(s: &str, out: &mut String) {
+    escape_with(s, out, true)
+}
+
+/// Reads a [`Tape`] recorded by the structure pass of a clean document.
+pub struct Cursor<'t, 'a> {
+    tape: &'t [Tape<'a>],
+    pos: usize,
+}
+
+impl<'t, 'a> Cursor<'t, 'a> {
+    pub fn new(tape: &'t [Tape<'a>]) -> Self {
+        Self { tape, pos: 0 }
+    }
+
+    /// The next child element of the current one (its name and attribute value), or `None`
+    /// at the current element's end (which is consumed).
+    fn next_child(&mut self) -> Option<(&'static str, &'t Option<Cow<'a, str>>)> {
+        loop {
+            let t = self.tape.get(self.pos)?;
+            self.pos += 1;
+            match t {
+                Tape::Open(name, attr) => return Some((name, attr)),
+                Tape::Close => return None,
+                Tape::Text(_) => {}
+            }
+        }
+    }
+
+    /// The text of the current (text-only) element, empty when it has none; consumes its end.
+    fn text(&mut self) -> Option<Cow<'a, str>> {
+        let mut text = None;
+        loop {
+            let Some(t) = self.tape.get(self.pos) else {
+                return text;
+            };
+            self.pos += 1;
+            match t {
+                Tape::Text(v) => text = Some(v.clone()),
+                Tape::Open(..) => self.skip(),
+                Tape::Close => return text,
+            }
+        }
+    }
+
+    /// Skips the rest of the current element, its end included.
+    fn skip(&mut self) {
+        let mut depth = 0usize;
+        while let Some(t) = self.tape.get(self.pos) {
+            self.pos += 1;
+            match t {
+                Tape::Open(..) => depth += 1,
+                Tape::Close if depth == 0 => return,
+                Tape::Close => depth -= 1,
+                Tape::Text(_) => {}
+            }
+        }
+    }
+}
+
+/// A DTO filled from a [`Tape`], as the serde reader fills it from the text.
+pub trait FromTape<'a>: Default {
+    /// Reads the content of the current element (whose attribute value is `attr`) up to and
+    /// including its end.
+    fn fill(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>);
+
+    fn from_tape(tape: &[Tape<'a>]) -> Self {
+        let mut v = Self::default();
+        v.fill(&None, &mut Cursor::new(tape));
+        v
+    }
+}
+
+/// A DTO field filled from one element of a [`Tape`].
+trait Field<'a> {
+    fn put(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>);
+}
+
+impl<'a> Field<'a> for Txt<'a> {
+    fn put(&mut self, _attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        *self = Some(cur.text().unwrap_or(Cow::Borrowed("")));
+    }
+}
+
+impl<'a, D: FromTape<'a>> Field<'a> for Option<D> {
+    fn put(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        let mut v = D::default();
+        v.fill(attr, cur);
+        *self = Some(v);
+    }
+}
+
+impl<'a, D: FromTape<'a>> Field<'a> for Vec<D> {
+    fn put(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        let mut v = D::default();
+        v.fill(attr, cur);
+        self.push(v);
+    }
+}
+
+impl<'a> FromTape<'a> for QuantityDto<'a> {
+    fn fill(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        self.unit_code = attr.clone();
+        self.value = cur.text();
+    }
+}
+
+impl<'a> FromTape<'a> for MessageDto<'a> {
+    fn fill(&mut self, attr: &Option<Cow<'a, str>>, cur: &mut Cursor<'_, 'a>) {
+        self.lang = attr.clone();
+        self.text = cur.text();
+    }
 }
 
 /// Which values the serializer leaves out: absent options and empty lists.

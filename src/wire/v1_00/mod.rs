@@ -229,3 +229,5 @@ const OUTBOUND: &[Elem] = &[
 
 #[cfg(test)]
 mod roundtrip_tests;
+#[cfg(test)]
+mod tape_tests;

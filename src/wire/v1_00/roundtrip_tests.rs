@@ -416,7 +416,7 @@ fn permit_status_query() -> impl Strategy<Value = PermitStatusQuery> {
     ]
 }
 
-fn inbound() -> impl Strategy<Value = InboundDocument> {
+pub(super) fn inbound() -> impl Strategy<Value = InboundDocument> {
     prop_oneof![
         import_permit_request().prop_map(InboundDocument::ImportPermitRequest),
         declaration_check().prop_map(InboundDocument::DeclarationCheck),
@@ -658,7 +658,7 @@ fn permit_status_response() -> impl Strategy<Value = PermitStatusResponse> {
         )
 }
 
-fn outbound() -> impl Strategy<Value = OutboundDocument> {
+pub(super) fn outbound() -> impl Strategy<Value = OutboundDocument> {
     prop_oneof![
         import_permit_response().prop_map(OutboundDocument::ImportPermitResponse),
         declaration_check_response().prop_map(OutboundDocument::DeclarationCheckResponse),

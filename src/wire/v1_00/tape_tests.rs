@@ -1,0 +1,350 @@
+//! The DTOs filled from the structure pass's tape give exactly what serde reading the text
+//! gives: same documents, same errors, for clean documents, their variations in blanks,
+//! entities, comments, CDATA, empty elements and attribute values, and the schema examples.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::roundtrip_tests::{inbound, outbound};
+use crate::wire::payload::{
+    decode_inbound, decode_inbound_from_text, decode_outbound, decode_outbound_from_text,
+    encode_inbound, encode_outbound, has_tape,
+};
+
+/// Decodes `xml` both ways (as inbound when `inbound`) and compares the answers.
+fn check(xml: &str, inbound: bool) {
+    if inbound {
+        assert_eq!(
+            decode_inbound(xml),
+            decode_inbound_from_text(xml),
+            "inbound document:\n{xml}"
+        );
+    } else {
+        assert_eq!(
+            decode_outbound(xml),
+            decode_outbound_from_text(xml),
+            "outbound document:\n{xml}"
+        );
+    }
+}
+
+const SNIPPETS: &[&str] = &[
+    " ",
+    "\n    ",
+    "\t",
+    "\r\n",
+    "&amp;",
+    "&#x41;",
+    "&#32;",
+    "&lt;x&gt;",
+    "<!-- note -->",
+    "<![CDATA[x]]>",
+    "<![CDATA[ ]]>",
+    "&unknown;",
+    "ก",
+];
+
+/// Applies one edit, chosen by `kind` at the position picked by `at`, to `xml`.
+fn mutate(xml: &str, kind: usize, at: usize, snippet: &str) -> String {
+    let positions: Vec<usize> = match kind % 5 {
+        // After a start tag that is followed by text.
+        0 => xml
+            .match_indices('>')
+            .map(|(i, _)| i + 1)
+            .filter(|&i| xml[i..].chars().next().is_some_and(|c| c != '<'))
+            .collect(),
+        // Before an end tag.
+        1 => xml.match_indices("</").map(|(i, _)| i).collect(),
+        // Between two tags.
+        2 => xml.match_indices("><").map(|(i, _)| i + 1).collect(),
+        // A leaf's text replaced by nothing.
+        3 => xml
+            .match_indices('>')
+            .map(|(i, _)| i + 1)
+            .filter(|&i| xml[i..].chars().next().is_some_and(|c| c != '<'))
+            .collect(),
+        // Inside an attribute value.
+        _ => xml.match_indices("=\"").map(|(i, _)| i + 2).collect(),
+    };
+    if positions.is_empty() {
+        return xml.to_owned();
+    }
+    let p = positions[at % positions.len()];
+    let mut out = String::with_capacity(xml.len() + 16);
+    out.push_str(&xml[..p]);
+    match kind % 5 {
+        3 => {
+            let end = xml[p..].find('<').map_or(xml.len(), |e| p + e);
+            out.push_str(&xml[end..]);
+            return out;
+        }
+        4 => out.push_str(match snippet {
+            "<!-- note -->" | "<![CDATA[x]]>" | "<![CDATA[ ]]>" => "&quot;",
+            s => s,
+        }),
+        _ => out.push_str(snippet),
+    }
+    out.push_str(&xml[p..]);
+    out
+}
+
+#[test]
+fn schema_examples_decode_the_same_from_the_tape() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
+    let mut taped = 0;
+    for entry in std::fs::read_dir(dir).expect("examples") {
+        let path = entry.expect("entry").path();
+        let xml = std::fs::read_to_string(&path).expect("readable");
+        for inbound in [true, false] {
+            check(&xml, inbound);
+            taped += usize::from(has_tape(&xml, inbound));
+        }
+    }
+    assert!(taped >= 8, "the valid examples are read from the tape");
+}
+
+#[test]
+fn empty_and_blank_elements_decode_the_same_from_the_tape() {
+    let doc = |inner: &str| {
+        format!(
+            "<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_00\">{inner}</DeclarationAmendment>"
+        )
+    };
+    for inner in [
+        "<DeclarationNumber/><Action>CANCEL</Action>",
+        "<DeclarationNumber></DeclarationNumber><Action>CANCEL</Action>",
+        "<DeclarationNumber>  </DeclarationNumber><Action>CANCEL</Action>",
+        "<DeclarationNumber> D&amp;1 </DeclarationNumber><Action> CANCEL\n</Action>",
+        "<DeclarationNumber>D<!-- x -->1</DeclarationNumber><Action>CANCEL</Action>",
+        "<DeclarationNumber><![CDATA[ D1 ]]></DeclarationNumber><Action>CANCEL</Action>",
+        "\n  <DeclarationNumber>D1</DeclarationNumber>\n  <!-- c -->\n  <Action>CANCEL</Action>\n",
+        "<Action>CANCEL</Action>",
+        "",
+    ] {
+        let xml = doc(inner);
+        check(&xml, true);
+    }
+    let xml = "<p:DeclarationAmendment xmlns:p=\"urn:th:tisi:nsw:permit:1_00\"><p:DeclarationNumber>D1</p:DeclarationNumber><p:Action>CANCEL</p:Action></p:DeclarationAmendment>";
+    assert!(has_tape(xml, true));
+    check(xml, true);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn encoded_inbound_documents_decode_the_same_from_the_tape(
+        doc in inbound(),
+        edits in proptest::collection::vec((0usize..5, any::<usize>(), 0usize..SNIPPETS.len()), 0..4),
+    ) {
+        let mut xml = encode_inbound(&doc);
+        for (kind, at, s) in edits {
+            xml = mutate(&xml, kind, at, SNIPPETS[s]);
+        }
+        check(&xml, true);
+    }
+
+    #[test]
+    fn encoded_outbound_documents_decode_the_same_from_the_tape(
+        doc in outbound(),
+        edits in proptest::collection::vec((0usize..5, any::<usize>(), 0usize..SNIPPETS.len()), 0..4),
+    ) {
+        let mut xml = encode_outbound(&doc);
+        for (kind, at, s) in edits {
+            xml = mutate(&xml, kind, at, SNIPPETS[s]);
+        }
+        check(&xml, false);
+    }
+}
+
+// ------------------------------------------------------------------ the writer
+
+mod writer {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+
+    use super::super::convert::{encode_inbound_serde, encode_outbound_serde};
+    use super::super::dto::*;
+    use crate::wire::payload::{encode_inbound, encode_outbound};
+    use crate::wire::v1_00::roundtrip_tests::{inbound, outbound};
+
+    /// The hand-written writer gives the serde serializer's bytes.
+    fn check<T: serde::Serialize + RootXml>(dto: &T) {
+        let serde = quick_xml::se::to_string(dto).expect("serializes");
+        assert_eq!(dto.to_xml(), serde);
+    }
+
+    fn t(s: &str) -> Txt<'_> {
+        Some(Cow::Borrowed(s))
+    }
+
+    #[test]
+    fn edge_values_are_written_as_serde_writes_them() {
+        check(&ImportPermitResponseDto::default());
+        check(&DeclarationAmendmentDto {
+            xmlns: "urn:a&b\"<>'",
+            declaration_number: t(""),
+            action: t("a&b<c>d\"e'f\r\n\tg  h"),
+        });
+        check(&ImportPermitResponseDto {
+            xmlns: "urn:x",
+            decision: t("APPROVED"),
+            permit: Some(PermitDto::default()),
+            importer: Some(PartyDto {
+                tax_number: t(""),
+                branch: None,
+            }),
+            item_results: vec![
+                ItemResultDto::default(),
+                ItemResultDto {
+                    approved_quantity: Some(QuantityDto {
+                        unit_code: t("C\"62&"),
+                        value: t(""),
+                    }),
+                    reasons: vec![ReasonDto {
+                        code: t("X"),
+                        field: None,
+                        messages: vec![
+                            MessageDto {
+                                lang: t("th"),
+                                text: None,
+                            },
+                            MessageDto {
+                                lang: None,
+                                text: t("<b>"),
+                            },
+                            MessageDto::default(),
+                        ],
+                    }],
+                    ..ItemResultDto::default()
+                },
+            ],
+            ..ImportPermitResponseDto::default()
+        });
+        check(&PermitStatusResponseDto {
+            history: Some(HistoryDto {
+                entries: vec![HistoryEntryDto {
+                    reason: Some(HistoryReasonDto::default()),
+                    ..HistoryEntryDto::default()
+                }],
+            }),
+            ..PermitStatusResponseDto::default()
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn inbound_documents_are_written_as_serde_writes_them(doc in inbound()) {
+            prop_assert_eq!(encode_inbound(&doc), encode_inbound_serde(&doc));
+        }
+
+        #[test]
+        fn outbound_documents_are_written_as_serde_writes_them(doc in outbound()) {
+            prop_assert_eq!(encode_outbound(&doc), encode_outbound_serde(&doc));
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the one-pass intake
+
+mod one_pass_intake {
+    use proptest::prelude::*;
+
+    use super::{mutate, SNIPPETS};
+    use crate::wire::intake::test_support::header;
+    use crate::wire::intake::{intake, intake_with, Limits, Packaging};
+    use crate::wire::payload::{decode_inbound, encode_inbound, root_name_inbound};
+    use crate::wire::reply::{build_request_xml, RequestOptions};
+    use crate::wire::v1_00::roundtrip_tests::inbound;
+
+    /// `intake`, which decodes an inline payload from the envelope pass, answers as
+    /// `intake_with` the payload decoder, which reads the payload cut out of the envelope.
+    fn check(content_type: Option<&str>, body: &[u8]) {
+        let limits = Limits::default();
+        assert_eq!(
+            intake(content_type, body, &limits),
+            intake_with(content_type, body, &limits, decode_inbound),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    fn message(action: &str, payload: &str, packaging: Packaging) -> (String, Vec<u8>) {
+        let opts = RequestOptions {
+            ack_requested: false,
+            sync_reply: true,
+            tis620: false,
+        };
+        let b = build_request_xml(&header(action), payload, packaging, opts);
+        (b.content_type, b.body)
+    }
+
+    #[test]
+    fn payload_namespace_variants_answer_the_same() {
+        let ns = "urn:th:tisi:nsw:permit:1_00";
+        let body = "<DeclarationNumber>D1</DeclarationNumber><Action>CANCEL</Action>";
+        for payload in [
+            format!("<DeclarationAmendment xmlns=\"{ns}\">{body}</DeclarationAmendment>"),
+            format!("<p:DeclarationAmendment xmlns:p=\"{ns}\"><p:DeclarationNumber>D1</p:DeclarationNumber><p:Action>CANCEL</p:Action></p:DeclarationAmendment>"),
+            format!("<eb:DeclarationAmendment xmlns:eb=\"{ns}\"><eb:DeclarationNumber>D1</eb:DeclarationNumber><eb:Action>CANCEL</eb:Action></eb:DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><SOAP:DeclarationNumber>D1</SOAP:DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+            format!("<DeclarationAmendment>{body}</DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"urn:th:tisi:nsw:permit:1_07\">{body}</DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber> D&amp;1 </DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><Action>CANCEL</Action>{body}</DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"/>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D<!-- c -->1</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+            format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber><![CDATA[D1]]></DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"),
+        ] {
+            for packaging in [Packaging::Inline, Packaging::Multipart] {
+                let (ct, b) = message("DeclarationAmendment", &payload, packaging);
+                check(Some(&ct), &b);
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_inline_payload_is_decoded_from_the_envelope_pass() {
+        let ns = "urn:th:tisi:nsw:permit:1_00";
+        let cases = [
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D1</DeclarationNumber><Action>CANCEL</Action></DeclarationAmendment>"), true),
+            (format!("<p:DeclarationAmendment xmlns:p=\"{ns}\"><p:DeclarationNumber>D1</p:DeclarationNumber><p:Action>CANCEL</p:Action></p:DeclarationAmendment>"), true),
+            // Uses a prefix of the envelope: the payload alone gets its declaration.
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><DeclarationNumber>D1</DeclarationNumber><Action eb:x=\"1\">CANCEL</Action></DeclarationAmendment>"), false),
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><Action>CANCEL</Action></DeclarationAmendment>"), true),
+            (format!("<DeclarationAmendment xmlns=\"{ns}\"><Action>CANCEL</Action><Action>CANCEL</Action></DeclarationAmendment>"), false),
+        ];
+        for (payload, one_pass) in cases {
+            let (_, b) = message("DeclarationAmendment", &payload, Packaging::Inline);
+            let soap = String::from_utf8(b.clone()).expect("UTF-8");
+            let (_, embedded) =
+                crate::wire::envelope::parse_envelope_checked(&soap, &Limits::default())
+                    .expect("a well-formed envelope");
+            assert_eq!(embedded.is_some(), one_pass, "{payload}");
+            check(None, &b);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn inline_requests_answer_the_same(
+            doc in inbound(),
+            edits in proptest::collection::vec((0usize..5, any::<usize>(), 0usize..SNIPPETS.len()), 0..3),
+            multipart in any::<bool>(),
+        ) {
+            let mut xml = encode_inbound(&doc);
+            for (kind, at, s) in edits {
+                xml = mutate(&xml, kind, at, SNIPPETS[s]);
+            }
+            let packaging = if multipart { Packaging::Multipart } else { Packaging::Inline };
+            let (ct, b) = message(root_name_inbound(&doc), &xml, packaging);
+            check(Some(&ct), &b);
+        }
+    }
+}

@@ -200,7 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("cpa_id = \"NSW-TISI-PERMIT\"");
             println!("cert_sha256 = \"{}\"", out.client_sha256);
             println!("cert_subject_cn = \"NSW\"");
-            println!("delivery_url = \"https://127.0.0.1:8081/ebms\"");
+            println!("delivery_url = \"http://127.0.0.1:8090/ebms\"");
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve {

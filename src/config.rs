@@ -1109,7 +1109,7 @@ pub fn development_partner() -> Partner {
             per: Duration::from_secs(1),
             burst: NonZeroU32::new(200).expect("non-zero"),
         },
-        delivery_url: "http://127.0.0.1:8081/ebms".to_string(),
+        delivery_url: "http://127.0.0.1:8090/ebms".to_string(),
     }
 }
 

@@ -205,7 +205,7 @@ impl TlsArgs {
 #[derive(Args)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9090")]
+    #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
     /// Path of the ebMS endpoint.
     #[arg(long, default_value = "/ebms")]

@@ -535,10 +535,13 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
     assert!(html.contains("เลขประจำตัวผู้เสียภาษี") && html.contains("tax number"));
 }
 
-fn cli(args: &[&str]) -> (bool, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
+/// Runs the binary without blocking the runtime: a gateway spawned by the test runs on the same
+/// runtime and must go on committing while the command waits for the database.
+async fn cli(args: &[&str]) -> (bool, String, String) {
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
         .args(args)
         .output()
+        .await
         .expect("the binary runs");
     (
         o.status.success(),
@@ -558,7 +561,8 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
         "create",
         "--importer",
         &format!("{B}/00000"),
-    ]);
+    ])
+    .await;
     assert!(ok, "{out}{err}");
     let id = out
         .lines()
@@ -583,7 +587,8 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
         &format!("{A}/00000"),
         "--importer",
         &format!("{C}/00000"),
-    ]);
+    ])
+    .await;
     assert!(ok, "{out}{err}");
 
     // Invalid arguments are all named; nothing is created.
@@ -596,14 +601,15 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
         "0105536112015/00000",
         "--importer",
         &format!("{A}/0"),
-    ]);
+    ])
+    .await;
     assert!(!ok);
     assert!(
         err.contains("0105536112015") && err.contains(&format!("{A}/0")),
         "{err}"
     );
 
-    let (ok, list, _) = cli(&["--database", &db, "apikey", "list"]);
+    let (ok, list, _) = cli(&["--database", &db, "apikey", "list"]).await;
     assert!(ok);
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(
@@ -624,16 +630,16 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
     let path = format!("/api/v1/importers/{B}/00000/requests");
     assert_eq!(app.get_json(Some(&key), &path).await.0, 200);
 
-    let (ok, out, _) = cli(&["--database", &db, "apikey", "revoke", &id]);
+    let (ok, out, _) = cli(&["--database", &db, "apikey", "revoke", &id]).await;
     assert!(ok, "{out}");
     check_problem(&app.get_json(Some(&key), &path).await, 401, "API key");
-    let (_, list, _) = cli(&["--database", &db, "apikey", "list"]);
+    let (_, list, _) = cli(&["--database", &db, "apikey", "list"]).await;
     assert!(
         list.lines()
             .any(|l| l.starts_with(&id) && l.contains("revoked")),
         "{list}"
     );
-    let (ok, _, err) = cli(&["--database", &db, "apikey", "revoke", "000000000000"]);
+    let (ok, _, err) = cli(&["--database", &db, "apikey", "revoke", "000000000000"]).await;
     assert!(!ok);
     assert!(err.contains("no API key"), "{err}");
 }

@@ -35,7 +35,7 @@ if [ "$SMOKE" = 1 ]; then
     CONCURRENCIES="16 64"; SCALES="10k"
     OUT=$ROOT/target/bench-load-smoke
 else
-    N_CLOSED=20000; OPEN_RATE=5000; OPEN_SECS=10; N_DECL=6000; WARMUP=500
+    N_CLOSED=5000; OPEN_RATE=5000; OPEN_SECS=5; N_DECL=3000; WARMUP=300
     CONCURRENCIES="16 64 256"; SCALES="1m 10k"
 fi
 PORT=${BENCH_PORT:-18443}
@@ -48,6 +48,7 @@ mkdir -p "$OUT"
 FIG=$OUT/figures.md
 ROWS=$OUT/rows.tsv
 : > "$ROWS"
+: > "$OUT/failures.txt"
 GW_PID=""
 PG_DBS=()
 
@@ -178,9 +179,17 @@ run_load() {
     mkdir -p "$dir"
     local before
     before=$(load_avg)
-    "$MOCK" load --quiet --report-dir "$dir" "$@" > "$dir/stdout.txt" 2>&1 || {
-        cat "$dir/stdout.txt" >&2; echo "mock-nsw load failed: $name" >&2; exit 1; }
+    local failed=0
+    "$MOCK" load --quiet --report-dir "$dir" "$@" > "$dir/stdout.txt" 2>&1 || failed=1
     local r=$dir/report.json
+    if [ ! -f "$r" ]; then
+        cat "$dir/stdout.txt" >&2; echo "mock-nsw load failed: $name" >&2; exit 1
+    fi
+    if [ "$failed" = 1 ]; then
+        # The measured phase has its report; a later phase (declaration follow-ups) failed.
+        echo "$name: $(grep -m1 '^Error' "$dir/stdout.txt")" >> "$OUT/failures.txt"
+        log "$name: mock-nsw reported a failure after the measured phase (see failures.txt)"
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
         "$(jq -r '.throughput_rps | floor' "$r")" \
         "$(jq -r '.latency_us.p50' "$r")" "$(jq -r '.latency_us.p99' "$r")" \
@@ -227,13 +236,13 @@ for backend in $BACKENDS; do
                 if [ "$mode" = tls ] || [ "$scale" = 10k ]; then concs=64; fi
                 for c in $concs; do
                     run_load "$tag-closed-c$c-r$rep" "${common[@]}" --concurrency "$c" \
-                        --requests "$N_CLOSED" --seed "$rep$c" --max-time 300s
+                        --requests "$N_CLOSED" --seed "$((rep * 100000 + c * 16))" --max-time 300s
                 done
                 if [ "$mode" = plain ] && [ "$scale" != 10k ] || [ "$SMOKE" = 1 ]; then
                     run_load "$tag-open-r$rep" "${common[@]}" --rate "$OPEN_RATE" \
-                        --duration "${OPEN_SECS}s" --seed "9$rep" --max-time "$((OPEN_SECS + 60))s"
+                        --duration "${OPEN_SECS}s" --seed "$((rep * 100000 + 50000))" --max-time "$((OPEN_SECS + 60))s"
                     run_load "$tag-declaration-r$rep" "${common[@]}" --kind declaration \
-                        --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "7$rep" \
+                        --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000))" \
                         --max-time 300s
                 fi
             done
@@ -272,7 +281,7 @@ rm -f "$OUT/.sel"
 cat "$FIG"
 
 if [ "$SMOKE" = 1 ]; then
-    bad=$(awk -F'\t' '$7 != 0 || $8 != 0' "$ROWS")
+    bad=$(awk -F'\t' '$7 != 0 || $8 != 0' "$ROWS"; cat "$OUT/failures.txt")
     if [ -n "$bad" ]; then
         echo "smoke: errors or wrong decisions:" >&2
         echo "$bad" >&2

@@ -235,6 +235,9 @@ pub struct RequestGen {
     model: Arc<Model>,
     rng: ChaCha8Rng,
     mix: Mix,
+    /// The generation seed, part of every reference number: runs with different seeds
+    /// against one gateway database never reuse an importer's reference.
+    seed: u64,
     serial: u64,
     rejects: usize,
     /// Standards usable for approvable special-import items: current, rate 0, no report.
@@ -264,6 +267,7 @@ impl RequestGen {
             model,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F4E9_u64),
             mix,
+            seed,
             serial: 0,
             rejects: 0,
             plain_standards,
@@ -368,7 +372,10 @@ impl RequestGen {
             it.invoice_item_number = (i + 1) as u16;
         }
         let reference =
-            ReferenceNumber::parse(&format!("PO-{}-{:08}", self.model.seed, self.serial))
+            ReferenceNumber::parse(&format!(
+                "PO-{}-{}-{:08}",
+                self.model.seed, self.seed, self.serial
+            ))
                 .expect("short reference");
         b.draw_inspections(&tax, key.branch, reference.as_str());
         let items_expected: Vec<ExpectedItem> = b.expected;

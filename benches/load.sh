@@ -7,6 +7,9 @@
 #   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision; no speed checks
 #   options: --repeats N  --only sqlite|postgres  --no-build  --pg URL (server URL, no database)
 #
+# Seeds differ per run (and modulo 1000: mock-nsw derives declaration-number prefixes from
+# seed % 1000), so repetitions against one database never reuse a MessageId, a reference
+# or a declaration number.
 # Every load is bounded in count and in time (--max-time); the gateway is stopped at the end.
 set -euo pipefail
 
@@ -149,6 +152,14 @@ fresh_db() {
     esac
 }
 
+# A database with 1M licences takes about a gigabyte: removed as soon as its runs are done.
+drop_db() {
+    case $1 in
+        sqlite) rm -rf "$OUT/run/db-$2" ;;
+        postgres) psql "$PG/test" -qc "DROP DATABASE IF EXISTS ${3##*/}" >/dev/null || true ;;
+    esac
+}
+
 start_gateway() {
     local cfg=$1 name=$2
     "$GW" --config "$cfg" serve > "$OUT/run/$name.log" 2>&1 &
@@ -242,12 +253,13 @@ for backend in $BACKENDS; do
                     run_load "$tag-open-r$rep" "${common[@]}" --rate "$OPEN_RATE" \
                         --duration "${OPEN_SECS}s" --seed "$((rep * 100000 + 50000))" --max-time "$((OPEN_SECS + 60))s"
                     run_load "$tag-declaration-r$rep" "${common[@]}" --kind declaration \
-                        --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000))" \
+                        --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000 + rep * 7))" \
                         --max-time 300s
                 fi
             done
             MEM_ROWS+="| $tag | $((rss_idle / 1024)) | $(( $(rss_kib VmRSS) / 1024 )) | $(( $(rss_kib VmHWM) / 1024 )) |"$'\n'
             stop_gateway
+            drop_db "$backend" "$tag" "$url"
         done
     done
 done

@@ -79,15 +79,15 @@ impl Fixture {
         let mut req = self.request.clone();
         req.reference = ReferenceNumber::parse(&format!("PO-B-{n}")).expect("reference");
         let now = Utc::now();
-        let mut seq = 0u32;
+        let seq = std::cell::Cell::new(0u32);
         let renderer = Arc::new(ReplyRenderer::new(
             h.clone(),
             Packaging::Inline,
             true,
             true,
             || {
-                seq += 1;
-                format!("{id}-r{seq}@tisi")
+                seq.set(seq.get() + 1);
+                format!("{id}-r{}@tisi", seq.get())
             },
             now,
         ));

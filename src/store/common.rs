@@ -595,7 +595,17 @@ async fn decide_and_store_as<C: Conn>(
     request_id: String,
 ) -> Result<ImportPermitResponse, StoreError> {
     let branch = req.importer.branch.to_string();
-    let usage = special_usage(c, &req.importer.tax_number, &branch).await?;
+    // Earlier special-import quantities matter only to items under a special-import purpose
+    // (rule 13); the query reads all of the importer's earlier requests, so it is skipped
+    // when no item names a purpose.
+    let usage = if req.items.iter().any(|g| g.special_purpose.is_some()) {
+        special_usage(c, &req.importer.tax_number, &branch).await?
+    } else {
+        Usage {
+            importer: (req.importer.tax_number.to_string(), branch.clone()),
+            by: HashMap::new(),
+        }
+    };
     let decision = (ctx.decide)(req, &usage);
     store_request(c, meta, req, ctx, hash, version, request_id, decision).await
 }

@@ -769,7 +769,12 @@ async fn store_request<C: Conn>(
         .items
         .iter()
         .zip(&item_pks)
-        .flat_map(|(item, pk)| item.reasons.iter().enumerate().map(|(seq, r)| (*pk, seq, r)))
+        .flat_map(|(item, pk)| {
+            item.reasons
+                .iter()
+                .enumerate()
+                .map(|(seq, r)| (*pk, seq, r))
+        })
         .collect();
     for chunk in reasons.chunks(ROWS_PER_STATEMENT) {
         let mut args = Vec::with_capacity(chunk.len() * 6);

@@ -371,12 +371,11 @@ impl RequestGen {
             it.item_number = (i + 1) as u16;
             it.invoice_item_number = (i + 1) as u16;
         }
-        let reference =
-            ReferenceNumber::parse(&format!(
-                "PO-{}-{}-{:08}",
-                self.model.seed, self.seed, self.serial
-            ))
-                .expect("short reference");
+        let reference = ReferenceNumber::parse(&format!(
+            "PO-{}-{}-{:08}",
+            self.model.seed, self.seed, self.serial
+        ))
+        .expect("short reference");
         b.draw_inspections(&tax, key.branch, reference.as_str());
         let items_expected: Vec<ExpectedItem> = b.expected;
         let decision = RequestDecision::aggregate(items_expected.iter().map(|e| e.status));

@@ -235,9 +235,6 @@ pub struct RequestGen {
     model: Arc<Model>,
     rng: ChaCha8Rng,
     mix: Mix,
-    /// The generation seed, part of every reference number: runs with different seeds
-    /// against one gateway database never reuse an importer's reference.
-    seed: u64,
     serial: u64,
     rejects: usize,
     /// Standards usable for approvable special-import items: current, rate 0, no report.
@@ -267,7 +264,6 @@ impl RequestGen {
             model,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F4E9_u64),
             mix,
-            seed,
             serial: 0,
             rejects: 0,
             plain_standards,
@@ -371,11 +367,9 @@ impl RequestGen {
             it.item_number = (i + 1) as u16;
             it.invoice_item_number = (i + 1) as u16;
         }
-        let reference = ReferenceNumber::parse(&format!(
-            "PO-{}-{}-{:08}",
-            self.model.seed, self.seed, self.serial
-        ))
-        .expect("short reference");
+        let reference =
+            ReferenceNumber::parse(&format!("PO-{}-{:08}", self.model.seed, self.serial))
+                .expect("short reference");
         b.draw_inspections(&tax, key.branch, reference.as_str());
         let items_expected: Vec<ExpectedItem> = b.expected;
         let decision = RequestDecision::aggregate(items_expected.iter().map(|e| e.status));

@@ -595,7 +595,17 @@ async fn decide_and_store_as<C: Conn>(
     request_id: String,
 ) -> Result<ImportPermitResponse, StoreError> {
     let branch = req.importer.branch.to_string();
-    let usage = special_usage(c, &req.importer.tax_number, &branch).await?;
+    // Earlier special-import quantities matter only to items under a special-import purpose
+    // (rule 13); the query reads all of the importer's earlier requests, so it is skipped
+    // when no item names a purpose.
+    let usage = if req.items.iter().any(|g| g.special_purpose.is_some()) {
+        special_usage(c, &req.importer.tax_number, &branch).await?
+    } else {
+        Usage {
+            importer: (req.importer.tax_number.to_string(), branch.clone()),
+            by: HashMap::new(),
+        }
+    };
     let decision = (ctx.decide)(req, &usage);
     store_request(c, meta, req, ctx, hash, version, request_id, decision).await
 }
@@ -712,52 +722,77 @@ async fn store_request<C: Conn>(
         .await?
         .i64(0)?;
 
-    let mut item_pks = Vec::with_capacity(decision.items.len());
-    for item in &decision.items {
-        let g = by_number[&item.item_number];
-        let pk = c
-            .one_row(
-                "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
-                 country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
-                 status, standard, approved_milli, approved_unit) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
-                args![
-                    request_pk,
-                    item.item_number,
-                    item.invoice_item_number,
-                    item.hs_code.as_str(),
-                    item.country_of_origin.as_str(),
-                    &g.description,
-                    &g.brand,
-                    &g.model,
-                    milli(g.quantity.amount),
-                    g.quantity.unit.as_str(),
-                    g.special_purpose.clone(),
-                    item.status.code(),
-                    item.standard.as_ref().map(|s| s.canonical()),
-                    item.approved_quantity.as_ref().map(|q| milli(q.amount)),
-                    item.approved_quantity.as_ref().map(|q| q.unit.to_string())
-                ],
-                &[Ty::I64],
-            )
-            .await?
-            .i64(0)?;
-        for (seq, r) in item.reasons.iter().enumerate() {
-            c.exec(
-                "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                args![
-                    pk,
-                    seq as i64,
-                    r.code.code(),
-                    &r.field,
-                    &r.message_th,
-                    &r.message_en
-                ],
-            )
-            .await?;
+    // The items in multi-row statements (one round trip per chunk, not per row); their keys
+    // come back with their item numbers, which are unique within the request.
+    let mut item_pks: Vec<i64> = Vec::with_capacity(decision.items.len());
+    let mut pk_of: HashMap<u16, i64> = HashMap::with_capacity(decision.items.len());
+    for chunk in decision.items.chunks(ROWS_PER_STATEMENT) {
+        let mut args = Vec::with_capacity(chunk.len() * 15);
+        for item in chunk {
+            let g = by_number[&item.item_number];
+            args.extend(args![
+                request_pk,
+                item.item_number,
+                item.invoice_item_number,
+                item.hs_code.as_str(),
+                item.country_of_origin.as_str(),
+                &g.description,
+                &g.brand,
+                &g.model,
+                milli(g.quantity.amount),
+                g.quantity.unit.as_str(),
+                g.special_purpose.clone(),
+                item.status.code(),
+                item.standard.as_ref().map(|s| s.canonical()),
+                item.approved_quantity.as_ref().map(|q| milli(q.amount)),
+                item.approved_quantity.as_ref().map(|q| q.unit.to_string())
+            ]);
         }
+        let sql = format!(
+            "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
+             country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
+             status, standard, approved_milli, approved_unit) VALUES {} RETURNING id, item_number",
+            placeholders(chunk.len(), 15)
+        );
+        for r in c.rows(&sql, args, &[Ty::I64, Ty::I64]).await? {
+            let number = u16::try_from(r.i64(1)?).map_err(|_| bad("item number", "?"))?;
+            pk_of.insert(number, r.i64(0)?);
+        }
+    }
+    for item in &decision.items {
+        let pk = *pk_of.get(&item.item_number).ok_or_else(|| {
+            StoreError::Corrupt(format!("item {} was not stored", item.item_number))
+        })?;
         item_pks.push(pk);
+    }
+    let reasons: Vec<(i64, usize, &Reason)> = decision
+        .items
+        .iter()
+        .zip(&item_pks)
+        .flat_map(|(item, pk)| {
+            item.reasons
+                .iter()
+                .enumerate()
+                .map(|(seq, r)| (*pk, seq, r))
+        })
+        .collect();
+    for chunk in reasons.chunks(ROWS_PER_STATEMENT) {
+        let mut args = Vec::with_capacity(chunk.len() * 6);
+        for (pk, seq, r) in chunk {
+            args.extend(args![
+                *pk,
+                *seq as i64,
+                r.code.code(),
+                &r.field,
+                &r.message_th,
+                &r.message_en
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) VALUES {}",
+            placeholders(chunk.len(), 6)
+        );
+        c.exec(&sql, args).await?;
     }
 
     let permit = match permit_dates {
@@ -804,21 +839,22 @@ async fn store_request<C: Conn>(
                 )
                 .await?
                 .i64(0)?;
-            for (item, item_pk) in decision.items.iter().zip(&item_pks) {
-                let Some(q) = &item.approved_quantity else {
-                    continue;
-                };
-                if !matches!(
-                    item.status,
-                    ItemStatus::Approved | ItemStatus::HoldForInspection
-                ) {
-                    continue;
-                }
-                c.exec(
-                    "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
-                     hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
-                    args![
+            let on_permit: Vec<(&ItemResult, i64, &Quantity)> = decision
+                .items
+                .iter()
+                .zip(&item_pks)
+                .filter(|(item, _)| {
+                    matches!(
+                        item.status,
+                        ItemStatus::Approved | ItemStatus::HoldForInspection
+                    )
+                })
+                .filter_map(|(item, pk)| item.approved_quantity.as_ref().map(|q| (item, *pk, q)))
+                .collect();
+            for chunk in on_permit.chunks(ROWS_PER_STATEMENT) {
+                let mut args = Vec::with_capacity(chunk.len() * 9);
+                for (item, item_pk, q) in chunk {
+                    args.extend(args![
                         permit_pk,
                         *item_pk,
                         item.item_number,
@@ -828,9 +864,15 @@ async fn store_request<C: Conn>(
                         q.unit.as_str(),
                         item.status.code(),
                         milli(q.amount)
-                    ],
-                )
-                .await?;
+                    ]);
+                }
+                let sql = format!(
+                    "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
+                     hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
+                     VALUES {}",
+                    placeholders_then(chunk.len(), 9, ", 0")
+                );
+                c.exec(&sql, args).await?;
             }
             Some(permit)
         }
@@ -861,6 +903,37 @@ async fn store_request<C: Conn>(
         permit,
         items: decision.items,
     })
+}
+
+/// Rows per multi-row INSERT of a request's items, reasons and permit items: a request's
+/// rows go in one statement each (the parameter count stays far below both databases'
+/// limits).
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `($1, …, $n), ($n+1, …), …` for `rows` rows of `ncols` parameters.
+fn placeholders(rows: usize, ncols: usize) -> String {
+    placeholders_then(rows, ncols, "")
+}
+
+/// Like [`placeholders`], with `constants` (SQL literals) closing each row.
+fn placeholders_then(rows: usize, ncols: usize, constants: &str) -> String {
+    let mut out = String::with_capacity(rows * ncols * 5);
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for k in 0..ncols {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(i * ncols + k + 1).to_string());
+        }
+        out.push_str(constants);
+        out.push(')');
+    }
+    out
 }
 
 fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {

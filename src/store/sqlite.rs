@@ -302,6 +302,30 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>, stats: &WriterS
         }
         return;
     }
+    if batch.len() == 1 {
+        // A job alone needs no savepoint: when it fails, the transaction is rolled back.
+        let job = batch.into_iter().next().expect("one job");
+        let result = CatchUnwind((job.work)(conn)).await;
+        let result = match result {
+            Ok(v) => match plain(conn, "COMMIT").await {
+                Ok(()) => {
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    stats.jobs.fetch_add(1, Ordering::Relaxed);
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = plain(conn, "ROLLBACK").await;
+                    Err(e)
+                }
+            },
+            Err(e) => {
+                let _ = plain(conn, "ROLLBACK").await;
+                Err(e)
+            }
+        };
+        let _ = job.reply.send(result);
+        return;
+    }
     let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(batch.len());
     let mut broken: Option<StoreError> = None;
     for job in batch {

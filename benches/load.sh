@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Load figures of the gateway with mock-nsw, on SQLite and on PostgreSQL, plain HTTP and mutual
+# TLS, on loopback only. Writes target/bench-load/figures.md and every mock-nsw report
+# (report.json, report.md, latency.svg) under target/bench-load/.
+#
+#   benches/load.sh                 full run (1M and 10k licences, 3 repetitions per figure)
+#   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision; no speed checks
+#   options: --repeats N  --only sqlite|postgres  --no-build  --pg URL (server URL, no database)
+#
+# Seeds differ per run (and modulo 1000: mock-nsw derives declaration-number prefixes from
+# seed % 1000), so repetitions against one database never reuse a MessageId, a reference
+# or a declaration number.
+# Every load is bounded in count and in time (--max-time); the gateway is stopped at the end.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/target/bench-load
+SMOKE=0
+REPEATS=3
+ONLY=""
+BUILD=1
+PG=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) SMOKE=1; REPEATS=1 ;;
+        --repeats) REPEATS=$2; shift ;;
+        --only) ONLY=$2; shift ;;
+        --no-build) BUILD=0 ;;
+        --pg) PG=$2; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$SMOKE" = 1 ]; then
+    N_CLOSED=300; OPEN_RATE=200; OPEN_SECS=2; N_DECL=200; WARMUP=50
+    CONCURRENCIES="16 64"; SCALES="10k"
+    OUT=$ROOT/target/bench-load-smoke
+else
+    N_CLOSED=5000; OPEN_RATE=5000; OPEN_SECS=5; N_DECL=3000; WARMUP=300
+    CONCURRENCIES="16 64 256"; SCALES="1m 10k"
+fi
+PORT=${BENCH_PORT:-18443}
+ADMIN=${BENCH_ADMIN_PORT:-19443}
+BIN=$ROOT/target/release
+GW=$BIN/nsw-gateway
+MOCK=$BIN/mock-nsw
+TODAY=$(date -u +%F)
+mkdir -p "$OUT"
+FIG=$OUT/figures.md
+ROWS=$OUT/rows.tsv
+: > "$ROWS"
+: > "$OUT/failures.txt"
+GW_PID=""
+PG_DBS=()
+
+cleanup() {
+    if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
+        kill "$GW_PID" 2>/dev/null || true
+        wait "$GW_PID" 2>/dev/null || true
+    fi
+    for db in "${PG_DBS[@]:-}"; do
+        [ -n "$db" ] && psql "$PG/test" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    done
+}
+trap cleanup EXIT
+
+log() { echo "[$(date -u +%T)] $*" >&2; }
+load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+if [ "$BUILD" = 1 ]; then
+    log "building release binaries"
+    cargo build --release --workspace --bins
+fi
+
+# Reference data, generated once per scale and kept (same seed → same files).
+gen_data() {
+    local scale=$1 n
+    case $scale in 10k) n=10000 ;; 1m) n=1000000 ;; esac
+    local dir=$OUT/data-$scale
+    if [ ! -f "$dir/.done-$TODAY" ]; then
+        log "generating $n licences into $dir"
+        rm -rf "$dir"
+        "$MOCK" gen-data --out "$dir" --licences "$n" --seed 7 --today "$TODAY" >&2
+        touch "$dir/.done-$TODAY"
+    fi
+    echo "$dir"
+}
+
+# Writes a settings file: $1 database URL, $2 "tls" or "plain".
+config() {
+    local url=$1 mode=$2 file=$OUT/run/gateway-$2.toml
+    mkdir -p "$OUT/run"
+    cat > "$file" <<EOF
+[server]
+listen = "127.0.0.1:$PORT"
+max_in_flight = 8192
+max_connections = 4096
+
+[admin]
+listen = "127.0.0.1:$ADMIN"
+
+[database]
+url = "$url"
+max_connections = 16
+
+[gateway]
+party_id = "TISI"
+issuer_tax_number = "0994000159994"
+issuer_name = "Thai Industrial Standards Institute"
+
+[[partners]]
+party_id = "NSW"
+cpa_id = "NSW-TISI-PERMIT"
+rate_per_second = 1000000
+rate_burst = 1000000
+delivery_url = "http://127.0.0.1:9/ebms"
+EOF
+    if [ "$mode" = tls ]; then
+        echo 'cert_subject_cn = "NSW"' >> "$file"
+        cat >> "$file" <<EOF
+
+[tls]
+cert = "$OUT/certs/server.pem"
+key = "$OUT/certs/server-key.pem"
+client_ca = "$OUT/certs/ca.pem"
+EOF
+    fi
+    cat >> "$file" <<EOF
+
+[log]
+format = "json"
+filter = "warn"
+EOF
+    echo "$file"
+}
+
+fresh_db() {
+    local backend=$1 tag=$2
+    case $backend in
+        sqlite)
+            rm -rf "$OUT/run/db-$tag"
+            mkdir -p "$OUT/run/db-$tag"
+            echo "sqlite://$OUT/run/db-$tag/gateway.db" ;;
+        postgres)
+            local db="bench_${tag//-/_}_$$"
+            psql "$PG/test" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+            psql "$PG/test" -qc "CREATE DATABASE $db" >/dev/null
+            PG_DBS+=("$db")
+            echo "$PG/$db" ;;
+    esac
+}
+
+# A database with 1M licences takes about a gigabyte: removed as soon as its runs are done.
+drop_db() {
+    case $1 in
+        sqlite) rm -rf "$OUT/run/db-$2" ;;
+        postgres) psql "$PG/test" -qc "DROP DATABASE IF EXISTS ${3##*/}" >/dev/null || true ;;
+    esac
+}
+
+start_gateway() {
+    local cfg=$1 name=$2
+    "$GW" --config "$cfg" serve > "$OUT/run/$name.log" 2>&1 &
+    GW_PID=$!
+    for _ in $(seq 1 600); do
+        if curl -fsS "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1; then return 0; fi
+        if ! kill -0 "$GW_PID" 2>/dev/null; then
+            cat "$OUT/run/$name.log" >&2; echo "gateway did not start" >&2; exit 1
+        fi
+        sleep 0.2
+    done
+    echo "gateway not ready after 120 s" >&2; exit 1
+}
+
+stop_gateway() {
+    kill "$GW_PID" 2>/dev/null || true
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+}
+
+rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$GW_PID/status"; }
+
+# One mock-nsw load run; appends a row to rows.tsv:
+# name, throughput, p50, p99, p999, completed, errors, wrong decisions, load average.
+run_load() {
+    local name=$1; shift
+    local dir=$OUT/reports/$name
+    mkdir -p "$dir"
+    local before
+    before=$(load_avg)
+    local failed=0
+    "$MOCK" load --quiet --report-dir "$dir" "$@" > "$dir/stdout.txt" 2>&1 || failed=1
+    local r=$dir/report.json
+    if [ ! -f "$r" ]; then
+        cat "$dir/stdout.txt" >&2; echo "mock-nsw load failed: $name" >&2; exit 1
+    fi
+    if [ "$failed" = 1 ]; then
+        # The measured phase has its report; a later phase (declaration follow-ups) failed.
+        echo "$name: $(grep -m1 '^Error' "$dir/stdout.txt")" >> "$OUT/failures.txt"
+        log "$name: mock-nsw reported a failure after the measured phase (see failures.txt)"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
+        "$(jq -r '.throughput_rps | floor' "$r")" \
+        "$(jq -r '.latency_us.p50' "$r")" "$(jq -r '.latency_us.p99' "$r")" \
+        "$(jq -r '.latency_us.p999' "$r")" "$(jq -r '.completed' "$r")" \
+        "$(jq -r '.errors' "$r")" "$(jq -r '.errors_by_kind.wrong_decision // 0' "$r")" \
+        "$before" >> "$ROWS"
+    log "$name: $(tail -1 "$ROWS" | cut -f2) req/s, p99 $(tail -1 "$ROWS" | cut -f4) µs, errors $(tail -1 "$ROWS" | cut -f7), load $before"
+}
+
+target_for() { if [ "$1" = tls ]; then echo "https://localhost:$PORT/ebms"; else echo "http://127.0.0.1:$PORT/ebms"; fi; }
+tls_args() {
+    if [ "$1" = tls ]; then
+        echo "--ca $OUT/certs/ca.pem --cert $OUT/certs/client.pem --key $OUT/certs/client-key.pem"
+    fi
+}
+
+"$GW" certs dev "$OUT/certs" >/dev/null
+BACKENDS="sqlite postgres"
+[ -n "$ONLY" ] && BACKENDS=$ONLY
+if [[ " $BACKENDS " == *" postgres "* ]] && ! psql "$PG/test" -qc "SELECT 1" >/dev/null 2>&1; then
+    echo "PostgreSQL at $PG is not reachable" >&2; exit 1
+fi
+MEM_ROWS=""
+
+for backend in $BACKENDS; do
+    for scale in $SCALES; do
+        data=$(gen_data "$scale")
+        for mode in plain tls; do
+            # The 10k scale shows how figures move with the size of the reference data: closed
+            # loop only, plain HTTP.
+            if [ "$scale" = 10k ] && [ "$mode" = tls ] && [ "$SMOKE" = 0 ]; then continue; fi
+            tag="$backend-$scale-$mode"
+            url=$(fresh_db "$backend" "$tag")
+            cfg=$(config "$url" "$mode")
+            log "loading $scale reference data into $backend"
+            "$GW" --config "$cfg" refdata load "$data" > "$OUT/run/refdata-$tag.txt" 2>&1
+            start_gateway "$cfg" "$tag"
+            target=$(target_for "$mode")
+            # shellcheck disable=SC2046
+            common=(--target "$target" --data "$data" $(tls_args "$mode"))
+            rss_idle=$(rss_kib VmRSS)
+            for rep in $(seq 1 "$REPEATS"); do
+                concs=$CONCURRENCIES
+                if [ "$mode" = tls ] || [ "$scale" = 10k ]; then concs=64; fi
+                for c in $concs; do
+                    run_load "$tag-closed-c$c-r$rep" "${common[@]}" --concurrency "$c" \
+                        --requests "$N_CLOSED" --seed "$((rep * 100000 + c * 16))" --max-time 300s
+                done
+                if [ "$mode" = plain ] && [ "$scale" != 10k ] || [ "$SMOKE" = 1 ]; then
+                    run_load "$tag-open-r$rep" "${common[@]}" --rate "$OPEN_RATE" \
+                        --duration "${OPEN_SECS}s" --seed "$((rep * 100000 + 50000))" --max-time "$((OPEN_SECS + 60))s"
+                    run_load "$tag-declaration-r$rep" "${common[@]}" --kind declaration \
+                        --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000 + rep * 7))" \
+                        --max-time 300s
+                fi
+            done
+            MEM_ROWS+="| $tag | $((rss_idle / 1024)) | $(( $(rss_kib VmRSS) / 1024 )) | $(( $(rss_kib VmHWM) / 1024 )) |"$'\n'
+            stop_gateway
+            drop_db "$backend" "$tag" "$url"
+        done
+    done
+done
+
+# Figures: the median of the repetitions of each configuration.
+{
+    echo "# Load figures ($(date -u +%FT%TZ))"
+    echo
+    echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+        "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo). Gateway and mock-nsw share it."
+    echo "Repetitions per figure: $REPEATS (median shown; all runs in rows.tsv). Load average: 1, 5, 15 min before the run."
+    echo
+    echo "| run | req/s (median) | p50 µs | p99 µs | p99.9 µs | completed | errors | wrong decisions | runs (req/s) | load avg at the median run |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    cut -f1 "$ROWS" | sed 's/-r[0-9]*$//' | awk '!seen[$0]++' | while read -r cfgname; do
+        grep -P "^\Q$cfgname\E-r[0-9]+\t" "$ROWS" | sort -t$'\t' -k2,2n > "$OUT/.sel"
+        n=$(wc -l < "$OUT/.sel")
+        med=$(sed -n "$(( (n + 1) / 2 ))p" "$OUT/.sel")
+        all=$(cut -f2 "$OUT/.sel" | paste -sd/)
+        IFS=$'\t' read -r _ rps p50 p99 p999 done_ err wrong la <<< "$med"
+        echo "| $cfgname | $rps | $p50 | $p99 | $p999 | $done_ | $err | $wrong | $all | $la |"
+    done
+    echo
+    echo "Gateway memory (MiB): after start-up (reference data loaded), at the end, and the high-water mark (VmHWM)."
+    echo
+    echo "| gateway | RSS idle | RSS end | VmHWM |"
+    echo "|---|---|---|---|"
+    printf '%s' "$MEM_ROWS"
+} > "$FIG"
+rm -f "$OUT/.sel"
+cat "$FIG"
+
+if [ "$SMOKE" = 1 ]; then
+    bad=$(awk -F'\t' '$7 != 0 || $8 != 0' "$ROWS"; cat "$OUT/failures.txt")
+    if [ -n "$bad" ]; then
+        echo "smoke: errors or wrong decisions:" >&2
+        echo "$bad" >&2
+        exit 1
+    fi
+    echo "smoke: every run without errors or wrong decisions"
+fi

@@ -540,19 +540,36 @@ impl fmt::Display for PermitNumber {
 /// A free-text identifier of at most `max` characters (`an..35` in the spec): no control
 /// characters, not blank.
 pub fn parse_an(s: &str, max: usize, what: &str) -> Result<String, ValueError> {
-    let n = s.chars().count();
-    if n == 0 || s.trim().is_empty() {
+    if s.trim().is_empty() {
         return err(format!("{what} must not be empty"));
     }
-    if n > max {
-        return err(format!(
-            "{what} '{s}' is {n} characters long, at most {max} are allowed"
-        ));
+    // A string has at most as many characters as bytes: count them only when that matters.
+    if s.len() > max {
+        let n = s.chars().count();
+        if n > max {
+            return err(format!(
+                "{what} '{s}' is {n} characters long, at most {max} are allowed"
+            ));
+        }
     }
-    if s.chars().any(char::is_control) {
+    if has_control(s) {
         return err(format!("{what} must not contain control characters"));
     }
     Ok(s.to_owned())
+}
+
+/// Whether `s` holds a control character (Unicode category Cc: U+0000–U+001F, U+007F–U+009F),
+/// looking at the UTF-8 bytes: U+0080–U+009F are encoded as `C2 80`–`C2 9F`.
+fn has_control(s: &str) -> bool {
+    let b = s.as_bytes();
+    // A branch-free pass first (it vectorises): most text has none of these bytes at all.
+    let suspect = b.iter().fold(false, |acc, &c| {
+        acc | (c < 0x20) | (c == 0x7f) | (c == 0xc2)
+    });
+    suspect
+        && b.iter().enumerate().any(|(i, &c)| {
+            c < 0x20 || c == 0x7f || (c == 0xc2 && b.get(i + 1).is_some_and(|d| *d <= 0x9f))
+        })
 }
 
 /// The importer's own reference (`an..35`), unique per importer.
@@ -579,17 +596,35 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
     if s.len() != 10 {
         return err(format!("date '{s}' must be YYYY-MM-DD"));
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+    let not_real = || {
         ValueError(format!(
             "date '{s}' must be a real calendar date YYYY-MM-DD"
         ))
-    })?;
+    };
+    let d = match strict_ymd(s.as_bytes()) {
+        Some((y, m, d)) => NaiveDate::from_ymd_opt(y, m, d).ok_or_else(not_real)?,
+        // Anything but plain digits in place: let chrono decide, as it always has.
+        None => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| not_real())?,
+    };
     if d.year() >= 2400 {
         return err(format!(
             "date '{s}' looks like a Buddhist-era year; dates are Gregorian (CE)"
         ));
     }
     Ok(d)
+}
+
+/// Year, month and day of `DDDD-DD-DD` (ASCII digits in every place), without validation.
+fn strict_ymd(b: &[u8]) -> Option<(i32, u32, u32)> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    Some((num(0..4)? as i32, num(5..7)?, num(8..10)?))
 }
 
 /// Formats a date as `YYYY-MM-DD`.
@@ -736,5 +771,75 @@ mod tests {
         check(ReferenceNumber::parse(&"x".repeat(36)), "at most 35");
         check(ReferenceNumber::parse("  "), "must not be empty");
         check(ReferenceNumber::parse("PO-2026/0001"), "PO-2026/0001");
+        check(parse_date("2026-00-10"), "real calendar date");
+        check(parse_date("2026-1a-10"), "real calendar date");
+        check(parse_date("2026- 1-10"), "2026-01-10");
+        check(parse_date("+2026-1-10"), "2026-01-10");
+        check(parse_date("0000-01-01"), "0000-01-01");
+    }
+
+    /// The rules of `parse_an` spelled out on characters, as the spec states them.
+    fn parse_an_by_chars(s: &str, max: usize, what: &str) -> Result<String, ValueError> {
+        let n = s.chars().count();
+        if n == 0 || s.trim().is_empty() {
+            return err(format!("{what} must not be empty"));
+        }
+        if n > max {
+            return err(format!(
+                "{what} '{s}' is {n} characters long, at most {max} are allowed"
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return err(format!("{what} must not contain control characters"));
+        }
+        Ok(s.to_owned())
+    }
+
+    #[test]
+    fn parse_an_follows_the_character_rules() {
+        let thai = "บริษัท สยาม";
+        for s in [
+            "",
+            " ",
+            "\u{3000}",
+            "a",
+            "PO-1",
+            "a\tb",
+            "a\u{7f}",
+            "a\u{80}b",
+            "a\u{9f}",
+            "a\u{a0}b",
+            "\u{85}",
+            "é",
+            thai,
+            "บบบบบ",
+            "บบบบบบ",
+            "abcde",
+            "abcdef",
+            "\u{0}",
+        ] {
+            for max in [1, 5, 6, 35] {
+                assert_eq!(
+                    parse_an(s, max, "name"),
+                    parse_an_by_chars(s, max, "name"),
+                    "{s:?} max {max}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_an_matches_the_character_rules(s in "\\PC{0,8}|[\\x00-\\x{a0} ]{0,8}|.{0,40}", max in 0usize..40) {
+            proptest::prop_assert_eq!(parse_an(&s, max, "x"), parse_an_by_chars(&s, max, "x"));
+        }
+
+        #[test]
+        fn parse_date_matches_chrono(s in "[0-9+ -]{10}|[0-9]{4}-[0-9]{2}-[0-9]{2}") {
+            let by_chrono = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| d.year() < 2400);
+            proptest::prop_assert_eq!(parse_date(&s).ok(), by_chrono);
+        }
     }
 }

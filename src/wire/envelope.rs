@@ -497,7 +497,12 @@ fn parse(xml: &str, limits: Option<&Limits>) -> Result<(Envelope, Option<Embedde
                                 let mut s = String::with_capacity(end - start + 200);
                                 s.push_str(head);
                                 for (p, uri) in scope.iter().rev() {
-                                    let used = p.is_empty() || text.contains(&format!("{p}:"));
+                                    let used = p.is_empty()
+                                        || memchr::memmem::find(
+                                            text.as_bytes(),
+                                            format!("{p}:").as_bytes(),
+                                        )
+                                        .is_some();
                                     if !used
                                         || own.iter().any(|(q, _)| q == p)
                                         || s.contains(&decl_attr(p, ""))

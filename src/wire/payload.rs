@@ -1192,12 +1192,15 @@ pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
     let b = t.as_bytes();
     let clean = if b.len() < 64 {
-        let mut prev_ws = false;
-        b.iter().all(|&c| {
-            let bad = matches!(c, b'\t' | b'\r' | b'\n') || (c == b' ' && prev_ws);
-            prev_ws = c == b' ';
-            !bad
-        })
+        // Branch-free (it vectorises): a tab, CR or LF anywhere, or two spaces in a row.
+        let blank = b.iter().fold(false, |acc, &c| {
+            acc | (c == b'\t') | (c == b'\r') | (c == b'\n')
+        });
+        let double = b
+            .iter()
+            .zip(b.iter().skip(1))
+            .fold(false, |acc, (&x, &y)| acc | ((x == b' ') & (y == b' ')));
+        !(blank | double)
     } else {
         memchr::memchr3(b'\t', b'\r', b'\n', b).is_none()
             && memchr::memchr_iter(b' ', b).all(|i| b.get(i + 1) != Some(&b' '))

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 BIN=$root/target/debug
-cargo build --quiet --workspace --bins
+# the same targets and features as `cargo test --workspace --all-targets`: nothing is rebuilt
+cargo build --quiet --workspace --all-targets
 PG_SERVER="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PG_BASE="${PG_SERVER%/*}"
 work=$(mktemp -d)

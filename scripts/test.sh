@@ -25,7 +25,12 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 
 log "cargo test (SQLite and PostgreSQL at $TEST_DATABASE_URL)"
-cargo test --workspace --all-targets
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --workspace --all-targets 2>&1 | tee "$results"
+sum() { grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed" "$results" | awk -v f="$1" '{s += $f} END {print s + 0}'; }
+passed=$(sum 4)
+failed=$(sum 6)
 
 log "end-to-end scenario against a fresh gateway"
 scripts/smoke.sh
@@ -35,3 +40,6 @@ scripts/e2e-browser.sh
 
 log "status API against its OpenAPI document (schemathesis)"
 scripts/schemathesis.sh
+
+echo
+echo "cargo tests: $passed passed, $failed failed"

@@ -24,7 +24,7 @@ fi
 command -v curl >/dev/null || fail "curl is required"
 
 log "building the gateway (debug)"
-timeout 1800 cargo build -q --bin nsw-gateway
+timeout 1800 cargo build -q --workspace --all-targets  # the test feature set: nothing is rebuilt after cargo test
 bin=target/debug/nsw-gateway
 
 work=$(mktemp -d)

@@ -356,14 +356,14 @@ mod tests {
         ts("2026-11-26T01:00:05Z").with_timezone(&Utc)
     }
 
-    /// The OASIS schemas: `../shared/spec/oasis` beside the repository, else `/work/shared`.
+    /// The official OASIS ebMS 2.0 schemas: `$OASIS_SCHEMA_DIR`, else `../shared/spec/oasis`
+    /// beside the repository, where the interface specification is kept.
     fn schema_dir() -> PathBuf {
-        let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/oasis");
-        if beside.join("ebms2.xsd").exists() {
-            beside
-        } else {
-            PathBuf::from("/work/shared/spec/oasis")
-        }
+        std::env::var_os("OASIS_SCHEMA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/oasis")
+            })
     }
 
     /// The SOAP envelope of a built message (the first part of a multipart body).

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use sha2::{Digest, Sha256};
 
-use super::sql::{args, Conn, Dialect, Row, Ty};
+use super::sql::{args, Conn, Dialect, Done, Row, Stmt, Ty, V};
 use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
@@ -189,39 +189,62 @@ pub(crate) async fn lookup_reply<C: Conn>(
     .transpose()
 }
 
+/// The statement that claims a message's `MessageId`: it returns the new row's id, or no row
+/// when another copy was stored first.
+fn claim_stmt(meta: &MessageMeta) -> Stmt {
+    Stmt::rows(
+        "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
+         service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        args![
+            &meta.message_id,
+            &meta.conversation_id,
+            &meta.from_party,
+            &meta.to_party,
+            &meta.cpa_id,
+            &meta.service,
+            &meta.action,
+            micros(meta.received_at),
+            &meta.content_type,
+            meta.raw.as_slice(),
+            meta.ack_requested,
+            meta.sync_reply,
+            &meta.packaging
+        ],
+        &[Ty::I64],
+    )
+}
+
 /// Processes one message inside the caller's transaction (§4): claims its `MessageId`, acts
 /// on the document, renders and stores the reply and the outbox row.
+///
+/// The common case takes two round trips to the database: the claim together with the reads
+/// the document needs first, then every write of the message with its reply. Statements that
+/// depend on what an earlier one returned are joined by natural keys (request id, permit
+/// number) rather than by generated ids read back in between.
 pub(crate) async fn process<C: Conn>(
     c: &mut C,
     meta: &MessageMeta,
     doc: &InboundDocument,
     ctx: &Ctx,
 ) -> Result<Outcome, StoreError> {
-    let claimed = c
-        .opt_row(
-            "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
-             service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (message_id) DO NOTHING RETURNING id",
-            args![
-                &meta.message_id,
-                &meta.conversation_id,
-                &meta.from_party,
-                &meta.to_party,
-                &meta.cpa_id,
-                &meta.service,
-                &meta.action,
-                micros(meta.received_at),
-                &meta.content_type,
-                meta.raw.as_slice(),
-                meta.ack_requested,
-                meta.sync_reply,
-                &meta.packaging
-            ],
-            &[Ty::I64],
-        )
-        .await?;
-    if claimed.is_none() {
+    let ctx = &Ctx {
+        now: micros(ctx.now),
+        ..ctx.clone()
+    };
+    let mut first = vec![claim_stmt(meta)];
+    let plan = match doc {
+        InboundDocument::ImportPermitRequest(r) => {
+            let (plan, reads) = PermitPlan::new(c.dialect(), r, ctx);
+            first.extend(reads);
+            Some(plan)
+        }
+        _ => None,
+    };
+    let mut done = c.script(first).await?.into_iter();
+    let claimed = done.next().is_some_and(|d| !d.rows.is_empty());
+    if !claimed {
         // Another copy committed first (PostgreSQL waited for it): replay its reply.
         return match lookup_reply(c, &meta.message_id).await? {
             Some(reply) => Ok(Outcome::Duplicate(reply)),
@@ -231,26 +254,31 @@ pub(crate) async fn process<C: Conn>(
             ))),
         };
     }
-    let ctx = &Ctx {
-        now: micros(ctx.now),
-        ..ctx.clone()
-    };
-    let out = match doc {
-        InboundDocument::ImportPermitRequest(r) => {
-            OutboundDocument::ImportPermitResponse(permit_request(c, meta, r, ctx).await?)
+    let (out, mut writes) = match (doc, plan) {
+        (InboundDocument::ImportPermitRequest(r), Some(plan)) => {
+            let pre = plan.read(done)?;
+            let (resp, writes) = permit_request(c, meta, r, ctx, pre).await?;
+            (OutboundDocument::ImportPermitResponse(resp), writes)
         }
-        InboundDocument::DeclarationCheck(d) => {
-            OutboundDocument::DeclarationCheckResponse(declaration_check(c, meta, d, ctx).await?)
+        (InboundDocument::ImportPermitRequest(_), None) => {
+            unreachable!("a permit request always has its plan")
         }
-        InboundDocument::DeclarationAmendment(a) => {
-            OutboundDocument::DeclarationAmendmentResponse(declaration_amendment(c, a, ctx).await?)
-        }
-        InboundDocument::PermitStatusQuery(q) => {
-            OutboundDocument::PermitStatusResponse(permit_status(c, q).await?)
-        }
+        (InboundDocument::DeclarationCheck(d), _) => (
+            OutboundDocument::DeclarationCheckResponse(declaration_check(c, meta, d, ctx).await?),
+            Vec::new(),
+        ),
+        (InboundDocument::DeclarationAmendment(a), _) => (
+            OutboundDocument::DeclarationAmendmentResponse(declaration_amendment(c, a, ctx).await?),
+            Vec::new(),
+        ),
+        (InboundDocument::PermitStatusQuery(q), _) => (
+            OutboundDocument::PermitStatusResponse(permit_status(c, q).await?),
+            Vec::new(),
+        ),
     };
     let rendered = ctx.renderer.render(meta, &out);
-    c.exec(
+    writes.push(Write::one(
+        "the reply",
         "UPDATE messages SET reply_status = $1, reply_content_type = $2, reply_body = $3 \
          WHERE message_id = $4",
         args![
@@ -259,39 +287,87 @@ pub(crate) async fn process<C: Conn>(
             rendered.body.as_slice(),
             &meta.message_id
         ],
-    )
-    .await?;
+    ));
     if let Some(ob) = &rendered.outbox {
-        let seq = c
-            .one_row(
-                "SELECT COALESCE(MAX(conversation_seq), 0) + 1 FROM outbox WHERE conversation_id = $1",
-                args![&ob.conversation_id],
-                &[Ty::I64],
-            )
-            .await?
-            .i64(0)?;
-        c.exec(
+        writes.push(Write::one(
+            "the outbox row",
             "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
              content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8)",
+             SELECT $1, $2, COALESCE(MAX(conversation_seq), 0) + 1, $3, $4, $5, $6, 'PENDING', \
+             0, $7, $7 FROM outbox WHERE conversation_id = $2",
             args![
                 &ob.message_id,
                 &ob.conversation_id,
-                seq,
                 &ob.partner,
                 &ob.content_type,
                 ob.body.as_slice(),
                 ob.ack_requested,
                 ctx.now
             ],
-        )
-        .await?;
+        ));
     }
+    run_writes(c, writes).await?;
     Ok(Outcome::New(StoredReply {
         http_status: rendered.http_status,
         content_type: rendered.content_type,
         body: rendered.body,
     }))
+}
+
+/// A write of a message, run with the others of the message in one script, and the number of
+/// rows it must touch (anything else means the rows it refers to are not there: the job fails
+/// and its savepoint or transaction is rolled back).
+pub(crate) struct Write {
+    what: &'static str,
+    stmt: Stmt,
+    rows: u64,
+}
+
+impl Write {
+    fn new(what: &'static str, sql: impl Into<String>, args: Vec<V>, rows: u64) -> Write {
+        Write {
+            what,
+            stmt: Stmt::exec(sql, args),
+            rows,
+        }
+    }
+
+    fn one(what: &'static str, sql: impl Into<String>, args: Vec<V>) -> Write {
+        Write::new(what, sql, args, 1)
+    }
+}
+
+async fn run_writes<C: Conn>(c: &mut C, writes: Vec<Write>) -> Result<(), StoreError> {
+    let mut expect = Vec::with_capacity(writes.len());
+    let mut stmts = Vec::with_capacity(writes.len());
+    for w in writes {
+        expect.push((w.what, w.rows));
+        stmts.push(w.stmt);
+    }
+    let done = c.script(stmts).await?;
+    for (d, (what, rows)) in done.iter().zip(expect) {
+        if d.affected != rows {
+            return Err(StoreError::Corrupt(format!(
+                "storing {what} touched {} rows instead of {rows}",
+                d.affected
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `FROM` item over the JSON array of arrays bound as parameter `$n`: one row per element,
+/// whose fields are read with `j.value ->> i`.
+fn json_rows<C: Conn>(c: &C, n: usize) -> String {
+    match c.dialect() {
+        Dialect::Sqlite => format!("json_each(${n}) AS j"),
+        Dialect::Postgres => format!("json_array_elements(CAST(${n} AS json)) AS j(value)"),
+    }
+}
+
+/// A JSON array (of rows) as a text parameter.
+fn json_param<T: serde::Serialize>(rows: &T) -> V {
+    V::Text(serde_json::to_string(rows).expect("rows serialise to JSON"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,20 +398,91 @@ fn req_row(r: &Row) -> Result<ReqRow, StoreError> {
     })
 }
 
+/// The latest version of a reference.
+fn current_version_stmt(tax: &str, branch: &str, reference: &str) -> Stmt {
+    Stmt::rows(
+        format!(
+            "SELECT {REQ_COLS} FROM requests WHERE importer_tax_number = $1 \
+             AND importer_branch = $2 AND reference = $3 AND version IS NOT NULL \
+             ORDER BY version DESC LIMIT 1"
+        ),
+        args![tax, branch, reference],
+        REQ_TYS,
+    )
+}
+
 async fn current_version<C: Conn>(
     c: &mut C,
     tax: &str,
     branch: &str,
     reference: &str,
 ) -> Result<Option<ReqRow>, StoreError> {
-    let sql = format!(
-        "SELECT {REQ_COLS} FROM requests WHERE importer_tax_number = $1 AND importer_branch = $2 \
-         AND reference = $3 AND version IS NOT NULL ORDER BY version DESC LIMIT 1"
-    );
-    c.opt_row(&sql, args![tax, branch, reference], REQ_TYS)
-        .await?
-        .map(|r| req_row(&r))
+    let done = c
+        .script(vec![current_version_stmt(tax, branch, reference)])
+        .await?;
+    done.first()
+        .and_then(|d| d.rows.first())
+        .map(req_row)
         .transpose()
+}
+
+/// What a permit request reads before it writes, planned before the message is claimed so that
+/// the reads share the claim's round trip: the reference's current version and, when the
+/// decision can be taken without the store and issues a permit, the permit serial.
+struct PermitPlan {
+    /// The decision, when no item names a special-import purpose (only those depend on the
+    /// importer's earlier requests).
+    decision: Option<Decision>,
+    serial: bool,
+}
+
+/// What the plan read.
+struct Prefetched {
+    current: Option<ReqRow>,
+    decision: Option<Decision>,
+    /// A permit serial drawn for this message (serials are never reused; one drawn for a
+    /// message that ends up issuing no permit is a gap, as with a rolled-back sequence).
+    serial: Option<u32>,
+}
+
+impl PermitPlan {
+    fn new(dialect: Dialect, req: &ImportPermitRequest, ctx: &Ctx) -> (PermitPlan, Vec<Stmt>) {
+        let decision = (!req.items.iter().any(|g| g.special_purpose.is_some())).then(|| {
+            let usage = Usage::none(&req.importer.tax_number, req.importer.branch);
+            (ctx.decide)(req, &usage)
+        });
+        let serial = req.function != Function::Cancellation
+            && decision
+                .as_ref()
+                .is_some_and(|d| d.decision.issues_permit());
+        let mut reads = vec![current_version_stmt(
+            req.importer.tax_number.as_str(),
+            &req.importer.branch.to_string(),
+            req.reference.as_str(),
+        )];
+        if serial {
+            reads.push(serial_stmt(dialect));
+        }
+        (PermitPlan { decision, serial }, reads)
+    }
+
+    fn read(self, mut done: impl Iterator<Item = Done>) -> Result<Prefetched, StoreError> {
+        let mut next = || {
+            done.next()
+                .ok_or_else(|| StoreError::Corrupt("a read of the plan returned nothing".into()))
+        };
+        let current = next()?.rows.first().map(req_row).transpose()?;
+        let serial = if self.serial {
+            Some(parse_serial(next()?.rows.first())?)
+        } else {
+            None
+        };
+        Ok(Prefetched {
+            current,
+            decision: self.decision,
+            serial,
+        })
+    }
 }
 
 async fn original_version<C: Conn>(
@@ -399,17 +546,22 @@ fn new_request_id() -> String {
     format!("REQ-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// A permit request's response, and the writes that store it.
+type Stored<T> = (T, Vec<Write>);
+
 async fn permit_request<C: Conn>(
     c: &mut C,
     meta: &MessageMeta,
     req: &ImportPermitRequest,
     ctx: &Ctx,
-) -> Result<ImportPermitResponse, StoreError> {
+    pre: Prefetched,
+) -> Result<Stored<ImportPermitResponse>, StoreError> {
     let hash = content_hash(req);
     let tax = req.importer.tax_number.as_str();
     let branch = req.importer.branch.to_string();
     let reference = req.reference.as_str();
-    let current = current_version(c, tax, &branch, reference).await?;
+    let current = pre.current;
+    let pre = (pre.decision, pre.serial);
     match req.function {
         Function::Original => {
             if current.is_some() {
@@ -419,7 +571,8 @@ async fn permit_request<C: Conn>(
                         StoreError::Corrupt(format!("reference {reference} has no version 1"))
                     })?;
                 if original.content_hash == hash {
-                    return rebuild_permit_response(c, original.pk, req.function, ctx).await;
+                    let resp = rebuild_permit_response(c, original.pk, req.function, ctx).await?;
+                    return Ok((resp, Vec::new()));
                 }
                 let reason = Reason {
                     code: ReasonCode::DuplicateReference,
@@ -436,7 +589,7 @@ async fn permit_request<C: Conn>(
                 };
                 return reject_all(c, meta, req, ctx, &hash, reason).await;
             }
-            decide_and_store(c, meta, req, ctx, &hash, 1).await
+            decide_and_store_as(c, meta, req, ctx, &hash, Some(1), new_request_id(), pre).await
         }
         Function::Replacement | Function::Cancellation => {
             let Some(cur) = current else {
@@ -486,7 +639,8 @@ async fn permit_request<C: Conn>(
             if req.function == Function::Cancellation && cur.decision == RequestDecision::Cancelled
             {
                 // Cancelled already: the same answer again.
-                return rebuild_permit_response(c, cur.pk, req.function, ctx).await;
+                let resp = rebuild_permit_response(c, cur.pk, req.function, ctx).await?;
+                return Ok((resp, Vec::new()));
             }
             let new_request_id = new_request_id();
             if cur.decision != RequestDecision::Cancelled {
@@ -524,10 +678,11 @@ async fn permit_request<C: Conn>(
                 history(c, cur.pk, ctx.now, &Actor::System, "CANCELLED", &th, &en).await?;
             }
             if req.function == Function::Cancellation {
-                return rebuild_permit_response(c, cur.pk, req.function, ctx).await;
+                let resp = rebuild_permit_response(c, cur.pk, req.function, ctx).await?;
+                return Ok((resp, Vec::new()));
             }
             let version = cur.version.unwrap_or(1) + 1;
-            decide_and_store_as(c, meta, req, ctx, &hash, Some(version), new_request_id).await
+            decide_and_store_as(c, meta, req, ctx, &hash, Some(version), new_request_id, pre).await
         }
     }
 }
@@ -536,6 +691,16 @@ async fn permit_request<C: Conn>(
 struct Usage {
     importer: (String, String),
     by: HashMap<(String, i32), Amount>,
+}
+
+impl Usage {
+    /// No earlier special-import quantities.
+    fn none(tax_number: &str, branch: Branch) -> Usage {
+        Usage {
+            importer: (tax_number.to_string(), branch.to_string()),
+            by: HashMap::new(),
+        }
+    }
 }
 
 impl SpecialUsage for Usage {
@@ -574,17 +739,7 @@ async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Us
     })
 }
 
-async fn decide_and_store<C: Conn>(
-    c: &mut C,
-    meta: &MessageMeta,
-    req: &ImportPermitRequest,
-    ctx: &Ctx,
-    hash: &str,
-    version: i64,
-) -> Result<ImportPermitResponse, StoreError> {
-    decide_and_store_as(c, meta, req, ctx, hash, Some(version), new_request_id()).await
-}
-
+#[allow(clippy::too_many_arguments)]
 async fn decide_and_store_as<C: Conn>(
     c: &mut C,
     meta: &MessageMeta,
@@ -593,21 +748,27 @@ async fn decide_and_store_as<C: Conn>(
     hash: &str,
     version: Option<i64>,
     request_id: String,
-) -> Result<ImportPermitResponse, StoreError> {
-    let branch = req.importer.branch.to_string();
-    // Earlier special-import quantities matter only to items under a special-import purpose
-    // (rule 13); the query reads all of the importer's earlier requests, so it is skipped
-    // when no item names a purpose.
-    let usage = if req.items.iter().any(|g| g.special_purpose.is_some()) {
-        special_usage(c, &req.importer.tax_number, &branch).await?
-    } else {
-        Usage {
-            importer: (req.importer.tax_number.to_string(), branch.clone()),
-            by: HashMap::new(),
+    (decision, serial): (Option<Decision>, Option<u32>),
+) -> Result<Stored<ImportPermitResponse>, StoreError> {
+    let decision = match decision {
+        Some(d) => d,
+        None => {
+            // Earlier special-import quantities matter only to items under a special-import
+            // purpose (rule 13); the query reads all of the importer's earlier requests, so
+            // it runs only for such requests.
+            let usage = special_usage(
+                c,
+                &req.importer.tax_number,
+                &req.importer.branch.to_string(),
+            )
+            .await?;
+            (ctx.decide)(req, &usage)
         }
     };
-    let decision = (ctx.decide)(req, &usage);
-    store_request(c, meta, req, ctx, hash, version, request_id, decision).await
+    store_request(
+        c, meta, req, ctx, hash, version, request_id, decision, serial,
+    )
+    .await
 }
 
 /// Rejects every item of a request with one reason (duplicate reference, unknown reference,
@@ -619,7 +780,7 @@ async fn reject_all<C: Conn>(
     ctx: &Ctx,
     hash: &str,
     reason: Reason,
-) -> Result<ImportPermitResponse, StoreError> {
+) -> Result<Stored<ImportPermitResponse>, StoreError> {
     let items = req
         .items
         .iter()
@@ -642,7 +803,18 @@ async fn reject_all<C: Conn>(
         items,
         permit_dates: None,
     };
-    store_request(c, meta, req, ctx, hash, None, new_request_id(), decision).await
+    store_request(
+        c,
+        meta,
+        req,
+        ctx,
+        hash,
+        None,
+        new_request_id(),
+        decision,
+        None,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -655,7 +827,8 @@ async fn store_request<C: Conn>(
     version: Option<i64>,
     request_id: String,
     decision: Decision,
-) -> Result<ImportPermitResponse, StoreError> {
+    serial: Option<u32>,
+) -> Result<Stored<ImportPermitResponse>, StoreError> {
     let by_number: HashMap<u16, &crate::domain::GoodsItem> =
         req.items.iter().map(|g| (g.item_number, g)).collect();
     if decision.items.len() != req.items.len()
@@ -682,56 +855,54 @@ async fn store_request<C: Conn>(
     };
     let branch = req.importer.branch.to_string();
     let s = &req.shipment;
-    let request_pk = c
-        .one_row(
-            "INSERT INTO requests (request_id, message_id, importer_tax_number, importer_branch, \
-             importer_name, importer_name_en, agent_tax_number, agent_branch, agent_name, reference, \
-             version, function, request_type, content_hash, arrival_date, transport_mode, load_port, \
-             discharge_port, country_of_destination, invoice_number, invoice_date, usage_year, \
-             decision, decided_at, raw_payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) RETURNING id",
-            args![
-                &request_id,
-                &meta.message_id,
-                &req.importer.tax_number,
-                &branch,
-                &req.importer.name,
-                req.importer.name_en.clone(),
-                req.agent.as_ref().map(|a| a.tax_number.to_string()),
-                req.agent.as_ref().map(|a| a.branch.to_string()),
-                req.agent.as_ref().map(|a| a.name.clone()),
-                req.reference.as_str(),
-                version,
-                req.function.code(),
-                req.request_type.code(),
-                hash,
-                s.arrival_date,
-                s.transport_mode.code(),
-                s.load_port.as_str(),
-                s.discharge_port.as_str(),
-                s.country_of_destination.as_str(),
-                &req.invoice.number,
-                req.invoice.date,
-                s.arrival_date.year(),
-                decision.decision.code(),
-                ctx.now,
-                meta.raw.as_slice()
-            ],
-            &[Ty::I64],
-        )
-        .await?
-        .i64(0)?;
+    let mut writes = Vec::with_capacity(8);
+    writes.push(Write::one(
+        "the request",
+        "INSERT INTO requests (request_id, message_id, importer_tax_number, importer_branch, \
+         importer_name, importer_name_en, agent_tax_number, agent_branch, agent_name, reference, \
+         version, function, request_type, content_hash, arrival_date, transport_mode, load_port, \
+         discharge_port, country_of_destination, invoice_number, invoice_date, usage_year, \
+         decision, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+        args![
+            &request_id,
+            &meta.message_id,
+            &req.importer.tax_number,
+            &branch,
+            &req.importer.name,
+            req.importer.name_en.clone(),
+            req.agent.as_ref().map(|a| a.tax_number.to_string()),
+            req.agent.as_ref().map(|a| a.branch.to_string()),
+            req.agent.as_ref().map(|a| a.name.clone()),
+            req.reference.as_str(),
+            version,
+            req.function.code(),
+            req.request_type.code(),
+            hash,
+            s.arrival_date,
+            s.transport_mode.code(),
+            s.load_port.as_str(),
+            s.discharge_port.as_str(),
+            s.country_of_destination.as_str(),
+            &req.invoice.number,
+            req.invoice.date,
+            s.arrival_date.year(),
+            decision.decision.code(),
+            ctx.now
+        ],
+    ));
 
-    // The items in multi-row statements (one round trip per chunk, not per row); their keys
-    // come back with their item numbers, which are unique within the request.
-    let mut item_pks: Vec<i64> = Vec::with_capacity(decision.items.len());
-    let mut pk_of: HashMap<u16, i64> = HashMap::with_capacity(decision.items.len());
-    for chunk in decision.items.chunks(ROWS_PER_STATEMENT) {
-        let mut args = Vec::with_capacity(chunk.len() * 15);
-        for item in chunk {
+    // The items, their reasons and the permit's items each in one statement over a JSON array
+    // of rows (one fixed statement whatever the number of items), joined to the request by
+    // its request id. Items are inserted in the order of the decision.
+    let items: Vec<_> = decision
+        .items
+        .iter()
+        .enumerate()
+        .map(|(pos, item)| {
             let g = by_number[&item.item_number];
-            args.extend(args![
-                request_pk,
+            (
+                pos,
                 item.item_number,
                 item.invoice_item_number,
                 item.hs_code.as_str(),
@@ -741,64 +912,69 @@ async fn store_request<C: Conn>(
                 &g.model,
                 milli(g.quantity.amount),
                 g.quantity.unit.as_str(),
-                g.special_purpose.clone(),
+                g.special_purpose.as_deref(),
                 item.status.code(),
                 item.standard.as_ref().map(|s| s.canonical()),
                 item.approved_quantity.as_ref().map(|q| milli(q.amount)),
-                item.approved_quantity.as_ref().map(|q| q.unit.to_string())
-            ]);
-        }
-        let sql = format!(
-            "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
-             country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
-             status, standard, approved_milli, approved_unit) VALUES {} RETURNING id, item_number",
-            placeholders(chunk.len(), 15)
-        );
-        for r in c.rows(&sql, args, &[Ty::I64, Ty::I64]).await? {
-            let number = u16::try_from(r.i64(1)?).map_err(|_| bad("item number", "?"))?;
-            pk_of.insert(number, r.i64(0)?);
-        }
-    }
-    for item in &decision.items {
-        let pk = *pk_of.get(&item.item_number).ok_or_else(|| {
-            StoreError::Corrupt(format!("item {} was not stored", item.item_number))
-        })?;
-        item_pks.push(pk);
-    }
-    let reasons: Vec<(i64, usize, &Reason)> = decision
-        .items
-        .iter()
-        .zip(&item_pks)
-        .flat_map(|(item, pk)| {
-            item.reasons
-                .iter()
-                .enumerate()
-                .map(|(seq, r)| (*pk, seq, r))
+                item.approved_quantity.as_ref().map(|q| q.unit.as_str()),
+            )
         })
         .collect();
-    for chunk in reasons.chunks(ROWS_PER_STATEMENT) {
-        let mut args = Vec::with_capacity(chunk.len() * 6);
-        for (pk, seq, r) in chunk {
-            args.extend(args![
-                *pk,
-                *seq as i64,
-                r.code.code(),
-                &r.field,
-                &r.message_th,
-                &r.message_en
-            ]);
-        }
-        let sql = format!(
-            "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) VALUES {}",
-            placeholders(chunk.len(), 6)
-        );
-        c.exec(&sql, args).await?;
+    writes.push(Write::new(
+        "the request's items",
+        format!(
+            "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
+             country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
+             status, standard, approved_milli, approved_unit) \
+             SELECT r.id, CAST(j.value ->> 1 AS BIGINT), CAST(j.value ->> 2 AS BIGINT), \
+             j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7, \
+             CAST(j.value ->> 8 AS BIGINT), j.value ->> 9, j.value ->> 10, j.value ->> 11, \
+             j.value ->> 12, CAST(j.value ->> 13 AS BIGINT), j.value ->> 14 \
+             FROM requests r, {} WHERE r.request_id = $1 ORDER BY CAST(j.value ->> 0 AS BIGINT)",
+            json_rows(c, 2)
+        ),
+        args![&request_id, json_param(&items)],
+        items.len() as u64,
+    ));
+    let reasons: Vec<(u16, usize, &str, &str, &str, &str)> = decision
+        .items
+        .iter()
+        .flat_map(|item| {
+            item.reasons.iter().enumerate().map(|(seq, r)| {
+                (
+                    item.item_number,
+                    seq,
+                    r.code.code(),
+                    r.field.as_str(),
+                    r.message_th.as_str(),
+                    r.message_en.as_str(),
+                )
+            })
+        })
+        .collect();
+    if !reasons.is_empty() {
+        writes.push(Write::new(
+            "the items' reasons",
+            format!(
+                "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
+                 SELECT ri.id, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
+                 j.value ->> 4, j.value ->> 5 \
+                 FROM requests r JOIN request_items ri ON ri.request_pk = r.id, {} \
+                 WHERE r.request_id = $1 AND ri.item_number = CAST(j.value ->> 0 AS BIGINT)",
+                json_rows(c, 2)
+            ),
+            args![&request_id, json_param(&reasons)],
+            reasons.len() as u64,
+        ));
     }
 
     let permit = match permit_dates {
         None => None,
         Some(dates) => {
-            let serial = next_permit_serial(c).await?;
+            let serial = match serial {
+                Some(s) => s,
+                None => next_permit_serial(c).await?,
+            };
             let number = PermitNumber::for_date(ctx.today, serial).map_err(|e| {
                 StoreError::Invalid(format!("permit number for serial {serial}: {e}"))
             })?;
@@ -814,83 +990,81 @@ async fn store_request<C: Conn>(
                 discharge_port: s.discharge_port,
                 country_of_destination: s.country_of_destination,
             };
-            let permit_pk = c
-                .one_row(
-                    "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
-                     holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
-                     invoice_number, invoice_date, load_port, discharge_port, country_of_destination) \
-                     VALUES ($1, $2, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-                    args![
-                        permit.number.to_string(),
-                        request_pk,
-                        &req.importer.tax_number,
-                        &branch,
-                        permit.issue_date,
-                        permit.effective_date,
-                        permit.expiry_date,
-                        permit.arrival_date,
-                        &permit.invoice_number,
-                        permit.invoice_date,
-                        permit.load_port.as_str(),
-                        permit.discharge_port.as_str(),
-                        permit.country_of_destination.as_str()
-                    ],
-                    &[Ty::I64],
-                )
-                .await?
-                .i64(0)?;
-            let on_permit: Vec<(&ItemResult, i64, &Quantity)> = decision
+            let number = permit.number.to_string();
+            writes.push(Write::one(
+                "the permit",
+                "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
+                 holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
+                 invoice_number, invoice_date, load_port, discharge_port, country_of_destination) \
+                 SELECT $2, r.id, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+                 FROM requests r WHERE r.request_id = $1",
+                args![
+                    &request_id,
+                    &number,
+                    &req.importer.tax_number,
+                    &branch,
+                    permit.issue_date,
+                    permit.effective_date,
+                    permit.expiry_date,
+                    permit.arrival_date,
+                    &permit.invoice_number,
+                    permit.invoice_date,
+                    permit.load_port.as_str(),
+                    permit.discharge_port.as_str(),
+                    permit.country_of_destination.as_str()
+                ],
+            ));
+            // The items a permit carries: approved or held for inspection, with a quantity.
+            let on_permit: Vec<(u16,)> = decision
                 .items
                 .iter()
-                .zip(&item_pks)
-                .filter(|(item, _)| {
+                .filter(|item| {
                     matches!(
                         item.status,
                         ItemStatus::Approved | ItemStatus::HoldForInspection
-                    )
+                    ) && item.approved_quantity.is_some()
                 })
-                .filter_map(|(item, pk)| item.approved_quantity.as_ref().map(|q| (item, *pk, q)))
+                .map(|item| (item.item_number,))
                 .collect();
-            for chunk in on_permit.chunks(ROWS_PER_STATEMENT) {
-                let mut args = Vec::with_capacity(chunk.len() * 9);
-                for (item, item_pk, q) in chunk {
-                    args.extend(args![
-                        permit_pk,
-                        *item_pk,
-                        item.item_number,
-                        item.invoice_item_number,
-                        item.hs_code.as_str(),
-                        item.country_of_origin.as_str(),
-                        q.unit.as_str(),
-                        item.status.code(),
-                        milli(q.amount)
-                    ]);
-                }
-                let sql = format!(
-                    "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
-                     hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
-                     VALUES {}",
-                    placeholders_then(chunk.len(), 9, ", 0")
-                );
-                c.exec(&sql, args).await?;
+            if !on_permit.is_empty() {
+                writes.push(Write::new(
+                    "the permit's items",
+                    format!(
+                        "INSERT INTO permit_items (permit_pk, item_pk, item_number, \
+                         invoice_item_number, hs_code, country_of_origin, unit, status, \
+                         approved_milli, written_off_milli) \
+                         SELECT p.id, ri.id, ri.item_number, ri.invoice_item_number, ri.hs_code, \
+                         ri.country_of_origin, ri.approved_unit, ri.status, ri.approved_milli, 0 \
+                         FROM permits p JOIN request_items ri ON ri.request_pk = p.request_pk, {} \
+                         WHERE p.permit_number = $1 \
+                         AND ri.item_number = CAST(j.value ->> 0 AS BIGINT) \
+                         ORDER BY ri.item_number",
+                        json_rows(c, 2)
+                    ),
+                    args![&number, json_param(&on_permit)],
+                    on_permit.len() as u64,
+                ));
             }
             Some(permit)
         }
     };
 
     let (th, en) = decision_summary(&decision, permit.as_ref());
-    history(
-        c,
-        request_pk,
-        ctx.now,
-        &Actor::System,
-        decision.decision.code(),
-        &th,
-        &en,
-    )
-    .await?;
+    writes.push(Write::one(
+        "the request's history",
+        "INSERT INTO history (request_pk, at, actor, state, reason_th, reason_en) \
+         SELECT r.id, $2, $3, $4, $5, $6 FROM requests r WHERE r.request_id = $1",
+        args![
+            &request_id,
+            ctx.now,
+            Actor::System.code(),
+            decision.decision.code(),
+            th,
+            en
+        ],
+    ));
 
-    Ok(ImportPermitResponse {
+    let resp = ImportPermitResponse {
         reference: req.reference.clone(),
         function: req.function,
         request_id,
@@ -902,38 +1076,8 @@ async fn store_request<C: Conn>(
         decision: decision.decision,
         permit,
         items: decision.items,
-    })
-}
-
-/// Rows per multi-row INSERT of a request's items, reasons and permit items: a request's
-/// rows go in one statement each (the parameter count stays far below both databases'
-/// limits).
-const ROWS_PER_STATEMENT: usize = 100;
-
-/// `($1, …, $n), ($n+1, …), …` for `rows` rows of `ncols` parameters.
-fn placeholders(rows: usize, ncols: usize) -> String {
-    placeholders_then(rows, ncols, "")
-}
-
-/// Like [`placeholders`], with `constants` (SQL literals) closing each row.
-fn placeholders_then(rows: usize, ncols: usize, constants: &str) -> String {
-    let mut out = String::with_capacity(rows * ncols * 5);
-    for i in 0..rows {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for k in 0..ncols {
-            if k > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(i * ncols + k + 1).to_string());
-        }
-        out.push_str(constants);
-        out.push(')');
-    }
-    out
+    };
+    Ok((resp, writes))
 }
 
 fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {
@@ -976,18 +1120,31 @@ fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {
     }
 }
 
-pub(crate) async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
-    let sql = match c.dialect() {
+/// Draws the next permit serial.
+fn serial_stmt(dialect: Dialect) -> Stmt {
+    let sql = match dialect {
         Dialect::Postgres => "SELECT nextval('permit_serial')",
         Dialect::Sqlite => {
             "UPDATE counters SET value = value + 1 WHERE name = 'permit_serial' RETURNING value"
         }
     };
-    let v = c.one_row(sql, args![], &[Ty::I64]).await?.i64(0)?;
+    Stmt::rows(sql, args![], &[Ty::I64])
+}
+
+fn parse_serial(row: Option<&Row>) -> Result<u32, StoreError> {
+    let v = row
+        .ok_or_else(|| StoreError::Corrupt("no permit serial was drawn".into()))?
+        .i64(0)?;
     u32::try_from(v)
         .ok()
         .filter(|s| *s <= PermitNumber::MAX_SERIAL)
         .ok_or_else(|| StoreError::Database(format!("permit serial {v} is out of range")))
+}
+
+pub(crate) async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
+    let stmt = serial_stmt(c.dialect());
+    let done = c.script(vec![stmt]).await?;
+    parse_serial(done.first().and_then(|d| d.rows.first()))
 }
 
 fn permit_from_row(r: &Row, at: usize) -> Result<Permit, StoreError> {

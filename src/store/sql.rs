@@ -166,6 +166,43 @@ impl Row {
     }
 }
 
+/// One statement of a [`Conn::script`].
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    pub sql: String,
+    pub args: Vec<V>,
+    /// The columns of the rows it returns; empty when it returns none.
+    pub cols: &'static [Ty],
+}
+
+impl Stmt {
+    /// A statement that returns no rows.
+    pub fn exec(sql: impl Into<String>, args: Vec<V>) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            args,
+            cols: &[],
+        }
+    }
+
+    /// A statement whose rows are decoded by `cols`.
+    pub fn rows(sql: impl Into<String>, args: Vec<V>, cols: &'static [Ty]) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            args,
+            cols,
+        }
+    }
+}
+
+/// What one statement of a script returned.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Done {
+    pub rows: Vec<Row>,
+    /// Rows inserted, updated or deleted (meaningful for those statements only).
+    pub affected: u64,
+}
+
 /// A connection (or transaction) the shared logic runs its statements on.
 pub(crate) trait Conn: Send {
     fn dialect(&self) -> Dialect;
@@ -184,6 +221,40 @@ pub(crate) trait Conn: Send {
         args: Vec<V>,
         cols: &[Ty],
     ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+
+    /// Runs the statements in order and returns what each returned; stops at the first error.
+    /// A backend that can runs them in one round trip (SQLite: one multi-statement query on
+    /// the connection's thread); the default runs them one after the other.
+    fn script(
+        &mut self,
+        stmts: Vec<Stmt>,
+    ) -> impl Future<Output = Result<Vec<Done>, StoreError>> + Send {
+        self.script_each(stmts)
+    }
+
+    /// Runs the statements of a script one after the other.
+    fn script_each(
+        &mut self,
+        stmts: Vec<Stmt>,
+    ) -> impl Future<Output = Result<Vec<Done>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(stmts.len());
+            for s in stmts {
+                out.push(if s.cols.is_empty() {
+                    Done {
+                        rows: Vec::new(),
+                        affected: self.exec(&s.sql, s.args).await?,
+                    }
+                } else {
+                    Done {
+                        rows: self.rows(&s.sql, s.args, s.cols).await?,
+                        affected: 0,
+                    }
+                });
+            }
+            Ok(out)
+        }
+    }
 
     /// Runs a query that returns at most one row.
     fn opt_row(
@@ -251,5 +322,75 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
             }
         }
         _ => StoreError::Database(e.to_string()),
+    }
+}
+
+/// `sql` with every parameter `$n` renumbered to `$(n + offset)`, so that statements can be
+/// joined into one query whose parameters are numbered across all of them. Quoted literals and
+/// identifiers are left alone.
+pub(crate) fn shift_params(sql: &str, offset: usize, out: &mut String) {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    let mut start = 0;
+    while i < b.len() {
+        let ch = b[i];
+        match quote {
+            Some(q) => {
+                if ch == q {
+                    quote = None;
+                }
+                i += 1;
+            }
+            None if ch == b'\'' || ch == b'"' => {
+                quote = Some(ch);
+                i += 1;
+            }
+            None if ch == b'$' && b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let n: usize = sql[i + 1..j].parse().expect("ASCII digits");
+                out.push_str(&sql[start..i]);
+                out.push('$');
+                out.push_str(&(n + offset).to_string());
+                start = j;
+                i = j;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&sql[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shift_params;
+
+    fn check(sql: &str, offset: usize, expected: &str) {
+        let mut out = String::new();
+        shift_params(sql, offset, &mut out);
+        assert_eq!(out, expected, "{sql} shifted by {offset}");
+    }
+
+    #[test]
+    fn parameters_are_renumbered() {
+        check("SELECT $1", 0, "SELECT $1");
+        check("SELECT $1, $2", 3, "SELECT $4, $5");
+        check("VALUES ($9, $10, $11)", 1, "VALUES ($10, $11, $12)");
+        check(
+            "SELECT $1 || '$2' || \"$3\"",
+            5,
+            "SELECT $6 || '$2' || \"$3\"",
+        );
+        check("SELECT 'it''s $1', $1", 1, "SELECT 'it''s $1', $2");
+        check(
+            "SELECT value->>'$.a' FROM t WHERE x = $2",
+            2,
+            "SELECT value->>'$.a' FROM t WHERE x = $4",
+        );
+        check("SELECT $ FROM t", 1, "SELECT $ FROM t");
+        check("", 4, "");
     }
 }

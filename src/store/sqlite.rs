@@ -1,9 +1,11 @@
 //! SQLite backend: one writer task with group commit, and a pool of read-only connections.
 //!
 //! Every write is a job sent to the writer task over a bounded channel. The writer takes the
-//! jobs that arrived within [`BATCH_WINDOW`] (up to [`MAX_BATCH`]), runs them in one
-//! `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` per job (a failing job rolls back only
-//! itself and gets its own error), commits, and only then answers each job. Durability is WAL
+//! jobs that are queued (up to [`MAX_BATCH`]; under load, those that arrived while the previous
+//! batch ran), runs them in one `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` per job (a
+//! failing job rolls back only itself and gets its own error), commits, and only then answers
+//! each job. A job runs its statements in few round trips to the connection's thread
+//! ([`Conn::script`]). Durability is WAL
 //! with `synchronous=NORMAL`: a committed transaction survives a process crash.
 
 use std::any::Any;
@@ -17,19 +19,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Executor, Row as _, Sqlite, SqliteConnection};
+use sqlx::{Connection, Either, Executor, Row as _, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{map_err, Conn, Dialect, Row, Ty, V};
+use super::sql::{map_err, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
 use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
 use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
 
-/// How long the writer waits for more jobs to join a batch.
-pub const BATCH_WINDOW: Duration = Duration::from_millis(1);
 /// Most jobs committed in one transaction.
 pub const MAX_BATCH: usize = 256;
 /// Jobs waiting for the writer before senders wait (back-pressure).
@@ -253,20 +254,17 @@ async fn writer_loop(
     stats: Arc<WriterStats>,
 ) {
     while let Some(first) = rx.recv().await {
+        // A batch is whatever is queued: under load the jobs that arrived while the previous
+        // batch ran; alone, a job runs at once (nobody waits for company).
         let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        if rx.is_empty() {
+            // Let tasks that are ready to submit do so first.
+            tokio::task::yield_now().await;
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => {
-                    batch.push(job);
-                    continue;
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {}
-            }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(job)) => batch.push(job),
-                _ => break,
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
         run_batch(&mut conn, batch, &stats).await;
@@ -295,75 +293,68 @@ impl Future for CatchUnwind<'_> {
     }
 }
 
-async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>, stats: &WriterStats) {
-    if let Err(e) = plain(conn, "BEGIN IMMEDIATE").await {
-        for job in batch {
-            let _ = job.reply.send(Err(e.clone()));
-        }
-        return;
+/// The statements between two jobs of a batch, or after the last one: each pair of
+/// savepoint statements goes to the connection in one round trip.
+fn after_job(ok: bool, last: bool) -> &'static str {
+    match (ok, last) {
+        (true, false) => "RELEASE SAVEPOINT job; SAVEPOINT job",
+        (false, false) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job",
+        (true, true) => "RELEASE SAVEPOINT job; COMMIT",
+        (false, true) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; COMMIT",
     }
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>, stats: &WriterStats) {
     if batch.len() == 1 {
         // A job alone needs no savepoint: when it fails, the transaction is rolled back.
         let job = batch.into_iter().next().expect("one job");
-        let result = CatchUnwind((job.work)(conn)).await;
-        let result = match result {
-            Ok(v) => match plain(conn, "COMMIT").await {
-                Ok(()) => {
-                    stats.batches.fetch_add(1, Ordering::Relaxed);
-                    stats.jobs.fetch_add(1, Ordering::Relaxed);
-                    Ok(v)
-                }
+        let result = match plain(conn, "BEGIN IMMEDIATE").await {
+            Err(e) => Err(e),
+            Ok(()) => match CatchUnwind((job.work)(conn)).await {
+                Ok(v) => match plain(conn, "COMMIT").await {
+                    Ok(()) => {
+                        stats.batches.fetch_add(1, Ordering::Relaxed);
+                        stats.jobs.fetch_add(1, Ordering::Relaxed);
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = plain(conn, "ROLLBACK").await;
+                        Err(e)
+                    }
+                },
                 Err(e) => {
                     let _ = plain(conn, "ROLLBACK").await;
                     Err(e)
                 }
             },
-            Err(e) => {
-                let _ = plain(conn, "ROLLBACK").await;
-                Err(e)
-            }
         };
         let _ = job.reply.send(result);
         return;
     }
-    let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(batch.len());
-    let mut broken: Option<StoreError> = None;
-    for job in batch {
+    let n = batch.len();
+    let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(n);
+    // Set when the transaction can no longer be trusted: every job fails with this error.
+    let mut broken: Option<StoreError> = plain(conn, "BEGIN IMMEDIATE; SAVEPOINT job").await.err();
+    for (i, job) in batch.into_iter().enumerate() {
         if let Some(e) = &broken {
             done.push((job.reply, Err(e.clone())));
             continue;
         }
-        if let Err(e) = plain(conn, "SAVEPOINT job").await {
-            broken = Some(e.clone());
-            done.push((job.reply, Err(e)));
-            continue;
-        }
         let result = CatchUnwind((job.work)(conn)).await;
-        let end = match &result {
-            Ok(_) => plain(conn, "RELEASE SAVEPOINT job").await,
-            Err(_) => match plain(conn, "ROLLBACK TO SAVEPOINT job").await {
-                Ok(()) => plain(conn, "RELEASE SAVEPOINT job").await,
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = end {
+        if let Err(e) = plain(conn, after_job(result.is_ok(), i + 1 == n)).await {
             broken = Some(e);
         }
         done.push((job.reply, result));
     }
-    let outcome = match broken {
-        Some(e) => Err(e),
-        None => plain(conn, "COMMIT").await,
-    };
-    match outcome {
-        Ok(()) => {
+    match broken {
+        None => {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.jobs.fetch_add(done.len() as u64, Ordering::Relaxed);
             for (reply, r) in done {
                 let _ = reply.send(r);
             }
         }
-        Err(e) => {
+        Some(e) => {
             // Nothing of this batch is committed: every job fails with the batch's error.
             let _ = plain(conn, "ROLLBACK").await;
             for (reply, _) in done {
@@ -437,5 +428,48 @@ impl Conn for SqliteConnection {
         let q = args.into_iter().fold(sqlx::query(sql), bind);
         let rows = q.fetch_all(&mut *self).await.map_err(map_err)?;
         rows.iter().map(|r| decode(r, cols)).collect()
+    }
+
+    /// One multi-statement query: the statements run on the connection's thread one after the
+    /// other, and their rows and results stream back in order (one round trip, not one per
+    /// statement).
+    async fn script(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
+        if stmts.len() == 1 {
+            return Conn::script_each(self, stmts).await;
+        }
+        let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 8).sum());
+        let mut args = Vec::with_capacity(stmts.iter().map(|s| s.args.len()).sum());
+        let mut cols = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            shift_params(&s.sql, args.len(), &mut sql);
+            sql.push_str(";\n");
+            args.extend(s.args);
+            cols.push(s.cols);
+        }
+        let q = args.into_iter().fold(sqlx::query(&sql), bind);
+        let mut out: Vec<Done> = Vec::with_capacity(cols.len());
+        let mut current = Done::default();
+        // Executor::fetch_many: a result per statement, so rows can be told apart by statement.
+        let mut stream = Executor::fetch_many(&mut *self, q);
+        while let Some(item) = stream.try_next().await.map_err(map_err)? {
+            match item {
+                Either::Right(row) => {
+                    let tys = cols.get(out.len()).copied().unwrap_or(&[]);
+                    current.rows.push(decode(&row, tys)?);
+                }
+                Either::Left(done) => {
+                    current.affected = done.rows_affected();
+                    out.push(std::mem::take(&mut current));
+                }
+            }
+        }
+        if out.len() != cols.len() {
+            return Err(StoreError::Database(format!(
+                "a script of {} statements returned {} results",
+                cols.len(),
+                out.len()
+            )));
+        }
+        Ok(out)
     }
 }

@@ -125,6 +125,7 @@ contract!(
     refdata_round_trip_and_licence_status,
     status_query_by_permit_and_reference,
     asynchronous_reply_goes_to_the_outbox,
+    script_returns_each_statements_rows_and_count,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1584,5 +1585,121 @@ async fn million_licences_replace_and_load() {
         let loaded = db.store.load_refdata().await.unwrap().unwrap();
         assert_eq!(loaded.licences.len(), n);
         assert_eq!(loaded.licences[n - 1], data.licences[n - 1]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripts
+// ---------------------------------------------------------------------------------------------
+
+async fn run_script<C: sql::Conn>(c: &mut C) -> Vec<sql::Done> {
+    use sql::{Stmt, Ty, V};
+    c.exec(
+        "CREATE TABLE script_probe (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        vec![],
+    )
+    .await
+    .expect("probe table");
+    c.script(vec![
+        Stmt::exec(
+            "INSERT INTO script_probe (name, value) VALUES ($1, $2), ($3, $4)",
+            vec![
+                V::Text("script-a".into()),
+                V::I64(7),
+                V::Text("script-b".into()),
+                V::I64(8),
+            ],
+        ),
+        Stmt::rows(
+            "SELECT name, value FROM script_probe WHERE name LIKE $1 ORDER BY name",
+            vec![V::Text("script-%".into())],
+            &[Ty::Text, Ty::I64],
+        ),
+        Stmt::exec(
+            "UPDATE script_probe SET value = value + $1 WHERE name = $2",
+            vec![V::I64(10), V::Text("script-b".into())],
+        ),
+        Stmt::rows(
+            "SELECT value FROM script_probe WHERE name = $1 AND value > $2",
+            vec![V::Text("script-nobody".into()), V::I64(0)],
+            &[Ty::I64],
+        ),
+        Stmt::rows(
+            "UPDATE script_probe SET value = value * $2 WHERE name = $1 RETURNING value, '$1'",
+            vec![V::Text("script-b".into()), V::I64(2)],
+            &[Ty::I64, Ty::Text],
+        ),
+    ])
+    .await
+    .expect("script")
+}
+
+/// A script's parameters are numbered per statement; each statement's rows and count come
+/// back separately, in order (SQLite runs it as one query, PostgreSQL statement by statement).
+async fn script_returns_each_statements_rows_and_count(store: &Store) {
+    let done = match store {
+        Store::Sqlite(s) => s
+            .write(|c| Box::pin(async move { Ok(run_script(c).await) }))
+            .await
+            .unwrap(),
+        Store::Postgres(p) => run_script(&mut *p.conn_for_tests().await).await,
+    };
+    let shape: Vec<(usize, u64)> = done.iter().map(|d| (d.rows.len(), d.affected)).collect();
+    assert_eq!(shape[0], (0, 2), "two rows inserted");
+    assert_eq!(shape[1].0, 2, "two rows selected");
+    assert_eq!(shape[2], (0, 1), "one row updated");
+    assert_eq!(shape[3].0, 0, "no rows selected");
+    assert_eq!(shape[4].0, 1, "one row returned");
+    let names: Vec<(String, i64)> = done[1]
+        .rows
+        .iter()
+        .map(|r| (r.text(0).unwrap(), r.i64(1).unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("script-a".to_owned(), 7), ("script-b".to_owned(), 8)]
+    );
+    assert_eq!(done[4].rows[0].i64(0).unwrap(), 36);
+    assert_eq!(
+        done[4].rows[0].text(1).unwrap(),
+        "$1",
+        "a literal is not a parameter"
+    );
+
+    // A failing statement fails the script; on SQLite the writer rolls the job back.
+    if let Store::Sqlite(s) = store {
+        let r = s
+            .write(|c| {
+                Box::pin(async move {
+                    use sql::{Conn, Stmt, V};
+                    c.script(vec![
+                        Stmt::exec(
+                            "UPDATE script_probe SET value = 0 WHERE name = $1",
+                            vec![V::Text("script-a".into())],
+                        ),
+                        Stmt::exec(
+                            "INSERT INTO script_probe (name, value) VALUES ($1, 1)",
+                            vec![V::Text("script-a".into())],
+                        ),
+                    ])
+                    .await
+                })
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+        use sql::Conn;
+        let v = s
+            .read_conn_for_tests()
+            .await
+            .one_row(
+                "SELECT value FROM script_probe WHERE name = 'script-a'",
+                vec![],
+                &[sql::Ty::I64],
+            )
+            .await
+            .unwrap()
+            .i64(0)
+            .unwrap();
+        assert_eq!(v, 7, "the first statement was rolled back with the job");
     }
 }

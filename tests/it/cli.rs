@@ -136,6 +136,8 @@ async fn serve_reloads_certificates_on_sighup_and_stops_on_sigterm() {
 listen = "127.0.0.1:0"
 [admin]
 listen = "127.0.0.1:0"
+[api]
+listen = "127.0.0.1:0"
 [database]
 url = "sqlite://{db}"
 [tls]

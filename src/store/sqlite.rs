@@ -41,7 +41,69 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 type JobResult = Result<Box<dyn Any + Send>, StoreError>;
 type JobFuture<'c> = Pin<Box<dyn Future<Output = JobResult> + Send + 'c>>;
-type Work = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c> + Send>;
+type Work = Box<dyn for<'c> FnOnce(&'c mut WriterConn) -> JobFuture<'c> + Send>;
+
+/// The writer's connection as its jobs see it. The transaction statements the writer owes
+/// (`BEGIN IMMEDIATE`, the previous job's `RELEASE SAVEPOINT`, this job's `SAVEPOINT`) wait in
+/// `prefix` and go to SQLite in front of the job's first statement, in the same round trip.
+pub(crate) struct WriterConn {
+    conn: SqliteConnection,
+    prefix: Vec<&'static str>,
+    /// Whether the job sent the prefix (it ran at least one statement).
+    sent: bool,
+    /// A prefix statement failed: the transaction can no longer be trusted.
+    prefix_failed: Option<StoreError>,
+}
+
+impl WriterConn {
+    /// Runs `stmts` behind the pending prefix, and returns what the job's own statements
+    /// returned.
+    async fn with_prefix(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
+        if self.sent || self.prefix.is_empty() {
+            self.sent = true;
+            if stmts.is_empty() {
+                return Ok(Vec::new());
+            }
+            return self.conn.script(stmts).await;
+        }
+        self.sent = true;
+        let k = self.prefix.len();
+        let mut all: Vec<Stmt> = self
+            .prefix
+            .iter()
+            .map(|sql| Stmt::exec(*sql, Vec::new()))
+            .collect();
+        all.extend(stmts);
+        let (done, err) = run_script(&mut self.conn, all).await;
+        if let Some(e) = err {
+            if done.len() < k {
+                self.prefix_failed = Some(e.clone());
+            }
+            return Err(e);
+        }
+        Ok(done.into_iter().skip(k).collect())
+    }
+}
+
+impl Conn for WriterConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
+        self.with_prefix(Vec::new()).await?;
+        self.conn.exec(sql, args).await
+    }
+
+    async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {
+        self.with_prefix(Vec::new()).await?;
+        self.conn.rows(sql, args, cols).await
+    }
+
+    async fn script(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
+        self.with_prefix(stmts).await
+    }
+}
 
 struct Job {
     work: Work,
@@ -158,14 +220,14 @@ impl SqliteStore {
     where
         T: Send + 'static,
         F: for<'c> FnOnce(
-                &'c mut SqliteConnection,
+                &'c mut WriterConn,
             )
                 -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
             + Send
             + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let work: Work = Box::new(move |c: &mut SqliteConnection| -> JobFuture<'_> {
+        let work: Work = Box::new(move |c: &mut WriterConn| -> JobFuture<'_> {
             let fut = f(c);
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
         });
@@ -248,11 +310,13 @@ fn args_none() -> Vec<V> {
     Vec::new()
 }
 
-async fn writer_loop(
-    mut conn: SqliteConnection,
-    mut rx: mpsc::Receiver<Job>,
-    stats: Arc<WriterStats>,
-) {
+async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+    let mut w = WriterConn {
+        conn,
+        prefix: Vec::new(),
+        sent: false,
+        prefix_failed: None,
+    };
     while let Some(first) = rx.recv().await {
         // A batch is whatever is queued: under load the jobs that arrived while the previous
         // batch ran; alone, a job runs at once (nobody waits for company).
@@ -267,9 +331,9 @@ async fn writer_loop(
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch, &stats).await;
+        run_batch(&mut w, batch, &stats).await;
     }
-    let _ = conn.close().await;
+    let _ = w.conn.close().await;
 }
 
 async fn plain(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
@@ -293,70 +357,92 @@ impl Future for CatchUnwind<'_> {
     }
 }
 
-/// The statements between two jobs of a batch, or after the last one: each pair of
-/// savepoint statements goes to the connection in one round trip.
-fn after_job(ok: bool, last: bool) -> &'static str {
-    match (ok, last) {
-        (true, false) => "RELEASE SAVEPOINT job; SAVEPOINT job",
-        (false, false) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job",
-        (true, true) => "RELEASE SAVEPOINT job; COMMIT",
-        (false, true) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; COMMIT",
-    }
-}
-
-async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>, stats: &WriterStats) {
-    if batch.len() == 1 {
-        // A job alone needs no savepoint: when it fails, the transaction is rolled back.
-        let job = batch.into_iter().next().expect("one job");
-        let result = match plain(conn, "BEGIN IMMEDIATE").await {
-            Err(e) => Err(e),
-            Ok(()) => match CatchUnwind((job.work)(conn)).await {
-                Ok(v) => match plain(conn, "COMMIT").await {
-                    Ok(()) => {
-                        stats.batches.fetch_add(1, Ordering::Relaxed);
-                        stats.jobs.fetch_add(1, Ordering::Relaxed);
-                        Ok(v)
-                    }
-                    Err(e) => {
-                        let _ = plain(conn, "ROLLBACK").await;
-                        Err(e)
-                    }
-                },
-                Err(e) => {
-                    let _ = plain(conn, "ROLLBACK").await;
-                    Err(e)
-                }
-            },
-        };
-        let _ = job.reply.send(result);
-        return;
-    }
+async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
     let n = batch.len();
+    // A job alone needs no savepoint: when it fails, the transaction is rolled back.
+    let single = n == 1;
+    // What the writer owes SQLite before the next job's statements.
+    let mut pending: Vec<&'static str> = vec!["BEGIN IMMEDIATE"];
+    let mut began = false;
     let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(n);
     // Set when the transaction can no longer be trusted: every job fails with this error.
-    let mut broken: Option<StoreError> = plain(conn, "BEGIN IMMEDIATE; SAVEPOINT job").await.err();
-    for (i, job) in batch.into_iter().enumerate() {
+    let mut broken: Option<StoreError> = None;
+    for job in batch {
         if let Some(e) = &broken {
             done.push((job.reply, Err(e.clone())));
             continue;
         }
-        let result = CatchUnwind((job.work)(conn)).await;
-        if let Err(e) = plain(conn, after_job(result.is_ok(), i + 1 == n)).await {
-            broken = Some(e);
+        w.prefix.clone_from(&pending);
+        if !single {
+            w.prefix.push("SAVEPOINT job");
         }
+        w.sent = false;
+        w.prefix_failed = None;
+        let result = CatchUnwind((job.work)(w)).await;
+        if let Some(e) = w.prefix_failed.take() {
+            broken = Some(e);
+            done.push((job.reply, result));
+            continue;
+        }
+        if w.sent {
+            began = true;
+            pending = match (single, result.is_ok()) {
+                (true, _) => Vec::new(),
+                (false, true) => vec!["RELEASE SAVEPOINT job"],
+                (false, false) => vec!["ROLLBACK TO SAVEPOINT job", "RELEASE SAVEPOINT job"],
+            };
+        }
+        // A job that ran no statement opened nothing: what was pending still is.
         done.push((job.reply, result));
     }
-    match broken {
+    if single {
+        let (reply, result) = done.pop().expect("one job");
+        let result = match (broken, began, result) {
+            (Some(e), _, _) => Err(e),
+            (None, false, r) => r,
+            (None, true, Ok(v)) => match plain(&mut w.conn, "COMMIT").await {
+                Ok(()) => {
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    stats.jobs.fetch_add(1, Ordering::Relaxed);
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = plain(&mut w.conn, "ROLLBACK").await;
+                    Err(e)
+                }
+            },
+            (None, true, Err(e)) => {
+                let _ = plain(&mut w.conn, "ROLLBACK").await;
+                Err(e)
+            }
+        };
+        let _ = reply.send(result);
+        return;
+    }
+    let outcome = match broken {
+        Some(e) => Err(e),
+        None if !began => Ok(()),
         None => {
+            pending.push("COMMIT");
+            let sql = pending.join("; ");
+            w.conn
+                .execute(sql.as_str())
+                .await
+                .map(|_| ())
+                .map_err(map_err)
+        }
+    };
+    match outcome {
+        Ok(()) => {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.jobs.fetch_add(done.len() as u64, Ordering::Relaxed);
             for (reply, r) in done {
                 let _ = reply.send(r);
             }
         }
-        Some(e) => {
+        Err(e) => {
             // Nothing of this batch is committed: every job fails with the batch's error.
-            let _ = plain(conn, "ROLLBACK").await;
+            let _ = plain(&mut w.conn, "ROLLBACK").await;
             for (reply, _) in done {
                 let _ = reply.send(Err(e.clone()));
             }
@@ -437,6 +523,20 @@ impl Conn for SqliteConnection {
         if stmts.len() == 1 {
             return Conn::script_each(self, stmts).await;
         }
+        match run_script(self, stmts).await {
+            (_, Some(e)) => Err(e),
+            (done, None) => Ok(done),
+        }
+    }
+}
+
+/// Runs `stmts` as one multi-statement query; returns what the statements that completed
+/// returned, and the error that stopped the rest.
+async fn run_script(
+    conn: &mut SqliteConnection,
+    stmts: Vec<Stmt>,
+) -> (Vec<Done>, Option<StoreError>) {
+    {
         let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 8).sum());
         let mut args = Vec::with_capacity(stmts.iter().map(|s| s.args.len()).sum());
         let mut cols = Vec::with_capacity(stmts.len());
@@ -450,26 +550,32 @@ impl Conn for SqliteConnection {
         let mut out: Vec<Done> = Vec::with_capacity(cols.len());
         let mut current = Done::default();
         // Executor::fetch_many: a result per statement, so rows can be told apart by statement.
-        let mut stream = Executor::fetch_many(&mut *self, q);
-        while let Some(item) = stream.try_next().await.map_err(map_err)? {
-            match item {
-                Either::Right(row) => {
+        let mut stream = Executor::fetch_many(conn, q);
+        loop {
+            match stream.try_next().await {
+                Err(e) => return (out, Some(map_err(e))),
+                Ok(None) => break,
+                Ok(Some(Either::Right(row))) => {
                     let tys = cols.get(out.len()).copied().unwrap_or(&[]);
-                    current.rows.push(decode(&row, tys)?);
+                    match decode(&row, tys) {
+                        Ok(r) => current.rows.push(r),
+                        Err(e) => return (out, Some(e)),
+                    }
                 }
-                Either::Left(done) => {
+                Ok(Some(Either::Left(done))) => {
                     current.affected = done.rows_affected();
                     out.push(std::mem::take(&mut current));
                 }
             }
         }
         if out.len() != cols.len() {
-            return Err(StoreError::Database(format!(
+            let e = StoreError::Database(format!(
                 "a script of {} statements returned {} results",
                 cols.len(),
                 out.len()
-            )));
+            ));
+            return (out, Some(e));
         }
-        Ok(out)
+        (out, None)
     }
 }

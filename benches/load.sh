@@ -6,6 +6,8 @@
 #   benches/load.sh                 full run (1M and 10k licences, 3 repetitions per figure)
 #   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision; no speed checks
 #   options: --repeats N  --only sqlite|postgres  --no-build  --pg URL (server URL, no database)
+#            --items N|mixed  goods items per permit request (default 5, as the targets name;
+#                             "mixed": mock-nsw's own 1–20)
 #
 # Seeds differ per run (and modulo 1000: mock-nsw derives declaration-number prefixes from
 # seed % 1000), so repetitions against one database never reuse a MessageId, a reference
@@ -21,6 +23,7 @@ REPEATS=3
 ONLY=""
 BUILD=1
 PG=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+ITEMS=5
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1; REPEATS=1 ;;
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
         --only) ONLY=$2; shift ;;
         --no-build) BUILD=0 ;;
         --pg) PG=$2; shift ;;
+        --items) ITEMS=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -181,6 +185,9 @@ stop_gateway() {
 }
 
 rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$GW_PID/status"; }
+# CPU time the gateway has used, in clock ticks (user + system).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
+TICK=$(getconf CLK_TCK)
 
 # One mock-nsw load run; appends a row to rows.tsv:
 # name, throughput, p50, p99, p999, completed, errors, wrong decisions, load average.
@@ -190,8 +197,10 @@ run_load() {
     mkdir -p "$dir"
     local before
     before=$(load_avg)
-    local failed=0
+    local failed=0 cpu0 cpu1
+    cpu0=$(cpu_ticks)
     "$MOCK" load --quiet --report-dir "$dir" "$@" > "$dir/stdout.txt" 2>&1 || failed=1
+    cpu1=$(cpu_ticks)
     local r=$dir/report.json
     if [ ! -f "$r" ]; then
         cat "$dir/stdout.txt" >&2; echo "mock-nsw load failed: $name" >&2; exit 1
@@ -201,13 +210,15 @@ run_load() {
         echo "$name: $(grep -m1 '^Error' "$dir/stdout.txt")" >> "$OUT/failures.txt"
         log "$name: mock-nsw reported a failure after the measured phase (see failures.txt)"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
+    local completed
+    completed=$(jq -r '.completed' "$r")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
         "$(jq -r '.throughput_rps | floor' "$r")" \
         "$(jq -r '.latency_us.p50' "$r")" "$(jq -r '.latency_us.p99' "$r")" \
         "$(jq -r '.latency_us.p999' "$r")" "$(jq -r '.completed' "$r")" \
         "$(jq -r '.errors' "$r")" "$(jq -r '.errors_by_kind.wrong_decision // 0' "$r")" \
-        "$before" >> "$ROWS"
-    log "$name: $(tail -1 "$ROWS" | cut -f2) req/s, p99 $(tail -1 "$ROWS" | cut -f4) µs, errors $(tail -1 "$ROWS" | cut -f7), load $before"
+        "$before" "$(( (cpu1 - cpu0) * 1000000 / TICK / (completed > 0 ? completed : 1) ))" >> "$ROWS"
+    log "$name: $(tail -1 "$ROWS" | cut -f2) req/s, p99 $(tail -1 "$ROWS" | cut -f4) µs, errors $(tail -1 "$ROWS" | cut -f7), gateway CPU $(tail -1 "$ROWS" | cut -f10) µs/req, load $before"
 }
 
 target_for() { if [ "$1" = tls ]; then echo "https://localhost:$PORT/ebms"; else echo "http://127.0.0.1:$PORT/ebms"; fi; }
@@ -241,6 +252,7 @@ for backend in $BACKENDS; do
             target=$(target_for "$mode")
             # shellcheck disable=SC2046
             common=(--target "$target" --data "$data" $(tls_args "$mode"))
+            if [ "$ITEMS" != mixed ]; then common+=(--items "$ITEMS"); fi
             rss_idle=$(rss_kib VmRSS)
             for rep in $(seq 1 "$REPEATS"); do
                 concs=$CONCURRENCIES
@@ -272,15 +284,17 @@ done
         "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo). Gateway and mock-nsw share it."
     echo "Repetitions per figure: $REPEATS (median shown; all runs in rows.tsv). Load average: 1, 5, 15 min before the run."
     echo
-    echo "| run | req/s (median) | p50 µs | p99 µs | p99.9 µs | completed | errors | wrong decisions | runs (req/s) | load avg at the median run |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "Goods items per approvable request: $ITEMS. Gateway CPU: user + system time of the gateway process per completed request."
+    echo
+    echo "| run | req/s (median) | p50 µs | p99 µs | p99.9 µs | completed | errors | wrong decisions | gateway CPU µs/req | runs (req/s) | load avg at the median run |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     cut -f1 "$ROWS" | sed 's/-r[0-9]*$//' | awk '!seen[$0]++' | while read -r cfgname; do
         grep -P "^\Q$cfgname\E-r[0-9]+\t" "$ROWS" | sort -t$'\t' -k2,2n > "$OUT/.sel"
         n=$(wc -l < "$OUT/.sel")
         med=$(sed -n "$(( (n + 1) / 2 ))p" "$OUT/.sel")
         all=$(cut -f2 "$OUT/.sel" | paste -sd/)
-        IFS=$'\t' read -r _ rps p50 p99 p999 done_ err wrong la <<< "$med"
-        echo "| $cfgname | $rps | $p50 | $p99 | $p999 | $done_ | $err | $wrong | $all | $la |"
+        IFS=$'\t' read -r _ rps p50 p99 p999 done_ err wrong la cpu <<< "$med"
+        echo "| $cfgname | $rps | $p50 | $p99 | $p999 | $done_ | $err | $wrong | $cpu | $all | $la |"
     done
     echo
     echo "Gateway memory (MiB): after start-up (reference data loaded), at the end, and the high-water mark (VmHWM)."

@@ -151,6 +151,10 @@ struct LoadArgs {
     /// Shares of outcome classes of the permit requests.
     #[arg(long, default_value = "approve=70,reject=20,review=5,inspect=5")]
     mix: String,
+    /// Goods items per approvable, inspected or referred request (rejected requests keep
+    /// 1–6); by default 1–20 for licensed requests.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=999))]
+    items: Option<u16>,
     /// Share of messages that are retries of a recent one (same MessageId, same bytes), as
     /// `5%` or `0.05`.
     #[arg(long, value_parser = parse_share, default_value = "0")]
@@ -393,7 +397,10 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
     let report = match args.kind {
         Kind::Permit => {
             let source = PermitSource::new(
-                gen::RequestGen::new(model, args.seed, mix).with_tag(&tag),
+                with_items(
+                    gen::RequestGen::new(model, args.seed, mix).with_tag(&tag),
+                    args.items,
+                ),
                 parties,
                 args.seed,
                 sync,
@@ -419,7 +426,10 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
                 inspect: 0,
             };
             let warm_source = PermitSource::new(
-                gen::RequestGen::new(model, args.seed, approve).with_tag(&format!("{tag}W")),
+                with_items(
+                    gen::RequestGen::new(model, args.seed, approve).with_tag(&format!("{tag}W")),
+                    args.items,
+                ),
                 parties.clone(),
                 args.seed,
                 true,
@@ -590,5 +600,12 @@ mod tests {
         check("1.5h", Ok(5400.0));
         check("3d", Err("unit must be"));
         check("fast", Err("not a duration"));
+    }
+}
+
+fn with_items(g: gen::RequestGen, items: Option<u16>) -> gen::RequestGen {
+    match items {
+        Some(n) => g.with_items(usize::from(n)),
+        None => g,
     }
 }

@@ -239,6 +239,8 @@ pub struct RequestGen {
     mix: Mix,
     serial: u64,
     rejects: usize,
+    /// Goods items of approvable, inspected and referred requests, when fixed.
+    items: Option<usize>,
     /// Standards usable for approvable special-import items: current, rate 0, no report.
     plain_standards: Vec<usize>,
 }
@@ -269,7 +271,31 @@ impl RequestGen {
             mix,
             serial: 0,
             rejects: 0,
+            items: None,
             plain_standards,
+        }
+    }
+
+    /// Approvable, inspected and referred requests carry exactly `n` goods items (at least 1;
+    /// rejected requests keep their own 1–6). Without it they carry 1–20 (licensed), 1–6
+    /// (special import), 1–4 (referred) and 1–7 (inspected).
+    pub fn with_items(mut self, n: usize) -> Self {
+        self.items = Some(n.max(1));
+        self
+    }
+
+    /// `range`, or exactly the fixed number of items less `extra` added by the caller.
+    fn count(
+        &self,
+        range: std::ops::RangeInclusive<usize>,
+        extra: usize,
+    ) -> std::ops::RangeInclusive<usize> {
+        match self.items {
+            Some(n) => {
+                let n = n.saturating_sub(extra);
+                n..=n
+            }
+            None => range,
         }
     }
 
@@ -319,22 +345,25 @@ impl RequestGen {
         };
         let (holder, request_type, importer_tax) = match outcome {
             Outcome::Approve if self.rng.gen_bool(0.85) => {
-                let h = self.licensed_items(&mut b, None, 1..=20, true);
+                let n = self.count(1..=20, 0);
+                let h = self.licensed_items(&mut b, None, n, true);
                 (h, RequestType::Licensed, None)
             }
             Outcome::Approve => {
                 let h = self.any_holder();
                 let p = self.purpose(PurposeRole::Open);
-                self.special_items(&mut b, p, 1..=6, ItemStatus::Approved, None);
+                let n = self.count(1..=6, 0);
+                self.special_items(&mut b, p, n, ItemStatus::Approved, None);
                 (h, RequestType::Special, None)
             }
             Outcome::Review => {
                 let h = self.any_holder();
                 let p = self.purpose(PurposeRole::Review);
+                let n = self.count(1..=4, 0);
                 self.special_items(
                     &mut b,
                     p,
-                    1..=4,
+                    n,
                     ItemStatus::UnderReview,
                     Some(ReasonCode::OfficerReview),
                 );
@@ -343,7 +372,8 @@ impl RequestGen {
             Outcome::Inspect => {
                 let l = self.pick(&self.model.index.valid_inspect.clone());
                 let h = self.model.licences[l].holder as usize;
-                self.licensed_items(&mut b, Some(h), 0..=6, true);
+                let n = self.count(0..=6, 1);
+                self.licensed_items(&mut b, Some(h), n, true);
                 let item = self.licensed_item(l);
                 b.insert_random(
                     &mut self.rng,
@@ -887,6 +917,18 @@ mod tests {
             seed: 11,
             today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
         }))
+    }
+
+    #[test]
+    fn fixed_item_count() {
+        let mut g = RequestGen::new(model(), 3, Mix::default()).with_items(5);
+        for outcome in [Outcome::Approve, Outcome::Review, Outcome::Inspect] {
+            for _ in 0..20 {
+                let p = g.permit_for(outcome);
+                assert_eq!(p.request.items.len(), 5, "{outcome:?}");
+                assert_eq!(p.expected.items.len(), 5, "{outcome:?}");
+            }
+        }
     }
 
     #[test]

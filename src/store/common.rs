@@ -240,6 +240,10 @@ pub(crate) async fn process<C: Conn>(
             first.extend(reads);
             Some(plan)
         }
+        InboundDocument::DeclarationCheck(d) => {
+            first.extend(declaration_reads(c, d));
+            None
+        }
         _ => None,
     };
     let mut done = c.script(first).await?.into_iter();
@@ -263,10 +267,11 @@ pub(crate) async fn process<C: Conn>(
         (InboundDocument::ImportPermitRequest(_), None) => {
             unreachable!("a permit request always has its plan")
         }
-        (InboundDocument::DeclarationCheck(d), _) => (
-            OutboundDocument::DeclarationCheckResponse(declaration_check(c, meta, d, ctx).await?),
-            Vec::new(),
-        ),
+        (InboundDocument::DeclarationCheck(d), _) => {
+            let read = DeclarationRead::parse(done)?;
+            let (resp, writes) = declaration_check(c, meta, d, ctx, read).await?;
+            (OutboundDocument::DeclarationCheckResponse(resp), writes)
+        }
         (InboundDocument::DeclarationAmendment(a), _) => (
             OutboundDocument::DeclarationAmendmentResponse(declaration_amendment(c, a, ctx).await?),
             Vec::new(),
@@ -1309,6 +1314,25 @@ struct PermitRow {
     permit: Permit,
 }
 
+/// The columns of a [`PermitRow`].
+const PERMIT_ROW_TYS: [Ty; 15] = [
+    Ty::I64,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Time,
+    PERMIT_TYS[0],
+    PERMIT_TYS[1],
+    PERMIT_TYS[2],
+    PERMIT_TYS[3],
+    PERMIT_TYS[4],
+    PERMIT_TYS[5],
+    PERMIT_TYS[6],
+    PERMIT_TYS[7],
+    PERMIT_TYS[8],
+    PERMIT_TYS[9],
+];
+
 async fn lock_permit_by_number<C: Conn>(
     c: &mut C,
     number: &str,
@@ -1318,25 +1342,16 @@ async fn lock_permit_by_number<C: Conn>(
          FROM permits WHERE permit_number = $1{}",
         for_update(c)
     );
-    let mut tys = vec![Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Time];
-    tys.extend_from_slice(&PERMIT_TYS);
-    let Some(r) = c.opt_row(&sql, args![number], &tys).await? else {
-        return Ok(None);
-    };
-    Ok(Some(PermitRow {
-        pk: r.i64(0)?,
-        status: r.text(1)?,
-        cancelled_at: r.opt_time(4)?,
-        holder: PartyKey {
-            tax_number: p_tax(&r.text(2)?)?,
-            branch: p_branch(&r.text(3)?)?,
-        },
-        permit: permit_from_row(&r, 5)?,
-    }))
+    c.opt_row(&sql, args![number], &PERMIT_ROW_TYS)
+        .await?
+        .map(|r| permit_row(&r))
+        .transpose()
 }
 
 struct PermitItemRow {
     pk: i64,
+    permit_pk: i64,
+    request_pk: i64,
     item_number: u16,
     invoice_item_number: u16,
     hs_code: HsCode,
@@ -1347,19 +1362,76 @@ struct PermitItemRow {
     written_off: Amount,
 }
 
-async fn permit_item<C: Conn>(
-    c: &mut C,
-    permit_pk: i64,
-    invoice_item_number: u16,
-    hs_code: &HsCode,
-) -> Result<Option<PermitItemRow>, StoreError> {
-    let r = c
-        .opt_row(
-            "SELECT pi.id, pi.item_number, pi.invoice_item_number, pi.hs_code, \
-             pi.country_of_origin, pi.unit, pi.status, pi.approved_milli, pi.written_off_milli \
-             FROM permit_items pi WHERE pi.permit_pk = $1 AND pi.invoice_item_number = $2 \
-             ORDER BY CASE WHEN pi.hs_code = $3 THEN 0 ELSE 1 END, pi.item_number LIMIT 1",
-            args![permit_pk, invoice_item_number, hs_code.as_str()],
+fn permit_row(r: &Row) -> Result<PermitRow, StoreError> {
+    Ok(PermitRow {
+        pk: r.i64(0)?,
+        status: r.text(1)?,
+        cancelled_at: r.opt_time(4)?,
+        holder: PartyKey {
+            tax_number: p_tax(&r.text(2)?)?,
+            branch: p_branch(&r.text(3)?)?,
+        },
+        permit: permit_from_row(r, 5)?,
+    })
+}
+
+fn permit_item_row(r: &Row) -> Result<PermitItemRow, StoreError> {
+    let status = r.text(6)?;
+    Ok(PermitItemRow {
+        pk: r.i64(0)?,
+        item_number: p_u16(r.i64(1)?, "item number")?,
+        invoice_item_number: p_u16(r.i64(2)?, "invoice item number")?,
+        hs_code: p_hs(&r.text(3)?)?,
+        country_of_origin: p_country(&r.text(4)?)?,
+        unit: p_unit(&r.text(5)?)?,
+        status: ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?,
+        approved: p_amount(r.i64(7)?)?,
+        written_off: p_amount(r.i64(8)?)?,
+        permit_pk: r.i64(9)?,
+        request_pk: r.i64(10)?,
+    })
+}
+
+/// What a declaration check reads before it writes, in the claim's round trip: whether its
+/// number was checked before, the permits it names (locked, in permit-number order) and
+/// their items.
+fn declaration_reads<C: Conn>(c: &C, d: &DeclarationCheck) -> Vec<Stmt> {
+    let numbers: BTreeSet<String> = d
+        .lines
+        .iter()
+        .map(|l| l.permit_number.to_string())
+        .collect();
+    let numbers: Vec<(String,)> = numbers.into_iter().map(|n| (n,)).collect();
+    let numbers = json_param(&numbers);
+    vec![
+        Stmt::rows(
+            "SELECT id FROM declarations WHERE declaration_number = $1",
+            args![&d.declaration_number],
+            &[Ty::I64],
+        ),
+        Stmt::rows(
+            format!(
+                "SELECT id, status, holder_tax_number, holder_branch, cancelled_at, {PERMIT_COLS} \
+                 FROM permits WHERE permit_number IN (SELECT j.value ->> 0 FROM {}) \
+                 ORDER BY permit_number{}",
+                json_rows(c, 1),
+                for_update(c)
+            ),
+            vec![numbers.clone()],
+            &PERMIT_ROW_TYS,
+        ),
+        Stmt::rows(
+            format!(
+                "SELECT pi.id, pi.item_number, pi.invoice_item_number, pi.hs_code, \
+                 pi.country_of_origin, pi.unit, pi.status, pi.approved_milli, \
+                 pi.written_off_milli, pi.permit_pk, ri.request_pk \
+                 FROM permits p JOIN permit_items pi ON pi.permit_pk = p.id \
+                 JOIN request_items ri ON ri.id = pi.item_pk \
+                 WHERE p.permit_number IN (SELECT j.value ->> 0 FROM {}) \
+                 ORDER BY pi.permit_pk, pi.invoice_item_number, pi.item_number",
+                json_rows(c, 1)
+            ),
+            vec![numbers],
             &[
                 Ty::I64,
                 Ty::I64,
@@ -1370,24 +1442,63 @@ async fn permit_item<C: Conn>(
                 Ty::Text,
                 Ty::I64,
                 Ty::I64,
+                Ty::I64,
+                Ty::I64,
             ],
-        )
-        .await?;
-    r.map(|r| {
-        let status = r.text(6)?;
-        Ok(PermitItemRow {
-            pk: r.i64(0)?,
-            item_number: p_u16(r.i64(1)?, "item number")?,
-            invoice_item_number: p_u16(r.i64(2)?, "invoice item number")?,
-            hs_code: p_hs(&r.text(3)?)?,
-            country_of_origin: p_country(&r.text(4)?)?,
-            unit: p_unit(&r.text(5)?)?,
-            status: ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?,
-            approved: p_amount(r.i64(7)?)?,
-            written_off: p_amount(r.i64(8)?)?,
+        ),
+    ]
+}
+
+/// What [`declaration_reads`] read.
+struct DeclarationRead {
+    earlier: Option<i64>,
+    /// By permit number.
+    permits: HashMap<String, PermitRow>,
+    items: Vec<PermitItemRow>,
+}
+
+impl DeclarationRead {
+    fn parse(mut done: impl Iterator<Item = Done>) -> Result<DeclarationRead, StoreError> {
+        let mut next = || {
+            done.next().ok_or_else(|| {
+                StoreError::Corrupt("a read of the declaration returned nothing".into())
+            })
+        };
+        let earlier = next()?.rows.first().map(|r| r.i64(0)).transpose()?;
+        let permits = next()?
+            .rows
+            .iter()
+            .map(|r| {
+                let p = permit_row(r)?;
+                Ok((p.permit.number.to_string(), p))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let items = next()?
+            .rows
+            .iter()
+            .map(permit_item_row)
+            .collect::<Result<_, _>>()?;
+        Ok(DeclarationRead {
+            earlier,
+            permits,
+            items,
         })
-    })
-    .transpose()
+    }
+
+    /// The permit item a line names: on its permit, with its invoice item number; the one
+    /// with the line's HS code first, then the lowest item number.
+    fn item_for(
+        &self,
+        permit_pk: i64,
+        line: &crate::domain::DeclarationLine,
+    ) -> Option<&PermitItemRow> {
+        self.items
+            .iter()
+            .filter(|i| {
+                i.permit_pk == permit_pk && i.invoice_item_number == line.invoice_item_number
+            })
+            .min_by_key(|i| (i.hs_code != line.hs_code, i.item_number))
+    }
 }
 
 fn line_xpath(pos: usize, field: &str) -> String {
@@ -1399,41 +1510,23 @@ async fn declaration_check<C: Conn>(
     meta: &MessageMeta,
     d: &DeclarationCheck,
     ctx: &Ctx,
-) -> Result<DeclarationCheckResponse, StoreError> {
-    if let Some(r) = c
-        .opt_row(
-            "SELECT id FROM declarations WHERE declaration_number = $1",
-            args![&d.declaration_number],
-            &[Ty::I64],
-        )
-        .await?
-    {
-        return rebuild_declaration_response(c, r.i64(0)?, &d.declaration_number).await;
+    read: DeclarationRead,
+) -> Result<Stored<DeclarationCheckResponse>, StoreError> {
+    if let Some(pk) = read.earlier {
+        let resp = rebuild_declaration_response(c, pk, &d.declaration_number).await?;
+        return Ok((resp, Vec::new()));
     }
 
-    // Lock every permit the declaration names, in one order, before reading quantities.
-    let numbers: BTreeSet<String> = d
-        .lines
-        .iter()
-        .map(|l| l.permit_number.to_string())
-        .collect();
-    let mut permits: HashMap<String, PermitRow> = HashMap::new();
-    for n in numbers {
-        if let Some(p) = lock_permit_by_number(c, &n).await? {
-            permits.insert(n, p);
-        }
-    }
-
-    struct LineState {
+    struct LineState<'r> {
         result: LineResult,
         reasons: Vec<Reason>,
-        item: Option<PermitItemRow>,
+        item: Option<&'r PermitItemRow>,
     }
     let mut states = Vec::with_capacity(d.lines.len());
     for (i, line) in d.lines.iter().enumerate() {
         let pos = i + 1;
         let number = line.permit_number.to_string();
-        let Some(p) = permits.get(&number) else {
+        let Some(p) = read.permits.get(&number) else {
             states.push(LineState {
                 result: LineResult::PermitNotFound,
                 reasons: vec![Reason {
@@ -1450,8 +1543,7 @@ async fn declaration_check<C: Conn>(
             });
             continue;
         };
-        let Some(item) = permit_item(c, p.pk, line.invoice_item_number, &line.hs_code).await?
-        else {
+        let Some(item) = read.item_for(p.pk, line) else {
             states.push(LineState {
                 result: LineResult::PermitNotFound,
                 reasons: vec![Reason {
@@ -1509,7 +1601,8 @@ async fn declaration_check<C: Conn>(
         });
     }
 
-    // All or nothing: write off only when every line matched.
+    // All or nothing: write off only when every line matched, and the lines on one permit
+    // item together stay within what remains of it.
     let mut deducted: BTreeMap<i64, Amount> = BTreeMap::new();
     let mut result = if states.iter().all(|s| s.result == LineResult::Matched) {
         DeclarationResult::Accepted
@@ -1524,42 +1617,23 @@ async fn declaration_check<C: Conn>(
     if result == DeclarationResult::Accepted {
         let mut want: BTreeMap<i64, Amount> = BTreeMap::new();
         for (s, line) in states.iter().zip(&d.lines) {
-            let pk = s
-                .item
-                .as_ref()
-                .map(|i| i.pk)
-                .expect("a matched line has its item");
+            let pk = s.item.map(|i| i.pk).expect("a matched line has its item");
             let e = want.entry(pk).or_default();
             *e = e.checked_add(line.quantity.amount).unwrap_or(Amount::MAX);
         }
-        let mut failed = BTreeSet::new();
-        for (pk, q) in &want {
-            let n = c
-                .exec(
-                    "UPDATE permit_items SET written_off_milli = written_off_milli + $1 \
-                     WHERE id = $2 AND written_off_milli + $1 <= approved_milli",
-                    args![milli(*q), *pk],
-                )
-                .await?;
-            if n == 1 {
-                deducted.insert(*pk, *q);
-            } else {
-                failed.insert(*pk);
-            }
-        }
-        if !failed.is_empty() {
-            for (pk, q) in &deducted {
-                c.exec(
-                    "UPDATE permit_items SET written_off_milli = written_off_milli - $1 WHERE id = $2",
-                    args![milli(*q), *pk],
-                )
-                .await?;
-            }
-            deducted.clear();
+        let exceeded: BTreeSet<i64> = states
+            .iter()
+            .filter_map(|s| s.item)
+            .filter(|i| want[&i.pk] > i.approved.saturating_sub(i.written_off))
+            .map(|i| i.pk)
+            .collect();
+        if exceeded.is_empty() {
+            deducted = want;
+        } else {
             result = DeclarationResult::Refused;
             for (i, (s, line)) in states.iter_mut().zip(&d.lines).enumerate() {
-                let item = s.item.as_ref().expect("a matched line has its item");
-                if !failed.contains(&item.pk) {
+                let item = s.item.expect("a matched line has its item");
+                if !exceeded.contains(&item.pk) {
                     continue;
                 }
                 let remaining = item.approved.saturating_sub(item.written_off);
@@ -1581,70 +1655,67 @@ async fn declaration_check<C: Conn>(
         }
     }
 
-    let decl_pk = c
-        .one_row(
-            "INSERT INTO declarations (declaration_number, message_id, importer_tax_number, \
-             importer_branch, declaration_date, arrival_date, result, checked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            args![
-                &d.declaration_number,
-                &meta.message_id,
-                d.importer.tax_number.to_string(),
-                d.importer.branch.to_string(),
-                d.declaration_date,
-                d.arrival_date,
-                result.code(),
-                ctx.now
-            ],
-            &[Ty::I64],
-        )
-        .await?;
-    let decl_pk = decl_pk.i64(0)?;
+    let mut writes = Vec::new();
+    // The write-offs first, each guarded by the quantity it must not exceed: the permits are
+    // locked, so the guard holds unless the rows changed under the lock (then the message
+    // fails and is rolled back rather than write off too much).
+    for (pk, q) in &deducted {
+        writes.push(Write::one(
+            "a write-off",
+            "UPDATE permit_items SET written_off_milli = written_off_milli + $1 \
+             WHERE id = $2 AND written_off_milli + $1 <= approved_milli",
+            args![milli(*q), *pk],
+        ));
+    }
+    writes.push(Write::one(
+        "the declaration",
+        "INSERT INTO declarations (declaration_number, message_id, importer_tax_number, \
+         importer_branch, declaration_date, arrival_date, result, checked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args![
+            &d.declaration_number,
+            &meta.message_id,
+            d.importer.tax_number.to_string(),
+            d.importer.branch.to_string(),
+            d.declaration_date,
+            d.arrival_date,
+            result.code(),
+            ctx.now
+        ],
+    ));
 
     let mut lines = Vec::with_capacity(states.len());
-    for (s, line) in states.into_iter().zip(&d.lines) {
-        let remaining = s.item.as_ref().map(|i| Quantity {
+    let mut line_rows = Vec::with_capacity(states.len());
+    let mut reason_rows = Vec::new();
+    for (pos, (s, line)) in states.into_iter().zip(&d.lines).enumerate() {
+        let remaining = s.item.map(|i| Quantity {
             amount: i
                 .approved
                 .saturating_sub(i.written_off)
                 .saturating_sub(deducted.get(&i.pk).copied().unwrap_or_default()),
             unit: i.unit.clone(),
         });
-        let line_pk = c
-            .one_row(
-                "INSERT INTO declaration_lines (declaration_pk, line_number, permit_number, \
-                 permit_item_pk, invoice_item_number, quantity_milli, unit, result, remaining_milli, \
-                 remaining_unit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                args![
-                    decl_pk,
-                    line.line_number,
-                    line.permit_number.to_string(),
-                    s.item.as_ref().map(|i| i.pk),
-                    line.invoice_item_number,
-                    milli(line.quantity.amount),
-                    line.quantity.unit.as_str(),
-                    s.result.code(),
-                    remaining.as_ref().map(|q| milli(q.amount)),
-                    remaining.as_ref().map(|q| q.unit.to_string())
-                ],
-                &[Ty::I64],
-            )
-            .await?
-            .i64(0)?;
+        line_rows.push((
+            pos,
+            line.line_number,
+            line.permit_number.to_string(),
+            s.item.map(|i| i.pk),
+            line.invoice_item_number,
+            milli(line.quantity.amount),
+            line.quantity.unit.to_string(),
+            s.result.code(),
+            remaining.as_ref().map(|q| milli(q.amount)),
+            remaining.as_ref().map(|q| q.unit.to_string()),
+        ));
         for (seq, r) in s.reasons.iter().enumerate() {
-            c.exec(
-                "INSERT INTO line_reasons (line_pk, seq, code, field, message_th, message_en) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                args![
-                    line_pk,
-                    seq as i64,
-                    r.code.code(),
-                    &r.field,
-                    &r.message_th,
-                    &r.message_en
-                ],
-            )
-            .await?;
+            reason_rows.push((
+                line.line_number,
+                seq,
+                r.code.code(),
+                r.field.clone(),
+                r.message_th.clone(),
+                r.message_en.clone(),
+            ));
         }
         lines.push(DeclarationLineResult {
             line_number: line.line_number,
@@ -1653,55 +1724,86 @@ async fn declaration_check<C: Conn>(
             reasons: s.reasons,
         });
     }
-
+    writes.push(Write::new(
+        "the declaration's lines",
+        format!(
+            "INSERT INTO declaration_lines (declaration_pk, line_number, permit_number, \
+             permit_item_pk, invoice_item_number, quantity_milli, unit, result, remaining_milli, \
+             remaining_unit) \
+             SELECT d.id, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, \
+             CAST(j.value ->> 3 AS BIGINT), CAST(j.value ->> 4 AS BIGINT), \
+             CAST(j.value ->> 5 AS BIGINT), j.value ->> 6, j.value ->> 7, \
+             CAST(j.value ->> 8 AS BIGINT), j.value ->> 9 \
+             FROM declarations d, {} WHERE d.declaration_number = $1 \
+             ORDER BY CAST(j.value ->> 0 AS BIGINT)",
+            json_rows(c, 2)
+        ),
+        args![&d.declaration_number, json_param(&line_rows)],
+        line_rows.len() as u64,
+    ));
+    if !reason_rows.is_empty() {
+        writes.push(Write::new(
+            "the lines' reasons",
+            format!(
+                "INSERT INTO line_reasons (line_pk, seq, code, field, message_th, message_en) \
+                 SELECT dl.id, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
+                 j.value ->> 4, j.value ->> 5 \
+                 FROM declarations d JOIN declaration_lines dl ON dl.declaration_pk = d.id, {} \
+                 WHERE d.declaration_number = $1 \
+                 AND dl.line_number = CAST(j.value ->> 0 AS BIGINT)",
+                json_rows(c, 2)
+            ),
+            args![&d.declaration_number, json_param(&reason_rows)],
+            reason_rows.len() as u64,
+        ));
+    }
     if !deducted.is_empty() {
-        let mut item_info: BTreeMap<i64, (i64, u16, UnitCode, Amount)> = BTreeMap::new();
-        for (pk, q) in &deducted {
-            c.exec(
+        let rows: Vec<(i64, i64)> = deducted.iter().map(|(pk, q)| (*pk, milli(*q))).collect();
+        writes.push(Write::new(
+            "the write-off records",
+            format!(
                 "INSERT INTO write_offs (declaration_pk, permit_item_pk, amount_milli, restored) \
-                 VALUES ($1, $2, $3, $4)",
-                args![decl_pk, *pk, milli(*q), false],
-            )
-            .await?;
-            let r = c
-                .one_row(
-                    "SELECT ri.request_pk, pi.item_number, pi.unit, pi.approved_milli - pi.written_off_milli \
-                     FROM permit_items pi JOIN request_items ri ON ri.id = pi.item_pk WHERE pi.id = $1",
-                    args![*pk],
-                    &[Ty::I64, Ty::I64, Ty::Text, Ty::I64],
-                )
-                .await?;
-            item_info.insert(
-                *pk,
-                (
-                    r.i64(0)?,
-                    p_u16(r.i64(1)?, "item number")?,
-                    p_unit(&r.text(2)?)?,
-                    p_amount(r.i64(3)?)?,
-                ),
-            );
-        }
-        for (pk, (request_pk, item_number, unit, left)) in item_info {
-            let q = deducted[&pk];
-            let dn = &d.declaration_number;
-            history(
-                c,
-                request_pk,
-                ctx.now,
-                &Actor::Customs,
-                "WRITTEN_OFF",
-                &format!("ใบขนสินค้า {dn} ตัดบัญชีรายการที่ {item_number} จำนวน {q} {unit} คงเหลือ {left} {unit}"),
-                &format!("Declaration {dn} wrote off {q} {unit} of item {item_number}; {left} {unit} remain"),
-            )
-            .await?;
+                 SELECT d.id, CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 1 AS BIGINT), $3 \
+                 FROM declarations d, {} WHERE d.declaration_number = $1",
+                json_rows(c, 2)
+            ),
+            args![&d.declaration_number, json_param(&rows), false],
+            rows.len() as u64,
+        ));
+        let dn = &d.declaration_number;
+        for (pk, q) in &deducted {
+            let item = read
+                .items
+                .iter()
+                .find(|i| i.pk == *pk)
+                .expect("a deducted item was read");
+            let (item_number, unit) = (item.item_number, &item.unit);
+            let left = item
+                .approved
+                .saturating_sub(item.written_off)
+                .saturating_sub(*q);
+            writes.push(Write::one(
+                "the write-off's history",
+                "INSERT INTO history (request_pk, at, actor, state, reason_th, reason_en) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    item.request_pk,
+                    ctx.now,
+                    Actor::Customs.code(),
+                    "WRITTEN_OFF",
+                    format!("ใบขนสินค้า {dn} ตัดบัญชีรายการที่ {item_number} จำนวน {q} {unit} คงเหลือ {left} {unit}"),
+                    format!("Declaration {dn} wrote off {q} {unit} of item {item_number}; {left} {unit} remain")
+                ],
+            ));
         }
     }
 
-    Ok(DeclarationCheckResponse {
+    let resp = DeclarationCheckResponse {
         declaration_number: d.declaration_number.clone(),
         result,
         lines,
-    })
+    };
+    Ok((resp, writes))
 }
 
 async fn rebuild_declaration_response<C: Conn>(

@@ -152,6 +152,9 @@ struct LicenceRec {
     status: LicenceStatus,
 }
 
+// A million licences: every byte of the record is a megabyte of resident memory.
+const _: () = assert!(std::mem::size_of::<LicenceRec>() <= 64);
+
 struct Tables {
     standards: Vec<Standard>,
     standard_by_ref: FxHashMap<StandardRef, StandardId>,

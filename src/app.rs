@@ -64,21 +64,21 @@ impl AppHandle {
     /// Re-reads the reference data from the store and swaps the snapshot used for decisions
     /// (after `nsw-gateway refdata load`, or a licence status change).
     pub async fn reload_refdata(&self) -> anyhow::Result<()> {
-        let data = self
+        let snapshot = self
             .store
-            .load_refdata()
+            .load_snapshot()
             .await
             .context("reading the stored reference data")?
-            .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?;
-        let snapshot = Snapshot::build(data).map_err(|errs| {
-            anyhow::anyhow!(
-                "the stored reference data is inconsistent: {}",
-                errs.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        })?;
+            .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?
+            .map_err(|errs| {
+                anyhow::anyhow!(
+                    "the stored reference data is inconsistent: {}",
+                    errs.iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
         self.snapshot.store(Some(Arc::new(snapshot)));
         tracing::info!("reference data reloaded");
         Ok(())
@@ -158,7 +158,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snapshot, String)> {
     let data = crate::refdata::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let summary = crate::refdata::summary(&data);
-    let snapshot = Snapshot::build(data.clone()).map_err(|errs| {
+    let snapshot = Snapshot::build_from(&data).map_err(|errs| {
         anyhow::anyhow!(
             "{} problem(s) in the reference data of {}; nothing was loaded:\n{}",
             errs.len(),
@@ -182,12 +182,12 @@ async fn initial_snapshot(
     seed_dir: Option<&Path>,
 ) -> anyhow::Result<Option<Snapshot>> {
     match store
-        .load_refdata()
+        .load_snapshot()
         .await
         .context("reading the stored reference data")?
     {
-        Some(data) => {
-            let snapshot = Snapshot::build(data).map_err(|errs| {
+        Some(loaded) => {
+            let snapshot = loaded.map_err(|errs| {
                 anyhow::anyhow!(
                     "the stored reference data is inconsistent: {}",
                     errs.iter()

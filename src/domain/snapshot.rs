@@ -152,6 +152,9 @@ struct LicenceRec {
     status: LicenceStatus,
 }
 
+// A million licences: every byte of the record is a megabyte of resident memory.
+const _: () = assert!(std::mem::size_of::<LicenceRec>() <= 64);
+
 struct Tables {
     standards: Vec<Standard>,
     standard_by_ref: FxHashMap<StandardRef, StandardId>,
@@ -196,20 +199,37 @@ fn fx_hash(s: &str) -> u64 {
     FxBuildHasher.hash_one(s)
 }
 
-impl Snapshot {
-    /// Builds the snapshot, checking duplicates, date ranges, HS prefixes and every
-    /// cross-reference (a licence's standard, the standards in a lab's scope). All problems are
-    /// returned, not only the first.
-    pub fn build(data: RefData) -> Result<Snapshot, Vec<RefDataError>> {
-        let RefData {
-            standards,
-            licences,
-            labs,
-            purposes,
-        } = data;
-        let mut errors = Vec::new();
+/// Builds a [`Snapshot`] one licence at a time, so that a caller reading a million licences
+/// from a store never holds them all as owned records: each is checked and packed into the
+/// compact tables as it arrives. Standards come first (a licence names one), labs and special
+/// purposes last. [`Snapshot::build`] is this builder over a whole [`RefData`].
+pub struct SnapshotBuilder {
+    errors: Vec<RefDataError>,
+    standards: Vec<Standard>,
+    standard_by_ref: FxHashMap<StandardRef, StandardId>,
+    hs_index: FxHashMap<u64, Vec<StandardId>>,
+    arena: Arena,
+    interner: Interner,
+    lists: Vec<Sym>,
+    recs: Vec<LicenceRec>,
+    by_number: HashTable<u32>,
+}
 
-        // Standards.
+impl fmt::Debug for SnapshotBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotBuilder")
+            .field("standards", &self.standards.len())
+            .field("licences", &self.recs.len())
+            .field("errors", &self.errors.len())
+            .finish()
+    }
+}
+
+impl SnapshotBuilder {
+    /// Starts a snapshot over these standards, checking them (duplicates, inspection rate,
+    /// dates, HS prefixes).
+    pub fn new(standards: Vec<Standard>) -> Self {
+        let mut errors = Vec::new();
         let mut standard_by_ref: FxHashMap<StandardRef, StandardId> = FxHashMap::default();
         let mut hs_index: FxHashMap<u64, Vec<StandardId>> = FxHashMap::default();
         for (i, s) in standards.iter().enumerate() {
@@ -250,70 +270,110 @@ impl Snapshot {
                 }
             }
         }
-
-        // Licences.
-        let mut arena = Arena::default();
-        let mut interner = Interner::new();
-        let mut lists: Vec<Sym> = Vec::new();
-        let mut recs: Vec<LicenceRec> = Vec::with_capacity(licences.len());
-        let mut by_number: HashTable<u32> = HashTable::with_capacity(licences.len());
-        for l in licences {
-            if l.number.trim().is_empty() {
-                errors.push(RefDataError::EmptyLicenceNumber);
-                continue;
-            }
-            let Some(&std_id) = standard_by_ref.get(&l.standard) else {
-                errors.push(RefDataError::LicenceStandardUnknown {
-                    licence: l.number.clone(),
-                    standard: l.standard.canonical(),
-                });
-                continue;
-            };
-            if l.expires_on < l.issued_on {
-                errors.push(RefDataError::LicenceDatesInverted {
-                    licence: l.number.clone(),
-                    issued: l.issued_on,
-                    expires: l.expires_on,
-                });
-            }
-            let h = fx_hash(&l.number);
-            if by_number
-                .find(h, |&i| arena.get(recs[i as usize].number) == l.number)
-                .is_some()
-            {
-                errors.push(RefDataError::DuplicateLicence(l.number.clone()));
-                continue;
-            }
-            let number = arena.push(&l.number);
-            let brands_at = lists.len() as u32;
-            for b in &l.brands {
-                lists.push(interner.intern(&mut arena, b));
-            }
-            let models_at = lists.len() as u32;
-            for m in &l.models {
-                lists.push(interner.intern(&mut arena, m));
-            }
-            let rec = LicenceRec {
-                number,
-                holder_name: interner.intern(&mut arena, &l.holder_name),
-                manufacturer: interner.intern(&mut arena, &l.manufacturer),
-                standard: std_id,
-                brands_at,
-                models_at,
-                brands_len: l.brands.len().min(u16::MAX as usize) as u16,
-                models_len: l.models.len().min(u16::MAX as usize) as u16,
-                holder: l.holder,
-                issued_on: l.issued_on,
-                expires_on: l.expires_on,
-                status_since: l.status_since,
-                manufacturer_country: l.manufacturer_country,
-                licence_type: l.licence_type,
-                status: l.status,
-            };
-            let idx = recs.len() as u32;
-            recs.push(rec);
-            by_number.insert_unique(h, idx, |&i| fx_hash(arena.get(recs[i as usize].number)));
+        SnapshotBuilder {
+            errors,
+            standards,
+            standard_by_ref,
+            hs_index,
+            arena: Arena::default(),
+            interner: Interner::new(),
+            lists: Vec::new(),
+            recs: Vec::new(),
+            by_number: HashTable::new(),
         }
+    }
+
+    /// Makes room for `additional` more licences up front, so that the tables are not grown
+    /// (and copied) while licences are added.
+    pub fn reserve_licences(&mut self, additional: usize) {
+        self.recs.reserve_exact(additional);
+        let hasher = |&i: &u32| fx_hash(self.arena.get(self.recs[i as usize].number));
+        self.by_number.reserve(additional, hasher);
+    }
+
+    /// Checks one licence and adds it (a licence with a problem is reported, not added).
+    pub fn add_licence(&mut self, l: &Licence) {
+        if l.number.trim().is_empty() {
+            self.errors.push(RefDataError::EmptyLicenceNumber);
+            return;
+        }
+        let Some(&std_id) = self.standard_by_ref.get(&l.standard) else {
+            self.errors.push(RefDataError::LicenceStandardUnknown {
+                licence: l.number.clone(),
+                standard: l.standard.canonical(),
+            });
+            return;
+        };
+        if l.expires_on < l.issued_on {
+            self.errors.push(RefDataError::LicenceDatesInverted {
+                licence: l.number.clone(),
+                issued: l.issued_on,
+                expires: l.expires_on,
+            });
+        }
+        let h = fx_hash(&l.number);
+        let (arena, recs) = (&mut self.arena, &mut self.recs);
+        if self
+            .by_number
+            .find(h, |&i| arena.get(recs[i as usize].number) == l.number)
+            .is_some()
+        {
+            self.errors
+                .push(RefDataError::DuplicateLicence(l.number.clone()));
+            return;
+        }
+        let number = arena.push(&l.number);
+        let interner = &mut self.interner;
+        let lists = &mut self.lists;
+        let brands_at = lists.len() as u32;
+        for b in &l.brands {
+            lists.push(interner.intern(arena, b));
+        }
+        let models_at = lists.len() as u32;
+        for m in &l.models {
+            lists.push(interner.intern(arena, m));
+        }
+        let rec = LicenceRec {
+            number,
+            holder_name: interner.intern(arena, &l.holder_name),
+            manufacturer: interner.intern(arena, &l.manufacturer),
+            standard: std_id,
+            brands_at,
+            models_at,
+            brands_len: l.brands.len().min(u16::MAX as usize) as u16,
+            models_len: l.models.len().min(u16::MAX as usize) as u16,
+            holder: l.holder,
+            issued_on: l.issued_on,
+            expires_on: l.expires_on,
+            status_since: l.status_since,
+            manufacturer_country: l.manufacturer_country,
+            licence_type: l.licence_type,
+            status: l.status,
+        };
+        let idx = recs.len() as u32;
+        recs.push(rec);
+        self.by_number
+            .insert_unique(h, idx, |&i| fx_hash(arena.get(recs[i as usize].number)));
+    }
+
+    /// Checks the labs and special purposes and finishes the snapshot; every problem found
+    /// since [`SnapshotBuilder::new`] is returned, not only the first.
+    pub fn finish(
+        self,
+        labs: Vec<Lab>,
+        purposes: Vec<SpecialPurpose>,
+    ) -> Result<Snapshot, Vec<RefDataError>> {
+        let SnapshotBuilder {
+            mut errors,
+            standards,
+            standard_by_ref,
+            hs_index,
+            mut arena,
+            interner,
+            mut lists,
+            mut recs,
+            by_number,
+        } = self;
         drop(interner);
         arena.shrink();
         lists.shrink_to_fit();
@@ -380,6 +440,36 @@ impl Snapshot {
             }),
             status_changes: Arc::new(FxHashMap::default()),
         })
+    }
+}
+
+impl Snapshot {
+    /// Builds the snapshot, checking duplicates, date ranges, HS prefixes and every
+    /// cross-reference (a licence's standard, the standards in a lab's scope). All problems are
+    /// returned, not only the first. Each licence record is dropped as soon as it is packed.
+    pub fn build(data: RefData) -> Result<Snapshot, Vec<RefDataError>> {
+        let RefData {
+            standards,
+            licences,
+            labs,
+            purposes,
+        } = data;
+        let mut b = SnapshotBuilder::new(standards);
+        b.reserve_licences(licences.len());
+        for l in licences {
+            b.add_licence(&l);
+        }
+        b.finish(labs, purposes)
+    }
+
+    /// Builds the snapshot of borrowed reference data (the licences are not copied).
+    pub fn build_from(data: &RefData) -> Result<Snapshot, Vec<RefDataError>> {
+        let mut b = SnapshotBuilder::new(data.standards.clone());
+        b.reserve_licences(data.licences.len());
+        for l in &data.licences {
+            b.add_licence(l);
+        }
+        b.finish(data.labs.clone(), data.purposes.clone())
     }
 
     /// A new snapshot in which licence `number` has `status` since `since`; everything else is
@@ -940,6 +1030,85 @@ pub(crate) mod tests {
                 "lab LAB1 is listed more than once",
                 "lab LAB1: standard TIS 1-2500 in its scope is not in the standards list",
                 "special purpose SAMPLE is listed more than once",
+            ]
+        );
+    }
+
+    /// Everything a snapshot holds, as owned records (licences with their current status).
+    pub(crate) fn contents(s: &Snapshot) -> RefData {
+        RefData {
+            standards: s.standards().to_vec(),
+            licences: s.licences().map(|l| l.to_licence()).collect(),
+            labs: s.labs().to_vec(),
+            purposes: s.purposes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn builder_fed_one_licence_at_a_time_equals_build() {
+        let mut data = synthetic_refdata(3_000);
+        let extra = sample();
+        data.labs = extra.labs;
+        data.purposes = extra.purposes;
+        data.labs[0].standards = vec![data.standards[1].reference.clone()];
+        // A licence without brand or model restriction, and one with several brands.
+        data.licences[7].brands.clear();
+        data.licences[7].models.clear();
+        data.licences[8].brands = vec!["ONE".into(), "TWO".into(), "BRAND1".into()];
+
+        let whole = Snapshot::build(data.clone()).unwrap();
+        let borrowed = Snapshot::build_from(&data).unwrap();
+        // No reservation: the tables grow as licences arrive.
+        let mut b = SnapshotBuilder::new(data.standards.clone());
+        for l in &data.licences {
+            b.add_licence(l);
+        }
+        let streamed = b.finish(data.labs.clone(), data.purposes.clone()).unwrap();
+
+        assert_eq!(contents(&whole), data);
+        assert_eq!(contents(&borrowed), data);
+        assert_eq!(contents(&streamed), data);
+        for l in &data.licences {
+            assert_eq!(streamed.licence(&l.number).unwrap().to_licence(), *l);
+        }
+        assert!(streamed.licence("IL-9999999/2560").is_none());
+        let hs = HsCode::parse("85030010").unwrap();
+        assert!(streamed.is_controlled(&hs, d("2026-11-26")));
+        assert_eq!(
+            streamed.controlling_standards(&hs, d("2026-11-26")).len(),
+            whole.controlling_standards(&hs, d("2026-11-26")).len()
+        );
+    }
+
+    #[test]
+    fn builder_reports_what_build_reports() {
+        let mut data = sample();
+        let p = party("0105536112014", "00000");
+        data.standards.push(standard("TIS 2432-2555", &["8504"]));
+        data.licences.push(licence("L-1", "TIS 2432-2555", p));
+        data.licences.push(licence("L-9", "TIS 9999-2560", p));
+        data.licences.push(licence(" ", "TIS 2432-2555", p));
+        let mut inverted = licence("L-3", "TIS 166-2549", p);
+        inverted.expires_on = d("2023-12-31");
+        data.licences.push(inverted);
+        let mut b = SnapshotBuilder::new(data.standards.clone());
+        b.reserve_licences(data.licences.len());
+        for l in &data.licences {
+            b.add_licence(l);
+        }
+        let streamed = b
+            .finish(data.labs.clone(), data.purposes.clone())
+            .unwrap_err();
+        let whole = Snapshot::build(data).unwrap_err();
+        assert_eq!(streamed, whole);
+        assert_eq!(
+            whole.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            [
+                "standard TIS 2432-2555 is listed more than once",
+                "licence L-1 is listed more than once",
+                "licence L-9: standard TIS 9999-2560 is not in the standards list",
+                "licence number must not be empty",
+                "licence L-3: expires on 2023-12-31 before it was issued on 2024-01-01",
             ]
         );
     }

@@ -2282,133 +2282,191 @@ pub(crate) async fn replace_refdata<C: Conn>(
     Ok(())
 }
 
+const STANDARDS_SQL: &str = "SELECT reference, title_th, title_en, compulsory, in_force_from, \
+     in_force_until, hs_prefixes, inspection_rate, test_report_required FROM standards \
+     ORDER BY reference";
+const STANDARD_ROW: &[Ty] = &[
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Bool,
+    Ty::Date,
+    Ty::Date,
+    Ty::Text,
+    Ty::I64,
+    Ty::Bool,
+];
+
+fn standard_from_row(r: &Row) -> Result<Standard, StoreError> {
+    Ok(Standard {
+        reference: p_standard(&r.text(0)?)?,
+        title_th: r.text(1)?,
+        title_en: r.text(2)?,
+        compulsory: r.bool(3)?,
+        in_force_from: r.date(4)?,
+        in_force_until: r.opt_date(5)?,
+        hs_prefixes: p_list(&r.text(6)?)?,
+        inspection_rate: u8::try_from(r.i64(7)?).map_err(|_| bad("inspection rate", "?"))?,
+        test_report_required: r.bool(8)?,
+    })
+}
+
+const LICENCES_SQL: &str = "SELECT number, licence_type, holder_tax_number, holder_branch, \
+     holder_name, standard, brands, models, manufacturer, manufacturer_country, issued_on, \
+     expires_on, status, status_since FROM licences ORDER BY number";
+const LICENCE_ROW: &[Ty] = &[
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Date,
+    Ty::Date,
+    Ty::Text,
+    Ty::Date,
+];
+
+fn licence_from_row(r: &Row) -> Result<Licence, StoreError> {
+    let lt = r.text(1)?;
+    let st = r.text(12)?;
+    Ok(Licence {
+        number: r.text(0)?,
+        licence_type: LicenceType::from_code(&lt).ok_or_else(|| bad("licence type", &lt))?,
+        holder: PartyKey {
+            tax_number: p_tax(&r.text(2)?)?,
+            branch: p_branch(&r.text(3)?)?,
+        },
+        holder_name: r.text(4)?,
+        standard: p_standard(&r.text(5)?)?,
+        brands: p_list(&r.text(6)?)?,
+        models: p_list(&r.text(7)?)?,
+        manufacturer: r.text(8)?,
+        manufacturer_country: p_country(&r.text(9)?)?,
+        issued_on: r.date(10)?,
+        expires_on: r.date(11)?,
+        status: LicenceStatus::from_code(&st).ok_or_else(|| bad("licence status", &st))?,
+        status_since: r.date(13)?,
+    })
+}
+
+async fn refdata_loaded<C: Conn>(c: &mut C) -> Result<bool, StoreError> {
+    Ok(
+        c.opt_row("SELECT loaded_at FROM refdata_loads", args![], &[Ty::Time])
+            .await?
+            .is_some(),
+    )
+}
+
+async fn load_standards<C: Conn>(c: &mut C) -> Result<Vec<Standard>, StoreError> {
+    let mut out = Vec::new();
+    c.each_row(STANDARDS_SQL, args![], STANDARD_ROW, |r| {
+        out.push(standard_from_row(&r)?);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+async fn load_labs<C: Conn>(c: &mut C) -> Result<Vec<Lab>, StoreError> {
+    let mut out = Vec::new();
+    c.each_row(
+        "SELECT id, name, standards, accredited_from, accredited_until, status FROM labs ORDER BY id",
+        args![],
+        &[Ty::Text, Ty::Text, Ty::Text, Ty::Date, Ty::Date, Ty::Text],
+        |r| {
+            let st = r.text(5)?;
+            out.push(Lab {
+                id: r.text(0)?,
+                name: r.text(1)?,
+                standards: p_list(&r.text(2)?)?
+                    .iter()
+                    .map(|s| p_standard(s))
+                    .collect::<Result<_, _>>()?,
+                accredited_from: r.date(3)?,
+                accredited_until: r.opt_date(4)?,
+                status: LabStatus::from_code(&st).ok_or_else(|| bad("lab status", &st))?,
+            });
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+async fn load_purposes<C: Conn>(c: &mut C) -> Result<Vec<SpecialPurpose>, StoreError> {
+    let mut out = Vec::new();
+    c.each_row(
+        "SELECT code, description_th, description_en, valid_from, valid_until, max_quantity_milli, \
+         officer_review, test_report_required FROM special_purposes ORDER BY code",
+        args![],
+        &[Ty::Text, Ty::Text, Ty::Text, Ty::Date, Ty::Date, Ty::I64, Ty::Bool, Ty::Bool],
+        |r| {
+            out.push(SpecialPurpose {
+                code: r.text(0)?,
+                description_th: r.text(1)?,
+                description_en: r.text(2)?,
+                valid_from: r.date(3)?,
+                valid_until: r.opt_date(4)?,
+                max_quantity_per_year: r.opt_i64(5)?.map(p_amount).transpose()?,
+                officer_review: r.bool(6)?,
+                test_report_required: r.bool(7)?,
+            });
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// The stored reference data as owned records; `None` when none was ever loaded. Rows are
+/// converted as they arrive, never collected first.
 pub(crate) async fn load_refdata<C: Conn>(c: &mut C) -> Result<Option<RefData>, StoreError> {
-    if c.opt_row("SELECT loaded_at FROM refdata_loads", args![], &[Ty::Time])
-        .await?
-        .is_none()
-    {
+    if !refdata_loaded(c).await? {
         return Ok(None);
     }
-    let mut data = RefData::default();
-    for r in c
-        .rows(
-            "SELECT reference, title_th, title_en, compulsory, in_force_from, in_force_until, \
-             hs_prefixes, inspection_rate, test_report_required FROM standards ORDER BY reference",
-            args![],
-            &[
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Bool,
-                Ty::Date,
-                Ty::Date,
-                Ty::Text,
-                Ty::I64,
-                Ty::Bool,
-            ],
-        )
-        .await?
-    {
-        data.standards.push(Standard {
-            reference: p_standard(&r.text(0)?)?,
-            title_th: r.text(1)?,
-            title_en: r.text(2)?,
-            compulsory: r.bool(3)?,
-            in_force_from: r.date(4)?,
-            in_force_until: r.opt_date(5)?,
-            hs_prefixes: p_list(&r.text(6)?)?,
-            inspection_rate: u8::try_from(r.i64(7)?).map_err(|_| bad("inspection rate", "?"))?,
-            test_report_required: r.bool(8)?,
-        });
+    let standards = load_standards(c).await?;
+    let mut licences = Vec::new();
+    c.each_row(LICENCES_SQL, args![], LICENCE_ROW, |r| {
+        licences.push(licence_from_row(&r)?);
+        Ok(())
+    })
+    .await?;
+    Ok(Some(RefData {
+        standards,
+        licences,
+        labs: load_labs(c).await?,
+        purposes: load_purposes(c).await?,
+    }))
+}
+
+/// The snapshot of the stored reference data, built while the licence rows stream in: one
+/// licence at a time is held as an owned record, never the whole set. `None` when no
+/// reference data was ever loaded; the inner error lists every inconsistency.
+pub(crate) async fn load_snapshot<C: Conn>(
+    c: &mut C,
+) -> Result<Option<super::LoadedSnapshot>, StoreError> {
+    if !refdata_loaded(c).await? {
+        return Ok(None);
     }
-    for r in c
-        .rows(
-            "SELECT number, licence_type, holder_tax_number, holder_branch, holder_name, standard, \
-             brands, models, manufacturer, manufacturer_country, issued_on, expires_on, status, \
-             status_since FROM licences ORDER BY number",
-            args![],
-            &[
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Date,
-                Ty::Date,
-                Ty::Text,
-                Ty::Date,
-            ],
-        )
+    let mut builder = crate::domain::snapshot::SnapshotBuilder::new(load_standards(c).await?);
+    let count = c
+        .one_row("SELECT COUNT(*) FROM licences", args![], &[Ty::I64])
         .await?
-    {
-        let lt = r.text(1)?;
-        let st = r.text(12)?;
-        data.licences.push(Licence {
-            number: r.text(0)?,
-            licence_type: LicenceType::from_code(&lt).ok_or_else(|| bad("licence type", &lt))?,
-            holder: PartyKey {
-                tax_number: p_tax(&r.text(2)?)?,
-                branch: p_branch(&r.text(3)?)?,
-            },
-            holder_name: r.text(4)?,
-            standard: p_standard(&r.text(5)?)?,
-            brands: p_list(&r.text(6)?)?,
-            models: p_list(&r.text(7)?)?,
-            manufacturer: r.text(8)?,
-            manufacturer_country: p_country(&r.text(9)?)?,
-            issued_on: r.date(10)?,
-            expires_on: r.date(11)?,
-            status: LicenceStatus::from_code(&st).ok_or_else(|| bad("licence status", &st))?,
-            status_since: r.date(13)?,
-        });
-    }
-    for r in c
-        .rows(
-            "SELECT id, name, standards, accredited_from, accredited_until, status FROM labs ORDER BY id",
-            args![],
-            &[Ty::Text, Ty::Text, Ty::Text, Ty::Date, Ty::Date, Ty::Text],
-        )
-        .await?
-    {
-        let st = r.text(5)?;
-        data.labs.push(Lab {
-            id: r.text(0)?,
-            name: r.text(1)?,
-            standards: p_list(&r.text(2)?)?
-                .iter()
-                .map(|s| p_standard(s))
-                .collect::<Result<_, _>>()?,
-            accredited_from: r.date(3)?,
-            accredited_until: r.opt_date(4)?,
-            status: LabStatus::from_code(&st).ok_or_else(|| bad("lab status", &st))?,
-        });
-    }
-    for r in c
-        .rows(
-            "SELECT code, description_th, description_en, valid_from, valid_until, max_quantity_milli, \
-             officer_review, test_report_required FROM special_purposes ORDER BY code",
-            args![],
-            &[Ty::Text, Ty::Text, Ty::Text, Ty::Date, Ty::Date, Ty::I64, Ty::Bool, Ty::Bool],
-        )
-        .await?
-    {
-        data.purposes.push(SpecialPurpose {
-            code: r.text(0)?,
-            description_th: r.text(1)?,
-            description_en: r.text(2)?,
-            valid_from: r.date(3)?,
-            valid_until: r.opt_date(4)?,
-            max_quantity_per_year: r.opt_i64(5)?.map(p_amount).transpose()?,
-            officer_review: r.bool(6)?,
-            test_report_required: r.bool(7)?,
-        });
-    }
-    Ok(Some(data))
+        .i64(0)?;
+    builder.reserve_licences(usize::try_from(count).unwrap_or(0));
+    c.each_row(LICENCES_SQL, args![], LICENCE_ROW, |r| {
+        builder.add_licence(&licence_from_row(&r)?);
+        Ok(())
+    })
+    .await?;
+    let labs = load_labs(c).await?;
+    let purposes = load_purposes(c).await?;
+    Ok(Some(builder.finish(labs, purposes)))
 }
 
 pub(crate) async fn set_licence_status<C: Conn>(

@@ -43,6 +43,10 @@ pub use outbox::{
     OutboxStatus,
 };
 
+/// A snapshot built from the stored reference data, or every inconsistency found in it.
+pub type LoadedSnapshot =
+    Result<crate::domain::snapshot::Snapshot, Vec<crate::domain::snapshot::RefDataError>>;
+
 /// What the storage layer could not do.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -261,6 +265,13 @@ impl Store {
     /// The stored reference data; `None` when none was ever loaded.
     pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
         dispatch!(self, s => s.load_refdata().await)
+    }
+
+    /// The snapshot of the stored reference data, built while the rows are read (the licences
+    /// are never all held as owned records); `None` when none was ever loaded. The inner error
+    /// lists every inconsistency of the stored data.
+    pub async fn load_snapshot(&self) -> Result<Option<LoadedSnapshot>, StoreError> {
+        dispatch!(self, s => s.load_snapshot().await)
     }
 
     /// Changes a licence's status and records who did it and why. `Ok(false)` when the

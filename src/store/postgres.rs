@@ -136,6 +136,21 @@ impl PgStore {
             .await
     }
 
+    pub async fn load_snapshot(&self) -> Result<Option<super::LoadedSnapshot>, StoreError> {
+        // One snapshot for all four tables.
+        self.in_tx(|c| {
+            Box::pin(async move {
+                c.exec(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                    Vec::new(),
+                )
+                .await?;
+                common::load_snapshot(c).await
+            })
+        })
+        .await
+    }
+
     pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
         let mut c = self.pool.acquire().await.map_err(map_err)?;
         common::lookup_reply(&mut *c, message_id).await
@@ -222,5 +237,23 @@ impl Conn for PgConnection {
         let q = args.into_iter().fold(sqlx::query(sql), bind);
         let rows = q.fetch_all(&mut *self).await.map_err(map_err)?;
         rows.iter().map(|r| decode(r, cols)).collect()
+    }
+
+    async fn each_row<F>(
+        &mut self,
+        sql: &str,
+        args: Vec<V>,
+        cols: &[Ty],
+        mut f: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Row) -> Result<(), StoreError> + Send,
+    {
+        let q = args.into_iter().fold(sqlx::query(sql), bind);
+        let mut rows = q.fetch(&mut *self);
+        while let Some(r) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            f(decode(&r.map_err(map_err)?, cols)?)?;
+        }
+        Ok(())
     }
 }

@@ -256,6 +256,19 @@ pub(crate) trait Conn: Send {
         }
     }
 
+    /// Runs a query and hands each row, decoded by `cols`, to `f` as it arrives: the rows are
+    /// never collected, so a large table is read in constant memory. Stops at the first error
+    /// of `f`.
+    fn each_row<F>(
+        &mut self,
+        sql: &str,
+        args: Vec<V>,
+        cols: &[Ty],
+        f: F,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send
+    where
+        F: FnMut(Row) -> Result<(), StoreError> + Send;
+
     /// Runs a query that returns at most one row.
     fn opt_row(
         &mut self,

@@ -103,6 +103,20 @@ impl Conn for WriterConn {
     async fn script(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
         self.with_prefix(stmts).await
     }
+
+    async fn each_row<F>(
+        &mut self,
+        sql: &str,
+        args: Vec<V>,
+        cols: &[Ty],
+        f: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Row) -> Result<(), StoreError> + Send,
+    {
+        self.with_prefix(Vec::new()).await?;
+        self.conn.each_row(sql, args, cols, f).await
+    }
 }
 
 struct Job {
@@ -278,6 +292,15 @@ impl SqliteStore {
     pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         common::load_refdata(&mut *c).await
+    }
+
+    pub async fn load_snapshot(&self) -> Result<Option<super::LoadedSnapshot>, StoreError> {
+        // One read transaction: the four tables as of one commit.
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        let mut tx = c.begin().await.map_err(map_err)?;
+        let out = common::load_snapshot(&mut *tx).await?;
+        tx.rollback().await.map_err(map_err)?;
+        Ok(out)
     }
 
     pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
@@ -514,6 +537,24 @@ impl Conn for SqliteConnection {
         let q = args.into_iter().fold(sqlx::query(sql), bind);
         let rows = q.fetch_all(&mut *self).await.map_err(map_err)?;
         rows.iter().map(|r| decode(r, cols)).collect()
+    }
+
+    async fn each_row<F>(
+        &mut self,
+        sql: &str,
+        args: Vec<V>,
+        cols: &[Ty],
+        mut f: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Row) -> Result<(), StoreError> + Send,
+    {
+        let q = args.into_iter().fold(sqlx::query(sql), bind);
+        let mut rows = q.fetch(&mut *self);
+        while let Some(r) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            f(decode(&r.map_err(map_err)?, cols)?)?;
+        }
+        Ok(())
     }
 
     /// One multi-statement query: the statements run on the connection's thread one after the

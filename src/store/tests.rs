@@ -123,6 +123,7 @@ contract!(
     permit_numbers_are_unique_and_increasing,
     special_usage_sums_per_importer_purpose_and_year,
     refdata_round_trip_and_licence_status,
+    snapshot_is_built_while_the_rows_stream_in,
     status_query_by_permit_and_reference,
     asynchronous_reply_goes_to_the_outbox,
     script_returns_each_statements_rows_and_count,
@@ -1279,6 +1280,39 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
         ..change
     };
     assert!(!store.set_licence_status(unknown).await.unwrap());
+}
+
+async fn snapshot_is_built_while_the_rows_stream_in(store: &Store) {
+    use crate::domain::snapshot::tests::contents;
+    use crate::domain::snapshot::Snapshot;
+    assert!(
+        store.load_snapshot().await.unwrap().is_none(),
+        "never loaded"
+    );
+    let data = Arc::new(refdata(0));
+    store.replace_refdata(data.clone(), now()).await.unwrap();
+    let change = LicenceStatusChange {
+        number: "L-0-0000011".into(),
+        status: LicenceStatus::Revoked,
+        since: today(),
+        actor: "e-surveillance".into(),
+        reason: "licence withdrawn".into(),
+        at: now(),
+    };
+    assert!(store.set_licence_status(change).await.unwrap());
+    let streamed = store.load_snapshot().await.unwrap().unwrap().unwrap();
+    let loaded = store.load_refdata().await.unwrap().unwrap();
+    assert_eq!(streamed.licence_count(), data.licences.len());
+    assert_eq!(contents(&streamed), loaded);
+    assert_eq!(
+        contents(&streamed),
+        contents(&Snapshot::build(loaded).unwrap())
+    );
+    let l = streamed.licence("L-0-0000011").unwrap();
+    assert_eq!(
+        (l.status(), l.status_since()),
+        (LicenceStatus::Revoked, today())
+    );
 }
 
 async fn status_query_by_permit_and_reference(store: &Store) {

@@ -6,6 +6,7 @@
 #   benches/load.sh                 full run (1M and 10k licences, 3 repetitions per figure)
 #   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision; no speed checks
 #   options: --repeats N  --only sqlite|postgres  --no-build  --pg URL (server URL, no database)
+#            --scales "1m 10k"  reference-data sizes to run (default both; smoke: 10k)
 #            --items N|mixed  goods items per permit request (default 5, as the targets name;
 #                             "mixed": mock-nsw's own 1–20)
 #
@@ -24,6 +25,7 @@ ONLY=""
 BUILD=1
 PG=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 ITEMS=5
+SCALES_OPT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1; REPEATS=1 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --pg) PG=$2; shift ;;
         --items) ITEMS=$2; shift ;;
+        --scales) SCALES_OPT=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -45,6 +48,7 @@ else
     N_CLOSED=5000; OPEN_RATE=5000; OPEN_SECS=5; N_DECL=3000; WARMUP=300
     CONCURRENCIES="16 64 256"; SCALES="1m 10k"
 fi
+[ -n "$SCALES_OPT" ] && SCALES=$SCALES_OPT
 PORT=${BENCH_PORT:-18443}
 ADMIN=${BENCH_ADMIN_PORT:-19443}
 BIN=$ROOT/target/release

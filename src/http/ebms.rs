@@ -172,15 +172,9 @@ async fn business(
     raw: Vec<u8>,
 ) -> Result<Response, Error> {
     let h = &inbound.header;
-    // A retry of a message already answered: replay, decide nothing.
-    if let Some(stored) = state
-        .store
-        .lookup_reply(&h.message_id)
-        .await
-        .map_err(|e| store_error(state, e))?
-    {
-        return Ok(stored_response(stored, "duplicate"));
-    }
+    // A retry of a message already answered is found by `process`, which claims the MessageId
+    // first and replays the stored reply (no separate look-up: it would cost every new
+    // message a round trip to the database).
     let InboundBody::Document(doc) = inbound.body else {
         return Err(Error::Internal(anyhow::anyhow!(
             "business() called without a document"

@@ -35,7 +35,7 @@ pub const NAMESPACE_PREFIX: &str = "urn:th:tisi:nsw:permit:";
 
 /// The version table: one entry per supported namespace version, in the order of
 /// [`SUPPORTED_VERSIONS`]. The last one is the version the gateway writes.
-static VERSIONS: &[&Version] = &[&v1_00::VERSION];
+pub(super) static VERSIONS: &[&Version] = &[&v1_00::VERSION];
 
 /// Decodes one of the four documents the gateway accepts (`ImportPermitRequest`,
 /// `DeclarationCheck`, `DeclarationAmendment`, `PermitStatusQuery`).
@@ -236,7 +236,7 @@ impl Elem {
 // ---------------------------------------------------------------------------------------------
 
 /// Nesting limit of spec §1.
-const MAX_DEPTH: usize = 32;
+pub(super) const MAX_DEPTH: usize = 32;
 /// Errors reported for one document at most; the rest are summarised.
 const MAX_ERRORS: usize = 100;
 const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
@@ -460,7 +460,7 @@ impl<'x> Scan<'_, 'x> {
 
 /// `s` without leading and trailing XML blanks (space, tab, CR, LF), as the serde reader trims
 /// a text that stands alone between two tags.
-fn trim_xml_blanks(s: &[u8]) -> &[u8] {
+pub(super) fn trim_xml_blanks(s: &[u8]) -> &[u8] {
     let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let start = s.iter().position(|b| !blank(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);

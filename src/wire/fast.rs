@@ -1,17 +1,20 @@
 //! The fast path of [`super::intake::intake`] for inline messages (packaging B) that are
-//! accepted as they are: one pass with quick-xml's plain `Reader` (borrowed events, no
-//! namespace resolver) over the SOAP envelope and its payload, that tracks the namespace
-//! declarations itself, builds the envelope's header elements, and records the payload's tape
-//! (see [`Tape`]) straight from the envelope's text; the payload version's conversion then makes
-//! the domain document from the tape.
+//! accepted as they are: one pass of a strict tokenizer over the SOAP text (borrowed slices,
+//! no namespace resolver) that tracks the namespace declarations itself, builds the envelope's
+//! header elements for the full path's header reader, and records the payload's tape (see
+//! [`Tape`]) straight from the envelope's text; the payload version's conversion then makes the
+//! domain document from the tape, exactly as it does for the full path's structure pass.
 //!
 //! It answers only for what the full path accepts, and then with the same value: at anything
-//! unusual or wrong (a declaration it does not model, a comment or CDATA where it matters, a
-//! structure or value problem, any check of the scan) it gives up, and the full path reads the
-//! message again and says what is wrong, with every error and its XPath. So it applies exactly
-//! the scan's checks (DOCTYPE, processing instructions, XML declaration, depth, item count,
-//! one root element), reads names against the exact namespace URIs, and leaves every decision
-//! on values to the code the full path runs (`read_envelope`, the version's conversion).
+//! unusual or wrong (markup the tokenizer does not read, a declaration it does not model, a
+//! comment or CDATA where it matters, a structure, value or header problem, any check of the
+//! scan) it gives up, and the full path reads the message again and says what is wrong, with
+//! every error and its XPath. So it applies exactly the scan's checks (DOCTYPE, processing
+//! instructions, XML declaration, depth, item count, one root element), reads names against
+//! the exact namespace URIs, and leaves every decision on values to the code the full path runs
+//! (`read_envelope`, the version's conversion). The tokenizer accepts a subset of what
+//! quick-xml accepts and reads it to the same text: names, attribute values and text are the
+//! input's own bytes, unescaped with quick-xml's `unescape`.
 
 use std::borrow::Cow;
 
@@ -139,7 +142,8 @@ enum Tok<'x> {
     },
     /// An end tag: its name is checked with [`Lexer::close`].
     End,
-    Text(&'x str),
+    /// Text, and whether it holds a `&`.
+    Text(&'x str, bool),
     Comment,
     /// The XML declaration.
     Decl,
@@ -199,9 +203,17 @@ impl<'x> Lexer<'x> {
             return Some(Tok::Eof);
         }
         if b[at] != b'<' {
-            let end = memchr::memchr(b'<', &b[at..]).map_or(b.len(), |i| at + i);
+            let rest = &b[at..];
+            let (end, amp) = match memchr::memchr2(b'<', b'&', rest) {
+                Some(i) if rest[i] == b'&' => (
+                    memchr::memchr(b'<', &rest[i..]).map_or(b.len(), |j| at + i + j),
+                    true,
+                ),
+                Some(i) => (at + i, false),
+                None => (b.len(), false),
+            };
             self.pos = end;
-            return Some(Tok::Text(xml.get(at..end)?));
+            return Some(Tok::Text(xml.get(at..end)?, amp));
         }
         match byte(at + 1)? {
             b'/' => {
@@ -552,7 +564,7 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
                 scope.enter(attrs, depth)?;
                 let own = first_decl..scope.decls.len();
                 if depth <= 1 {
-                    outer.extend(scope.decls[own.clone()].iter().map(|d| d.prefix));
+                    outer.extend(scope.decls.get(own.clone())?.iter().map(|d| d.prefix));
                 }
                 let ns = ns_of(scope.element(&name));
                 let local = name.local();
@@ -567,7 +579,7 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
                     let text = xml.get(before..lexer.pos)?;
                     // The full path copies the declarations the payload relies on onto it;
                     // leave such a payload to it.
-                    let own = &scope.decls[own];
+                    let own = scope.decls.get(own)?;
                     for p in &outer {
                         let declared = own.iter().any(|d| d.prefix == *p);
                         if !declared && (p.is_empty() || uses_prefix(text, p)) {
@@ -594,10 +606,14 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
                 scope.leave(stack.len());
                 attach(&mut stack, &mut root, node);
             }
-            Tok::Text(t) => {
+            Tok::Text(t, amp) => {
                 checks.text(t, stack.len())?;
                 if let Some(top) = stack.last_mut() {
-                    let v = unescape(t).ok()?;
+                    let v = if amp {
+                        unescape(t).ok()?
+                    } else {
+                        Cow::Borrowed(t)
+                    };
                     if top.text.is_empty() {
                         top.text = keep_str(t, v);
                     } else {
@@ -744,7 +760,7 @@ fn walk_payload<'x>(
                     scope.leave(depth + open);
                 }
             }
-            Tok::Text(t) => {
+            Tok::Text(t, amp) => {
                 checks.text(t, depth + open)?;
                 let frame = stack.last()?;
                 if frame.children.is_some() {
@@ -757,7 +773,7 @@ fn walk_payload<'x>(
                 let trimmed = t
                     .get(raw.as_ptr() as usize - t.as_ptr() as usize..)?
                     .get(..raw.len())?;
-                let text = if t.contains('&') {
+                let text = if amp {
                     unescape(t).ok()?;
                     Cow::Owned(unescape(trimmed).ok()?.into_owned())
                 } else {
@@ -773,9 +789,8 @@ fn walk_payload<'x>(
             }
             Tok::Comment => {
                 checks.other();
-                if stack.last()?.children.is_none() {
-                    return None;
-                }
+                // Not inside a text element (the tape would not record its text whole).
+                stack.last()?.children?;
             }
             Tok::Decl | Tok::Eof => return None,
         }

@@ -6,6 +6,9 @@
 //! a quick-xml scan that refuses DOCTYPE/entity declarations, processing instructions, too
 //! deep nesting and too many goods items → namespace-aware envelope parse → header checks →
 //! payload decoding. It never panics, whatever the bytes.
+//!
+//! An inline business message that is accepted as it is takes the one-pass fast path of
+//! `wire::fast` first, which answers exactly as this order of work does ([`intake_full`]).
 
 use std::borrow::Cow;
 
@@ -556,7 +559,7 @@ fn read_inline(
 /// Business payloads are decoded with [`super::payload::decode_inbound`].
 ///
 /// An inline message that is accepted as it is takes the one-pass fast path of
-/// [`super::fast`]; everything else (and anything the fast path does not model) is read by
+/// `wire::fast`; everything else (and anything the fast path does not model) is read by
 /// the full path, which gives the same answer for what the fast path accepts and says what is
 /// wrong otherwise.
 pub fn intake(

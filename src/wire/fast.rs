@@ -41,6 +41,11 @@ pub(super) fn intake_inline(
     }
     let soap = match content_type.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => {
+            // Multipart bodies go to the full path without parsing their (long) Content-Type.
+            let mime = s.split(';').next().unwrap_or_default().trim().as_bytes();
+            if mime.len() >= 10 && mime[..10].eq_ignore_ascii_case(b"multipart/") {
+                return None;
+            }
             let ct = ContentType::parse(s)?;
             if ct.is_multipart() || !(ct.is_xml() || ct.mime == "text/plain") {
                 return None;

@@ -14,7 +14,7 @@ use nsw_gateway::domain::{
 use nsw_gateway::wire::envelope::{
     parse_envelope, MessageHeader, PartyId, Service, SERVICE_PERMIT,
 };
-use nsw_gateway::wire::intake::{intake, scan, Limits, Packaging};
+use nsw_gateway::wire::intake::{intake, intake_full, scan, Limits, Packaging};
 use nsw_gateway::wire::payload::{decode_inbound, encode_inbound};
 use nsw_gateway::wire::reply::{build_business, build_request, RequestOptions};
 
@@ -169,6 +169,9 @@ fn bench(c: &mut Criterion) {
     let soap = String::from_utf8(m.body.clone()).unwrap();
     let payload = encode_inbound(&request(5));
     let mut g = c.benchmark_group("parts");
+    g.bench_function("intake_full (no fast path), 5 items inline", |b| {
+        b.iter(|| intake_full(Some(&m.content_type), &m.body, &limits))
+    });
     g.bench_function("parse_envelope, 5 items inline", |b| {
         b.iter(|| parse_envelope(&soap))
     });

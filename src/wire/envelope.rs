@@ -148,7 +148,7 @@ pub struct Envelope {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ns {
+pub(super) enum Ns {
     None,
     Soap,
     Eb,
@@ -159,31 +159,36 @@ enum Ns {
 
 fn ns_of(r: &ResolveResult) -> Ns {
     match r {
-        ResolveResult::Bound(n) => match n.as_ref() {
-            b"http://schemas.xmlsoap.org/soap/envelope/" => Ns::Soap,
-            b"http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd" => Ns::Eb,
-            b"http://www.w3.org/1999/xlink" => Ns::Xlink,
-            b"http://www.w3.org/XML/1998/namespace" => Ns::Xml,
-            _ => Ns::Other,
-        },
+        ResolveResult::Bound(n) => ns_of_uri(n.as_ref()),
         ResolveResult::Unbound => Ns::None,
         ResolveResult::Unknown(_) => Ns::Other,
+    }
+}
+
+/// Which of the envelope's namespaces `uri` (as written in its declaration) is.
+pub(super) fn ns_of_uri(uri: &[u8]) -> Ns {
+    match uri {
+        b"http://schemas.xmlsoap.org/soap/envelope/" => Ns::Soap,
+        b"http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd" => Ns::Eb,
+        b"http://www.w3.org/1999/xlink" => Ns::Xlink,
+        b"http://www.w3.org/XML/1998/namespace" => Ns::Xml,
+        _ => Ns::Other,
     }
 }
 
 /// An element of the envelope outside the payload; names, values and text borrow from the
 /// input where they can.
 #[derive(Debug, Default)]
-struct Node<'x> {
-    ns: Option<Ns>,
-    local: Cow<'x, str>,
-    attrs: Vec<(Ns, Cow<'x, str>, Cow<'x, str>)>,
-    children: Vec<Node<'x>>,
-    text: Cow<'x, str>,
+pub(super) struct Node<'x> {
+    pub ns: Option<Ns>,
+    pub local: Cow<'x, str>,
+    pub attrs: Vec<(Ns, Cow<'x, str>, Cow<'x, str>)>,
+    pub children: Vec<Node<'x>>,
+    pub text: Cow<'x, str>,
 }
 
 /// `part` as text borrowed from `xml` when it is a slice of it, else decoded into a copy.
-fn in_input<'x>(xml: &'x str, part: &[u8]) -> Cow<'x, str> {
+pub(super) fn in_input<'x>(xml: &'x str, part: &[u8]) -> Cow<'x, str> {
     let base = xml.as_ptr() as usize;
     let at = part.as_ptr() as usize;
     if at >= base && at + part.len() <= base + xml.len() {
@@ -195,7 +200,7 @@ fn in_input<'x>(xml: &'x str, part: &[u8]) -> Cow<'x, str> {
 }
 
 /// `v` with the input's lifetime: borrowed from `xml` when it is a slice of it.
-fn keep<'x>(xml: &'x str, v: Cow<'_, str>) -> Cow<'x, str> {
+pub(super) fn keep<'x>(xml: &'x str, v: Cow<'_, str>) -> Cow<'x, str> {
     match v {
         Cow::Borrowed(b) => in_input(xml, b.as_bytes()),
         Cow::Owned(o) => Cow::Owned(o),
@@ -578,7 +583,7 @@ fn decl_attr(prefix: &str, rest: &str) -> String {
     }
 }
 
-fn attach<'x>(stack: &mut [Node<'x>], root: &mut Option<Node<'x>>, node: Node<'x>) {
+pub(super) fn attach<'x>(stack: &mut [Node<'x>], root: &mut Option<Node<'x>>, node: Node<'x>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(node),
         None => *root = Some(node),
@@ -591,7 +596,7 @@ fn soap_child<'a, 'x>(n: &'a Node<'x>, local: &str) -> Option<&'a Node<'x>> {
         .find(|c| c.ns == Some(Ns::Soap) && c.local == local)
 }
 
-fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), String> {
+pub(super) fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), String> {
     let body =
         soap_child(root, "Body").ok_or_else(|| "the SOAP envelope has no SOAP:Body".to_owned())?;
     if let Some(fault) = soap_child(body, "Fault") {

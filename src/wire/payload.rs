@@ -35,7 +35,7 @@ pub const NAMESPACE_PREFIX: &str = "urn:th:tisi:nsw:permit:";
 
 /// The version table: one entry per supported namespace version, in the order of
 /// [`SUPPORTED_VERSIONS`]. The last one is the version the gateway writes.
-static VERSIONS: &[&Version] = &[&v1_00::VERSION];
+pub(super) static VERSIONS: &[&Version] = &[&v1_00::VERSION];
 
 /// Decodes one of the four documents the gateway accepts (`ImportPermitRequest`,
 /// `DeclarationCheck`, `DeclarationAmendment`, `PermitStatusQuery`).
@@ -236,7 +236,7 @@ impl Elem {
 // ---------------------------------------------------------------------------------------------
 
 /// Nesting limit of spec §1.
-const MAX_DEPTH: usize = 32;
+pub(super) const MAX_DEPTH: usize = 32;
 /// Errors reported for one document at most; the rest are summarised.
 const MAX_ERRORS: usize = 100;
 const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
@@ -460,7 +460,7 @@ impl<'x> Scan<'_, 'x> {
 
 /// `s` without leading and trailing XML blanks (space, tab, CR, LF), as the serde reader trims
 /// a text that stands alone between two tags.
-fn trim_xml_blanks(s: &[u8]) -> &[u8] {
+pub(super) fn trim_xml_blanks(s: &[u8]) -> &[u8] {
     let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let start = s.iter().position(|b| !blank(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
@@ -1188,19 +1188,25 @@ impl Cx {
 /// CR, LF) into one space. Borrows when nothing changes.
 pub(crate) fn collapse(s: &str) -> Cow<'_, str> {
     let is_ws = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
-    let t = s.trim_matches(is_ws);
     // The blanks are ASCII, which never occurs inside a multi-byte character: look at bytes.
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let all = s.as_bytes();
+    let start = all.iter().position(|c| !blank(c)).unwrap_or(all.len());
+    let end = all.iter().rposition(|c| !blank(c)).map_or(start, |i| i + 1);
+    let t = s.get(start..end).unwrap_or_default();
     let b = t.as_bytes();
     let clean = if b.len() < 64 {
-        // Branch-free (it vectorises): a tab, CR or LF anywhere, or two spaces in a row.
-        let blank = b.iter().fold(false, |acc, &c| {
-            acc | (c == b'\t') | (c == b'\r') | (c == b'\n')
-        });
-        let double = b
-            .iter()
-            .zip(b.iter().skip(1))
-            .fold(false, |acc, (&x, &y)| acc | ((x == b' ') & (y == b' ')));
-        !(blank | double)
+        // A tab, CR or LF anywhere, or two spaces in a row.
+        let mut clean = true;
+        let mut space = false;
+        for &c in b {
+            if matches!(c, b'\t' | b'\r' | b'\n') || (space && c == b' ') {
+                clean = false;
+                break;
+            }
+            space = c == b' ';
+        }
+        clean
     } else {
         memchr::memchr3(b'\t', b'\r', b'\n', b).is_none()
             && memchr::memchr_iter(b' ', b).all(|i| b.get(i + 1) != Some(&b' '))

@@ -348,3 +348,354 @@ mod one_pass_intake {
         }
     }
 }
+
+// ------------------------------------------------------------------ the fast path of intake
+
+mod fast_intake {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::{mutate, SNIPPETS};
+    use crate::wire::fast::intake_inline;
+    use crate::wire::intake::test_support::header;
+    use crate::wire::intake::{intake, intake_full, Limits, Packaging};
+    use crate::wire::payload::{encode_inbound, root_name_inbound};
+    use crate::wire::reply::{build_request_xml, RequestOptions};
+    use crate::wire::v1_00::roundtrip_tests::inbound;
+
+    /// `intake` (fast path first) answers as `intake_full` (the full path alone); whether the
+    /// fast path answered.
+    fn check_with(content_type: Option<&str>, body: &[u8], limits: &Limits) -> bool {
+        let full = intake_full(content_type, body, limits);
+        assert_eq!(
+            intake(content_type, body, limits),
+            full,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        let fast = intake_inline(content_type, body, limits);
+        if let Some(f) = &fast {
+            assert_eq!(Ok(f), full.as_ref(), "{}", String::from_utf8_lossy(body));
+        }
+        fast.is_some()
+    }
+
+    fn check(content_type: Option<&str>, body: &[u8]) -> bool {
+        check_with(content_type, body, &Limits::default())
+    }
+
+    fn inline(action: &str, payload: &str, tis620: bool) -> (String, Vec<u8>) {
+        let opts = RequestOptions {
+            ack_requested: true,
+            sync_reply: true,
+            tis620,
+        };
+        let b = build_request_xml(&header(action), payload, Packaging::Inline, opts);
+        (b.content_type, b.body)
+    }
+
+    /// The example's root element, when it is one of the inbound documents.
+    fn root_of(xml: &str) -> Option<&'static str> {
+        let start = xml
+            .match_indices('<')
+            .map(|(i, _)| i + 1)
+            .find(|&i| !matches!(xml.as_bytes().get(i), Some(b'?' | b'!')))?;
+        let name: String = xml[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+            .collect();
+        [
+            "ImportPermitRequest",
+            "DeclarationCheck",
+            "DeclarationAmendment",
+            "PermitStatusQuery",
+        ]
+        .into_iter()
+        .find(|r| name.rsplit(':').next() == Some(*r))
+    }
+
+    fn examples() -> Vec<(String, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
+        let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+            .expect("examples")
+            .map(|e| {
+                let path = e.expect("entry").path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&path).expect("readable"))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Rewrites of a whole inline message that keep it valid: other prefixes, declarations in
+    /// other places, blanks and comments between the header's elements, escaped text.
+    fn envelope_variants(body: &str) -> Vec<String> {
+        let payload_at = body.find("<SOAP:Body>").expect("a body");
+        let (head, tail) = body.split_at(payload_at);
+        let eb =
+            "xmlns:eb=\"http://www.oasis-open.org/committees/ebxml-msg/schema/msg-header-2_0.xsd\"";
+        vec![
+            body.replace("SOAP:", "s:")
+                .replace("xmlns:SOAP=", "xmlns:s="),
+            body.replace("eb:", "ebxml:")
+                .replace("xmlns:eb=", "xmlns:ebxml="),
+            format!("{}{tail}", head.replace("><", ">\n  <")),
+            format!(
+                "{}{tail}",
+                head.replace("<eb:From>", "<!-- from --><eb:From>")
+            ),
+            format!("{}{tail}", head.replace("<eb:CPAId>", "<eb:CPAId> ")),
+            body.replace(&format!(" {eb}"), "")
+                .replace("<SOAP:Header>", &format!("<SOAP:Header {eb}>")),
+            body.replace(&format!(" {eb}"), "")
+                .replace("<eb:MessageHeader ", &format!("<eb:MessageHeader {eb} ")),
+            body.replace("conv-42", "conv&amp;42&#x41;"),
+            body.replace(
+                "<SOAP:Body>",
+                "<SOAP:Body xmlns:p=\"urn:th:tisi:nsw:permit:1_00\">",
+            ),
+            body.replace(
+                "<SOAP:Body>",
+                "<SOAP:Body xmlns=\"urn:th:tisi:nsw:permit:1_00\">",
+            ),
+            body.replace("<SOAP:Body>", "<SOAP:Body>\n<!-- payload -->\n"),
+            body.replace("</SOAP:Body>", "\n</SOAP:Body>"),
+            body.replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", ""),
+            body.replace("eb:version=\"2.0\"", "eb:version=\"2.1\""),
+            body.replace("SOAP:mustUnderstand=\"1\"", ""),
+            body.replace(
+                "xmlns:eb=\"http://www.oasis",
+                "xmlns:eb=\"https://www.oasis",
+            ),
+            body.replace("<eb:Action>", "<eb:Action>Ping</eb:Action><eb:Action>"),
+            body.replace(
+                "<eb:DuplicateElimination/>",
+                "<eb:DuplicateElimination/><eb:Extra><x/></eb:Extra>",
+            ),
+            body.replace("</SOAP:Body>", "<eb:Manifest/></SOAP:Body>"),
+            body.replace("</SOAP:Envelope>", "</SOAP:Envelope><!-- after -->"),
+            body.replace("<SOAP:Body>", "<SOAP:Body><![CDATA[ ]]>"),
+        ]
+    }
+
+    #[test]
+    fn schema_examples_answer_the_same_and_the_valid_ones_take_the_fast_path() {
+        let mut fast = 0;
+        for (name, xml) in examples() {
+            let Some(root) = root_of(&xml) else { continue };
+            for tis620 in [false, true] {
+                let (ct, body) = inline(root, &xml, tis620);
+                let took = check(Some(&ct), &body);
+                if name.starts_with("valid-") {
+                    assert!(took, "{name} tis620={tis620}");
+                    fast += 1;
+                }
+                let text = String::from_utf8_lossy(&body).into_owned();
+                if !tis620 {
+                    for v in envelope_variants(&text) {
+                        check(Some(&ct), v.as_bytes());
+                        check(None, v.as_bytes());
+                    }
+                }
+            }
+        }
+        assert!(fast >= 8, "the valid inbound examples take the fast path");
+    }
+
+    #[test]
+    fn envelope_variants_that_stay_valid_take_the_fast_path() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
+        let (ct, body) = inline("ImportPermitRequest", xml, false);
+        let text = String::from_utf8(body).unwrap();
+        let v = envelope_variants(&text);
+        for (i, want) in [
+            true, true, true, true, true, true, true, true, true, true, true, true, true, false,
+            false, false, false, true, false, true, false,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(
+                check(Some(&ct), v[i].as_bytes()),
+                want,
+                "variant {i}:\n{}",
+                v[i]
+            );
+        }
+    }
+
+    #[test]
+    fn the_limits_hold_on_the_fast_path() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
+        let (ct, body) = inline("ImportPermitRequest", xml, false);
+        let d = Limits::default();
+        assert!(check_with(Some(&ct), &body, &d));
+        for limits in [
+            Limits { max_depth: 4, ..d },
+            Limits { max_items: 0, ..d },
+            Limits {
+                max_body_bytes: body.len() - 1,
+                ..d
+            },
+        ] {
+            assert!(!check_with(Some(&ct), &body, &limits), "{limits:?}");
+            assert!(intake(Some(&ct), &body, &limits).is_err(), "{limits:?}");
+        }
+        let text = String::from_utf8(body).unwrap();
+        for bad in [
+            text.replacen(
+                "<SOAP:Envelope",
+                "<!DOCTYPE x [<!ENTITY e \"x\">]><SOAP:Envelope",
+                1,
+            ),
+            text.replace("<SOAP:Body>", "<SOAP:Body><?pi x?>"),
+            text.replace("<GoodsItem>", "<GoodsItem><?pi x?>"),
+            text.replace("</SOAP:Envelope>", "</SOAP:Envelope><SOAP:Envelope/>"),
+            text.replace("</SOAP:Envelope>", "</SOAP:Envelope>x"),
+            text.replace("<SOAP:Body>", "<SOAP:Body><?xml version=\"1.0\"?>"),
+            text.replace("<Brand>", "<Brand>&e;"),
+        ] {
+            assert!(!check(Some(&ct), bad.as_bytes()), "{bad}");
+            assert!(intake(Some(&ct), bad.as_bytes(), &d).is_err(), "{bad}");
+        }
+        // Other packagings and content types are left to the full path.
+        assert!(!check(Some("image/png"), text.as_bytes()));
+        assert!(!check(
+            Some("multipart/related; boundary=x"),
+            text.as_bytes()
+        ));
+        assert!(check(Some("text/plain"), text.as_bytes()));
+        assert!(check(
+            Some("application/soap+xml; charset=utf-8"),
+            text.as_bytes()
+        ));
+        let undeclared = text.replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", "");
+        assert!(check(
+            Some("text/xml; charset=utf-8"),
+            undeclared.as_bytes()
+        ));
+        assert!(!check(
+            Some("text/xml; charset=utf-16"),
+            undeclared.as_bytes()
+        ));
+        assert!(!check(
+            Some("text/xml; charset=ebcdic"),
+            undeclared.as_bytes()
+        ));
+    }
+
+    #[test]
+    fn structure_and_value_problems_are_left_to_the_full_path() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
+        let (ct, body) = inline("ImportPermitRequest", xml, false);
+        let text = String::from_utf8(body).unwrap();
+        let item = {
+            let a = text.find("<GoodsItem>").unwrap();
+            let b = text.find("</GoodsItem>").unwrap() + "</GoodsItem>".len();
+            text[a..b].to_owned()
+        };
+        for bad in [
+            text.replace("<Brand>", "<Model>x</Model><Brand>"),
+            text.replace("<Brand>", "<Brand>x</Brand><Brand>"),
+            text.replace("<Brand>", "<Colour>red</Colour><Brand>"),
+            text.replace(
+                "<Brand>",
+                "<x:Brand xmlns:x=\"urn:other\">x</x:Brand><Brand>",
+            ),
+            text.replace("<DocumentControl>", "<DocumentControl>text"),
+            text.replace("<Brand>", "<Brand lang=\"th\">"),
+            text.replace("<Quantity unitCode=", "<Quantity unit=\"x\" unitCode="),
+            text.replace("<Brand>", "<Brand><b/>"),
+            text.replace("<HSCode>85044090", "<HSCode>8504409"),
+            text.replace("</GoodsItem>", &format!("</GoodsItem>{item}")),
+            text.replace("<Invoice>", "<Invoice><Number>1</Number>"),
+            text.replace(
+                "ImportPermitRequest xmlns=",
+                "ImportPermitRequest xsi:x=\"1\" xmlns=",
+            ),
+            text.replace(
+                "<eb:Action>ImportPermitRequest",
+                "<eb:Action>DeclarationCheck",
+            ),
+            text.replace("urn:th:tisi:nsw:permit", "urn:th:tisi:nsw:permit:"),
+        ] {
+            assert!(!check(Some(&ct), bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mutated_messages_answer_the_same() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
+        let (ct, body) = inline("ImportPermitRequest", xml, false);
+        let text = String::from_utf8(body).unwrap();
+        for kind in 0..5 {
+            for at in 0..97 {
+                for s in SNIPPETS {
+                    let m = mutate(&text, kind, at * 7, s);
+                    check(Some(&ct), m.as_bytes());
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn inline_requests_answer_the_same_as_the_full_path(
+            doc in inbound(),
+            edits in proptest::collection::vec((0usize..5, any::<usize>(), 0usize..SNIPPETS.len()), 0..3),
+            whole in any::<bool>(),
+            tis620 in any::<bool>(),
+        ) {
+            let clean = edits.is_empty();
+            let payload = encode_inbound(&doc);
+            let mut xml = payload.clone();
+            if !whole {
+                for &(kind, at, s) in &edits {
+                    xml = mutate(&xml, kind, at, SNIPPETS[s]);
+                }
+            }
+            let (ct, body) = inline(root_name_inbound(&doc), &xml, tis620);
+            let body = if whole && !tis620 {
+                let mut t = String::from_utf8(body).unwrap();
+                for &(kind, at, s) in &edits {
+                    t = mutate(&t, kind, at, SNIPPETS[s]);
+                }
+                t.into_bytes()
+            } else {
+                body
+            };
+            let took = check(Some(&ct), &body);
+            let uses_outer_prefix = ["SOAP:", "eb:", "xlink:"].iter().any(|p| payload.contains(p));
+            if clean && !uses_outer_prefix && intake_full(Some(&ct), &body, &Limits::default()).is_ok() {
+                prop_assert!(took, "a clean accepted request takes the fast path");
+            }
+        }
+
+        #[test]
+        fn byte_edits_answer_the_same(
+            doc in inbound(),
+            pos in any::<usize>(),
+            len in 0usize..40,
+            byte in any::<u8>(),
+            copy in 0usize..300,
+        ) {
+            let (ct, body) = inline(root_name_inbound(&doc), &encode_inbound(&doc), false);
+            let at = pos % body.len();
+            let end = (at + len).min(body.len());
+            let mut edited = body.clone();
+            edited.drain(at..end);
+            edited.insert(at.min(edited.len()), byte);
+            check(Some(&ct), &edited);
+            check(None, &edited);
+            // A stretch repeated: elements twice, out of order, tags cut.
+            let end = (at + copy).min(body.len());
+            let mut repeated = body.clone();
+            repeated.splice(end..end, body[at..end].iter().copied());
+            check(Some(&ct), &repeated);
+        }
+    }
+}

@@ -5,6 +5,7 @@
 #
 #   benches/load.sh                 full run (1M and 10k licences, 3 repetitions per figure)
 #   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision; no speed checks
+#   benches/load.sh --smoke --debug the same with the debug binaries of `cargo test` (CI)
 #   options: --repeats N  --only sqlite|postgres  --no-build  --pg URL (server URL, no database)
 #            --scales "1m 10k"  reference-data sizes to run (default both; smoke: 10k)
 #            --items N|mixed  goods items per permit request (default 5, as the targets name;
@@ -26,12 +27,14 @@ BUILD=1
 PG=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 ITEMS=5
 SCALES_OPT=""
+PROFILE=release
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1; REPEATS=1 ;;
         --repeats) REPEATS=$2; shift ;;
         --only) ONLY=$2; shift ;;
         --no-build) BUILD=0 ;;
+        --debug) PROFILE=debug ;;
         --pg) PG=$2; shift ;;
         --items) ITEMS=$2; shift ;;
         --scales) SCALES_OPT=$2; shift ;;
@@ -51,7 +54,7 @@ fi
 [ -n "$SCALES_OPT" ] && SCALES=$SCALES_OPT
 PORT=${BENCH_PORT:-18443}
 ADMIN=${BENCH_ADMIN_PORT:-19443}
-BIN=$ROOT/target/release
+BIN=$ROOT/target/$PROFILE
 GW=$BIN/nsw-gateway
 MOCK=$BIN/mock-nsw
 TODAY=$(date -u +%F)
@@ -78,8 +81,13 @@ log() { echo "[$(date -u +%T)] $*" >&2; }
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 if [ "$BUILD" = 1 ]; then
-    log "building release binaries"
-    cargo build --release --workspace --bins
+    if [ "$PROFILE" = debug ]; then
+        log "building debug binaries (the targets and features of cargo test: nothing is rebuilt)"
+        cargo build --workspace --all-targets
+    else
+        log "building release binaries"
+        cargo build --release --workspace --bins
+    fi
 fi
 
 # Reference data, generated once per scale and kept (same seed → same files).
@@ -108,6 +116,9 @@ max_connections = 4096
 
 [admin]
 listen = "127.0.0.1:$ADMIN"
+
+[api]
+listen = "127.0.0.1:0"
 
 [database]
 url = "$url"

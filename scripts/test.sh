@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit and integration tests against SQLite and PostgreSQL, the
-# benches once in test mode, and the end-to-end scenario of mock-nsw against a freshly started
-# gateway on each backend. Installs what it needs on a fresh Debian machine.
+# benches once in test mode, the end-to-end scenario of mock-nsw against a freshly started
+# gateway on each backend, and the load benchmark in its smoke form. Installs what it needs on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,8 @@ log() { printf '\n==> %s\n' "$*"; }
 
 need_apt=()
 command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+command -v jq >/dev/null || need_apt+=(jq)
+command -v curl >/dev/null || need_apt+=(curl)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -34,6 +36,9 @@ failed=$(sum 6)
 
 log "end-to-end scenario against a fresh gateway"
 scripts/smoke.sh
+
+log "load script in its smoke form (debug binaries; zero errors and wrong decisions)"
+benches/load.sh --smoke --debug
 
 log "status page in a headless browser"
 scripts/e2e-browser.sh

@@ -571,6 +571,13 @@ async fn scenario_cmd(args: ScenarioArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn with_items(g: gen::RequestGen, items: Option<u16>) -> gen::RequestGen {
+    match items {
+        Some(n) => g.with_items(usize::from(n)),
+        None => g,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,12 +607,5 @@ mod tests {
         check("1.5h", Ok(5400.0));
         check("3d", Err("unit must be"));
         check("fast", Err("not a duration"));
-    }
-}
-
-fn with_items(g: gen::RequestGen, items: Option<u16>) -> gen::RequestGen {
-    match items {
-        Some(n) => g.with_items(usize::from(n)),
-        None => g,
     }
 }

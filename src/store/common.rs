@@ -190,7 +190,8 @@ pub(crate) async fn lookup_reply<C: Conn>(
 }
 
 /// The statement that claims a message's `MessageId`: it returns the new row's id, or no row
-/// when another copy was stored first.
+/// when another copy was stored first. The row starts small: the message's bytes are stored
+/// with its reply, in the same transaction, so the large row is written once.
 fn claim_stmt(meta: &MessageMeta) -> Stmt {
     Stmt::rows(
         "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
@@ -207,7 +208,7 @@ fn claim_stmt(meta: &MessageMeta) -> Stmt {
             &meta.action,
             micros(meta.received_at),
             &meta.content_type,
-            meta.raw.as_slice(),
+            Vec::<u8>::new(),
             meta.ack_requested,
             meta.sync_reply,
             &meta.packaging
@@ -284,13 +285,14 @@ pub(crate) async fn process<C: Conn>(
     let rendered = ctx.renderer.render(meta, &out);
     writes.push(Write::one(
         "the reply",
-        "UPDATE messages SET reply_status = $1, reply_content_type = $2, reply_body = $3 \
-         WHERE message_id = $4",
+        "UPDATE messages SET reply_status = $1, reply_content_type = $2, reply_body = $3, \
+         raw = $5 WHERE message_id = $4",
         args![
             i64::from(rendered.http_status),
             &rendered.content_type,
             rendered.body.as_slice(),
-            &meta.message_id
+            &meta.message_id,
+            meta.raw.as_slice()
         ],
     ));
     if let Some(ob) = &rendered.outbox {

@@ -309,6 +309,28 @@ impl Store {
 
 #[cfg(test)]
 impl Store {
+    /// The bytes stored for a message.
+    pub(crate) async fn raw_message_for_tests(&self, message_id: &str) -> Option<Vec<u8>> {
+        use sql::{Conn, Ty, V};
+        let q = "SELECT raw FROM messages WHERE message_id = $1";
+        let args = vec![V::Text(message_id.into())];
+        let row = match self {
+            Store::Sqlite(s) => {
+                s.read_conn_for_tests()
+                    .await
+                    .opt_row(q, args, &[Ty::Bytes])
+                    .await
+            }
+            Store::Postgres(p) => {
+                p.conn_for_tests()
+                    .await
+                    .opt_row(q, args, &[Ty::Bytes])
+                    .await
+            }
+        };
+        row.expect("message row").map(|r| r.bytes(0).unwrap())
+    }
+
     /// Outbox rows waiting for their first delivery: (message id, sequence in conversation).
     pub(crate) async fn pending_outbox_for_tests(&self) -> Vec<(String, i64)> {
         use sql::{Conn, Ty};

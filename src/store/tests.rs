@@ -578,6 +578,11 @@ async fn concurrent_copies_make_one_decision(store: &Store) {
         Some(first)
     );
     assert_eq!(store.lookup_reply("never-sent@nsw").await.unwrap(), None);
+    assert_eq!(
+        store.raw_message_for_tests("msg-dup@nsw").await,
+        Some(meta("msg-dup@nsw", true).raw),
+        "the message's bytes are stored with its reply"
+    );
     let status = status_by_reference(store, "REF-DUP").await;
     assert_eq!(
         status.history.len(),

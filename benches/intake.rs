@@ -2,71 +2,21 @@
 //! framing, encoding, scan, envelope, header checks, payload decoding and conversion to domain
 //! values. Messages are built with the gateway's own request builder.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use nsw_gateway::domain::{
-    Branch, Country, Function, GoodsItem, HsCode, ImportPermitRequest, ImportPermitResponse,
-    Importer, InboundDocument, Invoice, ItemResult, ItemStatus, Manufacturer, OutboundDocument,
-    Permit, PermitNumber, Port, Quantity, Reason, ReasonCode, ReferenceNumber, RequestDecision,
-    RequestType, Shipment, StandardRef, TaxNumber, TransportMode,
+    Branch, Country, Function, HsCode, ImportPermitResponse, ItemResult, ItemStatus,
+    OutboundDocument, Permit, PermitNumber, Port, Quantity, Reason, ReasonCode, ReferenceNumber,
+    RequestDecision, StandardRef, TaxNumber,
 };
-use nsw_gateway::wire::envelope::{
-    parse_envelope, MessageHeader, PartyId, Service, SERVICE_PERMIT,
-};
+use nsw_gateway::wire::envelope::parse_envelope;
 use nsw_gateway::wire::intake::{intake, intake_full, scan, Limits, Packaging};
 use nsw_gateway::wire::payload::{decode_inbound, encode_inbound};
 use nsw_gateway::wire::reply::{build_business, build_request, RequestOptions};
 
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
-fn request(items: u16) -> InboundDocument {
-    let item = |n: u16| GoodsItem {
-        item_number: n,
-        invoice_item_number: n,
-        hs_code: HsCode::parse("85044090").unwrap(),
-        description: "อะแดปเตอร์ไฟฟ้ากระแสสลับ สำหรับเครื่องคอมพิวเตอร์".into(),
-        description_en: Some("AC power adapter for computers".into()),
-        brand: "PowerOne".into(),
-        model: format!("PA-{n}W"),
-        manufacturer: Manufacturer {
-            name: "Shenzhen PowerOne Electronics Co., Ltd.".into(),
-            country: Country::parse("CN").unwrap(),
-        },
-        country_of_origin: Country::parse("CN").unwrap(),
-        quantity: Quantity::parse("120", "C62").unwrap(),
-        standard: Some("มอก. 2432-2555".into()),
-        licence_number: Some(format!("IL-2567-{n:05}")),
-        special_purpose: None,
-        test_report: None,
-    };
-    InboundDocument::ImportPermitRequest(ImportPermitRequest {
-        reference: ReferenceNumber::parse("PO-2569/0001").unwrap(),
-        function: Function::Original,
-        request_type: RequestType::Licensed,
-        importer: Importer {
-            tax_number: "0105536112014".into(),
-            branch: Branch::parse("00000").unwrap(),
-            name: "บริษัท สยามอิเล็กทรอนิกส์ จำกัด".into(),
-            name_en: Some("Siam Electronics Co., Ltd.".into()),
-        },
-        agent: None,
-        shipment: Shipment {
-            arrival_date: date("2026-12-15"),
-            transport_mode: TransportMode::Sea,
-            load_port: Port::parse("CNSHA").unwrap(),
-            discharge_port: Port::parse("THLCH").unwrap(),
-            country_of_destination: Country::parse("TH").unwrap(),
-        },
-        invoice: Invoice {
-            number: "INV-88123".into(),
-            date: date("2026-11-20"),
-        },
-        items: (1..=items).map(item).collect(),
-    })
-}
+mod common;
+use common::{date, intake_header, request};
 
 /// The answer to [`request`]: a permit, every item approved but the last, held for inspection.
 fn response(items: u16) -> OutboundDocument {
@@ -119,22 +69,6 @@ fn response(items: u16) -> OutboundDocument {
     })
 }
 
-fn header() -> MessageHeader {
-    MessageHeader {
-        from: PartyId::new("NSW"),
-        to: PartyId::new("TISI"),
-        cpa_id: "NSW-TISI-CPA-01".into(),
-        conversation_id: "conv-1".into(),
-        service: Service::new(SERVICE_PERMIT),
-        action: "ImportPermitRequest".into(),
-        message_id: "0b6f3c1e-6a55-4d0c-9b1e-5f0e7c2d9a11@nsw.go.th".into(),
-        timestamp: DateTime::parse_from_rfc3339("2026-11-26T08:00:00+07:00").unwrap(),
-        ref_to_message_id: None,
-        time_to_live: None,
-        duplicate_elimination: true,
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let limits = Limits::default();
     let mut g = c.benchmark_group("intake");
@@ -145,7 +79,7 @@ fn bench(c: &mut Criterion) {
                 sync_reply: true,
                 tis620: false,
             };
-            let m = build_request(&header(), &request(n), packaging, opts);
+            let m = build_request(&intake_header(), &request(n), packaging, opts);
             assert!(intake(Some(&m.content_type), &m.body, &limits).is_ok());
             g.throughput(Throughput::Bytes(m.body.len() as u64));
             let id = BenchmarkId::new(
@@ -165,7 +99,7 @@ fn bench(c: &mut Criterion) {
         sync_reply: true,
         tis620: false,
     };
-    let m = build_request(&header(), &request(5), Packaging::Inline, opts);
+    let m = build_request(&intake_header(), &request(5), Packaging::Inline, opts);
     let soap = String::from_utf8(m.body.clone()).unwrap();
     let payload = encode_inbound(&request(5));
     let mut g = c.benchmark_group("parts");
@@ -183,8 +117,8 @@ fn bench(c: &mut Criterion) {
 
     // The reply: a 5-item ImportPermitResponse with an Acknowledgment, in both packagings.
     let mut g = c.benchmark_group("reply");
-    let request_header = header();
-    let mut reply_header = header();
+    let request_header = intake_header();
+    let mut reply_header = intake_header();
     std::mem::swap(&mut reply_header.from, &mut reply_header.to);
     reply_header.action = "ImportPermitResponse".into();
     reply_header.message_id = "5c1d2e3f-0a1b-4c2d-8e3f-405162738495@tisi.go.th".into();

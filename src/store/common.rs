@@ -365,9 +365,13 @@ async fn run_writes<C: Conn>(c: &mut C, writes: Vec<Write>) -> Result<(), StoreE
 
 /// `FROM` item over the JSON array of arrays bound as parameter `$n`: one row per element,
 /// whose fields are read with `j.value ->> i`.
+///
+/// On SQLite the element is taken out of `json_each` once per row: read straight from
+/// `json_each`, every `j.value` would render the element as text again. The `OFFSET` keeps
+/// the query planner from flattening the subquery back into the outer query.
 fn json_rows<C: Conn>(c: &C, n: usize) -> String {
     match c.dialect() {
-        Dialect::Sqlite => format!("json_each(${n}) AS j"),
+        Dialect::Sqlite => format!("(SELECT value FROM json_each(${n}) LIMIT -1 OFFSET 0) AS j"),
         Dialect::Postgres => format!("json_array_elements(CAST(${n} AS json)) AS j(value)"),
     }
 }

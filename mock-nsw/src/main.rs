@@ -15,6 +15,10 @@ use mock_nsw::load::contract::{ContractJudge, DeclarationSource, FollowUpSource,
 use mock_nsw::load::{self, Mode, RunConfig, TlsFiles};
 use mock_nsw::{gen, scenario, serve};
 
+// A load generator allocates a request and a response per exchange, on every thread.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mock-nsw",

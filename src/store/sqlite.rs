@@ -1,5 +1,10 @@
 //! SQLite backend: one writer task with group commit, and a pool of read-only connections.
 //!
+//! The writer runs on a thread of its own (a single-threaded runtime): each step of a job
+//! waits for SQLite, and SQLite's answer wakes that thread at once instead of queueing behind
+//! the HTTP tasks of the shared runtime. The writer never checkpoints the WAL; a connection of
+//! its own does, beside it ([`SqliteStore::checkpoint`], every [`CHECKPOINT_EVERY`]).
+//!
 //! Every write is a job sent to the writer task over a bounded channel. The writer takes the
 //! jobs that are queued (up to [`MAX_BATCH`]; under load, those that arrived while the previous
 //! batch ran), runs them in one `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` per job (a
@@ -148,10 +153,28 @@ pub struct SqliteStore {
     readers: SqlitePool,
     options: Arc<SqliteConnectOptions>,
     stats: Arc<WriterStats>,
+    /// The connection that checkpoints the WAL.
+    checkpoints: Arc<tokio::sync::Mutex<SqliteConnection>>,
+}
+
+/// What a checkpoint found: the WAL's frames, and how many of them are in the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalCheckpoint {
+    pub frames: i64,
+    pub checkpointed: i64,
 }
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Some(CHECKPOINT_EVERY)).await
+    }
+
+    /// Connects; `checkpoint_every` is how often a background task checkpoints the WAL (`None`:
+    /// only when [`SqliteStore::checkpoint`] is called).
+    pub(crate) async fn connect_with(
+        url: &str,
+        checkpoint_every: Option<Duration>,
+    ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("{url}: {e}")))?
             .create_if_missing(true)
@@ -159,7 +182,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .statement_cache_capacity(1024);
+            .statement_cache_capacity(1024)
+            // Savepoints' sub-journals and temporary tables in memory, not in temporary files.
+            .pragma("temp_store", "MEMORY");
         let path = options.get_filename().to_path_buf();
         if path.as_os_str().is_empty()
             || url.contains(":memory:")
@@ -175,9 +200,18 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("creating directory {}: {e}", dir.display()))
             })?;
         }
-        let writer = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(map_err)?;
+        // The writer does not checkpoint: a checkpoint copies pages into the database file and
+        // syncs it, and the writer would wait for the disk with every job queued behind it.
+        // A connection of its own does it (`checkpointer`).
+        let writer =
+            SqliteConnection::connect_with(&options.clone().pragma("wal_autocheckpoint", "0"))
+                .await
+                .map_err(map_err)?;
+        let checkpoints = Arc::new(tokio::sync::Mutex::new(
+            SqliteConnection::connect_with(&options)
+                .await
+                .map_err(map_err)?,
+        ));
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(5))
@@ -186,9 +220,25 @@ impl SqliteStore {
             .map_err(map_err)?;
         let (jobs, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(writer_loop(writer, rx, stats.clone()));
+        // The writer runs on a thread of its own: every step of a job waits for SQLite's
+        // answer, and an answer must not queue behind the HTTP tasks of the shared runtime.
+        // No I/O driver: parked, the thread sleeps on a futex instead of in epoll, and
+        // SQLite's answers wake it more cheaply.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
+        let writer_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || runtime.block_on(writer_loop(writer, rx, writer_stats)))
+            .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
+        if let Some(every) = checkpoint_every {
+            tokio::spawn(checkpointer(checkpoints.clone(), every, jobs.downgrade()));
+        }
         Ok(Self {
             jobs,
+            checkpoints,
             readers,
             options: Arc::new(options),
             stats,
@@ -197,6 +247,12 @@ impl SqliteStore {
 
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// Copies the WAL's committed pages into the database file (`PASSIVE`: it neither blocks
+    /// the writer nor waits for readers; pages a reader may still need stay in the WAL).
+    pub async fn checkpoint(&self) -> Result<WalCheckpoint, StoreError> {
+        checkpoint(&self.checkpoints).await
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -357,6 +413,45 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
         run_batch(&mut w, batch, &stats).await;
     }
     let _ = w.conn.close().await;
+}
+
+/// How often the WAL is checkpointed into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+async fn checkpoint(
+    conn: &tokio::sync::Mutex<SqliteConnection>,
+) -> Result<WalCheckpoint, StoreError> {
+    let mut conn = conn.lock().await;
+    let row = conn
+        .one_row(
+            "PRAGMA wal_checkpoint(PASSIVE)",
+            Vec::new(),
+            &[Ty::I64, Ty::I64, Ty::I64],
+        )
+        .await?;
+    Ok(WalCheckpoint {
+        frames: row.i64(1)?,
+        checkpointed: row.i64(2)?,
+    })
+}
+
+/// Checkpoints the WAL every `every`, beside the writer, until the store is dropped.
+async fn checkpointer(
+    conn: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    every: Duration,
+    writer: mpsc::WeakSender<Job>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if writer.upgrade().is_none() {
+            break;
+        }
+        if let Err(e) = checkpoint(&conn).await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it is tried again");
+        }
+    }
 }
 
 async fn plain(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {

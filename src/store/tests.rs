@@ -1484,6 +1484,61 @@ async fn postgres_two_instances_make_one_decision() {
     drop(second);
 }
 
+#[tokio::test]
+async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("gateway.db");
+    // No background checkpoints: the test takes them.
+    let s = super::sqlite::SqliteStore::connect_with(&format!("sqlite://{}", path.display()), None)
+        .await
+        .expect("connect");
+    s.migrate().await.expect("migrate");
+    s.checkpoint()
+        .await
+        .expect("checkpoint after the migrations");
+    let size = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", path.display()))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let before = size("");
+    // 6 MiB in 24 transactions: SQLite's own default would checkpoint after 1,000 pages (4 MiB).
+    for i in 0..24i64 {
+        s.write(move |c| {
+            Box::pin(async move {
+                use super::sql::{args, Conn};
+                c.exec("CREATE TABLE IF NOT EXISTS probe_pages (b BLOB)", vec![])
+                    .await?;
+                c.exec(
+                    "INSERT INTO probe_pages (b) VALUES ($1)",
+                    args![vec![i as u8; 256 * 1024]],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+        .expect("write");
+    }
+    assert!(size("-wal") > 6 << 20, "the pages are in the WAL");
+    assert!(
+        size("") < before + (1 << 20),
+        "the writer checkpointed by itself: {} -> {} bytes",
+        before,
+        size("")
+    );
+    let done = s.checkpoint().await.expect("checkpoint");
+    assert!(done.frames > 1_500, "{done:?}");
+    assert_eq!(
+        done.checkpointed, done.frames,
+        "no reader holds a page back"
+    );
+    assert!(
+        size("") > before + (6 << 20),
+        "the pages are in the database file"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_failing_job_rolls_back_only_itself() {
     let db = sqlite_db().await;

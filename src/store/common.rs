@@ -192,29 +192,40 @@ pub(crate) async fn lookup_reply<C: Conn>(
 /// The statement that claims a message's `MessageId`: it returns the new row's id, or no row
 /// when another copy was stored first. The row starts small: the message's bytes are stored
 /// with its reply, in the same transaction, so the large row is written once.
-fn claim_stmt(meta: &MessageMeta) -> Stmt {
-    Stmt::rows(
+///
+/// `strict`: a copy stored first makes the statement fail with a unique violation instead
+/// (the one-script path, which then rolls back and takes the general one).
+fn claim_stmt(meta: &MessageMeta, strict: bool) -> Stmt {
+    let sql = if strict {
+        "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
+         service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    } else {
         "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
          service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (message_id) DO NOTHING RETURNING id",
-        args![
-            &meta.message_id,
-            &meta.conversation_id,
-            &meta.from_party,
-            &meta.to_party,
-            &meta.cpa_id,
-            &meta.service,
-            &meta.action,
-            micros(meta.received_at),
-            &meta.content_type,
-            Vec::<u8>::new(),
-            meta.ack_requested,
-            meta.sync_reply,
-            &meta.packaging
-        ],
-        &[Ty::I64],
-    )
+         ON CONFLICT (message_id) DO NOTHING RETURNING id"
+    };
+    let args = args![
+        &meta.message_id,
+        &meta.conversation_id,
+        &meta.from_party,
+        &meta.to_party,
+        &meta.cpa_id,
+        &meta.service,
+        &meta.action,
+        micros(meta.received_at),
+        &meta.content_type,
+        Vec::<u8>::new(),
+        meta.ack_requested,
+        meta.sync_reply,
+        &meta.packaging
+    ];
+    if strict {
+        Stmt::exec(sql, args)
+    } else {
+        Stmt::rows(sql, args, &[Ty::I64])
+    }
 }
 
 /// Processes one message inside the caller's transaction (§4): claims its `MessageId`, acts
@@ -223,7 +234,9 @@ fn claim_stmt(meta: &MessageMeta) -> Stmt {
 /// The common case takes two round trips to the database: the claim together with the reads
 /// the document needs first, then every write of the message with its reply. Statements that
 /// depend on what an earlier one returned are joined by natural keys (request id, permit
-/// number) rather than by generated ids read back in between.
+/// number) rather than by generated ids read back in between. Where the connection draws
+/// permit serials itself (the SQLite writer), a new permit request takes one round trip
+/// ([`new_permit_request`]).
 pub(crate) async fn process<C: Conn>(
     c: &mut C,
     meta: &MessageMeta,
@@ -234,10 +247,15 @@ pub(crate) async fn process<C: Conn>(
         now: micros(ctx.now),
         ..ctx.clone()
     };
-    let mut first = vec![claim_stmt(meta)];
+    if let InboundDocument::ImportPermitRequest(r) = doc {
+        if let Some(out) = new_permit_request(c, meta, r, ctx).await? {
+            return Ok(out);
+        }
+    }
+    let mut first = vec![claim_stmt(meta, false)];
     let plan = match doc {
         InboundDocument::ImportPermitRequest(r) => {
-            let (plan, reads) = PermitPlan::new(c.dialect(), r, ctx);
+            let (plan, reads) = PermitPlan::new(c, r, ctx);
             first.extend(reads);
             Some(plan)
         }
@@ -282,7 +300,19 @@ pub(crate) async fn process<C: Conn>(
             Vec::new(),
         ),
     };
-    let rendered = ctx.renderer.render(meta, &out);
+    let reply = reply_writes(meta, ctx, &out, &mut writes);
+    run_writes(c, writes).await?;
+    Ok(Outcome::New(reply))
+}
+
+/// Renders the reply to `out` and adds the writes that store it (and its outbox row).
+fn reply_writes(
+    meta: &MessageMeta,
+    ctx: &Ctx,
+    out: &OutboundDocument,
+    writes: &mut Vec<Write>,
+) -> StoredReply {
+    let rendered = ctx.renderer.render(meta, out);
     writes.push(Write::one(
         "the reply",
         "UPDATE messages SET reply_status = $1, reply_content_type = $2, reply_body = $3, \
@@ -313,12 +343,68 @@ pub(crate) async fn process<C: Conn>(
             ],
         ));
     }
-    run_writes(c, writes).await?;
-    Ok(Outcome::New(StoredReply {
+    StoredReply {
         http_status: rendered.http_status,
         content_type: rendered.content_type,
         body: rendered.body,
-    }))
+    }
+}
+
+/// A new permit request (Function 9) whose decision needs nothing from the store, on a
+/// connection that draws permit serials itself: decided, rendered and written in one script,
+/// without reading first. The script's own constraints stand in for the reads: the claim
+/// fails on a `MessageId` stored before, and the request row (version 1) on a reference the
+/// importer used before. Either rolls the script back, and `None` sends the message down the
+/// general path, which answers those cases.
+async fn new_permit_request<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+) -> Result<Option<Outcome>, StoreError> {
+    if !c.local_serials() || req.function != Function::Original {
+        return Ok(None);
+    }
+    let Some(decision) = decision_without_store(req, ctx) else {
+        return Ok(None);
+    };
+    let serial = if decision.decision.issues_permit() {
+        Some(c.next_serial().await?)
+    } else {
+        None
+    };
+    let pre = Prefetched {
+        current: None,
+        decision: Some(decision),
+        serial,
+    };
+    let (resp, body) = permit_request(c, meta, req, ctx, pre).await?;
+    let mut writes = Vec::with_capacity(body.len() + 5);
+    writes.push(Write::control("SAVEPOINT one_script"));
+    writes.push(Write {
+        what: "the claim",
+        stmt: claim_stmt(meta, true),
+        rows: Some(1),
+    });
+    writes.extend(body);
+    let reply = reply_writes(
+        meta,
+        ctx,
+        &OutboundDocument::ImportPermitResponse(resp),
+        &mut writes,
+    );
+    writes.push(Write::control("RELEASE SAVEPOINT one_script"));
+    match run_writes(c, writes).await {
+        Ok(()) => Ok(Some(Outcome::New(reply))),
+        Err(StoreError::Conflict(e)) => {
+            tracing::debug!(message_id = %meta.message_id, error = %e, "one-script path declined");
+            c.exec("ROLLBACK TO SAVEPOINT one_script", Vec::new())
+                .await?;
+            c.exec("RELEASE SAVEPOINT one_script", Vec::new()).await?;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A write of a message, run with the others of the message in one script, and the number of
@@ -327,7 +413,8 @@ pub(crate) async fn process<C: Conn>(
 pub(crate) struct Write {
     what: &'static str,
     stmt: Stmt,
-    rows: u64,
+    /// `None`: a statement that touches no rows (a savepoint).
+    rows: Option<u64>,
 }
 
 impl Write {
@@ -335,12 +422,20 @@ impl Write {
         Write {
             what,
             stmt: Stmt::exec(sql, args),
-            rows,
+            rows: Some(rows),
         }
     }
 
     fn one(what: &'static str, sql: impl Into<String>, args: Vec<V>) -> Write {
         Write::new(what, sql, args, 1)
+    }
+
+    fn control(sql: &'static str) -> Write {
+        Write {
+            what: sql,
+            stmt: Stmt::exec(sql, Vec::new()),
+            rows: None,
+        }
     }
 }
 
@@ -353,7 +448,7 @@ async fn run_writes<C: Conn>(c: &mut C, writes: Vec<Write>) -> Result<(), StoreE
     }
     let done = c.script(stmts).await?;
     for (d, (what, rows)) in done.iter().zip(expect) {
-        if d.affected != rows {
+        if let Some(rows) = rows.filter(|r| d.affected != *r) {
             return Err(StoreError::Corrupt(format!(
                 "storing {what} touched {} rows instead of {rows}",
                 d.affected
@@ -456,13 +551,21 @@ struct Prefetched {
     serial: Option<u32>,
 }
 
+/// The decision of a request when it needs nothing from the store: when no item names a
+/// special-import purpose (only those depend on the importer's earlier requests).
+fn decision_without_store(req: &ImportPermitRequest, ctx: &Ctx) -> Option<Decision> {
+    (!req.items.iter().any(|g| g.special_purpose.is_some())).then(|| {
+        let usage = Usage::none(&req.importer.tax_number, req.importer.branch);
+        (ctx.decide)(req, &usage)
+    })
+}
+
 impl PermitPlan {
-    fn new(dialect: Dialect, req: &ImportPermitRequest, ctx: &Ctx) -> (PermitPlan, Vec<Stmt>) {
-        let decision = (!req.items.iter().any(|g| g.special_purpose.is_some())).then(|| {
-            let usage = Usage::none(&req.importer.tax_number, req.importer.branch);
-            (ctx.decide)(req, &usage)
-        });
-        let serial = req.function != Function::Cancellation
+    fn new<C: Conn>(c: &C, req: &ImportPermitRequest, ctx: &Ctx) -> (PermitPlan, Vec<Stmt>) {
+        let decision = decision_without_store(req, ctx);
+        // A connection that draws serials itself draws one when the permit is stored.
+        let serial = !c.local_serials()
+            && req.function != Function::Cancellation
             && decision
                 .as_ref()
                 .is_some_and(|d| d.decision.issues_permit());
@@ -472,7 +575,7 @@ impl PermitPlan {
             req.reference.as_str(),
         )];
         if serial {
-            reads.push(serial_stmt(dialect));
+            reads.push(serial_stmt(c.dialect()));
         }
         (PermitPlan { decision, serial }, reads)
     }
@@ -1132,7 +1235,7 @@ fn decision_summary(d: &Decision, permit: Option<&Permit>) -> (String, String) {
 }
 
 /// Draws the next permit serial.
-fn serial_stmt(dialect: Dialect) -> Stmt {
+pub(crate) fn serial_stmt(dialect: Dialect) -> Stmt {
     let sql = match dialect {
         Dialect::Postgres => "SELECT nextval('permit_serial')",
         Dialect::Sqlite => {
@@ -1142,7 +1245,7 @@ fn serial_stmt(dialect: Dialect) -> Stmt {
     Stmt::rows(sql, args![], &[Ty::I64])
 }
 
-fn parse_serial(row: Option<&Row>) -> Result<u32, StoreError> {
+pub(crate) fn parse_serial(row: Option<&Row>) -> Result<u32, StoreError> {
     let v = row
         .ok_or_else(|| StoreError::Corrupt("no permit serial was drawn".into()))?
         .i64(0)?;
@@ -1153,9 +1256,7 @@ fn parse_serial(row: Option<&Row>) -> Result<u32, StoreError> {
 }
 
 pub(crate) async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
-    let stmt = serial_stmt(c.dialect());
-    let done = c.script(vec![stmt]).await?;
-    parse_serial(done.first().and_then(|d| d.rows.first()))
+    c.next_serial().await
 }
 
 fn permit_from_row(r: &Row, at: usize) -> Result<Permit, StoreError> {

@@ -269,6 +269,22 @@ pub(crate) trait Conn: Send {
     where
         F: FnMut(Row) -> Result<(), StoreError> + Send;
 
+    /// Draws the next permit serial: never the same one twice (gaps are allowed).
+    fn next_serial(&mut self) -> impl Future<Output = Result<u32, StoreError>> + Send {
+        async move {
+            let done = self
+                .script(vec![super::common::serial_stmt(self.dialect())])
+                .await?;
+            super::common::parse_serial(done.first().and_then(|d| d.rows.first()))
+        }
+    }
+
+    /// Whether [`Conn::next_serial`] answers without a round trip to the database (the SQLite
+    /// writer keeps the counter), so that a new permit request can be written in one script.
+    fn local_serials(&self) -> bool {
+        false
+    }
+
     /// Runs a query that returns at most one row.
     fn opt_row(
         &mut self,

@@ -32,7 +32,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Either, Executor, Row as _, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{map_err, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
+use super::sql::{args, map_err, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
 use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
 use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
 
@@ -58,26 +58,45 @@ pub(crate) struct WriterConn {
     sent: bool,
     /// A prefix statement failed: the transaction can no longer be trusted.
     prefix_failed: Option<StoreError>,
+    /// Statements the job owes the database, sent in front of its next ones (the permit
+    /// serial counter's updates).
+    owed: Vec<Stmt>,
+    serials: Serials,
+    /// Round trips to SQLite's thread since the writer last counted them.
+    trips: u64,
+}
+
+/// Permit serials drawn by the writer without a round trip. The `counters` row stays the
+/// record: it is read once per transaction (under the write lock, so another process that
+/// draws serials is seen), and every serial handed out raises it (`MAX`) in the job that uses
+/// it. A serial whose job or transaction is rolled back is skipped, never handed out again.
+#[derive(Debug, Default)]
+struct Serials {
+    /// The next serial to hand out, once read in this transaction.
+    next: i64,
+    read_in_this_transaction: bool,
 }
 
 impl WriterConn {
-    /// Runs `stmts` behind the pending prefix, and returns what the job's own statements
-    /// returned.
+    /// Runs `stmts` behind the pending prefix and what the job owes, and returns what the
+    /// job's own statements returned.
     async fn with_prefix(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
-        if self.sent || self.prefix.is_empty() {
-            self.sent = true;
+        let k = if self.sent { 0 } else { self.prefix.len() };
+        self.sent = true;
+        if k == 0 && self.owed.is_empty() {
             if stmts.is_empty() {
                 return Ok(Vec::new());
             }
+            self.trips += 1;
             return self.conn.script(stmts).await;
         }
-        self.sent = true;
-        let k = self.prefix.len();
-        let mut all: Vec<Stmt> = self
-            .prefix
+        self.trips += 1;
+        let mut all: Vec<Stmt> = self.prefix[self.prefix.len() - k..]
             .iter()
             .map(|sql| Stmt::exec(*sql, Vec::new()))
             .collect();
+        let owed = self.owed.len();
+        all.append(&mut self.owed);
         all.extend(stmts);
         let (done, err) = run_script(&mut self.conn, all).await;
         if let Some(e) = err {
@@ -86,7 +105,7 @@ impl WriterConn {
             }
             return Err(e);
         }
-        Ok(done.into_iter().skip(k).collect())
+        Ok(done.into_iter().skip(k + owed).collect())
     }
 }
 
@@ -97,16 +116,52 @@ impl Conn for WriterConn {
 
     async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
         self.with_prefix(Vec::new()).await?;
+        self.trips += 1;
         self.conn.exec(sql, args).await
     }
 
     async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {
         self.with_prefix(Vec::new()).await?;
+        self.trips += 1;
         self.conn.rows(sql, args, cols).await
     }
 
     async fn script(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
         self.with_prefix(stmts).await
+    }
+
+    async fn next_serial(&mut self) -> Result<u32, StoreError> {
+        if !self.serials.read_in_this_transaction {
+            let done = self
+                .with_prefix(vec![Stmt::rows(
+                    "SELECT value FROM counters WHERE name = 'permit_serial'",
+                    Vec::new(),
+                    &[Ty::I64],
+                )])
+                .await?;
+            let stored = done
+                .first()
+                .and_then(|d| d.rows.first())
+                .ok_or_else(|| StoreError::Corrupt("the permit serial counter is missing".into()))?
+                .i64(0)?;
+            self.serials.next = self.serials.next.max(stored + 1);
+            self.serials.read_in_this_transaction = true;
+        }
+        let n = self.serials.next;
+        let serial = u32::try_from(n)
+            .ok()
+            .filter(|s| *s <= crate::domain::PermitNumber::MAX_SERIAL)
+            .ok_or_else(|| StoreError::Database(format!("permit serial {n} is out of range")))?;
+        self.serials.next = n + 1;
+        self.owed.push(Stmt::exec(
+            "UPDATE counters SET value = MAX(value, $1) WHERE name = 'permit_serial'",
+            args![n],
+        ));
+        Ok(serial)
+    }
+
+    fn local_serials(&self) -> bool {
+        true
     }
 
     async fn each_row<F>(
@@ -120,6 +175,7 @@ impl Conn for WriterConn {
         F: FnMut(Row) -> Result<(), StoreError> + Send,
     {
         self.with_prefix(Vec::new()).await?;
+        self.trips += 1;
         self.conn.each_row(sql, args, cols, f).await
     }
 }
@@ -134,6 +190,7 @@ struct Job {
 pub struct WriterStats {
     batches: AtomicU64,
     jobs: AtomicU64,
+    round_trips: AtomicU64,
 }
 
 impl WriterStats {
@@ -144,6 +201,15 @@ impl WriterStats {
     /// Jobs committed by the writer.
     pub fn jobs(&self) -> u64 {
         self.jobs.load(Ordering::Relaxed)
+    }
+    /// Round trips to SQLite's thread (each one a hand-off between threads and back).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+    /// Adds the writer's round trips, before the jobs they served are answered.
+    fn count_trips(&self, w: &mut WriterConn) {
+        self.round_trips
+            .fetch_add(std::mem::take(&mut w.trips), Ordering::Relaxed);
     }
 }
 
@@ -395,6 +461,9 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
         prefix: Vec::new(),
         sent: false,
         prefix_failed: None,
+        owed: Vec::new(),
+        serials: Serials::default(),
+        trips: 0,
     };
     while let Some(first) = rx.recv().await {
         // A batch is whatever is queued: under load the jobs that arrived while the previous
@@ -411,6 +480,8 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
             }
         }
         run_batch(&mut w, batch, &stats).await;
+        // A batch whose jobs ran no statement has no reply point of its own above.
+        stats.count_trips(&mut w);
     }
     let _ = w.conn.close().await;
 }
@@ -454,7 +525,12 @@ async fn checkpointer(
     }
 }
 
-async fn plain(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
+async fn plain(
+    trips: &mut u64,
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+) -> Result<(), StoreError> {
+    *trips += 1;
     conn.execute(sql).await.map(|_| ()).map_err(map_err)
 }
 
@@ -481,6 +557,7 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
     let single = n == 1;
     // What the writer owes SQLite before the next job's statements.
     let mut pending: Vec<&'static str> = vec!["BEGIN IMMEDIATE"];
+    w.serials.read_in_this_transaction = false;
     let mut began = false;
     let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(n);
     // Set when the transaction can no longer be trusted: every job fails with this error.
@@ -496,6 +573,8 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
         }
         w.sent = false;
         w.prefix_failed = None;
+        // What a failed job still owed belongs to its rolled-back work.
+        w.owed.clear();
         let result = CatchUnwind((job.work)(w)).await;
         if let Some(e) = w.prefix_failed.take() {
             broken = Some(e);
@@ -518,22 +597,23 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
         let result = match (broken, began, result) {
             (Some(e), _, _) => Err(e),
             (None, false, r) => r,
-            (None, true, Ok(v)) => match plain(&mut w.conn, "COMMIT").await {
+            (None, true, Ok(v)) => match plain(&mut w.trips, &mut w.conn, "COMMIT").await {
                 Ok(()) => {
                     stats.batches.fetch_add(1, Ordering::Relaxed);
                     stats.jobs.fetch_add(1, Ordering::Relaxed);
                     Ok(v)
                 }
                 Err(e) => {
-                    let _ = plain(&mut w.conn, "ROLLBACK").await;
+                    let _ = plain(&mut w.trips, &mut w.conn, "ROLLBACK").await;
                     Err(e)
                 }
             },
             (None, true, Err(e)) => {
-                let _ = plain(&mut w.conn, "ROLLBACK").await;
+                let _ = plain(&mut w.trips, &mut w.conn, "ROLLBACK").await;
                 Err(e)
             }
         };
+        stats.count_trips(w);
         let _ = reply.send(result);
         return;
     }
@@ -543,6 +623,7 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
         None => {
             pending.push("COMMIT");
             let sql = pending.join("; ");
+            w.trips += 1;
             w.conn
                 .execute(sql.as_str())
                 .await
@@ -554,13 +635,15 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
         Ok(()) => {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.jobs.fetch_add(done.len() as u64, Ordering::Relaxed);
+            stats.count_trips(w);
             for (reply, r) in done {
                 let _ = reply.send(r);
             }
         }
         Err(e) => {
             // Nothing of this batch is committed: every job fails with the batch's error.
-            let _ = plain(&mut w.conn, "ROLLBACK").await;
+            let _ = plain(&mut w.trips, &mut w.conn, "ROLLBACK").await;
+            stats.count_trips(w);
             for (reply, _) in done {
                 let _ = reply.send(Err(e.clone()));
             }

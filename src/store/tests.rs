@@ -1540,6 +1540,99 @@ async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_new_permit_requests_take_one_round_trip_each() {
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    let h = Arc::new(Harness::new());
+    // Hold the writer inside a job while the requests queue up, so that they form one batch.
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let (entered_tx, entered) = tokio::sync::oneshot::channel::<()>();
+    let blocker = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.write(move |_c| {
+                Box::pin(async move {
+                    let _ = entered_tx.send(());
+                    let _ = wait.await;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    };
+    entered.await.unwrap();
+    let (batches, trips) = (s.stats().batches(), s.stats().round_trips());
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let (store, h) = (db.store.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            issued(
+                &h,
+                &store,
+                &format!("m-one-{i}"),
+                &format!("REF-ONE-{i}"),
+                &[(1, 1, "1", "fan"), (2, 2, "3", "fan")],
+            )
+            .await
+        }));
+    }
+    while s.queued_for_tests() < 10 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let mut permits = BTreeSet::new();
+    for t in tasks {
+        assert!(permits.insert(t.await.unwrap()));
+    }
+    assert_eq!(s.stats().batches(), batches + 1, "one transaction");
+    assert_eq!(
+        s.stats().round_trips() - trips,
+        1 + 10 + 1,
+        "the serial counter read with BEGIN, one script per request, COMMIT"
+    );
+    // What the one script stored is what the general path reads back.
+    for p in permits {
+        let st = status_by_permit(&db.store, p).await;
+        assert_eq!(st.result, StatusQueryResult::Found, "{st:?}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_writers_of_one_file_never_share_a_permit_serial() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/gateway.db", dir.path().display());
+    let a = super::sqlite::SqliteStore::connect_with(&url, None)
+        .await
+        .expect("connect");
+    a.migrate().await.expect("migrate");
+    let b = super::sqlite::SqliteStore::connect_with(&url, None)
+        .await
+        .expect("connect");
+    let (a, b) = (Store::Sqlite(a), Store::Sqlite(b));
+    let h = Harness::new();
+    let mut all = BTreeSet::new();
+    for i in 0..6 {
+        // Each writer keeps its own counter in memory; the other one's permits in between
+        // must not be handed out again.
+        for (name, store) in [("a", &a), ("b", &b), ("b2", &b)] {
+            let p = issued(
+                &h,
+                store,
+                &format!("m-two-{name}-{i}"),
+                &format!("REF-TWO-{name}-{i}"),
+                &[(1, 1, "1", "fan")],
+            )
+            .await;
+            assert!(all.insert(p), "{p} issued twice");
+        }
+    }
+    assert_eq!(all.len(), 18);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_failing_job_rolls_back_only_itself() {
     let db = sqlite_db().await;
     let Store::Sqlite(s) = &db.store else {

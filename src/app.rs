@@ -70,15 +70,7 @@ impl AppHandle {
             .await
             .context("reading the stored reference data")?
             .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?
-            .map_err(|errs| {
-                anyhow::anyhow!(
-                    "the stored reference data is inconsistent: {}",
-                    errs.iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            })?;
+            .map_err(|errs| inconsistent(&errs))?;
         self.snapshot.store(Some(Arc::new(snapshot)));
         tracing::info!("reference data reloaded");
         Ok(())
@@ -176,6 +168,17 @@ pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snap
     Ok((snapshot, summary))
 }
 
+/// The error for stored reference data that does not make a snapshot, naming every problem.
+fn inconsistent(errs: &[impl std::fmt::Display]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the stored reference data is inconsistent: {}",
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
 /// The snapshot of the stored reference data; seeded from `seed_dir` when the store has none.
 async fn initial_snapshot(
     store: &Store,
@@ -187,15 +190,7 @@ async fn initial_snapshot(
         .context("reading the stored reference data")?
     {
         Some(loaded) => {
-            let snapshot = loaded.map_err(|errs| {
-                anyhow::anyhow!(
-                    "the stored reference data is inconsistent: {}",
-                    errs.iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            })?;
+            let snapshot = loaded.map_err(|errs| inconsistent(&errs))?;
             Ok(Some(snapshot))
         }
         None => match seed_dir {

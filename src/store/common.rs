@@ -196,15 +196,13 @@ pub(crate) async fn lookup_reply<C: Conn>(
 /// `strict`: a copy stored first makes the statement fail with a unique violation instead
 /// (the one-script path, which then rolls back and takes the general one).
 fn claim_stmt(meta: &MessageMeta, strict: bool) -> Stmt {
+    const INSERT: &str = "INSERT INTO messages (message_id, conversation_id, from_party, \
+         to_party, cpa_id, service, action, received_at, content_type, raw, ack_requested, \
+         sync_reply, packaging) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
     let sql = if strict {
-        "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
-         service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        INSERT.to_owned()
     } else {
-        "INSERT INTO messages (message_id, conversation_id, from_party, to_party, cpa_id, \
-         service, action, received_at, content_type, raw, ack_requested, sync_reply, packaging) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (message_id) DO NOTHING RETURNING id"
+        format!("{INSERT} ON CONFLICT (message_id) DO NOTHING RETURNING id")
     };
     let args = args![
         &meta.message_id,

@@ -1539,14 +1539,14 @@ async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_new_permit_requests_take_one_round_trip_each() {
-    let db = sqlite_db().await;
-    let Store::Sqlite(s) = &db.store else {
-        unreachable!()
-    };
-    let h = Arc::new(Harness::new());
-    // Hold the writer inside a job while the requests queue up, so that they form one batch.
+/// Holds the SQLite writer inside a job (which runs no statement) until `release` is sent;
+/// the jobs queued meanwhile form the next batch.
+async fn hold_writer(
+    s: &super::sqlite::SqliteStore,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), StoreError>>,
+) {
     let (release, wait) = tokio::sync::oneshot::channel::<()>();
     let (entered_tx, entered) = tokio::sync::oneshot::channel::<()>();
     let blocker = {
@@ -1563,6 +1563,18 @@ async fn sqlite_new_permit_requests_take_one_round_trip_each() {
         })
     };
     entered.await.unwrap();
+    (release, blocker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_new_permit_requests_take_one_round_trip_each() {
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    let h = Arc::new(Harness::new());
+    // Hold the writer while the requests queue up, so that they form one batch.
+    let (release, blocker) = hold_writer(s).await;
     let (batches, trips) = (s.stats().batches(), s.stats().round_trips());
     let mut tasks = Vec::new();
     for i in 0..10 {
@@ -1638,23 +1650,8 @@ async fn sqlite_failing_job_rolls_back_only_itself() {
     let Store::Sqlite(s) = &db.store else {
         unreachable!()
     };
-    // Hold the writer inside a job while the others queue up, so that they form one batch.
-    let (release, wait) = tokio::sync::oneshot::channel::<()>();
-    let (entered_tx, entered) = tokio::sync::oneshot::channel::<()>();
-    let blocker = {
-        let s = s.clone();
-        tokio::spawn(async move {
-            s.write(move |_c| {
-                Box::pin(async move {
-                    let _ = entered_tx.send(());
-                    let _ = wait.await;
-                    Ok(())
-                })
-            })
-            .await
-        })
-    };
-    entered.await.unwrap();
+    // Hold the writer while the others queue up, so that they form one batch.
+    let (release, blocker) = hold_writer(s).await;
     let before = s.stats().batches();
     let mut tasks = Vec::new();
     for i in 0..10i64 {

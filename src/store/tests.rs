@@ -1445,6 +1445,45 @@ async fn asynchronous_reply_goes_to_the_outbox(store: &Store) {
 // Backend-specific
 // ---------------------------------------------------------------------------------------------
 
+/// Stored messages, replies and outbox bodies are compressed with lz4 where the server has it
+/// (pglz costs several times the CPU).
+#[tokio::test]
+async fn postgres_compresses_stored_messages_with_lz4() {
+    use sqlx::Connection;
+    let Some(db) = pg_db().await else { return };
+    let (admin, name) = db.pg.clone().unwrap();
+    let mut c = sqlx::PgConnection::connect(&pg_url(&admin, &name))
+        .await
+        .expect("connect");
+    let lz4: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' \
+         AND 'lz4' = ANY(enumvals))",
+    )
+    .fetch_one(&mut c)
+    .await
+    .expect("server settings");
+    let mut methods: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text, a.attcompression::text \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         WHERE (c.relname, a.attname) IN (('messages', 'raw'), ('messages', 'reply_body'), \
+         ('outbox', 'body'))",
+    )
+    .fetch_all(&mut c)
+    .await
+    .expect("columns");
+    methods.sort();
+    let want = if lz4 { "l" } else { "" };
+    assert_eq!(
+        methods,
+        [
+            ("messages", "raw"),
+            ("messages", "reply_body"),
+            ("outbox", "body")
+        ]
+        .map(|(t, a)| (t.to_owned(), a.to_owned(), want.to_owned()))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_two_instances_make_one_decision() {
     let Some(db) = pg_db().await else { return };

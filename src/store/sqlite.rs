@@ -2,8 +2,12 @@
 //!
 //! The writer runs on a thread of its own (a single-threaded runtime): each step of a job
 //! waits for SQLite, and SQLite's answer wakes that thread at once instead of queueing behind
-//! the HTTP tasks of the shared runtime. The writer never checkpoints the WAL; a connection of
-//! its own does, beside it ([`SqliteStore::checkpoint`], every [`CHECKPOINT_EVERY`]).
+//! the HTTP tasks of the shared runtime. The writer does not checkpoint the WAL; a connection
+//! of its own does, beside it ([`SqliteStore::checkpoint`], every [`CHECKPOINT_EVERY`]). Under
+//! sustained load that checkpoint never catches up with the writer, and SQLite starts the WAL
+//! over only when a write transaction begins with every frame checkpointed; so once the WAL
+//! is longer than [`WAL_RESTART_FRAMES`], the writer copies the last frames itself, between
+//! two transactions, and the WAL starts over instead of growing without end.
 //!
 //! Every write is a job sent to the writer task over a bounded channel. The writer takes the
 //! jobs that are queued (up to [`MAX_BATCH`]; under load, those that arrived while the previous
@@ -18,7 +22,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -191,6 +195,10 @@ pub struct WriterStats {
     batches: AtomicU64,
     jobs: AtomicU64,
     round_trips: AtomicU64,
+    wal_catch_ups: AtomicU64,
+    /// Set by a checkpoint that found the WAL longer than [`WAL_RESTART_FRAMES`]: the writer
+    /// checkpoints the last frames before its next transaction.
+    wal_catch_up_wanted: AtomicBool,
 }
 
 impl WriterStats {
@@ -205,6 +213,10 @@ impl WriterStats {
     /// Round trips to SQLite's thread (each one a hand-off between threads and back).
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
+    }
+    /// Checkpoints the writer ran itself so that the WAL could start over.
+    pub fn wal_catch_ups(&self) -> u64 {
+        self.wal_catch_ups.load(Ordering::Relaxed)
     }
     /// Adds the writer's round trips, before the jobs they served are answered.
     fn count_trips(&self, w: &mut WriterConn) {
@@ -300,7 +312,12 @@ impl SqliteStore {
             .spawn(move || runtime.block_on(writer_loop(writer, rx, writer_stats)))
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
         if let Some(every) = checkpoint_every {
-            tokio::spawn(checkpointer(checkpoints.clone(), every, jobs.downgrade()));
+            tokio::spawn(checkpointer(
+                checkpoints.clone(),
+                stats.clone(),
+                every,
+                jobs.downgrade(),
+            ));
         }
         Ok(Self {
             jobs,
@@ -316,9 +333,11 @@ impl SqliteStore {
     }
 
     /// Copies the WAL's committed pages into the database file (`PASSIVE`: it neither blocks
-    /// the writer nor waits for readers; pages a reader may still need stay in the WAL).
+    /// the writer nor waits for readers; pages a reader may still need stay in the WAL). When
+    /// the WAL is longer than [`WAL_RESTART_FRAMES`], the writer finishes the job before its
+    /// next transaction.
     pub async fn checkpoint(&self) -> Result<WalCheckpoint, StoreError> {
-        checkpoint(&self.checkpoints).await
+        checkpoint(&self.checkpoints, &self.stats).await
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -479,6 +498,9 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
                 Err(_) => break,
             }
         }
+        if stats.wal_catch_up_wanted.swap(false, Ordering::AcqRel) {
+            wal_catch_up(&mut w, &stats).await;
+        }
         run_batch(&mut w, batch, &stats).await;
         // A batch whose jobs ran no statement has no reply point of its own above.
         stats.count_trips(&mut w);
@@ -489,26 +511,53 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
 /// How often the WAL is checkpointed into the database file.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
+/// WAL frames (pages of 4 KiB) beyond which the writer checkpoints the last frames itself, so
+/// that its next transaction starts the WAL over: rewriting pages of the WAL that the kernel
+/// holds in memory costs far less than appending new ones to the file.
+pub const WAL_RESTART_FRAMES: i64 = 4096;
+
 async fn checkpoint(
     conn: &tokio::sync::Mutex<SqliteConnection>,
+    stats: &WriterStats,
 ) -> Result<WalCheckpoint, StoreError> {
     let mut conn = conn.lock().await;
     let row = conn
-        .one_row(
-            "PRAGMA wal_checkpoint(PASSIVE)",
-            Vec::new(),
-            &[Ty::I64, Ty::I64, Ty::I64],
-        )
+        .one_row(CHECKPOINT, Vec::new(), CHECKPOINT_COLS)
         .await?;
-    Ok(WalCheckpoint {
+    let done = WalCheckpoint {
         frames: row.i64(1)?,
         checkpointed: row.i64(2)?,
-    })
+    };
+    if done.frames > WAL_RESTART_FRAMES {
+        stats.wal_catch_up_wanted.store(true, Ordering::Release);
+    }
+    Ok(done)
+}
+
+const CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+const CHECKPOINT_COLS: &[Ty] = &[Ty::I64, Ty::I64, Ty::I64];
+
+/// The writer's own checkpoint, between two transactions: nothing is written meanwhile, so it
+/// copies every frame (but those a reader still needs) and the next transaction starts the
+/// WAL over. The background checkpoint has copied most of them already.
+async fn wal_catch_up(w: &mut WriterConn, stats: &WriterStats) {
+    w.trips += 1;
+    match w
+        .conn
+        .one_row(CHECKPOINT, Vec::new(), CHECKPOINT_COLS)
+        .await
+    {
+        Ok(_) => {
+            stats.wal_catch_ups.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => tracing::warn!(error = %e, "the writer's WAL checkpoint failed"),
+    }
 }
 
 /// Checkpoints the WAL every `every`, beside the writer, until the store is dropped.
 async fn checkpointer(
     conn: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    stats: Arc<WriterStats>,
     every: Duration,
     writer: mpsc::WeakSender<Job>,
 ) {
@@ -519,7 +568,7 @@ async fn checkpointer(
         if writer.upgrade().is_none() {
             break;
         }
-        if let Err(e) = checkpoint(&conn).await {
+        if let Err(e) = checkpoint(&conn, &stats).await {
             tracing::warn!(error = %e, "WAL checkpoint failed; it is tried again");
         }
     }

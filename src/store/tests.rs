@@ -1578,6 +1578,71 @@ async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
     );
 }
 
+/// Under sustained load the background checkpoint never finds every frame copied when a
+/// transaction begins, and without help the WAL would only grow.
+#[tokio::test]
+async fn sqlite_wal_starts_over_once_it_is_long() {
+    use super::sqlite::WAL_RESTART_FRAMES;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("gateway.db");
+    let s = super::sqlite::SqliteStore::connect_with(&format!("sqlite://{}", path.display()), None)
+        .await
+        .expect("connect");
+    s.migrate().await.expect("migrate");
+    let write = |i: i64| {
+        s.write(move |c| {
+            Box::pin(async move {
+                use super::sql::{args, Conn};
+                c.exec("CREATE TABLE IF NOT EXISTS probe_pages (b BLOB)", vec![])
+                    .await?;
+                c.exec(
+                    "INSERT INTO probe_pages (b) VALUES ($1)",
+                    args![vec![i as u8; 256 * 1024]],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+    };
+    let wal = || {
+        std::fs::metadata(format!("{}-wal", path.display()))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let fill = |from: i64, frames: u64| async move {
+        let mut i = from;
+        while wal() < frames * 4096 {
+            write(i).await.expect("write");
+            i += 1;
+        }
+        i
+    };
+    // A checkpoint that cannot copy every frame, as under load, where the writer commits
+    // while the checkpoint runs: here a reader still needs the later ones when it runs.
+    let i = fill(0, 1000).await;
+    let mut reader = s.read_conn_for_tests().await;
+    sqlx::Executor::execute(&mut *reader, "BEGIN; SELECT count(*) FROM probe_pages")
+        .await
+        .expect("read transaction");
+    let i = fill(i, WAL_RESTART_FRAMES as u64 + 100).await;
+    let long = s.checkpoint().await.expect("checkpoint");
+    assert!(long.frames > WAL_RESTART_FRAMES, "{long:?}");
+    assert!(long.checkpointed < long.frames, "{long:?}");
+    sqlx::Executor::execute(&mut *reader, "COMMIT")
+        .await
+        .expect("end of the read transaction");
+    assert_eq!(s.stats().wal_catch_ups(), 0, "the writer waits to be asked");
+    let size = wal();
+    write(i).await.expect("write after the checkpoint");
+    let after = s.checkpoint().await.expect("checkpoint");
+    assert!(
+        after.frames < 100,
+        "the WAL started over: {long:?} then {after:?}"
+    );
+    assert_eq!(wal(), size, "the WAL file is reused, not extended");
+    assert_eq!(s.stats().wal_catch_ups(), 1);
+}
+
 /// Holds the SQLite writer inside a job (which runs no statement) until `release` is sent;
 /// the jobs queued meanwhile form the next batch.
 async fn hold_writer(

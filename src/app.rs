@@ -21,6 +21,7 @@ use crate::http::serve::{self, ConnectionLimits, Shutdown};
 use crate::http::tls::{self, TlsReloader};
 use crate::http::{self as web, AppState};
 use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
 /// A gateway instance with its listeners bound.
@@ -127,7 +128,9 @@ impl Probe for StoreProbe {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let db = &settings.database;
     let opened = if db.is_sqlite() {
-        Store::connect(&db.url).await
+        SqliteStore::connect(&db.url, db.sqlite_writer_cpu)
+            .await
+            .map(Store::Sqlite)
     } else {
         match db.url.parse::<sqlx::postgres::PgConnectOptions>() {
             Ok(options) => PgStore::connect_with(options, db.max_connections)

@@ -23,6 +23,7 @@ use std::time::Duration;
 use toml::{Table, Value};
 
 use crate::domain::TaxNumber;
+use crate::store::WriterCpu;
 
 /// Prefix of the environment variables that override settings.
 pub const ENV_PREFIX: &str = "NSW_GATEWAY__";
@@ -250,6 +251,8 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Size of the PostgreSQL connection pool (SQLite uses one writer and its own readers).
     pub max_connections: u32,
+    /// Where the SQLite writer and SQLite's thread for it run.
+    pub sqlite_writer_cpu: WriterCpu,
 }
 
 impl DatabaseSettings {
@@ -278,6 +281,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("sqlite_writer_cpu", &self.sqlite_writer_cpu)
             .finish()
     }
 }
@@ -847,10 +851,18 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
             ));
         }
         let max_connections = s.positive("max_connections", errs).unwrap_or(10);
+        let sqlite_writer_cpu = match s.string("sqlite_writer_cpu", errs) {
+            None => WriterCpu::Auto,
+            Some(v) => WriterCpu::parse(&v).unwrap_or_else(|e| {
+                errs.push(format!("database.sqlite_writer_cpu: {e}"));
+                WriterCpu::Auto
+            }),
+        };
         s.finish(errs);
         DatabaseSettings {
             url,
             max_connections: max_connections.min(u64::from(u32::MAX)) as u32,
+            sqlite_writer_cpu,
         }
     };
 
@@ -1266,6 +1278,40 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_writer_cpu() {
+        let check = |toml_text: &str, env: &[(&str, &str)], want: WriterCpu| {
+            assert_eq!(
+                load(toml_text, env).unwrap().database.sqlite_writer_cpu,
+                want,
+                "{toml_text} {env:?}"
+            );
+        };
+        check("", &[], WriterCpu::Auto);
+        check(
+            "[database]\nsqlite_writer_cpu = 'auto'",
+            &[],
+            WriterCpu::Auto,
+        );
+        check("[database]\nsqlite_writer_cpu = 'off'", &[], WriterCpu::Off);
+        check("[database]\nsqlite_writer_cpu = 3", &[], WriterCpu::Cpu(3));
+        check(
+            "",
+            &[("NSW_GATEWAY__DATABASE__SQLITE_WRITER_CPU", "0")],
+            WriterCpu::Cpu(0),
+        );
+        check_invalid(
+            "[database]\nsqlite_writer_cpu = 'first'",
+            &[],
+            &["database.sqlite_writer_cpu", "`first`"],
+        );
+        check_invalid(
+            "[database]\nsqlite_writer_cpu = -1",
+            &[],
+            &["database.sqlite_writer_cpu"],
+        );
+    }
+
+    #[test]
     fn invalid_settings_name_the_setting() {
         check_invalid("[server]\nlisten = 'nonsense'", &[], &["server.listen"]);
         check_invalid(
@@ -1434,6 +1480,7 @@ mod tests {
         let db = |url: &str| DatabaseSettings {
             url: url.to_string(),
             max_connections: 1,
+            sqlite_writer_cpu: WriterCpu::Auto,
         };
         assert_eq!(
             db("sqlite://./d/g.db").sqlite_path(),

@@ -42,6 +42,7 @@ pub use outbox::{
     AttemptOutcome, AttemptRecord, AuditEntry, Claimed, OperatorOutcome, OutboxFigures, OutboxItem,
     OutboxStatus,
 };
+pub use sqlite::WriterCpu;
 
 /// A snapshot built from the stored reference data, or every inconsistency found in it.
 pub type LoadedSnapshot =
@@ -232,7 +233,9 @@ impl Store {
     /// `postgres://…` / `postgresql://…`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
+            Ok(Store::Sqlite(
+                sqlite::SqliteStore::connect(url, WriterCpu::Auto).await?,
+            ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
         } else {

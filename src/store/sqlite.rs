@@ -233,6 +233,7 @@ pub struct SqliteStore {
     stats: Arc<WriterStats>,
     /// The connection that checkpoints the WAL.
     checkpoints: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    writer_cpu: Option<usize>,
 }
 
 /// What a checkpoint found: the WAL's frames, and how many of them are in the database file.
@@ -243,8 +244,8 @@ pub struct WalCheckpoint {
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, Some(CHECKPOINT_EVERY)).await
+    pub async fn connect(url: &str, cpu: WriterCpu) -> Result<Self, StoreError> {
+        Self::connect_with(url, Some(CHECKPOINT_EVERY), cpu).await
     }
 
     /// Connects; `checkpoint_every` is how often a background task checkpoints the WAL (`None`:
@@ -252,6 +253,7 @@ impl SqliteStore {
     pub(crate) async fn connect_with(
         url: &str,
         checkpoint_every: Option<Duration>,
+        cpu: WriterCpu,
     ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("{url}: {e}")))?
@@ -278,13 +280,6 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("creating directory {}: {e}", dir.display()))
             })?;
         }
-        // The writer does not checkpoint: a checkpoint copies pages into the database file and
-        // syncs it, and the writer would wait for the disk with every job queued behind it.
-        // A connection of its own does it (`checkpointer`).
-        let writer =
-            SqliteConnection::connect_with(&options.clone().pragma("wal_autocheckpoint", "0"))
-                .await
-                .map_err(map_err)?;
         let checkpoints = Arc::new(tokio::sync::Mutex::new(
             SqliteConnection::connect_with(&options)
                 .await
@@ -307,10 +302,45 @@ impl SqliteStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
         let writer_stats = stats.clone();
+        // The writer does not checkpoint: a checkpoint copies pages into the database file and
+        // syncs it, and the writer would wait for the disk with every job queued behind it.
+        // A connection of its own does it (`checkpointer`).
+        let writer_options = options.clone().pragma("wal_autocheckpoint", "0");
+        let (started, ready) = oneshot::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || runtime.block_on(writer_loop(writer, rx, writer_stats)))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Pinned before it connects: sqlx starts SQLite's thread for the connection
+                    // from here, and that thread inherits the CPU.
+                    let opened = match pin_current_thread(cpu) {
+                        Ok(pinned) => SqliteConnection::connect_with(&writer_options)
+                            .await
+                            .map(|conn| (conn, pinned))
+                            .map_err(map_err),
+                        Err(e) => Err(e),
+                    };
+                    match opened {
+                        Ok((conn, pinned)) => {
+                            let _ = started.send(Ok(pinned));
+                            writer_loop(conn, rx, writer_stats).await;
+                        }
+                        Err(e) => {
+                            let _ = started.send(Err(e));
+                        }
+                    }
+                })
+            })
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
+        let writer_cpu = ready.await.map_err(|_| {
+            StoreError::Unavailable("the SQLite writer stopped while it started".into())
+        })??;
+        if let Some(cpu) = writer_cpu {
+            tracing::debug!(
+                cpu,
+                "the SQLite writer and SQLite's thread for it run on one CPU"
+            );
+        }
         if let Some(every) = checkpoint_every {
             tokio::spawn(checkpointer(
                 checkpoints.clone(),
@@ -325,11 +355,17 @@ impl SqliteStore {
             readers,
             options: Arc::new(options),
             stats,
+            writer_cpu,
         })
     }
 
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// The CPU the writer and SQLite's thread for it are pinned to, if any.
+    pub fn writer_cpu(&self) -> Option<usize> {
+        self.writer_cpu
     }
 
     /// Copies the WAL's committed pages into the database file (`PASSIVE`: it neither blocks
@@ -506,6 +542,90 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
         stats.count_trips(&mut w);
     }
     let _ = w.conn.close().await;
+}
+
+/// Where the writer and SQLite's thread for its connection run (`database.sqlite_writer_cpu`).
+///
+/// The two threads take turns on every job: the writer hands SQLite a script and waits, SQLite
+/// answers and waits for the next. On two CPUs each hand-off wakes a thread on the other CPU
+/// (an interrupt between CPUs, and under a hypervisor an exit to it); on one CPU the thread
+/// that waits gives way to the one it woke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriterCpu {
+    /// The last CPU the process may run on, when it may run on more than one.
+    #[default]
+    Auto,
+    /// Wherever the kernel puts them.
+    Off,
+    /// This CPU.
+    Cpu(usize),
+}
+
+impl WriterCpu {
+    /// `auto`, `off` or a CPU number.
+    pub fn parse(s: &str) -> Result<WriterCpu, String> {
+        match s.trim() {
+            "auto" => Ok(WriterCpu::Auto),
+            "off" => Ok(WriterCpu::Off),
+            n => n
+                .parse()
+                .map(WriterCpu::Cpu)
+                .map_err(|_| format!("`{n}` is neither auto, off nor a CPU number")),
+        }
+    }
+}
+
+/// Pins the calling thread as `cpu` says; returns the CPU it now runs on alone.
+#[cfg(target_os = "linux")]
+fn pin_current_thread(cpu: WriterCpu) -> Result<Option<usize>, StoreError> {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let chosen = match cpu {
+        WriterCpu::Off => return Ok(None),
+        WriterCpu::Cpu(n) => n,
+        WriterCpu::Auto => {
+            let allowed = match sched_getaffinity(None) {
+                Ok(set) => set,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the CPUs the process may use; the SQLite writer is not pinned");
+                    return Ok(None);
+                }
+            };
+            if allowed.count() < 2 {
+                return Ok(None);
+            }
+            match (0..CpuSet::MAX_CPU).rev().find(|c| allowed.is_set(*c)) {
+                Some(c) => c,
+                None => return Ok(None),
+            }
+        }
+    };
+    if chosen >= CpuSet::MAX_CPU {
+        return Err(StoreError::Config(format!(
+            "database.sqlite_writer_cpu: there is no CPU {chosen}"
+        )));
+    }
+    let mut set = CpuSet::new();
+    set.set(chosen);
+    match sched_setaffinity(None, &set) {
+        Ok(()) => Ok(Some(chosen)),
+        Err(e) if cpu == WriterCpu::Auto => {
+            tracing::warn!(cpu = chosen, error = %e, "the SQLite writer is not pinned");
+            Ok(None)
+        }
+        Err(e) => Err(StoreError::Config(format!(
+            "database.sqlite_writer_cpu: cannot run on CPU {chosen}: {e}"
+        ))),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_current_thread(cpu: WriterCpu) -> Result<Option<usize>, StoreError> {
+    match cpu {
+        WriterCpu::Cpu(n) => Err(StoreError::Config(format!(
+            "database.sqlite_writer_cpu: CPU {n}: pinning is only available on Linux"
+        ))),
+        WriterCpu::Auto | WriterCpu::Off => Ok(None),
+    }
 }
 
 /// How often the WAL is checkpointed into the database file.

@@ -1528,9 +1528,13 @@ async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("gateway.db");
     // No background checkpoints: the test takes them.
-    let s = super::sqlite::SqliteStore::connect_with(&format!("sqlite://{}", path.display()), None)
-        .await
-        .expect("connect");
+    let s = super::sqlite::SqliteStore::connect_with(
+        &format!("sqlite://{}", path.display()),
+        None,
+        WriterCpu::Auto,
+    )
+    .await
+    .expect("connect");
     s.migrate().await.expect("migrate");
     s.checkpoint()
         .await
@@ -1578,6 +1582,79 @@ async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
     );
 }
 
+/// The writer and SQLite's thread for its connection run on one CPU, chosen or not.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sqlite_writer_and_its_sqlite_thread_share_one_cpu() {
+    use super::sqlite::SqliteStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    // Threads of this process, by name, with the CPUs each may run on.
+    let threads = || {
+        let mut out = Vec::new();
+        for t in std::fs::read_dir("/proc/self/task").expect("threads") {
+            let t = t.expect("thread").path();
+            let (Ok(comm), Ok(status)) = (
+                std::fs::read_to_string(t.join("comm")),
+                std::fs::read_to_string(t.join("status")),
+            ) else {
+                continue; // ended meanwhile
+            };
+            let cpus = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .expect("Cpus_allowed_list")
+                .trim()
+                .to_owned();
+            out.push((comm.trim().to_owned(), cpus));
+        }
+        out
+    };
+    let process_cpus = std::fs::read_to_string("/proc/self/status")
+        .expect("status")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Cpus_allowed_list:")
+                .map(|v| v.trim().to_owned())
+        })
+        .expect("Cpus_allowed_list");
+
+    let auto = SqliteStore::connect_with(&url("auto.db"), None, WriterCpu::Auto)
+        .await
+        .expect("connect");
+    match auto.writer_cpu() {
+        None => assert!(
+            !process_cpus.contains([',', '-']),
+            "one CPU only ({process_cpus}): nothing to choose"
+        ),
+        Some(cpu) => {
+            let on_it: Vec<String> = threads()
+                .into_iter()
+                .filter(|(_, cpus)| *cpus == cpu.to_string())
+                .map(|(name, _)| name)
+                .collect();
+            assert!(on_it.iter().any(|n| n == "sqlite-writer"), "{on_it:?}");
+            assert!(
+                on_it.iter().any(|n| n.starts_with("sqlx-sqlite")),
+                "{on_it:?}"
+            );
+        }
+    }
+
+    let off = SqliteStore::connect_with(&url("off.db"), None, WriterCpu::Off)
+        .await
+        .expect("connect");
+    assert_eq!(off.writer_cpu(), None);
+    let nowhere = SqliteStore::connect_with(&url("nowhere.db"), None, WriterCpu::Cpu(100_000))
+        .await
+        .err()
+        .expect("no such CPU");
+    assert!(
+        matches!(&nowhere, StoreError::Config(m) if m.contains("database.sqlite_writer_cpu")),
+        "{nowhere:?}"
+    );
+}
+
 /// Under sustained load the background checkpoint never finds every frame copied when a
 /// transaction begins, and without help the WAL would only grow.
 #[tokio::test]
@@ -1585,9 +1662,13 @@ async fn sqlite_wal_starts_over_once_it_is_long() {
     use super::sqlite::WAL_RESTART_FRAMES;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("gateway.db");
-    let s = super::sqlite::SqliteStore::connect_with(&format!("sqlite://{}", path.display()), None)
-        .await
-        .expect("connect");
+    let s = super::sqlite::SqliteStore::connect_with(
+        &format!("sqlite://{}", path.display()),
+        None,
+        WriterCpu::Auto,
+    )
+    .await
+    .expect("connect");
     s.migrate().await.expect("migrate");
     let write = |i: i64| {
         s.write(move |c| {
@@ -1720,11 +1801,11 @@ async fn sqlite_new_permit_requests_take_one_round_trip_each() {
 async fn sqlite_writers_of_one_file_never_share_a_permit_serial() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/gateway.db", dir.path().display());
-    let a = super::sqlite::SqliteStore::connect_with(&url, None)
+    let a = super::sqlite::SqliteStore::connect_with(&url, None, WriterCpu::Auto)
         .await
         .expect("connect");
     a.migrate().await.expect("migrate");
-    let b = super::sqlite::SqliteStore::connect_with(&url, None)
+    let b = super::sqlite::SqliteStore::connect_with(&url, None, WriterCpu::Auto)
         .await
         .expect("connect");
     let (a, b) = (Store::Sqlite(a), Store::Sqlite(b));

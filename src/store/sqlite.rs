@@ -68,6 +68,8 @@ pub(crate) struct WriterConn {
     serials: Serials,
     /// Round trips to SQLite's thread since the writer last counted them.
     trips: u64,
+    /// Whether the writer shares its CPU with SQLite's thread (see [`run_script`]).
+    shares_cpu: bool,
 }
 
 /// Permit serials drawn by the writer without a round trip. The `counters` row stays the
@@ -92,7 +94,13 @@ impl WriterConn {
                 return Ok(Vec::new());
             }
             self.trips += 1;
-            return self.conn.script(stmts).await;
+            if stmts.len() == 1 {
+                return self.conn.script(stmts).await;
+            }
+            return match run_script(&mut self.conn, stmts, self.shares_cpu).await {
+                (_, Some(e)) => Err(e),
+                (done, None) => Ok(done),
+            };
         }
         self.trips += 1;
         let mut all: Vec<Stmt> = self.prefix[self.prefix.len() - k..]
@@ -102,7 +110,7 @@ impl WriterConn {
         let owed = self.owed.len();
         all.append(&mut self.owed);
         all.extend(stmts);
-        let (done, err) = run_script(&mut self.conn, all).await;
+        let (done, err) = run_script(&mut self.conn, all, self.shares_cpu).await;
         if let Some(e) = err {
             if done.len() < k {
                 self.prefix_failed = Some(e.clone());
@@ -323,7 +331,7 @@ impl SqliteStore {
                     match opened {
                         Ok((conn, pinned)) => {
                             let _ = started.send(Ok(pinned));
-                            writer_loop(conn, rx, writer_stats).await;
+                            writer_loop(conn, rx, writer_stats, pinned.is_some()).await;
                         }
                         Err(e) => {
                             let _ = started.send(Err(e));
@@ -510,7 +518,12 @@ fn args_none() -> Vec<V> {
     Vec::new()
 }
 
-async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+async fn writer_loop(
+    conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Job>,
+    stats: Arc<WriterStats>,
+    shares_cpu: bool,
+) {
     let mut w = WriterConn {
         conn,
         prefix: Vec::new(),
@@ -519,6 +532,7 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, stats:
         owed: Vec::new(),
         serials: Serials::default(),
         trips: 0,
+        shares_cpu,
     };
     while let Some(first) = rx.recv().await {
         // A batch is whatever is queued: under load the jobs that arrived while the previous
@@ -911,7 +925,7 @@ impl Conn for SqliteConnection {
         if stmts.len() == 1 {
             return Conn::script_each(self, stmts).await;
         }
-        match run_script(self, stmts).await {
+        match run_script(self, stmts, false).await {
             (_, Some(e)) => Err(e),
             (done, None) => Ok(done),
         }
@@ -920,9 +934,16 @@ impl Conn for SqliteConnection {
 
 /// Runs `stmts` as one multi-statement query; returns what the statements that completed
 /// returned, and the error that stopped the rest.
+///
+/// `shares_cpu`: the caller runs on the CPU of the connection's thread (the pinned writer).
+/// SQLite's thread sends a message per statement; each would wake the caller, which would
+/// take the CPU from SQLite's thread to read one answer and fall asleep again. After the first
+/// answer the caller yields the CPU instead, so that SQLite's thread runs the rest of the
+/// script, and reads the answers that are there when it gets the CPU back.
 async fn run_script(
     conn: &mut SqliteConnection,
     stmts: Vec<Stmt>,
+    shares_cpu: bool,
 ) -> (Vec<Done>, Option<StoreError>) {
     {
         let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 8).sum());
@@ -953,6 +974,9 @@ async fn run_script(
                 Ok(Some(Either::Left(done))) => {
                     current.affected = done.rows_affected();
                     out.push(std::mem::take(&mut current));
+                    if shares_cpu && out.len() == 1 && cols.len() > 1 {
+                        std::thread::yield_now();
+                    }
                 }
             }
         }

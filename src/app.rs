@@ -124,6 +124,23 @@ impl Probe for StoreProbe {
     }
 }
 
+/// Connections the kernel completes and queues for the partners' listener before the accept
+/// loop takes them (capped by `net.core.somaxconn`). The standard 128 overflows when a
+/// partner opens hundreds of connections at once: the kernel then drops their handshakes and
+/// the client retries only after one, three, seven seconds.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Opens the store named in the settings and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let db = &settings.database;
@@ -230,11 +247,9 @@ impl Application {
             )),
             None => None,
         };
-        let listener = TcpListener::bind(settings.server.listen)
-            .await
-            .with_context(|| {
-                format!("server.listen: cannot listen on {}", settings.server.listen)
-            })?;
+        let listener = listen(settings.server.listen).with_context(|| {
+            format!("server.listen: cannot listen on {}", settings.server.listen)
+        })?;
         let admin_listener = TcpListener::bind(settings.admin.listen)
             .await
             .with_context(|| format!("admin.listen: cannot listen on {}", settings.admin.listen))?;

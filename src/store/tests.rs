@@ -1523,11 +1523,8 @@ async fn postgres_two_instances_make_one_decision() {
     drop(second);
 }
 
-#[tokio::test]
-async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("gateway.db");
-    // No background checkpoints: the test takes them.
+/// A migrated SQLite store at `path` that checkpoints only when the test says so.
+async fn store_without_checkpoints(path: &std::path::Path) -> super::sqlite::SqliteStore {
     let s = super::sqlite::SqliteStore::connect_with(
         &format!("sqlite://{}", path.display()),
         None,
@@ -1536,32 +1533,48 @@ async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
     .await
     .expect("connect");
     s.migrate().await.expect("migrate");
+    s
+}
+
+/// Writes a 256 KiB blob (65 pages) in a transaction of its own.
+async fn write_blob(s: &super::sqlite::SqliteStore, i: i64) {
+    s.write(move |c| {
+        Box::pin(async move {
+            use super::sql::{args, Conn};
+            c.exec("CREATE TABLE IF NOT EXISTS probe_pages (b BLOB)", vec![])
+                .await?;
+            c.exec(
+                "INSERT INTO probe_pages (b) VALUES ($1)",
+                args![vec![i as u8; 256 * 1024]],
+            )
+            .await?;
+            Ok(())
+        })
+    })
+    .await
+    .expect("write");
+}
+
+/// The size of `path` with `suffix` (`-wal`), 0 when there is no such file.
+fn file_size(path: &std::path::Path, suffix: &str) -> u64 {
+    std::fs::metadata(format!("{}{suffix}", path.display()))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sqlite_writer_leaves_the_wal_to_the_checkpointer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("gateway.db");
+    let s = store_without_checkpoints(&path).await;
     s.checkpoint()
         .await
         .expect("checkpoint after the migrations");
-    let size = |suffix: &str| {
-        std::fs::metadata(format!("{}{suffix}", path.display()))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
+    let size = |suffix: &str| file_size(&path, suffix);
     let before = size("");
     // 6 MiB in 24 transactions: SQLite's own default would checkpoint after 1,000 pages (4 MiB).
     for i in 0..24i64 {
-        s.write(move |c| {
-            Box::pin(async move {
-                use super::sql::{args, Conn};
-                c.exec("CREATE TABLE IF NOT EXISTS probe_pages (b BLOB)", vec![])
-                    .await?;
-                c.exec(
-                    "INSERT INTO probe_pages (b) VALUES ($1)",
-                    args![vec![i as u8; 256 * 1024]],
-                )
-                .await?;
-                Ok(())
-            })
-        })
-        .await
-        .expect("write");
+        write_blob(&s, i).await;
     }
     assert!(size("-wal") > 6 << 20, "the pages are in the WAL");
     assert!(
@@ -1662,41 +1675,18 @@ async fn sqlite_wal_starts_over_once_it_is_long() {
     use super::sqlite::WAL_RESTART_FRAMES;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("gateway.db");
-    let s = super::sqlite::SqliteStore::connect_with(
-        &format!("sqlite://{}", path.display()),
-        None,
-        WriterCpu::Auto,
-    )
-    .await
-    .expect("connect");
-    s.migrate().await.expect("migrate");
-    let write = |i: i64| {
-        s.write(move |c| {
-            Box::pin(async move {
-                use super::sql::{args, Conn};
-                c.exec("CREATE TABLE IF NOT EXISTS probe_pages (b BLOB)", vec![])
-                    .await?;
-                c.exec(
-                    "INSERT INTO probe_pages (b) VALUES ($1)",
-                    args![vec![i as u8; 256 * 1024]],
-                )
-                .await?;
-                Ok(())
-            })
-        })
-    };
-    let wal = || {
-        std::fs::metadata(format!("{}-wal", path.display()))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
-    let fill = |from: i64, frames: u64| async move {
-        let mut i = from;
-        while wal() < frames * 4096 {
-            write(i).await.expect("write");
-            i += 1;
+    let s = store_without_checkpoints(&path).await;
+    let wal = || file_size(&path, "-wal");
+    let fill = |from: i64, frames: u64| {
+        let s = &s;
+        async move {
+            let mut i = from;
+            while wal() < frames * 4096 {
+                write_blob(s, i).await;
+                i += 1;
+            }
+            i
         }
-        i
     };
     // A checkpoint that cannot copy every frame, as under load, where the writer commits
     // while the checkpoint runs: here a reader still needs the later ones when it runs.
@@ -1714,7 +1704,7 @@ async fn sqlite_wal_starts_over_once_it_is_long() {
         .expect("end of the read transaction");
     assert_eq!(s.stats().wal_catch_ups(), 0, "the writer waits to be asked");
     let size = wal();
-    write(i).await.expect("write after the checkpoint");
+    write_blob(&s, i).await;
     let after = s.checkpoint().await.expect("checkpoint");
     assert!(
         after.frames < 100,

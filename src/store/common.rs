@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use sha2::{Digest, Sha256};
 
-use super::sql::{args, Conn, Dialect, Done, Row, Stmt, Ty, V};
+use super::sql::{args, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
 use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
@@ -204,7 +204,17 @@ fn claim_stmt(meta: &MessageMeta, strict: bool) -> Stmt {
     } else {
         format!("{INSERT} ON CONFLICT (message_id) DO NOTHING RETURNING id")
     };
-    let args = args![
+    let args = message_args(meta, Vec::new());
+    if strict {
+        Stmt::exec(sql, args)
+    } else {
+        Stmt::rows(sql, args, &[Ty::I64])
+    }
+}
+
+/// The message's columns of its row in `messages`, up to the reply.
+fn message_args(meta: &MessageMeta, raw: Vec<u8>) -> Vec<V> {
+    args![
         &meta.message_id,
         &meta.conversation_id,
         &meta.from_party,
@@ -214,16 +224,11 @@ fn claim_stmt(meta: &MessageMeta, strict: bool) -> Stmt {
         &meta.action,
         micros(meta.received_at),
         &meta.content_type,
-        Vec::<u8>::new(),
+        raw,
         meta.ack_requested,
         meta.sync_reply,
         &meta.packaging
-    ];
-    if strict {
-        Stmt::exec(sql, args)
-    } else {
-        Stmt::rows(sql, args, &[Ty::I64])
-    }
+    ]
 }
 
 /// Processes one message inside the caller's transaction (§4): claims its `MessageId`, acts
@@ -241,10 +246,7 @@ pub(crate) async fn process<C: Conn>(
     doc: &InboundDocument,
     ctx: &Ctx,
 ) -> Result<Outcome, StoreError> {
-    let ctx = &Ctx {
-        now: micros(ctx.now),
-        ..ctx.clone()
-    };
+    let ctx = &stored_time(ctx);
     if let InboundDocument::ImportPermitRequest(r) = doc {
         if let Some(out) = new_permit_request(c, meta, r, ctx).await? {
             return Ok(out);
@@ -298,9 +300,47 @@ pub(crate) async fn process<C: Conn>(
             Vec::new(),
         ),
     };
-    let reply = reply_writes(meta, ctx, &out, &mut writes);
+    let reply = reply_writes(meta, ctx, &out, ReplyRow::Update, &mut writes);
     run_writes(c, writes).await?;
     Ok(Outcome::New(reply))
+}
+
+/// How a reply reaches its message's row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReplyRow {
+    /// Updates the row the claim inserted (with the message's bytes, written once).
+    Update,
+    /// Inserts the message's row with its reply: one statement, whose later parts cannot
+    /// update a row an earlier part inserted. A copy stored first makes it fail with a unique
+    /// violation.
+    Insert,
+}
+
+/// `ctx` with its time as the database stores it (microseconds), so that the reply says what
+/// a later rebuild of it reads back.
+fn stored_time(ctx: &Ctx) -> Ctx {
+    Ctx {
+        now: micros(ctx.now),
+        ..ctx.clone()
+    }
+}
+
+/// A new permit request on a connection that writes it in one statement
+/// ([`Conn::one_statement`]): `None` when the message is not one, or when the statement's
+/// constraints declined it (a `MessageId` or reference stored before); the caller then takes
+/// the general path, in a transaction.
+pub(crate) async fn process_in_one_statement<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    doc: &InboundDocument,
+    ctx: &Ctx,
+) -> Result<Option<Outcome>, StoreError> {
+    match doc {
+        InboundDocument::ImportPermitRequest(r) if c.one_statement() => {
+            new_permit_request(c, meta, r, &stored_time(ctx)).await
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Renders the reply to `out` and adds the writes that store it (and its outbox row).
@@ -308,21 +348,39 @@ fn reply_writes(
     meta: &MessageMeta,
     ctx: &Ctx,
     out: &OutboundDocument,
+    row: ReplyRow,
     writes: &mut Vec<Write>,
 ) -> StoredReply {
     let rendered = ctx.renderer.render(meta, out);
-    writes.push(Write::one(
-        "the reply",
-        "UPDATE messages SET reply_status = $1, reply_content_type = $2, reply_body = $3, \
-         raw = $5 WHERE message_id = $4",
-        args![
-            i64::from(rendered.http_status),
-            &rendered.content_type,
-            rendered.body.as_slice(),
-            &meta.message_id,
-            meta.raw.as_slice()
-        ],
-    ));
+    let reply = args![
+        i64::from(rendered.http_status),
+        &rendered.content_type,
+        rendered.body.as_slice()
+    ];
+    writes.push(match row {
+        ReplyRow::Update => {
+            let mut args = reply;
+            args.extend(args![&meta.message_id, meta.raw.as_slice()]);
+            Write::one(
+                "the reply",
+                "UPDATE messages SET reply_status = $1, reply_content_type = $2, \
+                 reply_body = $3, raw = $5 WHERE message_id = $4",
+                args,
+            )
+        }
+        ReplyRow::Insert => {
+            let mut args = message_args(meta, meta.raw.clone());
+            args.extend(reply);
+            Write::one(
+                "the message with its reply",
+                "INSERT INTO messages (message_id, conversation_id, from_party, to_party, \
+                 cpa_id, service, action, received_at, content_type, raw, ack_requested, \
+                 sync_reply, packaging, reply_status, reply_content_type, reply_body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                args,
+            )
+        }
+    });
     if let Some(ob) = &rendered.outbox {
         writes.push(Write::one(
             "the outbox row",
@@ -349,11 +407,12 @@ fn reply_writes(
 }
 
 /// A new permit request (Function 9) whose decision needs nothing from the store, on a
-/// connection that draws permit serials itself: decided, rendered and written in one script,
-/// without reading first. The script's own constraints stand in for the reads: the claim
-/// fails on a `MessageId` stored before, and the request row (version 1) on a reference the
-/// importer used before. Either rolls the script back, and `None` sends the message down the
-/// general path, which answers those cases.
+/// connection that draws permit serials itself: decided, rendered and written in one script
+/// (SQLite's writer) or one statement (PostgreSQL), without reading first. The writes' own
+/// constraints stand in for the reads: the message's row fails on a `MessageId` stored
+/// before, and the request row (version 1) on a reference the importer used before. Either
+/// rolls the writes back, and `None` sends the message down the general path, which answers
+/// those cases.
 async fn new_permit_request<C: Conn>(
     c: &mut C,
     meta: &MessageMeta,
@@ -377,20 +436,29 @@ async fn new_permit_request<C: Conn>(
         serial,
     };
     let (resp, body) = permit_request(c, meta, req, ctx, pre).await?;
+    let resp = OutboundDocument::ImportPermitResponse(resp);
+    if c.one_statement() {
+        let mut writes = body;
+        let reply = reply_writes(meta, ctx, &resp, ReplyRow::Insert, &mut writes);
+        return match one_statement(c, writes).await {
+            Ok(()) => Ok(Some(Outcome::New(reply))),
+            Err(StoreError::Conflict(e)) => {
+                tracing::debug!(message_id = %meta.message_id, error = %e, "one-statement path declined");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        };
+    }
     let mut writes = Vec::with_capacity(body.len() + 5);
     writes.push(Write::control("SAVEPOINT one_script"));
     writes.push(Write {
         what: "the claim",
         stmt: claim_stmt(meta, true),
         rows: Some(1),
+        source: None,
     });
     writes.extend(body);
-    let reply = reply_writes(
-        meta,
-        ctx,
-        &OutboundDocument::ImportPermitResponse(resp),
-        &mut writes,
-    );
+    let reply = reply_writes(meta, ctx, &resp, ReplyRow::Update, &mut writes);
     writes.push(Write::control("RELEASE SAVEPOINT one_script"));
     match run_writes(c, writes).await {
         Ok(()) => Ok(Some(Outcome::New(reply))),
@@ -413,15 +481,30 @@ pub(crate) struct Write {
     stmt: Stmt,
     /// `None`: a statement that touches no rows (a savepoint).
     rows: Option<u64>,
+    /// In one statement ([`one_statement`]): the name later writes read this one's rows by,
+    /// and the columns they read.
+    source: Option<(&'static str, &'static str)>,
 }
 
 impl Write {
-    fn new(what: &'static str, sql: impl Into<String>, args: Vec<V>, rows: u64) -> Write {
+    pub(super) fn new(
+        what: &'static str,
+        sql: impl Into<String>,
+        args: Vec<V>,
+        rows: u64,
+    ) -> Write {
         Write {
             what,
             stmt: Stmt::exec(sql, args),
             rows: Some(rows),
+            source: None,
         }
+    }
+
+    /// This write's rows are read by later writes, as `name` with `columns` in one statement.
+    fn source(mut self, name: &'static str, columns: &'static str) -> Write {
+        self.source = Some((name, columns));
+        self
     }
 
     fn one(what: &'static str, sql: impl Into<String>, args: Vec<V>) -> Write {
@@ -433,8 +516,82 @@ impl Write {
             what: sql,
             stmt: Stmt::exec(sql, Vec::new()),
             rows: None,
+            source: None,
         }
     }
+}
+
+/// Where the writes of a permit request read the rows written before them (the request, its
+/// items, its permit): the tables, or in one statement the common table expressions that
+/// insert those rows (a data-modifying expression's rows are not in its table for the rest
+/// of the statement).
+struct Sources {
+    requests: &'static str,
+    items: &'static str,
+    permits: &'static str,
+}
+
+impl Sources {
+    const TABLES: Sources = Sources {
+        requests: "requests",
+        items: "request_items",
+        permits: "permits",
+    };
+    const ONE_STATEMENT: Sources = Sources {
+        requests: "new_request",
+        items: "new_items",
+        permits: "new_permit",
+    };
+
+    fn of<C: Conn>(c: &C) -> &'static Sources {
+        if c.one_statement() {
+            &Sources::ONE_STATEMENT
+        } else {
+            &Sources::TABLES
+        }
+    }
+}
+
+/// Runs `writes` as one statement: each a data-modifying common table expression (named by
+/// its source, if later ones read it), then one query that checks every row count
+/// (`gateway_expect_rows`, which raises an error that rolls the whole statement back). On
+/// PostgreSQL outside a transaction, so the statement commits on its own: one round trip.
+pub(super) async fn one_statement<C: Conn>(
+    c: &mut C,
+    writes: Vec<Write>,
+) -> Result<(), StoreError> {
+    let mut sql = String::from("WITH ");
+    let mut args = Vec::new();
+    let mut checks = Vec::with_capacity(writes.len());
+    for (i, w) in writes.into_iter().enumerate() {
+        let rows = w.rows.ok_or_else(|| {
+            StoreError::Invalid(format!("{} cannot run in one statement", w.what))
+        })?;
+        let (name, columns) = w.source.unwrap_or(("", "1"));
+        let name = if name.is_empty() {
+            format!("w{i}")
+        } else {
+            name.to_owned()
+        };
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&name);
+        sql.push_str(" AS (");
+        shift_params(&w.stmt.sql, args.len(), &mut sql);
+        sql.push_str(" RETURNING ");
+        sql.push_str(columns);
+        sql.push(')');
+        args.extend(w.stmt.args);
+        checks.push(format!(
+            "gateway_expect_rows((SELECT count(*) FROM {name}), {rows}, '{}')",
+            w.what.replace('\'', "''")
+        ));
+    }
+    sql.push_str(" SELECT CAST(count(*) AS BIGINT) FROM (VALUES (1)) AS one WHERE ");
+    sql.push_str(&checks.join(" AND "));
+    c.one_row(&sql, args, &[Ty::I64]).await?;
+    Ok(())
 }
 
 async fn run_writes<C: Conn>(c: &mut C, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -461,11 +618,13 @@ async fn run_writes<C: Conn>(c: &mut C, writes: Vec<Write>) -> Result<(), StoreE
 ///
 /// On SQLite the element is taken out of `json_each` once per row: read straight from
 /// `json_each`, every `j.value` would render the element as text again. The `OFFSET` keeps
-/// the query planner from flattening the subquery back into the outer query.
+/// the query planner from flattening the subquery back into the outer query. On PostgreSQL
+/// the array is parsed once into `jsonb`: every `->>` of a `json` value would parse its
+/// element's text again.
 fn json_rows<C: Conn>(c: &C, n: usize) -> String {
     match c.dialect() {
         Dialect::Sqlite => format!("(SELECT value FROM json_each(${n}) LIMIT -1 OFFSET 0) AS j"),
-        Dialect::Postgres => format!("json_array_elements(CAST(${n} AS json)) AS j(value)"),
+        Dialect::Postgres => format!("jsonb_array_elements(CAST(${n} AS jsonb)) AS j(value)"),
     }
 }
 
@@ -967,42 +1126,46 @@ async fn store_request<C: Conn>(
     };
     let branch = req.importer.branch.to_string();
     let s = &req.shipment;
+    let src = Sources::of(c);
     let mut writes = Vec::with_capacity(8);
-    writes.push(Write::one(
-        "the request",
-        "INSERT INTO requests (request_id, message_id, importer_tax_number, importer_branch, \
+    writes.push(
+        Write::one(
+            "the request",
+            "INSERT INTO requests (request_id, message_id, importer_tax_number, importer_branch, \
          importer_name, importer_name_en, agent_tax_number, agent_branch, agent_name, reference, \
          version, function, request_type, content_hash, arrival_date, transport_mode, load_port, \
          discharge_port, country_of_destination, invoice_number, invoice_date, usage_year, \
          decision, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
          $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-        args![
-            &request_id,
-            &meta.message_id,
-            &req.importer.tax_number,
-            &branch,
-            &req.importer.name,
-            req.importer.name_en.clone(),
-            req.agent.as_ref().map(|a| a.tax_number.to_string()),
-            req.agent.as_ref().map(|a| a.branch.to_string()),
-            req.agent.as_ref().map(|a| a.name.clone()),
-            req.reference.as_str(),
-            version,
-            req.function.code(),
-            req.request_type.code(),
-            hash,
-            s.arrival_date,
-            s.transport_mode.code(),
-            s.load_port.as_str(),
-            s.discharge_port.as_str(),
-            s.country_of_destination.as_str(),
-            &req.invoice.number,
-            req.invoice.date,
-            s.arrival_date.year(),
-            decision.decision.code(),
-            ctx.now
-        ],
-    ));
+            args![
+                &request_id,
+                &meta.message_id,
+                &req.importer.tax_number,
+                &branch,
+                &req.importer.name,
+                req.importer.name_en.clone(),
+                req.agent.as_ref().map(|a| a.tax_number.to_string()),
+                req.agent.as_ref().map(|a| a.branch.to_string()),
+                req.agent.as_ref().map(|a| a.name.clone()),
+                req.reference.as_str(),
+                version,
+                req.function.code(),
+                req.request_type.code(),
+                hash,
+                s.arrival_date,
+                s.transport_mode.code(),
+                s.load_port.as_str(),
+                s.discharge_port.as_str(),
+                s.country_of_destination.as_str(),
+                &req.invoice.number,
+                req.invoice.date,
+                s.arrival_date.year(),
+                decision.decision.code(),
+                ctx.now
+            ],
+        )
+        .source(src.requests, "id, request_id"),
+    );
 
     // The items, their reasons and the permit's items each in one statement over a JSON array
     // of rows (one fixed statement whatever the number of items), joined to the request by
@@ -1032,9 +1195,10 @@ async fn store_request<C: Conn>(
             )
         })
         .collect();
-    writes.push(Write::new(
-        "the request's items",
-        format!(
+    writes.push(
+        Write::new(
+            "the request's items",
+            format!(
             "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
              country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
              status, standard, approved_milli, approved_unit) \
@@ -1042,12 +1206,19 @@ async fn store_request<C: Conn>(
              j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7, \
              CAST(j.value ->> 8 AS BIGINT), j.value ->> 9, j.value ->> 10, j.value ->> 11, \
              j.value ->> 12, CAST(j.value ->> 13 AS BIGINT), j.value ->> 14 \
-             FROM requests r, {} WHERE r.request_id = $1 ORDER BY CAST(j.value ->> 0 AS BIGINT)",
+             FROM {} r, {} WHERE r.request_id = $1 ORDER BY CAST(j.value ->> 0 AS BIGINT)",
+            src.requests,
             json_rows(c, 2)
         ),
-        args![&request_id, json_param(&items)],
-        items.len() as u64,
-    ));
+            args![&request_id, json_param(&items)],
+            items.len() as u64,
+        )
+        .source(
+            src.items,
+            "id, request_pk, item_number, invoice_item_number, hs_code, country_of_origin, \
+             approved_unit, status, approved_milli",
+        ),
+    );
     let reasons: Vec<(u16, usize, &str, &str, &str, &str)> = decision
         .items
         .iter()
@@ -1071,8 +1242,10 @@ async fn store_request<C: Conn>(
                 "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
                  SELECT ri.id, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
                  j.value ->> 4, j.value ->> 5 \
-                 FROM requests r JOIN request_items ri ON ri.request_pk = r.id, {} \
+                 FROM {} r JOIN {} ri ON ri.request_pk = r.id, {} \
                  WHERE r.request_id = $1 AND ri.item_number = CAST(j.value ->> 0 AS BIGINT)",
+                src.requests,
+                src.items,
                 json_rows(c, 2)
             ),
             args![&request_id, json_param(&reasons)],
@@ -1103,29 +1276,36 @@ async fn store_request<C: Conn>(
                 country_of_destination: s.country_of_destination,
             };
             let number = permit.number.to_string();
-            writes.push(Write::one(
-                "the permit",
-                "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
-                 holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
-                 invoice_number, invoice_date, load_port, discharge_port, country_of_destination) \
-                 SELECT $2, r.id, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
-                 FROM requests r WHERE r.request_id = $1",
-                args![
-                    &request_id,
-                    &number,
-                    &req.importer.tax_number,
-                    &branch,
-                    permit.issue_date,
-                    permit.effective_date,
-                    permit.expiry_date,
-                    permit.arrival_date,
-                    &permit.invoice_number,
-                    permit.invoice_date,
-                    permit.load_port.as_str(),
-                    permit.discharge_port.as_str(),
-                    permit.country_of_destination.as_str()
-                ],
-            ));
+            writes.push(
+                Write::one(
+                    "the permit",
+                    format!(
+                    "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
+                     holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
+                     invoice_number, invoice_date, load_port, discharge_port, \
+                     country_of_destination) \
+                     SELECT $2, r.id, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+                     FROM {} r WHERE r.request_id = $1",
+                    src.requests
+                ),
+                    args![
+                        &request_id,
+                        &number,
+                        &req.importer.tax_number,
+                        &branch,
+                        permit.issue_date,
+                        permit.effective_date,
+                        permit.expiry_date,
+                        permit.arrival_date,
+                        &permit.invoice_number,
+                        permit.invoice_date,
+                        permit.load_port.as_str(),
+                        permit.discharge_port.as_str(),
+                        permit.country_of_destination.as_str()
+                    ],
+                )
+                .source(src.permits, "id, request_pk, permit_number"),
+            );
             // The items a permit carries: approved or held for inspection, with a quantity.
             let on_permit: Vec<(u16,)> = decision
                 .items
@@ -1147,10 +1327,12 @@ async fn store_request<C: Conn>(
                          approved_milli, written_off_milli) \
                          SELECT p.id, ri.id, ri.item_number, ri.invoice_item_number, ri.hs_code, \
                          ri.country_of_origin, ri.approved_unit, ri.status, ri.approved_milli, 0 \
-                         FROM permits p JOIN request_items ri ON ri.request_pk = p.request_pk, {} \
+                         FROM {} p JOIN {} ri ON ri.request_pk = p.request_pk, {} \
                          WHERE p.permit_number = $1 \
                          AND ri.item_number = CAST(j.value ->> 0 AS BIGINT) \
                          ORDER BY ri.item_number",
+                        src.permits,
+                        src.items,
                         json_rows(c, 2)
                     ),
                     args![&number, json_param(&on_permit)],
@@ -1164,8 +1346,11 @@ async fn store_request<C: Conn>(
     let (th, en) = decision_summary(&decision, permit.as_ref());
     writes.push(Write::one(
         "the request's history",
-        "INSERT INTO history (request_pk, at, actor, state, reason_th, reason_en) \
-         SELECT r.id, $2, $3, $4, $5, $6 FROM requests r WHERE r.request_id = $1",
+        format!(
+            "INSERT INTO history (request_pk, at, actor, state, reason_th, reason_en) \
+             SELECT r.id, $2, $3, $4, $5, $6 FROM {} r WHERE r.request_id = $1",
+            src.requests
+        ),
         args![
             &request_id,
             ctx.now,

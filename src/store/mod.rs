@@ -10,12 +10,12 @@
 //!   message whose transaction did not commit leaves no trace;
 //! - the total written off against a permit item never exceeds its approved quantity
 //!   (conditional update, plus a CHECK constraint as the last line of defence);
-//! - permit serials come from the database (a PostgreSQL sequence, a SQLite counter row) and
-//!   are never reused.
+//! - permit serials come from the database (a PostgreSQL sequence, which each instance draws
+//!   from in blocks; a SQLite counter row) and are never reused.
 //!
 //! SQLite runs every write through one writer task that commits groups of jobs in one
-//! transaction (a savepoint per job); PostgreSQL runs each job in its own transaction and
-//! re-runs it when a concurrent writer made it conflict.
+//! transaction (a savepoint per job); PostgreSQL runs each job in its own transaction (a new
+//! permit request in one statement) and re-runs it when a concurrent writer made it conflict.
 
 use std::sync::Arc;
 

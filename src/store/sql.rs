@@ -285,6 +285,13 @@ pub(crate) trait Conn: Send {
         false
     }
 
+    /// Whether the writes of a new permit request go to the database as one statement of
+    /// data-modifying common table expressions, outside any transaction of the caller
+    /// (PostgreSQL's one-statement path): the statement is its own transaction.
+    fn one_statement(&self) -> bool {
+        false
+    }
+
     /// Runs a query that returns at most one row.
     fn opt_row(
         &mut self,

@@ -1523,6 +1523,137 @@ async fn postgres_two_instances_make_one_decision() {
     drop(second);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_new_permit_requests_take_one_statement_each() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(s) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let items = [(1, 1, "1", "fan"), (2, 2, "3", "HOLD me")];
+    let mut permits = Vec::new();
+    for i in 0..5 {
+        let r = h
+            .permit(
+                &db.store,
+                &format!("m-ps-{i}"),
+                request(&format!("REF-PS-{i}"), Function::Original, &items),
+            )
+            .await;
+        assert_eq!(r.decision, RequestDecision::HoldForInspection, "{r:?}");
+        permits.push(r.permit.expect("a permit").number);
+    }
+    let rejected = h
+        .permit(
+            &db.store,
+            "m-ps-rejected",
+            request("REF-PS-R", Function::Original, &[(1, 1, "1", "REJECT me")]),
+        )
+        .await;
+    assert_eq!(rejected.decision, RequestDecision::Rejected);
+    assert_eq!(
+        (s.stats().one_statement(), s.stats().in_transaction()),
+        (6, 0)
+    );
+    assert!(permits.windows(2).all(|w| w[0] < w[1]), "{permits:?}");
+    // What the one statement stored is what the general path reads back: the items, their
+    // reasons, the permit with its items and the history.
+    for (i, p) in permits.iter().enumerate() {
+        let st = status_by_permit(&db.store, *p).await;
+        assert_eq!(st.result, StatusQueryResult::Found, "{st:?}");
+        assert_eq!(st.history.len(), 1, "{st:?}");
+        let again = h
+            .permit(
+                &db.store,
+                &format!("m-ps-again-{i}"),
+                request(&format!("REF-PS-{i}"), Function::Original, &items),
+            )
+            .await;
+        assert_eq!(again.permit.map(|p| p.number), Some(*p));
+        assert_eq!(
+            reason_codes(&again.items),
+            vec![vec![], vec![ReasonCode::InspectionSelected]]
+        );
+    }
+    // A resend of a message, and a reference used before with other content: the
+    // statement's constraints decline both, nothing of them stays, and the transaction
+    // answers them.
+    let resend = db
+        .store
+        .process(
+            meta("m-ps-0", true),
+            InboundDocument::ImportPermitRequest(request("REF-PS-0", Function::Original, &items)),
+            h.ctx.clone(),
+        )
+        .await
+        .unwrap();
+    assert!(resend.is_duplicate());
+    let dup = h
+        .permit(
+            &db.store,
+            "m-ps-dup",
+            request("REF-PS-1", Function::Original, &[(1, 1, "2", "fan")]),
+        )
+        .await;
+    assert_eq!(
+        reason_codes(&dup.items),
+        vec![vec![ReasonCode::DuplicateReference]]
+    );
+    assert_eq!(
+        (s.stats().one_statement(), s.stats().in_transaction()),
+        (6, 5 + 2)
+    );
+    // The reference's history: its decision and the rejected duplicate, nothing of the
+    // declined statements.
+    let st = status_by_reference(&db.store, "REF-PS-1").await;
+    let states: Vec<&str> = st.history.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(states, ["HOLD_FOR_INSPECTION", "REJECTED"]);
+    let first = db
+        .store
+        .lookup_reply("m-ps-0")
+        .await
+        .unwrap()
+        .expect("the first copy's reply");
+    assert_eq!(first.body, resend.reply().body);
+}
+
+#[tokio::test]
+async fn postgres_one_statement_checks_every_row_count() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(s) = &db.store else {
+        unreachable!()
+    };
+    let mut conn = s.conn_for_tests().await;
+    let insert = |id: &str, rows: u64| {
+        common::Write::new(
+            "the test messages",
+            "INSERT INTO messages (message_id, conversation_id, from_party, to_party, \
+             cpa_id, service, action, received_at, content_type, raw, ack_requested, \
+             sync_reply, packaging) SELECT $1 || n, 'c', 'NSW', 'TISI', 'cpa', 's', 'a', \
+             now(), 'text/xml', '', false, true, 'x' FROM generate_series(1, 2) AS n",
+            vec![sql::V::Text(id.into())],
+            rows,
+        )
+    };
+    let err = common::one_statement(&mut *conn, vec![insert("ok-", 2), insert("short-", 3)])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("storing the test messages touched 2 rows instead of 3"),
+        "{err}"
+    );
+    common::one_statement(&mut *conn, vec![insert("a-", 2), insert("b-", 2)])
+        .await
+        .unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM messages ORDER BY message_id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(stored, ["a-1", "a-2", "b-1", "b-2"]);
+}
+
 /// A migrated SQLite store at `path` that checkpoints only when the test says so.
 async fn store_without_checkpoints(path: &std::path::Path) -> super::sqlite::SqliteStore {
     let s = super::sqlite::SqliteStore::connect_with(

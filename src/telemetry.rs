@@ -24,8 +24,9 @@ const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// Installs the global log subscriber. `RUST_LOG`, when set, wins over `log.filter`.
-/// Calling it again (tests) is harmless.
+/// Installs the global log subscriber, writing to standard error (standard output is for
+/// what a command prints: certificates' settings, figures). `RUST_LOG`, when set, wins over
+/// `log.filter`. Calling it again (tests) is harmless.
 pub fn init_logging(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
@@ -35,6 +36,7 @@ pub fn init_logging(settings: &LogSettings) {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .with_current_span(true)
                     .with_span_list(false),
@@ -43,7 +45,8 @@ pub fn init_logging(settings: &LogSettings) {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
             )
             .try_init(),
     };

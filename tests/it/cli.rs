@@ -72,6 +72,41 @@ fn migrate_then_refdata_load_into_a_new_database() {
 }
 
 #[test]
+fn logs_go_to_standard_error_and_standard_output_keeps_what_a_command_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_refdata(&data);
+    let url = format!("sqlite://{}", dir.path().join("gw.db").display());
+    let o = Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
+        .args([
+            "refdata",
+            "load",
+            data.to_str().unwrap(),
+            "--database",
+            &url,
+        ])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(out.starts_with("loaded "), "{out}");
+    assert!(out.contains("standards: 1"), "{out}");
+    assert!(
+        !out.contains(" DEBUG ") && !out.contains(" INFO "),
+        "log lines on standard output:\n{out}"
+    );
+    assert!(
+        err.contains(" DEBUG "),
+        "no log lines on standard error:\n{err}"
+    );
+}
+
+#[test]
 fn invalid_settings_stop_start_up_with_the_setting_named() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(&["serve", "--listen", "0.0.0.0:0"], dir.path());
@@ -166,12 +201,12 @@ format = "json"
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let pid = child.id().unwrap().to_string();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // Reads log lines until one has this message; returns its fields.
     let mut wait_for = async |message: &str| -> serde_json::Value {
         while let Some(line) = lines.next_line().await.unwrap() {

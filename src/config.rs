@@ -358,6 +358,16 @@ pub struct Partner {
     pub rate: RateLimit,
     /// Where asynchronous responses are delivered.
     pub delivery_url: String,
+    /// The importers (tax numbers) whose permits this partner may query (spec §3.4); `None`:
+    /// every importer's (the NSW, which acts for all traders).
+    pub importers: Option<BTreeSet<TaxNumber>>,
+}
+
+impl Partner {
+    /// Whether this partner may see the data of the importer with this tax number.
+    pub fn may_see(&self, importer: &TaxNumber) -> bool {
+        self.importers.as_ref().is_none_or(|s| s.contains(importer))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -591,6 +601,45 @@ impl Section {
             other => {
                 errs.push(format!(
                     "{name}: must be a string, found {}",
+                    other.type_str()
+                ));
+                None
+            }
+        }
+    }
+
+    /// A list of strings: a TOML array of strings, or one string of comma-separated entries
+    /// (as an environment variable gives it). Entries are trimmed; empty ones are dropped.
+    fn list(&mut self, key: &str, errs: &mut Vec<String>) -> Option<Vec<String>> {
+        let name = self.name(key);
+        let split = |s: &str| -> Vec<String> {
+            s.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        match self.table.remove(key)? {
+            Value::String(s) => Some(split(&s)),
+            Value::Array(items) => Some(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| match v {
+                        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                        other => {
+                            errs.push(format!(
+                                "{name}[{i}]: must be a non-empty string, found {}",
+                                other.type_str()
+                            ));
+                            None
+                        }
+                    })
+                    .collect(),
+            ),
+            other => {
+                errs.push(format!(
+                    "{name}: must be a list of strings, found {}",
                     other.type_str()
                 ));
                 None
@@ -1122,6 +1171,7 @@ pub fn development_partner() -> Partner {
             burst: NonZeroU32::new(200).expect("non-zero"),
         },
         delivery_url: "http://127.0.0.1:8090/ebms".to_string(),
+        importers: None,
     }
 }
 
@@ -1176,6 +1226,19 @@ fn parse_partner(
             errs.push(format!("{}: {e}", s.name("delivery_url")));
         }
     }
+    let importers = s.list("importers", errs).map(|list| {
+        let name = s.name("importers");
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, t)| match TaxNumber::parse(t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    errs.push(format!("{name}[{i}]: {e}"));
+                    None
+                }
+            })
+            .collect()
+    });
     s.finish(errs);
     let (requests, per) = match (per_second, per_minute) {
         (_, Some(n)) => (n, Duration::from_secs(60)),
@@ -1195,6 +1258,7 @@ fn parse_partner(
             burst: burst.unwrap_or(requests.saturating_mul(NonZeroU32::new(2).expect("non-zero"))),
         },
         delivery_url: delivery_url?,
+        importers,
     })
 }
 
@@ -1359,6 +1423,8 @@ mod tests {
         check_invalid("[[partners]]\nparty_id = 'NSW'\ncpa_id = 'C'\ndelivery_url = 'http://10.1.1.1/'\nrate_per_second = 0", &[], &["partners[0].delivery_url", "partners[0].rate_per_second"]);
         check_invalid("[[partners]]\nparty_id = 'A'\ncpa_id = 'C'\ndelivery_url = 'https://a/'\n[[partners]]\nparty_id = 'A'\ncpa_id = 'C'\ndelivery_url = 'https://a/'", &[], &["partners[1].party_id", "twice"]);
         check_invalid("partners = []", &[], &["partners: at least one"]);
+        check_invalid("[[partners]]\nparty_id = 'B'\ncpa_id = 'C'\ndelivery_url = 'https://b/'\nimporters = ['0105536112014', '0105536112015', 7]", &[], &["partners[0].importers[1]: tax number '0105536112015' has check digit", "partners[0].importers[2]: must be a non-empty string, found integer"]);
+        check_invalid("[[partners]]\nparty_id = 'B'\ncpa_id = 'C'\ndelivery_url = 'https://b/'\nimporters = 5", &[], &["partners[0].importers: must be a list of strings"]);
         check_invalid(
             "",
             &[("NSW_GATEWAY__SERVER__MAX_IN_FLIGHT", "many")],
@@ -1374,6 +1440,40 @@ mod tests {
             &[],
             &["refdata.seed_dir"],
         );
+    }
+
+    #[test]
+    fn a_partner_may_be_limited_to_some_importers() {
+        let t = |s: &str| TaxNumber::parse(s).unwrap();
+        let base = "[[partners]]\nparty_id = 'NSW'\ncpa_id = 'C'\ndelivery_url = 'https://n/'\n\
+                    [[partners]]\nparty_id = 'BROKER'\ncpa_id = 'C'\ndelivery_url = 'https://b/'\n";
+        let s = load(
+            &format!("{base}importers = ['0105536112014', ' 0105555123450 ']"),
+            &[],
+        )
+        .unwrap();
+        let (nsw, broker) = (&s.partners[0], &s.partners[1]);
+        assert_eq!(nsw.importers, None);
+        assert!(nsw.may_see(&t("0105567890124")));
+        assert!(broker.may_see(&t("0105536112014")));
+        assert!(broker.may_see(&t("0105555123450")));
+        assert!(!broker.may_see(&t("0105567890124")));
+        // From the environment: one comma-separated string.
+        let s = load(
+            base,
+            &[(
+                "NSW_GATEWAY__PARTNERS__1__IMPORTERS",
+                "0105567890124, 0105536112014",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            s.partners[1].importers,
+            Some([t("0105536112014"), t("0105567890124")].into())
+        );
+        // An empty list: the partner may see no importer's data.
+        let s = load(&format!("{base}importers = []"), &[]).unwrap();
+        assert!(!s.partners[1].may_see(&t("0105536112014")));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Status codes (spec §1.2): 400 + SOAP Fault (not SOAP at all), 400 + `eb:ErrorList` (an
 //! ebMS message that cannot be accepted, including `TimeToLiveExpired`), 403 + `eb:ErrorList`
 //! with only `SecurityFailure` (the TLS client certificate is not the one bound to
-//! `From/PartyId`: an authentication failure, so 403 and no further detail), 413, 429, 503.
+//! `From/PartyId`: an authentication failure, so 403 and no further detail; or a status query
+//! about an importer whose data the partner may not see, spec §3.4), 413, 429, 503.
 
 use std::sync::Arc;
 
@@ -20,9 +21,11 @@ use super::protect::read_limited;
 use super::render::ReplyRenderer;
 use super::tls::PeerIdentity;
 use super::{context, AppState, Error, Outcome};
+use crate::domain::PermitStatusQuery;
 use crate::store::{MessageMeta, StoreError, StoredReply};
 use crate::wire::envelope::{MessageHeader, XPATH_HEADER};
 use crate::wire::intake::{self, Inbound, InboundBody, Limits, Packaging, Rejection};
+use crate::wire::payload;
 use crate::wire::reply::{self, Built};
 use crate::wire::{EbmsError, ErrorCode};
 
@@ -180,6 +183,9 @@ async fn business(
             "business() called without a document"
         )));
     };
+    if let crate::domain::InboundDocument::PermitStatusQuery(q) = &doc {
+        check_status_access(state, h, q).await?;
+    }
     let snapshot = match (&doc, state.snapshot.load_full()) {
         (_, Some(s)) => s,
         (crate::domain::InboundDocument::ImportPermitRequest(_), None) => {
@@ -230,6 +236,46 @@ async fn business(
         crate::store::Outcome::New(r) | crate::store::Outcome::Duplicate(r) => r,
     };
     Ok(stored_response(stored, label))
+}
+
+/// Spec §3.4: a status query from a partner that may not see the importer's data is refused
+/// (403, `SecurityFailure`), before anything is stored. A query for a permit that was never
+/// issued goes on, and is answered `NOT_FOUND`.
+async fn check_status_access(
+    state: &AppState,
+    h: &MessageHeader,
+    q: &PermitStatusQuery,
+) -> Result<(), Error> {
+    let Some(partner) = state
+        .settings
+        .partner(&h.from.id)
+        .filter(|p| p.importers.is_some())
+    else {
+        return Ok(());
+    };
+    let importer = match q {
+        PermitStatusQuery::ByReference { importer, .. } => Some(importer.tax_number),
+        PermitStatusQuery::ByPermit(p) => state
+            .store
+            .permit_holder(p)
+            .await
+            .map_err(|e| store_error(state, e))?,
+    };
+    match importer {
+        Some(t) if !partner.may_see(&t) => {
+            tracing::warn!(from = %h.from.id, importer = %t, "status query refused: the partner may not see this importer's data");
+            let e = EbmsError::new(
+                ErrorCode::SecurityFailure,
+                payload::status_query_subject(q),
+                format!(
+                    "partner '{}' may not see the data of importer {t}",
+                    h.from.id
+                ),
+            );
+            Err(error_list(state, Some(h), vec![e], StatusCode::FORBIDDEN))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn packaging_label(p: Packaging) -> &'static str {

@@ -2243,6 +2243,21 @@ async fn declaration_amendment<C: Conn>(
 // Status
 // ---------------------------------------------------------------------------------------------
 
+/// The tax number of a permit's holder; `None` when no such permit was issued.
+pub(crate) async fn permit_holder<C: Conn>(
+    c: &mut C,
+    permit: &PermitNumber,
+) -> Result<Option<TaxNumber>, StoreError> {
+    c.opt_row(
+        "SELECT holder_tax_number FROM permits WHERE permit_number = $1",
+        args![permit.to_string()],
+        &[Ty::Text],
+    )
+    .await?
+    .map(|r| p_tax(&r.text(0)?))
+    .transpose()
+}
+
 pub(crate) async fn permit_status<C: Conn>(
     c: &mut C,
     q: &PermitStatusQuery,

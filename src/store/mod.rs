@@ -24,7 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::{
     Amount, Country, Decision, DeclarationCheck, DeclarationLine, HsCode, ImportPermitRequest,
     InboundDocument, ItemStatus, LicenceStatus, LineResult, OutboundDocument, PartyKey, Permit,
-    PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
+    PermitNumber, PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
 };
 
 pub mod api;
@@ -307,6 +307,14 @@ impl Store {
         query: &PermitStatusQuery,
     ) -> Result<PermitStatusResponse, StoreError> {
         dispatch!(self, s => s.permit_status(query).await)
+    }
+
+    /// The tax number of a permit's holder; `None` when no such permit was issued.
+    pub async fn permit_holder(
+        &self,
+        permit: &PermitNumber,
+    ) -> Result<Option<TaxNumber>, StoreError> {
+        dispatch!(self, s => s.permit_holder(permit).await)
     }
 }
 

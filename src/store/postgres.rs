@@ -289,6 +289,14 @@ impl PgStore {
         common::lookup_reply(&mut *c, message_id).await
     }
 
+    pub async fn permit_holder(
+        &self,
+        permit: &crate::domain::PermitNumber,
+    ) -> Result<Option<crate::domain::TaxNumber>, StoreError> {
+        let mut c = self.pool.acquire().await.map_err(map_err)?;
+        common::permit_holder(&mut *c, permit).await
+    }
+
     pub async fn permit_status(
         &self,
         query: &PermitStatusQuery,

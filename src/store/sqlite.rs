@@ -500,6 +500,14 @@ impl SqliteStore {
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         common::permit_status(&mut *c, query).await
     }
+
+    pub async fn permit_holder(
+        &self,
+        permit: &crate::domain::PermitNumber,
+    ) -> Result<Option<crate::domain::TaxNumber>, StoreError> {
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        common::permit_holder(&mut *c, permit).await
+    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,17 @@ pub fn root_name_inbound(doc: &InboundDocument) -> &'static str {
     }
 }
 
+/// Where a status query names the importer whose data it asks for: its `Importer/TaxNumber`,
+/// or the `PermitNumber` of that importer's permit (the `location` of an error about it).
+pub fn status_query_subject(q: &crate::domain::PermitStatusQuery) -> &'static str {
+    match q {
+        crate::domain::PermitStatusQuery::ByPermit(_) => "/PermitStatusQuery/PermitNumber",
+        crate::domain::PermitStatusQuery::ByReference { .. } => {
+            "/PermitStatusQuery/Importer/TaxNumber"
+        }
+    }
+}
+
 /// The root element's local name for an outbound document (also its ebMS `Action`).
 pub fn root_name_outbound(doc: &OutboundDocument) -> &'static str {
     match doc {

@@ -305,6 +305,66 @@ async fn declaration_check_amendment_and_status_query_on(backend: Backend) {
     }
 }
 
+/// Spec §3.4: a status query from a partner that may not see that importer's data is refused.
+#[tokio::test]
+async fn status_queries_about_an_importer_the_partner_may_not_see_are_refused() {
+    const OTHER: &str = "0994000617721";
+    let app = spawn_app_with(Options {
+        extra: format!(
+            "\n[[partners]]\nparty_id = \"BROKER\"\ncpa_id = \"BROKER-TISI\"\n\
+             delivery_url = \"http://127.0.0.1:9/ebms\"\nimporters = [\"{OTHER}\"]\n"
+        ),
+        ..Options::default()
+    })
+    .await;
+    let permit = app.approved_permit("REF-SCOPE", 5).await;
+    let by_permit = status_query(&permit.number.to_string());
+    let by_reference = |tax: &str| {
+        format!(
+            r#"<PermitStatusQuery xmlns="urn:th:tisi:nsw:permit:1_00"><Importer><TaxNumber>{tax}</TaxNumber><Branch>00000</Branch></Importer><ReferenceNumber>REF-SCOPE</ReferenceNumber></PermitStatusQuery>"#
+        )
+    };
+    let from = |party: &str, cpa: &str, payload: &str| {
+        let mut h = header("PermitStatusQuery");
+        h.from = nsw_gateway::wire::envelope::PartyId::new(party);
+        h.cpa_id = cpa.into();
+        request(&h, payload, Packaging::Inline, sync_ack())
+    };
+    let result = |a: &Answer| match a.reply().payload {
+        Some(OutboundDocument::PermitStatusResponse(r)) => r.result,
+        other => panic!("{other:?}"),
+    };
+    use nsw_gateway::domain::StatusQueryResult::{Found, NotFound};
+    // The NSW (no importers listed) sees every importer's permits.
+    for payload in [&by_permit, &by_reference(IMPORTER)] {
+        let a = app.post(&from("NSW", "NSW-TISI-PERMIT", payload)).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert_eq!(result(&a), Found);
+    }
+    // The broker may see one other importer's only: refused, by permit and by reference, with
+    // the field that names the importer.
+    for (payload, location) in [
+        (by_permit.clone(), "/PermitStatusQuery/PermitNumber"),
+        (
+            by_reference(IMPORTER),
+            "/PermitStatusQuery/Importer/TaxNumber",
+        ),
+    ] {
+        let a = app.post(&from("BROKER", "BROKER-TISI", &payload)).await;
+        assert_eq!(a.status, 403, "{}", a.text());
+        assert_eq!(a.error_codes(), ["SecurityFailure"]);
+        let errors = a.reply().error_list.unwrap().errors;
+        assert_eq!(errors[0].location, location, "{errors:?}");
+        assert!(a.text().contains(IMPORTER), "{}", a.text());
+    }
+    // Its own importer's data, and a permit that was never issued: answered as usual.
+    for payload in [by_reference(OTHER), status_query("TISI-P-2569-09999999")] {
+        let a = app.post(&from("BROKER", "BROKER-TISI", &payload)).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert_eq!(result(&a), NotFound);
+    }
+}
+
 /// One malformed message per error row of spec §1.2: (what, message, status, error code).
 #[tokio::test]
 async fn messages_that_cannot_be_accepted_get_400_with_an_error_list() {

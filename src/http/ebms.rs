@@ -234,6 +234,18 @@ async fn business(
     };
     let stored = match outcome {
         crate::store::Outcome::New(r) | crate::store::Outcome::Duplicate(r) => r,
+        crate::store::Outcome::SentByAnother { first_sender } => {
+            tracing::warn!(first_sender = %first_sender, "a MessageId another party sent first");
+            let e = EbmsError::new(
+                ErrorCode::SecurityFailure,
+                format!("{XPATH_HEADER}/eb:MessageData/eb:MessageId"),
+                format!(
+                    "eb:MessageId '{}' was first sent by another party; a MessageId must be globally unique",
+                    h.message_id
+                ),
+            );
+            return Err(error_list(state, Some(h), vec![e], StatusCode::FORBIDDEN));
+        }
     };
     Ok(stored_response(stored, label))
 }

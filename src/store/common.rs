@@ -171,20 +171,31 @@ pub(crate) async fn lookup_reply<C: Conn>(
     c: &mut C,
     message_id: &str,
 ) -> Result<Option<StoredReply>, StoreError> {
+    Ok(lookup_answered(c, message_id)
+        .await?
+        .map(|(_, reply)| reply))
+}
+
+/// The party that sent a message that was answered, and the reply it got.
+async fn lookup_answered<C: Conn>(
+    c: &mut C,
+    message_id: &str,
+) -> Result<Option<(String, StoredReply)>, StoreError> {
     let row = c
         .opt_row(
-            "SELECT reply_status, reply_content_type, reply_body FROM messages \
+            "SELECT reply_status, reply_content_type, reply_body, from_party FROM messages \
              WHERE message_id = $1 AND reply_status IS NOT NULL",
             args![message_id],
-            &[Ty::I64, Ty::Text, Ty::Bytes],
+            &[Ty::I64, Ty::Text, Ty::Bytes, Ty::Text],
         )
         .await?;
     row.map(|r| {
-        Ok(StoredReply {
+        let reply = StoredReply {
             http_status: u16::try_from(r.i64(0)?).map_err(|_| bad("HTTP status", "?"))?,
             content_type: r.text(1)?,
             body: r.bytes(2)?,
-        })
+        };
+        Ok((r.text(3)?, reply))
     })
     .transpose()
 }
@@ -268,9 +279,11 @@ pub(crate) async fn process<C: Conn>(
     let mut done = c.script(first).await?.into_iter();
     let claimed = done.next().is_some_and(|d| !d.rows.is_empty());
     if !claimed {
-        // Another copy committed first (PostgreSQL waited for it): replay its reply.
-        return match lookup_reply(c, &meta.message_id).await? {
-            Some(reply) => Ok(Outcome::Duplicate(reply)),
+        // Another copy committed first (PostgreSQL waited for it): replay its reply, to its
+        // sender only (another party's reply may hold data it may not see).
+        return match lookup_answered(c, &meta.message_id).await? {
+            Some((from, reply)) if from == meta.from_party => Ok(Outcome::Duplicate(reply)),
+            Some((from, _)) => Ok(Outcome::SentByAnother { first_sender: from }),
             None => Err(StoreError::Corrupt(format!(
                 "message {} is recorded without a reply",
                 meta.message_id

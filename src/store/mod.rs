@@ -188,12 +188,17 @@ pub enum Outcome {
     New(StoredReply),
     /// The same `MessageId` was already processed; this is the reply it got then.
     Duplicate(StoredReply),
+    /// The same `MessageId` was already processed, but came from another party: its reply is
+    /// not replayed (it may hold data this sender may not see) and nothing was stored.
+    SentByAnother { first_sender: String },
 }
 
 impl Outcome {
-    pub fn reply(&self) -> &StoredReply {
+    /// The reply to send; `None` for a `MessageId` another party sent first.
+    pub fn reply(&self) -> Option<&StoredReply> {
         match self {
-            Outcome::New(r) | Outcome::Duplicate(r) => r,
+            Outcome::New(r) | Outcome::Duplicate(r) => Some(r),
+            Outcome::SentByAnother { .. } => None,
         }
     }
     pub fn is_duplicate(&self) -> bool {

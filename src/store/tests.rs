@@ -110,6 +110,7 @@ macro_rules! contract {
 
 contract!(
     concurrent_copies_make_one_decision,
+    another_partys_message_id_gets_no_reply,
     uncommitted_message_is_not_a_duplicate,
     racing_declarations_never_exceed_the_permit,
     write_off_is_all_or_nothing,
@@ -568,9 +569,9 @@ async fn concurrent_copies_make_one_decision(store: &Store) {
         outcomes.push(t.await.unwrap().expect("process"));
     }
     assert_eq!(outcomes.iter().filter(|o| !o.is_duplicate()).count(), 1);
-    let first = outcomes[0].reply().clone();
+    let first = outcomes[0].reply().unwrap().clone();
     assert!(
-        outcomes.iter().all(|o| *o.reply() == first),
+        outcomes.iter().all(|o| o.reply() == Some(&first)),
         "every copy gets the same bytes"
     );
     assert_eq!(
@@ -590,6 +591,35 @@ async fn concurrent_copies_make_one_decision(store: &Store) {
         "one decision: {:?}",
         status.history
     );
+}
+
+async fn another_partys_message_id_gets_no_reply(store: &Store) {
+    let h = Harness::new();
+    for reference in ["REF-MINE", "REF-THEIRS"] {
+        let doc = InboundDocument::ImportPermitRequest(request(
+            reference,
+            Function::Original,
+            &[(1, 1, "5", "kettle")],
+        ));
+        let mut theirs = meta("msg-taken@nsw", true);
+        if reference == "REF-THEIRS" {
+            theirs.from_party = "BROKER".into();
+        }
+        let out = store.process(theirs, doc, h.ctx.clone()).await.unwrap();
+        match reference {
+            "REF-MINE" => assert!(matches!(out, Outcome::New(_)), "{out:?}"),
+            _ => {
+                assert!(
+                    matches!(&out, Outcome::SentByAnother { first_sender } if first_sender == "NSW"),
+                    "{out:?}"
+                );
+                assert_eq!(out.reply(), None);
+            }
+        }
+    }
+    // Nothing of the second message was stored.
+    let theirs = status_by_reference(store, "REF-THEIRS").await;
+    assert_eq!(theirs.result, StatusQueryResult::NotFound, "{theirs:?}");
 }
 
 async fn uncommitted_message_is_not_a_duplicate(store: &Store) {
@@ -1429,7 +1459,7 @@ async fn asynchronous_reply_goes_to_the_outbox(store: &Store) {
         .process(meta("m-async", false), doc.clone(), h.ctx.clone())
         .await
         .unwrap();
-    assert_eq!(out.reply().http_status, 202);
+    assert_eq!(out.reply().unwrap().http_status, 202);
     let again = store
         .process(meta("m-async", false), doc, h.ctx.clone())
         .await
@@ -1614,7 +1644,7 @@ async fn postgres_new_permit_requests_take_one_statement_each() {
         .await
         .unwrap()
         .expect("the first copy's reply");
-    assert_eq!(first.body, resend.reply().body);
+    assert_eq!(first.body, resend.reply().unwrap().body);
 }
 
 #[tokio::test]

@@ -363,6 +363,32 @@ async fn status_queries_about_an_importer_the_partner_may_not_see_are_refused() 
         assert_eq!(a.status, 200, "{}", a.text());
         assert_eq!(result(&a), NotFound);
     }
+    // A MessageId the NSW sent first gets the broker no replay of the NSW's reply.
+    let nsw = header("PermitStatusQuery");
+    let a = app
+        .post(&request(&nsw, &by_permit, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(result(&a), Found);
+    let mut h = header("PermitStatusQuery");
+    h.from = nsw_gateway::wire::envelope::PartyId::new("BROKER");
+    h.cpa_id = "BROKER-TISI".into();
+    h.message_id = nsw.message_id.clone();
+    let a = app
+        .post(&request(
+            &h,
+            &by_reference(OTHER),
+            Packaging::Inline,
+            sync_ack(),
+        ))
+        .await;
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert_eq!(a.error_codes(), ["SecurityFailure"]);
+    assert!(!a.text().contains(IMPORTER), "{}", a.text());
+    // The NSW's own resend still gets its reply.
+    let again = app
+        .post(&request(&nsw, &by_permit, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(result(&again), Found);
 }
 
 /// One malformed message per error row of spec §1.2: (what, message, status, error code).

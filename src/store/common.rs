@@ -264,17 +264,18 @@ pub(crate) async fn process<C: Conn>(
         }
     }
     let mut first = vec![claim_stmt(meta, false)];
-    let plan = match doc {
+    let job = match doc {
         InboundDocument::ImportPermitRequest(r) => {
             let (plan, reads) = PermitPlan::new(c, r, ctx);
             first.extend(reads);
-            Some(plan)
+            Job::Permit(r, plan)
         }
         InboundDocument::DeclarationCheck(d) => {
             first.extend(declaration_reads(c, d));
-            None
+            Job::Declaration(d)
         }
-        _ => None,
+        InboundDocument::DeclarationAmendment(a) => Job::Amendment(a),
+        InboundDocument::PermitStatusQuery(q) => Job::Status(q),
     };
     let mut done = c.script(first).await?.into_iter();
     let claimed = done.next().is_some_and(|d| !d.rows.is_empty());
@@ -290,25 +291,22 @@ pub(crate) async fn process<C: Conn>(
             ))),
         };
     }
-    let (out, mut writes) = match (doc, plan) {
-        (InboundDocument::ImportPermitRequest(r), Some(plan)) => {
+    let (out, mut writes) = match job {
+        Job::Permit(r, plan) => {
             let pre = plan.read(done)?;
             let (resp, writes) = permit_request(c, meta, r, ctx, pre).await?;
             (OutboundDocument::ImportPermitResponse(resp), writes)
         }
-        (InboundDocument::ImportPermitRequest(_), None) => {
-            unreachable!("a permit request always has its plan")
-        }
-        (InboundDocument::DeclarationCheck(d), _) => {
+        Job::Declaration(d) => {
             let read = DeclarationRead::parse(done)?;
             let (resp, writes) = declaration_check(c, meta, d, ctx, read).await?;
             (OutboundDocument::DeclarationCheckResponse(resp), writes)
         }
-        (InboundDocument::DeclarationAmendment(a), _) => (
+        Job::Amendment(a) => (
             OutboundDocument::DeclarationAmendmentResponse(declaration_amendment(c, a, ctx).await?),
             Vec::new(),
         ),
-        (InboundDocument::PermitStatusQuery(q), _) => (
+        Job::Status(q) => (
             OutboundDocument::PermitStatusResponse(permit_status(c, q).await?),
             Vec::new(),
         ),
@@ -316,6 +314,15 @@ pub(crate) async fn process<C: Conn>(
     let reply = reply_writes(meta, ctx, &out, ReplyRow::Update, &mut writes);
     run_writes(c, writes).await?;
     Ok(Outcome::New(reply))
+}
+
+/// A document with what its first round trip reads for it (a permit request's plan; a
+/// declaration's reads are parsed from the same round trip).
+enum Job<'a> {
+    Permit(&'a ImportPermitRequest, PermitPlan),
+    Declaration(&'a DeclarationCheck),
+    Amendment(&'a DeclarationAmendment),
+    Status(&'a PermitStatusQuery),
 }
 
 /// How a reply reaches its message's row.
@@ -1271,7 +1278,7 @@ async fn store_request<C: Conn>(
         Some(dates) => {
             let serial = match serial {
                 Some(s) => s,
-                None => next_permit_serial(c).await?,
+                None => c.next_serial().await?,
             };
             let number = PermitNumber::for_date(ctx.today, serial).map_err(|e| {
                 StoreError::Invalid(format!("permit number for serial {serial}: {e}"))
@@ -1449,10 +1456,6 @@ pub(crate) fn parse_serial(row: Option<&Row>) -> Result<u32, StoreError> {
         .ok()
         .filter(|s| *s <= PermitNumber::MAX_SERIAL)
         .ok_or_else(|| StoreError::Database(format!("permit serial {v} is out of range")))
-}
-
-pub(crate) async fn next_permit_serial<C: Conn>(c: &mut C) -> Result<u32, StoreError> {
-    c.next_serial().await
 }
 
 fn permit_from_row(r: &Row, at: usize) -> Result<Permit, StoreError> {

@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::common::{
-    for_update, history, micros, next_permit_serial, permit_of_request, rebuild_permit_response_as,
-};
+use super::common::{for_update, history, micros, permit_of_request, rebuild_permit_response_as};
 use super::sql::{args, Conn, Ty};
 use super::{OutboundMessage, Store, StoreError};
 use crate::domain::{
@@ -466,7 +464,7 @@ async fn issue_permit<C: Conn>(
     // Requests that reach an officer are special imports (rule 15), which use no licence:
     // nothing caps the expiry.
     let dates = PermitDates::compute(arrival, today, None);
-    let serial = next_permit_serial(c).await?;
+    let serial = c.next_serial().await?;
     let number = PermitNumber::for_date(today, serial)
         .map_err(|e| StoreError::Invalid(format!("permit number for serial {serial}: {e}")))?
         .to_string();

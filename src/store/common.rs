@@ -587,11 +587,9 @@ pub(super) async fn one_statement<C: Conn>(
         let rows = w.rows.ok_or_else(|| {
             StoreError::Invalid(format!("{} cannot run in one statement", w.what))
         })?;
-        let (name, columns) = w.source.unwrap_or(("", "1"));
-        let name = if name.is_empty() {
-            format!("w{i}")
-        } else {
-            name.to_owned()
+        let (name, columns) = match w.source {
+            Some((name, columns)) => (name.to_owned(), columns),
+            None => (format!("w{i}"), "1"),
         };
         if i > 0 {
             sql.push_str(", ");

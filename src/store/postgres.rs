@@ -39,7 +39,7 @@ pub struct PgStore {
     stats: Arc<PgStats>,
 }
 
-/// How messages were written, for metrics and tests.
+/// How messages were written (counters for tests and diagnostics).
 #[derive(Debug, Default)]
 pub struct PgStats {
     one_statement: AtomicU64,

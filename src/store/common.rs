@@ -345,24 +345,6 @@ fn stored_time(ctx: &Ctx) -> Ctx {
     }
 }
 
-/// A new permit request on a connection that writes it in one statement
-/// ([`Conn::one_statement`]): `None` when the message is not one, or when the statement's
-/// constraints declined it (a `MessageId` or reference stored before); the caller then takes
-/// the general path, in a transaction.
-pub(crate) async fn process_in_one_statement<C: Conn>(
-    c: &mut C,
-    meta: &MessageMeta,
-    doc: &InboundDocument,
-    ctx: &Ctx,
-) -> Result<Option<Outcome>, StoreError> {
-    match doc {
-        InboundDocument::ImportPermitRequest(r) if c.one_statement() => {
-            new_permit_request(c, meta, r, &stored_time(ctx)).await
-        }
-        _ => Ok(None),
-    }
-}
-
 /// Renders the reply to `out` and adds the writes that store it (and its outbox row).
 fn reply_writes(
     meta: &MessageMeta,
@@ -391,13 +373,15 @@ fn reply_writes(
         ReplyRow::Insert => {
             let mut args = message_args(meta, meta.raw.clone());
             args.extend(reply);
-            Write::one(
+            Write::values(
                 "the message with its reply",
                 "INSERT INTO messages (message_id, conversation_id, from_party, to_party, \
                  cpa_id, service, action, received_at, content_type, raw, ack_requested, \
                  sync_reply, packaging, reply_status, reply_content_type, reply_body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 VALUES {rows}"
+                    .to_owned(),
                 args,
+                1,
             )
         }
     });
@@ -427,8 +411,9 @@ fn reply_writes(
 }
 
 /// A new permit request (Function 9) whose decision needs nothing from the store, on a
-/// connection that draws permit serials itself: decided, rendered and written in one script
-/// (SQLite's writer) or one statement (PostgreSQL), without reading first. The writes' own
+/// connection that draws permit serials itself (SQLite's writer): decided, rendered and
+/// written in one script, without reading first (PostgreSQL writes such requests in groups,
+/// [`new_permit_requests`]). The writes' own
 /// constraints stand in for the reads: the message's row fails on a `MessageId` stored
 /// before, and the request row (version 1) on a reference the importer used before. Either
 /// rolls the writes back, and `None` sends the message down the general path, which answers
@@ -439,36 +424,9 @@ async fn new_permit_request<C: Conn>(
     req: &ImportPermitRequest,
     ctx: &Ctx,
 ) -> Result<Option<Outcome>, StoreError> {
-    if !c.local_serials() || req.function != Function::Original {
-        return Ok(None);
-    }
-    let Some(decision) = decision_without_store(req, ctx) else {
+    let Some((resp, body)) = decided_without_reads(c, meta, req, ctx).await? else {
         return Ok(None);
     };
-    let serial = if decision.decision.issues_permit() {
-        Some(c.next_serial().await?)
-    } else {
-        None
-    };
-    let pre = Prefetched {
-        current: None,
-        decision: Some(decision),
-        serial,
-    };
-    let (resp, body) = permit_request(c, meta, req, ctx, pre).await?;
-    let resp = OutboundDocument::ImportPermitResponse(resp);
-    if c.one_statement() {
-        let mut writes = body;
-        let reply = reply_writes(meta, ctx, &resp, ReplyRow::Insert, &mut writes);
-        return match one_statement(c, writes).await {
-            Ok(()) => Ok(Some(Outcome::New(reply))),
-            Err(StoreError::Conflict(e)) => {
-                tracing::debug!(message_id = %meta.message_id, error = %e, "one-statement path declined");
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        };
-    }
     let mut writes = Vec::with_capacity(body.len() + 5);
     writes.push(Write::control("SAVEPOINT one_script"));
     writes.push(Write {
@@ -476,6 +434,7 @@ async fn new_permit_request<C: Conn>(
         stmt: claim_stmt(meta, true),
         rows: Some(1),
         source: None,
+        merge: None,
     });
     writes.extend(body);
     let reply = reply_writes(meta, ctx, &resp, ReplyRow::Update, &mut writes);
@@ -493,6 +452,176 @@ async fn new_permit_request<C: Conn>(
     }
 }
 
+/// The response to a new permit request whose decision needs nothing from the store, and the
+/// writes of its request (without the message's row); `None` for any other message. Draws
+/// the permit serial, on a connection that draws them itself, and reads nothing.
+async fn decided_without_reads<C: Conn>(
+    c: &mut C,
+    meta: &MessageMeta,
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+) -> Result<Option<Stored<OutboundDocument>>, StoreError> {
+    if !c.local_serials() || req.function != Function::Original {
+        return Ok(None);
+    }
+    let Some(decision) = decision_without_store(req, ctx) else {
+        return Ok(None);
+    };
+    let serial = if decision.decision.issues_permit() {
+        Some(c.next_serial().await?)
+    } else {
+        None
+    };
+    let pre = Prefetched {
+        current: None,
+        decision: Some(decision),
+        serial,
+    };
+    let (resp, body) = permit_request(c, meta, req, ctx, pre).await?;
+    Ok(Some((OutboundDocument::ImportPermitResponse(resp), body)))
+}
+
+/// One message of a group ([`new_permit_requests`]).
+pub(crate) struct GroupMessage<'a> {
+    pub meta: &'a MessageMeta,
+    pub doc: &'a InboundDocument,
+    pub ctx: &'a Ctx,
+}
+
+/// New permit requests written together, on a connection that writes a new permit request
+/// in one statement ([`Conn::one_statement`], PostgreSQL): each is decided and rendered as
+/// [`new_permit_request`] does it, then each table's rows of all of them go in one part of
+/// one statement, which commits them together.
+///
+/// `None` for a message that is not such a request (the caller runs it alone). An error
+/// (a `MessageId` or reference stored before, or used twice in the group) means that nothing
+/// of the group was stored: the caller runs each message alone, down the paths that answer
+/// those cases.
+pub(crate) async fn new_permit_requests<C: Conn>(
+    c: &mut C,
+    msgs: &[GroupMessage<'_>],
+) -> Result<Vec<Option<Outcome>>, StoreError> {
+    if !c.one_statement() {
+        return Ok(msgs.iter().map(|_| None).collect());
+    }
+    let mut out = Vec::with_capacity(msgs.len());
+    let mut merged: Vec<Vec<Write>> = Vec::with_capacity(msgs.len());
+    let mut alone = Vec::new();
+    for m in msgs {
+        let InboundDocument::ImportPermitRequest(req) = m.doc else {
+            out.push(None);
+            continue;
+        };
+        let ctx = &stored_time(m.ctx);
+        let Some((resp, body)) = decided_without_reads(c, m.meta, req, ctx).await? else {
+            out.push(None);
+            continue;
+        };
+        let mut writes = Vec::with_capacity(body.len() + 2);
+        let reply = reply_writes(m.meta, ctx, &resp, ReplyRow::Insert, &mut writes);
+        // An outbox row (an asynchronous reply) is a part of its own.
+        alone.extend(writes.drain(1..));
+        writes.extend(body);
+        merged.push(writes);
+        out.push(Some(Outcome::New(reply)));
+    }
+    if !merged.is_empty() {
+        let mut writes = merge_writes(merged)?;
+        writes.append(&mut alone);
+        one_statement(c, writes).await?;
+    }
+    Ok(out)
+}
+
+/// Joins the same writes of several messages: `per_message[i]` holds message `i`'s writes,
+/// the same ones in the same order for every message.
+fn merge_writes(per_message: Vec<Vec<Write>>) -> Result<Vec<Write>, StoreError> {
+    let n = per_message.len();
+    let mut columns: Vec<Vec<Write>> = Vec::new();
+    for writes in per_message {
+        if !columns.is_empty() && writes.len() != columns.len() {
+            return Err(StoreError::Invalid(
+                "the messages of a group have different writes".into(),
+            ));
+        }
+        columns.resize_with(writes.len(), || Vec::with_capacity(n));
+        for (k, w) in writes.into_iter().enumerate() {
+            columns[k].push(w);
+        }
+    }
+    let mut out = Vec::with_capacity(columns.len() * 2);
+    for same in columns {
+        merge_write(same, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// One statement for the same write of several messages ([`Merge`]).
+fn merge_write(same: Vec<Write>, out: &mut Vec<Write>) -> Result<(), StoreError> {
+    let Some(first) = same.first() else {
+        return Ok(());
+    };
+    let (what, merge, source) = (first.what, first.merge.clone(), first.source);
+    if let Some(w) = same.iter().find(|w| w.what != what || w.merge != merge) {
+        return Err(StoreError::Invalid(format!(
+            "{what} and {} cannot be merged",
+            w.what
+        )));
+    }
+    let rows = same.iter().try_fold(0, |acc, w| w.rows.map(|r| acc + r));
+    let stmt = match merge {
+        Some(Merge::Values { template, width }) => Stmt::exec(
+            template.replace("{rows}", &values_rows(same.len(), width)),
+            same.into_iter().flat_map(|w| w.stmt.args).collect(),
+        ),
+        Some(Merge::Json) => {
+            let arrays: Vec<&V> = same.iter().flat_map(|w| w.stmt.args.iter()).collect();
+            Stmt::exec(
+                first.stmt.sql.clone(),
+                vec![V::Text(join_json_arrays(&arrays)?)],
+            )
+        }
+        None => return Err(StoreError::Invalid(format!("{what} cannot be merged"))),
+    };
+    out.push(Write {
+        what,
+        stmt,
+        rows,
+        source,
+        merge: None,
+    });
+    Ok(())
+}
+
+/// `[a, b]`, `[]`, `[c]` → `[a, b, c]`.
+fn join_json_arrays(arrays: &[&V]) -> Result<String, StoreError> {
+    let mut out = String::from("[");
+    for a in arrays {
+        let inner = match a {
+            V::Text(t) => t
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .ok_or_else(|| {
+                    StoreError::Invalid("a merged JSON parameter is not an array".into())
+                })?,
+            _ => {
+                return Err(StoreError::Invalid(
+                    "a merged JSON parameter is not text".into(),
+                ))
+            }
+        };
+        if inner.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(inner);
+    }
+    out.push(']');
+    Ok(out)
+}
+
 /// A write of a message, run with the others of the message in one script, and the number of
 /// rows it must touch (anything else means the rows it refers to are not there: the job fails
 /// and its savepoint or transaction is rolled back).
@@ -504,6 +633,40 @@ pub(crate) struct Write {
     /// In one statement ([`one_statement`]): the name later writes read this one's rows by,
     /// and the columns they read.
     source: Option<(&'static str, &'static str)>,
+    /// How the same write of several messages becomes one statement ([`merge_writes`]);
+    /// `None` for a write that is not merged.
+    merge: Option<Merge>,
+}
+
+/// How the writes of several new permit requests become one statement each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Merge {
+    /// The statement is `template` with `{rows}` replaced by a `VALUES` list: each message
+    /// adds one row of its `width` parameters.
+    Values { template: String, width: usize },
+    /// The statement's one parameter is a JSON array of rows that name what they join to:
+    /// the messages' arrays are joined into one.
+    Json,
+}
+
+/// `($1, $2), ($3, $4)`: `n` rows of `width` parameters for a `VALUES` list.
+fn values_rows(n: usize, width: usize) -> String {
+    let mut out = String::with_capacity(n * width * 5);
+    for r in 0..n {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * width + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
 }
 
 impl Write {
@@ -518,7 +681,35 @@ impl Write {
             stmt: Stmt::exec(sql, args),
             rows: Some(rows),
             source: None,
+            merge: None,
         }
+    }
+
+    /// One message's row of a `VALUES` list: `template` holds `{rows}` where the list goes.
+    /// `rows`: 1, or 0 for a row that the statement filters out (a request without a permit).
+    fn values(what: &'static str, template: String, row: Vec<V>, rows: u64) -> Write {
+        let width = row.len();
+        let mut w = Write::new(
+            what,
+            template.replace("{rows}", &values_rows(1, width)),
+            row,
+            rows,
+        );
+        w.merge = Some(Merge::Values { template, width });
+        w
+    }
+
+    /// A statement whose one parameter is a JSON array of `rows` rows (see [`Merge::Json`]).
+    fn json(what: &'static str, sql: String, json: V, rows: u64) -> Write {
+        let mut w = Write::new(what, sql, vec![json], rows);
+        w.merge = Some(Merge::Json);
+        w
+    }
+
+    /// A mergeable write that touches no rows for this message: left out when the message is
+    /// written alone.
+    fn is_empty(&self) -> bool {
+        self.merge.is_some() && self.rows == Some(0)
     }
 
     /// This write's rows are read by later writes, as `name` with `columns` in one statement.
@@ -537,6 +728,7 @@ impl Write {
             stmt: Stmt::exec(sql, Vec::new()),
             rows: None,
             source: None,
+            merge: None,
         }
     }
 }
@@ -583,7 +775,7 @@ pub(super) async fn one_statement<C: Conn>(
     let mut sql = String::from("WITH ");
     let mut args = Vec::new();
     let mut checks = Vec::with_capacity(writes.len());
-    for (i, w) in writes.into_iter().enumerate() {
+    for (i, w) in writes.into_iter().filter(|w| !w.is_empty()).enumerate() {
         let rows = w.rows.ok_or_else(|| {
             StoreError::Invalid(format!("{} cannot run in one statement", w.what))
         })?;
@@ -615,7 +807,7 @@ pub(super) async fn one_statement<C: Conn>(
 async fn run_writes<C: Conn>(c: &mut C, writes: Vec<Write>) -> Result<(), StoreError> {
     let mut expect = Vec::with_capacity(writes.len());
     let mut stmts = Vec::with_capacity(writes.len());
-    for w in writes {
+    for w in writes.into_iter().filter(|w| !w.is_empty()) {
         expect.push((w.what, w.rows));
         stmts.push(w.stmt);
     }
@@ -1106,6 +1298,19 @@ async fn reject_all<C: Conn>(
     .await
 }
 
+/// The id of a request's item, for a row of a JSON array that holds the request id at
+/// `request` and the item number at `item`. Looked up per row (an index search) rather than
+/// joined: PostgreSQL guesses a hundred rows for any JSON array, and would rather scan the
+/// tables whole than search them that often.
+fn item_pk(src: &Sources, request: usize, item: usize) -> String {
+    format!(
+        "(SELECT ri.id FROM {} r JOIN {} ri ON ri.request_pk = r.id \
+         WHERE r.request_id = j.value ->> {request} \
+         AND ri.item_number = CAST(j.value ->> {item} AS BIGINT))",
+        src.requests, src.items
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn store_request<C: Conn>(
     c: &mut C,
@@ -1146,15 +1351,17 @@ async fn store_request<C: Conn>(
     let s = &req.shipment;
     let src = Sources::of(c);
     let mut writes = Vec::with_capacity(8);
+    // Each write joins to the request by its request id, which every row carries: the same
+    // statements write one message or several ([`merge_writes`]).
     writes.push(
-        Write::one(
+        Write::values(
             "the request",
             "INSERT INTO requests (request_id, message_id, importer_tax_number, importer_branch, \
          importer_name, importer_name_en, agent_tax_number, agent_branch, agent_name, reference, \
          version, function, request_type, content_hash, arrival_date, transport_mode, load_port, \
          discharge_port, country_of_destination, invoice_number, invoice_date, usage_year, \
-         decision, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+         decision, decided_at) VALUES {rows}"
+                .to_owned(),
             args![
                 &request_id,
                 &meta.message_id,
@@ -1181,13 +1388,14 @@ async fn store_request<C: Conn>(
                 decision.decision.code(),
                 ctx.now
             ],
+            1,
         )
         .source(src.requests, "id, request_id"),
     );
 
     // The items, their reasons and the permit's items each in one statement over a JSON array
-    // of rows (one fixed statement whatever the number of items), joined to the request by
-    // its request id. Items are inserted in the order of the decision.
+    // of rows (one fixed statement whatever the number of items). Items are inserted in the
+    // order of the decision.
     let items: Vec<_> = decision
         .items
         .iter()
@@ -1210,34 +1418,32 @@ async fn store_request<C: Conn>(
                 item.standard.as_ref().map(|s| s.canonical()),
                 item.approved_quantity.as_ref().map(|q| milli(q.amount)),
                 item.approved_quantity.as_ref().map(|q| q.unit.as_str()),
+                request_id.as_str(),
             )
         })
         .collect();
     writes.push(
-        Write::new(
+        Write::json(
             "the request's items",
             format!(
             "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
              country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
              status, standard, approved_milli, approved_unit) \
-             SELECT r.id, CAST(j.value ->> 1 AS BIGINT), CAST(j.value ->> 2 AS BIGINT), \
+             SELECT (SELECT r.id FROM {} r WHERE r.request_id = j.value ->> 15), \
+             CAST(j.value ->> 1 AS BIGINT), CAST(j.value ->> 2 AS BIGINT), \
              j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7, \
              CAST(j.value ->> 8 AS BIGINT), j.value ->> 9, j.value ->> 10, j.value ->> 11, \
              j.value ->> 12, CAST(j.value ->> 13 AS BIGINT), j.value ->> 14 \
-             FROM {} r, {} WHERE r.request_id = $1 ORDER BY CAST(j.value ->> 0 AS BIGINT)",
+             FROM {} ORDER BY 1, CAST(j.value ->> 0 AS BIGINT)",
             src.requests,
-            json_rows(c, 2)
+            json_rows(c, 1),
         ),
-            args![&request_id, json_param(&items)],
+            json_param(&items),
             items.len() as u64,
         )
-        .source(
-            src.items,
-            "id, request_pk, item_number, invoice_item_number, hs_code, country_of_origin, \
-             approved_unit, status, approved_milli",
-        ),
+        .source(src.items, "id, request_pk, item_number"),
     );
-    let reasons: Vec<(u16, usize, &str, &str, &str, &str)> = decision
+    let reasons: Vec<(u16, usize, &str, &str, &str, &str, &str)> = decision
         .items
         .iter()
         .flat_map(|item| {
@@ -1249,27 +1455,23 @@ async fn store_request<C: Conn>(
                     r.field.as_str(),
                     r.message_th.as_str(),
                     r.message_en.as_str(),
+                    request_id.as_str(),
                 )
             })
         })
         .collect();
-    if !reasons.is_empty() {
-        writes.push(Write::new(
-            "the items' reasons",
-            format!(
-                "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
-                 SELECT ri.id, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
-                 j.value ->> 4, j.value ->> 5 \
-                 FROM {} r JOIN {} ri ON ri.request_pk = r.id, {} \
-                 WHERE r.request_id = $1 AND ri.item_number = CAST(j.value ->> 0 AS BIGINT)",
-                src.requests,
-                src.items,
-                json_rows(c, 2)
-            ),
-            args![&request_id, json_param(&reasons)],
-            reasons.len() as u64,
-        ));
-    }
+    writes.push(Write::json(
+        "the items' reasons",
+        format!(
+            "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
+             SELECT {}, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
+             j.value ->> 4, j.value ->> 5 FROM {}",
+            item_pk(src, 6, 0),
+            json_rows(c, 1),
+        ),
+        json_param(&reasons),
+        reasons.len() as u64,
+    ));
 
     let permit = match permit_dates {
         None => None,
@@ -1281,7 +1483,7 @@ async fn store_request<C: Conn>(
             let number = PermitNumber::for_date(ctx.today, serial).map_err(|e| {
                 StoreError::Invalid(format!("permit number for serial {serial}: {e}"))
             })?;
-            let permit = Permit {
+            Some(Permit {
                 number,
                 issue_date: ctx.today,
                 effective_date: dates.effective,
@@ -1292,81 +1494,119 @@ async fn store_request<C: Conn>(
                 load_port: s.load_port,
                 discharge_port: s.discharge_port,
                 country_of_destination: s.country_of_destination,
-            };
-            let number = permit.number.to_string();
-            writes.push(
-                Write::one(
-                    "the permit",
-                    format!(
-                    "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
-                     holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
-                     invoice_number, invoice_date, load_port, discharge_port, \
-                     country_of_destination) \
-                     SELECT $2, r.id, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
-                     FROM {} r WHERE r.request_id = $1",
-                    src.requests
-                ),
-                    args![
-                        &request_id,
-                        &number,
-                        &req.importer.tax_number,
-                        &branch,
-                        permit.issue_date,
-                        permit.effective_date,
-                        permit.expiry_date,
-                        permit.arrival_date,
-                        &permit.invoice_number,
-                        permit.invoice_date,
-                        permit.load_port.as_str(),
-                        permit.discharge_port.as_str(),
-                        permit.country_of_destination.as_str()
-                    ],
-                )
-                .source(src.permits, "id, request_pk, permit_number"),
+            })
+        }
+    };
+    let number = permit.as_ref().map(|p| p.number.to_string());
+    // A request without a permit has a row of NULLs that the statement leaves out, so that
+    // every message has a row in a merged statement.
+    let permit_row = match &permit {
+        Some(p) => args![
+            &request_id,
+            number.as_deref(),
+            &req.importer.tax_number,
+            &branch,
+            p.issue_date,
+            p.effective_date,
+            p.expiry_date,
+            p.arrival_date,
+            &p.invoice_number,
+            p.invoice_date,
+            p.load_port.as_str(),
+            p.discharge_port.as_str(),
+            p.country_of_destination.as_str()
+        ],
+        None => {
+            let mut row = args![&request_id];
+            row.extend(
+                [
+                    Ty::Text,
+                    Ty::Text,
+                    Ty::Text,
+                    Ty::Date,
+                    Ty::Date,
+                    Ty::Date,
+                    Ty::Date,
+                ]
+                .into_iter()
+                .chain([Ty::Text, Ty::Date, Ty::Text, Ty::Text, Ty::Text])
+                .map(V::Null),
             );
-            // The items a permit carries: approved or held for inspection, with a quantity.
-            let on_permit: Vec<(u16,)> = decision
-                .items
-                .iter()
-                .filter(|item| {
+            row
+        }
+    };
+    writes.push(
+        Write::values(
+            "the permit",
+            format!(
+                "INSERT INTO permits (permit_number, request_pk, status, holder_tax_number, \
+                 holder_branch, issue_date, effective_date, expiry_date, arrival_date, \
+                 invoice_number, invoice_date, load_port, discharge_port, \
+                 country_of_destination) \
+                 SELECT v.column2, r.id, 'ACTIVE', v.column3, v.column4, v.column5, v.column6, \
+                 v.column7, v.column8, v.column9, v.column10, v.column11, v.column12, \
+                 v.column13 FROM (VALUES {{rows}}) AS v JOIN {} r ON r.request_id = v.column1 \
+                 WHERE v.column2 IS NOT NULL",
+                src.requests
+            ),
+            permit_row,
+            u64::from(permit.is_some()),
+        )
+        .source(src.permits, "id, request_pk, permit_number"),
+    );
+    // The items a permit carries: approved or held for inspection, with a quantity; in item
+    // number order.
+    let mut on_permit: Vec<_> = match &number {
+        None => Vec::new(),
+        Some(number) => decision
+            .items
+            .iter()
+            .filter_map(|item| {
+                let q = item.approved_quantity.as_ref().filter(|_| {
                     matches!(
                         item.status,
                         ItemStatus::Approved | ItemStatus::HoldForInspection
-                    ) && item.approved_quantity.is_some()
-                })
-                .map(|item| (item.item_number,))
-                .collect();
-            if !on_permit.is_empty() {
-                writes.push(Write::new(
-                    "the permit's items",
-                    format!(
-                        "INSERT INTO permit_items (permit_pk, item_pk, item_number, \
-                         invoice_item_number, hs_code, country_of_origin, unit, status, \
-                         approved_milli, written_off_milli) \
-                         SELECT p.id, ri.id, ri.item_number, ri.invoice_item_number, ri.hs_code, \
-                         ri.country_of_origin, ri.approved_unit, ri.status, ri.approved_milli, 0 \
-                         FROM {} p JOIN {} ri ON ri.request_pk = p.request_pk, {} \
-                         WHERE p.permit_number = $1 \
-                         AND ri.item_number = CAST(j.value ->> 0 AS BIGINT) \
-                         ORDER BY ri.item_number",
-                        src.permits,
-                        src.items,
-                        json_rows(c, 2)
-                    ),
-                    args![&number, json_param(&on_permit)],
-                    on_permit.len() as u64,
-                ));
-            }
-            Some(permit)
-        }
+                    )
+                })?;
+                Some((
+                    item.item_number,
+                    number.as_str(),
+                    request_id.as_str(),
+                    item.invoice_item_number,
+                    item.hs_code.as_str(),
+                    item.country_of_origin.as_str(),
+                    q.unit.as_str(),
+                    item.status.code(),
+                    milli(q.amount),
+                ))
+            })
+            .collect(),
     };
+    on_permit.sort_by_key(|row| row.0);
+    writes.push(Write::json(
+        "the permit's items",
+        format!(
+            "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
+             hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
+             SELECT (SELECT p.id FROM {} p WHERE p.permit_number = j.value ->> 1), {}, \
+             CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 3 AS BIGINT), j.value ->> 4, \
+             j.value ->> 5, j.value ->> 6, j.value ->> 7, CAST(j.value ->> 8 AS BIGINT), 0 \
+             FROM {} ORDER BY 1, 3",
+            src.permits,
+            item_pk(src, 2, 0),
+            json_rows(c, 1),
+        ),
+        json_param(&on_permit),
+        on_permit.len() as u64,
+    ));
 
     let (th, en) = decision_summary(&decision, permit.as_ref());
-    writes.push(Write::one(
+    writes.push(Write::values(
         "the request's history",
         format!(
             "INSERT INTO history (request_pk, at, actor, state, reason_th, reason_en) \
-             SELECT r.id, $2, $3, $4, $5, $6 FROM {} r WHERE r.request_id = $1",
+             SELECT r.id, v.column2, v.column3, v.column4, v.column5, v.column6 \
+             FROM (VALUES {{rows}}) AS v JOIN {} r ON r.request_id = v.column1",
             src.requests
         ),
         args![
@@ -1377,6 +1617,7 @@ async fn store_request<C: Conn>(
             th,
             en
         ],
+        1,
     ));
 
     let resp = ImportPermitResponse {

@@ -5,12 +5,16 @@
 //!
 //! A new permit request whose decision needs nothing from the store (the common case) is
 //! written in one statement, its own transaction: one round trip instead of a dozen. Its
-//! permit serial comes from a block drawn from the sequence ahead ([`SerialBlock`]).
+//! permit serial comes from a block drawn from the sequence ahead ([`SerialBlock`]). Under
+//! load, the new permit requests that arrive while [`GROUP_STATEMENTS`] such statements run
+//! are written together by the next one ([`group_writer`]): each table's rows of all of them
+//! in one part of one statement, so that the statement's fixed costs (setting up its plan,
+//! the commit and its WAL flush, the round trip) are shared.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +24,9 @@ use sqlx::{PgConnection, Postgres, Row as _};
 
 use super::sql::{args, map_err, Conn, Dialect, Row, Ty, V};
 use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
-use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::domain::{Function, InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -32,11 +38,30 @@ pub(super) type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreErr
 /// Permit serials drawn together from the sequence.
 const SERIAL_BLOCK: i64 = 32;
 
+/// Statements writing groups of new permit requests that run at once; the requests that
+/// arrive meanwhile wait for the next one.
+pub const GROUP_STATEMENTS: usize = 2;
+
+/// Most new permit requests written by one statement.
+pub const MAX_GROUP: usize = 64;
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     serials: Arc<SerialBlock>,
     stats: Arc<PgStats>,
+    groups: mpsc::Sender<Grouped>,
+    /// One permit per group statement that may run.
+    group_slots: Arc<Semaphore>,
+    /// New permit requests sent to the group writer and not yet in a group.
+    queued: Arc<AtomicUsize>,
+}
+
+/// A new permit request waiting for its group, and where its outcome goes: `None` when the
+/// group did not write it (the request runs alone).
+struct Grouped {
+    message: Arc<(MessageMeta, InboundDocument, Ctx)>,
+    reply: oneshot::Sender<Option<Outcome>>,
 }
 
 /// How messages were written (counters for tests and diagnostics).
@@ -44,12 +69,18 @@ pub struct PgStore {
 pub struct PgStats {
     one_statement: AtomicU64,
     in_transaction: AtomicU64,
+    grouped: AtomicU64,
 }
 
 impl PgStats {
-    /// Messages written in one statement (new permit requests).
+    /// Messages written in one statement (new permit requests), alone or in a group.
     pub fn one_statement(&self) -> u64 {
         self.one_statement.load(Ordering::Relaxed)
+    }
+    /// Messages written by a statement together with others (counted in
+    /// [`PgStats::one_statement`] too).
+    pub fn grouped(&self) -> u64 {
+        self.grouped.load(Ordering::Relaxed)
     }
     /// Messages processed in a transaction of several statements (every other message, and a
     /// new permit request the one statement declined: a resend, a reference used before).
@@ -139,6 +170,81 @@ impl Conn for OneStatement<'_> {
     }
 }
 
+/// The task that writes new permit requests in groups.
+struct GroupWriter {
+    pool: PgPool,
+    serials: Arc<SerialBlock>,
+    stats: Arc<PgStats>,
+    slots: Arc<Semaphore>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Takes the first request that waits, a slot, then every request queued behind it (up to
+/// [`MAX_GROUP`]), and writes them in a task of their own: while [`GROUP_STATEMENTS`] groups
+/// are being written, the requests that arrive wait in the queue and form the next group. A
+/// request that comes alone is a group of one.
+async fn group_writer(w: GroupWriter, mut rx: mpsc::Receiver<Grouped>) {
+    let w = Arc::new(w);
+    while let Some(first) = rx.recv().await {
+        let Ok(slot) = w.slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(g) => group.push(g),
+                Err(_) => break,
+            }
+        }
+        w.queued.fetch_sub(group.len(), Ordering::Relaxed);
+        let w = w.clone();
+        tokio::spawn(async move {
+            w.write(group).await;
+            drop(slot);
+        });
+    }
+}
+
+impl GroupWriter {
+    async fn write(&self, group: Vec<Grouped>) {
+        let written = async {
+            let mut conn = self.pool.acquire().await.map_err(map_err)?;
+            let mut c = OneStatement {
+                conn: &mut conn,
+                serials: &self.serials,
+            };
+            let messages: Vec<common::GroupMessage<'_>> = group
+                .iter()
+                .map(|g| common::GroupMessage {
+                    meta: &g.message.0,
+                    doc: &g.message.1,
+                    ctx: &g.message.2,
+                })
+                .collect();
+            common::new_permit_requests(&mut c, &messages).await
+        }
+        .await;
+        let outcomes = match written {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!(messages = group.len(), error = %e, "a group was declined; its requests run alone");
+                Vec::new()
+            }
+        };
+        let n = outcomes.iter().filter(|o| o.is_some()).count() as u64;
+        self.stats.one_statement.fetch_add(n, Ordering::Relaxed);
+        if group.len() > 1 {
+            self.stats.grouped.fetch_add(n, Ordering::Relaxed);
+        }
+        let mut outcomes = outcomes.into_iter();
+        for Grouped { message, reply } in group {
+            // The request's only other handle is its caller's, which takes it back.
+            drop(message);
+            let _ = reply.send(outcomes.next().flatten());
+        }
+    }
+}
+
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
@@ -154,11 +260,29 @@ impl PgStore {
             .connect_with(options.statement_cache_capacity(1024))
             .await
             .map_err(map_err)?;
-        Ok(Self {
+        let (groups, rx) = mpsc::channel(MAX_GROUP * GROUP_STATEMENTS * 4);
+        let store = Self {
             pool,
             serials: Arc::default(),
             stats: Arc::default(),
-        })
+            groups,
+            group_slots: Arc::new(Semaphore::new(GROUP_STATEMENTS)),
+            queued: Arc::default(),
+        };
+        tokio::spawn(group_writer(store.writer(), rx));
+        Ok(store)
+    }
+
+    /// What the group writer needs of the store (not its sender: the writer stops when the
+    /// last handle of the store is dropped).
+    fn writer(&self) -> GroupWriter {
+        GroupWriter {
+            pool: self.pool.clone(),
+            serials: self.serials.clone(),
+            stats: self.stats.clone(),
+            slots: self.group_slots.clone(),
+            queued: self.queued.clone(),
+        }
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -213,17 +337,34 @@ impl PgStore {
         doc: InboundDocument,
         ctx: Ctx,
     ) -> Result<Outcome, StoreError> {
-        {
-            let mut conn = self.pool.acquire().await.map_err(map_err)?;
-            let mut c = OneStatement {
-                conn: &mut conn,
-                serials: &self.serials,
-            };
-            if let Some(out) = common::process_in_one_statement(&mut c, &meta, &doc, &ctx).await? {
-                self.stats.one_statement.fetch_add(1, Ordering::Relaxed);
+        let InboundDocument::ImportPermitRequest(r) = &doc else {
+            return self.in_transaction((meta, doc, ctx)).await;
+        };
+        if r.function != Function::Original {
+            return self.in_transaction((meta, doc, ctx)).await;
+        }
+        let message = Arc::new((meta, doc, ctx));
+        let (reply, rx) = oneshot::channel();
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.groups.send(Grouped {
+            message: message.clone(),
+            reply,
+        });
+        if sent.await.is_ok() {
+            if let Ok(Some(out)) = rx.await {
                 return Ok(out);
             }
         }
+        // The request's group did not write it (its decision reads the store, or a
+        // `MessageId` or reference was stored before or used twice in the group): in a
+        // transaction, which answers those.
+        self.in_transaction(Arc::unwrap_or_clone(message)).await
+    }
+
+    async fn in_transaction(
+        &self,
+        (meta, doc, ctx): (MessageMeta, InboundDocument, Ctx),
+    ) -> Result<Outcome, StoreError> {
         let job = Arc::new((meta, doc, ctx));
         let out = self
             .in_tx(move |c| {
@@ -237,6 +378,23 @@ impl PgStore {
 
     pub fn stats(&self) -> &PgStats {
         &self.stats
+    }
+
+    /// Takes every group statement's slot: new permit requests queue until the permits are
+    /// dropped, then the first group takes those that are queued.
+    #[cfg(test)]
+    pub(crate) async fn hold_groups_for_tests(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.group_slots
+            .clone()
+            .acquire_many_owned(GROUP_STATEMENTS as u32)
+            .await
+            .expect("the group slots are never closed")
+    }
+
+    /// New permit requests waiting for their group.
+    #[cfg(test)]
+    pub(crate) fn grouping_for_tests(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     pub async fn replace_refdata(

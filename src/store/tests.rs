@@ -1902,6 +1902,210 @@ async fn hold_writer(
     (release, blocker)
 }
 
+/// Sends `messages` (message id, synchronous reply, document) to PostgreSQL while every group
+/// statement's slot is held, so that the new permit requests among them form one group;
+/// their outcomes, in order.
+async fn in_one_group(
+    db: &Db,
+    h: &Arc<Harness>,
+    messages: Vec<(String, bool, InboundDocument)>,
+) -> Vec<Outcome> {
+    let Store::Postgres(s) = &db.store else {
+        unreachable!()
+    };
+    let held = s.hold_groups_for_tests().await;
+    let mut tasks = Vec::new();
+    for (id, sync, doc) in messages {
+        let grouped = matches!(&doc, InboundDocument::ImportPermitRequest(r) if r.function == Function::Original);
+        let waiting = s.grouping_for_tests();
+        let (store, h) = (db.store.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            store.process(meta(&id, sync), doc, h.ctx.clone()).await
+        }));
+        // In this order in the queue.
+        if grouped {
+            while s.grouping_for_tests() == waiting {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    drop(held);
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap().expect("process"));
+    }
+    out
+}
+
+fn permit_doc(reference: &str, items: &[(u16, u16, &str, &str)]) -> InboundDocument {
+    InboundDocument::ImportPermitRequest(request(reference, Function::Original, items))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_new_permit_requests_are_written_together() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(s) = &db.store else {
+        unreachable!()
+    };
+    let h = Arc::new(Harness::new());
+    let shapes: [&[(u16, u16, &str, &str)]; 5] = [
+        &[(1, 1, "1", "fan"), (2, 2, "3", "fan")],
+        &[(1, 1, "2", "REJECT fan")],
+        &[(1, 1, "1", "HOLD fan"), (2, 2, "4", "lamp")],
+        &[(2, 7, "5", "kettle"), (1, 9, "1", "HOLD kettle")],
+        &[(1, 1, "1", "REJECT a"), (2, 2, "1", "REJECT b")],
+    ];
+    let messages: Vec<_> = (0..16)
+        .map(|i| {
+            let reference = format!("REF-GROUP-{i}");
+            // Some answered asynchronously: their outbox rows are parts of their own.
+            (
+                format!("m-group-{i}"),
+                i % 5 != 4,
+                permit_doc(&reference, shapes[i % 5]),
+            )
+        })
+        .collect();
+    let outcomes = in_one_group(&db, &h, messages.clone()).await;
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::New(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(s.stats().grouped(), 16, "one group");
+    assert_eq!(s.stats().in_transaction(), 0);
+    let mut permits = BTreeSet::new();
+    for (id, _, doc) in messages {
+        let OutboundDocument::ImportPermitResponse(first) = h.doc(&id) else {
+            panic!("{id}: not a permit response")
+        };
+        // What the group stored is what the general path reads back: an identical request
+        // in a new message gets the same response, rebuilt from the rows.
+        let InboundDocument::ImportPermitRequest(req) = doc else {
+            unreachable!()
+        };
+        let again = h.permit(&db.store, &format!("{id}-again"), req).await;
+        assert_eq!(again, first, "{id}");
+        assert_eq!(
+            first.decision != RequestDecision::Rejected,
+            first.permit.is_some(),
+            "{id}"
+        );
+        if let Some(p) = &first.permit {
+            assert!(permits.insert(p.number), "{} issued twice", p.number);
+            let st = status_by_permit(&db.store, p.number).await;
+            assert_eq!(st.result, StatusQueryResult::Found, "{st:?}");
+            assert_eq!(st.request_id.as_deref(), Some(first.request_id.as_str()));
+            assert_eq!(st.history.len(), 1, "{st:?}");
+        }
+    }
+    assert_eq!(permits.len(), 10, "approved and held requests have permits");
+    let outbox: Vec<String> = db
+        .store
+        .pending_outbox_for_tests()
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(outbox, ["out-m-group-4", "out-m-group-9", "out-m-group-14"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_group_that_meets_a_stored_message_or_reference_is_written_alone() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(s) = &db.store else {
+        unreachable!()
+    };
+    let h = Arc::new(Harness::new());
+    let stored = h
+        .permit(
+            &db.store,
+            "m-alone-0",
+            request("REF-ALONE-0", Function::Original, &[(1, 1, "1", "fan")]),
+        )
+        .await;
+    let doc0 = permit_doc("REF-ALONE-0", &[(1, 1, "1", "fan")]);
+    let doc3 = permit_doc("REF-ALONE-3", &[(1, 1, "2", "fan")]);
+    let outcomes = in_one_group(
+        &db,
+        &h,
+        vec![
+            (
+                "m-alone-1".into(),
+                true,
+                permit_doc("REF-ALONE-1", &[(1, 1, "1", "lamp")]),
+            ),
+            // The first message again, and its request in a new message.
+            ("m-alone-0".into(), true, doc0.clone()),
+            ("m-alone-2".into(), true, doc0),
+            // A message twice in the group.
+            ("m-alone-3".into(), true, doc3.clone()),
+            ("m-alone-3".into(), true, doc3),
+            // A reference used twice in the group, with different content.
+            (
+                "m-alone-4".into(),
+                true,
+                permit_doc("REF-ALONE-4", &[(1, 1, "1", "fan")]),
+            ),
+            (
+                "m-alone-5".into(),
+                true,
+                permit_doc("REF-ALONE-4", &[(1, 1, "9", "fan")]),
+            ),
+            // A request whose decision reads the store.
+            (
+                "m-alone-6".into(),
+                true,
+                InboundDocument::ImportPermitRequest(special(
+                    "REF-ALONE-6",
+                    Function::Original,
+                    "1",
+                    "SAMPLE",
+                )),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(s.stats().grouped(), 0, "the group was declined");
+    let kinds: Vec<&str> = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::New(_) => "new",
+            Outcome::Duplicate(_) => "duplicate",
+            Outcome::SentByAnother { .. } => "another",
+        })
+        .collect();
+    // The requests run alone at once: of the two copies of m-alone-3, either is the first.
+    let mut copies = [kinds[3], kinds[4]];
+    copies.sort_unstable();
+    assert_eq!(
+        (kinds[..3].to_vec(), copies, kinds[5..].to_vec()),
+        (
+            vec!["new", "duplicate", "new"],
+            ["duplicate", "new"],
+            vec!["new", "new", "new"]
+        )
+    );
+    let permit = |id: &str| match h.doc(id) {
+        OutboundDocument::ImportPermitResponse(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(permit("m-alone-1").decision, RequestDecision::Approved);
+    assert_eq!(permit("m-alone-2"), stored, "the earlier decision, rebuilt");
+    assert_eq!(permit("m-alone-3").decision, RequestDecision::Approved);
+    // Of the two requests under one reference, the one stored first is approved, and the
+    // other one, with different content, is rejected as a duplicate reference.
+    let mut decisions: Vec<Vec<Vec<ReasonCode>>> = ["m-alone-4", "m-alone-5"]
+        .iter()
+        .map(|id| reason_codes(&permit(id).items))
+        .collect();
+    decisions.sort();
+    assert_eq!(
+        decisions,
+        [vec![vec![]], vec![vec![ReasonCode::DuplicateReference]]]
+    );
+    assert_eq!(permit("m-alone-6").decision, RequestDecision::Approved);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_new_permit_requests_take_one_round_trip_each() {
     let db = sqlite_db().await;

@@ -638,7 +638,7 @@ pub(crate) struct Write {
     merge: Option<Merge>,
 }
 
-/// How the writes of several new permit requests become one statement each.
+/// How the same write of several new permit requests becomes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Merge {
     /// The statement is `template` with `{rows}` replaced by a `VALUES` list: each message

@@ -14,8 +14,9 @@
 //!   from in blocks; a SQLite counter row) and are never reused.
 //!
 //! SQLite runs every write through one writer task that commits groups of jobs in one
-//! transaction (a savepoint per job); PostgreSQL runs each job in its own transaction (a new
-//! permit request in one statement) and re-runs it when a concurrent writer made it conflict.
+//! transaction (a savepoint per job); PostgreSQL runs each job in its own transaction (new
+//! permit requests in groups, one statement per group) and re-runs it when a concurrent
+//! writer made it conflict.
 
 use std::sync::Arc;
 

@@ -3,13 +3,13 @@
 //! conflict (unique violation, serialization failure, deadlock). Several gateway instances
 //! can share one database: exactly-once and the permit serials rest on the database alone.
 //!
-//! A new permit request whose decision needs nothing from the store (the common case) is
-//! written in one statement, its own transaction: one round trip instead of a dozen. Its
-//! permit serial comes from a block drawn from the sequence ahead ([`SerialBlock`]). Under
-//! load, the new permit requests that arrive while [`GROUP_STATEMENTS`] such statements run
-//! are written together by the next one ([`group_writer`]): each table's rows of all of them
-//! in one part of one statement, so that the statement's fixed costs (setting up its plan,
-//! the commit and its WAL flush, the round trip) are shared.
+//! New permit requests whose decision needs nothing from the store (the common case) are
+//! written in groups, one statement per group, its own transaction: while
+//! [`GROUP_STATEMENTS`] such statements run, the requests that arrive wait and are written
+//! together by the next one ([`group_writer`]; alone, a request is a group of one). Each
+//! table's rows of all of them are one part of the statement, so that its fixed costs
+//! (setting up its plan, the commit and its WAL flush, the round trip) are shared. Permit
+//! serials come from a block drawn from the sequence ahead ([`SerialBlock`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -83,7 +83,7 @@ impl PgStats {
         self.grouped.load(Ordering::Relaxed)
     }
     /// Messages processed in a transaction of several statements (every other message, and a
-    /// new permit request the one statement declined: a resend, a reference used before).
+    /// new permit request its group declined: a resend, a reference used before).
     pub fn in_transaction(&self) -> u64 {
         self.in_transaction.load(Ordering::Relaxed)
     }

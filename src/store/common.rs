@@ -1517,21 +1517,10 @@ async fn store_request<C: Conn>(
             p.country_of_destination.as_str()
         ],
         None => {
-            let mut row = args![&request_id];
-            row.extend(
-                [
-                    Ty::Text,
-                    Ty::Text,
-                    Ty::Text,
-                    Ty::Date,
-                    Ty::Date,
-                    Ty::Date,
-                    Ty::Date,
-                ]
-                .into_iter()
-                .chain([Ty::Text, Ty::Date, Ty::Text, Ty::Text, Ty::Text])
-                .map(V::Null),
-            );
+            // NULLs of the permit's columns: its number, the holder, then its dates and the
+            // rest as a permit is read back.
+            let mut row = args![&request_id, None::<String>, None::<String>, None::<String>];
+            row.extend(PERMIT_TYS[1..].iter().map(|t| V::Null(*t)));
             row
         }
     };
@@ -2650,21 +2639,12 @@ async fn insert_chunked<C: Conn, T>(
     to_args: impl Fn(&T) -> Vec<super::sql::V>,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
-        let mut sql = format!("INSERT INTO {table_and_cols} VALUES ");
+        let sql = format!(
+            "INSERT INTO {table_and_cols} VALUES {}",
+            values_rows(chunk.len(), ncols)
+        );
         let mut args = Vec::with_capacity(chunk.len() * ncols);
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for k in 0..ncols {
-                if k > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(i * ncols + k + 1).to_string());
-            }
-            sql.push(')');
+        for row in chunk {
             let a = to_args(row);
             debug_assert_eq!(a.len(), ncols);
             args.extend(a);

@@ -549,18 +549,14 @@ fn merge_writes(per_message: Vec<Vec<Write>>) -> Result<Vec<Write>, StoreError> 
             columns[k].push(w);
         }
     }
-    let mut out = Vec::with_capacity(columns.len() * 2);
-    for same in columns {
-        merge_write(same, &mut out)?;
-    }
-    Ok(out)
+    columns.into_iter().map(merge_write).collect()
 }
 
 /// One statement for the same write of several messages ([`Merge`]).
-fn merge_write(same: Vec<Write>, out: &mut Vec<Write>) -> Result<(), StoreError> {
-    let Some(first) = same.first() else {
-        return Ok(());
-    };
+fn merge_write(same: Vec<Write>) -> Result<Write, StoreError> {
+    let first = same
+        .first()
+        .ok_or_else(|| StoreError::Invalid("a merged write of no message".into()))?;
     let (what, merge, source) = (first.what, first.merge.clone(), first.source);
     if let Some(w) = same.iter().find(|w| w.what != what || w.merge != merge) {
         return Err(StoreError::Invalid(format!(
@@ -583,14 +579,13 @@ fn merge_write(same: Vec<Write>, out: &mut Vec<Write>) -> Result<(), StoreError>
         }
         None => return Err(StoreError::Invalid(format!("{what} cannot be merged"))),
     };
-    out.push(Write {
+    Ok(Write {
         what,
         stmt,
         rows,
         source,
         merge: None,
-    });
-    Ok(())
+    })
 }
 
 /// `[a, b]`, `[]`, `[c]` → `[a, b, c]`.

@@ -1,6 +1,7 @@
 //! The delivery worker: claims due outbox rows under a lease, POSTs the stored bytes to the
 //! partner's `delivery_url`, and records the outcome (DONE, a retry at a back-off time, or
-//! DEAD). Tests drive it round by round with [`DeliveryWorker::run_once`]; `serve` runs
+//! DEAD). An attempt that never returned (the worker stopped while it sent) is counted when
+//! its row is taken over, so `max_attempts` bounds those too. Tests drive it round by round with [`DeliveryWorker::run_once`]; `serve` runs
 //! [`DeliveryWorker::run`] in the background.
 
 use std::collections::HashMap;
@@ -323,7 +324,7 @@ impl DeliveryWorker {
                     match outcome {
                         AttemptOutcome::Done => round.delivered += 1,
                         AttemptOutcome::Retry { .. } => round.retried += 1,
-                        AttemptOutcome::Dead => round.dead += 1,
+                        AttemptOutcome::Dead | AttemptOutcome::Exhausted => round.dead += 1,
                         AttemptOutcome::Postpone { .. } => round.postponed += 1,
                     }
                 }
@@ -347,6 +348,11 @@ impl DeliveryWorker {
     async fn attempt(&self, c: Claimed) -> Result<(AttemptOutcome, bool), StoreError> {
         let inner = &self.inner;
         let item = &c.item;
+        if item.attempts >= inner.cfg.max_attempts {
+            // The last attempts never returned (their worker stopped while it sent, and the
+            // lease expired): the bound holds for them too.
+            return self.exhausted(&c).await;
+        }
         let (verdict, http_status) = match inner.urls.get(&item.partner) {
             None => (
                 Verdict::Reject {
@@ -410,6 +416,31 @@ impl DeliveryWorker {
             tracing::warn!(message_id = %item.message_id, "the lease of an outbox row was lost during its delivery");
         }
         Ok((outcome, kept))
+    }
+
+    /// Dead-letters a claimed row whose attempts reached the bound, without sending it.
+    async fn exhausted(&self, c: &Claimed) -> Result<(AttemptOutcome, bool), StoreError> {
+        let item = &c.item;
+        let reason = format!(
+            "gave up after {} attempt(s), the last without an answer (the delivery stopped while it sent)",
+            item.attempts
+        );
+        tracing::warn!(message_id = %item.message_id, partner = %item.partner, %reason, "delivery failed: dead letter");
+        metrics::counter!(DELIVERY_ATTEMPTS_TOTAL, "partner" => item.partner.clone(), "result" => "dead")
+            .increment(1);
+        let kept = self
+            .inner
+            .store
+            .outbox_record(AttemptRecord {
+                id: item.id,
+                token: c.token.clone(),
+                at: self.inner.clock.now(),
+                outcome: AttemptOutcome::Exhausted,
+                http_status: None,
+                error: Some(reason),
+            })
+            .await?;
+        Ok((AttemptOutcome::Exhausted, kept))
     }
 
     async fn send(&self, url: &str, c: &Claimed) -> (Verdict, Option<u16>) {

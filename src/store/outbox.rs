@@ -94,6 +94,9 @@ pub enum AttemptOutcome {
     /// Not attempted (the partner's circuit is open): back to the queue without counting an
     /// attempt.
     Postpone { next_at: DateTime<Utc> },
+    /// Not attempted, for good: the row's attempts reached the bound already, the last ones
+    /// without a recorded outcome (their worker stopped while it sent). Dead letter.
+    Exhausted,
 }
 
 /// The record of one attempt by the holder of a lease.
@@ -199,8 +202,10 @@ pub(crate) async fn claim<C: Conn>(
         Dialect::Postgres => " FOR UPDATE OF o SKIP LOCKED",
         Dialect::Sqlite => "",
     };
+    // A row whose lease expired was being sent when its worker stopped: that attempt counts.
     let sql = format!(
-        "UPDATE outbox SET status = 'IN_FLIGHT', lease_until = $2, lease_token = $3 \
+        "UPDATE outbox SET status = 'IN_FLIGHT', lease_until = $2, lease_token = $3, \
+         attempts = CASE WHEN status = 'IN_FLIGHT' THEN attempts + 1 ELSE attempts END \
          WHERE id IN (SELECT o.id FROM outbox o \
            WHERE ((o.status = 'PENDING' AND o.next_attempt_at <= $1) \
               OR (o.status = 'IN_FLIGHT' AND o.lease_until <= $1)) \
@@ -251,6 +256,15 @@ pub(crate) async fn record<C: Conn>(c: &mut C, rec: &AttemptRecord) -> Result<bo
             )
             .await?
         }
+        AttemptOutcome::Exhausted => {
+            c.exec(
+                "UPDATE outbox SET status = 'DEAD', last_error = $3, \
+                 lease_until = NULL, lease_token = NULL \
+                 WHERE id = $1 AND lease_token = $2 AND status = 'IN_FLIGHT'",
+                args![rec.id, &rec.token, error],
+            )
+            .await?
+        }
         AttemptOutcome::Retry { next_at } => {
             c.exec(
                 "UPDATE outbox SET status = 'PENDING', attempts = attempts + 1, \
@@ -275,13 +289,14 @@ pub(crate) async fn record<C: Conn>(c: &mut C, rec: &AttemptRecord) -> Result<bo
 }
 
 /// Puts rows whose lease has expired back into the queue (at start-up); returns how many.
+/// Each was being sent when its worker stopped: that attempt counts.
 pub(crate) async fn requeue_expired<C: Conn>(
     c: &mut C,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     c.exec(
-        "UPDATE outbox SET status = 'PENDING', lease_until = NULL, lease_token = NULL \
-         WHERE status = 'IN_FLIGHT' AND lease_until <= $1",
+        "UPDATE outbox SET status = 'PENDING', lease_until = NULL, lease_token = NULL, \
+         attempts = attempts + 1 WHERE status = 'IN_FLIGHT' AND lease_until <= $1",
         args![micros(now)],
     )
     .await
@@ -731,6 +746,10 @@ mod tests {
         let second = store.outbox_claim(after, LEASE, 10).await.unwrap();
         assert_eq!(ids(&second), ["m1"]);
         assert_ne!(first[0].token, second[0].token);
+        assert_eq!(
+            second[0].item.attempts, 1,
+            "the attempt that never returned counts"
+        );
         assert!(
             !store
                 .outbox_record(rec(&first[0], AttemptOutcome::Done, after))
@@ -744,7 +763,7 @@ mod tests {
             .unwrap());
         let row = store.outbox_get(id).await.unwrap().unwrap();
         assert_eq!(row.status, OutboxStatus::Done);
-        assert_eq!(row.attempts, 1);
+        assert_eq!(row.attempts, 2);
     }
 
     async fn requeue_and_operator_actions(store: &Store) {
@@ -753,9 +772,11 @@ mod tests {
         assert_eq!(store.outbox_requeue_expired(t0()).await.unwrap(), 0);
         let later = t0() + chrono::Duration::seconds(61);
         assert_eq!(store.outbox_requeue_expired(later).await.unwrap(), 1);
+        let requeued = store.outbox_get(id).await.unwrap().unwrap();
         assert_eq!(
-            store.outbox_get(id).await.unwrap().unwrap().status,
-            OutboxStatus::Pending
+            (requeued.status, requeued.attempts),
+            (OutboxStatus::Pending, 1),
+            "the attempt that never returned counts"
         );
         assert!(!store
             .outbox_record(rec(&claimed[0], AttemptOutcome::Done, later))

@@ -564,6 +564,45 @@ async fn attempts_are_bounded_then_the_row_is_dead() {
 }
 
 #[tokio::test]
+async fn attempts_that_never_returned_count_toward_the_bound() {
+    // Every delivery hangs, and each worker "crashes" while it waits.
+    let fake = FakeNsw::start(vec![], Answer::Hang).await;
+    let app = app_without_worker(None, "").await;
+    let h = header("ImportPermitRequest");
+    send_async(&app, &h, "REF-NEVER-RETURNED").await;
+    let store = app.handle.store().clone();
+    let clock = test_clock();
+    // max_attempts = 6 in these tests: six sends, each taken over when its lease expired.
+    for sent in 1..=6 {
+        let crashed = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+        let round = tokio::spawn(async move { crashed.run_once().await });
+        fake.wait_received(sent).await;
+        round.abort();
+        let _ = round.await;
+        clock.advance(Duration::from_secs(121));
+        let row = rows(&store).await.remove(0);
+        assert_eq!(
+            (row.status, row.attempts),
+            (OutboxStatus::InFlight, sent as u32 - 1),
+            "counted when the lease is taken over"
+        );
+    }
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+    assert_eq!(worker.run_once().await, 0);
+    fake.release();
+    assert_eq!(fake.received().len(), 6, "not sent a seventh time");
+    let row = rows(&store).await.remove(0);
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Dead, 6));
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("gave up after 6 attempt(s), the last without an answer"),
+        "{row:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_background_worker_of_serve_delivers_and_stops_with_the_app() {
     use crate::helpers::{spawn_settings, test_settings};
     let fake = FakeNsw::start(vec![Answer::Status(503, None)], Answer::Ok).await;

@@ -1,8 +1,8 @@
 //! The delivery worker: claims due outbox rows under a lease, POSTs the stored bytes to the
 //! partner's `delivery_url`, and records the outcome (DONE, a retry at a back-off time, or
 //! DEAD). An attempt that never returned (the worker stopped while it sent) is counted when
-//! its row is taken over, so `max_attempts` bounds those too. Tests drive it round by round with [`DeliveryWorker::run_once`]; `serve` runs
-//! [`DeliveryWorker::run`] in the background.
+//! its row is taken over, so `max_attempts` bounds those too. Tests drive it round by round
+//! with [`DeliveryWorker::run_once`]; `serve` runs [`DeliveryWorker::run`] in the background.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -294,17 +294,9 @@ impl DeliveryWorker {
                     .get(&c.item.partner)
                     .map(|circ| circ.retry_at(now))
                     .unwrap_or(now);
-                metrics::counter!(DELIVERY_ATTEMPTS_TOTAL, "partner" => c.item.partner.clone(), "result" => "postponed").increment(1);
-                let kept = inner
-                    .store
-                    .outbox_record(AttemptRecord {
-                        id: c.item.id,
-                        token: c.token,
-                        at: now,
-                        outcome: AttemptOutcome::Postpone { next_at },
-                        http_status: None,
-                        error: None,
-                    })
+                let outcome = AttemptOutcome::Postpone { next_at };
+                let kept = self
+                    .record(&c, "postponed", now, outcome, None, None)
                     .await?;
                 if kept {
                     round.postponed += 1;
@@ -350,8 +342,24 @@ impl DeliveryWorker {
         let item = &c.item;
         if item.attempts >= inner.cfg.max_attempts {
             // The last attempts never returned (their worker stopped while it sent, and the
-            // lease expired): the bound holds for them too.
-            return self.exhausted(&c).await;
+            // lease expired): the bound holds for them too. Dead letter, not sent again.
+            let reason = format!(
+                "gave up after {} attempt(s), the last without an answer (the delivery stopped while it sent)",
+                item.attempts
+            );
+            tracing::warn!(message_id = %item.message_id, partner = %item.partner, %reason, "delivery failed: dead letter");
+            let outcome = AttemptOutcome::Exhausted;
+            let kept = self
+                .record(
+                    &c,
+                    "dead",
+                    inner.clock.now(),
+                    outcome.clone(),
+                    None,
+                    Some(reason),
+                )
+                .await?;
+            return Ok((outcome, kept));
         }
         let (verdict, http_status) = match inner.urls.get(&item.partner) {
             None => (
@@ -399,18 +407,8 @@ impl DeliveryWorker {
                 }
             }
         };
-        metrics::counter!(DELIVERY_ATTEMPTS_TOTAL, "partner" => partner.clone(), "result" => result)
-            .increment(1);
-        let kept = inner
-            .store
-            .outbox_record(AttemptRecord {
-                id: item.id,
-                token: c.token.clone(),
-                at: now,
-                outcome: outcome.clone(),
-                http_status,
-                error,
-            })
+        let kept = self
+            .record(&c, result, now, outcome.clone(), http_status, error)
             .await?;
         if !kept {
             tracing::warn!(message_id = %item.message_id, "the lease of an outbox row was lost during its delivery");
@@ -418,29 +416,30 @@ impl DeliveryWorker {
         Ok((outcome, kept))
     }
 
-    /// Dead-letters a claimed row whose attempts reached the bound, without sending it.
-    async fn exhausted(&self, c: &Claimed) -> Result<(AttemptOutcome, bool), StoreError> {
-        let item = &c.item;
-        let reason = format!(
-            "gave up after {} attempt(s), the last without an answer (the delivery stopped while it sent)",
-            item.attempts
-        );
-        tracing::warn!(message_id = %item.message_id, partner = %item.partner, %reason, "delivery failed: dead letter");
-        metrics::counter!(DELIVERY_ATTEMPTS_TOTAL, "partner" => item.partner.clone(), "result" => "dead")
+    /// Counts what became of a claimed row (`result`, the metric's label) and records it;
+    /// `false` when the lease was lost and nothing was changed.
+    async fn record(
+        &self,
+        c: &Claimed,
+        result: &'static str,
+        at: DateTime<Utc>,
+        outcome: AttemptOutcome,
+        http_status: Option<u16>,
+        error: Option<String>,
+    ) -> Result<bool, StoreError> {
+        metrics::counter!(DELIVERY_ATTEMPTS_TOTAL, "partner" => c.item.partner.clone(), "result" => result)
             .increment(1);
-        let kept = self
-            .inner
+        self.inner
             .store
             .outbox_record(AttemptRecord {
-                id: item.id,
+                id: c.item.id,
                 token: c.token.clone(),
-                at: self.inner.clock.now(),
-                outcome: AttemptOutcome::Exhausted,
-                http_status: None,
-                error: Some(reason),
+                at,
+                outcome,
+                http_status,
+                error,
             })
-            .await?;
-        Ok((AttemptOutcome::Exhausted, kept))
+            .await
     }
 
     async fn send(&self, url: &str, c: &Claimed) -> (Verdict, Option<u16>) {

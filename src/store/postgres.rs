@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Row as _};
+use sqlx::{PgConnection, Postgres};
 
 use super::sql::{args, map_err, Conn, Dialect, Row, Ty, V};
 use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
@@ -496,63 +496,10 @@ fn bind(q: Query<'_>, v: V) -> Query<'_> {
     }
 }
 
-fn decode(row: &sqlx::postgres::PgRow, cols: &[Ty]) -> Result<Row, StoreError> {
-    let mut out = Vec::with_capacity(cols.len());
-    for (i, ty) in cols.iter().enumerate() {
-        let v = match ty {
-            Ty::I64 => row.try_get::<Option<i64>, _>(i).map(|v| v.map(V::I64)),
-            Ty::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(V::Text)),
-            Ty::Bytes => row
-                .try_get::<Option<Vec<u8>>, _>(i)
-                .map(|v| v.map(V::Bytes)),
-            Ty::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(V::Bool)),
-            Ty::Date => row
-                .try_get::<Option<NaiveDate>, _>(i)
-                .map(|v| v.map(V::Date)),
-            Ty::Time => row
-                .try_get::<Option<DateTime<Utc>>, _>(i)
-                .map(|v| v.map(V::Time)),
-        }
-        .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))?;
-        out.push(v.unwrap_or(V::Null(*ty)));
-    }
-    Ok(Row(out))
-}
-
 impl Conn for PgConnection {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
-    async fn exec(&mut self, sql: &str, args: Vec<V>) -> Result<u64, StoreError> {
-        let q = args.into_iter().fold(sqlx::query(sql), bind);
-        Ok(q.execute(&mut *self)
-            .await
-            .map_err(map_err)?
-            .rows_affected())
-    }
-
-    async fn rows(&mut self, sql: &str, args: Vec<V>, cols: &[Ty]) -> Result<Vec<Row>, StoreError> {
-        let q = args.into_iter().fold(sqlx::query(sql), bind);
-        let rows = q.fetch_all(&mut *self).await.map_err(map_err)?;
-        rows.iter().map(|r| decode(r, cols)).collect()
-    }
-
-    async fn each_row<F>(
-        &mut self,
-        sql: &str,
-        args: Vec<V>,
-        cols: &[Ty],
-        mut f: F,
-    ) -> Result<(), StoreError>
-    where
-        F: FnMut(Row) -> Result<(), StoreError> + Send,
-    {
-        let q = args.into_iter().fold(sqlx::query(sql), bind);
-        let mut rows = q.fetch(&mut *self);
-        while let Some(r) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
-            f(decode(&r.map_err(map_err)?, cols)?)?;
-        }
-        Ok(())
-    }
+    super::sql::sqlx_conn_methods!();
 }

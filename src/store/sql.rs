@@ -317,6 +317,97 @@ pub(crate) trait Conn: Send {
     }
 }
 
+/// Reads a driver's row as the columns' types say (the same for every sqlx driver).
+pub(crate) fn decode<R>(row: &R, cols: &[Ty]) -> Result<Row, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> NaiveDate: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut out = Vec::with_capacity(cols.len());
+    for (i, ty) in cols.iter().enumerate() {
+        let v = match ty {
+            Ty::I64 => row.try_get::<Option<i64>, _>(i).map(|v| v.map(V::I64)),
+            Ty::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(V::Text)),
+            Ty::Bytes => row
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map(|v| v.map(V::Bytes)),
+            Ty::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(V::Bool)),
+            Ty::Date => row
+                .try_get::<Option<NaiveDate>, _>(i)
+                .map(|v| v.map(V::Date)),
+            Ty::Time => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)
+                .map(|v| v.map(V::Time)),
+        }
+        .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))?;
+        out.push(v.unwrap_or(V::Null(*ty)));
+    }
+    Ok(Row(out))
+}
+
+/// The [`Conn`] methods that read the same for every sqlx connection, for its `impl Conn`:
+/// each statement's arguments go through the driver module's own `bind` (which says how the
+/// driver takes arrays), and its rows through [`decode`].
+macro_rules! sqlx_conn_methods {
+    () => {
+        async fn exec(
+            &mut self,
+            sql: &str,
+            args: Vec<$crate::store::sql::V>,
+        ) -> Result<u64, $crate::store::StoreError> {
+            let q = args.into_iter().fold(sqlx::query(sql), bind);
+            Ok(q.execute(&mut *self)
+                .await
+                .map_err($crate::store::sql::map_err)?
+                .rows_affected())
+        }
+
+        async fn rows(
+            &mut self,
+            sql: &str,
+            args: Vec<$crate::store::sql::V>,
+            cols: &[$crate::store::sql::Ty],
+        ) -> Result<Vec<$crate::store::sql::Row>, $crate::store::StoreError> {
+            let q = args.into_iter().fold(sqlx::query(sql), bind);
+            let rows = q
+                .fetch_all(&mut *self)
+                .await
+                .map_err($crate::store::sql::map_err)?;
+            rows.iter()
+                .map(|r| $crate::store::sql::decode(r, cols))
+                .collect()
+        }
+
+        async fn each_row<F>(
+            &mut self,
+            sql: &str,
+            args: Vec<$crate::store::sql::V>,
+            cols: &[$crate::store::sql::Ty],
+            mut f: F,
+        ) -> Result<(), $crate::store::StoreError>
+        where
+            F: FnMut($crate::store::sql::Row) -> Result<(), $crate::store::StoreError> + Send,
+        {
+            let q = args.into_iter().fold(sqlx::query(sql), bind);
+            let mut rows = q.fetch(&mut *self);
+            while let Some(r) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+                f($crate::store::sql::decode(
+                    &r.map_err($crate::store::sql::map_err)?,
+                    cols,
+                )?)?;
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use sqlx_conn_methods;
+
 /// Maps a driver error: connection trouble is `Unavailable` (the caller may retry later),
 /// a unique violation, serialization failure or deadlock is `Conflict` (the transaction can
 /// be run again), anything else is a `Database` error.

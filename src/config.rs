@@ -200,7 +200,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Requests processed at the same time; more get 503 at once.
     pub max_in_flight: usize,
-    /// Open connections at the same time; more wait in the kernel's accept queue.
+    /// Open connections at the same time. One more waits for a slot, and an open connection
+    /// closes to make room: the next busy one to answer (`Connection: close`), or one idle for
+    /// a second.
     pub max_connections: usize,
     /// Whole-request budget; beyond it the request gets 503.
     pub request_timeout: Duration,

@@ -3,17 +3,19 @@
 //! flight finish, then return.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderValue};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore, TryAcquireError};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -67,6 +69,52 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
+/// How long a connection must have been idle before it is closed to make room: a client may
+/// be sending a request on a connection that just became idle, and closing it would lose that
+/// request. A busy connection closes race-free instead: its answer says `Connection: close`.
+const IDLE_BEFORE_CLOSING: Duration = Duration::from_secs(1);
+
+/// Room for connections waiting for a slot: for each of them one open connection closes, the
+/// first busy one to answer its requests or one idle for [`IDLE_BEFORE_CLOSING`].
+#[derive(Default)]
+struct Room {
+    /// Connections still to close for the waiting ones.
+    debt: AtomicUsize,
+    /// Changes each time a connection starts to wait (wakes the idle ones).
+    asked: watch::Sender<u64>,
+}
+
+impl Room {
+    /// Asks one connection to close; the returned guard cancels what is still owed when the
+    /// waiting connection has its slot.
+    fn ask(&self) -> Asked<'_> {
+        self.debt.fetch_add(1, Ordering::SeqCst);
+        self.asked.send_modify(|n| *n = n.wrapping_add(1));
+        Asked(self)
+    }
+
+    /// Wakes the idle connections again (those idle for long enough by now may close).
+    fn remind(&self) {
+        self.asked.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether the calling connection is the one to close (at most one per waiting one).
+    fn take(&self) -> bool {
+        self.debt
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1))
+            .is_ok()
+    }
+}
+
+struct Asked<'a>(&'a Room);
+
+impl Drop for Asked<'_> {
+    fn drop(&mut self) {
+        // The slot came free otherwise: nobody needs to close for it any more.
+        let _ = self.0.take();
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` fires, then drains open connections.
 pub async fn serve(
     listener: TcpListener,
@@ -78,17 +126,10 @@ pub async fn serve(
     // Every connection task holds a clone of `done_tx`; when all are dropped, `recv` ends.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let room = Arc::new(Room::default());
     let stop = shutdown.wait();
     tokio::pin!(stop);
     loop {
-        let slot = tokio::select! {
-            biased;
-            _ = &mut stop => break,
-            s = slots.clone().acquire_owned() => match s {
-                Ok(s) => s,
-                Err(_) => break,
-            },
-        };
         let (stream, remote) = tokio::select! {
             biased;
             _ = &mut stop => break,
@@ -102,12 +143,37 @@ pub async fn serve(
                 }
             },
         };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(s) => s,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => {
+                // Every slot is taken: an open connection closes to make room, so that the
+                // new one does not wait until a client lets one go.
+                tracing::debug!(%remote, max = limits.max_connections, "connection limit reached; one connection closes to make room");
+                let _asked = room.ask();
+                let mut remind = tokio::time::interval(IDLE_BEFORE_CLOSING / 2);
+                remind.tick().await;
+                let slot = loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut stop => break None,
+                        s = slots.clone().acquire_owned() => break s.ok(),
+                        _ = remind.tick() => room.remind(),
+                    }
+                };
+                match slot {
+                    Some(s) => s,
+                    None => break,
+                }
+            }
+        };
         let tls = tls.clone();
         let router = router.clone();
         let shutdown = shutdown.clone();
+        let room = room.clone();
         let done = done_tx.clone();
         tokio::spawn(async move {
-            connection(stream, remote, tls, router, limits, shutdown).await;
+            connection(stream, remote, tls, router, limits, shutdown, room).await;
             drop(slot);
             drop(done);
         });
@@ -129,10 +195,11 @@ async fn connection(
     router: Router,
     limits: ConnectionLimits,
     shutdown: Shutdown,
+    room: Arc<Room>,
 ) {
     let _ = stream.set_nodelay(true);
     match tls {
-        None => serve_io(stream, remote, None, router, limits, shutdown).await,
+        None => serve_io(stream, remote, None, router, limits, shutdown, room).await,
         Some(tls) => {
             let acceptor = TlsAcceptor::from(tls.current());
             let accepted =
@@ -162,7 +229,7 @@ async fn connection(
                     "client certificate accepted"
                 );
             }
-            serve_io(stream, remote, identity, router, limits, shutdown).await
+            serve_io(stream, remote, identity, router, limits, shutdown, room).await
         }
     }
 }
@@ -174,16 +241,57 @@ async fn serve_io<I>(
     router: Router,
     limits: ConnectionLimits,
     shutdown: Shutdown,
+    room: Arc<Room>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(remote));
-        if let Some(id) = &identity {
-            req.extensions_mut().insert(id.clone());
-        }
-        router.clone().oneshot(req)
-    });
+    // Requests of this connection being answered, since when it has been idle, and the signal
+    // (HTTP/2) that it answered its last one and is the one to close for a waiting connection.
+    let busy = Arc::new(AtomicUsize::new(0));
+    let idle_since = Arc::new(Mutex::new(Instant::now()));
+    let answered_while_wanted = Arc::new(Notify::new());
+    let service = {
+        let (busy, idle_since, answered, room) = (
+            busy.clone(),
+            idle_since.clone(),
+            answered_while_wanted.clone(),
+            room.clone(),
+        );
+        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(remote));
+            if let Some(id) = &identity {
+                req.extensions_mut().insert(id.clone());
+            }
+            let http2 = req.version() == hyper::Version::HTTP_2;
+            busy.fetch_add(1, Ordering::SeqCst);
+            let answer = router.clone().oneshot(req);
+            let (busy, idle_since, answered, room) = (
+                busy.clone(),
+                idle_since.clone(),
+                answered.clone(),
+                room.clone(),
+            );
+            async move {
+                let mut response = answer.await;
+                if busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    *idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    if room.take() {
+                        tracing::debug!(%remote, "connection closes after this answer to make room for a new one");
+                        match &mut response {
+                            // The client learns it from the answer and opens a new connection.
+                            Ok(r) if !http2 => {
+                                r.headers_mut()
+                                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                            }
+                            // HTTP/2 says it with GOAWAY (a graceful shutdown).
+                            _ => answered.notify_one(),
+                        }
+                    }
+                }
+                response
+            }
+        })
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -193,17 +301,42 @@ async fn serve_io<I>(
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let stop = shutdown.wait();
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
+    tokio::pin!(stop);
+    let mut asked = room.asked.subscribe();
+    asked.mark_unchanged();
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+                return;
             }
-        }
-        _ = stop => {
-            // Finish the requests in flight, refuse new ones on this connection.
-            conn.as_mut().graceful_shutdown();
-            if let Err(e) = conn.await {
-                tracing::debug!(%remote, error = %e, "connection ended with an error during shutdown");
+            _ = &mut stop => {
+                // Finish the requests in flight, refuse new ones on this connection.
+                conn.as_mut().graceful_shutdown();
+                if let Err(e) = conn.await {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error during shutdown");
+                }
+                return;
+            }
+            changed = asked.changed(), if !closing => {
+                // An error: the room is gone (this connection holds it, so it does not happen).
+                if changed.is_err() {
+                    closing = true;
+                } else if busy.load(Ordering::SeqCst) == 0
+                    && idle_since.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= IDLE_BEFORE_CLOSING
+                    && room.take()
+                {
+                    tracing::debug!(%remote, "idle connection closed to make room for a new one");
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+            _ = answered_while_wanted.notified(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
             }
         }
     }

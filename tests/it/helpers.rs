@@ -44,6 +44,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Extra TOML appended to the generated settings.
     pub extra: String,
+    /// Lines added to the `[server]` table.
+    pub server: String,
     /// Extra lines of the `[api]` section.
     pub api: String,
 }
@@ -62,6 +64,7 @@ impl Default for Options {
             backend: None,
             database_url: None,
             extra: String::new(),
+            server: String::new(),
             api: String::new(),
         }
     }
@@ -235,6 +238,7 @@ listen = "127.0.0.1:0"
 max_in_flight = {max_in_flight}
 max_body_bytes = {max_body}
 request_timeout_ms = {timeout}
+{server}
 [admin]
 listen = "127.0.0.1:0"
 {token}
@@ -247,6 +251,7 @@ url = "{db}"
         max_in_flight = options.max_in_flight,
         max_body = options.max_body_bytes,
         timeout = options.request_timeout_ms,
+        server = options.server,
         api = options.api,
         token = options
             .admin_token

@@ -1,5 +1,7 @@
 //! Body limit (413 before reading), in-flight bound (503), time budget (503).
 
+use std::time::Duration;
+
 use crate::helpers::{spawn_app_with, Options, RawRequest, NOT_A_MESSAGE_STATUS};
 
 #[tokio::test]
@@ -82,6 +84,40 @@ async fn requests_beyond_the_in_flight_bound_are_shed_with_503() {
     held.send(b"67890").await;
     assert_eq!(held.response().await.status, NOT_A_MESSAGE_STATUS);
     app.wait_in_flight(0).await;
+}
+
+#[tokio::test]
+async fn a_connection_beyond_the_limit_is_served_while_the_others_idle() {
+    // Two slots, and no timeout that would close an idle connection during the test.
+    let app = spawn_app_with(Options {
+        server: "max_connections = 2\nhandshake_timeout_secs = 3600".into(),
+        ..Options::default()
+    })
+    .await;
+    let keep_alive = || {
+        app.client_builder()
+            .pool_max_idle_per_host(1)
+            .pool_idle_timeout(None)
+            .build()
+            .unwrap()
+    };
+    let ask = |c: reqwest::Client| {
+        let url = app.url("/ebms");
+        async move { c.post(url).body("x").send().await.map(|r| r.status()) }
+    };
+    // Both slots are taken by connections that stay open, idle, after their answer.
+    let (a, b) = (keep_alive(), keep_alive());
+    assert_eq!(ask(a.clone()).await.unwrap(), NOT_A_MESSAGE_STATUS);
+    assert_eq!(ask(b.clone()).await.unwrap(), NOT_A_MESSAGE_STATUS);
+    app.wait_in_flight(0).await;
+
+    // A third connection is served: one of the idle ones closes to make room. (Without that,
+    // it would wait in the listener's queue until a client let a connection go.)
+    let third = tokio::time::timeout(Duration::from_secs(60), ask(keep_alive()))
+        .await
+        .expect("the third connection is served while the other two are open");
+    assert_eq!(third.unwrap(), NOT_A_MESSAGE_STATUS);
+    drop((a, b));
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ pub struct AppHandle {
     shutdown: Shutdown,
     tls: Option<Arc<TlsReloader>>,
     in_flight: InFlight,
+    room: Arc<serve::Room>,
     store: Store,
     snapshot: Arc<ArcSwapOption<Snapshot>>,
 }
@@ -85,6 +86,12 @@ impl AppHandle {
     /// The number of requests being processed, as a watch.
     pub fn in_flight(&self) -> watch::Receiver<usize> {
         self.in_flight.watch()
+    }
+
+    /// The number of ebMS connections waiting for a slot (`server.max_connections`), as a
+    /// watch.
+    pub fn connections_waiting(&self) -> watch::Receiver<usize> {
+        self.room.waiting()
     }
 }
 
@@ -335,6 +342,7 @@ impl Application {
                 shutdown,
                 tls,
                 in_flight,
+                room: Arc::default(),
                 store,
                 snapshot,
             },
@@ -447,6 +455,7 @@ impl Application {
             handle.tls.clone(),
             router,
             limits,
+            handle.room.clone(),
             shutdown.clone(),
         )
         .await;

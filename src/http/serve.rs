@@ -77,7 +77,9 @@ const IDLE_BEFORE_CLOSING: Duration = Duration::from_secs(1);
 /// Room for connections waiting for a slot: for each of them one open connection closes, the
 /// first busy one to answer its requests or one idle for [`IDLE_BEFORE_CLOSING`].
 #[derive(Default)]
-struct Room {
+pub struct Room {
+    /// Connections accepted and waiting for a slot.
+    waiting: watch::Sender<usize>,
     /// Connections still to close for the waiting ones.
     debt: AtomicUsize,
     /// Changes each time a connection starts to wait (wakes the idle ones).
@@ -85,9 +87,15 @@ struct Room {
 }
 
 impl Room {
+    /// The number of connections waiting for a slot, as a watch.
+    pub fn waiting(&self) -> watch::Receiver<usize> {
+        self.waiting.subscribe()
+    }
+
     /// Asks one connection to close; the returned guard cancels what is still owed when the
     /// waiting connection has its slot.
     fn ask(&self) -> Asked<'_> {
+        self.waiting.send_modify(|n| *n += 1);
         self.debt.fetch_add(1, Ordering::SeqCst);
         self.asked.send_modify(|n| *n = n.wrapping_add(1));
         Asked(self)
@@ -112,6 +120,7 @@ impl Drop for Asked<'_> {
     fn drop(&mut self) {
         // The slot came free otherwise: nobody needs to close for it any more.
         let _ = self.0.take();
+        self.0.waiting.send_modify(|n| *n -= 1);
     }
 }
 
@@ -121,12 +130,12 @@ pub async fn serve(
     tls: Option<Arc<TlsReloader>>,
     router: Router,
     limits: ConnectionLimits,
+    room: Arc<Room>,
     shutdown: Shutdown,
 ) {
     // Every connection task holds a clone of `done_tx`; when all are dropped, `recv` ends.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let room = Arc::new(Room::default());
     let stop = shutdown.wait();
     tokio::pin!(stop);
     loop {

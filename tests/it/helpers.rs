@@ -386,6 +386,12 @@ impl TestApp {
         w.wait_for(|v| *v == n).await.unwrap();
     }
 
+    /// Waits until exactly `n` connections wait for a connection slot.
+    pub async fn wait_connections_waiting(&self, n: usize) {
+        let mut w = self.handle.connections_waiting();
+        w.wait_for(|v| *v == n).await.unwrap();
+    }
+
     /// Stops the gateway and waits for `run_until_stopped` to return.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.handle.shutdown();

@@ -121,6 +121,38 @@ async fn a_connection_beyond_the_limit_is_served_while_the_others_idle() {
 }
 
 #[tokio::test]
+async fn a_busy_connection_closes_after_its_answer_when_another_waits_for_its_slot() {
+    let app = spawn_app_with(Options {
+        server: "max_connections = 1\nhandshake_timeout_secs = 3600".into(),
+        ..Options::default()
+    })
+    .await;
+    // The only slot: a keep-alive connection whose request is in flight.
+    let head = "POST /ebms HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n\
+                Content-Length: 10\r\n\r\n";
+    let mut held = RawRequest::start(app.addr, head, b"12345").await;
+    app.wait_in_flight(1).await;
+
+    let client = app.client.clone();
+    let url = app.url("/ebms");
+    let waiting = tokio::spawn(async move { client.post(url).body("x").send().await });
+    app.wait_connections_waiting(1).await;
+
+    // Its answer tells the client the connection closes, so that it sends nothing more on it.
+    held.send(b"67890").await;
+    let answer = tokio::time::timeout(Duration::from_secs(60), held.response())
+        .await
+        .expect("the connection closes after its answer");
+    assert_eq!(answer.status, NOT_A_MESSAGE_STATUS);
+    assert_eq!(answer.header("connection"), Some("close"));
+    assert_eq!(
+        waiting.await.unwrap().unwrap().status(),
+        NOT_A_MESSAGE_STATUS
+    );
+    app.wait_connections_waiting(0).await;
+}
+
+#[tokio::test]
 async fn a_request_over_its_time_budget_gets_503_with_retry_after() {
     let app = spawn_app_with(Options {
         request_timeout_ms: 200,

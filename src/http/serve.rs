@@ -118,7 +118,8 @@ struct Asked<'a>(&'a Room);
 
 impl Drop for Asked<'_> {
     fn drop(&mut self) {
-        // The slot came free otherwise: nobody needs to close for it any more.
+        // The waiting connection has its slot (or the listener stops): what is still owed
+        // for it, when the slot came free otherwise, is owed no more.
         let _ = self.0.take();
         self.0.waiting.send_modify(|n| *n -= 1);
     }

@@ -97,7 +97,7 @@ impl Room {
     fn ask(&self) -> Asked<'_> {
         self.waiting.send_modify(|n| *n += 1);
         self.debt.fetch_add(1, Ordering::SeqCst);
-        self.asked.send_modify(|n| *n = n.wrapping_add(1));
+        self.remind();
         Asked(self)
     }
 
@@ -122,6 +122,47 @@ impl Drop for Asked<'_> {
         // for it, when the slot came free otherwise, is owed no more.
         let _ = self.0.take();
         self.0.waiting.send_modify(|n| *n -= 1);
+    }
+}
+
+/// What [`Room`] needs to know of one connection.
+struct Activity {
+    /// Requests being answered.
+    busy: AtomicUsize,
+    /// When the connection last became idle (or opened).
+    idle_since: Mutex<Instant>,
+    /// HTTP/2: the connection answered its last request and is the one to close (GOAWAY).
+    close: Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            busy: AtomicUsize::new(0),
+            idle_since: Mutex::new(Instant::now()),
+            close: Notify::new(),
+        }
+    }
+
+    /// After an answer: whether the connection, idle now, is the one to close for a waiting
+    /// connection.
+    fn answered(&self, room: &Room) -> bool {
+        if self.busy.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return false;
+        }
+        *self.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        room.take()
+    }
+
+    /// Whether the connection has been idle for at least `d`.
+    fn idle_for(&self, d: Duration) -> bool {
+        self.busy.load(Ordering::SeqCst) == 0
+            && self
+                .idle_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed()
+                >= d
     }
 }
 
@@ -255,47 +296,31 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // Requests of this connection being answered, since when it has been idle, and the signal
-    // (HTTP/2) that it answered its last one and is the one to close for a waiting connection.
-    let busy = Arc::new(AtomicUsize::new(0));
-    let idle_since = Arc::new(Mutex::new(Instant::now()));
-    let answered_while_wanted = Arc::new(Notify::new());
+    let activity = Arc::new(Activity::new());
     let service = {
-        let (busy, idle_since, answered, room) = (
-            busy.clone(),
-            idle_since.clone(),
-            answered_while_wanted.clone(),
-            room.clone(),
-        );
+        let activity = activity.clone();
+        let room = room.clone();
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
             if let Some(id) = &identity {
                 req.extensions_mut().insert(id.clone());
             }
             let http2 = req.version() == hyper::Version::HTTP_2;
-            busy.fetch_add(1, Ordering::SeqCst);
+            activity.busy.fetch_add(1, Ordering::SeqCst);
             let answer = router.clone().oneshot(req);
-            let (busy, idle_since, answered, room) = (
-                busy.clone(),
-                idle_since.clone(),
-                answered.clone(),
-                room.clone(),
-            );
+            let (activity, room) = (activity.clone(), room.clone());
             async move {
                 let mut response = answer.await;
-                if busy.fetch_sub(1, Ordering::SeqCst) == 1 {
-                    *idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                    if room.take() {
-                        tracing::debug!(%remote, "connection closes after this answer to make room for a new one");
-                        match &mut response {
-                            // The client learns it from the answer and opens a new connection.
-                            Ok(r) if !http2 => {
-                                r.headers_mut()
-                                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                            }
-                            // HTTP/2 says it with GOAWAY (a graceful shutdown).
-                            _ => answered.notify_one(),
+                if activity.answered(&room) {
+                    tracing::debug!(%remote, "connection closes after this answer to make room for a new one");
+                    match &mut response {
+                        // The client learns it from the answer and opens a new connection.
+                        Ok(r) if !http2 => {
+                            r.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
                         }
+                        // HTTP/2 says it with GOAWAY (a graceful shutdown).
+                        _ => activity.close.notify_one(),
                     }
                 }
                 response
@@ -335,16 +360,13 @@ async fn serve_io<I>(
                 // An error: the room is gone (this connection holds it, so it does not happen).
                 if changed.is_err() {
                     closing = true;
-                } else if busy.load(Ordering::SeqCst) == 0
-                    && idle_since.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= IDLE_BEFORE_CLOSING
-                    && room.take()
-                {
+                } else if activity.idle_for(IDLE_BEFORE_CLOSING) && room.take() {
                     tracing::debug!(%remote, "idle connection closed to make room for a new one");
                     conn.as_mut().graceful_shutdown();
                     closing = true;
                 }
             }
-            _ = answered_while_wanted.notified(), if !closing => {
+            _ = activity.close.notified(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }

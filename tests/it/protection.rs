@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{spawn_app_with, Options, RawRequest, NOT_A_MESSAGE_STATUS};
+use crate::helpers::{spawn_app_with, Options, RawRequest, TestApp, NOT_A_MESSAGE_STATUS};
 
 #[tokio::test]
 async fn declared_oversize_body_is_refused_before_it_is_sent() {
@@ -86,14 +86,19 @@ async fn requests_beyond_the_in_flight_bound_are_shed_with_503() {
     app.wait_in_flight(0).await;
 }
 
-#[tokio::test]
-async fn a_connection_beyond_the_limit_is_served_while_the_others_idle() {
-    // Two slots, and no timeout that would close an idle connection during the test.
-    let app = spawn_app_with(Options {
-        server: "max_connections = 2\nhandshake_timeout_secs = 3600".into(),
+/// A gateway with `slots` connection slots, and no timeout that would close an idle
+/// connection during a test.
+async fn with_connection_slots(slots: usize) -> TestApp {
+    spawn_app_with(Options {
+        server: format!("max_connections = {slots}\nhandshake_timeout_secs = 3600"),
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_connection_beyond_the_limit_is_served_while_the_others_idle() {
+    let app = with_connection_slots(2).await;
     let keep_alive = || {
         app.client_builder()
             .pool_max_idle_per_host(1)
@@ -122,11 +127,7 @@ async fn a_connection_beyond_the_limit_is_served_while_the_others_idle() {
 
 #[tokio::test]
 async fn a_busy_connection_closes_after_its_answer_when_another_waits_for_its_slot() {
-    let app = spawn_app_with(Options {
-        server: "max_connections = 1\nhandshake_timeout_secs = 3600".into(),
-        ..Options::default()
-    })
-    .await;
+    let app = with_connection_slots(1).await;
     // The only slot: a keep-alive connection whose request is in flight.
     let head = "POST /ebms HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n\
                 Content-Length: 10\r\n\r\n";

@@ -478,6 +478,9 @@ impl Application {
                 );
             }
         }
+        if let Err(e) = handle.store.close().await {
+            tracing::warn!(error = %e, "closing the database");
+        }
         tracing::info!("stopped");
         Ok(())
     }

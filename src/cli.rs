@@ -242,7 +242,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
-            crate::api::keys::run(&store, command).await
+            let code = crate::api::keys::run(&store, command).await;
+            close_store(&store).await;
+            code
         }
         Command::Outbox { command } => {
             let Some(settings) = settings_or_report(&cli) else {
@@ -250,7 +252,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
-            match run_outbox(&store, command).await {
+            let done = run_outbox(&store, command).await;
+            close_store(&store).await;
+            match done {
                 Ok(text) => {
                     print!("{text}");
                     Ok(ExitCode::SUCCESS)
@@ -266,7 +270,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             crate::telemetry::init_logging(&settings.log);
-            crate::app::open_store(&settings).await?;
+            close_store(&crate::app::open_store(&settings).await?).await;
             println!(
                 "database {} is up to date",
                 settings.database.redacted_url()
@@ -281,7 +285,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
-            match crate::app::load_refdata_dir(&store, dir).await {
+            let loaded = crate::app::load_refdata_dir(&store, dir).await;
+            close_store(&store).await;
+            match loaded {
                 Ok((_, summary)) => {
                     print!(
                         "loaded {} into {}\n{summary}",
@@ -297,6 +303,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+}
+
+/// At the end of a command: on SQLite every commit is then in the database file, and the
+/// gateway that starts next finds no WAL to copy first.
+async fn close_store(store: &crate::store::Store) {
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "closing the database");
     }
 }
 

@@ -262,6 +262,19 @@ impl Store {
         dispatch!(self, s => s.ping().await)
     }
 
+    /// Closes the store for a process that is done with it: SQLite leaves every commit in the
+    /// database file (see [`sqlite::SqliteStore::close`]), PostgreSQL closes its connections.
+    /// Reads after it fail; call it last.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => {
+                s.close().await;
+                Ok(())
+            }
+        }
+    }
+
     /// Replaces all reference data in one transaction.
     pub async fn replace_refdata(
         &self,

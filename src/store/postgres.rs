@@ -292,6 +292,11 @@ impl PgStore {
             .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
+    /// Closes the pool's connections (waiting for those in use to come back).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.pool.acquire().await.map_err(map_err)?;
         c.one_row("SELECT CAST(1 AS BIGINT)", Vec::new(), &[Ty::I64])

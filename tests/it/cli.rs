@@ -63,6 +63,9 @@ fn migrate_then_refdata_load_into_a_new_database() {
     );
     assert!(load.status.success(), "{}", text(&load));
     assert!(text(&load).contains("standards: 1"), "{}", text(&load));
+    // What was loaded is in the database file, not left in a WAL for the gateway to copy.
+    let wal = std::fs::metadata(dir.path().join("db/gw.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the WAL is truncated at the end of the command");
     // A bad directory loads nothing and says why.
     let missing = run(
         &["refdata", "load", "/nonexistent", "--database", &url],

@@ -1,6 +1,10 @@
 //! Operations: metrics on the admin listener only, health and readiness, graceful shutdown.
 
-use crate::helpers::{spawn_app, spawn_app_with, Options, RawRequest, NOT_A_MESSAGE_STATUS};
+use crate::helpers::{
+    spawn_app, spawn_app_with, Backend, Options, RawRequest, NOT_A_MESSAGE_STATUS,
+};
+use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
+use nsw_gateway::wire::intake::Packaging;
 
 #[tokio::test]
 async fn metrics_are_served_on_the_admin_port_only() {
@@ -81,4 +85,53 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
     app.stop().await.unwrap();
     // Once stopped, the listener is closed.
     assert!(tokio::net::TcpStream::connect(app.addr).await.is_err());
+}
+
+/// On SQLite a stopped gateway leaves every commit in the database file itself: a copy of that
+/// file alone holds the decided request, and the next start has no WAL to copy first.
+#[tokio::test]
+async fn a_stopped_gateway_leaves_its_commits_in_the_sqlite_database_file() {
+    let mut app = spawn_app_with(Options {
+        backend: Some(Backend::Sqlite),
+        ..Options::default()
+    })
+    .await;
+    let h = header("ImportPermitRequest");
+    let payload = permit_request("REF-STOPPED-1", LICENCE_OK, 100);
+    let a = app
+        .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let path = app
+        .settings
+        .database
+        .url
+        .strip_prefix("sqlite://")
+        .expect("a SQLite URL")
+        .to_string();
+    let wal = || std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+    assert!(wal() > 0, "the running gateway writes to its WAL");
+    app.stop().await.unwrap();
+    assert_eq!(
+        wal(),
+        0,
+        "the WAL is copied into the database file and truncated"
+    );
+
+    let copy = tempfile::tempdir().unwrap();
+    let copied = copy.path().join("copy.db");
+    std::fs::copy(&path, &copied).unwrap();
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", copied.display()))
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE message_id = $1")
+        .bind(&h.message_id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        n, 1,
+        "the copy of the database file alone holds the message"
+    );
 }

@@ -370,7 +370,8 @@ impl RequestGen {
                 (h, RequestType::Special, None)
             }
             Outcome::Inspect => {
-                let l = self.pick(&self.model.index.valid_inspect.clone());
+                let model = self.model.clone();
+                let l = self.pick(&model.index.valid_inspect);
                 let h = self.model.licences[l].holder as usize;
                 let n = self.count(0..=6, 1);
                 self.licensed_items(&mut b, Some(h), n, true);
@@ -495,7 +496,9 @@ impl RequestGen {
         let holder = match holder {
             Some(h) => h,
             None => {
-                let l = self.pick(&self.model.index.valid_plain.clone());
+                // The model's `Arc`, not the list: with 1M licences the list is megabytes.
+                let model = self.model.clone();
+                let l = self.pick(&model.index.valid_plain);
                 self.model.licences[l].holder as usize
             }
         };

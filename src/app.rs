@@ -148,6 +148,15 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Closes the store when the process is done with it (the end of a command, the gateway's
+/// stop): on SQLite every commit is then in the database file, and the next start finds no
+/// WAL to copy first. A failure is logged: what is committed stays committed.
+pub async fn close_store(store: &Store) {
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "closing the database");
+    }
+}
+
 /// Opens the store named in the settings and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let db = &settings.database;
@@ -478,9 +487,7 @@ impl Application {
                 );
             }
         }
-        if let Err(e) = handle.store.close().await {
-            tracing::warn!(error = %e, "closing the database");
-        }
+        close_store(&handle.store).await;
         tracing::info!("stopped");
         Ok(())
     }

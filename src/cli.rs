@@ -243,7 +243,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
             let code = crate::api::keys::run(&store, command).await;
-            close_store(&store).await;
+            crate::app::close_store(&store).await;
             code
         }
         Command::Outbox { command } => {
@@ -253,7 +253,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
             let done = run_outbox(&store, command).await;
-            close_store(&store).await;
+            crate::app::close_store(&store).await;
             match done {
                 Ok(text) => {
                     print!("{text}");
@@ -270,7 +270,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             crate::telemetry::init_logging(&settings.log);
-            close_store(&crate::app::open_store(&settings).await?).await;
+            crate::app::close_store(&crate::app::open_store(&settings).await?).await;
             println!(
                 "database {} is up to date",
                 settings.database.redacted_url()
@@ -286,7 +286,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::telemetry::init_logging(&settings.log);
             let store = crate::app::open_store(&settings).await?;
             let loaded = crate::app::load_refdata_dir(&store, dir).await;
-            close_store(&store).await;
+            crate::app::close_store(&store).await;
             match loaded {
                 Ok((_, summary)) => {
                     print!(
@@ -303,14 +303,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-    }
-}
-
-/// At the end of a command: on SQLite every commit is then in the database file, and the
-/// gateway that starts next finds no WAL to copy first.
-async fn close_store(store: &crate::store::Store) {
-    if let Err(e) = store.close().await {
-        tracing::warn!(error = %e, "closing the database");
     }
 }
 

@@ -392,19 +392,12 @@ impl SqliteStore {
     pub async fn close(&self) -> Result<(), StoreError> {
         self.readers.close().await;
         let mut conn = self.checkpoints.lock().await;
-        let row = conn
-            .one_row(
-                "PRAGMA wal_checkpoint(TRUNCATE)",
-                Vec::new(),
-                CHECKPOINT_COLS,
-            )
-            .await?;
-        if row.i64(0)? != 0 {
+        let (busy, done) = wal_checkpoint(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        if busy {
             return Err(StoreError::Unavailable(format!(
                 "the WAL could not be copied into the database file: a connection still uses it \
                  ({} of {} frames copied)",
-                row.i64(2)?,
-                row.i64(1)?
+                done.checkpointed, done.frames
             )));
         }
         Ok(())
@@ -688,14 +681,7 @@ async fn checkpoint(
     conn: &tokio::sync::Mutex<SqliteConnection>,
     stats: &WriterStats,
 ) -> Result<WalCheckpoint, StoreError> {
-    let mut conn = conn.lock().await;
-    let row = conn
-        .one_row(CHECKPOINT, Vec::new(), CHECKPOINT_COLS)
-        .await?;
-    let done = WalCheckpoint {
-        frames: row.i64(1)?,
-        checkpointed: row.i64(2)?,
-    };
+    let (_, done) = wal_checkpoint(&mut *conn.lock().await, CHECKPOINT).await?;
     if done.frames > WAL_RESTART_FRAMES {
         stats.wal_catch_up_wanted.store(true, Ordering::Release);
     }
@@ -703,18 +689,29 @@ async fn checkpoint(
 }
 
 const CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
-const CHECKPOINT_COLS: &[Ty] = &[Ty::I64, Ty::I64, Ty::I64];
+
+/// Runs one `PRAGMA wal_checkpoint(…)` on `conn`: whether it was kept from finishing (SQLite's
+/// busy flag), and what it found.
+async fn wal_checkpoint(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+) -> Result<(bool, WalCheckpoint), StoreError> {
+    let row = conn
+        .one_row(sql, Vec::new(), &[Ty::I64, Ty::I64, Ty::I64])
+        .await?;
+    let done = WalCheckpoint {
+        frames: row.i64(1)?,
+        checkpointed: row.i64(2)?,
+    };
+    Ok((row.i64(0)? != 0, done))
+}
 
 /// The writer's own checkpoint, between two transactions: nothing is written meanwhile, so it
 /// copies every frame (but those a reader still needs) and the next transaction starts the
 /// WAL over. The background checkpoint has copied most of them already.
 async fn wal_catch_up(w: &mut WriterConn, stats: &WriterStats) {
     w.trips += 1;
-    match w
-        .conn
-        .one_row(CHECKPOINT, Vec::new(), CHECKPOINT_COLS)
-        .await
-    {
+    match wal_checkpoint(&mut w.conn, CHECKPOINT).await {
         Ok(_) => {
             stats.wal_catch_ups.fetch_add(1, Ordering::Relaxed);
         }

@@ -452,10 +452,49 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// `sql` with every parameter `$n` renumbered to `$(n + offset)`, so that statements can be
-/// joined into one query whose parameters are numbered across all of them. Quoted literals and
-/// identifiers are left alone.
+/// Distinct statement texts whose renumbered forms a thread keeps ([`shift_params`]); past
+/// this many, it starts over (the statements are templates: a few hundred in all).
+const SHIFTED_KEPT: usize = 4096;
+
+/// Renumbered statements by their text, then offset.
+type Shifted = rustc_hash::FxHashMap<String, Vec<(usize, Box<str>)>>;
+
+thread_local! {
+    /// The same statements are joined into scripts over and over, and scanning their text
+    /// each time cost more than running some of them.
+    static SHIFTED: std::cell::RefCell<Shifted> = std::cell::RefCell::default();
+}
+
+/// Appends `sql` with every parameter `$n` renumbered to `$(n + offset)` to `out`, so that
+/// statements can be joined into one query whose parameters are numbered across all of them.
+/// Quoted literals and identifiers are left alone.
 pub(crate) fn shift_params(sql: &str, offset: usize, out: &mut String) {
+    if offset == 0 {
+        out.push_str(sql);
+        return;
+    }
+    SHIFTED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, s)) = cache
+            .get(sql)
+            .and_then(|v| v.iter().find(|(o, _)| *o == offset))
+        {
+            out.push_str(s);
+            return;
+        }
+        let start = out.len();
+        shift_uncached(sql, offset, out);
+        if cache.len() >= SHIFTED_KEPT && !cache.contains_key(sql) {
+            cache.clear();
+        }
+        cache
+            .entry(sql.to_owned())
+            .or_default()
+            .push((offset, out[start..].into()));
+    });
+}
+
+fn shift_uncached(sql: &str, offset: usize, out: &mut String) {
     let b = sql.as_bytes();
     let mut i = 0;
     let mut quote: Option<u8> = None;
@@ -496,9 +535,16 @@ mod tests {
     use super::shift_params;
 
     fn check(sql: &str, offset: usize, expected: &str) {
-        let mut out = String::new();
-        shift_params(sql, offset, &mut out);
-        assert_eq!(out, expected, "{sql} shifted by {offset}");
+        // The second time from the thread's cache.
+        for _ in 0..2 {
+            let mut out = String::from("SELECT 1;\n");
+            shift_params(sql, offset, &mut out);
+            assert_eq!(
+                out,
+                format!("SELECT 1;\n{expected}"),
+                "{sql} shifted by {offset}"
+            );
+        }
     }
 
     #[test]
@@ -519,5 +565,7 @@ mod tests {
         );
         check("SELECT $ FROM t", 1, "SELECT $ FROM t");
         check("", 4, "");
+        check("SELECT $1, $2", 7, "SELECT $8, $9");
+        check("SELECT $1, $2", 0, "SELECT $1, $2");
     }
 }

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Instructions the gateway executes per permit request, counted by valgrind (cachegrind without
+# its cache simulation): a figure that does not drift with the machine's load, for comparing two
+# builds where throughput runs differ by a third between runs.
+#
+#   benches/instructions.sh [--no-build] [--requests N] [--kind permit|declaration] [--bin DIR]
+#
+# The gateway runs under valgrind on a fresh SQLite database with the 10k licences of load.sh;
+# mock-nsw sends 1,000 5-item permit requests, then 500 requests of the kind measured; then the
+# same on another fresh database with 500 + N. The difference of the two totals, divided by N,
+# leaves out the start, the reference data and the warm-ups. Prints that figure and the functions that take
+# the most instructions of the longer run (target/bench-instructions/cachegrind.out).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/target/bench-instructions
+BUILD=1
+N=4000
+KIND=permit
+BIN=$ROOT/target/release
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) BUILD=0 ;;
+        --requests) N=$2; shift ;;
+        --kind) KIND=$2; shift ;;
+        --bin) BIN=$2; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install -y valgrind)" >&2; exit 1; }
+if [ "$BUILD" = 1 ]; then
+    cargo build --release --workspace --bins
+fi
+GW=$BIN/nsw-gateway
+MOCK=$BIN/mock-nsw
+PORT=${BENCH_PORT:-18453}
+ADMIN=${BENCH_ADMIN_PORT:-19453}
+mkdir -p "$OUT"
+DATA=$OUT/data-10k
+if [ ! -f "$DATA/.done" ]; then
+    "$MOCK" gen-data --out "$DATA" --licences 10000 --seed 7 --today "$(date -u +%F)" >/dev/null
+    touch "$DATA/.done"
+fi
+GW_PID=""
+trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
+
+# One run: $1 requests of the kind measured after the warm-up; prints the gateway's total
+# instruction count.
+run() {
+    local n=$1 run=$OUT/run
+    rm -rf "$run"
+    mkdir -p "$run"
+    cat > "$run/gateway.toml" <<EOF
+[server]
+listen = "127.0.0.1:$PORT"
+max_in_flight = 8192
+[admin]
+listen = "127.0.0.1:$ADMIN"
+[api]
+listen = "127.0.0.1:0"
+[database]
+url = "sqlite://$run/gateway.db"
+[gateway]
+party_id = "TISI"
+issuer_tax_number = "0994000159994"
+issuer_name = "Thai Industrial Standards Institute"
+[[partners]]
+party_id = "NSW"
+cpa_id = "NSW-TISI-PERMIT"
+rate_per_second = 1000000
+rate_burst = 1000000
+delivery_url = "http://127.0.0.1:9/ebms"
+[log]
+filter = "warn"
+EOF
+    "$GW" --config "$run/gateway.toml" refdata load "$DATA" >/dev/null
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$run/cachegrind.out" \
+        "$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
+    GW_PID=$!
+    for _ in $(seq 1 600); do
+        curl -fsS "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1 && break
+        kill -0 "$GW_PID" 2>/dev/null || { cat "$run/gateway.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    local common=(--quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA" --items 5
+        --concurrency 16 --max-time 900s)
+    "$MOCK" load "${common[@]}" --requests 1000 --seed 11 > "$run/warmup.txt"
+    "$MOCK" load "${common[@]}" --kind "$KIND" --requests "$n" --seed 12 \
+        --report-dir "$run/report" > "$run/load.txt"
+    local errors
+    errors=$(jq -r '.errors' "$run/report/report.json")
+    [ "$errors" = 0 ] || { echo "mock-nsw reported $errors errors" >&2; exit 1; }
+    kill -TERM "$GW_PID"
+    wait "$GW_PID" || true
+    GW_PID=""
+    awk '/^summary:/ {print $2}' "$run/cachegrind.out"
+}
+
+base=$(run 500)
+total=$(run "$((500 + N))")
+cp "$OUT/run/cachegrind.out" "$OUT/cachegrind.out"
+echo "instructions per $KIND request: $(( (total - base) / N )) ($N requests at c=16, 5 items, 10k licences, SQLite)"
+cg_annotate --auto=no "$OUT/cachegrind.out" | awk '/file:function/ {p = 1; next} p && NF && !/^-/' \
+    | sed -E 's#[^ ]*/(registry/src/[^/]+|rustc/[0-9a-f]+/library|multiarch)/##' | head -25

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use sha2::{Digest, Sha256};
 
-use super::sql::{args, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
+use super::sql::{args, shift_params, Conn, Dialect, Done, Kept, Row, Stmt, Ty, V};
 use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
@@ -898,36 +898,21 @@ fn rows_write<C: Conn, T: serde::Serialize>(
     ))
 }
 
-/// Statements with `VALUES` lists that a thread made, by their template and size.
-type ValuesSql = rustc_hash::FxHashMap<String, Vec<((usize, usize), String)>>;
-
 thread_local! {
-    /// The same few statements are made for every message: kept, as the text of joined
-    /// scripts is ([`shift_params`]).
-    static VALUES_SQL: std::cell::RefCell<ValuesSql> = std::cell::RefCell::default();
+    /// Statements with `VALUES` lists, by their template and size.
+    static VALUES_SQL: std::cell::RefCell<Kept<(usize, usize)>> = std::cell::RefCell::default();
 }
 
 /// `sql` reading `rows` rows of `width` fields from a `VALUES` list: [`ROWS`] replaced by the
 /// list, and every `j.value ->> i` by the list's column `i + 1`.
 fn values_sql(sql: &str, rows: usize, width: usize) -> String {
-    VALUES_SQL.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, s)) = cache
-            .get(sql)
-            .and_then(|v| v.iter().find(|(size, _)| *size == (rows, width)))
-        {
-            return s.clone();
-        }
-        let from = format!("(VALUES {}) AS j", values_rows(rows, width));
-        let made = value_columns(&sql.replace(ROWS, &from));
-        if cache.len() >= 1024 && !cache.contains_key(sql) {
-            cache.clear();
-        }
-        cache
-            .entry(sql.to_owned())
-            .or_default()
-            .push(((rows, width), made.clone()));
-        made
+    VALUES_SQL.with(|kept| {
+        kept.borrow_mut()
+            .get(sql, (rows, width), || {
+                let from = format!("(VALUES {}) AS j", values_rows(rows, width));
+                value_columns(&sql.replace(ROWS, &from))
+            })
+            .to_owned()
     })
 }
 

@@ -452,17 +452,38 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// Distinct statement texts whose renumbered forms a thread keeps ([`shift_params`]); past
-/// this many, it starts over (the statements are templates: a few hundred in all).
-const SHIFTED_KEPT: usize = 4096;
+/// Statement texts made from a statement's text and a small key (an offset, a size), kept so
+/// that each is made once: the same statements are made for every message, and scanning
+/// their text each time cost more than running some of them. Meant for a `thread_local!`.
+#[derive(Default)]
+pub(crate) struct Kept<K> {
+    by_text: hashbrown::HashMap<String, Vec<(K, Box<str>)>, rustc_hash::FxBuildHasher>,
+}
 
-/// Renumbered statements by their text, then offset.
-type Shifted = rustc_hash::FxHashMap<String, Vec<(usize, Box<str>)>>;
+impl<K: PartialEq> Kept<K> {
+    /// Distinct texts kept; past this many it starts over (the statements are templates: a
+    /// few hundred in all).
+    const MAX: usize = 4096;
+
+    /// The text made from `text` and `key`, made by `make` the first time.
+    pub fn get(&mut self, text: &str, key: K, make: impl FnOnce() -> String) -> &str {
+        if self.by_text.len() >= Self::MAX && !self.by_text.contains_key(text) {
+            self.by_text.clear();
+        }
+        let made = self.by_text.entry_ref(text).or_default();
+        let at = match made.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                made.push((key, make().into()));
+                made.len() - 1
+            }
+        };
+        &made[at].1
+    }
+}
 
 thread_local! {
-    /// The same statements are joined into scripts over and over, and scanning their text
-    /// each time cost more than running some of them.
-    static SHIFTED: std::cell::RefCell<Shifted> = std::cell::RefCell::default();
+    static SHIFTED: std::cell::RefCell<Kept<usize>> = std::cell::RefCell::default();
 }
 
 /// Appends `sql` with every parameter `$n` renumbered to `$(n + offset)` to `out`, so that
@@ -473,24 +494,12 @@ pub(crate) fn shift_params(sql: &str, offset: usize, out: &mut String) {
         out.push_str(sql);
         return;
     }
-    SHIFTED.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, s)) = cache
-            .get(sql)
-            .and_then(|v| v.iter().find(|(o, _)| *o == offset))
-        {
-            out.push_str(s);
-            return;
-        }
-        let start = out.len();
-        shift_uncached(sql, offset, out);
-        if cache.len() >= SHIFTED_KEPT && !cache.contains_key(sql) {
-            cache.clear();
-        }
-        cache
-            .entry(sql.to_owned())
-            .or_default()
-            .push((offset, out[start..].into()));
+    SHIFTED.with(|kept| {
+        out.push_str(kept.borrow_mut().get(sql, offset, || {
+            let mut s = String::with_capacity(sql.len() + 16);
+            shift_uncached(sql, offset, &mut s);
+            s
+        }))
     });
 }
 

@@ -14,6 +14,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. benches/gateway-settings.sh
 OUT=$ROOT/target/bench-instructions
 BUILD=1
 N=4000
@@ -52,29 +53,8 @@ run() {
     local n=$1 run=$OUT/run
     rm -rf "$run"
     mkdir -p "$run"
-    cat > "$run/gateway.toml" <<EOF
-[server]
-listen = "127.0.0.1:$PORT"
-max_in_flight = 8192
-[admin]
-listen = "127.0.0.1:$ADMIN"
-[api]
-listen = "127.0.0.1:0"
-[database]
-url = "sqlite://$run/gateway.db"
-[gateway]
-party_id = "TISI"
-issuer_tax_number = "0994000159994"
-issuer_name = "Thai Industrial Standards Institute"
-[[partners]]
-party_id = "NSW"
-cpa_id = "NSW-TISI-PERMIT"
-rate_per_second = 1000000
-rate_burst = 1000000
-delivery_url = "http://127.0.0.1:9/ebms"
-[log]
-filter = "warn"
-EOF
+    gateway_settings "sqlite://$run/gateway.db" "$PORT" "$ADMIN" > "$run/gateway.toml"
+    printf '\n[log]\nfilter = "warn"\n' >> "$run/gateway.toml"
     "$GW" --config "$run/gateway.toml" refdata load "$DATA" >/dev/null
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$run/cachegrind.out" \
         "$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &

@@ -19,6 +19,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. benches/gateway-settings.sh
 OUT=$ROOT/target/bench-load
 SMOKE=0
 REPEATS=3
@@ -108,34 +109,7 @@ gen_data() {
 config() {
     local url=$1 mode=$2 file=$OUT/run/gateway-$2.toml
     mkdir -p "$OUT/run"
-    cat > "$file" <<EOF
-[server]
-listen = "127.0.0.1:$PORT"
-max_in_flight = 8192
-max_connections = 4096
-
-[admin]
-listen = "127.0.0.1:$ADMIN"
-
-[api]
-listen = "127.0.0.1:0"
-
-[database]
-url = "$url"
-max_connections = 16
-
-[gateway]
-party_id = "TISI"
-issuer_tax_number = "0994000159994"
-issuer_name = "Thai Industrial Standards Institute"
-
-[[partners]]
-party_id = "NSW"
-cpa_id = "NSW-TISI-PERMIT"
-rate_per_second = 1000000
-rate_burst = 1000000
-delivery_url = "http://127.0.0.1:9/ebms"
-EOF
+    gateway_settings "$url" "$PORT" "$ADMIN" > "$file"
     if [ "$mode" = tls ]; then
         echo 'cert_subject_cn = "NSW"' >> "$file"
         cat >> "$file" <<EOF

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use sha2::{Digest, Sha256};
 
-use super::sql::{args, shift_params, Conn, Dialect, Done, Kept, Row, Stmt, Ty, V};
+use super::sql::{args, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
 use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
@@ -701,10 +701,10 @@ impl Write {
         w
     }
 
-    /// A mergeable write that touches no rows for this message, or a write with no statement
-    /// ([`rows_write`] of no rows): left out when the message is written alone.
+    /// A mergeable write that touches no rows for this message: left out when the message is
+    /// written alone.
     fn is_empty(&self) -> bool {
-        (self.merge.is_some() || self.stmt.sql.is_empty()) && self.rows == Some(0)
+        self.merge.is_some() && self.rows == Some(0)
     }
 
     /// This write's rows are read by later writes, as `name` with `columns` in one statement.
@@ -836,106 +836,6 @@ fn json_rows<C: Conn>(c: &C, n: usize) -> String {
 /// A JSON array (of rows) as a text parameter.
 fn json_param<T: serde::Serialize>(rows: &T) -> V {
     V::Text(serde_json::to_string(rows).expect("rows serialise to JSON"))
-}
-
-/// Where a [`rows_write`] statement takes its rows from (its `FROM` item).
-const ROWS: &str = "{rows}";
-
-/// A write of several rows of one message (a request's items, their reasons, a permit's
-/// items): `sql` reads each row's fields as `j.value ->> i` from the `FROM` item [`ROWS`].
-///
-/// On PostgreSQL the rows are one JSON array parameter, so that the same write of a group's
-/// requests joins into one statement ([`Merge::Json`]). On SQLite, which writes each message
-/// alone, they are a `VALUES` list of plain parameters, and each `j.value ->> i` reads
-/// `j.column{i + 1}`: parsing the array and walking each element for every field took a
-/// tenth of the gateway's instructions for a permit request.
-fn rows_write<C: Conn, T: serde::Serialize>(
-    c: &C,
-    what: &'static str,
-    sql: &str,
-    rows: &[T],
-) -> Result<Write, StoreError> {
-    let n = rows.len() as u64;
-    if c.dialect() == Dialect::Postgres {
-        let sql = sql.replace(ROWS, &json_rows(c, 1));
-        return Ok(Write::json(what, sql, json_param(&rows), n));
-    }
-    let mut args = Vec::new();
-    let mut width = 0;
-    for row in rows {
-        let serde_json::Value::Array(fields) =
-            serde_json::to_value(row).map_err(|e| StoreError::Invalid(e.to_string()))?
-        else {
-            return Err(StoreError::Invalid(format!("{what}: a row is not a list")));
-        };
-        width = fields.len();
-        for f in fields {
-            args.push(match f {
-                serde_json::Value::Null => V::Null(Ty::Text),
-                serde_json::Value::Bool(b) => V::Bool(b),
-                serde_json::Value::String(s) => V::Text(s),
-                serde_json::Value::Number(x) => V::I64(x.as_i64().ok_or_else(|| {
-                    StoreError::Invalid(format!("{what}: {x} is not an integer"))
-                })?),
-                other => return Err(StoreError::Invalid(format!("{what}: a field {other}"))),
-            });
-        }
-    }
-    if args.len() != rows.len() * width {
-        return Err(StoreError::Invalid(format!(
-            "{what}: rows of different widths"
-        )));
-    }
-    if rows.is_empty() {
-        // Nothing to write: left out (`Write::is_empty`).
-        return Ok(Write::new(what, String::new(), Vec::new(), 0));
-    }
-    Ok(Write::new(
-        what,
-        values_sql(sql, rows.len(), width),
-        args,
-        n,
-    ))
-}
-
-thread_local! {
-    /// Statements with `VALUES` lists, by their template and size.
-    static VALUES_SQL: std::cell::RefCell<Kept<(usize, usize)>> = std::cell::RefCell::default();
-}
-
-/// `sql` reading `rows` rows of `width` fields from a `VALUES` list: [`ROWS`] replaced by the
-/// list, and every `j.value ->> i` by the list's column `i + 1`.
-fn values_sql(sql: &str, rows: usize, width: usize) -> String {
-    VALUES_SQL.with(|kept| {
-        kept.borrow_mut()
-            .get(sql, (rows, width), || {
-                let from = format!("(VALUES {}) AS j", values_rows(rows, width));
-                value_columns(&sql.replace(ROWS, &from))
-            })
-            .to_owned()
-    })
-}
-
-/// `sql` with every `j.value ->> i` read from the `VALUES` list's column `i + 1`.
-fn value_columns(sql: &str) -> String {
-    const FIELD: &str = "j.value ->> ";
-    let mut out = String::with_capacity(sql.len());
-    let mut rest = sql;
-    while let Some(at) = rest.find(FIELD) {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + FIELD.len()..];
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        match after[..digits].parse::<usize>() {
-            Ok(i) => {
-                out.push_str("j.column");
-                out.push_str(&(i + 1).to_string());
-            }
-            Err(_) => out.push_str(FIELD),
-        }
-        rest = &after[digits..];
-    }
-    out.push_str(rest);
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1491,8 +1391,9 @@ async fn store_request<C: Conn>(
         .source(src.requests, "id, request_id"),
     );
 
-    // The items, their reasons and the permit's items each in one statement over their rows
-    // (`rows_write`). Items are inserted in the order of the decision.
+    // The items, their reasons and the permit's items each in one statement over a JSON array
+    // of rows (one fixed statement whatever the number of items). Items are inserted in the
+    // order of the decision.
     let items: Vec<_> = decision
         .items
         .iter()
@@ -1520,10 +1421,9 @@ async fn store_request<C: Conn>(
         })
         .collect();
     writes.push(
-        rows_write(
-            c,
+        Write::json(
             "the request's items",
-            &format!(
+            format!(
             "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
              country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
              status, standard, approved_milli, approved_unit) \
@@ -1532,11 +1432,13 @@ async fn store_request<C: Conn>(
              j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7, \
              CAST(j.value ->> 8 AS BIGINT), j.value ->> 9, j.value ->> 10, j.value ->> 11, \
              j.value ->> 12, CAST(j.value ->> 13 AS BIGINT), j.value ->> 14 \
-             FROM {ROWS} ORDER BY 1, CAST(j.value ->> 0 AS BIGINT)",
+             FROM {} ORDER BY 1, CAST(j.value ->> 0 AS BIGINT)",
             src.requests,
+            json_rows(c, 1),
         ),
-            &items,
-        )?
+            json_param(&items),
+            items.len() as u64,
+        )
         .source(src.items, "id, request_pk, item_number"),
     );
     let reasons: Vec<(u16, usize, &str, &str, &str, &str, &str)> = decision
@@ -1556,17 +1458,18 @@ async fn store_request<C: Conn>(
             })
         })
         .collect();
-    writes.push(rows_write(
-        c,
+    writes.push(Write::json(
         "the items' reasons",
-        &format!(
+        format!(
             "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
              SELECT {}, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
-             j.value ->> 4, j.value ->> 5 FROM {ROWS}",
+             j.value ->> 4, j.value ->> 5 FROM {}",
             item_pk(src, 6, 0),
+            json_rows(c, 1),
         ),
-        &reasons,
-    )?);
+        json_param(&reasons),
+        reasons.len() as u64,
+    ));
 
     let permit = match permit_dates {
         None => None,
@@ -1667,21 +1570,22 @@ async fn store_request<C: Conn>(
             .collect(),
     };
     on_permit.sort_by_key(|row| row.0);
-    writes.push(rows_write(
-        c,
+    writes.push(Write::json(
         "the permit's items",
-        &format!(
+        format!(
             "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
              hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
              SELECT (SELECT p.id FROM {} p WHERE p.permit_number = j.value ->> 1), {}, \
              CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 3 AS BIGINT), j.value ->> 4, \
              j.value ->> 5, j.value ->> 6, j.value ->> 7, CAST(j.value ->> 8 AS BIGINT), 0 \
-             FROM {ROWS} ORDER BY 1, 3",
+             FROM {} ORDER BY 1, 3",
             src.permits,
             item_pk(src, 2, 0),
+            json_rows(c, 1),
         ),
-        &on_permit,
-    )?);
+        json_param(&on_permit),
+        on_permit.len() as u64,
+    ));
 
     let (th, en) = decision_summary(&decision, permit.as_ref());
     writes.push(Write::values(
@@ -3138,41 +3042,7 @@ pub(crate) async fn set_licence_status<C: Conn>(
 
 #[cfg(test)]
 mod tests {
-    use super::{new_request_id, value_columns, values_sql};
-
-    fn check(sql: &str, expected: &str) {
-        assert_eq!(value_columns(sql), expected, "{sql}");
-    }
-
-    #[test]
-    fn fields_of_json_rows_read_columns_of_a_values_list() {
-        check("SELECT j.value ->> 0", "SELECT j.column1");
-        check("SELECT j.value ->> 15, x", "SELECT j.column16, x");
-        check(
-            "CAST(j.value ->> 1 AS BIGINT), j.value ->> 2",
-            "CAST(j.column2 AS BIGINT), j.column3",
-        );
-        check("SELECT j.value ->> x", "SELECT j.value ->> x");
-        check("SELECT j.value ->> ", "SELECT j.value ->> ");
-        check("SELECT k.value ->> 1", "SELECT k.value ->> 1");
-        check("", "");
-    }
-
-    #[test]
-    fn a_values_statement_is_made_for_its_size() {
-        let sql = "INSERT INTO t (a, b) SELECT j.value ->> 1, j.value ->> 0 FROM {rows}";
-        for _ in 0..2 {
-            assert_eq!(
-                values_sql(sql, 2, 2),
-                "INSERT INTO t (a, b) SELECT j.column2, j.column1 \
-                 FROM (VALUES ($1, $2), ($3, $4)) AS j"
-            );
-            assert_eq!(
-                values_sql(sql, 1, 2),
-                "INSERT INTO t (a, b) SELECT j.column2, j.column1 FROM (VALUES ($1, $2)) AS j"
-            );
-        }
-    }
+    use super::new_request_id;
 
     #[test]
     fn request_ids_grow_in_the_order_they_are_drawn() {

@@ -452,7 +452,7 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// Statement texts made from a statement's text and a small key (an offset, a size), kept so
+/// Statement texts made from a statement's text and a small key (an offset), kept so
 /// that each is made once: the same statements are made for every message, and scanning
 /// their text each time cost more than running some of them. Meant for a `thread_local!`.
 #[derive(Default)]

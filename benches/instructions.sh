@@ -4,6 +4,7 @@
 # builds where throughput runs differ by a third between runs.
 #
 #   benches/instructions.sh [--no-build] [--requests N] [--kind permit|declaration] [--bin DIR]
+#                           [--items N|mixed]   goods items per request (default 5; "mixed": 1–20)
 #
 # The gateway runs under valgrind on a fresh SQLite database with the 10k licences of load.sh;
 # mock-nsw sends 1,000 5-item permit requests, then 500 requests of the kind measured; then the
@@ -19,6 +20,7 @@ OUT=$ROOT/target/bench-instructions
 BUILD=1
 N=4000
 KIND=permit
+ITEMS=5
 BIN=$ROOT/target/release
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
         --requests) N=$2; shift ;;
         --kind) KIND=$2; shift ;;
         --bin) BIN=$2; shift ;;
+        --items) ITEMS=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -64,8 +67,9 @@ run() {
         kill -0 "$GW_PID" 2>/dev/null || { cat "$run/gateway.log" >&2; exit 1; }
         sleep 0.5
     done
-    local common=(--quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA" --items 5
+    local common=(--quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA"
         --concurrency 16 --max-time 900s)
+    if [ "$ITEMS" != mixed ]; then common+=(--items "$ITEMS"); fi
     "$MOCK" load "${common[@]}" --requests 1000 --seed 11 > "$run/warmup.txt"
     "$MOCK" load "${common[@]}" --kind "$KIND" --requests "$n" --seed 12 \
         --report-dir "$run/report" > "$run/load.txt"
@@ -81,6 +85,6 @@ run() {
 base=$(run 500)
 total=$(run "$((500 + N))")
 cp "$OUT/run/cachegrind.out" "$OUT/cachegrind.out"
-echo "instructions per $KIND request: $(( (total - base) / N )) ($N requests at c=16, 5 items, 10k licences, SQLite)"
+echo "instructions per $KIND request: $(( (total - base) / N )) ($N requests at c=16, items: $ITEMS, 10k licences, SQLite)"
 cg_annotate --auto=no "$OUT/cachegrind.out" | awk '/file:function/ {p = 1; next} p && NF && !/^-/' \
     | sed -E 's#[^ ]*/(registry/src/[^/]+|rustc/[0-9a-f]+/library|multiarch)/##' | head -25

@@ -9,8 +9,9 @@
 # The gateway runs under valgrind on a fresh SQLite database with the 10k licences of load.sh;
 # mock-nsw sends 1,000 5-item permit requests, then 500 requests of the kind measured; then the
 # same on another fresh database with 500 + N. The difference of the two totals, divided by N,
-# leaves out the start, the reference data and the warm-ups. Prints that figure and the functions that take
-# the most instructions of the longer run (target/bench-instructions/cachegrind.out).
+# leaves out the start, the reference data and the warm-ups. Prints that figure and the
+# functions that take the most instructions of the longer run
+# (target/bench-instructions/cachegrind.out).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -452,29 +452,31 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// Statement texts made from a statement's text and a small key (an offset), kept so
-/// that each is made once: the same statements are made for every message, and scanning
-/// their text each time cost more than running some of them. Meant for a `thread_local!`.
+/// Renumbered statements ([`shift_params`]), by their text and then offset: the same
+/// statements are joined into scripts for every message, and scanning their text each time
+/// cost more than running some of them.
 #[derive(Default)]
-pub(crate) struct Kept<K> {
-    by_text: hashbrown::HashMap<String, Vec<(K, Box<str>)>, rustc_hash::FxBuildHasher>,
+struct Shifted {
+    by_text: hashbrown::HashMap<String, Vec<(usize, Box<str>)>, rustc_hash::FxBuildHasher>,
 }
 
-impl<K: PartialEq> Kept<K> {
+impl Shifted {
     /// Distinct texts kept; past this many it starts over (the statements are templates: a
     /// few hundred in all).
     const MAX: usize = 4096;
 
-    /// The text made from `text` and `key`, made by `make` the first time.
-    pub fn get(&mut self, text: &str, key: K, make: impl FnOnce() -> String) -> &str {
-        if self.by_text.len() >= Self::MAX && !self.by_text.contains_key(text) {
+    /// `sql` renumbered by `offset`, made the first time it is asked for.
+    fn get(&mut self, sql: &str, offset: usize) -> &str {
+        if self.by_text.len() >= Self::MAX && !self.by_text.contains_key(sql) {
             self.by_text.clear();
         }
-        let made = self.by_text.entry_ref(text).or_default();
-        let at = match made.iter().position(|(k, _)| *k == key) {
+        let made = self.by_text.entry_ref(sql).or_default();
+        let at = match made.iter().position(|(o, _)| *o == offset) {
             Some(at) => at,
             None => {
-                made.push((key, make().into()));
+                let mut s = String::with_capacity(sql.len() + 16);
+                shift_uncached(sql, offset, &mut s);
+                made.push((offset, s.into()));
                 made.len() - 1
             }
         };
@@ -483,7 +485,7 @@ impl<K: PartialEq> Kept<K> {
 }
 
 thread_local! {
-    static SHIFTED: std::cell::RefCell<Kept<usize>> = std::cell::RefCell::default();
+    static SHIFTED: std::cell::RefCell<Shifted> = std::cell::RefCell::default();
 }
 
 /// Appends `sql` with every parameter `$n` renumbered to `$(n + offset)` to `out`, so that
@@ -494,13 +496,7 @@ pub(crate) fn shift_params(sql: &str, offset: usize, out: &mut String) {
         out.push_str(sql);
         return;
     }
-    SHIFTED.with(|kept| {
-        out.push_str(kept.borrow_mut().get(sql, offset, || {
-            let mut s = String::with_capacity(sql.len() + 16);
-            shift_uncached(sql, offset, &mut s);
-            s
-        }))
-    });
+    SHIFTED.with(|shifted| out.push_str(shifted.borrow_mut().get(sql, offset)));
 }
 
 fn shift_uncached(sql: &str, offset: usize, out: &mut String) {

@@ -16,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-. benches/gateway-settings.sh
+. benches/gateway.sh
 OUT=$ROOT/target/bench-instructions
 BUILD=1
 N=4000
@@ -63,11 +63,8 @@ run() {
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$run/cachegrind.out" \
         "$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
     GW_PID=$!
-    for _ in $(seq 1 600); do
-        curl -fsS "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1 && break
-        kill -0 "$GW_PID" 2>/dev/null || { cat "$run/gateway.log" >&2; exit 1; }
-        sleep 0.5
-    done
+    # Under valgrind the start takes tens of seconds.
+    wait_ready "$ADMIN" "$GW_PID" "$run/gateway.log" 300 || exit 1
     local common=(--quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA"
         --concurrency 16 --max-time 900s)
     if [ "$ITEMS" != mixed ]; then common+=(--items "$ITEMS"); fi

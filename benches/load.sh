@@ -19,7 +19,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-. benches/gateway-settings.sh
+. benches/gateway.sh
 OUT=$ROOT/target/bench-load
 SMOKE=0
 REPEATS=3
@@ -157,14 +157,7 @@ start_gateway() {
     local cfg=$1 name=$2
     "$GW" --config "$cfg" serve > "$OUT/run/$name.log" 2>&1 &
     GW_PID=$!
-    for _ in $(seq 1 600); do
-        if curl -fsS "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1; then return 0; fi
-        if ! kill -0 "$GW_PID" 2>/dev/null; then
-            cat "$OUT/run/$name.log" >&2; echo "gateway did not start" >&2; exit 1
-        fi
-        sleep 0.2
-    done
-    echo "gateway not ready after 120 s" >&2; exit 1
+    wait_ready "$ADMIN" "$GW_PID" "$OUT/run/$name.log" 120 || exit 1
 }
 
 stop_gateway() {

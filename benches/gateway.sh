@@ -1,0 +1,56 @@
+# What the load scripts (load.sh, instructions.sh) do with the gateway, sourced by both.
+
+# The gateway's settings: listeners on loopback, room for many requests in flight, the
+# partner's rate limit lifted.
+#
+#   gateway_settings DATABASE_URL PORT ADMIN_PORT > file
+#
+# The output ends in the partner's table, so that a script can add to it (the TLS client
+# certificate's name) before its own tables.
+gateway_settings() {
+    cat <<SETTINGS
+[server]
+listen = "127.0.0.1:$2"
+max_in_flight = 8192
+max_connections = 4096
+
+[admin]
+listen = "127.0.0.1:$3"
+
+[api]
+listen = "127.0.0.1:0"
+
+[database]
+url = "$1"
+max_connections = 16
+
+[gateway]
+party_id = "TISI"
+issuer_tax_number = "0994000159994"
+issuer_name = "Thai Industrial Standards Institute"
+
+[[partners]]
+party_id = "NSW"
+cpa_id = "NSW-TISI-PERMIT"
+rate_per_second = 1000000
+rate_burst = 1000000
+delivery_url = "http://127.0.0.1:9/ebms"
+SETTINGS
+}
+
+# Waits until the gateway started as PID answers on its admin port. Fails, with the gateway's
+# log, when it exits first; fails when it is not ready within SECONDS.
+#
+#   wait_ready ADMIN_PORT PID LOG SECONDS || exit 1
+wait_ready() {
+    local deadline=$((SECONDS + $4))
+    until curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1; do
+        if ! kill -0 "$2" 2>/dev/null; then
+            cat "$3" >&2; echo "gateway did not start" >&2; return 1
+        fi
+        if [ "$SECONDS" -gt "$deadline" ]; then
+            echo "gateway not ready after $4 s" >&2; return 1
+        fi
+        sleep 0.2
+    done
+}

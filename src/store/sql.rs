@@ -500,6 +500,18 @@ pub(crate) fn shift_params(sql: &str, offset: usize, out: &mut String) {
 }
 
 fn shift_uncached(sql: &str, offset: usize, out: &mut String) {
+    let rest = each_param(sql, |before, n| {
+        out.push_str(before);
+        out.push('$');
+        out.push_str(&(n + offset).to_string());
+    });
+    out.push_str(rest);
+}
+
+/// Calls `f` for every parameter `$n` of `sql` outside quoted literals and identifiers, in
+/// the order of the text, with the text between it and the one before; returns the text after
+/// the last one.
+fn each_param<'s>(sql: &'s str, mut f: impl FnMut(&'s str, usize)) -> &'s str {
     let b = sql.as_bytes();
     let mut i = 0;
     let mut quote: Option<u8> = None;
@@ -523,21 +535,100 @@ fn shift_uncached(sql: &str, offset: usize, out: &mut String) {
                     j += 1;
                 }
                 let n: usize = sql[i + 1..j].parse().expect("ASCII digits");
-                out.push_str(&sql[start..i]);
-                out.push('$');
-                out.push_str(&(n + offset).to_string());
+                f(&sql[start..i], n);
                 start = j;
                 i = j;
             }
             None => i += 1,
         }
     }
-    out.push_str(&sql[start..]);
+    &sql[start..]
+}
+
+/// A statement with anonymous parameters (`?`, SQLite): its text, and for each `?` in the
+/// order of the text the argument it takes and whether no later `?` takes it; `None` when they
+/// take the arguments one after the other.
+struct Anonymous {
+    sql: Box<str>,
+    params: usize,
+    order: Option<Box<[(usize, bool)]>>,
+}
+
+impl Anonymous {
+    fn of(sql: &str) -> Anonymous {
+        let mut out = String::with_capacity(sql.len());
+        let mut order = Vec::new();
+        let rest = each_param(sql, |before, n| {
+            out.push_str(before);
+            out.push('?');
+            order.push(n.saturating_sub(1));
+        });
+        out.push_str(rest);
+        let in_order = order.iter().enumerate().all(|(i, n)| i == *n);
+        let last = |k: usize| !order[k + 1..].contains(&order[k]);
+        let order: Vec<(usize, bool)> = (0..order.len()).map(|k| (order[k], last(k))).collect();
+        Anonymous {
+            sql: out.into(),
+            params: order.len(),
+            order: (!in_order).then(|| order.into()),
+        }
+    }
+}
+
+/// Statements with anonymous parameters ([`anonymous_params`]), by their text.
+#[derive(Default)]
+struct AnonymousKept {
+    by_text: hashbrown::HashMap<String, Anonymous, rustc_hash::FxBuildHasher>,
+}
+
+thread_local! {
+    static ANONYMOUS: std::cell::RefCell<AnonymousKept> = std::cell::RefCell::default();
+}
+
+/// Appends `sql` with its parameters `$n` made anonymous (`?`) to `out`, and the arguments
+/// they take, in the order of the text, to `to`: an argument a statement uses twice is
+/// passed twice, one it does not use is dropped, a parameter without an argument is NULL.
+///
+/// SQLite finds the number of a named parameter by a walk over the list of the statement's
+/// names, and sqlx asks for the name of each parameter it binds: the square of their number
+/// for every statement run. Anonymous parameters have no names: sqlx binds them in order,
+/// each statement of a script after the arguments of the one before, so that statements join
+/// into one script without being renumbered.
+pub(crate) fn anonymous_params(sql: &str, args: Vec<V>, out: &mut String, to: &mut Vec<V>) {
+    ANONYMOUS.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if kept.by_text.len() >= Shifted::MAX && !kept.by_text.contains_key(sql) {
+            kept.by_text.clear();
+        }
+        let a = kept
+            .by_text
+            .entry_ref(sql)
+            .or_insert_with(|| Anonymous::of(sql));
+        out.push_str(&a.sql);
+        match &a.order {
+            None => {
+                let given = args.len();
+                to.extend(args.into_iter().take(a.params));
+                to.extend((given..a.params).map(|_| V::Null(Ty::Text)));
+            }
+            Some(order) => {
+                let mut args: Vec<Option<V>> = args.into_iter().map(Some).collect();
+                to.extend(order.iter().map(|(i, last)| {
+                    let v = match args.get_mut(*i) {
+                        Some(slot) if *last => slot.take(),
+                        Some(slot) => slot.clone(),
+                        None => None,
+                    };
+                    v.unwrap_or(V::Null(Ty::Text))
+                }));
+            }
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
-    use super::shift_params;
+    use super::{anonymous_params, shift_params, Ty, V};
 
     fn check(sql: &str, offset: usize, expected: &str) {
         // The second time from the thread's cache.
@@ -572,5 +663,47 @@ mod tests {
         check("", 4, "");
         check("SELECT $1, $2", 7, "SELECT $8, $9");
         check("SELECT $1, $2", 0, "SELECT $1, $2");
+    }
+
+    /// `sql` with arguments 1, 2, … as many as `given`; `expected_args` lists the arguments
+    /// passed, 0 for NULL.
+    fn check_anonymous(sql: &str, given: i64, expected: &str, expected_args: &[i64]) {
+        for _ in 0..2 {
+            let (mut out, mut to) = (String::from("SELECT 1;\n"), vec![V::I64(-1)]);
+            anonymous_params(sql, (1..=given).map(V::I64).collect(), &mut out, &mut to);
+            assert_eq!(out, format!("SELECT 1;\n{expected}"), "{sql}");
+            let args: Vec<i64> = to[1..]
+                .iter()
+                .map(|v| match v {
+                    V::I64(x) => *x,
+                    V::Null(Ty::Text) => 0,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(args, expected_args, "{sql} with {given} arguments");
+            assert_eq!(to[0], V::I64(-1), "the arguments before are kept");
+        }
+    }
+
+    #[test]
+    fn parameters_are_made_anonymous() {
+        check_anonymous("SELECT $1, $2", 2, "SELECT ?, ?", &[1, 2]);
+        check_anonymous("SELECT $2, $1", 2, "SELECT ?, ?", &[2, 1]);
+        check_anonymous("SELECT $1 WHERE x = $1", 1, "SELECT ? WHERE x = ?", &[1, 1]);
+        check_anonymous("SELECT $1, $3", 3, "SELECT ?, ?", &[1, 3]);
+        check_anonymous("SELECT $1", 3, "SELECT ?", &[1]);
+        check_anonymous("SELECT $1, $2", 1, "SELECT ?, ?", &[1, 0]);
+        check_anonymous("SELECT $2", 1, "SELECT ?", &[0]);
+        check_anonymous("VALUES ($9, $10)", 10, "VALUES (?, ?)", &[9, 10]);
+        check_anonymous("SELECT '$1', \"$2\", $1", 1, "SELECT '$1', \"$2\", ?", &[1]);
+        check_anonymous(
+            "SELECT value->>'$.a' WHERE x = $1",
+            1,
+            "SELECT value->>'$.a' WHERE x = ?",
+            &[1],
+        );
+        check_anonymous("SELECT $ FROM t", 0, "SELECT $ FROM t", &[]);
+        check_anonymous("SAVEPOINT one", 0, "SAVEPOINT one", &[]);
+        check_anonymous("", 2, "", &[]);
     }
 }

@@ -36,7 +36,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Either, Executor, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{args, map_err, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
+use super::sql::{anonymous_params, args, map_err, Conn, Dialect, Done, Row, Stmt, Ty, V};
 use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
 use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
 
@@ -928,9 +928,8 @@ async fn run_script(
         let mut args = Vec::with_capacity(stmts.iter().map(|s| s.args.len()).sum());
         let mut cols = Vec::with_capacity(stmts.len());
         for s in stmts {
-            shift_params(&s.sql, args.len(), &mut sql);
+            anonymous_params(&s.sql, s.args, &mut sql, &mut args);
             sql.push_str(";\n");
-            args.extend(s.args);
             cols.push(s.cols);
         }
         let q = args.into_iter().fold(sqlx::query(&sql), bind);

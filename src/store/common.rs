@@ -567,7 +567,7 @@ fn merge_write(same: Vec<Write>) -> Result<Write, StoreError> {
     let rows = same.iter().try_fold(0, |acc, w| w.rows.map(|r| acc + r));
     let stmt = match merge {
         Some(Merge::Values { template, width }) => Stmt::exec(
-            template.replace("{rows}", &values_rows(same.len(), width)),
+            template.replace("{rows}", &values_rows(same.len(), width, 1)),
             same.into_iter().flat_map(|w| w.stmt.args).collect(),
         ),
         Some(Merge::Json) => {
@@ -644,8 +644,9 @@ enum Merge {
     Json,
 }
 
-/// `($1, $2), ($3, $4)`: `n` rows of `width` parameters for a `VALUES` list.
-fn values_rows(n: usize, width: usize) -> String {
+/// `($1, $2), ($3, $4)`: `n` rows of `width` parameters for a `VALUES` list, numbered from
+/// `$first`.
+fn values_rows(n: usize, width: usize, first: usize) -> String {
     let mut out = String::with_capacity(n * width * 5);
     for r in 0..n {
         if r > 0 {
@@ -657,7 +658,7 @@ fn values_rows(n: usize, width: usize) -> String {
                 out.push_str(", ");
             }
             out.push('$');
-            out.push_str(&(r * width + c + 1).to_string());
+            out.push_str(&(r * width + c + first).to_string());
         }
         out.push(')');
     }
@@ -686,7 +687,7 @@ impl Write {
         let width = row.len();
         let mut w = Write::new(
             what,
-            template.replace("{rows}", &values_rows(1, width)),
+            template.replace("{rows}", &values_rows(1, width, 1)),
             row,
             rows,
         );
@@ -701,10 +702,10 @@ impl Write {
         w
     }
 
-    /// A mergeable write that touches no rows for this message: left out when the message is
-    /// written alone.
+    /// A mergeable write that touches no rows for this message, or a write with no statement
+    /// ([`rows_write`] of no rows): left out when the message is written alone.
     fn is_empty(&self) -> bool {
-        self.merge.is_some() && self.rows == Some(0)
+        (self.merge.is_some() || self.stmt.sql.is_empty()) && self.rows == Some(0)
     }
 
     /// This write's rows are read by later writes, as `name` with `columns` in one statement.
@@ -836,6 +837,175 @@ fn json_rows<C: Conn>(c: &C, n: usize) -> String {
 /// A JSON array (of rows) as a text parameter.
 fn json_param<T: serde::Serialize>(rows: &T) -> V {
     V::Text(serde_json::to_string(rows).expect("rows serialise to JSON"))
+}
+
+/// Where a [`rows_write`] statement takes its rows from (its `FROM` item).
+const ROWS: &str = "{rows}";
+
+/// The size of the `VALUES` lists of one message's [`rows_write`]s on SQLite: the next power
+/// of two from [`ListSize::MIN`] up to [`ListSize::MAX`] that holds the most rows any of them
+/// writes; `None` above, where they are JSON arrays. A message's lists all have the same
+/// size, so that the texts of its script are few (sqlx keeps a prepared script by its whole
+/// text): one per size and the writes that have rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ListSize(Option<usize>);
+
+impl ListSize {
+    const MIN: usize = 4;
+    const MAX: usize = 32;
+
+    fn holding(rows: usize) -> ListSize {
+        ListSize((rows <= Self::MAX).then(|| rows.next_power_of_two().max(Self::MIN)))
+    }
+}
+
+/// A write of several rows of one message (a request's items, their reasons, a permit's
+/// items, a declaration's lines…): `sql` reads each row's fields as `j.value ->> i` from the
+/// `FROM` item [`ROWS`], and takes the parameters `before` as `$1`, `$2`….
+///
+/// On PostgreSQL the rows are one JSON array parameter after them, so that the same write of a
+/// group's requests joins into one statement ([`Merge::Json`], for a write without `before`).
+/// On SQLite, which writes each message alone, they are a `VALUES` list of plain parameters
+/// of the message's [`ListSize`], the rows after the message's own all NULL and left out, and
+/// each `j.value ->> i` reads `j.column{i + 1}`: parsing the array and walking each element
+/// for every field took a tenth of the gateway's instructions for a permit request. Every
+/// row's first field is never NULL.
+fn rows_write<C: Conn>(
+    c: &C,
+    what: &'static str,
+    sql: &str,
+    before: Vec<V>,
+    rows: Vec<Vec<V>>,
+    size: ListSize,
+) -> Result<Write, StoreError> {
+    let n = rows.len() as u64;
+    let width = rows.first().map_or(0, Vec::len);
+    if let Some(row) = rows
+        .iter()
+        .find(|r| r.len() != width || matches!(r.first(), None | Some(V::Null(_))))
+    {
+        return Err(StoreError::Invalid(format!(
+            "{what}: a row of {} fields among rows of {width}, or without its first field",
+            row.len()
+        )));
+    }
+    let list = match (c.dialect(), size.0) {
+        (Dialect::Sqlite, Some(list)) if rows.len() <= list => list,
+        _ => {
+            let sql = sql.replace(ROWS, &json_rows(c, before.len() + 1));
+            let json = json_array(what, &rows)?;
+            if before.is_empty() {
+                return Ok(Write::json(what, sql, json, n));
+            }
+            let mut args = before;
+            args.push(json);
+            return Ok(Write::new(what, sql, args, n));
+        }
+    };
+    if rows.is_empty() {
+        // Nothing to write: left out (`Write::is_empty`).
+        return Ok(Write::new(what, String::new(), Vec::new(), 0));
+    }
+    let first = before.len() + 1;
+    let mut args = before;
+    args.reserve(list * width);
+    args.extend(rows.into_iter().flatten());
+    args.resize(first - 1 + list * width, V::Null(Ty::Text));
+    Ok(Write::new(
+        what,
+        values_sql(sql, list, width, first),
+        args,
+        n,
+    ))
+}
+
+/// Rows as a JSON array of arrays, as a text parameter.
+fn json_array(what: &str, rows: &[Vec<V>]) -> Result<V, StoreError> {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(rows.len() * 160 + 2);
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        out.push_str(if i == 0 { "[" } else { ",[" });
+        for (k, v) in row.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            match v {
+                V::Null(_) => out.push_str("null"),
+                V::I64(x) => write!(out, "{x}").expect("writes to a String"),
+                V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                V::Text(t) => out.push_str(&serde_json::to_string(t).expect("strings serialise")),
+                V::Date(d) => write!(out, "\"{d}\"").expect("writes to a String"),
+                other => {
+                    return Err(StoreError::Invalid(format!(
+                        "{what}: {other:?} in a JSON row"
+                    )))
+                }
+            }
+        }
+        out.push(']');
+    }
+    out.push(']');
+    Ok(V::Text(out))
+}
+
+/// Statements with `VALUES` lists that a thread made, by their template and size.
+type ValuesSql = rustc_hash::FxHashMap<String, Vec<((usize, usize, usize), String)>>;
+
+thread_local! {
+    /// The same few statements are made for every message: kept, as their anonymous forms
+    /// are ([`super::sql::anonymous_params`]).
+    static VALUES_SQL: std::cell::RefCell<ValuesSql> = std::cell::RefCell::default();
+}
+
+/// `sql` reading the rows of a `VALUES` list of `rows` rows of `width` fields whose first
+/// field is not NULL, its parameters numbered from `$first`: [`ROWS`] replaced by the list,
+/// and every `j.value ->> i` by the list's column `i + 1`.
+fn values_sql(sql: &str, rows: usize, width: usize, first: usize) -> String {
+    VALUES_SQL.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, s)) = cache
+            .get(sql)
+            .and_then(|v| v.iter().find(|(size, _)| *size == (rows, width, first)))
+        {
+            return s.clone();
+        }
+        let from = format!(
+            "(SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL) AS j",
+            values_rows(rows, width, first)
+        );
+        let made = value_columns(&sql.replace(ROWS, &from));
+        if cache.len() >= 1024 && !cache.contains_key(sql) {
+            cache.clear();
+        }
+        cache
+            .entry(sql.to_owned())
+            .or_default()
+            .push(((rows, width, first), made.clone()));
+        made
+    })
+}
+
+/// `sql` with every `j.value ->> i` read from the `VALUES` list's column `i + 1`.
+fn value_columns(sql: &str) -> String {
+    const FIELD: &str = "j.value ->> ";
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find(FIELD) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + FIELD.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[..digits].parse::<usize>() {
+            Ok(i) => {
+                out.push_str("j.column");
+                out.push_str(&(i + 1).to_string());
+            }
+            Err(_) => out.push_str(FIELD),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1391,17 +1561,16 @@ async fn store_request<C: Conn>(
         .source(src.requests, "id, request_id"),
     );
 
-    // The items, their reasons and the permit's items each in one statement over a JSON array
-    // of rows (one fixed statement whatever the number of items). Items are inserted in the
-    // order of the decision.
-    let items: Vec<_> = decision
+    // The items, their reasons and the permit's items each in one statement over their rows
+    // (`rows_write`), in lists of one size. Items are inserted in the order of the decision.
+    let items: Vec<Vec<V>> = decision
         .items
         .iter()
         .enumerate()
         .map(|(pos, item)| {
             let g = by_number[&item.item_number];
-            (
-                pos,
+            args![
+                pos as i64,
                 item.item_number,
                 item.invoice_item_number,
                 item.hs_code.as_str(),
@@ -1417,13 +1586,33 @@ async fn store_request<C: Conn>(
                 item.approved_quantity.as_ref().map(|q| milli(q.amount)),
                 item.approved_quantity.as_ref().map(|q| q.unit.as_str()),
                 request_id.as_str(),
-            )
+            ]
         })
         .collect();
+    let reasons: Vec<Vec<V>> = decision
+        .items
+        .iter()
+        .flat_map(|item| {
+            item.reasons.iter().enumerate().map(|(seq, r)| {
+                args![
+                    item.item_number,
+                    seq as i64,
+                    r.code.code(),
+                    r.field.as_str(),
+                    r.message_th.as_str(),
+                    r.message_en.as_str(),
+                    request_id.as_str(),
+                ]
+            })
+        })
+        .collect();
+    // A permit's items are some of the request's.
+    let size = ListSize::holding(items.len().max(reasons.len()));
     writes.push(
-        Write::json(
+        rows_write(
+            c,
             "the request's items",
-            format!(
+            &format!(
             "INSERT INTO request_items (request_pk, item_number, invoice_item_number, hs_code, \
              country_of_origin, description, brand, model, quantity_milli, unit, special_purpose, \
              status, standard, approved_milli, approved_unit) \
@@ -1432,44 +1621,28 @@ async fn store_request<C: Conn>(
              j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7, \
              CAST(j.value ->> 8 AS BIGINT), j.value ->> 9, j.value ->> 10, j.value ->> 11, \
              j.value ->> 12, CAST(j.value ->> 13 AS BIGINT), j.value ->> 14 \
-             FROM {} ORDER BY 1, CAST(j.value ->> 0 AS BIGINT)",
+             FROM {ROWS} ORDER BY 1, CAST(j.value ->> 0 AS BIGINT)",
             src.requests,
-            json_rows(c, 1),
         ),
-            json_param(&items),
-            items.len() as u64,
-        )
+            Vec::new(),
+            items,
+            size,
+        )?
         .source(src.items, "id, request_pk, item_number"),
     );
-    let reasons: Vec<(u16, usize, &str, &str, &str, &str, &str)> = decision
-        .items
-        .iter()
-        .flat_map(|item| {
-            item.reasons.iter().enumerate().map(|(seq, r)| {
-                (
-                    item.item_number,
-                    seq,
-                    r.code.code(),
-                    r.field.as_str(),
-                    r.message_th.as_str(),
-                    r.message_en.as_str(),
-                    request_id.as_str(),
-                )
-            })
-        })
-        .collect();
-    writes.push(Write::json(
+    writes.push(rows_write(
+        c,
         "the items' reasons",
-        format!(
+        &format!(
             "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
              SELECT {}, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
-             j.value ->> 4, j.value ->> 5 FROM {}",
+             j.value ->> 4, j.value ->> 5 FROM {ROWS}",
             item_pk(src, 6, 0),
-            json_rows(c, 1),
         ),
-        json_param(&reasons),
-        reasons.len() as u64,
-    ));
+        Vec::new(),
+        reasons,
+        size,
+    )?);
 
     let permit = match permit_dates {
         None => None,
@@ -1570,22 +1743,41 @@ async fn store_request<C: Conn>(
             .collect(),
     };
     on_permit.sort_by_key(|row| row.0);
-    writes.push(Write::json(
+    let on_permit: Vec<Vec<V>> = on_permit
+        .into_iter()
+        .map(
+            |(item, number, request, invoice_item, hs, country, unit, status, amount)| {
+                args![
+                    item,
+                    number,
+                    request,
+                    invoice_item,
+                    hs,
+                    country,
+                    unit,
+                    status,
+                    amount
+                ]
+            },
+        )
+        .collect();
+    writes.push(rows_write(
+        c,
         "the permit's items",
-        format!(
+        &format!(
             "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
              hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
              SELECT (SELECT p.id FROM {} p WHERE p.permit_number = j.value ->> 1), {}, \
              CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 3 AS BIGINT), j.value ->> 4, \
              j.value ->> 5, j.value ->> 6, j.value ->> 7, CAST(j.value ->> 8 AS BIGINT), 0 \
-             FROM {} ORDER BY 1, 3",
+             FROM {ROWS} ORDER BY 1, 3",
             src.permits,
             item_pk(src, 2, 0),
-            json_rows(c, 1),
         ),
-        json_param(&on_permit),
-        on_permit.len() as u64,
-    ));
+        Vec::new(),
+        on_permit,
+        size,
+    )?);
 
     let (th, en) = decision_summary(&decision, permit.as_ref());
     writes.push(Write::values(
@@ -2217,8 +2409,8 @@ async fn declaration_check<C: Conn>(
     ));
 
     let mut lines = Vec::with_capacity(states.len());
-    let mut line_rows = Vec::with_capacity(states.len());
-    let mut reason_rows = Vec::new();
+    let mut line_rows: Vec<Vec<V>> = Vec::with_capacity(states.len());
+    let mut reason_rows: Vec<Vec<V>> = Vec::new();
     for (pos, (s, line)) in states.into_iter().zip(&d.lines).enumerate() {
         let remaining = s.item.map(|i| Quantity {
             amount: i
@@ -2227,8 +2419,8 @@ async fn declaration_check<C: Conn>(
                 .saturating_sub(deducted.get(&i.pk).copied().unwrap_or_default()),
             unit: i.unit.clone(),
         });
-        line_rows.push((
-            pos,
+        line_rows.push(args![
+            pos as i64,
             line.line_number,
             line.permit_number.to_string(),
             s.item.map(|i| i.pk),
@@ -2238,16 +2430,16 @@ async fn declaration_check<C: Conn>(
             s.result.code(),
             remaining.as_ref().map(|q| milli(q.amount)),
             remaining.as_ref().map(|q| q.unit.to_string()),
-        ));
+        ]);
         for (seq, r) in s.reasons.iter().enumerate() {
-            reason_rows.push((
+            reason_rows.push(args![
                 line.line_number,
-                seq,
+                seq as i64,
                 r.code.code(),
-                r.field.clone(),
-                r.message_th.clone(),
-                r.message_en.clone(),
-            ));
+                &r.field,
+                &r.message_th,
+                &r.message_en,
+            ]);
         }
         lines.push(DeclarationLineResult {
             line_number: line.line_number,
@@ -2256,9 +2448,15 @@ async fn declaration_check<C: Conn>(
             reasons: s.reasons,
         });
     }
-    writes.push(Write::new(
+    let off_rows: Vec<Vec<V>> = deducted
+        .iter()
+        .map(|(pk, q)| args![*pk, milli(*q)])
+        .collect();
+    let size = ListSize::holding(line_rows.len().max(reason_rows.len()).max(off_rows.len()));
+    writes.push(rows_write(
+        c,
         "the declaration's lines",
-        format!(
+        &format!(
             "INSERT INTO declaration_lines (declaration_pk, line_number, permit_number, \
              permit_item_pk, invoice_item_number, quantity_milli, unit, result, remaining_milli, \
              remaining_unit) \
@@ -2266,42 +2464,43 @@ async fn declaration_check<C: Conn>(
              CAST(j.value ->> 3 AS BIGINT), CAST(j.value ->> 4 AS BIGINT), \
              CAST(j.value ->> 5 AS BIGINT), j.value ->> 6, j.value ->> 7, \
              CAST(j.value ->> 8 AS BIGINT), j.value ->> 9 \
-             FROM declarations d, {} WHERE d.declaration_number = $1 \
-             ORDER BY CAST(j.value ->> 0 AS BIGINT)",
-            json_rows(c, 2)
+             FROM declarations d, {ROWS} WHERE d.declaration_number = $1 \
+             ORDER BY CAST(j.value ->> 0 AS BIGINT)"
         ),
-        args![&d.declaration_number, json_param(&line_rows)],
-        line_rows.len() as u64,
-    ));
+        args![&d.declaration_number],
+        line_rows,
+        size,
+    )?);
     if !reason_rows.is_empty() {
-        writes.push(Write::new(
+        writes.push(rows_write(
+            c,
             "the lines' reasons",
-            format!(
+            &format!(
                 "INSERT INTO line_reasons (line_pk, seq, code, field, message_th, message_en) \
                  SELECT dl.id, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
                  j.value ->> 4, j.value ->> 5 \
-                 FROM declarations d JOIN declaration_lines dl ON dl.declaration_pk = d.id, {} \
+                 FROM declarations d JOIN declaration_lines dl ON dl.declaration_pk = d.id, {ROWS} \
                  WHERE d.declaration_number = $1 \
-                 AND dl.line_number = CAST(j.value ->> 0 AS BIGINT)",
-                json_rows(c, 2)
+                 AND dl.line_number = CAST(j.value ->> 0 AS BIGINT)"
             ),
-            args![&d.declaration_number, json_param(&reason_rows)],
-            reason_rows.len() as u64,
-        ));
+            args![&d.declaration_number],
+            reason_rows,
+            size,
+        )?);
     }
     if !deducted.is_empty() {
-        let rows: Vec<(i64, i64)> = deducted.iter().map(|(pk, q)| (*pk, milli(*q))).collect();
-        writes.push(Write::new(
+        writes.push(rows_write(
+            c,
             "the write-off records",
-            format!(
-                "INSERT INTO write_offs (declaration_pk, permit_item_pk, amount_milli, restored) \
-                 SELECT d.id, CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 1 AS BIGINT), $3 \
-                 FROM declarations d, {} WHERE d.declaration_number = $1",
-                json_rows(c, 2)
+            &format!(
+                "INSERT INTO write_offs (declaration_pk, permit_item_pk, amount_milli) \
+                 SELECT d.id, CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 1 AS BIGINT) \
+                 FROM declarations d, {ROWS} WHERE d.declaration_number = $1"
             ),
-            args![&d.declaration_number, json_param(&rows), false],
-            rows.len() as u64,
-        ));
+            args![&d.declaration_number],
+            off_rows,
+            size,
+        )?);
         let dn = &d.declaration_number;
         for (pk, q) in &deducted {
             let item = read
@@ -2639,7 +2838,7 @@ async fn insert_chunked<C: Conn, T>(
     for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO {table_and_cols} VALUES {}",
-            values_rows(chunk.len(), ncols)
+            values_rows(chunk.len(), ncols, 1)
         );
         let mut args = Vec::with_capacity(chunk.len() * ncols);
         for row in chunk {
@@ -3042,7 +3241,76 @@ pub(crate) async fn set_licence_status<C: Conn>(
 
 #[cfg(test)]
 mod tests {
-    use super::new_request_id;
+    use super::{new_request_id, value_columns, values_sql, ListSize};
+
+    fn check(sql: &str, expected: &str) {
+        assert_eq!(value_columns(sql), expected, "{sql}");
+    }
+
+    #[test]
+    fn fields_of_json_rows_read_columns_of_a_values_list() {
+        check("SELECT j.value ->> 0", "SELECT j.column1");
+        check("SELECT j.value ->> 15, x", "SELECT j.column16, x");
+        check(
+            "CAST(j.value ->> 1 AS BIGINT), j.value ->> 2",
+            "CAST(j.column2 AS BIGINT), j.column3",
+        );
+        check("SELECT j.value ->> x", "SELECT j.value ->> x");
+        check("SELECT j.value ->> ", "SELECT j.value ->> ");
+        check("SELECT k.value ->> 1", "SELECT k.value ->> 1");
+        check("", "");
+    }
+
+    #[test]
+    fn a_values_statement_is_made_for_its_size() {
+        let sql = "INSERT INTO t (a, b) SELECT j.value ->> 1, j.value ->> 0 FROM {rows}";
+        for _ in 0..2 {
+            assert_eq!(
+                values_sql(sql, 2, 2, 1),
+                "INSERT INTO t (a, b) SELECT j.column2, j.column1 FROM (SELECT * FROM \
+                 (VALUES ($1, $2), ($3, $4)) WHERE column1 IS NOT NULL) AS j"
+            );
+            assert_eq!(
+                values_sql(sql, 1, 2, 1),
+                "INSERT INTO t (a, b) SELECT j.column2, j.column1 FROM (SELECT * FROM \
+                 (VALUES ($1, $2)) WHERE column1 IS NOT NULL) AS j"
+            );
+            assert_eq!(
+                values_sql(
+                    "SELECT j.value ->> 0 FROM t, {rows} WHERE t.x = $1",
+                    2,
+                    1,
+                    2
+                ),
+                "SELECT j.column1 FROM t, (SELECT * FROM (VALUES ($2), ($3)) \
+                 WHERE column1 IS NOT NULL) AS j WHERE t.x = $1"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_have_a_few_sizes() {
+        let sizes: Vec<(usize, Option<usize>)> = [0, 1, 4, 5, 8, 9, 16, 17, 32, 33, 1000]
+            .into_iter()
+            .map(|n| (n, ListSize::holding(n).0))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                (0, Some(4)),
+                (1, Some(4)),
+                (4, Some(4)),
+                (5, Some(8)),
+                (8, Some(8)),
+                (9, Some(16)),
+                (16, Some(16)),
+                (17, Some(32)),
+                (32, Some(32)),
+                (33, None),
+                (1000, None)
+            ]
+        );
+    }
 
     #[test]
     fn request_ids_grow_in_the_order_they_are_drawn() {

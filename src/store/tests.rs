@@ -120,6 +120,7 @@ contract!(
     permit_in_use_blocks_replacement_and_cancellation,
     unknown_reference_cannot_be_replaced,
     identical_resend_and_duplicate_reference,
+    requests_of_every_size_are_rebuilt_from_their_rows,
     concurrent_resends_of_one_reference_share_one_decision,
     permit_numbers_are_unique_and_increasing,
     special_usage_sums_per_importer_purpose_and_year,
@@ -1050,6 +1051,56 @@ async fn identical_resend_and_duplicate_reference(store: &Store) {
         h.permit(store, "m-id-4", other).await.decision,
         RequestDecision::Approved
     );
+}
+
+/// The rows of a request's items, their reasons and its permit's items are written in lists
+/// of a few sizes, or as JSON above them: at every count, what an identical resend rebuilds
+/// from them is the first answer. Requests of an even count have rejected items (a rejected
+/// item rejects the request), the others get a permit.
+async fn requests_of_every_size_are_rebuilt_from_their_rows(store: &Store) {
+    let h = Harness::new();
+    for n in [1u16, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 32, 33, 64, 65] {
+        let rejecting = n % 2 == 0;
+        let rejected = |i: u16| rejecting && i % 6 == 1;
+        let descriptions: Vec<String> = (1..=n)
+            .map(|i| match i % 6 {
+                _ if rejected(i) => format!("REJECT item {i}"),
+                0 => format!("HOLD item {i}"),
+                _ => format!("item {i}"),
+            })
+            .collect();
+        let counts: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+        let items: Vec<(u16, u16, &str, &str)> = (1..=n)
+            .map(|i| {
+                let k = usize::from(i - 1);
+                (i, n + 1 - i, counts[k].as_str(), descriptions[k].as_str())
+            })
+            .collect();
+        let reference = format!("REF-SIZE-{n}");
+        let req = request(&reference, Function::Original, &items);
+        let first = h.permit(store, &format!("m-size-{n}"), req.clone()).await;
+        assert_eq!(first.items.len(), usize::from(n), "{n} items");
+        let again = h.permit(store, &format!("m-size-{n}-again"), req).await;
+        assert_eq!(again, first, "{n} items rebuilt from their rows");
+        assert_eq!(
+            first.items.iter().filter(|i| !i.reasons.is_empty()).count(),
+            (1..=n).filter(|i| rejected(*i)).count() + usize::from(n / 6),
+            "{n} items: one reason for each rejected or held item"
+        );
+        if rejecting {
+            assert_eq!(first.permit, None, "{n} items");
+            continue;
+        }
+        let permit = first.permit.expect("a permit").number;
+        let expected: Vec<(Amount, Amount)> = (1..=n)
+            .map(|i| (Amount::ZERO, amount(&i.to_string())))
+            .collect();
+        assert_eq!(
+            quantities(store, permit).await,
+            expected,
+            "{n} items: the permit's items"
+        );
+    }
 }
 
 async fn concurrent_resends_of_one_reference_share_one_decision(store: &Store) {

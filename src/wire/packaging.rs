@@ -189,18 +189,10 @@ fn percent_decode(s: &str) -> String {
 /// First position of `needle` in `hay` at or after `from`: skips to candidates by the
 /// needle's first byte, then compares (linear in practice for MIME boundaries).
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let (&first, _) = needle.split_first()?;
-    let last_start = hay.len().checked_sub(needle.len())?;
-    let mut i = from;
-    while i <= last_start {
-        let p = hay[i..=last_start].iter().position(|&b| b == first)?;
-        let at = i + p;
-        if hay[at..].starts_with(needle) {
-            return Some(at);
-        }
-        i = at + 1;
+    if needle.is_empty() {
+        return None;
     }
-    None
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
 }
 
 /// Positions of delimiter lines `--boundary` that start a line: (start of the line ending
@@ -209,9 +201,10 @@ fn delimiters(body: &[u8], boundary: &[u8]) -> Vec<(usize, usize)> {
     let mut dash = Vec::with_capacity(boundary.len() + 2);
     dash.extend_from_slice(b"--");
     dash.extend_from_slice(boundary);
+    let finder = memchr::memmem::Finder::new(&dash);
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(p) = find(body, &dash, from) {
+    while let Some(p) = finder.find(&body[from..]).map(|p| p + from) {
         let at_line_start = p == 0 || body[p - 1] == b'\n';
         if at_line_start {
             let content_end = if p == 0 {
@@ -248,7 +241,7 @@ pub fn parse_multipart(ct: &ContentType, body: &[u8]) -> Result<Multipart, MimeE
             break; // close delimiter; what follows is the epilogue
         }
         // Transport padding, then the end of the delimiter line.
-        let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
+        let Some(nl) = memchr::memchr(b'\n', rest) else {
             break;
         };
         if rest[..nl]
@@ -294,7 +287,8 @@ fn parse_part(raw: &[u8]) -> Result<Part, MimeError> {
         (&raw[..0], &raw[1..])
     } else {
         let crlf = find(raw, b"\r\n\r\n", 0).map(|p| (p, p + 4));
-        let lf = find(raw, b"\n\n", 0).map(|p| (p, p + 2));
+        // An LF LF after the CRLF CRLF is not looked for: the body is not scanned again.
+        let lf = find(&raw[..crlf.map_or(raw.len(), |c| c.0)], b"\n\n", 0).map(|p| (p, p + 2));
         let sep = match (crlf, lf) {
             (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
             (a, b) => a.or(b),

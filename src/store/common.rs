@@ -427,8 +427,14 @@ async fn new_permit_request<C: Conn>(
     let Some((resp, body)) = decided_without_reads(c, meta, req, ctx).await? else {
         return Ok(None);
     };
+    // A script that meets a stored MessageId or reference is undone, and the message takes
+    // the general path: back to the script's savepoint, or, where a failure sends the whole
+    // transaction back to run again with savepoints, by failing.
+    let guarded = !c.runs_again_on_failure();
     let mut writes = Vec::with_capacity(body.len() + 5);
-    writes.push(Write::control("SAVEPOINT one_script"));
+    if guarded {
+        writes.push(Write::control("SAVEPOINT one_script"));
+    }
     writes.push(Write {
         what: "the claim",
         stmt: claim_stmt(meta, true),
@@ -438,10 +444,12 @@ async fn new_permit_request<C: Conn>(
     });
     writes.extend(body);
     let reply = reply_writes(meta, ctx, &resp, ReplyRow::Update, &mut writes);
-    writes.push(Write::control("RELEASE SAVEPOINT one_script"));
+    if guarded {
+        writes.push(Write::control("RELEASE SAVEPOINT one_script"));
+    }
     match run_writes(c, writes).await {
         Ok(()) => Ok(Some(Outcome::New(reply))),
-        Err(StoreError::Conflict(e)) => {
+        Err(StoreError::Conflict(e)) if guarded => {
             tracing::debug!(message_id = %meta.message_id, error = %e, "one-script path declined");
             c.exec("ROLLBACK TO SAVEPOINT one_script", Vec::new())
                 .await?;

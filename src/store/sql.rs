@@ -285,6 +285,13 @@ pub(crate) trait Conn: Send {
         false
     }
 
+    /// Whether a failure of the caller's job rolls back its whole transaction, which then runs
+    /// again with the job in a savepoint of its own (the SQLite writer's batches without
+    /// savepoints): the job needs no savepoint of its own to undo a part of its work and go on.
+    fn runs_again_on_failure(&self) -> bool {
+        false
+    }
+
     /// Whether the writes of a new permit request go to the database as one statement of
     /// data-modifying common table expressions, outside any transaction of the caller
     /// (PostgreSQL's one-statement path): the statement is its own transaction.

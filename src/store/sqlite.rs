@@ -11,11 +11,13 @@
 //!
 //! Every write is a job sent to the writer task over a bounded channel. The writer takes the
 //! jobs that are queued (up to [`MAX_BATCH`]; under load, those that arrived while the previous
-//! batch ran), runs them in one `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` per job (a
-//! failing job rolls back only itself and gets its own error), commits, and only then answers
-//! each job. A job runs its statements in few round trips to the connection's thread
-//! ([`Conn::script`]). Durability is WAL
-//! with `synchronous=NORMAL`: a committed transaction survives a process crash.
+//! batch ran), runs them in one `BEGIN IMMEDIATE` transaction, commits, and only then answers
+//! each job. Jobs that can run again (the messages) run without savepoints; when one fails,
+//! the transaction is rolled back and the batch runs again with a `SAVEPOINT` per job, as
+//! other batches do, so that a failing job rolls back only itself and gets its own error. A
+//! job runs its statements in few round trips to the connection's thread ([`Conn::script`]).
+//! Durability is WAL with `synchronous=NORMAL`: a committed transaction survives a process
+//! crash.
 
 use std::any::Any;
 use std::future::Future;
@@ -50,7 +52,42 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 type JobResult = Result<Box<dyn Any + Send>, StoreError>;
 type JobFuture<'c> = Pin<Box<dyn Future<Output = JobResult> + Send + 'c>>;
-type Work = Box<dyn for<'c> FnOnce(&'c mut WriterConn) -> JobFuture<'c> + Send>;
+type OnceFn = Box<dyn for<'c> FnOnce(&'c mut WriterConn) -> JobFuture<'c> + Send>;
+type AgainFn = Box<dyn for<'c> Fn(&'c mut WriterConn) -> JobFuture<'c> + Send>;
+
+/// What a job does on the writer's connection.
+enum Work {
+    /// Runs once: the batch gives it a savepoint of its own.
+    Once(Option<OnceFn>),
+    /// Can run again from the start. A batch of such jobs runs without savepoints (SQLite
+    /// copies every page a savepoint's statements change first, a twentieth of the
+    /// instructions of a permit request); when one of them fails, the batch is rolled back and
+    /// runs again with them.
+    Again(AgainFn),
+}
+
+/// A job's future with its result's type erased, as the writer keeps it.
+fn erased<'c, T: Send + 'static>(
+    fut: Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>,
+) -> JobFuture<'c> {
+    Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+}
+
+impl Work {
+    fn call<'c>(&mut self, c: &'c mut WriterConn) -> JobFuture<'c> {
+        match self {
+            Work::Once(f) => match f.take() {
+                Some(f) => f(c),
+                None => Box::pin(async {
+                    Err(StoreError::Database(
+                        "a job that runs once ran again".into(),
+                    ))
+                }),
+            },
+            Work::Again(f) => f(c),
+        }
+    }
+}
 
 /// The writer's connection as its jobs see it. The transaction statements the writer owes
 /// (`BEGIN IMMEDIATE`, the previous job's `RELEASE SAVEPOINT`, this job's `SAVEPOINT`) wait in
@@ -70,6 +107,9 @@ pub(crate) struct WriterConn {
     trips: u64,
     /// Whether the writer shares its CPU with SQLite's thread (see [`run_script`]).
     shares_cpu: bool,
+    /// The job runs without a savepoint, and its batch runs again with them if it fails
+    /// ([`Work::Again`]).
+    unguarded: bool,
 }
 
 /// Permit serials drawn by the writer without a round trip. The `counters` row stays the
@@ -176,6 +216,10 @@ impl Conn for WriterConn {
         true
     }
 
+    fn runs_again_on_failure(&self) -> bool {
+        self.unguarded
+    }
+
     async fn each_row<F>(
         &mut self,
         sql: &str,
@@ -204,6 +248,7 @@ pub struct WriterStats {
     jobs: AtomicU64,
     round_trips: AtomicU64,
     wal_catch_ups: AtomicU64,
+    reruns: AtomicU64,
     /// Set by a checkpoint that found the WAL longer than [`WAL_RESTART_FRAMES`]: the writer
     /// checkpoints the last frames before its next transaction.
     wal_catch_up_wanted: AtomicBool,
@@ -225,6 +270,10 @@ impl WriterStats {
     /// Checkpoints the writer ran itself so that the WAL could start over.
     pub fn wal_catch_ups(&self) -> u64 {
         self.wal_catch_ups.load(Ordering::Relaxed)
+    }
+    /// Batches run without savepoints that a failing job sent back to run with them.
+    pub fn reruns(&self) -> u64 {
+        self.reruns.load(Ordering::Relaxed)
     }
     /// Adds the writer's round trips, before the jobs they served are answered.
     fn count_trips(&self, w: &mut WriterConn) {
@@ -444,11 +493,29 @@ impl SqliteStore {
             + Send
             + 'static,
     {
+        let work: OnceFn = Box::new(move |c: &mut WriterConn| erased(f(c)));
+        self.submit(Work::Once(Some(work))).await
+    }
+
+    /// Runs `f` as one job of a group-committed transaction, like [`SqliteStore::write`]; `f`
+    /// may be run more than once, each time in a transaction of its own of which only the
+    /// last commits ([`Work::Again`]).
+    pub(crate) async fn write_again<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(
+                &'c mut WriterConn,
+            )
+                -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+            + Send
+            + 'static,
+    {
+        let work: AgainFn = Box::new(move |c: &mut WriterConn| erased(f(c)));
+        self.submit(Work::Again(work)).await
+    }
+
+    async fn submit<T: 'static>(&self, work: Work) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let work: Work = Box::new(move |c: &mut WriterConn| -> JobFuture<'_> {
-            let fut = f(c);
-            Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
-        });
         self.jobs
             .send(Job { work, reply })
             .await
@@ -467,8 +534,12 @@ impl SqliteStore {
         doc: InboundDocument,
         ctx: Ctx,
     ) -> Result<Outcome, StoreError> {
-        self.write(move |c| Box::pin(async move { common::process(c, &meta, &doc, &ctx).await }))
-            .await
+        let message = Arc::new((meta, doc, ctx));
+        self.write_again(move |c| {
+            let m = message.clone();
+            Box::pin(async move { common::process(c, &m.0, &m.1, &m.2).await })
+        })
+        .await
     }
 
     pub async fn replace_refdata(
@@ -560,6 +631,7 @@ async fn writer_loop(
         serials: Serials::default(),
         trips: 0,
         shares_cpu,
+        unguarded: false,
     };
     while let Some(first) = rx.recv().await {
         // A batch is whatever is queued: under load the jobs that arrived while the previous
@@ -765,7 +837,73 @@ impl Future for CatchUnwind<'_> {
     }
 }
 
-async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
+/// Runs a batch in one transaction: without savepoints when every job can run again
+/// ([`Work::Again`]); with them ([`run_guarded`]) when one cannot, or when one of them failed
+/// without them.
+async fn run_batch(w: &mut WriterConn, mut batch: Vec<Job>, stats: &WriterStats) {
+    if batch.iter().all(|j| matches!(j.work, Work::Again(_))) {
+        if let Some(results) = run_unguarded(w, &mut batch, stats).await {
+            for (job, r) in batch.into_iter().zip(results) {
+                let _ = job.reply.send(r);
+            }
+            return;
+        }
+        stats.reruns.fetch_add(1, Ordering::Relaxed);
+    }
+    run_guarded(w, batch, stats).await;
+}
+
+/// Runs the jobs in one transaction without savepoints, and commits it; what each returned.
+/// `None` when a job failed or the commit did: then the transaction is rolled back, and
+/// nothing of it stays.
+async fn run_unguarded(
+    w: &mut WriterConn,
+    batch: &mut [Job],
+    stats: &WriterStats,
+) -> Option<Vec<JobResult>> {
+    w.serials.read_in_this_transaction = false;
+    w.unguarded = true;
+    let mut pending: Vec<&'static str> = vec!["BEGIN IMMEDIATE"];
+    let mut began = false;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        w.prefix.clone_from(&pending);
+        w.sent = false;
+        w.prefix_failed = None;
+        w.owed.clear();
+        let result = CatchUnwind(job.work.call(w)).await;
+        if w.sent {
+            began = true;
+            pending.clear();
+        }
+        if result.is_err() || w.prefix_failed.take().is_some() {
+            break;
+        }
+        results.push(result);
+    }
+    w.unguarded = false;
+    let committed = results.len() == batch.len()
+        && (!began || plain(&mut w.trips, &mut w.conn, "COMMIT").await.is_ok());
+    if committed {
+        if began {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats
+                .jobs
+                .fetch_add(results.len() as u64, Ordering::Relaxed);
+        }
+        stats.count_trips(w);
+        return Some(results);
+    }
+    if began {
+        let _ = plain(&mut w.trips, &mut w.conn, "ROLLBACK").await;
+    }
+    stats.count_trips(w);
+    None
+}
+
+/// Runs the jobs in one transaction with a savepoint per job (but for a job alone): a failing
+/// job rolls back only itself and gets its own error.
+async fn run_guarded(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
     let n = batch.len();
     // A job alone needs no savepoint: when it fails, the transaction is rolled back.
     let single = n == 1;
@@ -776,7 +914,7 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
     let mut done: Vec<(oneshot::Sender<JobResult>, JobResult)> = Vec::with_capacity(n);
     // Set when the transaction can no longer be trusted: every job fails with this error.
     let mut broken: Option<StoreError> = None;
-    for job in batch {
+    for mut job in batch {
         if let Some(e) = &broken {
             done.push((job.reply, Err(e.clone())));
             continue;
@@ -789,7 +927,7 @@ async fn run_batch(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
         w.prefix_failed = None;
         // What a failed job still owed belongs to its rolled-back work.
         w.owed.clear();
-        let result = CatchUnwind((job.work)(w)).await;
+        let result = CatchUnwind(job.work.call(w)).await;
         if let Some(e) = w.prefix_failed.take() {
             broken = Some(e);
             done.push((job.reply, result));

@@ -2304,6 +2304,143 @@ async fn sqlite_failing_job_rolls_back_only_itself() {
     assert_eq!(names, want);
 }
 
+/// Jobs that can run again ([`SqliteStore::write_again`]) run without savepoints; one that
+/// fails sends its batch back, which runs again with them: the others commit once, the failing
+/// one gets its error and leaves nothing.
+#[tokio::test]
+async fn sqlite_failing_job_without_savepoints_runs_its_batch_again() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    let (release, blocker) = hold_writer(s).await;
+    let (batches, reruns) = (s.stats().batches(), s.stats().reruns());
+    let runs: Arc<Vec<AtomicU32>> = Arc::new((0..10).map(|_| AtomicU32::new(0)).collect());
+    let mut tasks = Vec::new();
+    for i in 0..10i64 {
+        let (s, runs) = (s.clone(), runs.clone());
+        tasks.push(tokio::spawn(async move {
+            s.write_again(move |c| {
+                let runs = runs.clone();
+                Box::pin(async move {
+                    use super::sql::{args, Conn};
+                    runs[i as usize].fetch_add(1, Ordering::Relaxed);
+                    // The counters' names are unique: a second insert of one would fail.
+                    c.exec(
+                        "INSERT INTO counters (name, value) VALUES ($1, $2)",
+                        args![format!("again-{i}"), i],
+                    )
+                    .await?;
+                    if i == 4 {
+                        return Err(StoreError::Invalid("job 4 fails after writing".into()));
+                    }
+                    Ok(i)
+                })
+            })
+            .await
+        }));
+    }
+    while s.queued_for_tests() < 10 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.unwrap();
+        if i == 4 {
+            assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+        } else {
+            assert_eq!(r.unwrap(), i as i64);
+        }
+    }
+    let runs: Vec<u32> = runs.iter().map(|r| r.load(Ordering::Relaxed)).collect();
+    assert_eq!(
+        runs,
+        [2, 2, 2, 2, 2, 1, 1, 1, 1, 1],
+        "the jobs up to the failing one ran without savepoints, then all of them with"
+    );
+    assert_eq!(s.stats().reruns(), reruns + 1);
+    assert_eq!(
+        s.stats().batches(),
+        batches + 1,
+        "one transaction committed"
+    );
+    let names: Vec<String> = {
+        let mut c = s.read_conn_for_tests().await;
+        use super::sql::{Conn, Ty};
+        c.rows(
+            "SELECT name FROM counters WHERE name LIKE 'again-%' ORDER BY name",
+            vec![],
+            &[Ty::Text],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect()
+    };
+    let want: Vec<String> = (0..10)
+        .filter(|i| *i != 4)
+        .map(|i| format!("again-{i}"))
+        .collect();
+    assert_eq!(names, want);
+}
+
+/// A known MessageId among new permit requests of one batch: the request's script fails
+/// without its savepoint, and the batch runs again with them, where the copy takes the
+/// general path and gets the stored reply.
+#[tokio::test]
+async fn sqlite_a_copy_among_new_requests_runs_its_batch_again() {
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    let h = Arc::new(Harness::new());
+    let doc = permit_doc("REF-AGAIN-0", &[(1, 1, "1", "fan")]);
+    let first = db
+        .store
+        .process(meta("m-again-0", true), doc.clone(), h.ctx.clone())
+        .await
+        .unwrap();
+    let (release, blocker) = hold_writer(s).await;
+    let (batches, reruns) = (s.stats().batches(), s.stats().reruns());
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (store, h) = (db.store.clone(), h.clone());
+        let (id, doc) = match i {
+            3 => ("m-again-0".to_owned(), doc.clone()),
+            _ => (
+                format!("m-again-{}", i + 10),
+                permit_doc(&format!("REF-AGAIN-{}", i + 10), &[(1, 1, "1", "fan")]),
+            ),
+        };
+        tasks.push(tokio::spawn(async move {
+            store.process(meta(&id, true), doc, h.ctx.clone()).await
+        }));
+        while s.queued_for_tests() < i + 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let o = t.await.unwrap().expect("process");
+        if i == 3 {
+            assert!(o.is_duplicate(), "{o:?}");
+            assert_eq!(o.reply(), first.reply());
+        } else {
+            assert!(!o.is_duplicate(), "{o:?}");
+        }
+    }
+    assert_eq!(s.stats().reruns(), reruns + 1);
+    assert_eq!(s.stats().batches(), batches + 1);
+    for i in [10, 11, 12, 14, 15] {
+        let st = status_by_reference(&db.store, &format!("REF-AGAIN-{i}")).await;
+        assert_eq!(st.history.len(), 1, "one decision for REF-AGAIN-{i}");
+    }
+}
+
 #[tokio::test]
 async fn urls_are_checked() {
     assert!(matches!(

@@ -2181,11 +2181,7 @@ async fn sqlite_new_permit_requests_take_one_round_trip_each() {
             .await
         }));
     }
-    while s.queued_for_tests() < 10 {
-        tokio::task::yield_now().await;
-    }
-    release.send(()).unwrap();
-    blocker.await.unwrap().unwrap();
+    release_when_queued(s, 10, release, blocker).await;
     let mut permits = BTreeSet::new();
     for t in tasks {
         assert!(permits.insert(t.await.unwrap()));
@@ -2248,28 +2244,59 @@ async fn sqlite_failing_job_rolls_back_only_itself() {
     for i in 0..10i64 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.write(move |c| {
-                Box::pin(async move {
-                    use super::sql::{args, Conn};
-                    c.exec(
-                        "INSERT INTO counters (name, value) VALUES ($1, $2)",
-                        args![format!("probe-{i}"), i],
-                    )
-                    .await?;
-                    if i == 4 {
-                        return Err(StoreError::Invalid("job 4 fails after writing".into()));
-                    }
-                    Ok(i)
-                })
-            })
-            .await
+            s.write(move |c| Box::pin(async move { probe_job(c, "probe", i).await }))
+                .await
         }));
     }
-    while s.queued_for_tests() < 10 {
+    release_when_queued(s, 10, release, blocker).await;
+    all_but_job_4_committed(s, tasks, "probe").await;
+    assert_eq!(
+        s.stats().batches(),
+        before + 1,
+        "one transaction for the ten (the blocker ran no statement, so it opened none)"
+    );
+}
+
+/// A job that stores the `counters` row `{prefix}-{i}` and returns `i`; job 4 fails after
+/// its write.
+async fn probe_job(
+    c: &mut super::sqlite::WriterConn,
+    prefix: &str,
+    i: i64,
+) -> Result<i64, StoreError> {
+    use super::sql::{args, Conn};
+    c.exec(
+        "INSERT INTO counters (name, value) VALUES ($1, $2)",
+        args![format!("{prefix}-{i}"), i],
+    )
+    .await?;
+    if i == 4 {
+        return Err(StoreError::Invalid("job 4 fails after writing".into()));
+    }
+    Ok(i)
+}
+
+/// Lets the writer held by [`hold_writer`] go once `jobs` jobs wait behind it.
+async fn release_when_queued(
+    s: &super::sqlite::SqliteStore,
+    jobs: usize,
+    release: tokio::sync::oneshot::Sender<()>,
+    blocker: tokio::task::JoinHandle<Result<(), StoreError>>,
+) {
+    while s.queued_for_tests() < jobs {
         tokio::task::yield_now().await;
     }
     release.send(()).unwrap();
     blocker.await.unwrap().unwrap();
+}
+
+/// Ten jobs that each stored the `counters` row `{prefix}-{i}` and returned `i`, job 4 failing
+/// after its write: it got its own error, the others their numbers, and only their rows stay.
+async fn all_but_job_4_committed(
+    s: &super::sqlite::SqliteStore,
+    tasks: Vec<tokio::task::JoinHandle<Result<i64, StoreError>>>,
+    prefix: &str,
+) {
     for (i, t) in tasks.into_iter().enumerate() {
         let r = t.await.unwrap();
         if i == 4 {
@@ -2278,17 +2305,12 @@ async fn sqlite_failing_job_rolls_back_only_itself() {
             assert_eq!(r.unwrap(), i as i64);
         }
     }
-    assert_eq!(
-        s.stats().batches(),
-        before + 1,
-        "one transaction for the ten (the blocker ran no statement, so it opened none)"
-    );
     let names: Vec<String> = {
         let mut c = s.read_conn_for_tests().await;
         use super::sql::{Conn, Ty};
         c.rows(
-            "SELECT name FROM counters WHERE name LIKE 'probe-%' ORDER BY name",
-            vec![],
+            "SELECT name FROM counters WHERE name LIKE $1 ORDER BY name",
+            super::sql::args![format!("{prefix}-%")],
             &[Ty::Text],
         )
         .await
@@ -2299,7 +2321,7 @@ async fn sqlite_failing_job_rolls_back_only_itself() {
     };
     let want: Vec<String> = (0..10)
         .filter(|i| *i != 4)
-        .map(|i| format!("probe-{i}"))
+        .map(|i| format!("{prefix}-{i}"))
         .collect();
     assert_eq!(names, want);
 }
@@ -2324,36 +2346,16 @@ async fn sqlite_failing_job_without_savepoints_runs_its_batch_again() {
             s.write_again(move |c| {
                 let runs = runs.clone();
                 Box::pin(async move {
-                    use super::sql::{args, Conn};
                     runs[i as usize].fetch_add(1, Ordering::Relaxed);
                     // The counters' names are unique: a second insert of one would fail.
-                    c.exec(
-                        "INSERT INTO counters (name, value) VALUES ($1, $2)",
-                        args![format!("again-{i}"), i],
-                    )
-                    .await?;
-                    if i == 4 {
-                        return Err(StoreError::Invalid("job 4 fails after writing".into()));
-                    }
-                    Ok(i)
+                    probe_job(c, "again", i).await
                 })
             })
             .await
         }));
     }
-    while s.queued_for_tests() < 10 {
-        tokio::task::yield_now().await;
-    }
-    release.send(()).unwrap();
-    blocker.await.unwrap().unwrap();
-    for (i, t) in tasks.into_iter().enumerate() {
-        let r = t.await.unwrap();
-        if i == 4 {
-            assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
-        } else {
-            assert_eq!(r.unwrap(), i as i64);
-        }
-    }
+    release_when_queued(s, 10, release, blocker).await;
+    all_but_job_4_committed(s, tasks, "again").await;
     let runs: Vec<u32> = runs.iter().map(|r| r.load(Ordering::Relaxed)).collect();
     assert_eq!(
         runs,
@@ -2366,25 +2368,6 @@ async fn sqlite_failing_job_without_savepoints_runs_its_batch_again() {
         batches + 1,
         "one transaction committed"
     );
-    let names: Vec<String> = {
-        let mut c = s.read_conn_for_tests().await;
-        use super::sql::{Conn, Ty};
-        c.rows(
-            "SELECT name FROM counters WHERE name LIKE 'again-%' ORDER BY name",
-            vec![],
-            &[Ty::Text],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.text(0).unwrap())
-        .collect()
-    };
-    let want: Vec<String> = (0..10)
-        .filter(|i| *i != 4)
-        .map(|i| format!("again-{i}"))
-        .collect();
-    assert_eq!(names, want);
 }
 
 /// A known MessageId among new permit requests of one batch: the request's script fails

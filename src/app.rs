@@ -112,6 +112,16 @@ impl Probe for StoreProbe {
             Ok(())
         })
     }
+    fn writer(&self) -> Option<crate::telemetry::WriterFigures> {
+        match &self.store {
+            Store::Sqlite(s) => Some(crate::telemetry::WriterFigures {
+                transactions: s.stats().batches(),
+                jobs: s.stats().jobs(),
+                reruns: s.stats().reruns(),
+            }),
+            Store::Postgres(_) => None,
+        }
+    }
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
         Box::pin(async {
             if let Err(e) = web::operator::record_overdue(&self.store, &self.settings).await {

@@ -19,6 +19,14 @@ pub const OUTBOX_PENDING: &str = "nsw_outbox_pending";
 /// Age of the oldest message waiting for delivery.
 pub const OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str = "nsw_outbox_oldest_pending_age_seconds";
 
+/// Transactions the SQLite writer committed.
+pub const SQLITE_WRITER_TRANSACTIONS_TOTAL: &str = "nsw_sqlite_writer_transactions_total";
+/// Jobs (messages and other writes) the SQLite writer committed.
+pub const SQLITE_WRITER_JOBS_TOTAL: &str = "nsw_sqlite_writer_jobs_total";
+/// Batches the SQLite writer ran again with a savepoint per job, after one of its messages
+/// failed without them.
+pub const SQLITE_WRITER_RERUNS_TOTAL: &str = "nsw_sqlite_writer_reruns_total";
+
 /// Bucket bounds (seconds) of the request-duration histogram.
 const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -89,6 +97,18 @@ fn describe_metrics() {
         "time from request received to response ready, by action"
     );
     metrics::describe_gauge!(OUTBOX_PENDING, "messages waiting for asynchronous delivery");
+    metrics::describe_counter!(
+        SQLITE_WRITER_TRANSACTIONS_TOTAL,
+        "transactions committed by the SQLite writer (group commit)"
+    );
+    metrics::describe_counter!(
+        SQLITE_WRITER_JOBS_TOTAL,
+        "jobs committed by the SQLite writer; divided by its transactions, the mean group"
+    );
+    metrics::describe_counter!(
+        SQLITE_WRITER_RERUNS_TOTAL,
+        "batches the SQLite writer ran again with savepoints after a message failed"
+    );
     metrics::describe_gauge!(
         OUTBOX_OLDEST_PENDING_AGE_SECONDS,
         metrics::Unit::Seconds,
@@ -108,4 +128,19 @@ pub fn record_request(action: &str, decision: &str, elapsed: std::time::Duration
 pub fn record_outbox(pending: u64, oldest_age_seconds: f64) {
     metrics::gauge!(OUTBOX_PENDING).set(pending as f64);
     metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE_SECONDS).set(oldest_age_seconds);
+}
+
+/// Sets the SQLite writer's counters (called when `/metrics` is scraped).
+pub fn record_sqlite_writer(w: WriterFigures) {
+    metrics::counter!(SQLITE_WRITER_TRANSACTIONS_TOTAL).absolute(w.transactions);
+    metrics::counter!(SQLITE_WRITER_JOBS_TOTAL).absolute(w.jobs);
+    metrics::counter!(SQLITE_WRITER_RERUNS_TOTAL).absolute(w.reruns);
+}
+
+/// What the SQLite writer has done since the gateway started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterFigures {
+    pub transactions: u64,
+    pub jobs: u64,
+    pub reruns: u64,
 }

@@ -32,6 +32,8 @@ pub trait Probe: Send + Sync + 'static {
     fn ready(&self) -> BoxFuture<'_, Result<(), String>>;
     /// Current outbox figures, when there is an outbox.
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>>;
+    /// The SQLite writer's figures, on SQLite.
+    fn writer(&self) -> Option<crate::telemetry::WriterFigures>;
 }
 
 #[derive(Clone)]
@@ -71,6 +73,9 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Result<
     authorise(&state, &headers)?;
     if let Some(stats) = state.probe.outbox().await {
         crate::telemetry::record_outbox(stats.pending, stats.oldest_pending_age_seconds);
+    }
+    if let Some(w) = state.probe.writer() {
+        crate::telemetry::record_sqlite_writer(w);
     }
     let mut r = state.metrics.render().into_response();
     r.headers_mut().insert(

@@ -38,6 +38,41 @@ async fn metrics_are_served_on_the_admin_port_only() {
     assert_eq!(on_main.status(), 404);
 }
 
+/// On SQLite the writer's transactions, jobs and reruns are counters on `/metrics`.
+#[tokio::test]
+async fn the_sqlite_writer_is_counted_on_metrics() {
+    let app = spawn_app_with(Options {
+        backend: Some(Backend::Sqlite),
+        ..Options::default()
+    })
+    .await;
+    let h = header("ImportPermitRequest");
+    let payload = permit_request("REF-COUNTED-1", LICENCE_OK, 100);
+    let a = app
+        .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let text = app
+        .client
+        .get(app.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The recorder is the process's: other gateways of this test binary count there too, so
+    // the figures are at least this one's.
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    assert!(value("nsw_sqlite_writer_transactions_total") >= 1, "{text}");
+    assert!(value("nsw_sqlite_writer_jobs_total") >= 1, "{text}");
+    value("nsw_sqlite_writer_reruns_total");
+}
+
 #[tokio::test]
 async fn admin_token_protects_metrics_and_readiness() {
     let app = spawn_app_with(Options {

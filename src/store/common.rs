@@ -429,7 +429,9 @@ async fn new_permit_request<C: Conn>(
     };
     // A script that meets a stored MessageId or reference is undone, and the message takes
     // the general path: back to the script's savepoint, or, where a failure sends the whole
-    // transaction back to run again with savepoints, by failing.
+    // transaction back to run again with savepoints, by failing. Without the savepoint a
+    // claim that meets a stored MessageId (a retry) needs neither: it is the script's first
+    // statement, so nothing of the message was written.
     let guarded = !c.runs_again_on_failure();
     let mut writes = Vec::with_capacity(body.len() + 5);
     if guarded {
@@ -454,6 +456,10 @@ async fn new_permit_request<C: Conn>(
             c.exec("ROLLBACK TO SAVEPOINT one_script", Vec::new())
                 .await?;
             c.exec("RELEASE SAVEPOINT one_script", Vec::new()).await?;
+            Ok(None)
+        }
+        Err(StoreError::Conflict(e)) if c.done_before_error() == Some(0) => {
+            tracing::debug!(message_id = %meta.message_id, error = %e, "one-script claim declined");
             Ok(None)
         }
         Err(e) => Err(e),

@@ -292,6 +292,12 @@ pub(crate) trait Conn: Send {
         false
     }
 
+    /// How many of its statements the last [`Conn::script`] completed before the error that
+    /// stopped it, where the connection knows (the SQLite writer).
+    fn done_before_error(&self) -> Option<usize> {
+        None
+    }
+
     /// Whether the writes of a new permit request go to the database as one statement of
     /// data-modifying common table expressions, outside any transaction of the caller
     /// (PostgreSQL's one-statement path): the statement is its own transaction.

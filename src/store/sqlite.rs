@@ -110,6 +110,9 @@ pub(crate) struct WriterConn {
     /// The job runs without a savepoint, and its batch runs again with them if it fails
     /// ([`Work::Again`]).
     unguarded: bool,
+    /// How many of its own statements the job's last script completed before the error that
+    /// stopped it.
+    done_before_error: Option<usize>,
 }
 
 /// Permit serials drawn by the writer without a round trip. The `counters` row stays the
@@ -127,6 +130,7 @@ impl WriterConn {
     /// Runs `stmts` behind the pending prefix and what the job owes, and returns what the
     /// job's own statements returned.
     async fn with_prefix(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
+        self.done_before_error = None;
         let k = if self.sent { 0 } else { self.prefix.len() };
         self.sent = true;
         if k == 0 && self.owed.is_empty() {
@@ -134,12 +138,20 @@ impl WriterConn {
                 return Ok(Vec::new());
             }
             self.trips += 1;
-            if stmts.len() == 1 {
-                return self.conn.script(stmts).await;
-            }
-            return match run_script(&mut self.conn, stmts, self.shares_cpu).await {
-                (_, Some(e)) => Err(e),
-                (done, None) => Ok(done),
+            let (done, err) = if stmts.len() == 1 {
+                match self.conn.script(stmts).await {
+                    Ok(done) => (done, None),
+                    Err(e) => (Vec::new(), Some(e)),
+                }
+            } else {
+                run_script(&mut self.conn, stmts, self.shares_cpu).await
+            };
+            return match err {
+                Some(e) => {
+                    self.done_before_error = Some(done.len());
+                    Err(e)
+                }
+                None => Ok(done),
             };
         }
         self.trips += 1;
@@ -155,6 +167,7 @@ impl WriterConn {
             if done.len() < k {
                 self.prefix_failed = Some(e.clone());
             }
+            self.done_before_error = done.len().checked_sub(k + owed);
             return Err(e);
         }
         Ok(done.into_iter().skip(k + owed).collect())
@@ -218,6 +231,10 @@ impl Conn for WriterConn {
 
     fn runs_again_on_failure(&self) -> bool {
         self.unguarded
+    }
+
+    fn done_before_error(&self) -> Option<usize> {
+        self.done_before_error
     }
 
     async fn each_row<F>(
@@ -632,6 +649,7 @@ async fn writer_loop(
         trips: 0,
         shares_cpu,
         unguarded: false,
+        done_before_error: None,
     };
     while let Some(first) = rx.recv().await {
         // A batch is whatever is queued: under load the jobs that arrived while the previous

@@ -2370,11 +2370,12 @@ async fn sqlite_failing_job_without_savepoints_runs_its_batch_again() {
     );
 }
 
-/// A known MessageId among new permit requests of one batch: the request's script fails
-/// without its savepoint, and the batch runs again with them, where the copy takes the
-/// general path and gets the stored reply.
+/// New permit requests run without savepoints. A retry among them (a stored MessageId) fails
+/// at its script's first statement, having written nothing, and takes the general path, which
+/// answers it with the stored reply: no rerun. A new message with a used reference fails after
+/// its claim, and its batch runs again with savepoints.
 #[tokio::test]
-async fn sqlite_a_copy_among_new_requests_runs_its_batch_again() {
+async fn sqlite_a_retry_among_new_requests_needs_no_rerun_a_used_reference_does() {
     let db = sqlite_db().await;
     let Store::Sqlite(s) = &db.store else {
         unreachable!()
@@ -2386,42 +2387,53 @@ async fn sqlite_a_copy_among_new_requests_runs_its_batch_again() {
         .process(meta("m-again-0", true), doc.clone(), h.ctx.clone())
         .await
         .unwrap();
-    let (release, blocker) = hold_writer(s).await;
-    let (batches, reruns) = (s.stats().batches(), s.stats().reruns());
-    let mut tasks = Vec::new();
-    for i in 0..6 {
-        let (store, h) = (db.store.clone(), h.clone());
-        let (id, doc) = match i {
-            3 => ("m-again-0".to_owned(), doc.clone()),
-            _ => (
-                format!("m-again-{}", i + 10),
-                permit_doc(&format!("REF-AGAIN-{}", i + 10), &[(1, 1, "1", "fan")]),
-            ),
-        };
-        tasks.push(tokio::spawn(async move {
-            store.process(meta(&id, true), doc, h.ctx.clone()).await
-        }));
-        while s.queued_for_tests() < i + 1 {
-            tokio::task::yield_now().await;
+    // In each batch, the fourth message is the retry, then the resend under a new MessageId.
+    for (batch, id, reruns_added) in [(1, "m-again-0", 0), (2, "m-again-resent", 1)] {
+        let (release, blocker) = hold_writer(s).await;
+        let (batches, reruns) = (s.stats().batches(), s.stats().reruns());
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (store, h) = (db.store.clone(), h.clone());
+            let (id, doc) = match i {
+                3 => (id.to_owned(), doc.clone()),
+                _ => (
+                    format!("m-again-{batch}-{i}"),
+                    permit_doc(&format!("REF-AGAIN-{batch}-{i}"), &[(1, 1, "1", "fan")]),
+                ),
+            };
+            tasks.push(tokio::spawn(async move {
+                store.process(meta(&id, true), doc, h.ctx.clone()).await
+            }));
+            while s.queued_for_tests() < i + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (i, t) in tasks.into_iter().enumerate() {
+            let o = t.await.unwrap().expect("process");
+            assert_eq!(
+                o.is_duplicate(),
+                i == 3 && batch == 1,
+                "batch {batch}: {o:?}"
+            );
+            if i == 3 && batch == 1 {
+                assert_eq!(o.reply(), first.reply());
+            }
+        }
+        assert_eq!(s.stats().reruns(), reruns + reruns_added, "batch {batch}");
+        assert_eq!(s.stats().batches(), batches + 1, "batch {batch}");
+        for i in [0, 1, 2, 4, 5] {
+            let st = status_by_reference(&db.store, &format!("REF-AGAIN-{batch}-{i}")).await;
+            assert_eq!(
+                st.history.len(),
+                1,
+                "one decision for REF-AGAIN-{batch}-{i}"
+            );
         }
     }
-    release.send(()).unwrap();
-    blocker.await.unwrap().unwrap();
-    for (i, t) in tasks.into_iter().enumerate() {
-        let o = t.await.unwrap().expect("process");
-        if i == 3 {
-            assert!(o.is_duplicate(), "{o:?}");
-            assert_eq!(o.reply(), first.reply());
-        } else {
-            assert!(!o.is_duplicate(), "{o:?}");
-        }
-    }
-    assert_eq!(s.stats().reruns(), reruns + 1);
-    assert_eq!(s.stats().batches(), batches + 1);
-    for i in [10, 11, 12, 14, 15] {
-        let st = status_by_reference(&db.store, &format!("REF-AGAIN-{i}")).await;
-        assert_eq!(st.history.len(), 1, "one decision for REF-AGAIN-{i}");
-    }
+    let st = status_by_reference(&db.store, "REF-AGAIN-0").await;
+    assert_eq!(st.history.len(), 1, "the resent request is decided once");
 }
 
 #[tokio::test]

@@ -515,15 +515,7 @@ async fn a_failing_partner_opens_its_circuit_and_is_probed_after_the_cool_down()
     assert_eq!(worker.circuit_state("NSW"), CircuitState::Closed);
     assert_eq!(fake.received().len(), 3);
 
-    let metrics = app
-        .client
-        .get(app.admin("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics(None).await;
     for name in [
         "nsw_delivery_attempts_total{partner=\"NSW\",result=\"retry\"}",
         "nsw_delivery_attempts_total{partner=\"NSW\",result=\"delivered\"}",

@@ -367,6 +367,15 @@ impl TestApp {
         format!("{}{path}", self.admin_url)
     }
 
+    /// The text of `/metrics` on the admin listener, with the admin token when one is given.
+    pub async fn metrics(&self, token: Option<&str>) -> String {
+        let mut r = self.client.get(self.admin("/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap().text().await.unwrap()
+    }
+
     /// A client builder that trusts the test CA (no client certificate).
     pub fn client_builder(&self) -> reqwest::ClientBuilder {
         let mut b = reqwest::Client::builder()

@@ -387,15 +387,6 @@ async fn items_waiting_beyond_the_budget_are_listed_as_overdue() {
     assert_eq!(items.len(), 1, "{overdue}");
     assert_eq!(items[0]["overdue"], true);
     assert!(items[0]["age_seconds"].as_i64().unwrap() >= 8 * 86_400 - 60);
-    let metrics = app
-        .client
-        .get(app.admin("/metrics"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics(Some(ADMIN)).await;
     assert!(metrics.contains("nsw_review_overdue_items 1"), "{metrics}");
 }

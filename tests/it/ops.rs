@@ -52,15 +52,7 @@ async fn the_sqlite_writer_is_counted_on_metrics() {
         .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
         .await;
     assert_eq!(a.status, 200, "{}", a.text());
-    let text = app
-        .client
-        .get(app.admin("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics(None).await;
     // The recorder is the process's: other gateways of this test binary count there too, so
     // the figures are at least this one's.
     let value = |name: &str| -> u64 {

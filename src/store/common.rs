@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use sha2::{Digest, Sha256};
 
-use super::sql::{args, shift_params, Conn, Dialect, Done, Row, Stmt, Ty, V};
+use super::sql::{args, shift_params, Conn, Dialect, Done, Kept, Row, Stmt, Ty, V};
 use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
@@ -963,40 +963,27 @@ fn json_array(what: &str, rows: &[Vec<V>]) -> Result<V, StoreError> {
     Ok(V::Text(out))
 }
 
-/// Statements with `VALUES` lists that a thread made, by their template and size.
-type ValuesSql = rustc_hash::FxHashMap<String, Vec<((usize, usize, usize), String)>>;
-
 thread_local! {
-    /// The same few statements are made for every message: kept, as their anonymous forms
-    /// are ([`super::sql::anonymous_params`]).
-    static VALUES_SQL: std::cell::RefCell<ValuesSql> = std::cell::RefCell::default();
+    /// Statements with `VALUES` lists, by their template and then rows, width and first
+    /// parameter.
+    static VALUES_SQL: std::cell::RefCell<Kept<(usize, usize, usize), String, 1024>> =
+        std::cell::RefCell::default();
 }
 
 /// `sql` reading the rows of a `VALUES` list of `rows` rows of `width` fields whose first
 /// field is not NULL, its parameters numbered from `$first`: [`ROWS`] replaced by the list,
 /// and every `j.value ->> i` by the list's column `i + 1`.
 fn values_sql(sql: &str, rows: usize, width: usize, first: usize) -> String {
-    VALUES_SQL.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, s)) = cache
-            .get(sql)
-            .and_then(|v| v.iter().find(|(size, _)| *size == (rows, width, first)))
-        {
-            return s.clone();
-        }
-        let from = format!(
-            "(SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL) AS j",
-            values_rows(rows, width, first)
-        );
-        let made = value_columns(&sql.replace(ROWS, &from));
-        if cache.len() >= 1024 && !cache.contains_key(sql) {
-            cache.clear();
-        }
-        cache
-            .entry(sql.to_owned())
-            .or_default()
-            .push(((rows, width, first), made.clone()));
-        made
+    VALUES_SQL.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        let made = kept.get(sql, (rows, width, first), || {
+            let from = format!(
+                "(SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL) AS j",
+                values_rows(rows, width, first)
+            );
+            value_columns(&sql.replace(ROWS, &from))
+        });
+        made.clone()
     })
 }
 

@@ -465,31 +465,33 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// Renumbered statements ([`shift_params`]), by their text and then offset: the same
-/// statements are joined into scripts for every message, and scanning their text each time
-/// cost more than running some of them.
-#[derive(Default)]
-struct Shifted {
-    by_text: hashbrown::HashMap<String, Vec<(usize, Box<str>)>, rustc_hash::FxBuildHasher>,
+/// What a thread made of statement texts, by the text and then a small key (an offset, a
+/// size): the same statements are joined into scripts for every message, and making them
+/// again each time (scanning their text) cost more than running some of them. Past `MAX`
+/// distinct texts it starts over (the statements are templates: a few hundred in all).
+pub(crate) struct Kept<K, T, const MAX: usize = 4096> {
+    by_text: hashbrown::HashMap<String, Vec<(K, T)>, rustc_hash::FxBuildHasher>,
 }
 
-impl Shifted {
-    /// Distinct texts kept; past this many it starts over (the statements are templates: a
-    /// few hundred in all).
-    const MAX: usize = 4096;
+impl<K, T, const MAX: usize> Default for Kept<K, T, MAX> {
+    fn default() -> Self {
+        Kept {
+            by_text: hashbrown::HashMap::default(),
+        }
+    }
+}
 
-    /// `sql` renumbered by `offset`, made the first time it is asked for.
-    fn get(&mut self, sql: &str, offset: usize) -> &str {
-        if self.by_text.len() >= Self::MAX && !self.by_text.contains_key(sql) {
+impl<K: PartialEq, T, const MAX: usize> Kept<K, T, MAX> {
+    /// What was made of `sql` for `key`, made by `make` the first time it is asked for.
+    pub(crate) fn get(&mut self, sql: &str, key: K, make: impl FnOnce() -> T) -> &T {
+        if self.by_text.len() >= MAX && !self.by_text.contains_key(sql) {
             self.by_text.clear();
         }
         let made = self.by_text.entry_ref(sql).or_default();
-        let at = match made.iter().position(|(o, _)| *o == offset) {
+        let at = match made.iter().position(|(k, _)| *k == key) {
             Some(at) => at,
             None => {
-                let mut s = String::with_capacity(sql.len() + 16);
-                shift_uncached(sql, offset, &mut s);
-                made.push((offset, s.into()));
+                made.push((key, make()));
                 made.len() - 1
             }
         };
@@ -498,7 +500,8 @@ impl Shifted {
 }
 
 thread_local! {
-    static SHIFTED: std::cell::RefCell<Shifted> = std::cell::RefCell::default();
+    /// Renumbered statements ([`shift_params`]), by their offset.
+    static SHIFTED: std::cell::RefCell<Kept<usize, Box<str>>> = std::cell::RefCell::default();
 }
 
 /// Appends `sql` with every parameter `$n` renumbered to `$(n + offset)` to `out`, so that
@@ -509,7 +512,13 @@ pub(crate) fn shift_params(sql: &str, offset: usize, out: &mut String) {
         out.push_str(sql);
         return;
     }
-    SHIFTED.with(|shifted| out.push_str(shifted.borrow_mut().get(sql, offset)));
+    SHIFTED.with(|shifted| {
+        out.push_str(shifted.borrow_mut().get(sql, offset, || {
+            let mut s = String::with_capacity(sql.len() + 16);
+            shift_uncached(sql, offset, &mut s);
+            s.into()
+        }))
+    });
 }
 
 fn shift_uncached(sql: &str, offset: usize, out: &mut String) {
@@ -588,14 +597,9 @@ impl Anonymous {
     }
 }
 
-/// Statements with anonymous parameters ([`anonymous_params`]), by their text.
-#[derive(Default)]
-struct AnonymousKept {
-    by_text: hashbrown::HashMap<String, Anonymous, rustc_hash::FxBuildHasher>,
-}
-
 thread_local! {
-    static ANONYMOUS: std::cell::RefCell<AnonymousKept> = std::cell::RefCell::default();
+    /// Statements with anonymous parameters ([`anonymous_params`]).
+    static ANONYMOUS: std::cell::RefCell<Kept<(), Anonymous>> = std::cell::RefCell::default();
 }
 
 /// Appends `sql` with its parameters `$n` made anonymous (`?`) to `out`, and the arguments
@@ -610,13 +614,7 @@ thread_local! {
 pub(crate) fn anonymous_params(sql: &str, args: Vec<V>, out: &mut String, to: &mut Vec<V>) {
     ANONYMOUS.with(|kept| {
         let mut kept = kept.borrow_mut();
-        if kept.by_text.len() >= Shifted::MAX && !kept.by_text.contains_key(sql) {
-            kept.by_text.clear();
-        }
-        let a = kept
-            .by_text
-            .entry_ref(sql)
-            .or_insert_with(|| Anonymous::of(sql));
+        let a = kept.get(sql, (), || Anonymous::of(sql));
         out.push_str(&a.sql);
         match &a.order {
             None => {

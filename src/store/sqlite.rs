@@ -127,6 +127,16 @@ struct Serials {
 }
 
 impl WriterConn {
+    /// Readies the connection for the next job of a batch, `prefix` in front of its first
+    /// statement. What a failed job still owed belongs to its rolled-back work.
+    fn start_job(&mut self, prefix: &[&'static str]) {
+        self.prefix.clear();
+        self.prefix.extend_from_slice(prefix);
+        self.sent = false;
+        self.prefix_failed = None;
+        self.owed.clear();
+    }
+
     /// Runs `stmts` behind the pending prefix and what the job owes, and returns what the
     /// job's own statements returned.
     async fn with_prefix(&mut self, stmts: Vec<Stmt>) -> Result<Vec<Done>, StoreError> {
@@ -885,10 +895,7 @@ async fn run_unguarded(
     let mut began = false;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
-        w.prefix.clone_from(&pending);
-        w.sent = false;
-        w.prefix_failed = None;
-        w.owed.clear();
+        w.start_job(&pending);
         let result = CatchUnwind(job.work.call(w)).await;
         if w.sent {
             began = true;
@@ -937,14 +944,10 @@ async fn run_guarded(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
             done.push((job.reply, Err(e.clone())));
             continue;
         }
-        w.prefix.clone_from(&pending);
+        w.start_job(&pending);
         if !single {
             w.prefix.push("SAVEPOINT job");
         }
-        w.sent = false;
-        w.prefix_failed = None;
-        // What a failed job still owed belongs to its rolled-back work.
-        w.owed.clear();
         let result = CatchUnwind(job.work.call(w)).await;
         if let Some(e) = w.prefix_failed.take() {
             broken = Some(e);

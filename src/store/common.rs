@@ -875,7 +875,9 @@ impl ListSize {
 
 /// A write of several rows of one message (a request's items, their reasons, a permit's
 /// items, a declaration's lines…): `sql` reads each row's fields as `j.value ->> i` from the
-/// `FROM` item [`ROWS`], and takes the parameters `before` as `$1`, `$2`….
+/// `FROM` item [`ROWS`], and takes the parameters `before` as `$1`, `$2`…. The fields
+/// `shared` are the same in every row and follow its own (`j.value ->> width`, …): the
+/// request a row belongs to, for instance.
 ///
 /// On PostgreSQL the rows are one JSON array parameter after them, so that the same write of a
 /// group's requests joins into one statement ([`Merge::Json`], for a write without `before`).
@@ -883,13 +885,16 @@ impl ListSize {
 /// of the message's [`ListSize`], the rows after the message's own all NULL and left out, and
 /// each `j.value ->> i` reads `j.column{i + 1}`: parsing the array and walking each element
 /// for every field took a tenth of the gateway's instructions for a permit request. Every
-/// row's first field is never NULL.
+/// row's first field is never NULL. There the `shared` fields are parameters of their own,
+/// after `before`: a look-up by one of them (the request's id by its key) runs once per
+/// statement instead of once per row.
 fn rows_write<C: Conn>(
     c: &C,
     what: &'static str,
     sql: &str,
     before: Vec<V>,
-    rows: Vec<Vec<V>>,
+    mut rows: Vec<Vec<V>>,
+    shared: Vec<V>,
     size: ListSize,
 ) -> Result<Write, StoreError> {
     let n = rows.len() as u64;
@@ -906,6 +911,9 @@ fn rows_write<C: Conn>(
     let list = match (c.dialect(), size.0) {
         (Dialect::Sqlite, Some(list)) if rows.len() <= list => list,
         _ => {
+            for row in &mut rows {
+                row.extend(shared.iter().cloned());
+            }
             let sql = sql.replace(ROWS, &json_rows(c, before.len() + 1));
             let json = json_array(what, &rows)?;
             if before.is_empty() {
@@ -920,17 +928,18 @@ fn rows_write<C: Conn>(
         // Nothing to write: left out (`Write::is_empty`).
         return Ok(Write::new(what, String::new(), Vec::new(), 0));
     }
-    let first = before.len() + 1;
+    let shape = ValuesShape {
+        rows: list,
+        width,
+        first: before.len() + shared.len() + 1,
+        shared: shared.len(),
+    };
     let mut args = before;
-    args.reserve(list * width);
+    args.reserve(shared.len() + list * width);
+    args.extend(shared);
     args.extend(rows.into_iter().flatten());
-    args.resize(first - 1 + list * width, V::Null(Ty::Text));
-    Ok(Write::new(
-        what,
-        values_sql(sql, list, width, first),
-        args,
-        n,
-    ))
+    args.resize(shape.first - 1 + list * width, V::Null(Ty::Text));
+    Ok(Write::new(what, values_sql(sql, shape), args, n))
 }
 
 /// Rows as a JSON array of arrays, as a text parameter.
@@ -963,32 +972,42 @@ fn json_array(what: &str, rows: &[Vec<V>]) -> Result<V, StoreError> {
     Ok(V::Text(out))
 }
 
+/// A `VALUES` list of `rows` rows of `width` fields, its parameters numbered from `$first`,
+/// and the `shared` parameters that come right before them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ValuesShape {
+    rows: usize,
+    width: usize,
+    first: usize,
+    shared: usize,
+}
+
 thread_local! {
-    /// Statements with `VALUES` lists, by their template and then rows, width and first
-    /// parameter.
-    static VALUES_SQL: std::cell::RefCell<Kept<(usize, usize, usize), String, 1024>> =
+    /// Statements with `VALUES` lists, by their template and then shape.
+    static VALUES_SQL: std::cell::RefCell<Kept<ValuesShape, String, 1024>> =
         std::cell::RefCell::default();
 }
 
-/// `sql` reading the rows of a `VALUES` list of `rows` rows of `width` fields whose first
-/// field is not NULL, its parameters numbered from `$first`: [`ROWS`] replaced by the list,
-/// and every `j.value ->> i` by the list's column `i + 1`.
-fn values_sql(sql: &str, rows: usize, width: usize, first: usize) -> String {
+/// `sql` reading the rows of a `VALUES` list of the given shape whose first field is not NULL:
+/// [`ROWS`] replaced by the list, every `j.value ->> i` of a row's own field by the list's
+/// column `i + 1`, and of a shared field by its parameter.
+fn values_sql(sql: &str, shape: ValuesShape) -> String {
     VALUES_SQL.with(|kept| {
         let mut kept = kept.borrow_mut();
-        let made = kept.get(sql, (rows, width, first), || {
+        let made = kept.get(sql, shape, || {
             let from = format!(
                 "(SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL) AS j",
-                values_rows(rows, width, first)
+                values_rows(shape.rows, shape.width, shape.first)
             );
-            value_columns(&sql.replace(ROWS, &from))
+            value_columns(&sql.replace(ROWS, &from), shape)
         });
         made.clone()
     })
 }
 
-/// `sql` with every `j.value ->> i` read from the `VALUES` list's column `i + 1`.
-fn value_columns(sql: &str) -> String {
+/// `sql` with every `j.value ->> i` read from the `VALUES` list's column `i + 1`, or from the
+/// parameter of shared field `i - width`.
+fn value_columns(sql: &str, shape: ValuesShape) -> String {
     const FIELD: &str = "j.value ->> ";
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
@@ -997,6 +1016,10 @@ fn value_columns(sql: &str) -> String {
         let after = &rest[at + FIELD.len()..];
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
         match after[..digits].parse::<usize>() {
+            Ok(i) if (shape.width..shape.width + shape.shared).contains(&i) => {
+                out.push('$');
+                out.push_str(&(shape.first - shape.shared + i - shape.width).to_string());
+            }
             Ok(i) => {
                 out.push_str("j.column");
                 out.push_str(&(i + 1).to_string());
@@ -1470,14 +1493,23 @@ async fn reject_all<C: Conn>(
 /// The id of a request's item, for a row of a JSON array that holds the request id at
 /// `request` and the item number at `item`. Looked up per row (an index search) rather than
 /// joined: PostgreSQL guesses a hundred rows for any JSON array, and would rather scan the
-/// tables whole than search them that often.
-fn item_pk(src: &Sources, request: usize, item: usize) -> String {
-    format!(
-        "(SELECT ri.id FROM {} r JOIN {} ri ON ri.request_pk = r.id \
-         WHERE r.request_id = j.value ->> {request} \
-         AND ri.item_number = CAST(j.value ->> {item} AS BIGINT))",
-        src.requests, src.items
-    )
+/// tables whole than search them that often. On SQLite the request id is a shared field of
+/// the rows, a parameter ([`rows_write`]): the request is looked up once per statement.
+fn item_pk(dialect: Dialect, src: &Sources, request: usize, item: usize) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "(SELECT ri.id FROM {} r JOIN {} ri ON ri.request_pk = r.id \
+             WHERE r.request_id = j.value ->> {request} \
+             AND ri.item_number = CAST(j.value ->> {item} AS BIGINT))",
+            src.requests, src.items
+        ),
+        Dialect::Sqlite => format!(
+            "(SELECT ri.id FROM {} ri \
+             WHERE ri.request_pk = (SELECT r.id FROM {} r WHERE r.request_id = j.value ->> {request}) \
+             AND ri.item_number = CAST(j.value ->> {item} AS BIGINT))",
+            src.items, src.requests
+        ),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1586,7 +1618,6 @@ async fn store_request<C: Conn>(
                 item.standard.as_ref().map(|s| s.canonical()),
                 item.approved_quantity.as_ref().map(|q| milli(q.amount)),
                 item.approved_quantity.as_ref().map(|q| q.unit.as_str()),
-                request_id.as_str(),
             ]
         })
         .collect();
@@ -1602,7 +1633,6 @@ async fn store_request<C: Conn>(
                     r.field.as_str(),
                     r.message_th.as_str(),
                     r.message_en.as_str(),
-                    request_id.as_str(),
                 ]
             })
         })
@@ -1627,6 +1657,7 @@ async fn store_request<C: Conn>(
         ),
             Vec::new(),
             items,
+            args![request_id.as_str()],
             size,
         )?
         .source(src.items, "id, request_pk, item_number"),
@@ -1638,10 +1669,11 @@ async fn store_request<C: Conn>(
             "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
              SELECT {}, CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, j.value ->> 3, \
              j.value ->> 4, j.value ->> 5 FROM {ROWS}",
-            item_pk(src, 6, 0),
+            item_pk(c.dialect(), src, 6, 0),
         ),
         Vec::new(),
         reasons,
+        args![request_id.as_str()],
         size,
     )?);
 
@@ -1719,7 +1751,7 @@ async fn store_request<C: Conn>(
     // number order.
     let mut on_permit: Vec<_> = match &number {
         None => Vec::new(),
-        Some(number) => decision
+        Some(_) => decision
             .items
             .iter()
             .filter_map(|item| {
@@ -1731,8 +1763,6 @@ async fn store_request<C: Conn>(
                 })?;
                 Some((
                     item.item_number,
-                    number.as_str(),
-                    request_id.as_str(),
                     item.invoice_item_number,
                     item.hs_code.as_str(),
                     item.country_of_origin.as_str(),
@@ -1746,21 +1776,9 @@ async fn store_request<C: Conn>(
     on_permit.sort_by_key(|row| row.0);
     let on_permit: Vec<Vec<V>> = on_permit
         .into_iter()
-        .map(
-            |(item, number, request, invoice_item, hs, country, unit, status, amount)| {
-                args![
-                    item,
-                    number,
-                    request,
-                    invoice_item,
-                    hs,
-                    country,
-                    unit,
-                    status,
-                    amount
-                ]
-            },
-        )
+        .map(|(item, invoice_item, hs, country, unit, status, amount)| {
+            args![item, invoice_item, hs, country, unit, status, amount]
+        })
         .collect();
     writes.push(rows_write(
         c,
@@ -1768,15 +1786,19 @@ async fn store_request<C: Conn>(
         &format!(
             "INSERT INTO permit_items (permit_pk, item_pk, item_number, invoice_item_number, \
              hs_code, country_of_origin, unit, status, approved_milli, written_off_milli) \
-             SELECT (SELECT p.id FROM {} p WHERE p.permit_number = j.value ->> 1), {}, \
-             CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 3 AS BIGINT), j.value ->> 4, \
-             j.value ->> 5, j.value ->> 6, j.value ->> 7, CAST(j.value ->> 8 AS BIGINT), 0 \
+             SELECT (SELECT p.id FROM {} p WHERE p.permit_number = j.value ->> 7), {}, \
+             CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, \
+             j.value ->> 3, j.value ->> 4, j.value ->> 5, CAST(j.value ->> 6 AS BIGINT), 0 \
              FROM {ROWS} ORDER BY 1, 3",
             src.permits,
-            item_pk(src, 2, 0),
+            item_pk(c.dialect(), src, 8, 0),
         ),
         Vec::new(),
         on_permit,
+        match &number {
+            Some(number) => args![number.as_str(), request_id.as_str()],
+            None => Vec::new(),
+        },
         size,
     )?);
 
@@ -2470,6 +2492,7 @@ async fn declaration_check<C: Conn>(
         ),
         args![&d.declaration_number],
         line_rows,
+        Vec::new(),
         size,
     )?);
     if !reason_rows.is_empty() {
@@ -2486,6 +2509,7 @@ async fn declaration_check<C: Conn>(
             ),
             args![&d.declaration_number],
             reason_rows,
+            Vec::new(),
             size,
         )?);
     }
@@ -2500,6 +2524,7 @@ async fn declaration_check<C: Conn>(
             ),
             args![&d.declaration_number],
             off_rows,
+            Vec::new(),
             size,
         )?);
         let dn = &d.declaration_number;
@@ -3242,10 +3267,29 @@ pub(crate) async fn set_licence_status<C: Conn>(
 
 #[cfg(test)]
 mod tests {
-    use super::{new_request_id, value_columns, values_sql, ListSize};
+    use super::{new_request_id, value_columns, values_sql, ListSize, ValuesShape};
+
+    /// A list of `rows` rows of `width` fields from `$first`, after `shared` parameters.
+    fn shape(rows: usize, width: usize, first: usize, shared: usize) -> ValuesShape {
+        ValuesShape {
+            rows,
+            width,
+            first,
+            shared,
+        }
+    }
 
     fn check(sql: &str, expected: &str) {
-        assert_eq!(value_columns(sql), expected, "{sql}");
+        check_shared(sql, 0, expected);
+    }
+
+    /// Rows of 2 fields from `$5`, after `shared` parameters.
+    fn check_shared(sql: &str, shared: usize, expected: &str) {
+        assert_eq!(
+            value_columns(sql, shape(1, 2, 5, shared)),
+            expected,
+            "{sql}"
+        );
     }
 
     #[test]
@@ -3263,28 +3307,52 @@ mod tests {
     }
 
     #[test]
+    fn shared_fields_read_their_parameters() {
+        check_shared("SELECT j.value ->> 2", 1, "SELECT $4");
+        check_shared(
+            "SELECT j.value ->> 1, j.value ->> 2",
+            2,
+            "SELECT j.column2, $3",
+        );
+        check_shared("SELECT j.value ->> 3, j.value ->> 2", 2, "SELECT $4, $3");
+        check_shared("SELECT j.value ->> 3", 1, "SELECT j.column4");
+        check_shared(
+            "SELECT j.value ->> 0 = j.value ->> 2",
+            1,
+            "SELECT j.column1 = $4",
+        );
+    }
+
+    #[test]
     fn a_values_statement_is_made_for_its_size() {
         let sql = "INSERT INTO t (a, b) SELECT j.value ->> 1, j.value ->> 0 FROM {rows}";
         for _ in 0..2 {
             assert_eq!(
-                values_sql(sql, 2, 2, 1),
+                values_sql(sql, shape(2, 2, 1, 0)),
                 "INSERT INTO t (a, b) SELECT j.column2, j.column1 FROM (SELECT * FROM \
                  (VALUES ($1, $2), ($3, $4)) WHERE column1 IS NOT NULL) AS j"
             );
             assert_eq!(
-                values_sql(sql, 1, 2, 1),
+                values_sql(sql, shape(1, 2, 1, 0)),
                 "INSERT INTO t (a, b) SELECT j.column2, j.column1 FROM (SELECT * FROM \
                  (VALUES ($1, $2)) WHERE column1 IS NOT NULL) AS j"
             );
             assert_eq!(
                 values_sql(
                     "SELECT j.value ->> 0 FROM t, {rows} WHERE t.x = $1",
-                    2,
-                    1,
-                    2
+                    shape(2, 1, 2, 0)
                 ),
                 "SELECT j.column1 FROM t, (SELECT * FROM (VALUES ($2), ($3)) \
                  WHERE column1 IS NOT NULL) AS j WHERE t.x = $1"
+            );
+            assert_eq!(
+                values_sql(
+                    "SELECT j.value ->> 0, (SELECT id FROM t WHERE k = j.value ->> 1) \
+                     FROM {rows} WHERE $1",
+                    shape(2, 1, 3, 1)
+                ),
+                "SELECT j.column1, (SELECT id FROM t WHERE k = $2) FROM (SELECT * FROM \
+                 (VALUES ($3), ($4)) WHERE column1 IS NOT NULL) AS j WHERE $1"
             );
         }
     }

@@ -10,6 +10,8 @@
 #            --scales "1m 10k"  reference-data sizes to run (default both; smoke: 10k)
 #            --items N|mixed  goods items per permit request (default 5, as the targets name;
 #                             "mixed": mock-nsw's own 1–20)
+#            --duplicates P   share of messages that are retries of a recent one (same
+#                             MessageId and bytes), as mock-nsw takes it: "5%" (default none)
 #
 # Seeds differ per run (and modulo 1000: mock-nsw derives declaration-number prefixes from
 # seed % 1000), so repetitions against one database never reuse a MessageId, a reference
@@ -28,6 +30,7 @@ BUILD=1
 PG=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 ITEMS=5
 SCALES_OPT=""
+DUPLICATES=""
 PROFILE=release
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
         --pg) PG=$2; shift ;;
         --items) ITEMS=$2; shift ;;
         --scales) SCALES_OPT=$2; shift ;;
+        --duplicates) DUPLICATES=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -235,6 +239,7 @@ for backend in $BACKENDS; do
             # shellcheck disable=SC2046
             common=(--target "$target" --data "$data" $(tls_args "$mode"))
             if [ "$ITEMS" != mixed ]; then common+=(--items "$ITEMS"); fi
+            if [ -n "$DUPLICATES" ]; then common+=(--duplicates "$DUPLICATES"); fi
             rss_idle=$(rss_kib VmRSS)
             for rep in $(seq 1 "$REPEATS"); do
                 concs=$CONCURRENCIES
@@ -266,7 +271,8 @@ done
         "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo). Gateway and mock-nsw share it."
     echo "Repetitions per figure: $REPEATS (median shown; all runs in rows.tsv). Load average: 1, 5, 15 min before the run."
     echo
-    echo "Goods items per approvable request: $ITEMS. Gateway CPU: user + system time of the gateway process per completed request."
+    echo "Goods items per approvable request: $ITEMS. Retries of a recent message: ${DUPLICATES:-none}." \
+        "Gateway CPU: user + system time of the gateway process per completed request."
     echo
     echo "| run | req/s (median) | p50 µs | p99 µs | p99.9 µs | completed | errors | wrong decisions | gateway CPU µs/req | runs (req/s) | load avg at the median run |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"

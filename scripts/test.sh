@@ -37,8 +37,8 @@ failed=$(sum 6)
 log "end-to-end scenario against a fresh gateway"
 scripts/smoke.sh
 
-log "load script in its smoke form (debug binaries; zero errors and wrong decisions)"
-benches/load.sh --smoke --debug
+log "load script in its smoke form (debug binaries, 5 % retries; zero errors and wrong decisions)"
+benches/load.sh --smoke --debug --duplicates 5%
 
 log "status page in a headless browser"
 scripts/e2e-browser.sh

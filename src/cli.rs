@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::app::{AppHandle, Application};
@@ -41,6 +42,9 @@ pub enum Command {
     },
     /// Create or upgrade the database schema.
     Migrate,
+    /// Check the database: on SQLite the structure of its pages and indexes and that every
+    /// row's parent exists (its writer does not enforce foreign keys). Exits 1 on a problem.
+    CheckDb,
     /// Reference data (standards, licences, laboratories, special-import purposes).
     Refdata {
         #[command(subcommand)]
@@ -276,6 +280,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.database.redacted_url()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckDb => {
+            let Some(settings) = settings_or_report(&cli) else {
+                return Ok(ExitCode::from(2));
+            };
+            crate::telemetry::init_logging(&settings.log);
+            let store = crate::app::open_store(&settings).await?;
+            let checked = store.check().await;
+            crate::app::close_store(&store).await;
+            let problems = checked.context("checking the database")?;
+            let db = settings.database.redacted_url();
+            if problems.is_empty() {
+                println!("database {db}: no problems found");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!("database {db}: {} problems", problems.len());
+            Ok(ExitCode::FAILURE)
         }
         Command::Refdata {
             command: RefdataCommand::Load { dir },

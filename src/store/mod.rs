@@ -262,6 +262,17 @@ impl Store {
         dispatch!(self, s => s.ping().await)
     }
 
+    /// What the database's own checks find wrong with it; empty when it is sound. On SQLite
+    /// the structure of its pages and indexes and the foreign keys, which its writer does not
+    /// enforce ([`sqlite::SqliteStore::check`]); PostgreSQL enforces its foreign keys itself
+    /// and has nothing to check here.
+    pub async fn check(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.check().await,
+            Store::Postgres(_) => Ok(Vec::new()),
+        }
+    }
+
     /// Closes the store for a process that is done with it: SQLite leaves every commit in the
     /// database file (see [`sqlite::SqliteStore::close`]), PostgreSQL closes its connections.
     /// Reads after it fail; call it last.

@@ -577,7 +577,9 @@ struct Anonymous {
 }
 
 impl Anonymous {
-    fn of(sql: &str) -> Anonymous {
+    fn of(sql: &str, or_fail: bool) -> Anonymous {
+        let failing = if or_fail { with_or_fail(sql) } else { None };
+        let sql = failing.as_deref().unwrap_or(sql);
         let mut out = String::with_capacity(sql.len());
         let mut order = Vec::new();
         let rest = each_param(sql, |before, n| {
@@ -597,9 +599,25 @@ impl Anonymous {
     }
 }
 
+/// `sql` with the conflict clause `OR FAIL` when it is an `INSERT INTO` or an `UPDATE`
+/// without one; `None` when it is neither.
+fn with_or_fail(sql: &str) -> Option<String> {
+    let start = sql.len() - sql.trim_start().len();
+    let (head, rest) = sql.split_at(start);
+    ["INSERT INTO ", "UPDATE "].into_iter().find_map(|verb| {
+        let tail = rest.strip_prefix(verb)?;
+        if verb == "UPDATE " && tail.starts_with("OR ") {
+            return None;
+        }
+        let (word, after) = verb.split_once(' ').unwrap_or((verb, ""));
+        Some(format!("{head}{word} OR FAIL {after}{tail}"))
+    })
+}
+
 thread_local! {
-    /// Statements with anonymous parameters ([`anonymous_params`]).
-    static ANONYMOUS: std::cell::RefCell<Kept<(), Anonymous>> = std::cell::RefCell::default();
+    /// Statements with anonymous parameters ([`anonymous_params`]), by whether they are made
+    /// `OR FAIL`.
+    static ANONYMOUS: std::cell::RefCell<Kept<bool, Anonymous>> = std::cell::RefCell::default();
 }
 
 /// Appends `sql` with its parameters `$n` made anonymous (`?`) to `out`, and the arguments
@@ -611,10 +629,22 @@ thread_local! {
 /// for every statement run. Anonymous parameters have no names: sqlx binds them in order,
 /// each statement of a script after the arguments of the one before, so that statements join
 /// into one script without being renumbered.
-pub(crate) fn anonymous_params(sql: &str, args: Vec<V>, out: &mut String, to: &mut Vec<V>) {
+///
+/// `or_fail`: an `INSERT INTO` or `UPDATE` is made `INSERT OR FAIL INTO` or `UPDATE OR FAIL`.
+/// A statement that fails then keeps the rows it wrote before the failure; with SQLite's
+/// default (`ABORT`) it takes them back, and so first copies every page that it changes into
+/// a statement journal. Only for a connection whose every failing statement is taken back
+/// by a savepoint or by the rollback of its transaction (the SQLite writer's).
+pub(crate) fn anonymous_params(
+    sql: &str,
+    args: Vec<V>,
+    or_fail: bool,
+    out: &mut String,
+    to: &mut Vec<V>,
+) {
     ANONYMOUS.with(|kept| {
         let mut kept = kept.borrow_mut();
-        let a = kept.get(sql, (), || Anonymous::of(sql));
+        let a = kept.get(sql, or_fail, || Anonymous::of(sql, or_fail));
         out.push_str(&a.sql);
         match &a.order {
             None => {
@@ -639,7 +669,7 @@ pub(crate) fn anonymous_params(sql: &str, args: Vec<V>, out: &mut String, to: &m
 
 #[cfg(test)]
 mod tests {
-    use super::{anonymous_params, shift_params, Ty, V};
+    use super::{anonymous_params, shift_params, with_or_fail, Ty, V};
 
     fn check(sql: &str, offset: usize, expected: &str) {
         // The second time from the thread's cache.
@@ -681,7 +711,13 @@ mod tests {
     fn check_anonymous(sql: &str, given: i64, expected: &str, expected_args: &[i64]) {
         for _ in 0..2 {
             let (mut out, mut to) = (String::from("SELECT 1;\n"), vec![V::I64(-1)]);
-            anonymous_params(sql, (1..=given).map(V::I64).collect(), &mut out, &mut to);
+            anonymous_params(
+                sql,
+                (1..=given).map(V::I64).collect(),
+                false,
+                &mut out,
+                &mut to,
+            );
             assert_eq!(out, format!("SELECT 1;\n{expected}"), "{sql}");
             let args: Vec<i64> = to[1..]
                 .iter()
@@ -716,5 +752,45 @@ mod tests {
         check_anonymous("SELECT $ FROM t", 0, "SELECT $ FROM t", &[]);
         check_anonymous("SAVEPOINT one", 0, "SAVEPOINT one", &[]);
         check_anonymous("", 2, "", &[]);
+    }
+
+    fn check_or_fail(sql: &str, expected: &str) {
+        let (mut out, mut to) = (String::new(), Vec::new());
+        anonymous_params(sql, vec![V::I64(1)], true, &mut out, &mut to);
+        assert_eq!(out, expected, "{sql}");
+        let made = expected.contains("OR FAIL") && !sql.contains("OR FAIL");
+        assert_eq!(with_or_fail(sql).is_some(), made, "{sql}");
+    }
+
+    #[test]
+    fn writes_are_made_or_fail() {
+        check_or_fail(
+            "INSERT INTO t (a) VALUES ($1)",
+            "INSERT OR FAIL INTO t (a) VALUES (?)",
+        );
+        check_or_fail(
+            "INSERT INTO t (a) SELECT $1 ON CONFLICT (a) DO NOTHING RETURNING id",
+            "INSERT OR FAIL INTO t (a) SELECT ? ON CONFLICT (a) DO NOTHING RETURNING id",
+        );
+        check_or_fail("UPDATE t SET a = $1", "UPDATE OR FAIL t SET a = ?");
+        check_or_fail("\n  UPDATE t SET a = $1", "\n  UPDATE OR FAIL t SET a = ?");
+        check_or_fail(
+            "UPDATE OR IGNORE t SET a = $1",
+            "UPDATE OR IGNORE t SET a = ?",
+        );
+        check_or_fail(
+            "INSERT OR IGNORE INTO t VALUES ($1)",
+            "INSERT OR IGNORE INTO t VALUES (?)",
+        );
+        check_or_fail("SELECT $1", "SELECT ?");
+        check_or_fail("DELETE FROM t WHERE a = $1", "DELETE FROM t WHERE a = ?");
+        check_or_fail("SAVEPOINT one", "SAVEPOINT one");
+        check_or_fail(
+            "WITH x AS (SELECT $1) UPDATE t SET a = 1",
+            "WITH x AS (SELECT ?) UPDATE t SET a = 1",
+        );
+        check_or_fail("insert into t values ($1)", "insert into t values (?)");
+        // Made once per text and kind: the same text without OR FAIL is kept apart.
+        check_anonymous("UPDATE t SET a = $1", 1, "UPDATE t SET a = ?", &[1]);
     }
 }

@@ -18,6 +18,17 @@
 //! job runs its statements in few round trips to the connection's thread ([`Conn::script`]).
 //! Durability is WAL with `synchronous=NORMAL`: a committed transaction survives a process
 //! crash.
+//!
+//! The writer's connection does not enforce foreign keys, and its scripts write `OR FAIL`
+//! ([`super::sql::anonymous_params`]). Every row it writes refers to a row that the same
+//! transaction read or wrote, by a key it looked up there; no job deletes a row that others
+//! refer to. Enforced, SQLite looked up the parent of every row again, and a statement that
+//! writes several rows of a table with foreign keys or constraints could fail halfway, so it
+//! first copied every page it changed into a statement journal: together a seventh of
+//! SQLite's work for a permit request. A failing statement's first rows are taken back by
+//! the job's savepoint or the batch's rollback instead. PostgreSQL, which runs the same
+//! statements, enforces the keys, and `nsw-gateway check-db` runs SQLite's
+//! `foreign_key_check` ([`SqliteStore::check`]).
 
 use std::any::Any;
 use std::future::Future;
@@ -154,7 +165,7 @@ impl WriterConn {
                     Err(e) => (Vec::new(), Some(e)),
                 }
             } else {
-                run_script(&mut self.conn, stmts, self.shares_cpu).await
+                run_script(&mut self.conn, stmts, self.shares_cpu, true).await
             };
             return match err {
                 Some(e) => {
@@ -172,7 +183,7 @@ impl WriterConn {
         let owed = self.owed.len();
         all.append(&mut self.owed);
         all.extend(stmts);
-        let (done, err) = run_script(&mut self.conn, all, self.shares_cpu).await;
+        let (done, err) = run_script(&mut self.conn, all, self.shares_cpu, true).await;
         if let Some(e) = err {
             if done.len() < k {
                 self.prefix_failed = Some(e.clone());
@@ -389,7 +400,11 @@ impl SqliteStore {
         // The writer does not checkpoint: a checkpoint copies pages into the database file and
         // syncs it, and the writer would wait for the disk with every job queued behind it.
         // A connection of its own does it (`checkpointer`).
-        let writer_options = options.clone().pragma("wal_autocheckpoint", "0");
+        // Nor does it enforce foreign keys (see the module's documentation).
+        let writer_options = options
+            .clone()
+            .pragma("wal_autocheckpoint", "0")
+            .foreign_keys(false);
         let (started, ready) = oneshot::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -491,6 +506,40 @@ impl SqliteStore {
             .map_err(|e| StoreError::Migration(e.to_string()));
         let _ = conn.close().await;
         r
+    }
+
+    /// What SQLite's own checks find wrong with the database: `PRAGMA quick_check` (the
+    /// structure of its pages and indexes) and `PRAGMA foreign_key_check` (rows whose parent
+    /// is missing; the writer does not enforce foreign keys). Empty when it is sound.
+    pub async fn check(&self) -> Result<Vec<String>, StoreError> {
+        let mut c = self.readers.acquire().await.map_err(map_err)?;
+        let mut problems: Vec<String> = c
+            .rows("PRAGMA quick_check", Vec::new(), &[Ty::Text])
+            .await?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|m| m != "ok")
+            .collect();
+        let orphans = c
+            .rows(
+                "PRAGMA foreign_key_check",
+                Vec::new(),
+                &[Ty::Text, Ty::I64, Ty::Text, Ty::I64],
+            )
+            .await?;
+        for r in &orphans {
+            problems.push(format!(
+                "{} row {}: no row in {} for its foreign key {}",
+                r.text(0)?,
+                r.opt_i64(1)?
+                    .map_or_else(|| "?".to_string(), |id| id.to_string()),
+                r.text(2)?,
+                r.i64(3)?
+            ));
+        }
+        Ok(problems)
     }
 
     /// A read-only pooled connection.
@@ -1062,7 +1111,7 @@ impl Conn for SqliteConnection {
         if stmts.len() == 1 {
             return Conn::script_each(self, stmts).await;
         }
-        match run_script(self, stmts, false).await {
+        match run_script(self, stmts, false, false).await {
             (_, Some(e)) => Err(e),
             (done, None) => Ok(done),
         }
@@ -1071,6 +1120,9 @@ impl Conn for SqliteConnection {
 
 /// Runs `stmts` as one multi-statement query; returns what the statements that completed
 /// returned, and the error that stopped the rest.
+///
+/// `or_fail`: the writer's scripts, whose failing statements the job's savepoint or the
+/// batch's rollback takes back, write `OR FAIL` ([`anonymous_params`]).
 ///
 /// `shares_cpu`: the caller runs on the CPU of the connection's thread (the pinned writer).
 /// SQLite's thread sends a message per statement; each would wake the caller, which would
@@ -1081,13 +1133,14 @@ async fn run_script(
     conn: &mut SqliteConnection,
     stmts: Vec<Stmt>,
     shares_cpu: bool,
+    or_fail: bool,
 ) -> (Vec<Done>, Option<StoreError>) {
     {
         let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 8).sum());
         let mut args = Vec::with_capacity(stmts.iter().map(|s| s.args.len()).sum());
         let mut cols = Vec::with_capacity(stmts.len());
         for s in stmts {
-            anonymous_params(&s.sql, s.args, &mut sql, &mut args);
+            anonymous_params(&s.sql, s.args, or_fail, &mut sql, &mut args);
             sql.push_str(";\n");
             cols.push(s.cols);
         }

@@ -97,6 +97,7 @@ macro_rules! contract {
             async fn sqlite() {
                 let db = super::sqlite_db().await;
                 super::$name(&db.store).await;
+                super::no_row_without_its_parent(&db.store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
@@ -130,6 +131,12 @@ contract!(
     asynchronous_reply_goes_to_the_outbox,
     script_returns_each_statements_rows_and_count,
 );
+
+/// SQLite's writer does not enforce foreign keys: after every contract test, every row's
+/// parent is there (and the file's structure is sound).
+async fn no_row_without_its_parent(store: &Store) {
+    assert_eq!(store.check().await.unwrap(), Vec::<String>::new());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Fakes
@@ -2274,6 +2281,95 @@ async fn probe_job(
         return Err(StoreError::Invalid("job 4 fails after writing".into()));
     }
     Ok(i)
+}
+
+/// [`probe_job`], but job 4 writes `{prefix}-4` and `{prefix}-4b` with a statement that
+/// fails at its third row (`OR FAIL` on the writer: the two rows stay until the job's
+/// savepoint or its batch's rollback takes them back).
+async fn probe_job_failing_halfway(
+    c: &mut super::sqlite::WriterConn,
+    prefix: &str,
+    i: i64,
+) -> Result<i64, StoreError> {
+    use super::sql::{args, Conn, Stmt};
+    if i != 4 {
+        return probe_job(c, prefix, i).await;
+    }
+    let (a, b) = (format!("{prefix}-4"), format!("{prefix}-4b"));
+    c.script(vec![
+        Stmt::exec(
+            "UPDATE counters SET value = value WHERE name = $1",
+            args![&a],
+        ),
+        Stmt::exec(
+            "INSERT INTO counters (name, value) VALUES ($1, 1), ($2, 2), ($1, 3)",
+            args![&a, &b],
+        ),
+    ])
+    .await
+    .map_err(|e| StoreError::Invalid(format!("job 4: {e}")))?;
+    unreachable!("the third row repeats the first's unique name")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_statement_failing_halfway_leaves_nothing_of_its_job() {
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    for again in [false, true] {
+        let prefix = if again {
+            "halfway-again"
+        } else {
+            "halfway-once"
+        };
+        let (release, blocker) = hold_writer(s).await;
+        let reruns = s.stats().reruns();
+        let mut tasks = Vec::new();
+        for i in 0..10i64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                if again {
+                    s.write_again(move |c| Box::pin(probe_job_failing_halfway(c, prefix, i)))
+                        .await
+                } else {
+                    s.write(move |c| Box::pin(probe_job_failing_halfway(c, prefix, i)))
+                        .await
+                }
+            }));
+        }
+        release_when_queued(s, 10, release, blocker).await;
+        all_but_job_4_committed(s, tasks, prefix).await;
+        assert_eq!(s.stats().reruns(), reruns + u64::from(again), "{prefix}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_check_finds_a_row_without_its_parent() {
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    assert_eq!(db.store.check().await.unwrap(), Vec::<String>::new());
+    s.write(|c| {
+        Box::pin(async move {
+            use super::sql::{args, Conn};
+            c.exec(
+                "INSERT INTO item_reasons (item_pk, seq, code, field, message_th, message_en) \
+                 VALUES ($1, 0, 'X', 'f', 'th', 'en')",
+                args![987_654i64],
+            )
+            .await
+        })
+    })
+    .await
+    .expect("the writer does not enforce foreign keys");
+    let problems = db.store.check().await.unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("item_reasons row ") && problems[0].contains("request_items"),
+        "{problems:?}"
+    );
 }
 
 /// Lets the writer held by [`hold_writer`] go once `jobs` jobs wait behind it.

@@ -4,7 +4,8 @@
 # (report.json, report.md, latency.svg) under target/bench-load/.
 #
 #   benches/load.sh                 full run (1M and 10k licences, 3 repetitions per figure)
-#   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision; no speed checks
+#   benches/load.sh --smoke         tiny counts; fails on any error or wrong decision, or when
+#                                   check-db finds a problem in the database; no speed checks
 #   benches/load.sh --smoke --debug the same with the debug binaries of `cargo test` (CI)
 #   options: --repeats N  --only sqlite|postgres  --no-build  --pg URL (server URL, no database)
 #            --scales "1m 10k"  reference-data sizes to run (default both; smoke: 10k)
@@ -258,6 +259,11 @@ for backend in $BACKENDS; do
             done
             MEM_ROWS+="| $tag | $((rss_idle / 1024)) | $(( $(rss_kib VmRSS) / 1024 )) | $(( $(rss_kib VmHWM) / 1024 )) |"$'\n'
             stop_gateway
+            if [ "$SMOKE" = 1 ]; then
+                # The SQLite writer does not enforce foreign keys: every row's parent is there.
+                "$GW" --config "$cfg" check-db > "$OUT/run/check-db-$tag.txt" 2>&1 \
+                    || { cat "$OUT/run/check-db-$tag.txt" >&2; echo "check-db failed: $tag" >&2; exit 1; }
+            fi
             drop_db "$backend" "$tag" "$url"
         done
     done

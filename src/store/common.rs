@@ -856,20 +856,20 @@ fn json_param<T: serde::Serialize>(rows: &T) -> V {
 /// Where a [`rows_write`] statement takes its rows from (its `FROM` item).
 const ROWS: &str = "{rows}";
 
-/// The size of the `VALUES` lists of one message's [`rows_write`]s on SQLite: the next power
-/// of two from [`ListSize::MIN`] up to [`ListSize::MAX`] that holds the most rows any of them
-/// writes; `None` above, where they are JSON arrays. A message's lists all have the same
-/// size, so that the texts of its script are few (sqlx keeps a prepared script by its whole
-/// text): one per size and the writes that have rows.
+/// The size of the `VALUES` lists of one message's [`rows_write`]s on SQLite: the first of
+/// [`ListSize::SIZES`] that holds the most rows any of them writes; `None` above, where they
+/// are JSON arrays. A message's lists all have the same size, so that the texts of its script
+/// are few (sqlx keeps a prepared script by its whole text): one per size and the writes that
+/// have rows. The sizes grow by half, so that few of a list's rows are padding: every one of
+/// them binds its fields as NULLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ListSize(Option<usize>);
 
 impl ListSize {
-    const MIN: usize = 4;
-    const MAX: usize = 32;
+    const SIZES: [usize; 8] = [2, 4, 6, 8, 12, 16, 24, 32];
 
     fn holding(rows: usize) -> ListSize {
-        ListSize((rows <= Self::MAX).then(|| rows.next_power_of_two().max(Self::MIN)))
+        ListSize(Self::SIZES.into_iter().find(|size| rows <= *size))
     }
 }
 
@@ -3359,21 +3359,31 @@ mod tests {
 
     #[test]
     fn lists_have_a_few_sizes() {
-        let sizes: Vec<(usize, Option<usize>)> = [0, 1, 4, 5, 8, 9, 16, 17, 32, 33, 1000]
-            .into_iter()
-            .map(|n| (n, ListSize::holding(n).0))
-            .collect();
+        let sizes: Vec<(usize, Option<usize>)> = [
+            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 24, 25, 32, 33, 1000,
+        ]
+        .into_iter()
+        .map(|n| (n, ListSize::holding(n).0))
+        .collect();
         assert_eq!(
             sizes,
             [
-                (0, Some(4)),
-                (1, Some(4)),
+                (0, Some(2)),
+                (1, Some(2)),
+                (2, Some(2)),
+                (3, Some(4)),
                 (4, Some(4)),
-                (5, Some(8)),
+                (5, Some(6)),
+                (6, Some(6)),
+                (7, Some(8)),
                 (8, Some(8)),
-                (9, Some(16)),
+                (9, Some(12)),
+                (12, Some(12)),
+                (13, Some(16)),
                 (16, Some(16)),
-                (17, Some(32)),
+                (17, Some(24)),
+                (24, Some(24)),
+                (25, Some(32)),
                 (32, Some(32)),
                 (33, None),
                 (1000, None)

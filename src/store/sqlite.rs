@@ -513,15 +513,16 @@ impl SqliteStore {
     /// is missing; the writer does not enforce foreign keys). Empty when it is sound.
     pub async fn check(&self) -> Result<Vec<String>, StoreError> {
         let mut c = self.readers.acquire().await.map_err(map_err)?;
-        let mut problems: Vec<String> = c
+        let mut problems = Vec::new();
+        for r in &c
             .rows("PRAGMA quick_check", Vec::new(), &[Ty::Text])
             .await?
-            .iter()
-            .map(|r| r.text(0))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|m| m != "ok")
-            .collect();
+        {
+            let found = r.text(0)?;
+            if found != "ok" {
+                problems.push(found);
+            }
+        }
         let orphans = c
             .rows(
                 "PRAGMA foreign_key_check",

@@ -290,6 +290,13 @@ pub struct WriterStats {
     /// Set by a checkpoint that found the WAL longer than [`WAL_RESTART_FRAMES`]: the writer
     /// checkpoints the last frames before its next transaction.
     wal_catch_up_wanted: AtomicBool,
+    /// Jobs whose submission completed, and jobs the writer took from its queue. Tests wait on
+    /// their difference: a job holding a place in the queue (its channel permit) may not be in
+    /// it yet, and the writer would not find it there.
+    #[cfg(test)]
+    submitted: std::sync::atomic::AtomicUsize,
+    #[cfg(test)]
+    taken: std::sync::atomic::AtomicUsize,
 }
 
 impl WriterStats {
@@ -597,6 +604,8 @@ impl SqliteStore {
             .send(Job { work, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        #[cfg(test)]
+        self.stats.submitted.fetch_add(1, Ordering::SeqCst);
         let out = rx
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))??;
@@ -679,9 +688,13 @@ impl SqliteStore {
 
 #[cfg(test)]
 impl SqliteStore {
-    /// Jobs waiting for the writer.
+    /// Jobs in the writer's queue: submitted, not yet taken.
     pub(crate) fn queued_for_tests(&self) -> usize {
-        QUEUE - self.jobs.capacity()
+        let taken = self.stats.taken.load(Ordering::SeqCst);
+        self.stats
+            .submitted
+            .load(Ordering::SeqCst)
+            .saturating_sub(taken)
     }
 
     pub(crate) async fn read_conn_for_tests(&self) -> sqlx::pool::PoolConnection<Sqlite> {
@@ -715,13 +728,19 @@ async fn writer_loop(
         // A batch is whatever is queued: under load the jobs that arrived while the previous
         // batch ran; alone, a job runs at once (nobody waits for company).
         let mut batch = vec![first];
+        #[cfg(test)]
+        stats.taken.fetch_add(1, Ordering::SeqCst);
         if rx.is_empty() {
             // Let tasks that are ready to submit do so first.
             tokio::task::yield_now().await;
         }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    #[cfg(test)]
+                    stats.taken.fetch_add(1, Ordering::SeqCst);
+                    batch.push(job)
+                }
                 Err(_) => break,
             }
         }

@@ -116,7 +116,7 @@ pub(crate) struct WriterConn {
     serials: Serials,
     /// Round trips to SQLite's thread since the writer last counted them.
     trips: u64,
-    /// Whether the writer shares its CPU with SQLite's thread (see [`run_script`]).
+    /// Whether the writer shares its CPU with SQLite's thread (see [`Caller::Writer`]).
     shares_cpu: bool,
     /// The job runs without a savepoint, and its batch runs again with them if it fails
     /// ([`Work::Again`]).
@@ -138,6 +138,12 @@ struct Serials {
 }
 
 impl WriterConn {
+    fn caller(&self) -> Caller {
+        Caller::Writer {
+            shares_cpu: self.shares_cpu,
+        }
+    }
+
     /// Readies the connection for the next job of a batch, `prefix` in front of its first
     /// statement. What a failed job still owed belongs to its rolled-back work.
     fn start_job(&mut self, prefix: &[&'static str]) {
@@ -165,7 +171,8 @@ impl WriterConn {
                     Err(e) => (Vec::new(), Some(e)),
                 }
             } else {
-                run_script(&mut self.conn, stmts, self.shares_cpu, true).await
+                let caller = self.caller();
+                run_script(&mut self.conn, stmts, caller).await
             };
             return match err {
                 Some(e) => {
@@ -183,7 +190,8 @@ impl WriterConn {
         let owed = self.owed.len();
         all.append(&mut self.owed);
         all.extend(stmts);
-        let (done, err) = run_script(&mut self.conn, all, self.shares_cpu, true).await;
+        let caller = self.caller();
+        let (done, err) = run_script(&mut self.conn, all, caller).await;
         if let Some(e) = err {
             if done.len() < k {
                 self.prefix_failed = Some(e.clone());
@@ -1131,30 +1139,40 @@ impl Conn for SqliteConnection {
         if stmts.len() == 1 {
             return Conn::script_each(self, stmts).await;
         }
-        match run_script(self, stmts, false, false).await {
+        match run_script(self, stmts, Caller::Other).await {
             (_, Some(e)) => Err(e),
             (done, None) => Ok(done),
         }
     }
 }
 
+/// Who runs a script, which decides how it is written and waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// The writer. Its statements write `OR FAIL` ([`anonymous_params`]): the job's savepoint
+    /// or the batch's rollback takes back what a failing one wrote.
+    ///
+    /// `shares_cpu`: it runs on the CPU of the connection's thread (pinned). SQLite's thread
+    /// sends a message per statement; each would wake the writer, which would take the CPU
+    /// from SQLite's thread to read one answer and fall asleep again. After the first answer
+    /// the writer yields the CPU instead, so that SQLite's thread runs the rest of the script,
+    /// and reads the answers that are there when it gets the CPU back.
+    Writer { shares_cpu: bool },
+    /// Any other connection: plain statements, each failing one taken back by SQLite.
+    Other,
+}
+
 /// Runs `stmts` as one multi-statement query; returns what the statements that completed
 /// returned, and the error that stopped the rest.
-///
-/// `or_fail`: the writer's scripts, whose failing statements the job's savepoint or the
-/// batch's rollback takes back, write `OR FAIL` ([`anonymous_params`]).
-///
-/// `shares_cpu`: the caller runs on the CPU of the connection's thread (the pinned writer).
-/// SQLite's thread sends a message per statement; each would wake the caller, which would
-/// take the CPU from SQLite's thread to read one answer and fall asleep again. After the first
-/// answer the caller yields the CPU instead, so that SQLite's thread runs the rest of the
-/// script, and reads the answers that are there when it gets the CPU back.
 async fn run_script(
     conn: &mut SqliteConnection,
     stmts: Vec<Stmt>,
-    shares_cpu: bool,
-    or_fail: bool,
+    caller: Caller,
 ) -> (Vec<Done>, Option<StoreError>) {
+    let (or_fail, shares_cpu) = match caller {
+        Caller::Writer { shares_cpu } => (true, shares_cpu),
+        Caller::Other => (false, false),
+    };
     {
         let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 8).sum());
         let mut args = Vec::with_capacity(stmts.iter().map(|s| s.args.len()).sum());

@@ -69,13 +69,24 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
-/// How long a connection must have been idle before it is closed to make room: a client may
-/// be sending a request on a connection that just became idle, and closing it would lose that
-/// request. A busy connection closes race-free instead: its answer says `Connection: close`.
+/// How long a connection must have been idle before it is closed to make room, and how long
+/// busy connections must have made none: a client may be sending a request on a connection
+/// that is idle, and closing it would lose that request (a client's pool may leave one
+/// connection idle for seconds while it reuses others). A busy connection closes race-free
+/// instead: its answer says `Connection: close`.
 const IDLE_BEFORE_CLOSING: Duration = Duration::from_secs(1);
 
+/// Whether an idle connection closes for a waiting one: only when it has been idle for
+/// [`IDLE_BEFORE_CLOSING`], and busy connections have not made room for as long (they close
+/// after their answers while any are answering; idle ones make room when none are).
+fn idle_closes(idle_since: Instant, busy_made_room: Option<Instant>, now: Instant) -> bool {
+    let long = |t: Instant| now.saturating_duration_since(t) >= IDLE_BEFORE_CLOSING;
+    long(idle_since) && busy_made_room.is_none_or(long)
+}
+
 /// Room for connections waiting for a slot: for each of them one open connection closes, the
-/// first busy one to answer its requests or one idle for [`IDLE_BEFORE_CLOSING`].
+/// first busy one to answer its requests or, when none answers, one idle for
+/// [`IDLE_BEFORE_CLOSING`] ([`idle_closes`]).
 #[derive(Default)]
 pub struct Room {
     /// Connections accepted and waiting for a slot.
@@ -84,6 +95,8 @@ pub struct Room {
     debt: AtomicUsize,
     /// Changes each time a connection starts to wait (wakes the idle ones).
     asked: watch::Sender<u64>,
+    /// When a busy connection last closed after its answer for a waiting one.
+    busy_made_room: Mutex<Option<Instant>>,
 }
 
 impl Room {
@@ -112,6 +125,25 @@ impl Room {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1))
             .is_ok()
     }
+
+    /// A busy connection that just answered: whether it is the one to close.
+    fn take_busy(&self) -> bool {
+        if !self.take() {
+            return false;
+        }
+        *lock(&self.busy_made_room) = Some(Instant::now());
+        true
+    }
+
+    /// An idle connection, idle since `idle_since`: whether it is the one to close.
+    fn take_idle(&self, idle_since: Instant) -> bool {
+        let busy = *lock(&self.busy_made_room);
+        idle_closes(idle_since, busy, Instant::now()) && self.take()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct Asked<'a>(&'a Room);
@@ -150,19 +182,13 @@ impl Activity {
         if self.busy.fetch_sub(1, Ordering::SeqCst) != 1 {
             return false;
         }
-        *self.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        room.take()
+        *lock(&self.idle_since) = Instant::now();
+        room.take_busy()
     }
 
-    /// Whether the connection has been idle for at least `d`.
-    fn idle_for(&self, d: Duration) -> bool {
-        self.busy.load(Ordering::SeqCst) == 0
-            && self
-                .idle_since
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .elapsed()
-                >= d
+    /// Since when the connection has been idle; `None` while it answers a request.
+    fn idle_since(&self) -> Option<Instant> {
+        (self.busy.load(Ordering::SeqCst) == 0).then(|| *lock(&self.idle_since))
     }
 }
 
@@ -360,7 +386,7 @@ async fn serve_io<I>(
                 // An error: the room is gone (this connection holds it, so it does not happen).
                 if changed.is_err() {
                     closing = true;
-                } else if activity.idle_for(IDLE_BEFORE_CLOSING) && room.take() {
+                } else if activity.idle_since().is_some_and(|t| room.take_idle(t)) {
                     tracing::debug!(%remote, "idle connection closed to make room for a new one");
                     conn.as_mut().graceful_shutdown();
                     closing = true;
@@ -371,5 +397,35 @@ async fn serve_io<I>(
                 closing = true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `idle`: how long the connection has been idle; `busy`: how long ago a busy connection
+    /// last made room (`None`: never).
+    fn check(idle_ms: u64, busy_ms: Option<u64>, closes: bool) {
+        let now = Instant::now() + Duration::from_secs(10);
+        let ago = |ms: u64| now - Duration::from_millis(ms);
+        assert_eq!(
+            idle_closes(ago(idle_ms), busy_ms.map(ago), now),
+            closes,
+            "idle {idle_ms} ms, busy made room {busy_ms:?} ms ago"
+        );
+    }
+
+    #[test]
+    fn idle_connections_close_only_when_busy_ones_do_not() {
+        check(0, None, false);
+        check(999, None, false);
+        check(1000, None, true);
+        check(5000, None, true);
+        check(5000, Some(0), false);
+        check(5000, Some(999), false);
+        check(5000, Some(1000), true);
+        check(999, Some(5000), false);
+        check(1000, Some(1000), true);
     }
 }

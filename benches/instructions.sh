@@ -5,6 +5,9 @@
 #
 #   benches/instructions.sh [--no-build] [--requests N] [--kind permit|declaration] [--bin DIR]
 #                           [--items N|mixed]   goods items per request (default 5; "mixed": 1–20)
+#                           [--stored N]        permit requests stored before the count starts
+#                                               (default 0: a fresh database), sent to the
+#                                               gateway without valgrind
 #
 # The gateway runs under valgrind on a fresh SQLite database with the 10k licences of load.sh;
 # mock-nsw sends 1,000 5-item permit requests, then 500 requests of the kind measured; then the
@@ -22,6 +25,7 @@ BUILD=1
 N=4000
 KIND=permit
 ITEMS=5
+STORED=0
 BIN=$ROOT/target/release
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,6 +34,7 @@ while [ $# -gt 0 ]; do
         --kind) KIND=$2; shift ;;
         --bin) BIN=$2; shift ;;
         --items) ITEMS=$2; shift ;;
+        --stored) STORED=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -60,6 +65,16 @@ run() {
     gateway_settings "sqlite://$run/gateway.db" "$PORT" "$ADMIN" > "$run/gateway.toml"
     printf '\n[log]\nfilter = "warn"\n' >> "$run/gateway.toml"
     "$GW" --config "$run/gateway.toml" refdata load "$DATA" >/dev/null
+    if [ "$STORED" != 0 ]; then
+        "$GW" --config "$run/gateway.toml" serve > "$run/stored.log" 2>&1 &
+        GW_PID=$!
+        wait_ready "$ADMIN" "$GW_PID" "$run/stored.log" 60 || exit 1
+        "$MOCK" load --quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA" \
+            --items 5 --concurrency 64 --requests "$STORED" --seed 21 --max-time 900s > "$run/stored.txt"
+        kill -TERM "$GW_PID"
+        wait "$GW_PID" || true
+        GW_PID=""
+    fi
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$run/cachegrind.out" \
         "$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
     GW_PID=$!
@@ -83,6 +98,6 @@ run() {
 base=$(run 500)
 total=$(run "$((500 + N))")
 cp "$OUT/run/cachegrind.out" "$OUT/cachegrind.out"
-echo "instructions per $KIND request: $(( (total - base) / N )) ($N requests at c=16, items: $ITEMS, 10k licences, SQLite)"
+echo "instructions per $KIND request: $(( (total - base) / N )) ($N requests at c=16, items: $ITEMS, 10k licences, SQLite, $STORED permit requests stored before)"
 cg_annotate --auto=no "$OUT/cachegrind.out" | awk '/file:function/ {p = 1; next} p && NF && !/^-/' \
     | sed -E 's#[^ ]*/(registry/src/[^/]+|rustc/[0-9a-f]+/library|multiarch)/##' | head -25

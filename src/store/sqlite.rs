@@ -770,7 +770,7 @@ async fn writer_loop(
 /// that waits gives way to the one it woke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriterCpu {
-    /// The last CPU the process may run on, when it may run on more than one.
+    /// The last CPU the process may run on (with one CPU, that one).
     #[default]
     Auto,
     /// Wherever the kernel puts them.
@@ -808,9 +808,8 @@ fn pin_current_thread(cpu: WriterCpu) -> Result<Option<usize>, StoreError> {
                     return Ok(None);
                 }
             };
-            if allowed.count() < 2 {
-                return Ok(None);
-            }
+            // With one CPU the two threads share it anyway; pinned to it, the writer knows
+            // that it does, and yields it to SQLite's thread (see `Caller::Writer`).
             match (0..CpuSet::MAX_CPU).rev().find(|c| allowed.is_set(*c)) {
                 Some(c) => c,
                 None => return Ok(None),

@@ -1851,26 +1851,49 @@ async fn sqlite_writer_and_its_sqlite_thread_share_one_cpu() {
         })
         .expect("Cpus_allowed_list");
 
+    // Both threads of the store's writer run on `cpu` alone.
+    let on_cpu = |cpu: usize| {
+        let on_it: Vec<String> = threads()
+            .into_iter()
+            .filter(|(_, cpus)| *cpus == cpu.to_string())
+            .map(|(name, _)| name)
+            .collect();
+        assert!(on_it.iter().any(|n| n == "sqlite-writer"), "{on_it:?}");
+        assert!(
+            on_it.iter().any(|n| n.starts_with("sqlx-sqlite")),
+            "{on_it:?}"
+        );
+    };
+
+    // `auto`: the last CPU the process may use.
     let auto = SqliteStore::connect_with(&url("auto.db"), None, WriterCpu::Auto)
         .await
         .expect("connect");
-    match auto.writer_cpu() {
-        None => assert!(
-            !process_cpus.contains([',', '-']),
-            "one CPU only ({process_cpus}): nothing to choose"
-        ),
-        Some(cpu) => {
-            let on_it: Vec<String> = threads()
-                .into_iter()
-                .filter(|(_, cpus)| *cpus == cpu.to_string())
-                .map(|(name, _)| name)
-                .collect();
-            assert!(on_it.iter().any(|n| n == "sqlite-writer"), "{on_it:?}");
-            assert!(
-                on_it.iter().any(|n| n.starts_with("sqlx-sqlite")),
-                "{on_it:?}"
-            );
-        }
+    let last: usize = process_cpus
+        .rsplit([',', '-'])
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a CPU number");
+    assert_eq!(auto.writer_cpu(), Some(last), "allowed: {process_cpus}");
+    on_cpu(last);
+
+    // A process that may use one CPU only: the writer is pinned to that one, so that it yields
+    // it to SQLite's thread. (This thread stands for the process: the writer's threads start
+    // from it and inherit what it may use.)
+    {
+        use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+        let mine = sched_getaffinity(None).expect("affinity");
+        let first = (0..CpuSet::MAX_CPU)
+            .find(|c| mine.is_set(*c))
+            .expect("a CPU");
+        let mut one = CpuSet::new();
+        one.set(first);
+        sched_setaffinity(None, &one).expect("one CPU");
+        let single = SqliteStore::connect_with(&url("single.db"), None, WriterCpu::Auto).await;
+        sched_setaffinity(None, &mine).expect("affinity restored");
+        let single = single.expect("connect");
+        assert_eq!(single.writer_cpu(), Some(first));
+        on_cpu(first);
     }
 
     let off = SqliteStore::connect_with(&url("off.db"), None, WriterCpu::Off)

@@ -1388,15 +1388,21 @@ impl SpecialUsage for Usage {
     }
 }
 
+/// An importer's earlier special-import quantities by purpose and year. Indexes cover both of
+/// its tables (`requests_by_importer`, `request_items_special`): it reads no row of the
+/// importer's earlier requests, which lie all over the database.
+pub(crate) const SPECIAL_USAGE: &str =
+    "SELECT ri.special_purpose, r.usage_year, CAST(SUM(ri.quantity_milli) AS BIGINT) \
+     FROM request_items ri JOIN requests r ON r.id = ri.request_pk \
+     WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 \
+     AND r.decision <> 'CANCELLED' AND ri.status <> 'REJECTED' \
+     AND ri.special_purpose IS NOT NULL \
+     GROUP BY ri.special_purpose, r.usage_year";
+
 async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Usage, StoreError> {
     let rows = c
         .rows(
-            "SELECT ri.special_purpose, r.usage_year, CAST(SUM(ri.quantity_milli) AS BIGINT) \
-             FROM request_items ri JOIN requests r ON r.id = ri.request_pk \
-             WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 \
-             AND r.decision <> 'CANCELLED' AND ri.status <> 'REJECTED' \
-             AND ri.special_purpose IS NOT NULL \
-             GROUP BY ri.special_purpose, r.usage_year",
+            SPECIAL_USAGE,
             args![tax, branch],
             &[Ty::Text, Ty::I64, Ty::I64],
         )

@@ -2229,6 +2229,38 @@ async fn sqlite_new_permit_requests_take_one_round_trip_each() {
     }
 }
 
+/// The sum of an importer's earlier special-import quantities reads index entries only, not
+/// the rows of the importer's earlier requests and items.
+#[tokio::test]
+async fn sqlite_special_usage_reads_index_entries_only() {
+    use super::sql::{args, Conn, Ty};
+    let db = sqlite_db().await;
+    let Store::Sqlite(s) = &db.store else {
+        unreachable!()
+    };
+    let mut c = s.read_conn_for_tests().await;
+    let plan: Vec<String> = c
+        .rows(
+            &format!("EXPLAIN QUERY PLAN {}", super::common::SPECIAL_USAGE),
+            args![IMPORTER, "00000"],
+            &[Ty::I64, Ty::I64, Ty::I64, Ty::Text],
+        )
+        .await
+        .expect("plan")
+        .iter()
+        .map(|r| r.text(3).expect("detail"))
+        .collect();
+    for covered in [
+        "SEARCH r USING COVERING INDEX requests_by_importer",
+        "SEARCH ri USING COVERING INDEX request_items_special",
+    ] {
+        assert!(
+            plan.iter().any(|step| step.starts_with(covered)),
+            "{covered}: {plan:#?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn sqlite_writers_of_one_file_never_share_a_permit_serial() {
     let dir = tempfile::tempdir().expect("temp dir");

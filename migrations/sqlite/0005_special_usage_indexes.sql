@@ -1,0 +1,15 @@
+-- A request with items under a special-import purpose sums the importer's earlier quantities
+-- per purpose and year (decision rule 13). Both sides of that query are covered by an index,
+-- so that it reads index entries only, and no row of the importer's earlier requests and
+-- items: those rows are scattered over the whole database, and reading them grew with it.
+--
+-- The importer's requests, in order, with the year and decision the sum needs.
+DROP INDEX requests_by_importer;
+CREATE INDEX requests_by_importer
+    ON requests (importer_tax_number, importer_branch, id, usage_year, decision);
+
+-- The items under a special-import purpose, by request, with what the sum needs.
+DROP INDEX request_items_by_purpose;
+CREATE INDEX request_items_special
+    ON request_items (request_pk, special_purpose, status, quantity_milli)
+    WHERE special_purpose IS NOT NULL;

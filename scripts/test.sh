@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit and integration tests against SQLite and PostgreSQL, the
 # benches once in test mode, the end-to-end scenario of mock-nsw against a freshly started
-# gateway on each backend, and the load benchmark in its smoke form. Installs what it needs on a fresh Debian machine.
+# gateway on each backend, the load benchmark and the growth script in their short forms.
+# Installs what it needs on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,9 @@ scripts/smoke.sh
 
 log "load script in its smoke form (debug binaries, 5 % retries; zero errors and wrong decisions)"
 benches/load.sh --smoke --debug --duplicates 5%
+
+log "growth script in a short form (debug binaries; fails on any error)"
+benches/growth.sh --no-build --bin target/debug --chunk 300 --chunks 2
 
 log "status page in a headless browser"
 scripts/e2e-browser.sh

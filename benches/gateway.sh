@@ -1,4 +1,5 @@
-# What the load scripts (load.sh, instructions.sh) do with the gateway, sourced by both.
+# What the load scripts (load.sh, instructions.sh, growth.sh) do with the gateway, sourced by
+# them.
 
 # The gateway's settings: listeners on loopback, room for many requests in flight, the
 # partner's rate limit lifted.
@@ -53,4 +54,26 @@ wait_ready() {
         fi
         sleep 0.2
     done
+}
+
+# The 10k licences of load.sh's smaller scale, generated into DIR once.
+#
+#   licences_10k MOCK DIR
+licences_10k() {
+    if [ ! -f "$2/.done" ]; then
+        "$1" gen-data --out "$2" --licences 10000 --seed 7 --today "$(date -u +%F)" >/dev/null
+        touch "$2/.done"
+    fi
+}
+
+# A fresh SQLite gateway in DIR: its settings in DIR/gateway.toml (log level warn), its
+# database DIR/gateway.db with the reference data of DATA loaded.
+#
+#   sqlite_gateway GW DIR DATA PORT ADMIN_PORT
+sqlite_gateway() {
+    rm -rf "$2"
+    mkdir -p "$2"
+    gateway_settings "sqlite://$2/gateway.db" "$4" "$5" > "$2/gateway.toml"
+    printf '\n[log]\nfilter = "warn"\n' >> "$2/gateway.toml"
+    "$1" --config "$2/gateway.toml" refdata load "$3" >/dev/null
 }

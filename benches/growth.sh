@@ -35,16 +35,9 @@ PORT=${BENCH_PORT:-18463}
 ADMIN=${BENCH_ADMIN_PORT:-19463}
 DATA=$OUT/data-10k
 mkdir -p "$OUT"
-if [ ! -f "$DATA/.done" ]; then
-    "$MOCK" gen-data --out "$DATA" --licences 10000 --seed 7 --today "$(date -u +%F)" >/dev/null
-    touch "$DATA/.done"
-fi
+licences_10k "$MOCK" "$DATA"
 run=$OUT/run
-rm -rf "$run"
-mkdir -p "$run"
-gateway_settings "sqlite://$run/gateway.db" "$PORT" "$ADMIN" > "$run/gateway.toml"
-printf '\n[log]\nfilter = "warn"\n' >> "$run/gateway.toml"
-"$GW" --config "$run/gateway.toml" refdata load "$DATA" >/dev/null
+sqlite_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
 "$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
 GW_PID=$!
 trap 'kill "$GW_PID" 2>/dev/null; true' EXIT

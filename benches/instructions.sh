@@ -49,10 +49,7 @@ PORT=${BENCH_PORT:-18453}
 ADMIN=${BENCH_ADMIN_PORT:-19453}
 mkdir -p "$OUT"
 DATA=$OUT/data-10k
-if [ ! -f "$DATA/.done" ]; then
-    "$MOCK" gen-data --out "$DATA" --licences 10000 --seed 7 --today "$(date -u +%F)" >/dev/null
-    touch "$DATA/.done"
-fi
+licences_10k "$MOCK" "$DATA"
 GW_PID=""
 trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
 
@@ -60,11 +57,7 @@ trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
 # instruction count.
 run() {
     local n=$1 run=$OUT/run
-    rm -rf "$run"
-    mkdir -p "$run"
-    gateway_settings "sqlite://$run/gateway.db" "$PORT" "$ADMIN" > "$run/gateway.toml"
-    printf '\n[log]\nfilter = "warn"\n' >> "$run/gateway.toml"
-    "$GW" --config "$run/gateway.toml" refdata load "$DATA" >/dev/null
+    sqlite_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
     if [ "$STORED" != 0 ]; then
         "$GW" --config "$run/gateway.toml" serve > "$run/stored.log" 2>&1 &
         GW_PID=$!

@@ -93,7 +93,8 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
-    // Where the time goes, for the 5-item inline request.
+    // Where the time goes, for the 5-item inline request; the full path alone in both
+    // packagings.
     let opts = RequestOptions {
         ack_requested: true,
         sync_reply: true,
@@ -105,6 +106,10 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parts");
     g.bench_function("intake_full (no fast path), 5 items inline", |b| {
         b.iter(|| intake_full(Some(&m.content_type), &m.body, &limits))
+    });
+    let mp = build_request(&intake_header(), &request(5), Packaging::Multipart, opts);
+    g.bench_function("intake_full (no fast path), 5 items multipart", |b| {
+        b.iter(|| intake_full(Some(&mp.content_type), &mp.body, &limits))
     });
     g.bench_function("parse_envelope, 5 items inline", |b| {
         b.iter(|| parse_envelope(&soap))

@@ -1,37 +1,42 @@
-//! The fast path of [`super::intake::intake`] for inline messages (packaging B) that are
-//! accepted as they are: one pass of a strict tokenizer over the SOAP text (borrowed slices,
-//! no namespace resolver) that tracks the namespace declarations itself, builds the envelope's
-//! header elements for the full path's header reader, and records the payload's tape (see
-//! [`Tape`]) straight from the envelope's text; the payload version's conversion then makes the
-//! domain document from the tape, exactly as it does for the full path's structure pass.
+//! The fast path of [`super::intake::intake`] for messages that are accepted as they are,
+//! inline (packaging B) or as SOAP with attachments (packaging A): one pass of a strict
+//! tokenizer over the SOAP text (borrowed slices, no namespace resolver) that tracks the
+//! namespace declarations itself, builds the envelope's header elements for the full path's
+//! header reader, and records the payload's tape (see [`Tape`]) straight from the envelope's
+//! text, or from the payload part's; the payload version's conversion then makes the domain
+//! document from the tape, exactly as it does for the full path's structure pass. A multipart
+//! body is split into its parts by the full path's MIME reader.
 //!
 //! It answers only for what the full path accepts, and then with the same value: at anything
 //! unusual or wrong (markup the tokenizer does not read, a declaration it does not model, a
-//! comment or CDATA where it matters, a structure, value or header problem, any check of the
-//! scan) it gives up, and the full path reads the message again and says what is wrong, with
-//! every error and its XPath. So it applies exactly the scan's checks (DOCTYPE, processing
-//! instructions, XML declaration, depth, item count, one root element), reads names against
-//! the exact namespace URIs, and leaves every decision on values to the code the full path runs
-//! (`read_envelope`, the version's conversion). The tokenizer accepts a subset of what
-//! quick-xml accepts and reads it to the same text: names, attribute values and text are the
-//! input's own bytes, unescaped with quick-xml's `unescape`.
+//! comment or CDATA where it matters, a structure, value or header problem, a manifest other
+//! than one `cid:` reference to a part that is there, any check of the scan) it gives up, and
+//! the full path reads the message again and says what is wrong, with every error and its
+//! XPath. So it applies exactly the scan's checks (DOCTYPE, processing instructions, XML
+//! declaration, depth, item count, one root element), reads names against the exact namespace
+//! URIs, and leaves every decision on values to the code the full path runs (`read_envelope`,
+//! the version's conversion). The tokenizer accepts a subset of what quick-xml accepts and
+//! reads it to the same text: names, attribute values and text are the input's own bytes,
+//! unescaped with quick-xml's `unescape`.
 
 use std::borrow::Cow;
 
 use quick_xml::escape::unescape;
 
 use super::encoding::decode_xml;
-use super::envelope::{attach, ns_of_uri, read_envelope, Envelope, Node, Ns, SERVICE_PERMIT};
+use super::envelope::{
+    attach, ns_of_uri, read_envelope, Envelope, MessageHeader, Node, Ns, SERVICE_PERMIT,
+};
 use super::intake::{Inbound, InboundBody, Limits, Packaging, BUSINESS_ACTIONS};
-use super::packaging::ContentType;
+use super::packaging::{cid_of_href, parse_multipart, ContentType};
 use super::payload::{trim_xml_blanks, Content, Elem, Tape, Version, MAX_DEPTH, VERSIONS};
 
 const XML_URI: &[u8] = b"http://www.w3.org/XML/1998/namespace";
 const XMLNS_URI: &[u8] = b"http://www.w3.org/2000/xmlns/";
 
-/// [`super::intake::intake`] of an inline message that is accepted as it is; `None` leaves the
-/// message to the full path (which may accept it too).
-pub(super) fn intake_inline(
+/// [`super::intake::intake`] of a message that is accepted as it is; `None` leaves the message
+/// to the full path (which may accept it too).
+pub(super) fn intake_fast(
     content_type: Option<&str>,
     body: &[u8],
     limits: &Limits,
@@ -41,18 +46,17 @@ pub(super) fn intake_inline(
     }
     let soap = match content_type.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => {
-            // Multipart bodies go to the full path without parsing their (long) Content-Type.
-            let mime = s.split(';').next().unwrap_or_default().trim().as_bytes();
-            if mime.len() >= 10 && mime[..10].eq_ignore_ascii_case(b"multipart/") {
-                return None;
-            }
             let ct = ContentType::parse(s)?;
-            if ct.is_multipart() || !(ct.is_xml() || ct.mime == "text/plain") {
+            if ct.is_multipart() {
+                return intake_multipart(&ct, body, limits);
+            }
+            if !(ct.is_xml() || ct.mime == "text/plain") {
                 return None;
             }
             decode_xml(body, ct.param("charset")).ok()?
         }
         None => {
+            // Multipart without a Content-Type: the full path finds its boundary.
             let t = body.trim_ascii_start();
             if t.starts_with(b"--") || body.starts_with(b"\r\n--") {
                 return None;
@@ -61,38 +65,102 @@ pub(super) fn intake_inline(
         }
     };
     let read = read(&soap, limits)?;
-    let env = read.envelope;
+    let (payload_xml, version, root, tape) = read.payload?;
+    let (ack_requested, sync_reply) = (
+        read.envelope.ack_requested.is_some(),
+        read.envelope.sync_reply,
+    );
+    let (header, document) = business(read.envelope, version, root, &payload_xml, &tape)?;
+    Some(inbound(
+        header,
+        document,
+        Packaging::Inline,
+        ack_requested,
+        sync_reply,
+        payload_xml,
+    ))
+}
+
+/// A multipart message whose envelope's manifest references its payload part by `cid:`.
+fn intake_multipart(ct: &ContentType, body: &[u8], limits: &Limits) -> Option<Inbound> {
+    let mp = parse_multipart(ct, body).ok()?;
+    let charset = mp.envelope.charset().or(ct.param("charset"));
+    let soap = decode_xml(&mp.envelope.body, charset).ok()?;
+    let read = read(&soap, limits)?;
+    let env = &read.envelope;
+    if read.payload.is_some() || env.payload_count != 0 || env.fault.is_some() {
+        return None;
+    }
+    let [href] = env.manifest.as_ref()?.references.as_slice() else {
+        return None;
+    };
+    cid_of_href(href)?;
+    let part = mp.by_cid(href)?;
+    let text = decode_xml(&part.body, part.charset()).ok()?;
+    let (version, root, tape) = read_part(&text, limits)?;
+    let (ack_requested, sync_reply) = (env.ack_requested.is_some(), env.sync_reply);
+    let (header, document) = business(read.envelope, version, root, &text, &tape)?;
+    drop(tape);
+    Some(inbound(
+        header,
+        document,
+        Packaging::Multipart,
+        ack_requested,
+        sync_reply,
+        text.into_owned(),
+    ))
+}
+
+/// The header and the document of a business message whose envelope and payload were read:
+/// `None` unless the full path would accept them as they are.
+fn business(
+    env: Envelope,
+    version: &'static Version,
+    root: &'static str,
+    payload_xml: &str,
+    tape: &[Tape<'_>],
+) -> Option<(MessageHeader, crate::domain::InboundDocument)> {
     if !env.header_errors.is_empty() {
         return None;
     }
     let header = env.header?;
     if !BUSINESS_ACTIONS.contains(&header.action.as_str())
         || header.service.value != SERVICE_PERMIT
-        || header.action != read.root
+        || header.action != root
     {
         return None;
     }
-    let document =
-        (read.version.decode_inbound)(&read.payload_xml, read.root, Some(&read.tape)).ok()?;
-    Some(Inbound {
-        header,
-        ack_requested: env.ack_requested.is_some(),
-        sync_reply: env.sync_reply,
-        packaging: Packaging::Inline,
-        body: InboundBody::Document(document),
-        payload_xml: Some(read.payload_xml),
-    })
+    let document = (version.decode_inbound)(payload_xml, root, Some(tape)).ok()?;
+    Some((header, document))
 }
 
-/// What the fast pass read of an inline message: the envelope (its payload left out), the
-/// payload element as a standalone document, and the payload's version, root and tape.
+fn inbound(
+    header: MessageHeader,
+    document: crate::domain::InboundDocument,
+    packaging: Packaging,
+    ack_requested: bool,
+    sync_reply: bool,
+    payload_xml: String,
+) -> Inbound {
+    Inbound {
+        header,
+        ack_requested,
+        sync_reply,
+        packaging,
+        body: InboundBody::Document(document),
+        payload_xml: Some(payload_xml),
+    }
+}
+
+/// What the fast pass read of a message's envelope: the envelope (its payload left out) and,
+/// when the body carries the payload, the payload element as a standalone document, with its
+/// version, root and tape.
 struct FastRead<'x> {
     envelope: Envelope,
-    payload_xml: String,
-    version: &'static Version,
-    root: &'static str,
-    tape: Vec<Tape<'x>>,
+    payload: Option<Payload<'x>>,
 }
+
+type Payload<'x> = (String, &'static Version, &'static str, Vec<Tape<'x>>);
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
@@ -525,28 +593,40 @@ fn keep_str<'x>(raw: &'x str, v: Cow<'_, str>) -> Cow<'x, str> {
     }
 }
 
-/// The fast pass over an inline message's envelope.
+impl<'x> Lexer<'x> {
+    fn new(xml: &'x str) -> Self {
+        Lexer {
+            xml,
+            pos: 0,
+            attrs: Attrs {
+                len: 0,
+                list: [(
+                    QName {
+                        name: "",
+                        colon: None,
+                    },
+                    "",
+                ); MAX_ATTRS],
+            },
+        }
+    }
+}
+
+impl<'l> Limited<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Limited {
+            limits,
+            first: true,
+            items: 0,
+            roots: 0,
+        }
+    }
+}
+
+/// The fast pass over a message's envelope.
 fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
-    let mut lexer = Lexer {
-        xml,
-        pos: 0,
-        attrs: Attrs {
-            len: 0,
-            list: [(
-                QName {
-                    name: "",
-                    colon: None,
-                },
-                "",
-            ); MAX_ATTRS],
-        },
-    };
-    let mut checks = Limited {
-        limits,
-        first: true,
-        items: 0,
-        roots: 0,
-    };
+    let mut lexer = Lexer::new(xml);
+    let mut checks = Limited::new(limits);
     let mut scope = Scope::new();
     // Declarations on the envelope and its children, in document order (what the full path
     // copies onto a payload that uses them).
@@ -554,7 +634,7 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
     let mut stack: Vec<Node<'x>> = Vec::with_capacity(8);
     let mut names: Vec<&'x str> = Vec::with_capacity(8);
     let mut root: Option<Node<'x>> = None;
-    let mut payload: Option<(String, &'static Version, &'static str, Vec<Tape<'x>>)> = None;
+    let mut payload: Option<Payload<'x>> = None;
     loop {
         let before = lexer.pos;
         match lexer.next()? {
@@ -637,14 +717,42 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
     let root = root?;
     let mut envelope = Envelope::default();
     read_envelope(&root, &mut envelope).ok()?;
-    let (payload_xml, version, root, tape) = payload?;
-    Some(FastRead {
-        envelope,
-        payload_xml,
-        version,
-        root,
-        tape,
-    })
+    Some(FastRead { envelope, payload })
+}
+
+/// The fast pass over a payload part: a document whose one element is an inbound document
+/// (an XML declaration, comments and blanks around it).
+fn read_part<'x>(
+    xml: &'x str,
+    limits: &Limits,
+) -> Option<(&'static Version, &'static str, Vec<Tape<'x>>)> {
+    let mut lexer = Lexer::new(xml);
+    let mut checks = Limited::new(limits);
+    let mut scope = Scope::new();
+    let mut payload = None;
+    loop {
+        match lexer.next()? {
+            Tok::Start { name, empty } => {
+                checks.start(&name, 0)?;
+                scope.enter(&lexer.attrs, 0)?;
+                payload = Some(walk_payload(
+                    &mut lexer,
+                    &mut scope,
+                    &mut checks,
+                    &name,
+                    empty,
+                    0,
+                )?);
+                scope.leave(0);
+            }
+            Tok::End => return None,
+            Tok::Text(t, _) => checks.text(t, 0)?,
+            Tok::Comment => checks.other(),
+            Tok::Decl => checks.decl()?,
+            Tok::Eof => break,
+        }
+    }
+    payload
 }
 
 /// Whether `text` holds `prefix:` (as the full path looks for the prefixes a payload uses).

@@ -7,8 +7,8 @@
 //! deep nesting and too many goods items → namespace-aware envelope parse → header checks →
 //! payload decoding. It never panics, whatever the bytes.
 //!
-//! An inline business message that is accepted as it is takes the one-pass fast path of
-//! `wire::fast` first, which answers exactly as this order of work does ([`intake_full`]).
+//! A business message that is accepted as it is, inline or multipart, takes the one-pass fast
+//! path of `wire::fast` first, which answers exactly as this order of work does ([`intake_full`]).
 
 use std::borrow::Cow;
 
@@ -558,8 +558,8 @@ fn read_inline(
 /// THE intake: from the HTTP `Content-Type` and body to an accepted message or a rejection.
 /// Business payloads are decoded with [`super::payload::decode_inbound`].
 ///
-/// An inline message that is accepted as it is takes the one-pass fast path of
-/// `wire::fast`; everything else (and anything the fast path does not model) is read by
+/// A business message that is accepted as it is (inline, or multipart with its payload part
+/// referenced by `cid:`) takes the one-pass fast path of `wire::fast`; everything else (and anything the fast path does not model) is read by
 /// the full path, which gives the same answer for what the fast path accepts and says what is
 /// wrong otherwise.
 pub fn intake(
@@ -567,7 +567,7 @@ pub fn intake(
     body: &[u8],
     limits: &Limits,
 ) -> Result<Inbound, Rejection> {
-    if let Some(inbound) = super::fast::intake_inline(content_type, body, limits) {
+    if let Some(inbound) = super::fast::intake_fast(content_type, body, limits) {
         return Ok(inbound);
     }
     intake_full(content_type, body, limits)

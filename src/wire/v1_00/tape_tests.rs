@@ -357,7 +357,7 @@ mod fast_intake {
     use proptest::prelude::*;
 
     use super::{mutate, SNIPPETS};
-    use crate::wire::fast::intake_inline;
+    use crate::wire::fast::intake_fast;
     use crate::wire::intake::test_support::header;
     use crate::wire::intake::{intake, intake_full, Limits, Packaging};
     use crate::wire::payload::{encode_inbound, root_name_inbound};
@@ -374,7 +374,7 @@ mod fast_intake {
             "{}",
             String::from_utf8_lossy(body)
         );
-        let fast = intake_inline(content_type, body, limits);
+        let fast = intake_fast(content_type, body, limits);
         if let Some(f) = &fast {
             assert_eq!(Ok(f), full.as_ref(), "{}", String::from_utf8_lossy(body));
         }
@@ -386,12 +386,21 @@ mod fast_intake {
     }
 
     fn inline(action: &str, payload: &str, tis620: bool) -> (String, Vec<u8>) {
+        packaged(action, payload, tis620, Packaging::Inline)
+    }
+
+    fn packaged(
+        action: &str,
+        payload: &str,
+        tis620: bool,
+        packaging: Packaging,
+    ) -> (String, Vec<u8>) {
         let opts = RequestOptions {
             ack_requested: true,
             sync_reply: true,
             tis620,
         };
-        let b = build_request_xml(&header(action), payload, Packaging::Inline, opts);
+        let b = build_request_xml(&header(action), payload, packaging, opts);
         (b.content_type, b.body)
     }
 
@@ -486,6 +495,13 @@ mod fast_intake {
         for (name, xml) in examples() {
             let Some(root) = root_of(&xml) else { continue };
             for tis620 in [false, true] {
+                let (ct, body) = packaged(root, &xml, tis620, Packaging::Multipart);
+                let took = check(Some(&ct), &body);
+                assert_eq!(
+                    took,
+                    name.starts_with("valid-"),
+                    "{name} multipart tis620={tis620}"
+                );
                 let (ct, body) = inline(root, &xml, tis620);
                 let took = check(Some(&ct), &body);
                 if name.starts_with("valid-") {
@@ -560,7 +576,8 @@ mod fast_intake {
             assert!(!check(Some(&ct), bad.as_bytes()), "{bad}");
             assert!(intake(Some(&ct), bad.as_bytes(), &d).is_err(), "{bad}");
         }
-        // Other packagings and content types are left to the full path.
+        // Other content types, and an inline body labelled multipart, are left to the full
+        // path.
         assert!(!check(Some("image/png"), text.as_bytes()));
         assert!(!check(
             Some("multipart/related; boundary=x"),
@@ -640,6 +657,147 @@ mod fast_intake {
         }
     }
 
+    /// A multipart message's parts: what the fast path reads itself and what it leaves to the
+    /// full path.
+    #[test]
+    fn multipart_messages_take_the_fast_path_only_as_they_are() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
+        let (ct, body) = packaged("ImportPermitRequest", xml, false, Packaging::Multipart);
+        let text = String::from_utf8(body).unwrap();
+        let href = {
+            let a = text.find("xlink:href=\"").unwrap() + "xlink:href=\"".len();
+            text[a..a + text[a..].find('"').unwrap()].to_owned()
+        };
+        let cid = href.strip_prefix("cid:").unwrap().to_owned();
+        let payload_at = text.find("<ImportPermitRequest").unwrap();
+        let declaration = {
+            let a = text[..payload_at].rfind("<?xml").unwrap();
+            text[a..payload_at].to_owned()
+        };
+        let reference = {
+            let a = text.find("<eb:Reference").unwrap();
+            let b = text.find("</eb:Manifest>").unwrap();
+            text[a..b].to_owned()
+        };
+        let document = &xml[xml.find("<ImportPermitRequest").unwrap()..];
+        // Each rewrite, and whether the fast path still answers.
+        for (i, (m, want)) in [
+            (text.clone(), true),
+            // Comments and blanks around the payload's root; no XML declaration.
+            (
+                format!("{}<!-- p -->\n{}", &text[..payload_at], &text[payload_at..]),
+                true,
+            ),
+            (
+                text.replace(
+                    "</ImportPermitRequest>",
+                    "</ImportPermitRequest>\n<!-- end -->",
+                ),
+                true,
+            ),
+            (text.replace(&declaration, ""), true),
+            // The manifest: no reference, two, not a cid: URL, a part that is not there.
+            (text.replace(&reference, ""), false),
+            (
+                text.replace(&reference, &format!("{reference}{reference}")),
+                false,
+            ),
+            (
+                text.replace(&format!("\"{href}\""), "\"http://example.com/p.xml\""),
+                false,
+            ),
+            (
+                text.replace(&format!("\"{href}\""), "\"cid:missing@x\""),
+                false,
+            ),
+            (text.replace(&format!("<{cid}>"), "<other@x>"), false),
+            // The payload in the body as well; a fault in the body.
+            (
+                text.replace("</SOAP:Body>", &format!("{document}</SOAP:Body>")),
+                false,
+            ),
+            (
+                text.replace(
+                    "</SOAP:Body>",
+                    "<SOAP:Fault><faultcode>SOAP:Client</faultcode>\
+                     <faultstring>x</faultstring></SOAP:Fault></SOAP:Body>",
+                ),
+                false,
+            ),
+            // What the scan refuses in the payload part, and a second root.
+            (
+                text.replacen(
+                    "<ImportPermitRequest",
+                    "<!DOCTYPE x [<!ENTITY e \"x\">]><ImportPermitRequest",
+                    1,
+                ),
+                false,
+            ),
+            (
+                text.replace("</ImportPermitRequest>", "</ImportPermitRequest><?pi x?>"),
+                false,
+            ),
+            (
+                text.replace(
+                    "</ImportPermitRequest>",
+                    "</ImportPermitRequest><ImportPermitRequest/>",
+                ),
+                false,
+            ),
+            (
+                text.replace("</ImportPermitRequest>", "</ImportPermitRequest>x"),
+                false,
+            ),
+            (
+                text.replace(&declaration, &format!("<!-- p -->{declaration}")),
+                false,
+            ),
+            // A payload of another action; a value the conversion refuses.
+            (
+                text.replace(
+                    "<eb:Action>ImportPermitRequest",
+                    "<eb:Action>DeclarationCheck",
+                ),
+                false,
+            ),
+            (text.replace("<HSCode>85044090", "<HSCode>8504409"), false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(check(Some(&ct), m.as_bytes()), want, "rewrite {i}:\n{m}");
+        }
+        // Without a Content-Type, the full path finds the boundary.
+        assert!(!check(None, text.as_bytes()));
+        // The limits hold on the payload part.
+        let d = Limits::default();
+        for limits in [Limits { max_depth: 2, ..d }, Limits { max_items: 0, ..d }] {
+            assert!(
+                !check_with(Some(&ct), text.as_bytes(), &limits),
+                "{limits:?}"
+            );
+            assert!(
+                intake(Some(&ct), text.as_bytes(), &limits).is_err(),
+                "{limits:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mutated_multipart_messages_answer_the_same() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
+        let (ct, body) = packaged("ImportPermitRequest", xml, false, Packaging::Multipart);
+        let text = String::from_utf8(body).unwrap();
+        for kind in 0..5 {
+            for at in 0..61 {
+                for s in SNIPPETS {
+                    let m = mutate(&text, kind, at * 11, s);
+                    check(Some(&ct), m.as_bytes());
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -649,6 +807,7 @@ mod fast_intake {
             edits in proptest::collection::vec((0usize..5, any::<usize>(), 0usize..SNIPPETS.len()), 0..3),
             whole in any::<bool>(),
             tis620 in any::<bool>(),
+            multipart in any::<bool>(),
         ) {
             let clean = edits.is_empty();
             let payload = encode_inbound(&doc);
@@ -658,7 +817,8 @@ mod fast_intake {
                     xml = mutate(&xml, kind, at, SNIPPETS[s]);
                 }
             }
-            let (ct, body) = inline(root_name_inbound(&doc), &xml, tis620);
+            let packaging = if multipart { Packaging::Multipart } else { Packaging::Inline };
+            let (ct, body) = packaged(root_name_inbound(&doc), &xml, tis620, packaging);
             let body = if whole && !tis620 {
                 let mut t = String::from_utf8(body).unwrap();
                 for &(kind, at, s) in &edits {
@@ -669,7 +829,8 @@ mod fast_intake {
                 body
             };
             let took = check(Some(&ct), &body);
-            let uses_outer_prefix = ["SOAP:", "eb:", "xlink:"].iter().any(|p| payload.contains(p));
+            let uses_outer_prefix =
+                !multipart && ["SOAP:", "eb:", "xlink:"].iter().any(|p| payload.contains(p));
             if clean && !uses_outer_prefix && intake_full(Some(&ct), &body, &Limits::default()).is_ok() {
                 prop_assert!(took, "a clean accepted request takes the fast path");
             }
@@ -682,8 +843,10 @@ mod fast_intake {
             len in 0usize..40,
             byte in any::<u8>(),
             copy in 0usize..300,
+            multipart in any::<bool>(),
         ) {
-            let (ct, body) = inline(root_name_inbound(&doc), &encode_inbound(&doc), false);
+            let packaging = if multipart { Packaging::Multipart } else { Packaging::Inline };
+            let (ct, body) = packaged(root_name_inbound(&doc), &encode_inbound(&doc), false, packaging);
             let at = pos % body.len();
             let end = (at + len).min(body.len());
             let mut edited = body.clone();

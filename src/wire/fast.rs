@@ -24,12 +24,12 @@ use std::borrow::Cow;
 use quick_xml::escape::unescape;
 
 use super::encoding::decode_xml;
-use super::envelope::{
-    attach, ns_of_uri, read_envelope, Envelope, MessageHeader, Node, Ns, SERVICE_PERMIT,
-};
+use super::envelope::{attach, ns_of_uri, read_envelope, Envelope, Node, Ns, SERVICE_PERMIT};
 use super::intake::{Inbound, InboundBody, Limits, Packaging, BUSINESS_ACTIONS};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
 use super::payload::{trim_xml_blanks, Content, Elem, Tape, Version, MAX_DEPTH, VERSIONS};
+use super::reply::Reply;
+use crate::domain::documents::OutboundDocument;
 
 const XML_URI: &[u8] = b"http://www.w3.org/XML/1998/namespace";
 const XMLNS_URI: &[u8] = b"http://www.w3.org/2000/xmlns/";
@@ -41,6 +41,93 @@ pub(super) fn intake_fast(
     body: &[u8],
     limits: &Limits,
 ) -> Option<Inbound> {
+    read_business(content_type, body, limits, Dir::Inbound, |m| {
+        let env = m.envelope;
+        if !env.header_errors.is_empty() {
+            return None;
+        }
+        let header = env.header?;
+        if !BUSINESS_ACTIONS.contains(&header.action.as_str())
+            || header.service.value != SERVICE_PERMIT
+            || header.action != m.root
+        {
+            return None;
+        }
+        let document = (m.version.decode_inbound)(m.payload_xml, m.root, Some(m.tape)).ok()?;
+        Some(Inbound {
+            header,
+            ack_requested: env.ack_requested.is_some(),
+            sync_reply: env.sync_reply,
+            packaging: m.packaging,
+            body: InboundBody::Document(document),
+            payload_xml: Some(m.payload_xml.to_owned()),
+        })
+    })
+}
+
+/// [`super::reply::parse_reply`] of a reply that carries a business document and that it
+/// accepts as it is; `None` leaves the reply to the full path.
+pub(super) fn reply_fast(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+) -> Option<Reply<OutboundDocument>> {
+    read_business(content_type, body, limits, Dir::Outbound, |m| {
+        let env = m.envelope;
+        if env.fault.is_some() || !env.header_errors.is_empty() {
+            return None;
+        }
+        let header = env.header?;
+        let document = (m.version.decode_outbound)(m.payload_xml, m.root, Some(m.tape)).ok()?;
+        Some(Reply {
+            packaging: m.packaging,
+            header,
+            ack_requested: env.ack_requested.is_some(),
+            acknowledgment: env.acknowledgment,
+            error_list: env.error_list,
+            payload_xml: Some(m.payload_xml.to_owned()),
+            payload: Some(document),
+        })
+    })
+}
+
+/// Which of a version's content models a payload is read against.
+#[derive(Clone, Copy)]
+enum Dir {
+    Inbound,
+    Outbound,
+}
+
+impl Dir {
+    fn models(self, version: &'static Version) -> &'static [Elem] {
+        match self {
+            Dir::Inbound => version.inbound,
+            Dir::Outbound => version.outbound,
+        }
+    }
+}
+
+/// What the fast pass read of a message that carries a business payload.
+struct Business<'m, 'x> {
+    envelope: Envelope,
+    packaging: Packaging,
+    /// The payload element (inline) or part (multipart) as a document of its own.
+    payload_xml: &'m str,
+    version: &'static Version,
+    root: &'static str,
+    tape: &'m [Tape<'x>],
+}
+
+/// Reads a message whose payload is in its body (packaging B) or in the one part its manifest
+/// references by `cid:` (packaging A), and hands it to `f`; `None` for anything the full
+/// path must read.
+fn read_business<T>(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &Limits,
+    dir: Dir,
+    f: impl FnOnce(Business<'_, '_>) -> Option<T>,
+) -> Option<T> {
     if body.len() > limits.max_body_bytes {
         return None;
     }
@@ -48,7 +135,7 @@ pub(super) fn intake_fast(
         Some(s) => {
             let ct = ContentType::parse(s)?;
             if ct.is_multipart() {
-                return intake_multipart(&ct, body, limits);
+                return read_multipart(&ct, body, limits, dir, f);
             }
             if !(ct.is_xml() || ct.mime == "text/plain") {
                 return None;
@@ -64,29 +151,30 @@ pub(super) fn intake_fast(
             decode_xml(body, None).ok()?
         }
     };
-    let read = read(&soap, limits)?;
+    let read = read(&soap, limits, dir)?;
     let (payload_xml, version, root, tape) = read.payload?;
-    let (ack_requested, sync_reply) = (
-        read.envelope.ack_requested.is_some(),
-        read.envelope.sync_reply,
-    );
-    let (header, document) = business(read.envelope, version, root, &payload_xml, &tape)?;
-    Some(inbound(
-        header,
-        document,
-        Packaging::Inline,
-        ack_requested,
-        sync_reply,
-        payload_xml,
-    ))
+    f(Business {
+        envelope: read.envelope,
+        packaging: Packaging::Inline,
+        payload_xml: &payload_xml,
+        version,
+        root,
+        tape: &tape,
+    })
 }
 
-/// A multipart message whose envelope's manifest references its payload part by `cid:`.
-fn intake_multipart(ct: &ContentType, body: &[u8], limits: &Limits) -> Option<Inbound> {
+/// [`read_business`] of a multipart body.
+fn read_multipart<T>(
+    ct: &ContentType,
+    body: &[u8],
+    limits: &Limits,
+    dir: Dir,
+    f: impl FnOnce(Business<'_, '_>) -> Option<T>,
+) -> Option<T> {
     let mp = parse_multipart(ct, body).ok()?;
     let charset = mp.envelope.charset().or(ct.param("charset"));
     let soap = decode_xml(&mp.envelope.body, charset).ok()?;
-    let read = read(&soap, limits)?;
+    let read = read(&soap, limits, dir)?;
     let env = &read.envelope;
     if read.payload.is_some() || env.payload_count != 0 || env.fault.is_some() {
         return None;
@@ -97,59 +185,15 @@ fn intake_multipart(ct: &ContentType, body: &[u8], limits: &Limits) -> Option<In
     cid_of_href(href)?;
     let part = mp.by_cid(href)?;
     let text = decode_xml(&part.body, part.charset()).ok()?;
-    let (version, root, tape) = read_part(&text, limits)?;
-    let (ack_requested, sync_reply) = (env.ack_requested.is_some(), env.sync_reply);
-    let (header, document) = business(read.envelope, version, root, &text, &tape)?;
-    drop(tape);
-    Some(inbound(
-        header,
-        document,
-        Packaging::Multipart,
-        ack_requested,
-        sync_reply,
-        text.into_owned(),
-    ))
-}
-
-/// The header and the document of a business message whose envelope and payload were read:
-/// `None` unless the full path would accept them as they are.
-fn business(
-    env: Envelope,
-    version: &'static Version,
-    root: &'static str,
-    payload_xml: &str,
-    tape: &[Tape<'_>],
-) -> Option<(MessageHeader, crate::domain::InboundDocument)> {
-    if !env.header_errors.is_empty() {
-        return None;
-    }
-    let header = env.header?;
-    if !BUSINESS_ACTIONS.contains(&header.action.as_str())
-        || header.service.value != SERVICE_PERMIT
-        || header.action != root
-    {
-        return None;
-    }
-    let document = (version.decode_inbound)(payload_xml, root, Some(tape)).ok()?;
-    Some((header, document))
-}
-
-fn inbound(
-    header: MessageHeader,
-    document: crate::domain::InboundDocument,
-    packaging: Packaging,
-    ack_requested: bool,
-    sync_reply: bool,
-    payload_xml: String,
-) -> Inbound {
-    Inbound {
-        header,
-        ack_requested,
-        sync_reply,
-        packaging,
-        body: InboundBody::Document(document),
-        payload_xml: Some(payload_xml),
-    }
+    let (version, root, tape) = read_part(&text, limits, dir)?;
+    f(Business {
+        envelope: read.envelope,
+        packaging: Packaging::Multipart,
+        payload_xml: &text,
+        version,
+        root,
+        tape: &tape,
+    })
 }
 
 /// What the fast pass read of a message's envelope: the envelope (its payload left out) and,
@@ -624,7 +668,7 @@ impl<'l> Limited<'l> {
 }
 
 /// The fast pass over a message's envelope.
-fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
+fn read<'x>(xml: &'x str, limits: &Limits, dir: Dir) -> Option<FastRead<'x>> {
     let mut lexer = Lexer::new(xml);
     let mut checks = Limited::new(limits);
     let mut scope = Scope::new();
@@ -659,8 +703,15 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
                 let in_body =
                     depth == 2 && stack[1].ns == Some(Ns::Soap) && stack[1].local == "Body";
                 if in_body && ns != Ns::Eb && !(ns == Ns::Soap && local == "Fault") {
-                    let (version, root_name, tape) =
-                        walk_payload(&mut lexer, &mut scope, &mut checks, &name, empty, depth)?;
+                    let (version, root_name, tape) = walk_payload(
+                        &mut lexer,
+                        &mut scope,
+                        &mut checks,
+                        &name,
+                        empty,
+                        depth,
+                        dir,
+                    )?;
                     let text = xml.get(before..lexer.pos)?;
                     // The full path copies the declarations the payload relies on onto it;
                     // leave such a payload to it.
@@ -725,6 +776,7 @@ fn read<'x>(xml: &'x str, limits: &Limits) -> Option<FastRead<'x>> {
 fn read_part<'x>(
     xml: &'x str,
     limits: &Limits,
+    dir: Dir,
 ) -> Option<(&'static Version, &'static str, Vec<Tape<'x>>)> {
     let mut lexer = Lexer::new(xml);
     let mut checks = Limited::new(limits);
@@ -742,6 +794,7 @@ fn read_part<'x>(
                     &name,
                     empty,
                     0,
+                    dir,
                 )?);
                 scope.leave(0);
             }
@@ -797,6 +850,7 @@ fn walk_payload<'x>(
     name: &QName<'x>,
     empty: bool,
     depth: usize,
+    dir: Dir,
 ) -> Option<(&'static Version, &'static str, Vec<Tape<'x>>)> {
     let Resolved::Bound(uri, _) = scope.element(name) else {
         return None;
@@ -806,7 +860,7 @@ fn walk_payload<'x>(
         .copied()
         .find(|v| v.namespace.as_bytes() == uri)?;
     let local = name.local();
-    let model = version.inbound.iter().find(|m| m.name == local)?;
+    let model = dir.models(version).iter().find(|m| m.name == local)?;
     // The root may carry namespace declarations only.
     if lexer.attrs.iter().any(|(k, _)| k.is_decl().is_none()) {
         return None;

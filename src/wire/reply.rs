@@ -290,12 +290,25 @@ pub struct Reply<D> {
 }
 
 /// Reads a message the gateway sent (a reply or an asynchronous delivery): header,
-/// acknowledgment, error list and decoded response document.
+/// acknowledgment, error list and decoded response document. A message with a business
+/// document that is read as it is takes the one-pass fast path of `wire::fast`, which answers
+/// as [`parse_reply_with`] and [`decode_outbound`] do.
 pub fn parse_reply(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply<OutboundDocument>, Rejection> {
+    if let Some(reply) = super::fast::reply_fast(content_type, body, &reply_limits()) {
+        return Ok(reply);
+    }
     parse_reply_with(content_type, body, decode_outbound)
+}
+
+/// A reply's limits: those of the intake, but for its size.
+fn reply_limits() -> Limits {
+    Limits {
+        max_body_bytes: usize::MAX,
+        ..Limits::default()
+    }
 }
 
 /// Reads a reply with the payload decoder given. A SOAP Fault comes back as
@@ -306,11 +319,7 @@ pub fn parse_reply_with<D>(
     body: &[u8],
     decode: impl Fn(&str) -> Result<D, Vec<EbmsError>>,
 ) -> Result<Reply<D>, Rejection> {
-    let limits = Limits {
-        max_body_bytes: usize::MAX,
-        ..Limits::default()
-    };
-    let raw = read_message(content_type, body, &limits)?;
+    let raw = read_message(content_type, body, &reply_limits())?;
     let env = raw.envelope;
     if let Some(f) = env.fault {
         return Err(Rejection::Fault { description: f });

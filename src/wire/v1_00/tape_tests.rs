@@ -862,3 +862,138 @@ mod fast_intake {
         }
     }
 }
+
+/// `parse_reply` (fast path first) answers as the full path alone, and takes the fast path for
+/// the replies the gateway sends.
+mod fast_reply {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::{mutate, SNIPPETS};
+    use crate::wire::fast::reply_fast;
+    use crate::wire::intake::test_support::header;
+    use crate::wire::intake::{Limits, Packaging};
+    use crate::wire::payload::{decode_outbound, encode_outbound, root_name_outbound};
+    use crate::wire::reply::{build_business_xml, parse_reply, parse_reply_with};
+    use crate::wire::v1_00::roundtrip_tests::outbound;
+
+    /// Whether the fast path answered.
+    fn check(content_type: Option<&str>, body: &[u8]) -> bool {
+        let full = parse_reply_with(content_type, body, decode_outbound);
+        let text = String::from_utf8_lossy(body);
+        assert_eq!(parse_reply(content_type, body), full, "{text}");
+        let limits = Limits {
+            max_body_bytes: usize::MAX,
+            ..Limits::default()
+        };
+        let fast = reply_fast(content_type, body, &limits);
+        if let Some(f) = &fast {
+            assert_eq!(Ok(f), full.as_ref(), "{text}");
+        }
+        fast.is_some()
+    }
+
+    /// The gateway's reply carrying `payload` (a document whose root is `action`), with an
+    /// acknowledgment of the request.
+    fn reply(action: &str, payload: &str, packaging: Packaging) -> (String, Vec<u8>) {
+        let request = header("ImportPermitRequest");
+        let mut h = header(action);
+        std::mem::swap(&mut h.from, &mut h.to);
+        h.message_id = "5c1d2e3f-0a1b-4c2d-8e3f-405162738495@tisi.go.th".into();
+        h.ref_to_message_id = Some(request.message_id.clone());
+        let b = build_business_xml(&h, Some(&request), payload, packaging);
+        (b.content_type, b.body)
+    }
+
+    const RESPONSES: [&str; 4] = [
+        "ImportPermitResponse",
+        "DeclarationCheckResponse",
+        "DeclarationAmendmentResponse",
+        "PermitStatusResponse",
+    ];
+
+    #[test]
+    fn schema_examples_answer_the_same_and_the_valid_ones_take_the_fast_path() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
+        let mut fast = 0;
+        for entry in std::fs::read_dir(dir).expect("examples") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let xml = std::fs::read_to_string(&path).expect("readable");
+            let Some(action) = RESPONSES
+                .into_iter()
+                .find(|r| xml.contains(&format!("<{r} ")) || xml.contains(&format!(":{r} ")))
+            else {
+                continue;
+            };
+            for packaging in [Packaging::Inline, Packaging::Multipart] {
+                let (ct, body) = reply(action, &xml, packaging);
+                let took = check(Some(&ct), &body);
+                assert_eq!(took, name.starts_with("valid-"), "{name} {packaging:?}");
+                fast += usize::from(took);
+            }
+        }
+        assert_eq!(fast, 8, "the four valid responses in both packagings");
+    }
+
+    #[test]
+    fn what_the_fast_path_leaves_to_the_full_path() {
+        let xml = include_str!("../../../schemas/examples/valid-ImportPermitResponse.xml");
+        for packaging in [Packaging::Inline, Packaging::Multipart] {
+            let (ct, body) = reply("ImportPermitResponse", xml, packaging);
+            let text = String::from_utf8(body).unwrap();
+            assert!(check(Some(&ct), text.as_bytes()), "{packaging:?}");
+            for (i, m) in [
+                text.replace(
+                    "</SOAP:Body>",
+                    "<SOAP:Fault><faultcode>SOAP:Server</faultcode>\
+                     <faultstring>x</faultstring></SOAP:Fault></SOAP:Body>",
+                ),
+                text.replace("<eb:Timestamp>", "<eb:Timestamp>x"),
+                text.replace("<Decision>", "<Decision>X"),
+                text.replace("</SOAP:Envelope>", "</SOAP:Envelope><?pi x?>"),
+                text.replace("<eb:CPAId>", "<eb:CPAId><![CDATA[x]]>"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                assert!(
+                    !check(Some(&ct), m.as_bytes()),
+                    "{packaging:?} rewrite {i}:\n{m}"
+                );
+            }
+            for kind in 0..5 {
+                for at in 0..41 {
+                    for s in SNIPPETS {
+                        check(Some(&ct), mutate(&text, kind, at * 13, s).as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn replies_answer_the_same_as_the_full_path(
+            doc in outbound(),
+            multipart in any::<bool>(),
+            pos in any::<usize>(),
+            byte in any::<u8>(),
+        ) {
+            let packaging = if multipart { Packaging::Multipart } else { Packaging::Inline };
+            let payload = encode_outbound(&doc);
+            let (ct, body) = reply(root_name_outbound(&doc), &payload, packaging);
+            let uses_outer_prefix =
+                !multipart && ["SOAP:", "eb:", "xlink:"].iter().any(|p| payload.contains(p));
+            let took = check(Some(&ct), &body);
+            prop_assert!(took || uses_outer_prefix, "a reply as built takes the fast path");
+            let mut edited = body.clone();
+            let at = pos % edited.len();
+            edited[at] = byte;
+            check(Some(&ct), &edited);
+        }
+    }
+}

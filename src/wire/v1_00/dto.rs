@@ -182,14 +182,15 @@ impl WriteXml for MessageDto<'_> {
     }
 }
 
-fn escape_with(s: &str, out: &mut String, quote: bool) {
+/// An attribute value: `&`, `<`, `>` and `"` replaced.
+fn escape_attr(s: &str, out: &mut String) {
     let mut from = 0;
     for (i, b) in s.bytes().enumerate() {
         let rep = match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
-            b'"' if quote => "&quot;",
+            b'"' => "&quot;",
             _ => continue,
         };
         out.push_str(s.get(from..i).unwrap_or_default());
@@ -199,12 +200,21 @@ fn escape_with(s: &str, out: &mut String, quote: bool) {
     out.push_str(s.get(from..).unwrap_or_default());
 }
 
+/// Text: `&`, `<` and `>` replaced, found with memchr's searchers rather than byte by byte
+/// (Thai text is three bytes a letter).
 fn escape_text(s: &str, out: &mut String) {
-    escape_with(s, out, false)
-}
-
-fn escape_attr(s: &str, out: &mut String) {
-    escape_with(s, out, true)
+    let b = s.as_bytes();
+    let mut from = 0;
+    for i in memchr::memchr3_iter(b'&', b'<', b'>', b) {
+        out.push_str(s.get(from..i).unwrap_or_default());
+        out.push_str(match b.get(i) {
+            Some(b'&') => "&amp;",
+            Some(b'<') => "&lt;",
+            _ => "&gt;",
+        });
+        from = i + 1;
+    }
+    out.push_str(s.get(from..).unwrap_or_default());
 }
 
 /// Reads a [`Tape`] recorded by the structure pass of a clean document.

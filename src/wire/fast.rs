@@ -1,11 +1,12 @@
-//! The fast path of [`super::intake::intake`] for messages that are accepted as they are,
-//! inline (packaging B) or as SOAP with attachments (packaging A): one pass of a strict
-//! tokenizer over the SOAP text (borrowed slices, no namespace resolver) that tracks the
-//! namespace declarations itself, builds the envelope's header elements for the full path's
-//! header reader, and records the payload's tape (see [`Tape`]) straight from the envelope's
-//! text, or from the payload part's; the payload version's conversion then makes the domain
-//! document from the tape, exactly as it does for the full path's structure pass. A multipart
-//! body is split into its parts by the full path's MIME reader.
+//! The fast path of [`super::intake::intake`] (and of [`super::reply::parse_reply`]) for
+//! business messages that are accepted as they are, inline (packaging B) or as SOAP with
+//! attachments (packaging A): one pass of a strict tokenizer over the SOAP text (borrowed
+//! slices, no namespace resolver) that tracks the namespace declarations itself, builds the
+//! envelope's header elements for the full path's header reader, and records the payload's
+//! tape (see [`Tape`]) straight from the envelope's text, or from the payload part's; the
+//! payload version's conversion then makes the domain document from the tape, exactly as it
+//! does for the full path's structure pass. A multipart body is split into its parts by the
+//! full path's MIME reader.
 //!
 //! It answers only for what the full path accepts, and then with the same value: at anything
 //! unusual or wrong (markup the tokenizer does not read, a declaration it does not model, a
@@ -771,7 +772,7 @@ fn read<'x>(xml: &'x str, limits: &Limits, dir: Dir) -> Option<FastRead<'x>> {
     Some(FastRead { envelope, payload })
 }
 
-/// The fast pass over a payload part: a document whose one element is an inbound document
+/// The fast pass over a payload part: a document whose one element is a business document
 /// (an XML declaration, comments and blanks around it).
 fn read_part<'x>(
     xml: &'x str,

@@ -8,7 +8,8 @@
 //! payload decoding. It never panics, whatever the bytes.
 //!
 //! A business message that is accepted as it is, inline or multipart, takes the one-pass fast
-//! path of `wire::fast` first, which answers exactly as this order of work does ([`intake_full`]).
+//! path of `wire::fast` first, which answers exactly as this order of work does
+//! ([`intake_full`]).
 
 use std::borrow::Cow;
 
@@ -559,9 +560,9 @@ fn read_inline(
 /// Business payloads are decoded with [`super::payload::decode_inbound`].
 ///
 /// A business message that is accepted as it is (inline, or multipart with its payload part
-/// referenced by `cid:`) takes the one-pass fast path of `wire::fast`; everything else (and anything the fast path does not model) is read by
-/// the full path, which gives the same answer for what the fast path accepts and says what is
-/// wrong otherwise.
+/// referenced by `cid:`) takes the one-pass fast path of `wire::fast`; everything else (and
+/// anything the fast path does not model) is read by the full path, which gives the same
+/// answer for what the fast path accepts and says what is wrong otherwise.
 pub fn intake(
     content_type: Option<&str>,
     body: &[u8],

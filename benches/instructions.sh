@@ -63,7 +63,11 @@ run() {
         GW_PID=$!
         wait_ready "$ADMIN" "$GW_PID" "$run/stored.log" 60 || exit 1
         "$MOCK" load --quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA" \
-            --items 5 --concurrency 64 --requests "$STORED" --seed 21 --max-time 900s > "$run/stored.txt"
+            --items 5 --concurrency 64 --requests "$STORED" --seed 21 --max-time 900s \
+            --report-dir "$run/stored" > "$run/stored.txt"
+        local stored_errors
+        stored_errors=$(jq -r '.errors' "$run/stored/report.json")
+        [ "$stored_errors" = 0 ] || { echo "the prefill: mock-nsw reported $stored_errors errors" >&2; exit 1; }
         kill -TERM "$GW_PID"
         wait "$GW_PID" || true
         GW_PID=""

@@ -846,7 +846,8 @@ mod fast_intake {
             multipart in any::<bool>(),
         ) {
             let packaging = if multipart { Packaging::Multipart } else { Packaging::Inline };
-            let (ct, body) = packaged(root_name_inbound(&doc), &encode_inbound(&doc), false, packaging);
+            let payload = encode_inbound(&doc);
+            let (ct, body) = packaged(root_name_inbound(&doc), &payload, false, packaging);
             let at = pos % body.len();
             let end = (at + len).min(body.len());
             let mut edited = body.clone();

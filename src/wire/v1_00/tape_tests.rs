@@ -89,6 +89,21 @@ fn mutate(xml: &str, kind: usize, at: usize, snippet: &str) -> String {
     out
 }
 
+/// The schema examples: file name and text, in name order.
+fn examples() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("examples")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).expect("readable"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn schema_examples_decode_the_same_from_the_tape() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
@@ -352,11 +367,9 @@ mod one_pass_intake {
 // ------------------------------------------------------------------ the fast path of intake
 
 mod fast_intake {
-    use std::path::Path;
-
     use proptest::prelude::*;
 
-    use super::{mutate, SNIPPETS};
+    use super::{examples, mutate, SNIPPETS};
     use crate::wire::fast::intake_fast;
     use crate::wire::intake::test_support::header;
     use crate::wire::intake::{intake, intake_full, Limits, Packaging};
@@ -422,20 +435,6 @@ mod fast_intake {
         ]
         .into_iter()
         .find(|r| name.rsplit(':').next() == Some(*r))
-    }
-
-    fn examples() -> Vec<(String, String)> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
-        let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
-            .expect("examples")
-            .map(|e| {
-                let path = e.expect("entry").path();
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                (name, std::fs::read_to_string(&path).expect("readable"))
-            })
-            .collect();
-        v.sort();
-        v
     }
 
     /// Rewrites of a whole inline message that keep it valid: other prefixes, declarations in
@@ -645,13 +644,18 @@ mod fast_intake {
     #[test]
     fn mutated_messages_answer_the_same() {
         let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
-        let (ct, body) = inline("ImportPermitRequest", xml, false);
-        let text = String::from_utf8(body).unwrap();
-        for kind in 0..5 {
-            for at in 0..97 {
-                for s in SNIPPETS {
-                    let m = mutate(&text, kind, at * 7, s);
-                    check(Some(&ct), m.as_bytes());
+        // Each packaging, with how many places to mutate and how far apart.
+        for (packaging, places, step) in
+            [(Packaging::Inline, 97, 7), (Packaging::Multipart, 61, 11)]
+        {
+            let (ct, body) = packaged("ImportPermitRequest", xml, false, packaging);
+            let text = String::from_utf8(body).unwrap();
+            for kind in 0..5 {
+                for at in 0..places {
+                    for s in SNIPPETS {
+                        let m = mutate(&text, kind, at * step, s);
+                        check(Some(&ct), m.as_bytes());
+                    }
                 }
             }
         }
@@ -783,21 +787,6 @@ mod fast_intake {
         }
     }
 
-    #[test]
-    fn mutated_multipart_messages_answer_the_same() {
-        let xml = include_str!("../../../schemas/examples/valid-ImportPermitRequest.xml");
-        let (ct, body) = packaged("ImportPermitRequest", xml, false, Packaging::Multipart);
-        let text = String::from_utf8(body).unwrap();
-        for kind in 0..5 {
-            for at in 0..61 {
-                for s in SNIPPETS {
-                    let m = mutate(&text, kind, at * 11, s);
-                    check(Some(&ct), m.as_bytes());
-                }
-            }
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -867,11 +856,9 @@ mod fast_intake {
 /// `parse_reply` (fast path first) answers as the full path alone, and takes the fast path for
 /// the replies the gateway sends.
 mod fast_reply {
-    use std::path::Path;
-
     use proptest::prelude::*;
 
-    use super::{mutate, SNIPPETS};
+    use super::{examples, mutate, SNIPPETS};
     use crate::wire::fast::reply_fast;
     use crate::wire::intake::test_support::header;
     use crate::wire::intake::{Limits, Packaging};
@@ -916,12 +903,8 @@ mod fast_reply {
 
     #[test]
     fn schema_examples_answer_the_same_and_the_valid_ones_take_the_fast_path() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/examples");
         let mut fast = 0;
-        for entry in std::fs::read_dir(dir).expect("examples") {
-            let path = entry.expect("entry").path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let xml = std::fs::read_to_string(&path).expect("readable");
+        for (name, xml) in examples() {
             let Some(action) = RESPONSES
                 .into_iter()
                 .find(|r| xml.contains(&format!("<{r} ")) || xml.contains(&format!(":{r} ")))

@@ -1,9 +1,11 @@
-//! Feeds arbitrary bytes and an arbitrary Content-Type to the intake, which must never panic.
+//! Feeds arbitrary bytes and an arbitrary Content-Type to the intake and to the reading of
+//! replies (what the delivery worker reads from the partner), which must never panic.
 //! Run: `cargo fuzz run intake --sanitizer none` (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nsw_gateway::wire::intake::{intake, Limits};
+use nsw_gateway::wire::reply::parse_reply;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte chooses how long the Content-Type is; it is taken from the next bytes.
@@ -22,4 +24,5 @@ fuzz_target!(|data: &[u8]| {
         body,
         &limits,
     );
+    let _ = parse_reply(ct, body);
 });

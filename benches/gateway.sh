@@ -77,3 +77,19 @@ sqlite_gateway() {
     printf '\n[log]\nfilter = "warn"\n' >> "$2/gateway.toml"
     "$1" --config "$2/gateway.toml" refdata load "$3" >/dev/null
 }
+
+# Stops the gateway started as $GW_PID (the caller's variable) and waits for it to exit.
+stop_gateway() {
+    kill -TERM "$GW_PID" 2>/dev/null || true
+    wait "$GW_PID" 2>/dev/null || true
+    GW_PID=""
+}
+
+# Fails, naming WHAT, unless the mock-nsw report in DIR counts no error.
+#
+#   report_clean DIR WHAT || exit 1
+report_clean() {
+    local errors
+    errors=$(jq -r '.errors' "$1/report.json")
+    [ "$errors" = 0 ] || { echo "$2: mock-nsw reported $errors errors" >&2; return 1; }
+}

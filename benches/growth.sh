@@ -56,8 +56,7 @@ for k in $(seq 1 "$CHUNKS"); do
         --report-dir "$run/report-$k" > "$run/load-$k.txt" 2>&1
     read -r u1 s1 < <(times)
     read -r r1 w1 < <(calls)
-    errors=$(jq -r '.errors' "$run/report-$k/report.json")
-    [ "$errors" = 0 ] || { echo "mock-nsw reported $errors errors" >&2; exit 1; }
+    report_clean "$run/report-$k" "load $k" || exit 1
     echo "| $(( (k - 1) * CHUNK )) | $(jq -r '.throughput_rps | floor' "$run/report-$k/report.json") |" \
         "$(( (u1 - u0) * 1000000 / TICK / CHUNK )) | $(( (s1 - s0) * 1000000 / TICK / CHUNK )) |" \
         "$(( (r1 - r0) / CHUNK )) | $(( (w1 - w0) / CHUNK )) | $(du -m "$run/gateway.db" | cut -f1) |"

@@ -65,12 +65,8 @@ run() {
         "$MOCK" load --quiet --target "http://127.0.0.1:$PORT/ebms" --data "$DATA" \
             --items 5 --concurrency 64 --requests "$STORED" --seed 21 --max-time 900s \
             --report-dir "$run/stored" > "$run/stored.txt"
-        local stored_errors
-        stored_errors=$(jq -r '.errors' "$run/stored/report.json")
-        [ "$stored_errors" = 0 ] || { echo "the prefill: mock-nsw reported $stored_errors errors" >&2; exit 1; }
-        kill -TERM "$GW_PID"
-        wait "$GW_PID" || true
-        GW_PID=""
+        report_clean "$run/stored" "the prefill" || exit 1
+        stop_gateway
     fi
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$run/cachegrind.out" \
         "$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
@@ -83,12 +79,8 @@ run() {
     "$MOCK" load "${common[@]}" --requests 1000 --seed 11 > "$run/warmup.txt"
     "$MOCK" load "${common[@]}" --kind "$KIND" --requests "$n" --seed 12 \
         --report-dir "$run/report" > "$run/load.txt"
-    local errors
-    errors=$(jq -r '.errors' "$run/report/report.json")
-    [ "$errors" = 0 ] || { echo "mock-nsw reported $errors errors" >&2; exit 1; }
-    kill -TERM "$GW_PID"
-    wait "$GW_PID" || true
-    GW_PID=""
+    report_clean "$run/report" "the measured run" || exit 1
+    stop_gateway
     awk '/^summary:/ {print $2}' "$run/cachegrind.out"
 }
 

@@ -165,12 +165,6 @@ start_gateway() {
     wait_ready "$ADMIN" "$GW_PID" "$OUT/run/$name.log" 120 || exit 1
 }
 
-stop_gateway() {
-    kill "$GW_PID" 2>/dev/null || true
-    wait "$GW_PID" 2>/dev/null || true
-    GW_PID=""
-}
-
 rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$GW_PID/status"; }
 # CPU time the gateway has used, in clock ticks (user + system).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }

@@ -253,7 +253,18 @@ impl StandardRef {
 
     /// The canonical form used in responses: `TIS 2432-2555`, `TIS 60335 Part 2(3)-2567`.
     pub fn canonical(&self) -> String {
-        self.to_string()
+        // Built by hand: the decision's items and the reply's permit items name their
+        // standard in this form, so it is made several times for every request.
+        let mut out = String::with_capacity(24 + self.part.as_ref().map_or(0, String::len));
+        out.push_str("TIS ");
+        push_decimal(&mut out, self.number);
+        if let Some(p) = &self.part {
+            out.push_str(" Part ");
+            out.push_str(p);
+        }
+        out.push('-');
+        push_decimal(&mut out, u32::from(self.edition_be));
+        out
     }
 
     /// The same standard (number and part), whatever the edition.
@@ -270,11 +281,24 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 impl fmt::Display for StandardRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.part {
-            Some(p) => write!(f, "TIS {} Part {}-{}", self.number, p, self.edition_be),
-            None => write!(f, "TIS {}-{}", self.number, self.edition_be),
+        f.write_str(&self.canonical())
+    }
+}
+
+/// Appends `n` in decimal digits.
+fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// UN/ECE Recommendation 20 unit code (`C62`, `KGM`, `MTR`, `SET`, `PR`, …): 2 or 3 upper-case
@@ -705,6 +729,13 @@ mod tests {
         );
         check(canon("มอก.60335เล่ม2(3)-2567"), "TIS 60335 Part 2(3)-2567");
         check(canon("TIS 60335 Part 1-2564"), "TIS 60335 Part 1-2564");
+        check(canon("TIS 1-2555"), "TIS 1-2555");
+        check(canon("TIS 10-2555"), "TIS 10-2555");
+        check(canon("TIS 999999-2700"), "TIS 999999-2700");
+        check(
+            StandardRef::parse("TIS 60335 Part 2(3)-2567").map(|r| r.to_string()),
+            "TIS 60335 Part 2(3)-2567",
+        );
         check(canon("ISO 9001-2015"), "must start with 'TIS' or 'มอก.'");
         check(canon("TIS -2555"), "no standard number");
         check(canon("TIS 2432"), "must end with '-'");

@@ -914,12 +914,16 @@ fn nonempty(s: &str) -> &str {
 }
 
 fn write_party(out: &mut String, wrapper: &str, p: &PartyId) {
-    out.push_str(&format!("<eb:{wrapper}>"));
+    out.push_str("<eb:");
+    out.push_str(wrapper);
+    out.push('>');
     match &p.kind {
         Some(k) if !k.is_empty() => el(out, "eb:PartyId", &[("eb:type", k)], nonempty(&p.id)),
         _ => el(out, "eb:PartyId", &[], nonempty(&p.id)),
     }
-    out.push_str(&format!("</eb:{wrapper}>"));
+    out.push_str("</eb:");
+    out.push_str(wrapper);
+    out.push('>');
 }
 
 /// Removes a leading BOM, XML declaration and blanks from a document.

@@ -3,7 +3,8 @@
 gateway ran, and counts each commit's frames by the table or index their page belongs to
 (SQLite's `dbstat` table of the database, read after the gateway stopped).
 
-    benches/wal_frames.py DATABASE WAL_COPY [WAL_COPY ...] [--jobs-per-commit X]
+    benches/wal_frames.py DATABASE WAL_COPY [WAL_COPY ...]
+    benches/wal_frames.py --commits WAL_COPY     (prints how many commits the copy holds)
 
 The requests a commit stored are told by the table `requests` (one row per permit request):
 the highest row id on its leaf pages in the commit, less the one of the commit before. The
@@ -80,6 +81,9 @@ def max_rowid(page, first):
 
 
 def main(argv):
+    if len(argv) == 2 and argv[0] == "--commits":
+        print(len(commits(argv[1])[1]))
+        return
     if len(argv) < 2:
         sys.exit(__doc__)
     db, wals = argv[0], argv[1:]

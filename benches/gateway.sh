@@ -78,6 +78,19 @@ sqlite_gateway() {
     "$1" --config "$2/gateway.toml" refdata load "$3" >/dev/null
 }
 
+# Starts a gateway on a fresh SQLite database in OUT/run (its log OUT/run/gateway.log) with
+# the 10k licences, generated into OUT/data-10k once; sets GW_PID, and waits until it answers.
+#
+#   serve_fresh_sqlite GW MOCK OUT PORT ADMIN_PORT || exit 1
+serve_fresh_sqlite() {
+    mkdir -p "$3"
+    licences_10k "$2" "$3/data-10k"
+    sqlite_gateway "$1" "$3/run" "$3/data-10k" "$4" "$5"
+    "$1" --config "$3/run/gateway.toml" serve > "$3/run/gateway.log" 2>&1 &
+    GW_PID=$!
+    wait_ready "$5" "$GW_PID" "$3/run/gateway.log" 60
+}
+
 # Stops the gateway started as $GW_PID (the caller's variable) and waits for it to exit.
 stop_gateway() {
     kill -TERM "$GW_PID" 2>/dev/null || true

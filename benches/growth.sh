@@ -34,14 +34,10 @@ MOCK=$BIN/mock-nsw
 PORT=${BENCH_PORT:-18463}
 ADMIN=${BENCH_ADMIN_PORT:-19463}
 DATA=$OUT/data-10k
-mkdir -p "$OUT"
-licences_10k "$MOCK" "$DATA"
 run=$OUT/run
-sqlite_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
-"$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
-GW_PID=$!
-trap 'kill "$GW_PID" 2>/dev/null; true' EXIT
-wait_ready "$ADMIN" "$GW_PID" "$run/gateway.log" 60 || exit 1
+GW_PID=""
+trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
+serve_fresh_sqlite "$GW" "$MOCK" "$OUT" "$PORT" "$ADMIN" || exit 1
 
 TICK=$(getconf CLK_TCK)
 times() { awk '{print $14, $15}' "/proc/$GW_PID/stat"; }

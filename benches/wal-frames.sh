@@ -38,15 +38,11 @@ MOCK=$BIN/mock-nsw
 PORT=${BENCH_PORT:-18473}
 ADMIN=${BENCH_ADMIN_PORT:-19473}
 DATA=$OUT/data-10k
-mkdir -p "$OUT"
-licences_10k "$MOCK" "$DATA"
 run=$OUT/run
-sqlite_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
-"$GW" --config "$run/gateway.toml" serve > "$run/gateway.log" 2>&1 &
-GW_PID=$!
+GW_PID=""
 MOCK_PID=""
 trap '[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null; [ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
-wait_ready "$ADMIN" "$GW_PID" "$run/gateway.log" 60 || exit 1
+serve_fresh_sqlite "$GW" "$MOCK" "$OUT" "$PORT" "$ADMIN" || exit 1
 
 # The writer's figure NAME (jobs, transactions) from the gateway's metrics.
 writer() {

@@ -56,6 +56,18 @@ wait_ready() {
     done
 }
 
+# Builds the release binaries when BUILD is 1; sets GW and MOCK (the caller's variables) to
+# the gateway and mock-nsw in BIN.
+#
+#   bench_binaries BUILD BIN
+bench_binaries() {
+    if [ "$1" = 1 ]; then
+        cargo build --release --workspace --bins
+    fi
+    GW=$2/nsw-gateway
+    MOCK=$2/mock-nsw
+}
+
 # The 10k licences of load.sh's smaller scale, generated into DIR once.
 #
 #   licences_10k MOCK DIR

@@ -26,11 +26,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ "$BUILD" = 1 ]; then
-    cargo build --release --workspace --bins
-fi
-GW=$BIN/nsw-gateway
-MOCK=$BIN/mock-nsw
+bench_binaries "$BUILD" "$BIN"
 PORT=${BENCH_PORT:-18463}
 ADMIN=${BENCH_ADMIN_PORT:-19463}
 DATA=$OUT/data-10k

@@ -40,11 +40,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install -y valgrind)" >&2; exit 1; }
-if [ "$BUILD" = 1 ]; then
-    cargo build --release --workspace --bins
-fi
-GW=$BIN/nsw-gateway
-MOCK=$BIN/mock-nsw
+bench_binaries "$BUILD" "$BIN"
 PORT=${BENCH_PORT:-18453}
 ADMIN=${BENCH_ADMIN_PORT:-19453}
 mkdir -p "$OUT"

@@ -30,11 +30,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ "$BUILD" = 1 ]; then
-    cargo build --release --workspace --bins
-fi
-GW=$BIN/nsw-gateway
-MOCK=$BIN/mock-nsw
+bench_binaries "$BUILD" "$BIN"
 PORT=${BENCH_PORT:-18473}
 ADMIN=${BENCH_ADMIN_PORT:-19473}
 DATA=$OUT/data-10k

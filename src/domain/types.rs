@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Offset, SecondsFormat, TimeZone, Timelike};
 
 /// Why a value could not be parsed. The message is plain English and names the rule broken;
 /// the caller adds the field (XPath) it came from.
@@ -653,7 +653,79 @@ fn strict_ymd(b: &[u8]) -> Option<(i32, u32, u32)> {
 
 /// Formats a date as `YYYY-MM-DD`.
 pub fn format_date(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    let mut s = String::with_capacity(10);
+    push_date(&mut s, d);
+    s
+}
+
+/// Appends `d` as chrono's `%Y-%m-%d` writes it: `YYYY-MM-DD`, and a signed year outside
+/// 0–9999.
+pub fn push_date(out: &mut String, d: NaiveDate) {
+    let y = d.year();
+    if !(0..=9999).contains(&y) {
+        out.push_str(&d.format("%Y-%m-%d").to_string());
+        return;
+    }
+    push_two(out, (y / 100) as u32);
+    push_two(out, (y % 100) as u32);
+    out.push('-');
+    push_two(out, d.month());
+    out.push('-');
+    push_two(out, d.day());
+}
+
+/// Appends `t` as chrono's `to_rfc3339_opts(SecondsFormat::AutoSi, zulu)` writes it: the
+/// fraction of a second in 3, 6 or 9 digits as it needs them (none for whole seconds), the
+/// offset as `+hh:mm` (`Z` for UTC when `zulu`).
+pub fn push_rfc3339<Tz: TimeZone>(out: &mut String, t: &DateTime<Tz>, zulu: bool) {
+    let local = t.naive_local();
+    let offset = t.offset().fix().local_minus_utc();
+    let nano = local.nanosecond();
+    if !(0..=9999).contains(&local.year()) || nano >= 1_000_000_000 || offset % 60 != 0 {
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, zulu));
+        return;
+    }
+    push_date(out, local.date());
+    out.push('T');
+    push_two(out, local.hour());
+    out.push(':');
+    push_two(out, local.minute());
+    out.push(':');
+    push_two(out, local.second());
+    let (fraction, digits) = if nano == 0 {
+        (0, 0)
+    } else if nano % 1_000_000 == 0 {
+        (nano / 1_000_000, 3)
+    } else if nano % 1_000 == 0 {
+        (nano / 1_000, 6)
+    } else {
+        (nano, 9)
+    };
+    if digits > 0 {
+        out.push('.');
+        let mut buf = [b'0'; 9];
+        let mut f = fraction;
+        for d in buf[..digits].iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        out.extend(buf[..digits].iter().map(|&d| char::from(d)));
+    }
+    if offset == 0 && zulu {
+        out.push('Z');
+        return;
+    }
+    out.push(if offset < 0 { '-' } else { '+' });
+    let minutes = offset.unsigned_abs() / 60;
+    push_two(out, minutes / 60);
+    out.push(':');
+    push_two(out, minutes % 60);
+}
+
+/// Appends `n` (below 100) as two digits.
+fn push_two(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 #[cfg(test)]
@@ -859,10 +931,111 @@ mod tests {
         }
     }
 
+    fn check_rfc3339(t: &str, zulu: bool, expected: &str) {
+        let t = DateTime::parse_from_rfc3339(t).unwrap();
+        let mut got = String::new();
+        push_rfc3339(&mut got, &t, zulu);
+        assert_eq!(got, expected);
+        assert_eq!(got, t.to_rfc3339_opts(SecondsFormat::AutoSi, zulu));
+    }
+
+    #[test]
+    fn rfc3339_as_chrono_writes_it() {
+        check_rfc3339("2026-11-28T04:41:35Z", true, "2026-11-28T04:41:35Z");
+        check_rfc3339("2026-11-28T04:41:35Z", false, "2026-11-28T04:41:35+00:00");
+        check_rfc3339("2026-11-28T04:41:35.5Z", true, "2026-11-28T04:41:35.500Z");
+        check_rfc3339(
+            "2026-11-28T04:41:35.000123Z",
+            true,
+            "2026-11-28T04:41:35.000123Z",
+        );
+        check_rfc3339(
+            "2026-11-28T04:41:35.120000Z",
+            true,
+            "2026-11-28T04:41:35.120Z",
+        );
+        check_rfc3339(
+            "2026-11-28T04:41:35.123456Z",
+            false,
+            "2026-11-28T04:41:35.123456+00:00",
+        );
+        check_rfc3339(
+            "2026-11-28T04:41:35.000000007Z",
+            true,
+            "2026-11-28T04:41:35.000000007Z",
+        );
+        check_rfc3339(
+            "2026-11-28T04:41:35.100000001Z",
+            true,
+            "2026-11-28T04:41:35.100000001Z",
+        );
+        check_rfc3339(
+            "2026-11-28T11:41:35+07:00",
+            true,
+            "2026-11-28T11:41:35+07:00",
+        );
+        check_rfc3339(
+            "2026-11-27T23:11:35-05:30",
+            true,
+            "2026-11-27T23:11:35-05:30",
+        );
+        check_rfc3339("0000-01-01T00:00:00Z", true, "0000-01-01T00:00:00Z");
+        check_rfc3339(
+            "9999-12-31T23:59:59.999999999Z",
+            true,
+            "9999-12-31T23:59:59.999999999Z",
+        );
+        // Leap seconds and years of five digits take chrono's own way.
+        check_rfc3339("2016-12-31T23:59:60.5Z", true, "2016-12-31T23:59:60.500Z");
+        let far = NaiveDate::from_ymd_opt(10000, 1, 2)
+            .unwrap()
+            .and_hms_opt(3, 4, 5)
+            .unwrap()
+            .and_utc();
+        let mut got = String::new();
+        push_rfc3339(&mut got, &far, true);
+        assert_eq!(got, far.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    }
+
+    #[test]
+    fn dates_as_chrono_writes_them() {
+        for (y, m, d) in [
+            (2026, 11, 28),
+            (1, 1, 1),
+            (0, 1, 1),
+            (999, 12, 31),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (-1, 6, 15),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(
+                format_date(date),
+                date.format("%Y-%m-%d").to_string(),
+                "{date:?}"
+            );
+        }
+        assert_eq!(
+            format_date(NaiveDate::from_ymd_opt(2026, 2, 3).unwrap()),
+            "2026-02-03"
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_an_matches_the_character_rules(s in "\\PC{0,8}|[\\x00-\\x{a0} ]{0,8}|.{0,40}", max in 0usize..40) {
             proptest::prop_assert_eq!(parse_an(&s, max, "x"), parse_an_by_chars(&s, max, "x"));
+        }
+
+        #[test]
+        fn rfc3339_matches_chrono(secs in -62_167_219_200i64..253_402_300_800, nano in 0u32..1_000_000_000, scale in 0usize..4, offset in -86_399i32..86_400, zulu: bool) {
+            // Nanoseconds as they come from clocks: whole milli- and microseconds too.
+            let nano = [nano, nano / 1_000 * 1_000, nano / 1_000_000 * 1_000_000, 0][scale];
+            let offset = chrono::FixedOffset::east_opt(offset).unwrap();
+            let t = DateTime::from_timestamp(secs, nano).unwrap().with_timezone(&offset);
+            let mut got = String::new();
+            push_rfc3339(&mut got, &t, zulu);
+            proptest::prop_assert_eq!(got, t.to_rfc3339_opts(SecondsFormat::AutoSi, zulu));
         }
 
         #[test]

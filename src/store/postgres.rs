@@ -482,6 +482,11 @@ impl PgStore {
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
+/// `sql` with `args` bound.
+fn query(sql: &str, args: Vec<V>) -> Query<'_> {
+    args.into_iter().fold(sqlx::query(sql), bind)
+}
+
 fn bind(q: Query<'_>, v: V) -> Query<'_> {
     match v {
         V::Null(Ty::I64) => q.bind(None::<i64>),

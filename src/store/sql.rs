@@ -374,7 +374,7 @@ macro_rules! sqlx_conn_methods {
             sql: &str,
             args: Vec<$crate::store::sql::V>,
         ) -> Result<u64, $crate::store::StoreError> {
-            let q = args.into_iter().fold(sqlx::query(sql), bind);
+            let q = query(sql, args);
             Ok(q.execute(&mut *self)
                 .await
                 .map_err($crate::store::sql::map_err)?
@@ -387,7 +387,7 @@ macro_rules! sqlx_conn_methods {
             args: Vec<$crate::store::sql::V>,
             cols: &[$crate::store::sql::Ty],
         ) -> Result<Vec<$crate::store::sql::Row>, $crate::store::StoreError> {
-            let q = args.into_iter().fold(sqlx::query(sql), bind);
+            let q = query(sql, args);
             let rows = q
                 .fetch_all(&mut *self)
                 .await
@@ -407,7 +407,7 @@ macro_rules! sqlx_conn_methods {
         where
             F: FnMut($crate::store::sql::Row) -> Result<(), $crate::store::StoreError> + Send,
         {
-            let q = args.into_iter().fold(sqlx::query(sql), bind);
+            let q = query(sql, args);
             let mut rows = q.fetch(&mut *self);
             while let Some(r) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
                 f($crate::store::sql::decode(

@@ -46,7 +46,7 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Either, Executor, Sqlite, SqliteConnection};
+use sqlx::{Arguments, Connection, Either, Executor, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{anonymous_params, args, map_err, Conn, Dialect, Done, Row, Stmt, Ty, V};
@@ -1102,6 +1102,13 @@ async fn run_guarded(w: &mut WriterConn, batch: Vec<Job>, stats: &WriterStats) {
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
 
+/// `sql` with `args` bound, their list allocated once.
+fn query(sql: &str, args: Vec<V>) -> Query<'_> {
+    let mut reserved = SqliteArguments::default();
+    reserved.reserve(args.len(), 0);
+    args.into_iter().fold(sqlx::query_with(sql, reserved), bind)
+}
+
 fn bind(q: Query<'_>, v: V) -> Query<'_> {
     match v {
         V::Null(Ty::I64) => q.bind(None::<i64>),
@@ -1114,8 +1121,13 @@ fn bind(q: Query<'_>, v: V) -> Query<'_> {
         V::Text(x) => q.bind(x),
         V::Bytes(x) => q.bind(x),
         V::Bool(x) => q.bind(x),
-        V::Date(x) => q.bind(x),
-        V::Time(x) => q.bind(x),
+        // The text sqlx's encoders write (chrono's `%F` and RFC 3339), without the formatter.
+        V::Date(x) => q.bind(crate::domain::format_date(x)),
+        V::Time(x) => {
+            let mut s = String::with_capacity(32);
+            crate::domain::push_rfc3339(&mut s, &x, false);
+            q.bind(s)
+        }
         V::TextArray(x) => q.bind(serde_json::to_string(&x).expect("strings serialise")),
         V::DateArray(x) => q.bind(
             serde_json::to_string(&x.iter().map(|d| d.to_string()).collect::<Vec<_>>())
@@ -1181,7 +1193,7 @@ async fn run_script(
             sql.push_str(";\n");
             cols.push(s.cols);
         }
-        let q = args.into_iter().fold(sqlx::query(&sql), bind);
+        let q = query(&sql, args);
         let mut out: Vec<Done> = Vec::with_capacity(cols.len());
         let mut current = Done::default();
         // Executor::fetch_many: a result per statement, so rows can be told apart by statement.
@@ -1215,5 +1227,39 @@ async fn run_script(
             return (out, Some(e));
         }
         (out, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row as _;
+
+    use super::*;
+
+    /// Binds `v` (the gateway's way) and `theirs` (sqlx's own encoder) side by side.
+    async fn bound_as_sqlx_binds<T>(conn: &mut SqliteConnection, v: V, theirs: T)
+    where
+        T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send + 'static,
+    {
+        let row = query("SELECT ?, ?", vec![v.clone()])
+            .bind(theirs)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let (ours, sqlx_text): (String, String) = (row.get(0), row.get(1));
+        assert_eq!(ours, sqlx_text, "{v:?}");
+    }
+
+    #[tokio::test]
+    async fn dates_and_times_are_bound_as_sqlx_encodes_them() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        for (y, m, d) in [(2026, 11, 28), (1999, 1, 2), (1, 1, 1)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            bound_as_sqlx_binds(&mut conn, V::Date(date), date).await;
+        }
+        for nano in [0, 500_000_000, 123_000, 123_456_789, 7] {
+            let t = DateTime::from_timestamp(1_795_000_000, nano).unwrap();
+            bound_as_sqlx_binds(&mut conn, V::Time(t), t).await;
+        }
     }
 }

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, FixedOffset, SecondsFormat};
+use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::NsReader;
@@ -866,7 +866,9 @@ pub fn escape(s: &str, out: &mut String) {
 
 /// An `xs:dateTime` as the gateway writes it (`Z` for UTC).
 pub fn format_date_time(t: &DateTime<FixedOffset>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    let mut s = String::with_capacity(32);
+    crate::domain::push_rfc3339(&mut s, t, true);
+    s
 }
 
 /// What goes into an envelope the gateway writes.

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike};
 use serde::{Deserialize, Serialize};
 
 use super::dto::*;
@@ -293,7 +293,7 @@ fn date_time(s: &str) -> Result<DateTime<FixedOffset>, ValueError> {
 }
 
 fn write_date_time(t: &DateTime<FixedOffset>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    super::super::envelope::format_date_time(t)
 }
 
 fn amount(s: &str) -> Result<Amount, ValueError> {

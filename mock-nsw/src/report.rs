@@ -223,6 +223,8 @@ pub struct RunInfo {
     pub started_at: String,
     /// How latency is measured.
     pub latency_from: String,
+    /// Every request was built before the clock started.
+    pub built_ahead: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -324,6 +326,15 @@ impl Report {
         let _ = writeln!(s, "| elapsed | {:.2} s |", self.elapsed_s);
         let _ = writeln!(s, "| throughput | {:.1} req/s |", self.throughput_rps);
         let _ = writeln!(s, "| ok / errors | {} / {} |", self.ok, self.errors);
+        let _ = writeln!(
+            s,
+            "| requests built | {} |",
+            if r.built_ahead {
+                "all before the clock started"
+            } else {
+                "each just before it was sent"
+            }
+        );
         let _ = writeln!(s, "| latency measured from | {} |\n", r.latency_from);
         let l = &self.latency_us;
         let _ = writeln!(s, "## Latency (ms)\n");
@@ -455,6 +466,7 @@ mod tests {
             sent: 1000,
             started_at: "2026-11-26T07:00:00Z".into(),
             latency_from: "intended send time".into(),
+            built_ahead: true,
         }
     }
 

@@ -710,6 +710,7 @@ mod tests {
             time_limit: Duration::from_secs(120),
             progress: false,
             kind: "ImportPermitRequest".into(),
+            build_ahead: false,
         }
     }
 
@@ -717,22 +718,29 @@ mod tests {
     async fn generated_requests_get_the_expected_answers_from_the_engine_over_the_wire() {
         let m = model();
         let url = spawn_fake(&m, None).await;
-        let source = PermitSource::new(
-            RequestGen::new(m.clone(), 9, Mix::default()),
-            Parties::default(),
-            9,
-            true,
-            0.1,
-        );
-        let judge = Arc::new(ContractJudge::new(true, true, true));
-        let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
-        let rep = run(client, config(url, 400), source, judge.clone()).await;
-        assert_eq!(rep.completed, 400);
-        assert_eq!(rep.errors, 0, "{:?}", rep.error_examples);
-        // Permits were collected from the answers (retries are not collected twice).
-        let permits = judge.take_permits();
-        assert!(permits.len() > 200, "{} permits", permits.len());
-        assert!(permits.iter().all(|p| !p.items.is_empty()));
+        // Built as they are sent, and all before the first is sent.
+        for (seed, build_ahead) in [(9, false), (10, true)] {
+            let source = PermitSource::new(
+                RequestGen::new(m.clone(), seed, Mix::default()),
+                Parties::default(),
+                seed,
+                true,
+                0.1,
+            );
+            let judge = Arc::new(ContractJudge::new(true, true, true));
+            let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+            let cfg = RunConfig {
+                build_ahead,
+                ..config(url.clone(), 400)
+            };
+            let rep = run(client, cfg, source, judge.clone()).await;
+            assert_eq!(rep.completed, 400);
+            assert_eq!(rep.errors, 0, "{:?}", rep.error_examples);
+            // Permits were collected from the answers (retries are not collected twice).
+            let permits = judge.take_permits();
+            assert!(permits.len() > 200, "{} permits", permits.len());
+            assert!(permits.iter().all(|p| !p.items.is_empty()));
+        }
     }
 
     #[tokio::test]

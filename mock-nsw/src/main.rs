@@ -185,7 +185,8 @@ struct LoadArgs {
     #[arg(long, default_value_t = 200)]
     expect_status: u16,
     /// Build every request before the clock starts (they are held in memory), so that making
-    /// them takes no CPU from the gateway while it is measured. --kind permit and --body.
+    /// them takes no CPU from the gateway while it is measured (--kind declaration: each phase
+    /// before it starts).
     #[arg(long)]
     build_ahead: bool,
 }
@@ -430,11 +431,6 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
             load::run(client, cfg, source, judge).await
         }
         Kind::Declaration => {
-            if args.build_ahead {
-                // The follow-up phases amend what the declarations wrote off: built ahead, a
-                // run cut short by --max-time would leave some of those unsent.
-                bail!("--build-ahead is for --kind permit and --body: declarations are built as they are sent");
-            }
             if !sync {
                 bail!(
                     "--kind declaration needs synchronous replies (the permits come back in them)"
@@ -493,6 +489,17 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
                 ..cfg.clone()
             };
             let report = load::run(client.clone(), decl_cfg, source, judge).await;
+            // The ledger holds every declaration built: built ahead, those of a run cut short
+            // were never sent, and the follow-ups would amend write-offs that did not happen.
+            if let Some(built) = report.run.built_ahead {
+                if report.run.sent < built {
+                    finish_report(&report, args.report_dir.as_deref())?;
+                    bail!(
+                        "the run sent {} of the {built} declarations built ahead (--max-time): no follow-up phases",
+                        report.run.sent
+                    );
+                }
+            }
             // Follow-up, each phase after the previous one was fully answered: cancel the first
             // write-off of every permit, then query every permit's quantities.
             let ledger = ledger.lock().expect("ledger").clone();

@@ -223,8 +223,9 @@ pub struct RunInfo {
     pub started_at: String,
     /// How latency is measured.
     pub latency_from: String,
-    /// Every request was built before the clock started.
-    pub built_ahead: bool,
+    /// How many requests were built before the clock started (`None`: each was built just
+    /// before it was sent).
+    pub built_ahead: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -326,15 +327,10 @@ impl Report {
         let _ = writeln!(s, "| elapsed | {:.2} s |", self.elapsed_s);
         let _ = writeln!(s, "| throughput | {:.1} req/s |", self.throughput_rps);
         let _ = writeln!(s, "| ok / errors | {} / {} |", self.ok, self.errors);
-        let _ = writeln!(
-            s,
-            "| requests built | {} |",
-            if r.built_ahead {
-                "all before the clock started"
-            } else {
-                "each just before it was sent"
-            }
-        );
+        let _ = match r.built_ahead {
+            Some(n) => writeln!(s, "| requests built | all {n} before the clock started |"),
+            None => writeln!(s, "| requests built | each just before it was sent |"),
+        };
         let _ = writeln!(s, "| latency measured from | {} |\n", r.latency_from);
         let l = &self.latency_us;
         let _ = writeln!(s, "## Latency (ms)\n");
@@ -466,7 +462,7 @@ mod tests {
             sent: 1000,
             started_at: "2026-11-26T07:00:00Z".into(),
             latency_from: "intended send time".into(),
-            built_ahead: true,
+            built_ahead: Some(1000),
         }
     }
 
@@ -578,6 +574,7 @@ mod tests {
             "| 200 | 996 |",
             "- `transport`: reset at 250",
             "| throughput | 100.0 req/s |",
+            "| requests built | all 1000 before the clock started |",
         ] {
             assert!(md.contains(want), "markdown lacks {want:?}:\n{md}");
         }

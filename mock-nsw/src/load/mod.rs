@@ -266,9 +266,10 @@ where
         let built: Vec<_> = std::iter::from_fn(|| source.next_request())
             .take(n)
             .collect();
-        return run_source(client, cfg, BuiltAhead(built.into_iter()), judge).await;
+        let count = Some(built.len() as u64);
+        return run_source(client, cfg, BuiltAhead(built.into_iter()), judge, count).await;
     }
-    run_source(client, cfg, source, judge).await
+    run_source(client, cfg, source, judge, None).await
 }
 
 async fn run_source<S, J>(
@@ -276,6 +277,7 @@ async fn run_source<S, J>(
     cfg: RunConfig,
     source: S,
     judge: Arc<J>,
+    built_ahead: Option<u64>,
 ) -> Report
 where
     S: RequestSource,
@@ -348,7 +350,7 @@ where
         sent,
         started_at,
         latency_from: latency_from.into(),
-        built_ahead: cfg.build_ahead,
+        built_ahead,
     };
     rec.finish(run, t0.elapsed())
 }
@@ -603,7 +605,8 @@ mod tests {
             };
             let source = Watched(Counting { next: 0, n: 1000 }, built.clone());
             let rep = run(client(), cfg, source, Arc::new(StatusJudge)).await;
-            assert_eq!((rep.run.sent, rep.ok, rep.run.built_ahead), (20, 20, ahead));
+            let built = ahead.then_some(20);
+            assert_eq!((rep.run.sent, rep.ok, rep.run.built_ahead), (20, 20, built));
             let mut seen = seen.lock().unwrap().clone();
             seen.sort();
             assert_eq!(

@@ -9,7 +9,8 @@
 //! - a claim sets a fresh `lease_token`; an attempt is recorded only by the holder of the
 //!   current token (a worker whose lease expired and was taken over changes nothing);
 //! - PostgreSQL claims with `FOR UPDATE … SKIP LOCKED`, so several instances share the work;
-//!   SQLite claims through the single writer (one `UPDATE … RETURNING` in its transaction).
+//!   SQLite claims through the single writer (one `UPDATE … RETURNING` in its transaction),
+//!   and only when a reader has found a row due.
 
 use std::time::Duration;
 
@@ -227,6 +228,21 @@ pub(crate) async fn claim<C: Conn>(
         .collect::<Result<Vec<_>, StoreError>>()?;
     out.sort_by_key(|c| c.item.id);
     Ok(out)
+}
+
+/// Whether a claim at `now` could find a row: one is due (PENDING and `next_attempt_at`
+/// reached, or IN_FLIGHT with an expired lease). The conversation order only narrows what a
+/// claim takes, so a row found here may still wait for an earlier one.
+pub(crate) async fn any_due<C: Conn>(c: &mut C, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let row = c
+        .opt_row(
+            "SELECT 1 FROM outbox WHERE (status = 'PENDING' AND next_attempt_at <= $1) \
+             OR (status = 'IN_FLIGHT' AND lease_until <= $1) LIMIT 1",
+            args![micros(now)],
+            &[Ty::I64],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Records an attempt; `false` when the lease was lost (another worker took the row over, or
@@ -492,6 +508,12 @@ impl Store {
         let token = new_token();
         match self {
             Store::Sqlite(s) => {
+                // Mostly nothing is due: a reader says so without taking a turn of the writer
+                // (whose batch a claim would put under savepoints). A row that becomes due
+                // just after is claimed by the next round.
+                if !any_due(&mut *s.reader().await?, now).await? {
+                    return Ok(Vec::new());
+                }
                 s.write(move |c| Box::pin(async move { claim(c, now, lease, limit, &token).await }))
                     .await
             }
@@ -823,6 +845,50 @@ mod tests {
                 ("officer:x", "replay", "")
             ]
         );
+    }
+
+    /// On SQLite a claim that finds nothing due leaves the writer alone; one that finds a row
+    /// takes its turn and claims it.
+    #[tokio::test]
+    async fn sqlite_claims_through_the_writer_only_when_a_row_is_due() {
+        let db = crate::store::tests::sqlite_db().await;
+        let Store::Sqlite(s) = &db.store else {
+            unreachable!("a SQLite store")
+        };
+        let jobs = || s.stats().jobs();
+        let before = jobs();
+        assert!(db
+            .store
+            .outbox_claim(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(jobs(), before, "an empty outbox");
+        insert(&db.store, "a1", "A", 1).await;
+        let inserted = jobs();
+        let early = t0() - chrono::Duration::seconds(1);
+        assert!(db
+            .store
+            .outbox_claim(early, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(jobs(), inserted, "a row not yet due");
+        let claimed = db.store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&claimed), ["a1"]);
+        assert_eq!(jobs(), inserted + 1);
+        // In flight under its lease: not due until the lease runs out.
+        assert!(db
+            .store
+            .outbox_claim(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(jobs(), inserted + 1, "a row under its lease");
+        let expired = t0() + chrono::Duration::seconds(61);
+        let again = db.store.outbox_claim(expired, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&again), ["a1"]);
+        assert_eq!(jobs(), inserted + 2);
     }
 
     macro_rules! contract {

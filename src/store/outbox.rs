@@ -855,40 +855,30 @@ mod tests {
         let Store::Sqlite(s) = &db.store else {
             unreachable!("a SQLite store")
         };
-        let jobs = || s.stats().jobs();
-        let before = jobs();
-        assert!(db
-            .store
-            .outbox_claim(t0(), LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(jobs(), before, "an empty outbox");
+        // Claims at `at`: the message ids claimed and the writer's jobs it took.
+        let store = &db.store;
+        let claim_at = |at: DateTime<Utc>| async move {
+            let before = s.stats().jobs();
+            let claimed = store.outbox_claim(at, LEASE, 10).await.unwrap();
+            (ids(&claimed), s.stats().jobs() - before)
+        };
+        assert_eq!(claim_at(t0()).await, (vec![], 0), "an empty outbox");
         insert(&db.store, "a1", "A", 1).await;
-        let inserted = jobs();
         let early = t0() - chrono::Duration::seconds(1);
-        assert!(db
-            .store
-            .outbox_claim(early, LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(jobs(), inserted, "a row not yet due");
-        let claimed = db.store.outbox_claim(t0(), LEASE, 10).await.unwrap();
-        assert_eq!(ids(&claimed), ["a1"]);
-        assert_eq!(jobs(), inserted + 1);
+        assert_eq!(claim_at(early).await, (vec![], 0), "a row not yet due");
+        assert_eq!(
+            claim_at(t0()).await,
+            (vec!["a1".to_string()], 1),
+            "a due row"
+        );
         // In flight under its lease: not due until the lease runs out.
-        assert!(db
-            .store
-            .outbox_claim(t0(), LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(jobs(), inserted + 1, "a row under its lease");
+        assert_eq!(claim_at(t0()).await, (vec![], 0), "a row under its lease");
         let expired = t0() + chrono::Duration::seconds(61);
-        let again = db.store.outbox_claim(expired, LEASE, 10).await.unwrap();
-        assert_eq!(ids(&again), ["a1"]);
-        assert_eq!(jobs(), inserted + 2);
+        assert_eq!(
+            claim_at(expired).await,
+            (vec!["a1".to_string()], 1),
+            "an expired lease"
+        );
     }
 
     macro_rules! contract {

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use mock_nsw::ebms::Parties;
-use mock_nsw::load::contract::{ContractJudge, DeclarationSource, FollowUpSource, PermitSource};
+use mock_nsw::load::contract::{follow_ups, ContractJudge, DeclarationSource, PermitSource};
 use mock_nsw::load::{self, Mode, RunConfig, TlsFiles};
 use mock_nsw::{gen, scenario, serve};
 
@@ -489,31 +489,18 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
                 ..cfg.clone()
             };
             let report = load::run(client.clone(), decl_cfg, source, judge).await;
-            // The ledger holds every declaration built: built ahead, those of a run cut short
-            // were never sent, and the follow-ups would amend write-offs that did not happen.
-            if let Some(built) = report.run.built_ahead {
-                if report.run.sent < built {
-                    finish_report(&report, args.report_dir.as_deref())?;
-                    bail!(
-                        "the run sent {} of the {built} declarations built ahead (--max-time): no follow-up phases",
-                        report.run.sent
-                    );
-                }
-            }
             // Follow-up, each phase after the previous one was fully answered: cancel the first
             // write-off of every permit, then query every permit's quantities.
             let ledger = ledger.lock().expect("ledger").clone();
+            let phases = match follow_ups(&report.run, &ledger, args.seed, &parties) {
+                Ok(phases) => phases,
+                Err(cut_short) => {
+                    finish_report(&report, args.report_dir.as_deref())?;
+                    bail!(cut_short);
+                }
+            };
             let mut follow_up_errors = 0;
-            for (name, source) in [
-                (
-                    "DeclarationAmendment",
-                    FollowUpSource::amendments(&ledger, args.seed, parties.clone()),
-                ),
-                (
-                    "PermitStatusQuery",
-                    FollowUpSource::status_queries(&ledger, args.seed, parties.clone()),
-                ),
-            ] {
+            for (name, source) in phases {
                 let n = source.len() as u64;
                 let phase_cfg = RunConfig {
                     mode: Mode::Closed {

@@ -20,7 +20,7 @@ use crate::gen::declarations::{
     DeclarationGen, DeclarationKind, ExpectedDeclaration, GeneratedDeclaration, ObtainedPermit,
 };
 use crate::gen::{ExpectedDecision, RequestGen};
-use crate::report::{ErrorKind, Failure};
+use crate::report::{ErrorKind, Failure, RunInfo};
 
 /// The answer a request must get.
 #[derive(Debug, Clone)]
@@ -358,6 +358,38 @@ impl FollowUpSource {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+}
+
+/// The follow-up phases of a declaration run, in order, each to be run once the one before
+/// was fully answered: the amendments, then the status queries (both made from `ledger`).
+///
+/// A run whose declarations were built ahead (`run.built_ahead`) and that was cut short
+/// (`--max-time`) sent fewer than its ledger holds: the follow-ups would cancel write-offs
+/// that never happened and expect quantities never written off, so there are none, and the
+/// error says how many were sent. Built as they are sent, the ledger holds only what was
+/// sent, and a run cut short still has its follow-ups.
+pub fn follow_ups(
+    run: &RunInfo,
+    ledger: &Ledger,
+    seed: u64,
+    parties: &Parties,
+) -> Result<[(&'static str, FollowUpSource); 2], String> {
+    if let Some(built) = run.built_ahead.filter(|&built| run.sent < built) {
+        return Err(format!(
+            "the run sent {} of the {built} declarations built ahead (--max-time): no follow-up phases",
+            run.sent
+        ));
+    }
+    Ok([
+        (
+            "DeclarationAmendment",
+            FollowUpSource::amendments(ledger, seed, parties.clone()),
+        ),
+        (
+            "PermitStatusQuery",
+            FollowUpSource::status_queries(ledger, seed, parties.clone()),
+        ),
+    ])
 }
 
 impl RequestSource for FollowUpSource {
@@ -769,9 +801,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn follow_ups_cancel_the_first_write_off_and_expect_the_rest() {
-        let m = model();
+    /// The permits a gateway would issue for five approvable requests.
+    fn approved_permits(m: &Arc<Model>) -> Vec<ObtainedPermit> {
         let mut g = RequestGen::new(
             m.clone(),
             5,
@@ -782,8 +813,7 @@ mod tests {
                 inspect: 0,
             },
         );
-        // Permits as a gateway would issue them for approvable requests.
-        let permits: Vec<ObtainedPermit> = (0..5)
+        (0..5)
             .filter_map(|k| {
                 let p = g.next_permit();
                 let items = p
@@ -819,7 +849,13 @@ mod tests {
                     items,
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn follow_ups_cancel_the_first_write_off_and_expect_the_rest() {
+        let m = model();
+        let permits = approved_permits(&m);
         assert!(!permits.is_empty());
         let mut src = DeclarationSource::new(
             permits.clone(),
@@ -907,6 +943,58 @@ mod tests {
                 InboundBody::Document(InboundDocument::DeclarationCheck(_))
             ));
             assert!(i.sync_reply);
+        }
+    }
+
+    /// Built ahead, a run cut short leaves declarations in the ledger that were never sent:
+    /// it has no follow-ups. Built as they are sent, the ledger holds only what was sent.
+    #[tokio::test]
+    async fn a_run_cut_short_after_building_ahead_has_no_follow_ups() {
+        let m = model();
+        let permits = approved_permits(&m);
+        // The stand-in refuses declarations; the answers do not matter here, only what was sent.
+        let url = spawn_fake(&m, None).await;
+        let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+        let cut = Duration::ZERO;
+        let whole = Duration::from_secs(120);
+        for (build_ahead, time_limit, sent) in [(true, cut, 0), (true, whole, 30), (false, cut, 0)]
+        {
+            let source = DeclarationSource::new(
+                permits.clone(),
+                3,
+                "T3",
+                m.today,
+                Parties::default(),
+                true,
+                0.0,
+            );
+            let ledger = source.ledger();
+            let cfg = RunConfig {
+                build_ahead,
+                time_limit,
+                ..config(url.clone(), 30)
+            };
+            let judge = Arc::new(ContractJudge::new(true, false, false));
+            let rep = run(client.clone(), cfg, source, judge).await;
+            assert_eq!(rep.run.sent, sent);
+            let ledger = ledger.lock().unwrap().clone();
+            let phases = follow_ups(&rep.run, &ledger, 3, &Parties::default())
+                .map(|[(_, amend), (_, status)]| (amend.len(), status.len()));
+            match (build_ahead, sent) {
+                (true, 0) => assert_eq!(
+                    phases.unwrap_err(),
+                    "the run sent 0 of the 30 declarations built ahead (--max-time): no follow-up phases"
+                ),
+                (true, _) => {
+                    let n = ledger.written.len();
+                    assert!(n > 0);
+                    assert_eq!(phases, Ok((n, n)));
+                }
+                _ => {
+                    assert!(ledger.written.is_empty());
+                    assert_eq!(phases, Ok((0, 0)));
+                }
+            }
         }
     }
 }

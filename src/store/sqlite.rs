@@ -7,7 +7,9 @@
 //! sustained load that checkpoint never catches up with the writer, and SQLite starts the WAL
 //! over only when a write transaction begins with every frame checkpointed; so once the WAL
 //! is longer than [`WAL_RESTART_FRAMES`], the writer copies the last frames itself, between
-//! two transactions, and the WAL starts over instead of growing without end.
+//! two transactions, and the WAL starts over instead of growing without end. Every job waits
+//! while the writer copies and syncs, so the checkpoint passes again first, until few frames
+//! came in during its last pass ([`after_pass`]).
 //!
 //! Every write is a job sent to the writer task over a bounded channel. The writer takes the
 //! jobs that are queued (up to [`MAX_BATCH`]; under load, those that arrived while the previous
@@ -708,6 +710,17 @@ impl SqliteStore {
     pub(crate) async fn read_conn_for_tests(&self) -> sqlx::pool::PoolConnection<Sqlite> {
         self.readers.acquire().await.expect("read connection")
     }
+
+    /// A round of the background checkpoint, for a store connected without them.
+    pub(crate) async fn checkpoint_round_for_tests(
+        &self,
+        rounds: &mut Rounds,
+    ) -> Option<WalCheckpoint> {
+        rounds
+            .round(&self.checkpoints, &self.stats)
+            .await
+            .expect("checkpoint")
+    }
 }
 
 fn args_none() -> Vec<V> {
@@ -853,15 +866,60 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// holds in memory costs far less than appending new ones to the file.
 pub const WAL_RESTART_FRAMES: i64 = 4096;
 
+/// Most passes of one checkpoint that finds the WAL long (see [`after_pass`]).
+const CATCH_UP_PASSES: u32 = 8;
+
+/// Frames appended while a pass ran, at most, for the writer to be asked to copy the rest.
+const CATCH_UP_FRAMES: i64 = 256;
+
+/// What a checkpoint does after a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterPass {
+    /// The WAL is short: nothing more.
+    Done,
+    /// Copy again: the writer appended many frames while the last pass ran.
+    Again,
+    /// Ask the writer to copy the last frames before its next transaction.
+    AskWriter,
+}
+
+/// After the `passes`-th pass of a checkpoint (`before`: the one before it). The writer stops
+/// for its own copy of the last frames and the two syncs that go with it, and the fewer frames
+/// it finds, the shorter that stop: so while the WAL is long, the checkpoint passes again as
+/// long as the writer appended more than [`CATCH_UP_FRAMES`] during its last pass (after a
+/// first pass, that is not known yet), at most [`CATCH_UP_PASSES`] times in all.
+fn after_pass(passes: u32, before: Option<WalCheckpoint>, pass: WalCheckpoint) -> AfterPass {
+    if pass.frames <= WAL_RESTART_FRAMES {
+        return AfterPass::Done;
+    }
+    let appended = before.map_or(i64::MAX, |b| pass.frames - b.frames);
+    if passes < CATCH_UP_PASSES && appended > CATCH_UP_FRAMES {
+        AfterPass::Again
+    } else {
+        AfterPass::AskWriter
+    }
+}
+
+/// Checkpoints in passes (see [`after_pass`]); what the last one found.
 async fn checkpoint(
     conn: &tokio::sync::Mutex<SqliteConnection>,
     stats: &WriterStats,
 ) -> Result<WalCheckpoint, StoreError> {
-    let (_, done) = wal_checkpoint(&mut *conn.lock().await, CHECKPOINT).await?;
-    if done.frames > WAL_RESTART_FRAMES {
-        stats.wal_catch_up_wanted.store(true, Ordering::Release);
+    let mut conn = conn.lock().await;
+    let mut before = None;
+    let mut passes = 0;
+    loop {
+        let (_, pass) = wal_checkpoint(&mut conn, CHECKPOINT).await?;
+        passes += 1;
+        match after_pass(passes, before, pass) {
+            AfterPass::Done => return Ok(pass),
+            AfterPass::Again => before = Some(pass),
+            AfterPass::AskWriter => {
+                stats.wal_catch_up_wanted.store(true, Ordering::Release);
+                return Ok(pass);
+            }
+        }
     }
-    Ok(done)
 }
 
 const CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
@@ -904,14 +962,40 @@ async fn checkpointer(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = Rounds::default();
     loop {
         tick.tick().await;
         if writer.upgrade().is_none() {
             break;
         }
-        if let Err(e) = checkpoint(&conn, &stats).await {
+        if let Err(e) = rounds.round(&conn, &stats).await {
             tracing::warn!(error = %e, "WAL checkpoint failed; it is tried again");
         }
+    }
+}
+
+/// The background checkpoint's rounds. A round in which the writer has yet to copy the last
+/// frames it was asked to is skipped: checkpointing then, it would find the WAL busy and the
+/// WAL would not start over. Only one round is skipped in a row, so that a writer with no more
+/// work to do (which copies nothing until its next job) does not hold the checkpoints back.
+#[derive(Debug, Default)]
+pub(crate) struct Rounds {
+    skipped: bool,
+}
+
+impl Rounds {
+    /// What the checkpoint found, `None` for a round skipped.
+    async fn round(
+        &mut self,
+        conn: &tokio::sync::Mutex<SqliteConnection>,
+        stats: &WriterStats,
+    ) -> Result<Option<WalCheckpoint>, StoreError> {
+        if !self.skipped && stats.wal_catch_up_wanted.load(Ordering::Acquire) {
+            self.skipped = true;
+            return Ok(None);
+        }
+        self.skipped = false;
+        checkpoint(conn, stats).await.map(Some)
     }
 }
 
@@ -1248,6 +1332,32 @@ mod tests {
             .unwrap();
         let (ours, sqlx_text): (String, String) = (row.get(0), row.get(1));
         assert_eq!(ours, sqlx_text, "{v:?}");
+    }
+
+    /// After pass `passes` that found `frames` (the pass before it found `before`).
+    fn check(passes: u32, before: Option<i64>, frames: i64, expected: AfterPass) {
+        let found = |frames| WalCheckpoint {
+            frames,
+            checkpointed: frames,
+        };
+        let got = after_pass(passes, before.map(found), found(frames));
+        assert_eq!(got, expected, "pass {passes}, {before:?} then {frames}");
+    }
+
+    #[test]
+    fn a_long_wal_is_copied_again_until_few_frames_came_in_meanwhile() {
+        use AfterPass::*;
+        check(1, None, 0, Done);
+        check(1, None, WAL_RESTART_FRAMES, Done);
+        check(1, None, WAL_RESTART_FRAMES + 1, Again);
+        check(2, Some(5000), 5000 + CATCH_UP_FRAMES + 1, Again);
+        check(2, Some(5000), 5000 + CATCH_UP_FRAMES, AskWriter);
+        check(2, Some(5000), 5000, AskWriter);
+        check(CATCH_UP_PASSES - 1, Some(5000), 9000, Again);
+        check(CATCH_UP_PASSES, Some(5000), 9000, AskWriter);
+        check(CATCH_UP_PASSES, None, 9000, AskWriter);
+        check(3, Some(9000), 100, Done);
+        check(3, Some(9000), 5000, AskWriter);
     }
 
     #[tokio::test]

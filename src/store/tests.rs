@@ -1914,7 +1914,7 @@ async fn sqlite_writer_and_its_sqlite_thread_share_one_cpu() {
 /// transaction begins, and without help the WAL would only grow.
 #[tokio::test]
 async fn sqlite_wal_starts_over_once_it_is_long() {
-    use super::sqlite::WAL_RESTART_FRAMES;
+    use super::sqlite::{Rounds, WAL_RESTART_FRAMES};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("gateway.db");
     let s = store_without_checkpoints(&path).await;
@@ -1938,9 +1938,17 @@ async fn sqlite_wal_starts_over_once_it_is_long() {
         .await
         .expect("read transaction");
     let i = fill(i, WAL_RESTART_FRAMES as u64 + 100).await;
-    let long = s.checkpoint().await.expect("checkpoint");
+    let mut rounds = Rounds::default();
+    let long = s
+        .checkpoint_round_for_tests(&mut rounds)
+        .await
+        .expect("a round");
     assert!(long.frames > WAL_RESTART_FRAMES, "{long:?}");
     assert!(long.checkpointed < long.frames, "{long:?}");
+    // The writer was asked to copy the rest: the next round waits for it, not the one after.
+    assert_eq!(s.checkpoint_round_for_tests(&mut rounds).await, None);
+    let again = s.checkpoint_round_for_tests(&mut rounds).await;
+    assert_eq!(again.map(|c| c.frames), Some(long.frames));
     sqlx::Executor::execute(&mut *reader, "COMMIT")
         .await
         .expect("end of the read transaction");

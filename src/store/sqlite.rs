@@ -9,7 +9,7 @@
 //! is longer than [`WAL_RESTART_FRAMES`], the writer copies the last frames itself, between
 //! two transactions, and the WAL starts over instead of growing without end. Every job waits
 //! while the writer copies and syncs, so the checkpoint passes again first, until few frames
-//! came in during its last pass ([`after_pass`]).
+//! came in during its last pass (`after_pass`).
 //!
 //! Every write is a job sent to the writer task over a bounded channel. The writer takes the
 //! jobs that are queued (up to [`MAX_BATCH`]; under load, those that arrived while the previous
@@ -486,8 +486,9 @@ impl SqliteStore {
 
     /// Copies the WAL's committed pages into the database file (`PASSIVE`: it neither blocks
     /// the writer nor waits for readers; pages a reader may still need stay in the WAL). When
-    /// the WAL is longer than [`WAL_RESTART_FRAMES`], the writer finishes the job before its
-    /// next transaction.
+    /// the WAL is longer than [`WAL_RESTART_FRAMES`], it copies again while the writer appended
+    /// many frames meanwhile (`after_pass`), and the writer finishes the job before its next
+    /// transaction.
     pub async fn checkpoint(&self) -> Result<WalCheckpoint, StoreError> {
         checkpoint(&self.checkpoints, &self.stats).await
     }

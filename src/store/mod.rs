@@ -350,50 +350,74 @@ impl Store {
 
 #[cfg(test)]
 impl Store {
+    /// Runs a read-only query of tests, `sqlite` or `postgres` by the backend.
+    async fn rows_for_tests(
+        &self,
+        sqlite: &str,
+        postgres: &str,
+        args: Vec<sql::V>,
+        cols: &[sql::Ty],
+    ) -> Vec<sql::Row> {
+        use sql::Conn;
+        let rows = match self {
+            Store::Sqlite(s) => s.read_conn_for_tests().await.rows(sqlite, args, cols).await,
+            Store::Postgres(p) => p.conn_for_tests().await.rows(postgres, args, cols).await,
+        };
+        rows.expect("rows of a test query")
+    }
+
     /// The bytes stored for a message.
     pub(crate) async fn raw_message_for_tests(&self, message_id: &str) -> Option<Vec<u8>> {
-        use sql::{Conn, Ty, V};
         let q = "SELECT raw FROM messages WHERE message_id = $1";
-        let args = vec![V::Text(message_id.into())];
-        let row = match self {
-            Store::Sqlite(s) => {
-                s.read_conn_for_tests()
-                    .await
-                    .opt_row(q, args, &[Ty::Bytes])
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.conn_for_tests()
-                    .await
-                    .opt_row(q, args, &[Ty::Bytes])
-                    .await
-            }
-        };
-        row.expect("message row").map(|r| r.bytes(0).unwrap())
+        let args = vec![sql::V::Text(message_id.into())];
+        let rows = self.rows_for_tests(q, q, args, &[sql::Ty::Bytes]).await;
+        rows.first().map(|r| r.bytes(0).unwrap())
     }
 
     /// Outbox rows waiting for their first delivery: (message id, sequence in conversation).
     pub(crate) async fn pending_outbox_for_tests(&self) -> Vec<(String, i64)> {
-        use sql::{Conn, Ty};
         let q = "SELECT message_id, conversation_seq FROM outbox \
                  WHERE status = 'PENDING' AND attempts = 0 ORDER BY id";
-        let rows = match self {
-            Store::Sqlite(s) => {
-                s.read_conn_for_tests()
-                    .await
-                    .rows(q, vec![], &[Ty::Text, Ty::I64])
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.conn_for_tests()
-                    .await
-                    .rows(q, vec![], &[Ty::Text, Ty::I64])
-                    .await
-            }
-        };
-        rows.expect("outbox rows")
-            .iter()
+        let rows = self
+            .rows_for_tests(q, q, vec![], &[sql::Ty::Text, sql::Ty::I64])
+            .await;
+        rows.iter()
             .map(|r| (r.text(0).unwrap(), r.i64(1).unwrap()))
+            .collect()
+    }
+
+    /// Every index of the schema as (table, index, unique, partial, its columns in order;
+    /// `?` for an expression), the unique constraints' and primary keys' included.
+    pub(crate) async fn indexes_for_tests(&self) -> Vec<(String, String, bool, bool, Vec<String>)> {
+        use sql::Ty;
+        let sqlite = "SELECT t.name, il.name, il.\"unique\", il.partial, \
+                      (SELECT group_concat(coalesce(ii.name, '?'), ',' ORDER BY ii.seqno) \
+                       FROM pragma_index_info(il.name) ii) \
+                      FROM sqlite_schema t, pragma_index_list(t.name) il \
+                      WHERE t.type = 'table' ORDER BY 1, 2";
+        let postgres = "SELECT t.relname::text, i.relname::text, ix.indisunique::int::int8, \
+                        (ix.indpred IS NOT NULL)::int::int8, \
+                        (SELECT string_agg(coalesce(a.attname::text, '?'), ',' ORDER BY k.n) \
+                         FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(attnum, n) \
+                         LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) \
+                        FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid \
+                        JOIN pg_class t ON t.oid = ix.indrelid \
+                        JOIN pg_namespace n ON n.oid = t.relnamespace \
+                        WHERE n.nspname = current_schema() ORDER BY 1, 2";
+        let cols = [Ty::Text, Ty::Text, Ty::I64, Ty::I64, Ty::Text];
+        let rows = self.rows_for_tests(sqlite, postgres, vec![], &cols).await;
+        rows.iter()
+            .map(|r| {
+                let columns = r.text(4).unwrap().split(',').map(str::to_string).collect();
+                let (table, index) = (r.text(0).unwrap(), r.text(1).unwrap());
+                (
+                    table,
+                    index,
+                    r.i64(2).unwrap() != 0,
+                    r.i64(3).unwrap() != 0,
+                    columns,
+                )
+            })
             .collect()
     }
 }

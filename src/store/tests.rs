@@ -130,6 +130,7 @@ contract!(
     status_query_by_permit_and_reference,
     asynchronous_reply_goes_to_the_outbox,
     script_returns_each_statements_rows_and_count,
+    no_index_repeats_another,
 );
 
 /// SQLite's writer does not enforce foreign keys: after every contract test, every row's
@@ -2768,4 +2769,98 @@ async fn script_returns_each_statements_rows_and_count(store: &Store) {
             .unwrap();
         assert_eq!(v, 7, "the first statement was rolled back with the job");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexes
+// ---------------------------------------------------------------------------------------------
+
+/// An index as the database describes it.
+#[derive(Debug)]
+struct IndexShape {
+    table: String,
+    name: String,
+    unique: bool,
+    partial: bool,
+    columns: Vec<String>,
+}
+
+/// The indexes that another index of the same table makes redundant, each with the one that
+/// does: that one is whole (not partial) and starts with all their columns in their order, so
+/// it serves every look-up they serve; and a unique one is only made redundant by a unique one
+/// of the same columns, which enforces what it enforces. Every index costs each insert.
+fn redundant_indexes(indexes: &[IndexShape]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in indexes {
+        let by = indexes.iter().find(|b| {
+            b.table == a.table
+                && b.name != a.name
+                && !b.partial
+                && b.columns.starts_with(&a.columns)
+                && (!a.unique || (b.unique && b.columns == a.columns))
+        });
+        if let Some(b) = by {
+            out.push(format!("{}.{} (by {})", a.table, a.name, b.name));
+        }
+    }
+    out
+}
+
+/// `indexes`: `;`-separated `table name [unique] [partial] col,col`.
+fn check_redundant(indexes: &str, expected: &[&str]) {
+    let parsed: Vec<IndexShape> = indexes
+        .split(';')
+        .map(|spec| {
+            let words: Vec<&str> = spec.split_whitespace().collect();
+            let (table, name, columns) = (words[0], words[1], words[words.len() - 1]);
+            IndexShape {
+                table: table.into(),
+                name: name.into(),
+                unique: words.contains(&"unique"),
+                partial: words.contains(&"partial"),
+                columns: columns.split(',').map(str::to_string).collect(),
+            }
+        })
+        .collect();
+    assert_eq!(redundant_indexes(&parsed), expected, "{indexes}");
+}
+
+#[test]
+fn an_index_that_another_serves_and_enforces_is_redundant() {
+    check_redundant("t a x,y; t b x", &["t.b (by a)"]);
+    check_redundant("t a x,y; t b x,y", &["t.a (by b)", "t.b (by a)"]);
+    check_redundant("t a unique x,y; t b x,y", &["t.b (by a)"]);
+    check_redundant(
+        "t a unique x,y; t b unique x,y",
+        &["t.a (by b)", "t.b (by a)"],
+    );
+    check_redundant("t a x,y; t b partial x", &["t.b (by a)"]);
+    check_redundant("t a unique x,y; t b unique x", &[]);
+    check_redundant("t a x,y; t b unique x,y", &["t.a (by b)"]);
+    check_redundant("t a partial x,y; t b x", &[]);
+    check_redundant("t a x,y; t b y", &[]);
+    check_redundant("t a y,x; t b x,y", &[]);
+    check_redundant("t a x,y; u b x", &[]);
+    check_redundant("t a x", &[]);
+}
+
+/// No index of the schema is redundant (see [`redundant_indexes`]).
+async fn no_index_repeats_another(store: &Store) {
+    let indexes: Vec<IndexShape> = store
+        .indexes_for_tests()
+        .await
+        .into_iter()
+        .map(|(table, name, unique, partial, columns)| IndexShape {
+            table,
+            name,
+            unique,
+            partial,
+            columns,
+        })
+        .collect();
+    assert!(
+        indexes.iter().any(|i| i.table == "outbox" && i.unique),
+        "{indexes:#?}"
+    );
+    assert_eq!(redundant_indexes(&indexes), Vec::<String>::new());
 }

@@ -386,9 +386,8 @@ impl Store {
             .collect()
     }
 
-    /// Every index of the schema as (table, index, unique, partial, its columns in order;
-    /// `?` for an expression), the unique constraints' and primary keys' included.
-    pub(crate) async fn indexes_for_tests(&self) -> Vec<(String, String, bool, bool, Vec<String>)> {
+    /// Every index of the schema, the unique constraints' and primary keys' included.
+    async fn indexes_for_tests(&self) -> Vec<tests::IndexShape> {
         use sql::Ty;
         let sqlite = "SELECT t.name, il.name, il.\"unique\", il.partial, \
                       (SELECT group_concat(coalesce(ii.name, '?'), ',' ORDER BY ii.seqno) \
@@ -407,16 +406,12 @@ impl Store {
         let cols = [Ty::Text, Ty::Text, Ty::I64, Ty::I64, Ty::Text];
         let rows = self.rows_for_tests(sqlite, postgres, vec![], &cols).await;
         rows.iter()
-            .map(|r| {
-                let columns = r.text(4).unwrap().split(',').map(str::to_string).collect();
-                let (table, index) = (r.text(0).unwrap(), r.text(1).unwrap());
-                (
-                    table,
-                    index,
-                    r.i64(2).unwrap() != 0,
-                    r.i64(3).unwrap() != 0,
-                    columns,
-                )
+            .map(|r| tests::IndexShape {
+                table: r.text(0).unwrap(),
+                name: r.text(1).unwrap(),
+                unique: r.i64(2).unwrap() != 0,
+                partial: r.i64(3).unwrap() != 0,
+                columns: r.text(4).unwrap().split(',').map(str::to_string).collect(),
             })
             .collect()
     }

@@ -240,13 +240,13 @@ for backend in $BACKENDS; do
                 concs=$CONCURRENCIES
                 if [ "$mode" = tls ] || [ "$scale" = 10k ]; then concs=64; fi
                 for c in $concs; do
-                    run_load "$tag-closed-c$c-r$rep" "${common[@]}" --build-ahead --concurrency "$c" \
+                    run_load "$tag-closed-c$c-r$rep" "${common[@]}" --build-ahead --judge-after --concurrency "$c" \
                         --requests "$N_CLOSED" --seed "$((rep * 100000 + c * 16))" --max-time 300s
                 done
                 if [ "$mode" = plain ] && [ "$scale" != 10k ] || [ "$SMOKE" = 1 ]; then
-                    run_load "$tag-open-r$rep" "${common[@]}" --build-ahead --rate "$OPEN_RATE" \
+                    run_load "$tag-open-r$rep" "${common[@]}" --build-ahead --judge-after --rate "$OPEN_RATE" \
                         --duration "${OPEN_SECS}s" --seed "$((rep * 100000 + 50000))" --max-time "$((OPEN_SECS + 60))s"
-                    run_load "$tag-declaration-r$rep" "${common[@]}" --build-ahead --kind declaration \
+                    run_load "$tag-declaration-r$rep" "${common[@]}" --build-ahead --judge-after --kind declaration \
                         --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000 + rep * 7))" \
                         --max-time 300s
                 fi
@@ -271,7 +271,7 @@ done
         "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo). Gateway and mock-nsw share it."
     echo "Repetitions per figure: $REPEATS (median shown; all runs in rows.tsv). Load average: 1, 5, 15 min before the run."
     echo
-    echo "Requests built by mock-nsw before each run's clock starts (\`--build-ahead\`)."
+    echo "Requests built by mock-nsw before each run's clock starts (\`--build-ahead\`), answers judged after it stops (\`--judge-after\`)."
     echo "Goods items per approvable request: $ITEMS. Retries of a recent message: ${DUPLICATES:-none}." \
         "Gateway CPU: user + system time of the gateway process per completed request."
     echo

@@ -189,6 +189,11 @@ struct LoadArgs {
     /// before it starts).
     #[arg(long)]
     build_ahead: bool,
+    /// Keep every answer and judge them all after the clock stops (they are held in memory),
+    /// so that judging takes no CPU from the gateway while it is measured. Errors and wrong
+    /// decisions are counted all the same.
+    #[arg(long)]
+    judge_after: bool,
 }
 
 #[derive(Args)]
@@ -380,6 +385,7 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         kind: String::new(),
         build_ahead: args.build_ahead,
+        judge_after: args.judge_after,
     };
     if args.build_ahead && mode.planned() > load::MAX_BUILT_AHEAD {
         bail!(

@@ -226,6 +226,8 @@ pub struct RunInfo {
     /// How many requests were built before the clock started (`None`: each was built just
     /// before it was sent).
     pub built_ahead: Option<u64>,
+    /// Whether the answers were kept and judged after the clock stopped (else each as it came).
+    pub judged_after: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -330,6 +332,11 @@ impl Report {
         let _ = match r.built_ahead {
             Some(n) => writeln!(s, "| requests built | all {n} before the clock started |"),
             None => writeln!(s, "| requests built | each just before it was sent |"),
+        };
+        let _ = if r.judged_after {
+            writeln!(s, "| answers judged | all after the clock stopped |")
+        } else {
+            writeln!(s, "| answers judged | each as it came |")
         };
         let _ = writeln!(s, "| latency measured from | {} |\n", r.latency_from);
         let l = &self.latency_us;
@@ -463,6 +470,7 @@ mod tests {
             started_at: "2026-11-26T07:00:00Z".into(),
             latency_from: "intended send time".into(),
             built_ahead: Some(1000),
+            judged_after: true,
         }
     }
 

@@ -743,6 +743,7 @@ mod tests {
             progress: false,
             kind: "ImportPermitRequest".into(),
             build_ahead: false,
+            judge_after: false,
         }
     }
 
@@ -750,8 +751,11 @@ mod tests {
     async fn generated_requests_get_the_expected_answers_from_the_engine_over_the_wire() {
         let m = model();
         let url = spawn_fake(&m, None).await;
-        // Built as they are sent, and all before the first is sent.
-        for (seed, build_ahead) in [(9, false), (10, true)] {
+        // Built as they are sent, and all before the first is sent; judged as they come, and
+        // all after the run.
+        for (seed, build_ahead, judge_after) in
+            [(9, false, false), (10, true, false), (11, true, true)]
+        {
             let source = PermitSource::new(
                 RequestGen::new(m.clone(), seed, Mix::default()),
                 Parties::default(),
@@ -763,6 +767,7 @@ mod tests {
             let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
             let cfg = RunConfig {
                 build_ahead,
+                judge_after,
                 ..config(url.clone(), 400)
             };
             let rep = run(client, cfg, source, judge.clone()).await;
@@ -778,27 +783,33 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_decision_is_counted_as_one() {
         let m = model();
-        let url = spawn_fake(&m, Some(17)).await;
-        let source = PermitSource::new(
-            RequestGen::new(m.clone(), 9, Mix::default()),
-            Parties::default(),
-            9,
-            true,
-            0.0,
-        );
-        let judge = Arc::new(ContractJudge::new(true, false, false));
-        let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
-        let rep = run(client, config(url, 40), source, judge).await;
-        assert_eq!(
-            rep.errors_by_kind["wrong_decision"], 1,
-            "{:?}",
-            rep.error_examples
-        );
-        assert!(
-            rep.error_examples["wrong_decision"][0].contains("decision: want"),
-            "{:?}",
-            rep.error_examples
-        );
+        for judge_after in [false, true] {
+            let url = spawn_fake(&m, Some(17)).await;
+            let source = PermitSource::new(
+                RequestGen::new(m.clone(), 9, Mix::default()),
+                Parties::default(),
+                9,
+                true,
+                0.0,
+            );
+            let judge = Arc::new(ContractJudge::new(true, false, false));
+            let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+            let cfg = RunConfig {
+                judge_after,
+                ..config(url, 40)
+            };
+            let rep = run(client, cfg, source, judge).await;
+            assert_eq!(
+                rep.errors_by_kind["wrong_decision"], 1,
+                "{judge_after}: {:?}",
+                rep.error_examples
+            );
+            assert!(
+                rep.error_examples["wrong_decision"][0].contains("decision: want"),
+                "{:?}",
+                rep.error_examples
+            );
+        }
     }
 
     /// The permits a gateway would issue for five approvable requests.

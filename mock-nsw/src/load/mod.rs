@@ -126,6 +126,10 @@ pub struct RunConfig {
     /// Build every request before the clock starts, so that making them takes none of the
     /// machine while the gateway is measured (see [`MAX_BUILT_AHEAD`]).
     pub build_ahead: bool,
+    /// Keep every answer and judge them all after the clock stops, so that judging takes none
+    /// of the machine while the gateway is measured. Latency and throughput are those of the
+    /// answers; errors and wrong decisions count as they would have.
+    pub judge_after: bool,
 }
 
 /// Most requests a run builds ahead: they are held in memory (about 6 KB each for 5-item
@@ -142,11 +146,33 @@ impl<E: Send + Sync + 'static> RequestSource for BuiltAhead<E> {
     }
 }
 
-struct Sample {
+struct Sample<E> {
     second: usize,
     latency: Duration,
     status: Option<u16>,
-    outcome: Result<(), Failure>,
+    verdict: Verdict<E>,
+}
+
+/// What became of an answer: judged as it came, or kept to be judged after the run.
+enum Verdict<E> {
+    Judged(Result<(), Failure>),
+    Kept(E, Response),
+}
+
+impl<E> Verdict<E> {
+    /// Judges `answer` now, or keeps it when `later`; a request without an answer has failed.
+    fn of<J: Judge<E> + ?Sized>(
+        answer: Result<Response, Failure>,
+        expected: E,
+        judge: &J,
+        later: bool,
+    ) -> Self {
+        match answer {
+            Err(f) => Verdict::Judged(Err(f)),
+            Ok(r) if later => Verdict::Kept(expected, r),
+            Ok(r) => Verdict::Judged(judge.judge(&expected, &r)),
+        }
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -163,13 +189,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Sends one request and judges the answer.
-pub async fn exchange<E, J: Judge<E> + ?Sized>(
+/// Sends one request and reads its answer.
+async fn fetch<E>(
     client: &reqwest::Client,
     url: &Url,
     item: &Outgoing<E>,
-    judge: &J,
-) -> (Option<u16>, Result<(), Failure>) {
+) -> (Option<u16>, Result<Response, Failure>) {
     let resp = client
         .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, item.content_type.as_str())
@@ -193,14 +218,14 @@ pub async fn exchange<E, J: Judge<E> + ?Sized>(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     match resp.bytes().await {
-        Ok(body) => {
-            let r = Response {
+        Ok(body) => (
+            Some(status),
+            Ok(Response {
                 status,
                 content_type,
                 body,
-            };
-            (Some(status), judge.judge(&item.expected, &r))
-        }
+            }),
+        ),
         Err(e) => (
             Some(status),
             Err(Failure::new(
@@ -224,30 +249,50 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
     pb
 }
 
-/// Receives samples until every sender is gone, keeping the live progress up to date.
-async fn collect(
-    mut rx: mpsc::UnboundedReceiver<Sample>,
+/// An answer kept to be judged after the run, with where its sample belongs.
+struct Kept<E> {
+    second: usize,
+    latency: Duration,
+    status: Option<u16>,
+    expected: E,
+    response: Response,
+}
+
+/// Receives samples until every sender is gone, keeping the live progress up to date; returns
+/// what it recorded and the answers kept for later.
+async fn collect<E>(
+    mut rx: mpsc::UnboundedReceiver<Sample<E>>,
     pb: ProgressBar,
     t0: Instant,
-) -> Recorder {
+) -> (Recorder, Vec<Kept<E>>) {
     let mut rec = Recorder::new();
+    let mut kept = Vec::new();
     let mut last = Instant::now();
     while let Some(s) = rx.recv().await {
-        rec.record(s.second, s.latency, s.status, s.outcome);
+        match s.verdict {
+            Verdict::Judged(outcome) => rec.record(s.second, s.latency, s.status, outcome),
+            Verdict::Kept(expected, response) => kept.push(Kept {
+                second: s.second,
+                latency: s.latency,
+                status: s.status,
+                expected,
+                response,
+            }),
+        }
         pb.inc(1);
         if last.elapsed() >= Duration::from_millis(200) {
             last = Instant::now();
             let secs = t0.elapsed().as_secs_f64().max(1e-3);
             pb.set_message(format!(
                 "{:.0} req/s  errors {}  p99 {:.1} ms",
-                rec.completed() as f64 / secs,
+                (rec.completed() + kept.len() as u64) as f64 / secs,
                 rec.error_count(),
                 rec.quantile_us(0.99) as f64 / 1000.0
             ));
         }
     }
     pb.finish_and_clear();
-    rec
+    (rec, kept)
 }
 
 /// Runs the load described by `cfg` and returns its report.
@@ -290,13 +335,15 @@ where
     let (tx, rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(collect(rx, progress_bar(cfg.progress, planned), t0));
     let url = Arc::new(cfg.target.clone());
+    let later = cfg.judge_after;
     let (sent, rate, concurrency, latency_from) = match cfg.mode {
         Mode::Open { rate, .. } => {
             let sent = open_loop(
                 client,
                 url,
                 source,
-                judge,
+                judge.clone(),
+                later,
                 tx,
                 t0,
                 deadline,
@@ -320,7 +367,8 @@ where
                 client,
                 url,
                 source,
-                judge,
+                judge.clone(),
+                later,
                 tx,
                 t0,
                 deadline,
@@ -336,7 +384,12 @@ where
             )
         }
     };
-    let rec = collector.await.expect("collector task does not panic");
+    let (mut rec, kept) = collector.await.expect("collector task does not panic");
+    let elapsed = t0.elapsed();
+    for k in kept {
+        let outcome = judge.judge(&k.expected, &k.response);
+        rec.record(k.second, k.latency, k.status, outcome);
+    }
     let run = RunInfo {
         mode: match cfg.mode {
             Mode::Open { .. } => "open".into(),
@@ -351,8 +404,9 @@ where
         started_at,
         latency_from: latency_from.into(),
         built_ahead,
+        judged_after: later,
     };
-    rec.finish(run, t0.elapsed())
+    rec.finish(run, elapsed)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -361,7 +415,8 @@ async fn open_loop<S, J>(
     url: Arc<Url>,
     mut source: S,
     judge: Arc<J>,
-    tx: mpsc::UnboundedSender<Sample>,
+    later: bool,
+    tx: mpsc::UnboundedSender<Sample<S::Expected>>,
     t0: Instant,
     deadline: Instant,
     rate: f64,
@@ -391,14 +446,14 @@ where
         sent += 1;
         let (client, url, judge, tx) = (client.clone(), url.clone(), judge.clone(), tx.clone());
         tasks.spawn(async move {
-            let (status, outcome) = exchange(&client, &url, &item, judge.as_ref()).await;
+            let (status, answer) = fetch(&client, &url, &item).await;
             let latency = intended.elapsed();
             drop(slot);
             let _ = tx.send(Sample {
                 second: (intended - t0).as_secs() as usize,
                 latency,
                 status,
-                outcome,
+                verdict: Verdict::of(answer, item.expected, judge.as_ref(), later),
             });
         });
         while tasks.try_join_next().is_some() {}
@@ -414,7 +469,8 @@ async fn closed_loop<S, J>(
     url: Arc<Url>,
     source: S,
     judge: Arc<J>,
-    tx: mpsc::UnboundedSender<Sample>,
+    later: bool,
+    tx: mpsc::UnboundedSender<Sample<S::Expected>>,
     t0: Instant,
     deadline: Instant,
     concurrency: usize,
@@ -440,12 +496,13 @@ where
                 let Some(item) = item else { break };
                 sent.fetch_add(1, Ordering::Relaxed);
                 let start = Instant::now();
-                let (status, outcome) = exchange(&client, &url, &item, judge.as_ref()).await;
+                let (status, answer) = fetch(&client, &url, &item).await;
+                let latency = start.elapsed();
                 let _ = tx.send(Sample {
                     second: (start - t0).as_secs() as usize,
-                    latency: start.elapsed(),
+                    latency,
                     status,
-                    outcome,
+                    verdict: Verdict::of(answer, item.expected, judge.as_ref(), later),
                 });
             }
         });
@@ -517,6 +574,7 @@ mod tests {
             progress: false,
             kind: "test".into(),
             build_ahead: false,
+            judge_after: false,
         }
     }
 
@@ -616,6 +674,62 @@ mod tests {
             // Built ahead: all 20 before the first was sent; else one by one.
             let first_built = if ahead { 20 } else { 1 };
             assert_eq!(seen[0].1, first_built, "{mode:?}");
+        }
+    }
+
+    /// [`StatusJudge`] that notes how many requests the server had answered at each judgement.
+    struct Noting(Arc<AtomicUsize>, Mutex<Vec<usize>>);
+
+    impl Judge<u16> for Noting {
+        fn judge(&self, expected: &u16, r: &Response) -> Result<(), Failure> {
+            self.1.lock().unwrap().push(self.0.load(Ordering::SeqCst));
+            StatusJudge.judge(expected, r)
+        }
+    }
+
+    /// Judged after the run, no answer is judged before the last was given, and each is
+    /// judged as it would have been; judged as they come, the first is judged before the
+    /// last request was answered.
+    #[tokio::test]
+    async fn answers_judged_after_the_run_are_judged_once_all_are_in() {
+        let (url, hits) = server().await;
+        for (mode, later) in [
+            (
+                Mode::Closed {
+                    concurrency: 1,
+                    requests: 20,
+                },
+                true,
+            ),
+            (
+                Mode::Open {
+                    rate: 200.0,
+                    duration: Duration::from_millis(100),
+                },
+                true,
+            ),
+            (
+                Mode::Closed {
+                    concurrency: 1,
+                    requests: 20,
+                },
+                false,
+            ),
+        ] {
+            hits.store(0, Ordering::SeqCst);
+            let judge = Arc::new(Noting(hits.clone(), Mutex::new(Vec::new())));
+            let cfg = RunConfig {
+                judge_after: later,
+                ..cfg(url.clone(), mode)
+            };
+            let rep = run(client(), cfg, Counting { next: 0, n: 1000 }, judge.clone()).await;
+            assert_eq!((rep.completed, rep.ok), (20, 16), "{mode:?}");
+            assert_eq!(rep.errors_by_kind["http_status"], 4);
+            assert_eq!(rep.run.judged_after, later);
+            let noted = judge.1.lock().unwrap().clone();
+            assert_eq!(noted.len(), 20);
+            let first = if later { 20 } else { 1 };
+            assert_eq!(noted[0], first, "{mode:?}");
         }
     }
 

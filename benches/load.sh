@@ -171,7 +171,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
 TICK=$(getconf CLK_TCK)
 
 # One mock-nsw load run; appends a row to rows.tsv:
-# name, throughput, p50, p99, p999, completed, errors, wrong decisions, load average.
+# name, throughput, p50, p99, p999, completed, errors, wrong decisions, load average, gateway
+# CPU and mock-nsw's own CPU per request (µs).
 run_load() {
     local name=$1; shift
     local dir=$OUT/reports/$name
@@ -193,13 +194,14 @@ run_load() {
     fi
     local completed
     completed=$(jq -r '.completed' "$r")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
         "$(jq -r '.throughput_rps | floor' "$r")" \
         "$(jq -r '.latency_us.p50' "$r")" "$(jq -r '.latency_us.p99' "$r")" \
         "$(jq -r '.latency_us.p999' "$r")" "$(jq -r '.completed' "$r")" \
         "$(jq -r '.errors' "$r")" "$(jq -r '.errors_by_kind.wrong_decision // 0' "$r")" \
-        "$before" "$(( (cpu1 - cpu0) * 1000000 / TICK / (completed > 0 ? completed : 1) ))" >> "$ROWS"
-    log "$name: $(tail -1 "$ROWS" | cut -f2) req/s, p99 $(tail -1 "$ROWS" | cut -f4) µs, errors $(tail -1 "$ROWS" | cut -f7), gateway CPU $(tail -1 "$ROWS" | cut -f10) µs/req, load $before"
+        "$before" "$(( (cpu1 - cpu0) * 1000000 / TICK / (completed > 0 ? completed : 1) ))" \
+        "$(jq -r 'if .run.own_cpu_s == null then "" else (.run.own_cpu_s * 1000000 / ([.completed, 1] | max) | floor) end' "$r")" >> "$ROWS"
+    log "$name: $(tail -1 "$ROWS" | cut -f2) req/s, p99 $(tail -1 "$ROWS" | cut -f4) µs, errors $(tail -1 "$ROWS" | cut -f7), gateway CPU $(tail -1 "$ROWS" | cut -f10) µs/req, mock-nsw $(tail -1 "$ROWS" | cut -f11) µs/req, load $before"
 }
 
 target_for() { if [ "$1" = tls ]; then echo "https://localhost:$PORT/ebms"; else echo "http://127.0.0.1:$PORT/ebms"; fi; }
@@ -273,17 +275,18 @@ done
     echo
     echo "Requests built by mock-nsw before each run's clock starts (\`--build-ahead\`), answers judged after it stops (\`--judge-after\`)."
     echo "Goods items per approvable request: $ITEMS. Retries of a recent message: ${DUPLICATES:-none}." \
-        "Gateway CPU: user + system time of the gateway process per completed request."
+        "Gateway CPU: user + system time of the gateway process per completed request;" \
+        "mock-nsw CPU: its own while the clock ran, per completed request."
     echo
-    echo "| run | req/s (median) | p50 µs | p99 µs | p99.9 µs | completed | errors | wrong decisions | gateway CPU µs/req | runs (req/s) | load avg at the median run |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| run | req/s (median) | p50 µs | p99 µs | p99.9 µs | completed | errors | wrong decisions | gateway CPU µs/req | mock-nsw CPU µs/req | runs (req/s) | load avg at the median run |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     cut -f1 "$ROWS" | sed 's/-r[0-9]*$//' | awk '!seen[$0]++' | while read -r cfgname; do
         grep -P "^\Q$cfgname\E-r[0-9]+\t" "$ROWS" | sort -t$'\t' -k2,2n > "$OUT/.sel"
         n=$(wc -l < "$OUT/.sel")
         med=$(sed -n "$(( (n + 1) / 2 ))p" "$OUT/.sel")
         all=$(cut -f2 "$OUT/.sel" | paste -sd/)
-        IFS=$'\t' read -r _ rps p50 p99 p999 done_ err wrong la cpu <<< "$med"
-        echo "| $cfgname | $rps | $p50 | $p99 | $p999 | $done_ | $err | $wrong | $cpu | $all | $la |"
+        IFS=$'\t' read -r _ rps p50 p99 p999 done_ err wrong la cpu mock_cpu <<< "$med"
+        echo "| $cfgname | $rps | $p50 | $p99 | $p999 | $done_ | $err | $wrong | $cpu | $mock_cpu | $all | $la |"
     done
     echo
     echo "Gateway memory (MiB): after start-up (reference data loaded), at the end, and the high-water mark (VmHWM)."

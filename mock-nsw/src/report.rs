@@ -228,6 +228,10 @@ pub struct RunInfo {
     pub built_ahead: Option<u64>,
     /// Whether the answers were kept and judged after the clock stopped (else each as it came).
     pub judged_after: bool,
+    /// CPU time mock-nsw itself used while the clock ran, all its threads together, in
+    /// seconds (`None` where the system does not tell): what the load generator took from a
+    /// machine it shares with the gateway.
+    pub own_cpu_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -338,6 +342,13 @@ impl Report {
         } else {
             writeln!(s, "| answers judged | each as it came |")
         };
+        if let Some(cpu) = r.own_cpu_s {
+            let per = cpu * 1e6 / self.completed.max(1) as f64;
+            let _ = writeln!(
+                s,
+                "| mock-nsw's own CPU while the clock ran | {cpu:.2} s, {per:.0} µs per answer |"
+            );
+        }
         let _ = writeln!(s, "| latency measured from | {} |\n", r.latency_from);
         let l = &self.latency_us;
         let _ = writeln!(s, "## Latency (ms)\n");
@@ -471,6 +482,7 @@ mod tests {
             latency_from: "intended send time".into(),
             built_ahead: Some(1000),
             judged_after: true,
+            own_cpu_s: Some(0.05),
         }
     }
 
@@ -583,6 +595,8 @@ mod tests {
             "- `transport`: reset at 250",
             "| throughput | 100.0 req/s |",
             "| requests built | all 1000 before the clock started |",
+            "| answers judged | all after the clock stopped |",
+            "| mock-nsw's own CPU while the clock ran | 0.05 s, 50 µs per answer |",
         ] {
             assert!(md.contains(want), "markdown lacks {want:?}:\n{md}");
         }

@@ -329,6 +329,7 @@ where
     J: Judge<S::Expected>,
 {
     let planned = cfg.mode.planned();
+    let cpu0 = own_cpu();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let t0 = Instant::now();
     let deadline = t0 + cfg.time_limit;
@@ -386,6 +387,9 @@ where
     };
     let (mut rec, kept) = collector.await.expect("collector task does not panic");
     let elapsed = t0.elapsed();
+    let own_cpu_s = cpu0
+        .zip(own_cpu())
+        .map(|(a, b)| b.saturating_sub(a).as_secs_f64());
     for k in kept {
         let outcome = judge.judge(&k.expected, &k.response);
         rec.record(k.second, k.latency, k.status, outcome);
@@ -405,8 +409,25 @@ where
         latency_from: latency_from.into(),
         built_ahead,
         judged_after: later,
+        own_cpu_s,
     };
     rec.finish(run, elapsed)
+}
+
+/// CPU time this process has used so far, all its threads together: the sum of the first
+/// field (time on a CPU, in nanoseconds) of each `/proc/self/task/*/schedstat`. `None` where
+/// there is no such file (not Linux). A thread that ended takes its time with it, so a span
+/// between two readings counts the threads alive at its end.
+fn own_cpu() -> Option<Duration> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread that ended since the listing has no file any more.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(ns))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -731,6 +752,26 @@ mod tests {
             let first = if later { 20 } else { 1 };
             assert_eq!(noted[0], first, "{mode:?}");
         }
+    }
+
+    /// On Linux the process's CPU time is read, and grows while a thread works.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn own_cpu_grows_while_a_thread_works() {
+        let before = own_cpu().expect("schedstat is readable on Linux");
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while own_cpu().unwrap() < before + Duration::from_millis(2)
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            for i in 0..10_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        assert!(
+            own_cpu().unwrap() >= before + Duration::from_millis(2),
+            "{x}"
+        );
     }
 
     #[tokio::test]

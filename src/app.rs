@@ -118,6 +118,7 @@ impl Probe for StoreProbe {
                 transactions: s.stats().batches(),
                 jobs: s.stats().jobs(),
                 reruns: s.stats().reruns(),
+                wal_copies: s.stats().wal_catch_ups(),
             }),
             Store::Postgres(_) => None,
         }

@@ -26,10 +26,25 @@ pub const SQLITE_WRITER_JOBS_TOTAL: &str = "nsw_sqlite_writer_jobs_total";
 /// Batches the SQLite writer ran again with a savepoint per job, after one of its messages
 /// failed without them.
 pub const SQLITE_WRITER_RERUNS_TOTAL: &str = "nsw_sqlite_writer_reruns_total";
+/// Times the SQLite writer copied the WAL into the database itself, between two transactions,
+/// so that the WAL could start over (every job waits meanwhile).
+pub const SQLITE_WRITER_WAL_COPIES_TOTAL: &str = "nsw_sqlite_writer_wal_copies_total";
+/// Time a job (a message or another write) waited for the SQLite writer: from its submission
+/// to the start of the transaction that runs it.
+pub const SQLITE_WRITER_WAIT_SECONDS: &str = "nsw_sqlite_writer_wait_seconds";
+/// Time the SQLite writer took for one batch of jobs: their transaction, from its first
+/// statement to the end of its commit, and what each of the jobs spends in it.
+pub const SQLITE_WRITER_BATCH_SECONDS: &str = "nsw_sqlite_writer_batch_seconds";
 
 /// Bucket bounds (seconds) of the request-duration histogram.
 const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Bucket bounds (seconds) of the SQLite writer's histograms: a transaction of a few jobs
+/// takes well under a millisecond.
+const WRITER_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
 /// Installs the global log subscriber, writing to standard error (standard output is for
@@ -73,6 +88,12 @@ pub fn metrics_handle() -> PrometheusHandle {
                     Matcher::Full(REQUEST_DURATION_SECONDS.to_string()),
                     DURATION_BUCKETS,
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Prefix("nsw_sqlite_writer_".to_string()),
+                        WRITER_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.set_buckets(DURATION_BUCKETS))
                 .expect("bucket list is not empty")
                 .build_recorder();
@@ -109,6 +130,20 @@ fn describe_metrics() {
         SQLITE_WRITER_RERUNS_TOTAL,
         "batches the SQLite writer ran again with savepoints after a message failed"
     );
+    metrics::describe_counter!(
+        SQLITE_WRITER_WAL_COPIES_TOTAL,
+        "times the SQLite writer copied the WAL into the database itself so that it could start over"
+    );
+    metrics::describe_histogram!(
+        SQLITE_WRITER_WAIT_SECONDS,
+        metrics::Unit::Seconds,
+        "time a job waited for the SQLite writer before its transaction began"
+    );
+    metrics::describe_histogram!(
+        SQLITE_WRITER_BATCH_SECONDS,
+        metrics::Unit::Seconds,
+        "time the SQLite writer took for a batch of jobs, first statement to end of commit"
+    );
     metrics::describe_gauge!(
         OUTBOX_OLDEST_PENDING_AGE_SECONDS,
         metrics::Unit::Seconds,
@@ -135,6 +170,20 @@ pub fn record_sqlite_writer(w: WriterFigures) {
     metrics::counter!(SQLITE_WRITER_TRANSACTIONS_TOTAL).absolute(w.transactions);
     metrics::counter!(SQLITE_WRITER_JOBS_TOTAL).absolute(w.jobs);
     metrics::counter!(SQLITE_WRITER_RERUNS_TOTAL).absolute(w.reruns);
+    metrics::counter!(SQLITE_WRITER_WAL_COPIES_TOTAL).absolute(w.wal_copies);
+}
+
+/// Records one batch of the SQLite writer: how long each of its jobs waited for it, and how
+/// long it took.
+pub fn record_sqlite_writer_batch(
+    waits: impl Iterator<Item = std::time::Duration>,
+    took: std::time::Duration,
+) {
+    let wait = metrics::histogram!(SQLITE_WRITER_WAIT_SECONDS);
+    for w in waits {
+        wait.record(w.as_secs_f64());
+    }
+    metrics::histogram!(SQLITE_WRITER_BATCH_SECONDS).record(took.as_secs_f64());
 }
 
 /// What the SQLite writer has done since the gateway started.
@@ -143,4 +192,5 @@ pub struct WriterFigures {
     pub transactions: u64,
     pub jobs: u64,
     pub reruns: u64,
+    pub wal_copies: u64,
 }

@@ -287,6 +287,8 @@ impl Conn for WriterConn {
 struct Job {
     work: Work,
     reply: oneshot::Sender<JobResult>,
+    /// When it was submitted: the writer reports how long each job waited for it.
+    queued: std::time::Instant,
 }
 
 /// Counters of the writer, for metrics and tests.
@@ -612,7 +614,11 @@ impl SqliteStore {
     async fn submit<T: 'static>(&self, work: Work) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.jobs
-            .send(Job { work, reply })
+            .send(Job {
+                work,
+                reply,
+                queued: std::time::Instant::now(),
+            })
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         #[cfg(test)]
@@ -769,7 +775,13 @@ async fn writer_loop(
         if stats.wal_catch_up_wanted.swap(false, Ordering::AcqRel) {
             wal_catch_up(&mut w, &stats).await;
         }
+        let began = std::time::Instant::now();
+        let waits: Vec<Duration> = batch
+            .iter()
+            .map(|j| began.saturating_duration_since(j.queued))
+            .collect();
         run_batch(&mut w, batch, &stats).await;
+        crate::telemetry::record_sqlite_writer_batch(waits.into_iter(), began.elapsed());
         // A batch whose jobs ran no statement has no reply point of its own above.
         stats.count_trips(&mut w);
     }

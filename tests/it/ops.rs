@@ -38,7 +38,8 @@ async fn metrics_are_served_on_the_admin_port_only() {
     assert_eq!(on_main.status(), 404);
 }
 
-/// On SQLite the writer's transactions, jobs and reruns are counters on `/metrics`.
+/// On SQLite the writer's transactions, jobs, reruns and WAL copies are counters on
+/// `/metrics`, and how long jobs waited for it and its batches took are histograms.
 #[tokio::test]
 async fn the_sqlite_writer_is_counted_on_metrics() {
     let app = spawn_app_with(Options {
@@ -63,6 +64,17 @@ async fn the_sqlite_writer_is_counted_on_metrics() {
     assert!(value("nsw_sqlite_writer_transactions_total") >= 1, "{text}");
     assert!(value("nsw_sqlite_writer_jobs_total") >= 1, "{text}");
     value("nsw_sqlite_writer_reruns_total");
+    value("nsw_sqlite_writer_wal_copies_total");
+    assert!(value("nsw_sqlite_writer_wait_seconds_count") >= 1, "{text}");
+    assert!(
+        value("nsw_sqlite_writer_batch_seconds_count") >= 1,
+        "{text}"
+    );
+    // The writer's own buckets, finer than the requests' (a batch takes well under 1 ms).
+    assert!(
+        text.contains(r#"nsw_sqlite_writer_batch_seconds_bucket{le="0.00025"}"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

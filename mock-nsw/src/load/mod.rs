@@ -620,6 +620,20 @@ mod tests {
         assert_eq!(rep.run.concurrency, Some(4));
     }
 
+    /// Twenty requests sent one at a time and in an open loop with an option, then one at a
+    /// time without it.
+    fn with_and_without() -> [(Mode, bool); 3] {
+        let closed = Mode::Closed {
+            concurrency: 1,
+            requests: 20,
+        };
+        let open = Mode::Open {
+            rate: 200.0,
+            duration: Duration::from_millis(100),
+        };
+        [(closed, true), (open, true), (closed, false)]
+    }
+
     /// [`Counting`] that also counts the requests it has built.
     struct Watched(Counting, Arc<AtomicUsize>);
 
@@ -653,29 +667,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let url: Url = format!("http://{addr}/ebms").parse().unwrap();
-        for (mode, ahead) in [
-            (
-                Mode::Closed {
-                    concurrency: 1,
-                    requests: 20,
-                },
-                true,
-            ),
-            (
-                Mode::Open {
-                    rate: 200.0,
-                    duration: Duration::from_millis(100),
-                },
-                true,
-            ),
-            (
-                Mode::Closed {
-                    concurrency: 1,
-                    requests: 20,
-                },
-                false,
-            ),
-        ] {
+        for (mode, ahead) in with_and_without() {
             built.store(0, Ordering::SeqCst);
             seen.lock().unwrap().clear();
             let cfg = RunConfig {
@@ -714,29 +706,7 @@ mod tests {
     #[tokio::test]
     async fn answers_judged_after_the_run_are_judged_once_all_are_in() {
         let (url, hits) = server().await;
-        for (mode, later) in [
-            (
-                Mode::Closed {
-                    concurrency: 1,
-                    requests: 20,
-                },
-                true,
-            ),
-            (
-                Mode::Open {
-                    rate: 200.0,
-                    duration: Duration::from_millis(100),
-                },
-                true,
-            ),
-            (
-                Mode::Closed {
-                    concurrency: 1,
-                    requests: 20,
-                },
-                false,
-            ),
-        ] {
+        for (mode, later) in with_and_without() {
             hits.store(0, Ordering::SeqCst);
             let judge = Arc::new(Noting(hits.clone(), Mutex::new(Vec::new())));
             let cfg = RunConfig {

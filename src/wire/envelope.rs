@@ -844,26 +844,6 @@ fn read_message_header(
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-/// Escapes text for element content and double-quoted attribute values.
-pub fn escape(s: &str, out: &mut String) {
-    // Every character replaced is ASCII: copy the runs between them whole.
-    let mut from = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\r' => "&#13;",
-            _ => continue,
-        };
-        out.push_str(s.get(from..i).unwrap_or_default());
-        out.push_str(rep);
-        from = i + 1;
-    }
-    out.push_str(s.get(from..).unwrap_or_default());
-}
-
 /// An `xs:dateTime` as the gateway writes it (`Z` for UTC).
 pub fn format_date_time(t: &DateTime<FixedOffset>) -> String {
     let mut s = String::with_capacity(32);
@@ -897,11 +877,11 @@ fn el(out: &mut String, name: &str, attrs: &[(&str, &str)], text: &str) {
         out.push(' ');
         out.push_str(k);
         out.push_str("=\"");
-        escape(v, out);
+        super::escape::attr(v, out);
         out.push('"');
     }
     out.push('>');
-    escape(text, out);
+    super::escape::text(text, out);
     out.push_str("</");
     out.push_str(name);
     out.push('>');
@@ -1062,7 +1042,7 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
                     s.push(' ');
                     s.push_str(k);
                     s.push_str("=\"");
-                    escape(v, &mut s);
+                    super::escape::attr(v, &mut s);
                     s.push('"');
                 }
                 s.push('>');
@@ -1127,24 +1107,6 @@ mod checked_tests {
         assert_eq!(one_pass.is_some(), expect_one_pass, "{xml}");
         if one_pass.is_some() {
             assert_eq!(one_pass, sequential, "{xml}");
-        }
-    }
-
-    #[test]
-    fn escape_replaces_markup_quotes_and_carriage_returns() {
-        for (text, expected) in [
-            ("", ""),
-            ("plain", "plain"),
-            (
-                "a&b<c>d\"e'f\rg\nh\ti",
-                "a&amp;b&lt;c&gt;d&quot;e'f&#13;g\nh\ti",
-            ),
-            ("บริษัท & <จำกัด>", "บริษัท &amp; &lt;จำกัด&gt;"),
-            ("&&\r\r", "&amp;&amp;&#13;&#13;"),
-        ] {
-            let mut out = String::from("x");
-            escape(text, &mut out);
-            assert_eq!(out, format!("x{expected}"));
         }
     }
 

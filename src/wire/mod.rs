@@ -5,6 +5,7 @@ pub mod error;
 pub use error::{EbmsError, ErrorCode, Severity};
 pub mod encoding;
 pub mod envelope;
+pub(crate) mod escape;
 mod fast;
 pub mod intake;
 pub mod packaging;

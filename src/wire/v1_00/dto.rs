@@ -34,7 +34,7 @@ macro_rules! dto {
                 out.push('<');
                 out.push_str(name);
                 out.push_str(" xmlns=\"");
-                escape_attr(self.xmlns, out);
+                crate::wire::escape::attr(self.xmlns, out);
                 out.push('"');
                 let open = out.len();
                 out.push('>');
@@ -110,7 +110,7 @@ impl Put for Txt<'_> {
                 out.push_str("/>");
             } else {
                 out.push('>');
-                escape_text(text, out);
+                crate::wire::escape::text(text, out);
                 out.push_str("</");
                 out.push_str(name);
                 out.push('>');
@@ -155,13 +155,13 @@ fn write_text_with_attr(name: &str, attr: (&str, &Txt<'_>), text: &Txt<'_>, out:
         out.push(' ');
         out.push_str(attr.0);
         out.push_str("=\"");
-        escape_attr(v, out);
+        crate::wire::escape::attr(v, out);
         out.push('"');
     }
     match text {
         Some(t) if !t.is_empty() => {
             out.push('>');
-            escape_text(t, out);
+            crate::wire::escape::text(t, out);
             out.push_str("</");
             out.push_str(name);
             out.push('>');
@@ -180,41 +180,6 @@ impl WriteXml for MessageDto<'_> {
     fn write(&self, name: &str, out: &mut String) {
         write_text_with_attr(name, ("xml:lang", &self.lang), &self.text, out);
     }
-}
-
-/// An attribute value: `&`, `<`, `>` and `"` replaced.
-fn escape_attr(s: &str, out: &mut String) {
-    let mut from = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            _ => continue,
-        };
-        out.push_str(s.get(from..i).unwrap_or_default());
-        out.push_str(rep);
-        from = i + 1;
-    }
-    out.push_str(s.get(from..).unwrap_or_default());
-}
-
-/// Text: `&`, `<` and `>` replaced, found with memchr's searchers rather than byte by byte
-/// (Thai text is three bytes a letter).
-fn escape_text(s: &str, out: &mut String) {
-    let b = s.as_bytes();
-    let mut from = 0;
-    for i in memchr::memchr3_iter(b'&', b'<', b'>', b) {
-        out.push_str(s.get(from..i).unwrap_or_default());
-        out.push_str(match b.get(i) {
-            Some(b'&') => "&amp;",
-            Some(b'<') => "&lt;",
-            _ => "&gt;",
-        });
-        from = i + 1;
-    }
-    out.push_str(s.get(from..).unwrap_or_default());
 }
 
 /// Reads a [`Tape`] recorded by the structure pass of a clean document.

@@ -185,10 +185,16 @@ mod writer {
     use crate::wire::payload::{encode_inbound, encode_outbound};
     use crate::wire::v1_00::roundtrip_tests::{inbound, outbound};
 
+    /// The serializer leaves a carriage return as it is, which every XML reader turns into a
+    /// line feed; the gateway writes it as a character reference (`wire::escape`).
+    fn as_the_gateway_writes(serde: String) -> String {
+        serde.replace('\r', "&#13;")
+    }
+
     /// The hand-written writer gives the serde serializer's bytes.
     fn check<T: serde::Serialize + RootXml>(dto: &T) {
         let serde = quick_xml::se::to_string(dto).expect("serializes");
-        assert_eq!(dto.to_xml(), serde);
+        assert_eq!(dto.to_xml(), as_the_gateway_writes(serde));
     }
 
     fn t(s: &str) -> Txt<'_> {
@@ -254,12 +260,12 @@ mod writer {
 
         #[test]
         fn inbound_documents_are_written_as_serde_writes_them(doc in inbound()) {
-            prop_assert_eq!(encode_inbound(&doc), encode_inbound_serde(&doc));
+            prop_assert_eq!(encode_inbound(&doc), as_the_gateway_writes(encode_inbound_serde(&doc)));
         }
 
         #[test]
         fn outbound_documents_are_written_as_serde_writes_them(doc in outbound()) {
-            prop_assert_eq!(encode_outbound(&doc), encode_outbound_serde(&doc));
+            prop_assert_eq!(encode_outbound(&doc), as_the_gateway_writes(encode_outbound_serde(&doc)));
         }
     }
 }

@@ -189,9 +189,9 @@ struct LoadArgs {
     /// before it starts).
     #[arg(long)]
     build_ahead: bool,
-    /// Keep every answer and judge them all after the clock stops (they are held in memory),
-    /// so that judging takes no CPU from the gateway while it is measured. Errors and wrong
-    /// decisions are counted all the same.
+    /// Keep every answer and judge them all after the clock stops (they are held in memory: at
+    /// most 250,000), so that judging takes no CPU from the gateway while it is measured.
+    /// Errors and wrong decisions are counted all the same.
     #[arg(long)]
     judge_after: bool,
 }
@@ -387,13 +387,7 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
         build_ahead: args.build_ahead,
         judge_after: args.judge_after,
     };
-    if args.build_ahead && mode.planned() > load::MAX_BUILT_AHEAD {
-        bail!(
-            "--build-ahead holds every request in memory: at most {} requests, and this run plans {}",
-            load::MAX_BUILT_AHEAD,
-            mode.planned()
-        );
-    }
+    cfg.check_memory().map_err(|e| anyhow::anyhow!(e))?;
     if let Some(body) = &args.body {
         let bytes =
             std::fs::read(body).with_context(|| format!("reading --body {}", body.display()))?;

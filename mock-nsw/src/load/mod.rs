@@ -136,6 +136,30 @@ pub struct RunConfig {
 /// permit requests).
 pub const MAX_BUILT_AHEAD: u64 = 250_000;
 
+/// Most answers a run keeps to judge after the clock stops: they are held in memory (about
+/// 4 KB each for 5-item permit responses).
+pub const MAX_JUDGED_AFTER: u64 = 250_000;
+
+impl RunConfig {
+    /// Refuses a run that would hold more in memory than these limits: every request built
+    /// ahead ([`MAX_BUILT_AHEAD`]), every answer kept to be judged after the run
+    /// ([`MAX_JUDGED_AFTER`]).
+    pub fn check_memory(&self) -> Result<(), String> {
+        let planned = self.mode.planned();
+        if self.build_ahead && planned > MAX_BUILT_AHEAD {
+            return Err(format!(
+                "--build-ahead holds every request in memory: at most {MAX_BUILT_AHEAD} requests, and this run plans {planned}"
+            ));
+        }
+        if self.judge_after && planned > MAX_JUDGED_AFTER {
+            return Err(format!(
+                "--judge-after holds every answer in memory: at most {MAX_JUDGED_AFTER} answers, and this run plans {planned}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The requests of a source, all built before the run.
 struct BuiltAhead<E>(std::vec::IntoIter<Outgoing<E>>);
 
@@ -722,6 +746,52 @@ mod tests {
             let first = if later { 20 } else { 1 };
             assert_eq!(noted[0], first, "{mode:?}");
         }
+    }
+
+    #[test]
+    fn a_run_holds_at_most_so_many_requests_or_answers_in_memory() {
+        fn check(build_ahead: bool, judge_after: bool, requests: u64, expected: Result<(), &str>) {
+            let mode = Mode::Closed {
+                concurrency: 1,
+                requests,
+            };
+            let c = RunConfig {
+                build_ahead,
+                judge_after,
+                ..cfg("http://127.0.0.1:9/ebms".parse().unwrap(), mode)
+            };
+            assert_eq!(
+                c.check_memory().as_ref().map_err(String::as_str).copied(),
+                expected,
+                "{build_ahead} {judge_after} {requests}"
+            );
+        }
+        check(false, false, 10_000_000, Ok(()));
+        check(true, true, 250_000, Ok(()));
+        check(
+            true,
+            false,
+            250_001,
+            Err("--build-ahead holds every request in memory: at most 250000 requests, and this run plans 250001"),
+        );
+        check(
+            false,
+            true,
+            250_001,
+            Err("--judge-after holds every answer in memory: at most 250000 answers, and this run plans 250001"),
+        );
+        // An open loop plans rate × duration.
+        let open = RunConfig {
+            judge_after: true,
+            ..cfg(
+                "http://127.0.0.1:9/ebms".parse().unwrap(),
+                Mode::Open {
+                    rate: 5000.0,
+                    duration: Duration::from_secs(60),
+                },
+            )
+        };
+        assert!(open.check_memory().unwrap_err().contains("plans 300000"));
     }
 
     /// On Linux the process's CPU time is read, and grows while a thread works.

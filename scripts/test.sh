@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit and integration tests against SQLite and PostgreSQL, the
 # benches once in test mode, the end-to-end scenario of mock-nsw against a freshly started
-# gateway on each backend, the load benchmark, the growth script and the WAL frames script in
-# their short forms.
+# gateway on each backend, the load benchmark, the growth script, the alternating runs and the
+# WAL frames script in their short forms.
 # Installs what it needs on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +44,9 @@ benches/load.sh --smoke --debug --duplicates 5%
 
 log "growth script in a short form (debug binaries; fails on any error)"
 benches/growth.sh --no-build --bin target/debug --chunk 300 --chunks 2
+
+log "alternating runs of two builds in a short form (debug binaries; fails on any error)"
+benches/ab.sh --a target/debug --b target/debug --pairs 1 --requests 200 --warmup 50
 
 log "WAL frames by b-tree in a short form (debug binaries; fails when no commit is read)"
 benches/wal-frames.sh --no-build --bin target/debug --requests 1500 --warm-up 200

@@ -248,6 +248,11 @@ for backend in $BACKENDS; do
                 if [ "$mode" = plain ] && [ "$scale" != 10k ] || [ "$SMOKE" = 1 ]; then
                     run_load "$tag-open-r$rep" "${common[@]}" --build-ahead --judge-after --rate "$OPEN_RATE" \
                         --duration "${OPEN_SECS}s" --seed "$((rep * 100000 + 50000))" --max-time "$((OPEN_SECS + 60))s"
+                    # Below capacity, whatever the machine: 60 % of what the closed loop at c=64
+                    # of this repetition answered.
+                    below=$(awk -F'\t' -v n="$tag-closed-c64-r$rep" '$1 == n {r = int($2 * 0.6)} END {print (r > 0 ? r : 1)}' "$ROWS")
+                    run_load "$tag-open-60pct-r$rep" "${common[@]}" --build-ahead --judge-after --rate "$below" \
+                        --duration "${OPEN_SECS}s" --seed "$((rep * 100000 + 60500))" --max-time "$((OPEN_SECS + 60))s"
                     run_load "$tag-declaration-r$rep" "${common[@]}" --build-ahead --judge-after --kind declaration \
                         --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000 + rep * 7))" \
                         --max-time 300s

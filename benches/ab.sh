@@ -71,19 +71,19 @@ run() {
         --report-dir "$run/warm-up" > /dev/null 2>&1
     report_clean "$run/warm-up" "warm-up of $side in pair $pair" || exit 1
     local t0 t1
-    t0=$(awk '{print $14 + $15}' "/proc/$GW_PID/stat")
+    t0=$(cpu_ticks)
     # shellcheck disable=SC2086
     "$mock" load "${common[@]}" --requests "$REQUESTS" --seed "$((pair * 100 + 2))" \
         --report-dir "$run/report" $args > "$run/load.txt" 2>&1 \
         || { cat "$run/load.txt" >&2; echo "mock-nsw load failed: $side in pair $pair" >&2; exit 1; }
-    t1=$(awk '{print $14 + $15}' "/proc/$GW_PID/stat")
+    t1=$(cpu_ticks)
     stop_gateway
     local r=$run/report/report.json
     report_clean "$run/report" "$side in pair $pair" || exit 1
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$pair" "$(jq -r '.throughput_rps | floor' "$r")" \
         "$(jq -r '.latency_us.p99' "$r")" \
         "$(( (t1 - t0) * 1000000 / TICK / $(jq -r '[.completed, 1] | max' "$r") ))" \
-        "$(jq -r 'if .run.own_cpu_s == null then "" else (.run.own_cpu_s * 1000000 / ([.completed, 1] | max) | floor) end' "$r")" \
+        "$(mock_cpu_us "$run/report")" \
         >> "$OUT/runs.tsv"
 }
 

@@ -118,3 +118,15 @@ report_clean() {
     errors=$(jq -r '.errors' "$1/report.json")
     [ "$errors" = 0 ] || { echo "$2: mock-nsw reported $errors errors" >&2; return 1; }
 }
+
+# CPU time the gateway started as $GW_PID (the caller's variable) has used, in clock ticks
+# (user + system; `getconf CLK_TCK` a second).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
+
+# mock-nsw's own CPU while the clock of the run in report DIR ran, in µs per completed
+# request; empty where mock-nsw could not read it.
+#
+#   mock_cpu_us DIR
+mock_cpu_us() {
+    jq -r 'if .run.own_cpu_s == null then "" else (.run.own_cpu_s * 1000000 / ([.completed, 1] | max) | floor) end' "$1/report.json"
+}

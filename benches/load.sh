@@ -166,8 +166,6 @@ start_gateway() {
 }
 
 rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$GW_PID/status"; }
-# CPU time the gateway has used, in clock ticks (user + system).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
 TICK=$(getconf CLK_TCK)
 
 # One mock-nsw load run; appends a row to rows.tsv:
@@ -200,7 +198,7 @@ run_load() {
         "$(jq -r '.latency_us.p999' "$r")" "$(jq -r '.completed' "$r")" \
         "$(jq -r '.errors' "$r")" "$(jq -r '.errors_by_kind.wrong_decision // 0' "$r")" \
         "$before" "$(( (cpu1 - cpu0) * 1000000 / TICK / (completed > 0 ? completed : 1) ))" \
-        "$(jq -r 'if .run.own_cpu_s == null then "" else (.run.own_cpu_s * 1000000 / ([.completed, 1] | max) | floor) end' "$r")" >> "$ROWS"
+        "$(mock_cpu_us "$dir")" >> "$ROWS"
     log "$name: $(tail -1 "$ROWS" | cut -f2) req/s, p99 $(tail -1 "$ROWS" | cut -f4) µs, errors $(tail -1 "$ROWS" | cut -f7), gateway CPU $(tail -1 "$ROWS" | cut -f10) µs/req, mock-nsw $(tail -1 "$ROWS" | cut -f11) µs/req, load $before"
 }
 

@@ -747,6 +747,21 @@ mod tests {
         }
     }
 
+    /// Synchronous permit requests of `mix` from `seed`, with a share of `duplicates` retries.
+    fn permits(m: &Arc<Model>, seed: u64, mix: Mix, duplicates: f64) -> PermitSource {
+        PermitSource::new(
+            RequestGen::new(m.clone(), seed, mix),
+            Parties::default(),
+            seed,
+            true,
+            duplicates,
+        )
+    }
+
+    fn client() -> reqwest::Client {
+        build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap()
+    }
+
     #[tokio::test]
     async fn generated_requests_get_the_expected_answers_from_the_engine_over_the_wire() {
         let m = model();
@@ -756,15 +771,9 @@ mod tests {
         for (seed, build_ahead, judge_after) in
             [(9, false, false), (10, true, false), (11, true, true)]
         {
-            let source = PermitSource::new(
-                RequestGen::new(m.clone(), seed, Mix::default()),
-                Parties::default(),
-                seed,
-                true,
-                0.1,
-            );
+            let source = permits(&m, seed, Mix::default(), 0.1);
             let judge = Arc::new(ContractJudge::new(true, true, true));
-            let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+            let client = client();
             let cfg = RunConfig {
                 build_ahead,
                 judge_after,
@@ -785,15 +794,9 @@ mod tests {
         let m = model();
         for judge_after in [false, true] {
             let url = spawn_fake(&m, Some(17)).await;
-            let source = PermitSource::new(
-                RequestGen::new(m.clone(), 9, Mix::default()),
-                Parties::default(),
-                9,
-                true,
-                0.0,
-            );
+            let source = permits(&m, 9, Mix::default(), 0.0);
             let judge = Arc::new(ContractJudge::new(true, false, false));
-            let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+            let client = client();
             let cfg = RunConfig {
                 judge_after,
                 ..config(url, 40)
@@ -931,15 +934,9 @@ mod tests {
             review: 0,
             inspect: 0,
         };
-        let source = PermitSource::new(
-            RequestGen::new(m.clone(), 2, approve),
-            Parties::default(),
-            2,
-            true,
-            0.0,
-        );
+        let source = permits(&m, 2, approve, 0.0);
         let judge = Arc::new(ContractJudge::new(true, true, false));
-        let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+        let client = client();
         run(client, config(url, 20), source, judge.clone()).await;
         let permits = judge.take_permits();
         let mut src =
@@ -965,7 +962,7 @@ mod tests {
         let permits = approved_permits(&m);
         // The stand-in refuses declarations; the answers do not matter here, only what was sent.
         let url = spawn_fake(&m, None).await;
-        let client = build_client(&TlsFiles::default(), 4, Duration::from_secs(30)).unwrap();
+        let client = client();
         let cut = Duration::ZERO;
         let whole = Duration::from_secs(120);
         for (build_ahead, time_limit, sent) in [(true, cut, 0), (true, whole, 30), (false, cut, 0)]

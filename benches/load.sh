@@ -14,8 +14,11 @@
 #            --duplicates P   share of messages that are retries of a recent one (same
 #                             MessageId and bytes), as mock-nsw takes it: "5%" (default none)
 #
-# Seeds differ per run (and modulo 1000: mock-nsw derives declaration-number prefixes from
-# seed % 1000), so repetitions against one database never reuse a MessageId, a reference
+# Each repetition starts from the same state: the database as it was right after the reference
+# data was loaded (a copy kept of the SQLite file, a PostgreSQL template database), and a
+# gateway started afresh on it. Within a repetition the runs share its database, in the same
+# order every time. Seeds differ per run (and modulo 1000: mock-nsw derives declaration-number
+# prefixes from seed % 1000), so the runs of a repetition never reuse a MessageId, a reference
 # or a declaration number.
 # Every load is bounded in count and in time (--max-time); the gateway is stopped at the end.
 set -euo pipefail
@@ -150,11 +153,45 @@ fresh_db() {
     esac
 }
 
+# Keeps the database of URL as it is now (the reference data just loaded, no gateway on it), so
+# that restore_db can put it back: a copy of the SQLite file (the load closed it with its WAL
+# copied in and truncated), a PostgreSQL template database.
+keep_db() {
+    local backend=$1 tag=$2 url=$3
+    case $backend in
+        sqlite) cp "${url#sqlite://}" "$OUT/run/db-$tag/kept.db" ;;
+        postgres)
+            local db=${url##*/}
+            psql "$PG/test" -qc "DROP DATABASE IF EXISTS ${db}_kept" >/dev/null
+            psql "$PG/test" -qc "CREATE DATABASE ${db}_kept TEMPLATE $db STRATEGY FILE_COPY" >/dev/null
+            PG_DBS+=("${db}_kept") ;;
+    esac
+}
+
+# Puts back the database that keep_db kept, and waits until the copy is on the disk, so that
+# no run's writes queue behind it.
+restore_db() {
+    local backend=$1 tag=$2 url=$3
+    case $backend in
+        sqlite)
+            local file=${url#sqlite://}
+            rm -f "$file" "$file-wal" "$file-shm"
+            cp "$OUT/run/db-$tag/kept.db" "$file" ;;
+        postgres)
+            local db=${url##*/}
+            psql "$PG/test" -qc "DROP DATABASE $db" >/dev/null
+            psql "$PG/test" -qc "CREATE DATABASE $db TEMPLATE ${db}_kept STRATEGY FILE_COPY" >/dev/null ;;
+    esac
+    sync
+}
+
 # A database with 1M licences takes about a gigabyte: removed as soon as its runs are done.
 drop_db() {
     case $1 in
         sqlite) rm -rf "$OUT/run/db-$2" ;;
-        postgres) psql "$PG/test" -qc "DROP DATABASE IF EXISTS ${3##*/}" >/dev/null || true ;;
+        postgres)
+            psql "$PG/test" -qc "DROP DATABASE IF EXISTS ${3##*/}" >/dev/null || true
+            psql "$PG/test" -qc "DROP DATABASE IF EXISTS ${3##*/}_kept" >/dev/null || true ;;
     esac
 }
 
@@ -229,14 +266,22 @@ for backend in $BACKENDS; do
             cfg=$(config "$url" "$mode")
             log "loading $scale reference data into $backend"
             "$GW" --config "$cfg" refdata load "$data" > "$OUT/run/refdata-$tag.txt" 2>&1
-            start_gateway "$cfg" "$tag"
+            if [ "$REPEATS" -gt 1 ]; then keep_db "$backend" "$tag" "$url"; fi
             target=$(target_for "$mode")
             # shellcheck disable=SC2046
             common=(--target "$target" --data "$data" $(tls_args "$mode"))
             if [ "$ITEMS" != mixed ]; then common+=(--items "$ITEMS"); fi
             if [ -n "$DUPLICATES" ]; then common+=(--duplicates "$DUPLICATES"); fi
-            rss_idle=$(rss_kib VmRSS)
+            hwm=0
             for rep in $(seq 1 "$REPEATS"); do
+                if [ "$REPEATS" -gt 1 ]; then
+                    # Every repetition on a copy, the first too: the same state, on disk and
+                    # in the caches, for each.
+                    log "$tag: the database as loaded, for repetition $rep"
+                    restore_db "$backend" "$tag" "$url"
+                fi
+                start_gateway "$cfg" "$tag-r$rep"
+                if [ "$rep" = 1 ]; then rss_idle=$(rss_kib VmRSS); fi
                 concs=$CONCURRENCIES
                 if [ "$mode" = tls ] || [ "$scale" = 10k ]; then concs=64; fi
                 for c in $concs; do
@@ -255,14 +300,16 @@ for backend in $BACKENDS; do
                         --warmup "$WARMUP" --concurrency 64 --requests "$N_DECL" --seed "$((rep * 100000 + 70000 + rep * 7))" \
                         --max-time 300s
                 fi
+                rss_end=$(rss_kib VmRSS)
+                hwm=$(( $(rss_kib VmHWM) > hwm ? $(rss_kib VmHWM) : hwm ))
+                stop_gateway
+                if [ "$SMOKE" = 1 ]; then
+                    # The SQLite writer does not enforce foreign keys: every row's parent is there.
+                    "$GW" --config "$cfg" check-db > "$OUT/run/check-db-$tag-r$rep.txt" 2>&1 \
+                        || { cat "$OUT/run/check-db-$tag-r$rep.txt" >&2; echo "check-db failed: $tag-r$rep" >&2; exit 1; }
+                fi
             done
-            MEM_ROWS+="| $tag | $((rss_idle / 1024)) | $(( $(rss_kib VmRSS) / 1024 )) | $(( $(rss_kib VmHWM) / 1024 )) |"$'\n'
-            stop_gateway
-            if [ "$SMOKE" = 1 ]; then
-                # The SQLite writer does not enforce foreign keys: every row's parent is there.
-                "$GW" --config "$cfg" check-db > "$OUT/run/check-db-$tag.txt" 2>&1 \
-                    || { cat "$OUT/run/check-db-$tag.txt" >&2; echo "check-db failed: $tag" >&2; exit 1; }
-            fi
+            MEM_ROWS+="| $tag | $((rss_idle / 1024)) | $((rss_end / 1024)) | $((hwm / 1024)) |"$'\n'
             drop_db "$backend" "$tag" "$url"
         done
     done
@@ -274,7 +321,7 @@ done
     echo
     echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
         "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo). Gateway and mock-nsw share it."
-    echo "Repetitions per figure: $REPEATS (median shown; all runs in rows.tsv). Load average: 1, 5, 15 min before the run."
+    echo "Repetitions per figure: $REPEATS (median shown; all runs in rows.tsv), each on the database as loaded with the reference data and a gateway started afresh. Load average: 1, 5, 15 min before the run."
     echo
     echo "Requests built by mock-nsw before each run's clock starts (\`--build-ahead\`), answers judged after it stops (\`--judge-after\`)."
     echo "Goods items per approvable request: $ITEMS. Retries of a recent message: ${DUPLICATES:-none}." \
@@ -292,7 +339,7 @@ done
         echo "| $cfgname | $rps | $p50 | $p99 | $p999 | $done_ | $err | $wrong | $cpu | $mock_cpu | $all | $la |"
     done
     echo
-    echo "Gateway memory (MiB): after start-up (reference data loaded), at the end, and the high-water mark (VmHWM)."
+    echo "Gateway memory (MiB): after start-up (reference data loaded) in the first repetition, at the end of the last, and the highest high-water mark (VmHWM) of the repetitions' gateways."
     echo
     echo "| gateway | RSS idle | RSS end | VmHWM |"
     echo "|---|---|---|---|"

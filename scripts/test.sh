@@ -39,8 +39,8 @@ failed=$(sum 6)
 log "end-to-end scenario against a fresh gateway"
 scripts/smoke.sh
 
-log "load script in its smoke form (debug binaries, 5 % retries; zero errors and wrong decisions)"
-benches/load.sh --smoke --debug --duplicates 5%
+log "load script in its smoke form (debug binaries, 5 % retries, two repetitions, each on a copy of the database as loaded; zero errors and wrong decisions)"
+benches/load.sh --smoke --debug --duplicates 5% --repeats 2
 
 log "growth script in a short form (debug binaries; fails on any error)"
 benches/growth.sh --no-build --bin target/debug --chunk 300 --chunks 2

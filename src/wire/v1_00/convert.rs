@@ -615,24 +615,17 @@ fn messages(
 }
 
 fn reasons(cx: &mut Cx, rs: &[ReasonDto<'_>], at: Loc<'_>) -> Option<Vec<Reason>> {
-    let mut out = Vec::with_capacity(rs.len());
-    let mut ok = true;
-    for (i, r) in rs.iter().enumerate() {
-        let r_at = at.item("Reason", i);
+    each(cx, rs, at, "Reason", |cx, r, r_at| {
         let code = cx.req(&r.code, r_at.child("Code"), reason_code);
         let field = cx.req(&r.field, r_at.child("Field"), an(512, "field"));
-        let msgs = messages(cx, &r.messages, r_at, false);
-        match (code, field, msgs) {
-            (Some(code), Some(field), Some((message_th, message_en))) => out.push(Reason {
-                code,
-                field,
-                message_th,
-                message_en,
-            }),
-            _ => ok = false,
-        }
-    }
-    ok.then_some(out)
+        let (message_th, message_en) = messages(cx, &r.messages, r_at, false)?;
+        Some(Reason {
+            code: code?,
+            field: field?,
+            message_th,
+            message_en,
+        })
+    })
 }
 
 /// Checks a list's length (1..=max) and that the numbers picked by `key` are unique.
@@ -675,6 +668,26 @@ fn list_rules(
 
 fn number_of(v: &Option<Cow<'_, str>>, parse: fn(&str) -> Result<u16, ValueError>) -> Option<u16> {
     v.as_deref().and_then(|s| parse(&collapse(s)).ok())
+}
+
+/// Reads every entry of a repeated element, the `i`-th at `name[i+1]` under `at`. All are
+/// read, so that each bad entry reports its own errors; the list is `None` if any was bad.
+fn each<'d, D, T>(
+    cx: &mut Cx,
+    entries: &'d [D],
+    at: Loc<'_>,
+    name: &'static str,
+    mut read: impl FnMut(&mut Cx, &'d D, Loc<'_>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut out = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    for (i, e) in entries.iter().enumerate() {
+        match read(cx, e, at.item(name, i)) {
+            Some(t) => out.push(t),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 // =============================================================================================
@@ -777,14 +790,7 @@ fn import_permit_request(
             .enumerate(),
         "ItemNumber",
     );
-    let mut items = Vec::with_capacity(d.goods_items.len());
-    let mut items_ok = true;
-    for (i, g) in d.goods_items.iter().enumerate() {
-        match goods_item(cx, g, r.item("GoodsItem", i)) {
-            Some(it) => items.push(it),
-            None => items_ok = false,
-        }
-    }
+    let items = each(cx, &d.goods_items, r, "GoodsItem", goods_item);
 
     Some(ImportPermitRequest {
         reference: reference?,
@@ -794,7 +800,7 @@ fn import_permit_request(
         agent: agent?,
         shipment: shipment?,
         invoice: invoice?,
-        items: items_ok.then_some(items)?,
+        items: items?,
     })
 }
 
@@ -904,10 +910,7 @@ fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<Declara
             .enumerate(),
         "LineNumber",
     );
-    let mut lines = Vec::with_capacity(d.lines.len());
-    let mut ok = true;
-    for (i, l) in d.lines.iter().enumerate() {
-        let at = r.item("Line", i);
+    let lines = each(cx, &d.lines, r, "Line", |cx, l, at| {
         let line_number_ = cx.req(&l.line_number, at.child("LineNumber"), line_number);
         let permit_number = cx.req(
             &l.permit_number,
@@ -940,33 +943,27 @@ fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<Declara
             at.child("CountryOfOrigin"),
             Country::parse,
         );
-        let line = (|| {
-            Some(DeclarationLine {
-                line_number: line_number_?,
-                permit_number: permit_number?,
-                permit_issue_date: permit_issue_date?,
-                issuing_authority_tax_number: issuing?,
-                invoice_number: invoice_number?,
-                invoice_date: invoice_date?,
-                invoice_item_number: inv_item?,
-                hs_code: hs_code?,
-                quantity: quantity_?,
-                load_port: load_port?,
-                discharge_port: discharge_port?,
-                country_of_origin: country_of_origin?,
-            })
-        })();
-        match line {
-            Some(l) => lines.push(l),
-            None => ok = false,
-        }
-    }
+        Some(DeclarationLine {
+            line_number: line_number_?,
+            permit_number: permit_number?,
+            permit_issue_date: permit_issue_date?,
+            issuing_authority_tax_number: issuing?,
+            invoice_number: invoice_number?,
+            invoice_date: invoice_date?,
+            invoice_item_number: inv_item?,
+            hs_code: hs_code?,
+            quantity: quantity_?,
+            load_port: load_port?,
+            discharge_port: discharge_port?,
+            country_of_origin: country_of_origin?,
+        })
+    });
     Some(DeclarationCheck {
         declaration_number: declaration_number?,
         declaration_date: declaration_date?,
         importer: importer?,
         arrival_date: arrival_date?,
-        lines: ok.then_some(lines)?,
+        lines: lines?,
     })
 }
 
@@ -1085,10 +1082,7 @@ fn import_permit_response(
             .enumerate(),
         "ItemNumber",
     );
-    let mut items = Vec::with_capacity(d.item_results.len());
-    let mut ok = true;
-    for (i, it) in d.item_results.iter().enumerate() {
-        let at = r.item("ItemResult", i);
+    let items = each(cx, &d.item_results, r, "ItemResult", |cx, it, at| {
         let item_number_ = cx.req(&it.item_number, at.child("ItemNumber"), item_number);
         let inv_item = cx.req(
             &it.invoice_item_number,
@@ -1114,23 +1108,17 @@ fn import_permit_response(
             .map(Some),
         };
         let reasons_ = reasons(cx, &it.reasons, at);
-        let item = (|| {
-            Some(ItemResult {
-                item_number: item_number_?,
-                invoice_item_number: inv_item?,
-                hs_code: hs_code?,
-                country_of_origin: country_of_origin?,
-                status: status?,
-                standard: standard?,
-                approved_quantity: approved_quantity?,
-                reasons: reasons_?,
-            })
-        })();
-        match item {
-            Some(it) => items.push(it),
-            None => ok = false,
-        }
-    }
+        Some(ItemResult {
+            item_number: item_number_?,
+            invoice_item_number: inv_item?,
+            hs_code: hs_code?,
+            country_of_origin: country_of_origin?,
+            status: status?,
+            standard: standard?,
+            approved_quantity: approved_quantity?,
+            reasons: reasons_?,
+        })
+    });
     Some(ImportPermitResponse {
         reference: reference?,
         function: function_?,
@@ -1142,7 +1130,7 @@ fn import_permit_response(
         importer_branch: imp_branch?,
         decision: decision_?,
         permit: permit_?,
-        items: ok.then_some(items)?,
+        items: items?,
     })
 }
 
@@ -1169,10 +1157,7 @@ fn declaration_check_response(
             .enumerate(),
         "LineNumber",
     );
-    let mut lines = Vec::with_capacity(d.lines.len());
-    let mut ok = true;
-    for (i, l) in d.lines.iter().enumerate() {
-        let at = r.item("Line", i);
+    let lines = each(cx, &d.lines, r, "Line", |cx, l, at| {
         let line_number_ = cx.req(&l.line_number, at.child("LineNumber"), line_number);
         let result_ = cx.req(&l.result, at.child("Result"), line_result);
         let remaining = match &l.remaining_quantity {
@@ -1186,23 +1171,17 @@ fn declaration_check_response(
             .map(Some),
         };
         let reasons_ = reasons(cx, &l.reasons, at);
-        let line = (|| {
-            Some(DeclarationLineResult {
-                line_number: line_number_?,
-                result: result_?,
-                remaining: remaining?,
-                reasons: reasons_?,
-            })
-        })();
-        match line {
-            Some(l) => lines.push(l),
-            None => ok = false,
-        }
-    }
+        Some(DeclarationLineResult {
+            line_number: line_number_?,
+            result: result_?,
+            remaining: remaining?,
+            reasons: reasons_?,
+        })
+    });
     Some(DeclarationCheckResponse {
         declaration_number: declaration_number?,
         result: result?,
-        lines: ok.then_some(lines)?,
+        lines: lines?,
     })
 }
 
@@ -1252,10 +1231,7 @@ fn permit_status_response(
             .enumerate(),
         "ItemNumber",
     );
-    let mut items = Vec::with_capacity(d.items.len());
-    let mut ok = true;
-    for (i, it) in d.items.iter().enumerate() {
-        let at = r.item("Item", i);
+    let items = each(cx, &d.items, r, "Item", |cx, it, at| {
         let item_number_ = cx.req(&it.item_number, at.child("ItemNumber"), item_number);
         let inv_item = cx.req(
             &it.invoice_item_number,
@@ -1301,42 +1277,33 @@ fn permit_status_response(
                 }
             }
         }
-        let item = (|| {
-            let approved = approved?;
-            Some(ItemQuantities {
-                item_number: item_number_?,
-                invoice_item_number: inv_item?,
-                status: status?,
-                unit: approved.unit,
-                approved: approved.amount,
-                written_off: written_off?.amount,
-                remaining: remaining?.amount,
-            })
-        })();
-        match item {
-            Some(it) if units_ok => items.push(it),
-            _ => ok = false,
-        }
-    }
+        let approved = approved?;
+        let item = ItemQuantities {
+            item_number: item_number_?,
+            invoice_item_number: inv_item?,
+            status: status?,
+            unit: approved.unit,
+            approved: approved.amount,
+            written_off: written_off?.amount,
+            remaining: remaining?.amount,
+        };
+        units_ok.then_some(item)
+    });
     let h_at = r.child("History");
-    let mut history = Vec::new();
-    if let Some(h) = &d.history {
-        if h.entries.is_empty() {
-            cx.missing(h_at.item("Entry", 0));
-            ok = false;
-        }
-        history.reserve(h.entries.len());
-        for (i, e) in h.entries.iter().enumerate() {
-            let at = h_at.item("Entry", i);
-            let at_ = cx.req(&e.at, at.child("At"), date_time);
-            let actor_ = cx.req(&e.actor, at.child("Actor"), actor);
-            let state = cx.req(&e.state, at.child("State"), an(64, "state"));
-            let reason = match &e.reason {
-                None => Some((String::new(), String::new())),
-                Some(rs) => messages(cx, &rs.messages, at.child("Reason"), true),
-            };
-            let entry = (|| {
-                let (reason_th, reason_en) = reason?;
+    let history = match &d.history {
+        None => Some(Vec::new()),
+        Some(h) => {
+            if h.entries.is_empty() {
+                cx.missing(h_at.item("Entry", 0));
+            }
+            let entries = each(cx, &h.entries, h_at, "Entry", |cx, e, at| {
+                let at_ = cx.req(&e.at, at.child("At"), date_time);
+                let actor_ = cx.req(&e.actor, at.child("Actor"), actor);
+                let state = cx.req(&e.state, at.child("State"), an(64, "state"));
+                let (reason_th, reason_en) = match &e.reason {
+                    None => (String::new(), String::new()),
+                    Some(rs) => messages(cx, &rs.messages, at.child("Reason"), true)?,
+                };
                 Some(HistoryEntry {
                     at: at_?,
                     actor: actor_?,
@@ -1344,21 +1311,18 @@ fn permit_status_response(
                     reason_th,
                     reason_en,
                 })
-            })();
-            match entry {
-                Some(e) => history.push(e),
-                None => ok = false,
-            }
+            });
+            entries.filter(|_| !h.entries.is_empty())
         }
-    }
+    };
     Some(PermitStatusResponse {
         result: result?,
         reference: reference?,
         request_id: request_id?,
         decision: decision_?,
         permit: permit_?,
-        items: ok.then_some(items)?,
-        history,
+        items: items?,
+        history: history?,
     })
 }
 

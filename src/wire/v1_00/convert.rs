@@ -521,6 +521,18 @@ fn party(cx: &mut Cx, p: &Option<PartyDto<'_>>, at: Loc<'_>) -> Option<PartyKey>
     })
 }
 
+/// A permit the document may carry: `Some(None)` when it carries none.
+fn optional_permit(
+    cx: &mut Cx,
+    p: &Option<PermitDto<'_>>,
+    root: Loc<'_>,
+) -> Option<Option<Permit>> {
+    match p {
+        None => Some(None),
+        Some(p) => permit(cx, p, root.child("Permit")).map(Some),
+    }
+}
+
 fn permit(cx: &mut Cx, p: &PermitDto<'_>, at: Loc<'_>) -> Option<Permit> {
     let number = cx.req(
         &p.permit_number,
@@ -628,16 +640,18 @@ fn reasons(cx: &mut Cx, rs: &[ReasonDto<'_>], at: Loc<'_>) -> Option<Vec<Reason>
     })
 }
 
-/// Checks a list's length (1..=max) and that the numbers picked by `key` are unique.
-fn list_rules(
+/// Checks a list's length (`min`..=999) and that the numbers `number` picks out of its
+/// entries (`number_name`, where readable) are unique.
+fn list_rules<D>(
     cx: &mut Cx,
-    len: usize,
+    entries: &[D],
     root: Loc<'_>,
     name: &'static str,
     min: usize,
-    numbers: impl Iterator<Item = (usize, Option<u16>)>,
     number_name: &'static str,
+    number: impl Fn(&D) -> Option<u16>,
 ) {
+    let len = entries.len();
     if len < min {
         cx.missing(root.item(name, 0));
     }
@@ -648,8 +662,8 @@ fn list_rules(
         );
     }
     let mut seen = [0u16; 1000];
-    for (i, n) in numbers {
-        let Some(n) = n else { continue };
+    for (i, e) in entries.iter().enumerate() {
+        let Some(n) = number(e) else { continue };
         let slot = &mut seen[usize::from(n).min(999)];
         if *slot != 0 {
             let at = root.item(name, i);
@@ -778,18 +792,9 @@ fn import_permit_request(
         })
     });
 
-    list_rules(
-        cx,
-        d.goods_items.len(),
-        r,
-        "GoodsItem",
-        1,
-        d.goods_items
-            .iter()
-            .map(|g| number_of(&g.item_number, item_number))
-            .enumerate(),
-        "ItemNumber",
-    );
+    list_rules(cx, &d.goods_items, r, "GoodsItem", 1, "ItemNumber", |g| {
+        number_of(&g.item_number, item_number)
+    });
     let items = each(cx, &d.goods_items, r, "GoodsItem", goods_item);
 
     Some(ImportPermitRequest {
@@ -898,18 +903,9 @@ fn declaration_check(cx: &mut Cx, d: &DeclarationCheckDto<'_>) -> Option<Declara
     let declaration_date = cx.req(&d.declaration_date, r.child("DeclarationDate"), date);
     let importer = party(cx, &d.importer, r.child("Importer"));
     let arrival_date = cx.req(&d.arrival_date, r.child("ArrivalDate"), date);
-    list_rules(
-        cx,
-        d.lines.len(),
-        r,
-        "Line",
-        1,
-        d.lines
-            .iter()
-            .map(|l| number_of(&l.line_number, line_number))
-            .enumerate(),
-        "LineNumber",
-    );
+    list_rules(cx, &d.lines, r, "Line", 1, "LineNumber", |l| {
+        number_of(&l.line_number, line_number)
+    });
     let lines = each(cx, &d.lines, r, "Line", |cx, l, at| {
         let line_number_ = cx.req(&l.line_number, at.child("LineNumber"), line_number);
         let permit_number = cx.req(
@@ -1066,22 +1062,10 @@ fn import_permit_response(
         None => (None, None),
     };
     let decision_ = cx.req(&d.decision, r.child("Decision"), decision);
-    let permit_ = match &d.permit {
-        None => Some(None),
-        Some(p) => permit(cx, p, r.child("Permit")).map(Some),
-    };
-    list_rules(
-        cx,
-        d.item_results.len(),
-        r,
-        "ItemResult",
-        1,
-        d.item_results
-            .iter()
-            .map(|g| number_of(&g.item_number, item_number))
-            .enumerate(),
-        "ItemNumber",
-    );
+    let permit_ = optional_permit(cx, &d.permit, r);
+    list_rules(cx, &d.item_results, r, "ItemResult", 1, "ItemNumber", |g| {
+        number_of(&g.item_number, item_number)
+    });
     let items = each(cx, &d.item_results, r, "ItemResult", |cx, it, at| {
         let item_number_ = cx.req(&it.item_number, at.child("ItemNumber"), item_number);
         let inv_item = cx.req(
@@ -1145,18 +1129,9 @@ fn declaration_check_response(
         an(35, "declaration number"),
     );
     let result = cx.req(&d.result, r.child("Result"), declaration_result);
-    list_rules(
-        cx,
-        d.lines.len(),
-        r,
-        "Line",
-        1,
-        d.lines
-            .iter()
-            .map(|l| number_of(&l.line_number, line_number))
-            .enumerate(),
-        "LineNumber",
-    );
+    list_rules(cx, &d.lines, r, "Line", 1, "LineNumber", |l| {
+        number_of(&l.line_number, line_number)
+    });
     let lines = each(cx, &d.lines, r, "Line", |cx, l, at| {
         let line_number_ = cx.req(&l.line_number, at.child("LineNumber"), line_number);
         let result_ = cx.req(&l.result, at.child("Result"), line_result);
@@ -1215,22 +1190,10 @@ fn permit_status_response(
     );
     let request_id = cx.opt(&d.request_id, r.child("RequestId"), an(64, "request id"));
     let decision_ = cx.opt(&d.decision, r.child("Decision"), decision);
-    let permit_ = match &d.permit {
-        None => Some(None),
-        Some(p) => permit(cx, p, r.child("Permit")).map(Some),
-    };
-    list_rules(
-        cx,
-        d.items.len(),
-        r,
-        "Item",
-        0,
-        d.items
-            .iter()
-            .map(|g| number_of(&g.item_number, item_number))
-            .enumerate(),
-        "ItemNumber",
-    );
+    let permit_ = optional_permit(cx, &d.permit, r);
+    list_rules(cx, &d.items, r, "Item", 0, "ItemNumber", |g| {
+        number_of(&g.item_number, item_number)
+    });
     let items = each(cx, &d.items, r, "Item", |cx, it, at| {
         let item_number_ = cx.req(&it.item_number, at.child("ItemNumber"), item_number);
         let inv_item = cx.req(

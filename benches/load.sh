@@ -301,7 +301,8 @@ for backend in $BACKENDS; do
                         --max-time 300s
                 fi
                 rss_end=$(rss_kib VmRSS)
-                hwm=$(( $(rss_kib VmHWM) > hwm ? $(rss_kib VmHWM) : hwm ))
+                rep_hwm=$(rss_kib VmHWM)
+                if [ "$rep_hwm" -gt "$hwm" ]; then hwm=$rep_hwm; fi
                 stop_gateway
                 if [ "$SMOKE" = 1 ]; then
                     # The SQLite writer does not enforce foreign keys: every row's parent is there.

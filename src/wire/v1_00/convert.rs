@@ -1256,7 +1256,8 @@ fn permit_status_response(
     let history = match &d.history {
         None => Some(Vec::new()),
         Some(h) => {
-            if h.entries.is_empty() {
+            let empty = h.entries.is_empty();
+            if empty {
                 cx.missing(h_at.item("Entry", 0));
             }
             let entries = each(cx, &h.entries, h_at, "Entry", |cx, e, at| {
@@ -1275,7 +1276,7 @@ fn permit_status_response(
                     reason_en,
                 })
             });
-            entries.filter(|_| !h.entries.is_empty())
+            entries.filter(|_| !empty)
         }
     };
     Some(PermitStatusResponse {

@@ -181,8 +181,10 @@ impl StandardRef {
     pub fn parse(input: &str) -> Result<Self, ValueError> {
         let s = input.trim();
         let rest = if let Some(r) = s.strip_prefix("มอก") {
+            let r = r.trim_start();
             r.strip_prefix('.').unwrap_or(r)
         } else if let Some(r) = strip_prefix_ci(s, "TIS") {
+            let r = r.trim_start();
             r.strip_prefix('.').unwrap_or(r)
         } else {
             return err(format!(
@@ -209,18 +211,14 @@ impl StandardRef {
         {
             let r = r.trim_start();
             let end = r.find('-').unwrap_or(r.len());
-            let p = r[..end].trim();
-            if p.is_empty()
-                || !p
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '(' || c == ')')
-                || !p.starts_with(|c: char| c.is_ascii_digit())
-                || p.matches('(').count() != p.matches(')').count()
-                || p.contains("()")
-            {
-                return err(format!("standard '{input}' has an unreadable part '{p}'"));
+            let written = r[..end].trim();
+            let p: String = written.chars().filter(|c| !c.is_whitespace()).collect();
+            if !well_formed_part(&p) {
+                return err(format!(
+                    "standard '{input}' has an unreadable part '{written}': digits, then \
+                     groups of digits in parentheses, as in 2(3)"
+                ));
             }
-            let p: String = p.chars().filter(|c| !c.is_whitespace()).collect();
             (Some(p), &r[end..])
         } else {
             (None, rest)
@@ -458,12 +456,57 @@ impl Country {
                 "country '{s}' must be an ISO 3166-1 alpha-2 code (two capital letters)"
             ));
         }
+        if !assigned_country(b[0], b[1]) {
+            return err(format!(
+                "country '{s}' is not an assigned ISO 3166-1 alpha-2 code{}",
+                if s == "UK" {
+                    " (the United Kingdom is GB)"
+                } else {
+                    ""
+                }
+            ));
+        }
         Ok(Self([b[0], b[1]]))
     }
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("ASCII")
     }
+}
+
+/// The officially assigned ISO 3166-1 alpha-2 codes (249; ISO 3166-1:2020 with its later
+/// newsletters, as Debian's iso-codes 4.15 lists them).
+const ASSIGNED_COUNTRIES: &str =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL \
+     BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV \
+     CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD \
+     GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM \
+     IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK \
+     LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW \
+     MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR \
+     PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS \
+     ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY \
+     UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+/// [`ASSIGNED_COUNTRIES`] as one bit per code: bit `second - 'A'` of row `first - 'A'`.
+const ASSIGNED_COUNTRY_BITS: [u32; 26] = {
+    let b = ASSIGNED_COUNTRIES.as_bytes();
+    let mut rows = [0u32; 26];
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i].is_ascii_uppercase() && b[i + 1].is_ascii_uppercase() {
+            rows[(b[i] - b'A') as usize] |= 1 << (b[i + 1] - b'A');
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    rows
+};
+
+/// Whether two capital letters are an assigned ISO 3166-1 alpha-2 code.
+fn assigned_country(first: u8, second: u8) -> bool {
+    ASSIGNED_COUNTRY_BITS[usize::from(first - b'A')] & (1 << (second - b'A')) != 0
 }
 
 impl fmt::Display for Country {
@@ -493,6 +536,14 @@ impl Port {
         if !ok {
             return err(format!(
                 "port '{s}' must be a 5-character UN/LOCODE such as THBKK"
+            ));
+        }
+        // UN/LOCODE's country part is ISO 3166-1, and XZ for installations in international
+        // waters.
+        if !(assigned_country(b[0], b[1]) || &b[..2] == b"XZ") {
+            return err(format!(
+                "port '{s}' must begin with an assigned ISO 3166-1 country code, not '{}'",
+                &s[..2]
             ));
         }
         let mut a = [0u8; 5];
@@ -722,6 +773,26 @@ pub fn push_rfc3339<Tz: TimeZone>(out: &mut String, t: &DateTime<Tz>, zulu: bool
     push_two(out, minutes % 60);
 }
 
+/// A standard's part: `2`, `2(3)`, `2(3)(1)`: digits, then groups of digits in parentheses.
+fn well_formed_part(p: &str) -> bool {
+    let head = p.bytes().take_while(u8::is_ascii_digit).count();
+    if head == 0 {
+        return false;
+    }
+    let mut rest = &p[head..];
+    while !rest.is_empty() {
+        let Some(r) = rest.strip_prefix('(') else {
+            return false;
+        };
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || r.as_bytes().get(n) != Some(&b')') {
+            return false;
+        }
+        rest = &r[n + 1..];
+    }
+    true
+}
+
 /// Appends `n` (below 100) as two digits.
 fn push_two(out: &mut String, n: u32) {
     out.push(char::from(b'0' + (n / 10 % 10) as u8));
@@ -815,6 +886,24 @@ mod tests {
         check(canon("TIS 2432-1800"), "implausible edition year");
         check(canon("TIS 60335 Part -2567"), "unreadable part");
         check(canon("TIS 60335 Part 2(3-2567"), "unreadable part");
+        check(canon("TIS 60335 Part 2((3))-2567"), "unreadable part");
+        check(canon("TIS 60335 Part 2)3(-2567"), "unreadable part");
+        check(canon("TIS 60335 Part (2)-2567"), "unreadable part");
+        check(canon("TIS 60335 Part 2(3)4-2567"), "unreadable part");
+        check(
+            canon("TIS 60335 Part 2 (3)-2567"),
+            "TIS 60335 Part 2(3)-2567",
+        );
+        check(
+            canon("มอก. 60335 เล่ม 2 ( 3 ) - 2567"),
+            "TIS 60335 Part 2(3)-2567",
+        );
+        check(
+            canon("TIS 60335 Part 2(3)(1)-2567"),
+            "TIS 60335 Part 2(3)(1)-2567",
+        );
+        check(canon("มอก . 2432-2555"), "TIS 2432-2555");
+        check(canon("TIS . 2432-2555"), "TIS 2432-2555");
         check(canon(""), "must start with");
     }
 
@@ -850,6 +939,23 @@ mod tests {
         check(Port::parse("THLCH"), "THLCH");
         check(Port::parse("THBK"), "UN/LOCODE");
         check(Port::parse("TH1KK"), "UN/LOCODE");
+        check(Country::parse("GB"), "GB");
+        check(Country::parse("ZW"), "ZW");
+        check(Country::parse("AD"), "AD");
+        check(
+            Country::parse("UK"),
+            "not an assigned ISO 3166-1 alpha-2 code (the United Kingdom is GB)",
+        );
+        check(Country::parse("XX"), "not an assigned ISO 3166-1");
+        check(Country::parse("AA"), "not an assigned ISO 3166-1");
+        check(Country::parse("ZZ"), "not an assigned ISO 3166-1");
+        check(
+            Port::parse("XXBKK"),
+            "assigned ISO 3166-1 country code, not 'XX'",
+        );
+        check(Port::parse("XZ001"), "UN/LOCODE");
+        check(Port::parse("XZABC"), "XZABC");
+        check(Port::parse("SG2SN"), "SG2SN");
         assert_eq!(
             Port::parse("CNSHA").unwrap().country(),
             Country::parse("CN").unwrap()

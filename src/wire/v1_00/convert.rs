@@ -438,34 +438,13 @@ fn actor(s: &str) -> Result<Actor, ValueError> {
 /// A standard in a response: canonical form only.
 fn canonical_standard(s: &str) -> Result<StandardRef, ValueError> {
     let r = StandardRef::parse(s)?;
-    let part_ok = r.part.as_deref().is_none_or(well_formed_part);
-    if !part_ok || r.canonical() != s {
+    if r.canonical() != s {
         return bad(format!(
             "standard '{s}' must be written in canonical form, here '{}'",
             r.canonical()
         ));
     }
     Ok(r)
-}
-
-/// `2`, `2(3)`, `2(3)(1)`: digits, then groups of digits in parentheses.
-fn well_formed_part(p: &str) -> bool {
-    let head = p.bytes().take_while(u8::is_ascii_digit).count();
-    if head == 0 {
-        return false;
-    }
-    let mut rest = &p[head..];
-    while !rest.is_empty() {
-        let Some(r) = rest.strip_prefix('(') else {
-            return false;
-        };
-        let n = r.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 || r.as_bytes().get(n) != Some(&b')') {
-            return false;
-        }
-        rest = &r[n + 1..];
-    }
-    true
 }
 
 fn required_message(s: &str) -> Result<String, ValueError> {

@@ -69,11 +69,12 @@ fn hs_code() -> impl Strategy<Value = HsCode> {
 }
 
 fn country() -> impl Strategy<Value = Country> {
-    "[A-Z]{2}".prop_map(|s| Country::parse(&s).expect("two capitals"))
+    "[A-Z]{2}".prop_filter_map("an assigned code", |s| Country::parse(&s).ok())
 }
 
 fn port() -> impl Strategy<Value = Port> {
-    "[A-Z]{2}[A-Z2-9]{3}".prop_map(|s| Port::parse(&s).expect("UN/LOCODE"))
+    (country(), "[A-Z2-9]{3}")
+        .prop_map(|(c, p)| Port::parse(&format!("{c}{p}")).expect("UN/LOCODE"))
 }
 
 fn unit() -> impl Strategy<Value = UnitCode> {

@@ -16,17 +16,49 @@ fn t(th: String, en: String) -> Text {
     Text { th, en }
 }
 
-/// A list of names for a message: `a, b, c` or the given word when there is none.
+/// The characters of names that one list in a message may take: a reason's text may have at
+/// most 1,000 (the response schema's limit), and a licence's models or a lab's scope can run
+/// to hundreds of names.
+const LIST_BUDGET: usize = 240;
+
+/// A list of names for a message: `a, b, c`, or the given word when there is none. Names
+/// beyond [`LIST_BUDGET`] characters are counted instead (`a, b and 7 more`); a first name
+/// longer than that is cut with `…`.
 pub fn list<I, S>(items: I, none_th: &str, none_en: &str) -> (String, String)
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_owned()).collect();
-    if v.is_empty() {
-        (none_th.to_owned(), none_en.to_owned())
-    } else {
-        (v.join(", "), v.join(", "))
+    let mut shown = String::new();
+    let mut chars = 0;
+    let mut more = 0usize;
+    for item in items {
+        let name = item.as_ref();
+        let n = name.chars().count();
+        if shown.is_empty() && more == 0 {
+            if n > LIST_BUDGET {
+                shown.extend(name.chars().take(LIST_BUDGET - 1));
+                shown.push('…');
+                chars = LIST_BUDGET;
+            } else {
+                shown.push_str(name);
+                chars = n;
+            }
+        } else if more == 0 && chars + 2 + n <= LIST_BUDGET {
+            shown.push_str(", ");
+            shown.push_str(name);
+            chars += 2 + n;
+        } else {
+            more += 1;
+        }
+    }
+    match (shown.is_empty(), more) {
+        (true, _) => (none_th.to_owned(), none_en.to_owned()),
+        (false, 0) => (shown.clone(), shown),
+        (false, more) => (
+            format!("{shown} และอีก {more} รายการ"),
+            format!("{shown} and {more} more"),
+        ),
     }
 }
 
@@ -195,10 +227,10 @@ pub fn standard_not_in_force(
             "Check the arrival date.".to_owned(),
         )
     } else {
-        let l = in_force_editions.join(", ");
+        let (th_l, en_l) = list(in_force_editions, "", "");
         (
-            format!("ฉบับที่ใช้บังคับในวันนั้นคือ {l} กรุณาระบุฉบับดังกล่าว"),
-            format!("The edition in force on that date is {l}; state that edition."),
+            format!("ฉบับที่ใช้บังคับในวันนั้นคือ {th_l} กรุณาระบุฉบับดังกล่าว"),
+            format!("The edition in force on that date is {en_l}; state that edition."),
         )
     };
     t(
@@ -220,16 +252,16 @@ pub fn standard_hs_mismatch(
     prefixes: &[String],
     controlling: &[String],
 ) -> Text {
-    let p = prefixes.join(", ");
+    let (p_th, p_en) = list(prefixes, "-", "none");
     let (th_l, en_l) = list(controlling, "-", "none");
     t(
         format!(
-            "รายการสินค้าที่ {item}: พิกัด {hs} ไม่อยู่ในขอบข่ายของ {given} (ครอบคลุมพิกัดที่ขึ้นต้นด้วย {p}) \
+            "รายการสินค้าที่ {item}: พิกัด {hs} ไม่อยู่ในขอบข่ายของ {given} (ครอบคลุมพิกัดที่ขึ้นต้นด้วย {p_th}) \
              มาตรฐานที่ครอบคลุมพิกัดนี้: {th_l} กรุณาแก้ไขพิกัดหรือมาตรฐานให้ตรงกัน"
         ),
         format!(
             "Goods item {item}: HS code {hs} is not covered by {given}, which covers HS codes \
-             starting with {p}. Standards covering this HS code: {en_l}. Correct the HS code or \
+             starting with {p_en}. Standards covering this HS code: {en_l}. Correct the HS code or \
              the standard."
         ),
     )
@@ -369,15 +401,15 @@ pub fn licence_product_mismatch(
     covered: &[String],
 ) -> Text {
     let (what_th, what_en) = (what.th(), what.en());
-    let l = covered.join(", ");
+    let (l_th, l_en) = list(covered, "ไม่มี", "none");
     t(
         format!(
-            "รายการสินค้าที่ {item}: {what_th} '{given}' ไม่อยู่ในใบอนุญาต {number} (ใบอนุญาตครอบคลุม: {l}) \
+            "รายการสินค้าที่ {item}: {what_th} '{given}' ไม่อยู่ในใบอนุญาต {number} (ใบอนุญาตครอบคลุม: {l_th}) \
              กรุณาแก้ไขข้อมูลให้ตรงกับใบอนุญาต หรือขอแก้ไขใบอนุญาตกับ สมอ."
         ),
         format!(
             "Goods item {item}: {what_en} '{given}' is not covered by licence {number} (it covers: \
-             {l}). Correct the item to match the licence, or have TISI amend the licence."
+             {l_en}). Correct the item to match the licence, or have TISI amend the licence."
         ),
     )
 }
@@ -740,4 +772,57 @@ pub fn awaiting_inspection(line: u16, permit: &str, invoice_item: u16) -> Text {
              the port; it can be written off once an officer releases it."
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(names: &[&str], expected_en: &str) {
+        let (th, en) = list(names.iter().copied(), "ไม่มี", "none");
+        assert_eq!(en, expected_en);
+        assert_eq!(th.strip_suffix(" รายการ").is_some(), en.contains(" more"));
+    }
+
+    fn names(n: usize, width: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{i:0width$}")).collect()
+    }
+
+    #[test]
+    fn lists() {
+        check(&[], "none");
+        check(&["ACME"], "ACME");
+        check(&["ACME", "Bolt", "Cray"], "ACME, Bolt, Cray");
+        let forty = names(40, 8);
+        let refs: Vec<&str> = forty.iter().map(String::as_str).collect();
+        // 8 characters and ", ": 24 names fit in 240 characters.
+        let shown = refs[..24].join(", ");
+        check(&refs, &format!("{shown} and 16 more"));
+        let long = "M".repeat(300);
+        check(&[&long, "B"], &format!("{}… and 1 more", "M".repeat(239)));
+        let (th, _) = list(refs, "", "");
+        assert!(th.ends_with(" และอีก 16 รายการ"), "{th}");
+    }
+
+    /// The longest lists the reference data can hold still give texts that the response
+    /// schema takes (1,000 characters at most).
+    #[test]
+    fn long_lists_stay_within_a_reason_text() {
+        let many = names(500, 30);
+        let standard = StandardRef::parse("TIS 60335 Part 2(3)-2567").unwrap();
+        let hs = HsCode::parse("85044090001").unwrap();
+        let given = "G".repeat(70);
+        let texts = [
+            licence_product_mismatch(999, &given, Label::Model, &given, &many),
+            lab_out_of_scope(999, &given, &standard, &many),
+            standard_hs_mismatch(999, &hs, &standard, &many, &many),
+            special_purpose_missing(999, &many),
+        ];
+        for text in texts {
+            for s in [&text.th, &text.en] {
+                let n = s.chars().count();
+                assert!(n <= 1000, "{n} characters: {s}");
+            }
+        }
+    }
 }

@@ -668,7 +668,7 @@ mod tests {
             Some("m1@tisi"),
             retry("HTTP 200: the answer is not an ebMS message…", None),
         );
-        let pong = build_pong(&header("p@nsw"), "pong@tisi".into(), now());
+        let pong = build_pong(&header("p@nsw"), false, "pong@tisi".into(), now());
         check(
             200,
             None,

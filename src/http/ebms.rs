@@ -6,8 +6,9 @@
 //! Status codes (spec §1.2): 400 + SOAP Fault (not SOAP at all), 400 + `eb:ErrorList` (an
 //! ebMS message that cannot be accepted, including `TimeToLiveExpired`), 403 + `eb:ErrorList`
 //! with only `SecurityFailure` (the TLS client certificate is not the one bound to
-//! `From/PartyId`: an authentication failure, so 403 and no further detail; or a status query
-//! about an importer whose data the partner may not see, spec §3.4), 413, 429, 503.
+//! `From/PartyId`: an authentication failure, so 403 and no further detail; or, from a partner
+//! limited to some importers, a status query or permit request about another importer, or a
+//! declaration, spec §3.4), 413, 429, 503.
 
 use std::sync::Arc;
 
@@ -17,11 +18,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
-use super::protect::read_limited;
+use super::protect::{read_limited, Recording};
 use super::render::ReplyRenderer;
 use super::tls::PeerIdentity;
 use super::{context, AppState, Error, Outcome};
-use crate::domain::PermitStatusQuery;
+use crate::domain::{InboundDocument, PermitStatusQuery, TaxNumber};
 use crate::store::{MessageMeta, StoreError, StoredReply};
 use crate::wire::envelope::{MessageHeader, XPATH_HEADER};
 use crate::wire::intake::{self, Inbound, InboundBody, Limits, Packaging, Rejection};
@@ -58,6 +59,7 @@ async fn process(
 ) -> Result<Response, Error> {
     let settings = &state.settings;
     let peer = req.extensions().get::<PeerIdentity>().cloned();
+    let recording = req.extensions().get::<Recording>().cloned();
     let (parts, body) = read_limited(req, settings.server.max_body_bytes).await?;
     let content_type = parts
         .headers
@@ -88,14 +90,17 @@ async fn process(
 
     match &inbound.body {
         InboundBody::Ping => {
-            let built = reply::build_pong(h, new_message_id(state), Utc::now());
+            let built =
+                reply::build_pong(h, inbound.ack_requested, new_message_id(state), Utc::now());
             Ok(built_response(StatusCode::OK, built, "Pong"))
         }
         InboundBody::Acknowledgment { ref_to_message_id } => {
             tracing::info!(ref_to_message_id = %ref_to_message_id, "acknowledgment received");
             Ok(empty(StatusCode::OK, "Acknowledgment"))
         }
-        InboundBody::Document(_) => business(state, inbound, content_type, body.to_vec()).await,
+        InboundBody::Document(_) => {
+            business(state, inbound, content_type, body.to_vec(), recording).await
+        }
     }
 }
 
@@ -173,6 +178,7 @@ async fn business(
     inbound: Inbound,
     content_type: Option<String>,
     raw: Vec<u8>,
+    recording: Option<Recording>,
 ) -> Result<Response, Error> {
     let h = &inbound.header;
     // A retry of a message already answered is found by `process`, which claims the MessageId
@@ -183,9 +189,7 @@ async fn business(
             "business() called without a document"
         )));
     };
-    if let crate::domain::InboundDocument::PermitStatusQuery(q) = &doc {
-        check_status_access(state, h, q).await?;
-    }
+    check_access(state, h, &doc).await?;
     let snapshot = match (&doc, state.snapshot.load_full()) {
         (_, Some(s)) => s,
         (crate::domain::InboundDocument::ImportPermitRequest(_), None) => {
@@ -222,6 +226,9 @@ async fn business(
         sync_reply: inbound.sync_reply,
         packaging: packaging_label(inbound.packaging).to_string(),
     };
+    if let Some(r) = recording {
+        r.start();
+    }
     let outcome = state
         .store
         .process(meta, doc, ctx)
@@ -250,13 +257,15 @@ async fn business(
     Ok(stored_response(stored, label))
 }
 
-/// Spec §3.4: a status query from a partner that may not see the importer's data is refused
-/// (403, `SecurityFailure`), before anything is stored. A query for a permit that was never
-/// issued goes on, and is answered `NOT_FOUND`.
-async fn check_status_access(
+/// A partner limited to some importers acts for those only (spec §3.4 for status queries):
+/// its status queries and permit requests about any other importer, and its declarations
+/// (which are Customs's, through a partner that acts for every importer), are refused (403,
+/// `SecurityFailure`) before anything is stored. A query for a permit that was never issued
+/// goes on, and is answered `NOT_FOUND`.
+async fn check_access(
     state: &AppState,
     h: &MessageHeader,
-    q: &PermitStatusQuery,
+    doc: &InboundDocument,
 ) -> Result<(), Error> {
     let Some(partner) = state
         .settings
@@ -265,28 +274,44 @@ async fn check_status_access(
     else {
         return Ok(());
     };
-    let importer = match q {
-        PermitStatusQuery::ByReference { importer, .. } => Some(importer.tax_number),
-        PermitStatusQuery::ByPermit(p) => state
-            .store
-            .permit_holder(p)
-            .await
-            .map_err(|e| store_error(state, e))?,
+    let party = &h.from.id;
+    let refused = match doc {
+        InboundDocument::PermitStatusQuery(q) => {
+            let importer = match q {
+                PermitStatusQuery::ByReference { importer, .. } => Some(importer.tax_number),
+                PermitStatusQuery::ByPermit(p) => state
+                    .store
+                    .permit_holder(p)
+                    .await
+                    .map_err(|e| store_error(state, e))?,
+            };
+            importer
+                .filter(|t| !partner.may_see(t))
+                .map(|t| format!("partner '{party}' may not see the data of importer {t}"))
+        }
+        InboundDocument::ImportPermitRequest(r) => {
+            let t = &r.importer.tax_number;
+            let allowed = TaxNumber::parse(t).is_ok_and(|t| partner.may_see(&t));
+            (!allowed).then(|| format!("partner '{party}' may not act for importer {t}"))
+        }
+        InboundDocument::DeclarationCheck(_) | InboundDocument::DeclarationAmendment(_) => {
+            Some(format!(
+                "partner '{party}' acts for some importers only; declarations come from Customs \
+                 through a partner that acts for every importer"
+            ))
+        }
     };
-    match importer {
-        Some(t) if !partner.may_see(&t) => {
-            tracing::warn!(from = %h.from.id, importer = %t, "status query refused: the partner may not see this importer's data");
+    match refused {
+        Some(description) => {
+            tracing::warn!(from = %party, action = %h.action, reason = %description, "message refused: outside the partner's importers");
             let e = EbmsError::new(
                 ErrorCode::SecurityFailure,
-                payload::status_query_subject(q),
-                format!(
-                    "partner '{}' may not see the data of importer {t}",
-                    h.from.id
-                ),
+                payload::access_subject(doc),
+                description,
             );
             Err(error_list(state, Some(h), vec![e], StatusCode::FORBIDDEN))
         }
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! before the body is read.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,13 +134,38 @@ pub struct Budget {
     pub retry_after: Duration,
 }
 
-/// Middleware: answer 503 + `Retry-After` when the request exceeds its time budget.
+/// Set by the handler (found in the request's extensions) when it hands the message to the
+/// store. From then on the time budget no longer cuts the request short: what the store did
+/// is the answer, and a 503 would tell the sender that the message was not recorded (spec
+/// §1.2) when it may have been.
+#[derive(Clone, Debug, Default)]
+pub struct Recording(Arc<AtomicBool>);
+
+impl Recording {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn started(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Middleware: answer 503 + `Retry-After` when the request exceeds its time budget before
+/// its message reached the store (see [`Recording`]); once it has, wait for the store.
 ///
-/// 503 rather than 504: the gateway is the origin server, and a request that timed out is safe
-/// to send again unchanged (a message that did commit is recognised by its `MessageId`).
-pub async fn time_budget(State(budget): State<Budget>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(budget.timeout, next.run(req)).await {
+/// 503 rather than 504: the gateway is the origin server, and a request cut short here
+/// recorded nothing, so it is safe to send again unchanged. The store bounds its own waits
+/// (pool and lock timeouts), and answers 503 for what it did not record.
+pub async fn time_budget(State(budget): State<Budget>, mut req: Request, next: Next) -> Response {
+    let recording = Recording::default();
+    req.extensions_mut().insert(recording.clone());
+    let run = next.run(req);
+    tokio::pin!(run);
+    match tokio::time::timeout(budget.timeout, &mut run).await {
         Ok(response) => response,
+        // Only this task polls the handler, so a flag not set now was not set while it ran.
+        Err(_) if recording.started() => run.await,
         Err(_) => Error::Timeout {
             retry_after: budget.retry_after,
         }
@@ -201,6 +227,42 @@ mod tests {
             "{wait:?}"
         );
         assert!(limits.check("UNKNOWN").is_ok());
+    }
+
+    /// A handler that takes `work` of (paused) time, having handed its message to the store
+    /// first when `records`; the answer under a budget of one second.
+    async fn answer_after(work: Duration, records: bool) -> axum::http::StatusCode {
+        use axum::routing::post;
+        use tower::ServiceExt;
+        let budget = Budget {
+            timeout: Duration::from_secs(1),
+            retry_after: Duration::from_secs(2),
+        };
+        let handler = move |req: Request| async move {
+            if records {
+                req.extensions().get::<Recording>().expect("set").start();
+            }
+            tokio::time::sleep(work).await;
+            "stored"
+        };
+        let app = axum::Router::new()
+            .route("/ebms", post(handler))
+            .layer(axum::middleware::from_fn_with_state(budget, time_budget));
+        let req = Request::post("/ebms").body(Body::empty()).unwrap();
+        app.oneshot(req).await.unwrap().status()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_budget_never_cuts_a_message_the_store_has() {
+        use axum::http::StatusCode;
+        let s = Duration::from_secs;
+        assert_eq!(answer_after(s(0), false).await, StatusCode::OK);
+        assert_eq!(
+            answer_after(s(5), false).await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(answer_after(s(5), true).await, StatusCode::OK);
+        assert_eq!(answer_after(s(0), true).await, StatusCode::OK);
     }
 
     #[test]

@@ -98,12 +98,14 @@ pub fn decode_xml<'a>(
     match cs {
         Charset::Utf8 => {
             let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            std::str::from_utf8(b).map(Cow::Borrowed).map_err(|e| {
+            let text = std::str::from_utf8(b).map_err(|e| {
                 EncodingError::Invalid(format!(
                     "the document is not valid UTF-8 (invalid byte at offset {}); declare encoding=\"TIS-620\" if it is Thai single-byte text",
                     e.valid_up_to()
                 ))
-            })
+            })?;
+            xml_chars(text).map_err(EncodingError::Invalid)?;
+            Ok(Cow::Borrowed(text))
         }
         Charset::Thai => {
             let (text, had_errors) = WINDOWS_874.decode_without_bom_handling(bytes);
@@ -112,9 +114,80 @@ pub fn decode_xml<'a>(
                     "the document contains bytes that are not valid TIS-620/windows-874".into(),
                 ));
             }
+            xml_chars(&text).map_err(EncodingError::Invalid)?;
             Ok(Cow::Owned(rewrite_declaration(&text)))
         }
     }
+}
+
+/// Refuses the characters that XML 1.0 does not allow (the C0 controls but tab, line feed and
+/// carriage return; U+FFFE and U+FFFF), written as they are or as character references: the
+/// XML reader would pass them on, and no reply that echoed one would be well-formed. Text in
+/// a CDATA section or a comment is not a reference.
+fn xml_chars(text: &str) -> Result<(), String> {
+    let b = text.as_bytes();
+    let flag =
+        |c: u8| (c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r') | (c == b'&') | (c == 0xEF);
+    const CHUNK: usize = 64;
+    for (n, chunk) in b.chunks(CHUNK).enumerate() {
+        // Most chunks have nothing to look at; this test of the whole chunk vectorises.
+        if !chunk.iter().fold(false, |any, &c| any | flag(c)) {
+            continue;
+        }
+        for (k, &c) in chunk.iter().enumerate() {
+            let i = n * CHUNK + k;
+            let bad = match c {
+                _ if !flag(c) => None,
+                b'&' => char_ref(&b[i..])
+                    .filter(|&v| !is_xml_char(v) && !in_cdata_or_comment(&text[..i]))
+                    .map(|v| (v, "a character reference to ")),
+                0xEF => match b.get(i + 1..i + 3) {
+                    Some([0xBF, 0xBE]) => Some((0xFFFE, "")),
+                    Some([0xBF, 0xBF]) => Some((0xFFFF, "")),
+                    _ => None,
+                },
+                _ => Some((u32::from(c), "")),
+            };
+            if let Some((v, how)) = bad {
+                return Err(format!(
+                    "the document is not well-formed: it holds {how}U+{v:04X} at byte {i}, a \
+                     character that XML does not allow"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The code point of the character reference at the start of `s` (`&#65;`, `&#x41;`); `None`
+/// where there is none to read (the XML reader judges a malformed one). One too large for a
+/// code point reads as `u32::MAX`.
+fn char_ref(s: &[u8]) -> Option<u32> {
+    let s = s.strip_prefix(b"&#")?;
+    let (digits, radix) = match s.strip_prefix(b"x") {
+        Some(h) => (h, 16),
+        None => (s, 10),
+    };
+    let end = digits.iter().position(|&c| c == b';')?;
+    let d = std::str::from_utf8(&digits[..end]).ok()?;
+    if d.is_empty() || !d.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    Some(u32::from_str_radix(d, radix).unwrap_or(u32::MAX))
+}
+
+fn is_xml_char(v: u32) -> bool {
+    matches!(v, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Whether the end of `before` lies inside a CDATA section or a comment.
+fn in_cdata_or_comment(before: &str) -> bool {
+    let open = |start: &str, end: &str| {
+        before
+            .rfind(start)
+            .is_some_and(|at| !before[at..].contains(end))
+    };
+    open("<![CDATA[", "]]>") || open("<!--", "-->")
 }
 
 /// Replaces the encoding named in the XML declaration by UTF-8.
@@ -197,6 +270,41 @@ mod tests {
         );
         check(b"\xFF\xFE<\0a\0/\0>\0", None, Err("UTF-16"));
         check(b"<a>\xE4\xB7</a>", None, Err("not valid UTF-8"));
+    }
+
+    #[test]
+    fn refuses_what_xml_does_not_allow() {
+        let bad =
+            |v: &str, at: usize| format!("U+{v} at byte {at}, a character that XML does not allow");
+        check(b"<a>x\x01</a>", None, Err(&bad("0001", 4)));
+        check(b"<a>\x00</a>", None, Err(&bad("0000", 3)));
+        check(
+            b"<a>&#1;</a>",
+            None,
+            Err(&format!("a character reference to {}", bad("0001", 3))),
+        );
+        check(b"<a>&#x1F;</a>", None, Err(&bad("001F", 3)));
+        check(b"<a>&#xFFFE;</a>", None, Err(&bad("FFFE", 3)));
+        check(b"<a>&#xD800;</a>", None, Err(&bad("D800", 3)));
+        check(b"<a>&#99999999999;</a>", None, Err(&bad("FFFFFFFF", 3)));
+        check("<a>\u{FFFF}</a>".as_bytes(), None, Err(&bad("FFFF", 3)));
+        check(b"<a>\x1B</a>", Some("TIS-620"), Err(&bad("001B", 3)));
+        // beyond the first chunk of 64 bytes
+        let long = format!("<a>{}&#8;</a>", "x".repeat(100));
+        check(long.as_bytes(), None, Err(&bad("0008", 103)));
+        for ok in [
+            "<a>\t\r\n&#9;&#10;&#13;&#x20;&#xE01;&#x10FFFF;&amp;&#;&#x;&#12a;</a>",
+            "<a>\u{FFFD}\u{E000}\u{10000}ไทย</a>",
+            "<a><![CDATA[&#1;]]></a>",
+            "<a><!-- &#1; --></a>",
+        ] {
+            check(ok.as_bytes(), None, Ok(ok));
+        }
+        check(
+            b"<a><![CDATA[x]]>&#1;</a>",
+            None,
+            Err("a character reference to U+0001"),
+        );
     }
 
     #[test]

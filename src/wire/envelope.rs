@@ -824,9 +824,11 @@ fn read_message_header(
     }
     let complete = errors.len() == n0;
     let unknown = || "unknown".to_owned();
+    // A header with errors is kept as long as its MessageId is readable, so that the error
+    // list refers to the message; what is missing is filled with "unknown".
     let header = MessageHeader {
-        from: from?,
-        to: to?,
+        from: from.unwrap_or_else(|| PartyId::new(unknown())),
+        to: to.unwrap_or_else(|| PartyId::new(unknown())),
         cpa_id: cpa_id.unwrap_or_else(unknown),
         conversation_id: conversation_id.unwrap_or_else(unknown),
         service: service.unwrap_or_else(|| Service::new(unknown())),

@@ -51,6 +51,7 @@ pub(super) fn intake_fast(
         if !BUSINESS_ACTIONS.contains(&header.action.as_str())
             || header.service.value != SERVICE_PERMIT
             || header.action != m.root
+            || header.ref_to_message_id.is_some()
         {
             return None;
         }

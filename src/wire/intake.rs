@@ -472,6 +472,13 @@ pub(crate) fn read_message(
             None
         }
     };
+    if part.is_some() && envelope.payload_count > 0 {
+        errors.push(EbmsError::new(
+            ErrorCode::Inconsistent,
+            "/SOAP:Envelope/SOAP:Body",
+            "SOAP:Body holds a payload element besides the MIME part the eb:Manifest references; exactly one business payload is allowed",
+        ));
+    }
     let mut payload = None;
     let mut embedded = None;
     if let Some((p, href)) = part {
@@ -652,6 +659,15 @@ fn intake_impl(
                 ),
             )),
             _ => {}
+        }
+        if matches!(kind, Kind::Business | Kind::Ping) {
+            if let Some(r) = &h.ref_to_message_id {
+                errors.push(EbmsError::new(
+                    ErrorCode::Inconsistent,
+                    format!("{XPATH_HEADER}/eb:MessageData/eb:RefToMessageId"),
+                    format!("eb:RefToMessageId '{r}' is present, but Action '{}' starts an exchange; only replies refer to an earlier message", h.action),
+                ));
+            }
         }
         if matches!(kind, Kind::Ack) && env.acknowledgment.is_none() {
             errors.push(EbmsError::new(
@@ -1201,7 +1217,7 @@ mod tests {
             cut("<eb:From>", "</eb:From>").as_bytes(),
             Want::Errors(&[(ErrorCode::OtherXml, &format!("{H}/eb:From"))]),
         );
-        // the error reply can still be addressed when From, To and MessageId are there
+        // the error reply can still refer to the message when its MessageId is there
         let header_of =
             |body: &str| match intake_with(None, body.as_bytes(), &Limits::default(), decode) {
                 Err(Rejection::Errors { header, .. }) => header.map(|h| *h),
@@ -1216,7 +1232,30 @@ mod tests {
             ),
             ("unknown", "NSW", header("X").message_id.as_str())
         );
-        assert_eq!(header_of(&cut("<eb:From>", "</eb:From>")), None);
+        let no_from = header_of(&cut("<eb:From>", "</eb:From>")).unwrap();
+        assert_eq!(
+            (no_from.from.id.as_str(), no_from.message_id.as_str()),
+            ("unknown", header("X").message_id.as_str())
+        );
+        let no_id = cut("<eb:MessageId>", "</eb:MessageId>");
+        assert!(header_of(&no_id).is_none());
+        // only replies refer to an earlier message, on either path
+        let referring = t.replace(
+            "</eb:Timestamp>",
+            "</eb:Timestamp><eb:RefToMessageId>earlier@nsw</eb:RefToMessageId>",
+        );
+        check(
+            None,
+            referring.as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::Inconsistent,
+                &format!("{H}/eb:MessageData/eb:RefToMessageId"),
+            )]),
+        );
+        assert!(matches!(
+            intake(None, referring.as_bytes(), &Limits::default()),
+            Err(Rejection::Errors { .. })
+        ));
         assert_eq!(
             header_of(&t.replace(">urn:th:tisi:nsw:permit<", ">urn:other<")),
             Some(MessageHeader {
@@ -1311,6 +1350,13 @@ mod tests {
         );
         let m = request(Packaging::Multipart, &amendment("A1"));
         let mt = String::from_utf8(m.body.clone()).unwrap();
+        // a payload part and a second payload in the body
+        check(
+            Some(&m.content_type),
+            mt.replace("</SOAP:Body>", "<Other/></SOAP:Body>")
+                .as_bytes(),
+            Want::Errors(&[(ErrorCode::Inconsistent, "/SOAP:Envelope/SOAP:Body")]),
+        );
         check(
             Some(&m.content_type),
             mt.replace("cid:payload.", "cid:nothing.").as_bytes(),

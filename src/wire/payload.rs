@@ -147,6 +147,20 @@ pub fn status_query_subject(q: &crate::domain::PermitStatusQuery) -> &'static st
     }
 }
 
+/// Where an inbound document names whose data it touches (the `location` of an error about
+/// the sender's right to act for that importer): the importer's `TaxNumber` of a permit
+/// request, the subject of a status query, and the root of a declaration (whose lines name
+/// permits of any importer).
+pub fn access_subject(doc: &crate::domain::InboundDocument) -> &'static str {
+    use crate::domain::InboundDocument as D;
+    match doc {
+        D::ImportPermitRequest(_) => "/ImportPermitRequest/Importer/TaxNumber",
+        D::DeclarationCheck(_) => "/DeclarationCheck",
+        D::DeclarationAmendment(_) => "/DeclarationAmendment",
+        D::PermitStatusQuery(q) => status_query_subject(q),
+    }
+}
+
 /// The root element's local name for an outbound document (also its ebMS `Action`).
 pub fn root_name_outbound(doc: &OutboundDocument) -> &'static str {
     match doc {

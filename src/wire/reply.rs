@@ -181,11 +181,18 @@ pub fn build_ack_only(
     }))
 }
 
-/// The answer to a Ping.
-pub fn build_pong(request: &MessageHeader, message_id: String, now: DateTime<Utc>) -> Built {
+/// The answer to a Ping, with an `eb:Acknowledgment` of it when `ack_requested`.
+pub fn build_pong(
+    request: &MessageHeader,
+    ack_requested: bool,
+    message_id: String,
+    now: DateTime<Utc>,
+) -> Built {
     let h = reply_header(request, ACTION_PONG, SERVICE_EBMS, message_id, now);
+    let ack = ack_requested.then(|| ack_of(&h, request));
     inline(write_envelope(&EnvelopeOut {
         header: Some(&h),
+        acknowledgment: ack.as_ref(),
         ..EnvelopeOut::default()
     }))
 }
@@ -201,7 +208,14 @@ pub fn build_error_list(
     own_party: &str,
 ) -> Built {
     let h = match request {
-        Some(r) => reply_header(r, ACTION_MESSAGE_ERROR, SERVICE_EBMS, message_id, now),
+        Some(r) => {
+            let mut h = reply_header(r, ACTION_MESSAGE_ERROR, SERVICE_EBMS, message_id, now);
+            // The request may have named another party, or none, as its eb:To.
+            if h.from.id != own_party {
+                h.from = PartyId::new(own_party);
+            }
+            h
+        }
         None => MessageHeader {
             from: PartyId::new(own_party),
             to: PartyId::new("unknown"),
@@ -469,7 +483,14 @@ mod tests {
                 "ack only",
                 build_ack_only(&req, "a1@tisi.go.th".into(), now()),
             ),
-            ("pong", build_pong(&ping, "p1@tisi.go.th".into(), now())),
+            (
+                "pong",
+                build_pong(&ping, false, "p1@tisi.go.th".into(), now()),
+            ),
+            (
+                "pong with ack",
+                build_pong(&ping, true, "p2@tisi.go.th".into(), now()),
+            ),
             (
                 "error list",
                 build_error_list(Some(&req), &errors(), "e1@tisi.go.th".into(), now(), "TISI"),

@@ -26,6 +26,26 @@ async fn ping_is_answered_with_pong() {
     );
     assert_eq!(r.header.from.id, "TISI");
     assert_eq!(r.header.to.id, "NSW");
+    assert_eq!(r.acknowledgment, None, "no acknowledgment was requested");
+
+    // With eb:AckRequested the Pong acknowledges the Ping.
+    let h = header("Ping");
+    let mut ping = nsw_gateway::wire::reply::build_ping(&h, true);
+    let text = String::from_utf8(ping.body).unwrap().replace(
+        "</SOAP:Header>",
+        "<eb:AckRequested SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" \
+         SOAP:actor=\"urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH\" eb:signed=\"false\"/>\
+         </SOAP:Header>",
+    );
+    ping.body = text.into_bytes();
+    let a = app.post(&ping).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let r = a.reply();
+    assert_eq!(r.header.action, "Pong");
+    assert_eq!(
+        r.acknowledgment.map(|a| a.ref_to_message_id),
+        Some(h.message_id.clone())
+    );
 }
 
 #[tokio::test]
@@ -389,6 +409,48 @@ async fn status_queries_about_an_importer_the_partner_may_not_see_are_refused() 
         .post(&request(&nsw, &by_permit, Packaging::Inline, sync_ack()))
         .await;
     assert_eq!(result(&again), Found);
+
+    // The broker acts for its importer only: a permit request for another, and any
+    // declaration, are refused with the field that names whose data it would touch.
+    let as_broker = |action: &str, payload: &str| {
+        let mut h = header(action);
+        h.from = nsw_gateway::wire::envelope::PartyId::new("BROKER");
+        h.cpa_id = "BROKER-TISI".into();
+        request(&h, payload, Packaging::Inline, sync_ack())
+    };
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let for_other = permit_request("REF-BROKER", LICENCE_OK, 1).replace(
+        &format!("<TaxNumber>{IMPORTER}</TaxNumber>"),
+        &format!("<TaxNumber>{OTHER}</TaxNumber>"),
+    );
+    for (action, payload, location) in [
+        (
+            "ImportPermitRequest",
+            permit_request("REF-BROKER", LICENCE_OK, 1),
+            "/ImportPermitRequest/Importer/TaxNumber",
+        ),
+        (
+            "DeclarationCheck",
+            declaration_check("DECL-BROKER", &permit, &issuer, 1),
+            "/DeclarationCheck",
+        ),
+        (
+            "DeclarationAmendment",
+            declaration_cancel("DECL-BROKER"),
+            "/DeclarationAmendment",
+        ),
+    ] {
+        let a = app.post(&as_broker(action, &payload)).await;
+        assert_eq!(a.status, 403, "{action}: {}", a.text());
+        assert_eq!(a.error_codes(), ["SecurityFailure"]);
+        let errors = a.reply().error_list.unwrap().errors;
+        assert_eq!(errors[0].location, location, "{errors:?}");
+    }
+    let a = app
+        .post(&as_broker("ImportPermitRequest", &for_other))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.permit_response().reference.as_str(), "REF-BROKER");
 }
 
 /// One malformed message per error row of spec §1.2: (what, message, status, error code).

@@ -2779,37 +2779,53 @@ pub(crate) async fn permit_status<C: Conn>(
     let reference = r.text(0)?;
     let decision = r.text(2)?;
     let permit = permit_of_request(c, request_pk).await?;
-    let item_rows = if permit.is_some() {
-        c.rows(
-            "SELECT pi.item_number, pi.invoice_item_number, pi.status, pi.unit, pi.approved_milli, \
-             pi.written_off_milli FROM permit_items pi JOIN permits p ON p.id = pi.permit_pk \
-             WHERE p.request_pk = $1 ORDER BY pi.item_number",
+    // Every goods item of the request, with what its permit (if any) approved and wrote off:
+    // items that are not on the permit (not required, rejected) and items of a request without
+    // a permit show 0 approved. What remains is what a declaration could still write off:
+    // nothing on a cancelled permit or for an item rejected after inspection.
+    let item_rows = c
+        .rows(
+            "SELECT ri.item_number, ri.invoice_item_number, COALESCE(pi.status, ri.status), ri.unit, \
+             COALESCE(pi.approved_milli, 0), COALESCE(pi.written_off_milli, 0), \
+             COALESCE(p.status, 'NONE') \
+             FROM request_items ri LEFT JOIN permits p ON p.request_pk = ri.request_pk \
+             LEFT JOIN permit_items pi ON pi.permit_pk = p.id AND pi.item_number = ri.item_number \
+             WHERE ri.request_pk = $1 ORDER BY ri.item_number",
             args![request_pk],
-            &[Ty::I64, Ty::I64, Ty::Text, Ty::Text, Ty::I64, Ty::I64],
+            &[
+                Ty::I64,
+                Ty::I64,
+                Ty::Text,
+                Ty::Text,
+                Ty::I64,
+                Ty::I64,
+                Ty::Text,
+            ],
         )
-        .await?
-    } else {
-        c.rows(
-            "SELECT item_number, invoice_item_number, status, unit, 0 * quantity_milli, \
-             0 * quantity_milli FROM request_items WHERE request_pk = $1 ORDER BY item_number",
-            args![request_pk],
-            &[Ty::I64, Ty::I64, Ty::Text, Ty::Text, Ty::I64, Ty::I64],
-        )
-        .await?
-    };
+        .await?;
     let mut items = Vec::with_capacity(item_rows.len());
     for it in &item_rows {
         let status = it.text(2)?;
-        let approved = p_amount(it.i64(4)?)?;
+        let status = ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?;
         let written_off = p_amount(it.i64(5)?)?;
+        let approved = match status {
+            // Approved once, then refused at the port: nothing of it may be imported.
+            ItemStatus::Rejected => written_off,
+            _ => p_amount(it.i64(4)?)?,
+        };
+        let usable = it.text(6)? == "ACTIVE";
         items.push(ItemQuantities {
             item_number: p_u16(it.i64(0)?, "item number")?,
             invoice_item_number: p_u16(it.i64(1)?, "invoice item number")?,
-            status: ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?,
+            status,
             unit: p_unit(&it.text(3)?)?,
             approved,
             written_off,
-            remaining: approved.saturating_sub(written_off),
+            remaining: if usable {
+                approved.saturating_sub(written_off)
+            } else {
+                Amount::ZERO
+            },
         });
     }
     let hist = c

@@ -898,6 +898,16 @@ async fn replacement_and_cancellation(store: &Store) {
         status_by_reference(store, "REF-REP").await.decision,
         Some(RequestDecision::Cancelled)
     );
+    // Both permits are cancelled: what they approved, and nothing left to write off.
+    for p in [p1, p2] {
+        let items = status_by_permit(store, p).await.items;
+        let q: Vec<_> = items
+            .iter()
+            .map(|i| (i.approved, i.written_off, i.remaining))
+            .collect();
+        let approved = if p == p1 { "10" } else { "8" };
+        assert_eq!(q, [(amount(approved), Amount::ZERO, Amount::ZERO)], "{p}");
+    }
     let d = h
         .declare(store, "m-rep-5", declaration("D-REP-2", &[(p2, 1, "1")]))
         .await;
@@ -1483,6 +1493,30 @@ async fn status_query_by_permit_and_reference(store: &Store) {
                 Amount::ZERO,
                 amount("4")
             ),
+        ]
+    );
+    // A request without a permit lists every item, with nothing approved.
+    h.permit(
+        store,
+        "m-st-5",
+        request(
+            "REF-ST-R",
+            Function::Original,
+            &[(1, 1, "3", "fan"), (2, 2, "1", "REJECT lamp")],
+        ),
+    )
+    .await;
+    let rejected: Vec<_> = status_by_reference(store, "REF-ST-R")
+        .await
+        .items
+        .iter()
+        .map(|i| (i.item_number, i.status, i.approved, i.remaining))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (1, ItemStatus::Approved, Amount::ZERO, Amount::ZERO),
+            (2, ItemStatus::Rejected, Amount::ZERO, Amount::ZERO)
         ]
     );
     assert_eq!(by_permit.history.len(), 2);

@@ -300,6 +300,24 @@ async fn rejecting_a_held_item_refuses_its_declarations() {
         )
         .await;
     assert_eq!(declaration_status(&after), "REFUSED", "{}", after.text());
+    // The status shows nothing approved or left of the item.
+    let query = crate::messages::status_query(&permit.number.to_string());
+    let status = app.send(&query, Packaging::Inline).await;
+    let items = match status.reply().payload {
+        Some(OutboundDocument::PermitStatusResponse(s)) => s.items,
+        other => panic!("expected a PermitStatusResponse, got {other:?}"),
+    };
+    let q: Vec<_> = items
+        .iter()
+        .map(|i| {
+            (
+                i.status.code(),
+                i.approved.to_string(),
+                i.remaining.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(q, [("REJECTED", "0".to_string(), "0".to_string())]);
 }
 
 #[tokio::test]

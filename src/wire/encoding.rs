@@ -130,7 +130,8 @@ fn xml_chars(text: &str) -> Result<(), String> {
         |c: u8| (c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r') | (c == b'&') | (c == 0xEF);
     const CHUNK: usize = 64;
     for (n, chunk) in b.chunks(CHUNK).enumerate() {
-        // Most chunks have nothing to look at; this test of the whole chunk vectorises.
+        // Most chunks have nothing to look at; this test of a whole chunk vectorises (under
+        // one instruction a byte: 4 % of the intake of a 5-item request, see BENCHMARKS.md).
         if !chunk.iter().fold(false, |any, &c| any | flag(c)) {
             continue;
         }

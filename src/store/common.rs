@@ -1388,14 +1388,23 @@ impl SpecialUsage for Usage {
     }
 }
 
-/// An importer's earlier special-import quantities by purpose and year. Indexes cover both of
-/// its tables (`requests_by_importer`, `request_items_special`): it reads no row of the
-/// importer's earlier requests, which lie all over the database.
+/// An importer's earlier special-import quantities by purpose and year (rule 13): what was
+/// or may still be permitted, the same quantities the engine counts for the request it
+/// decides (`domain::engine`, rule 13: the controlled items of a SPECIAL request). That is
+/// the items of SPECIAL requests whose decision stands (neither REJECTED, where no permit is
+/// issued, nor CANCELLED, which a replaced version is too: only the current version of a
+/// reference counts) and whose own status is APPROVED, HOLD_FOR_INSPECTION or UNDER_REVIEW
+/// (not NOT_REQUIRED, an uncontrolled item; not REJECTED, also by an officer or after an
+/// inspection). Requests that never became a version of their reference are all REJECTED.
+///
+/// Indexes cover both of its tables (`requests_by_importer`, `request_items_special`): it
+/// reads no row of the importer's earlier requests, which lie all over the database.
 pub(crate) const SPECIAL_USAGE: &str =
     "SELECT ri.special_purpose, r.usage_year, CAST(SUM(ri.quantity_milli) AS BIGINT) \
      FROM request_items ri JOIN requests r ON r.id = ri.request_pk \
      WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 \
-     AND r.decision <> 'CANCELLED' AND ri.status <> 'REJECTED' \
+     AND r.request_type = 'SPECIAL' AND r.decision NOT IN ('REJECTED', 'CANCELLED') \
+     AND ri.status IN ('APPROVED', 'HOLD_FOR_INSPECTION', 'UNDER_REVIEW') \
      AND ri.special_purpose IS NOT NULL \
      GROUP BY ri.special_purpose, r.usage_year";
 
@@ -1407,10 +1416,12 @@ async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Us
             &[Ty::Text, Ty::I64, Ty::I64],
         )
         .await?;
-    let mut by = HashMap::new();
+    let mut by: HashMap<(String, i32), Amount> = HashMap::new();
     for r in rows {
         let year = i32::try_from(r.i64(1)?).map_err(|_| bad("year", "?"))?;
-        by.insert((r.text(0)?, year), p_amount(r.i64(2)?)?);
+        // The engine compares purposes trimmed; so are they summed.
+        let e = by.entry((r.text(0)?.trim().to_owned(), year)).or_default();
+        *e = e.checked_add(p_amount(r.i64(2)?)?).unwrap_or(Amount::MAX);
     }
     Ok(Usage {
         importer: (tax.to_owned(), branch.to_owned()),

@@ -130,7 +130,9 @@ pub trait Renderer: Send + Sync {
 }
 
 /// Quantities already requested by an importer under a special-import purpose in a calendar
-/// year (items not rejected, of requests not cancelled or replaced). The store answers it from
+/// year (the items of SPECIAL requests, neither rejected nor cancelled nor replaced, that
+/// are APPROVED, HOLD_FOR_INSPECTION or UNDER_REVIEW: `common::SPECIAL_USAGE`, counting
+/// what the engine counts for the request it decides). The store answers it from
 /// the database inside the deciding transaction; the year is the year of the requests'
 /// arrival dates.
 pub use crate::domain::engine::SpecialUsage;

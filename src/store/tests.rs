@@ -125,6 +125,7 @@ contract!(
     concurrent_resends_of_one_reference_share_one_decision,
     permit_numbers_are_unique_and_increasing,
     special_usage_sums_per_importer_purpose_and_year,
+    special_usage_counts_what_was_or_may_be_permitted,
     refdata_round_trip_and_licence_status,
     snapshot_is_built_while_the_rows_stream_in,
     status_query_by_permit_and_reference,
@@ -200,9 +201,11 @@ impl Renderer for FakeRenderer {
 /// The special-import cap of the fake rules: 10 units per importer, purpose and year.
 const SPECIAL_CAP: u64 = 10_000;
 
-/// Approves every item (its whole quantity) unless its description says `REJECT`; a special
-/// item is rejected when the importer's usage plus this quantity passes the cap; an item whose
-/// description says `HOLD` is held for inspection.
+/// Approves every item (its whole quantity) unless its description says `REJECT`; an item
+/// whose description says `FREE` is NOT_REQUIRED (uncontrolled); a special item is rejected
+/// when the importer's usage plus this quantity passes the cap; an item whose description says
+/// `REVIEW` waits for an officer (special items only), one that says `HOLD` is held for
+/// inspection.
 fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision {
     let importer = req.importer.key().expect("valid importer");
     let mut this_request: HashMap<String, u64> = HashMap::new();
@@ -218,6 +221,8 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
                     ReasonCode::StandardUnknown,
                     "/ImportPermitRequest/GoodsItem/Standard",
                 ));
+            } else if g.description.contains("FREE") {
+                status = ItemStatus::NotRequired;
             } else if let Some(p) = &g.special_purpose {
                 let year = req.shipment.arrival_date.year();
                 let before = usage.used(&importer, p, year).milli();
@@ -230,6 +235,19 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
                     ));
                 } else {
                     *mine += g.quantity.amount.milli();
+                    if g.description.contains("REVIEW") {
+                        status = ItemStatus::UnderReview;
+                        reasons.push(reason(
+                            ReasonCode::OfficerReview,
+                            "/ImportPermitRequest/GoodsItem/SpecialPurpose",
+                        ));
+                    } else if g.description.contains("HOLD") {
+                        status = ItemStatus::HoldForInspection;
+                        reasons.push(reason(
+                            ReasonCode::InspectionSelected,
+                            "/ImportPermitRequest/GoodsItem",
+                        ));
+                    }
                 }
             } else if g.description.contains("HOLD") {
                 status = ItemStatus::HoldForInspection;
@@ -245,7 +263,7 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
                 country_of_origin: g.country_of_origin,
                 status,
                 standard: Some(StandardRef::parse("TIS 2432-2555").unwrap()),
-                approved_quantity: (status != ItemStatus::Rejected).then(|| g.quantity.clone()),
+                approved_quantity: status.approves_quantity().then(|| g.quantity.clone()),
                 reasons,
             }
         })
@@ -1259,6 +1277,253 @@ async fn special_usage_sums_per_importer_purpose_and_year(store: &Store) {
         )
         .await;
     assert_eq!(ok(&c2), ItemStatus::Approved);
+}
+
+/// A request of `request_type` with one item per (quantity, description), numbered from 1,
+/// each under `purpose`.
+fn under_purpose(
+    reference: &str,
+    function: Function,
+    request_type: RequestType,
+    purpose: &str,
+    items: &[(&str, &str)],
+) -> ImportPermitRequest {
+    let numbered: Vec<(u16, u16, &str, &str)> = (1..)
+        .zip(items)
+        .map(|(n, (q, desc))| (n, n, *q, *desc))
+        .collect();
+    let mut r = request(reference, function, &numbered);
+    r.request_type = request_type;
+    for g in &mut r.items {
+        g.special_purpose = Some(purpose.into());
+    }
+    r
+}
+
+/// An officer's decision on an item, its later response rendered as an empty body.
+fn officer_input(
+    request_id: &str,
+    item_number: u16,
+    action: officer::OfficerAction,
+) -> officer::OfficerDecisionInput {
+    officer::OfficerDecisionInput {
+        request_id: request_id.into(),
+        item_number,
+        action,
+        officer_id: "OFF-7".into(),
+        reason: "ตรวจแล้ว".into(),
+        now: now(),
+        today: today(),
+        authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
+        authority_name: "TISI".into(),
+        render: Arc::new(|original, _response| OutboundMessage {
+            message_id: format!("later-{}", uuid::Uuid::new_v4()),
+            conversation_id: original.conversation_id.clone(),
+            partner: original.from_party.clone(),
+            content_type: "text/plain".into(),
+            body: Vec::new(),
+            ack_requested: false,
+        }),
+    }
+}
+
+/// What happens to an importer's special-import quantities before the next request.
+enum Earlier {
+    /// A request sent (and stored).
+    Sent(Box<ImportPermitRequest>),
+    /// An officer's decision on an item of the request sent last.
+    Officer(u16, officer::OfficerAction),
+}
+
+/// Rule 13 counts what was or may still be permitted: the controlled items (APPROVED,
+/// HOLD_FOR_INSPECTION, UNDER_REVIEW) of SPECIAL requests neither REJECTED nor CANCELLED, the
+/// current version of each reference once. Each case has a purpose of its own (the fake's cap
+/// is 10 per purpose): what happened before, then how much is asked for, and whether that is
+/// granted.
+async fn special_usage_counts_what_was_or_may_be_permitted(store: &Store) {
+    use officer::OfficerAction::{Approve, Reject, RejectAfterInspection};
+    use Earlier::{Officer, Sent};
+    use Function::{Cancellation, Original, Replacement};
+    use RequestType::{Licensed, Special};
+    let h = Harness::new();
+    let sp = |case: &str, reference: &str, function, items: &[(&str, &str)]| {
+        Sent(Box::new(under_purpose(
+            &format!("{case}-{reference}"),
+            function,
+            Special,
+            case,
+            items,
+        )))
+    };
+    let cases: Vec<(&str, Vec<Earlier>, &str, ItemStatus)> = vec![
+        ("NOTHING", vec![], "10", ItemStatus::Approved),
+        (
+            "COUNTED",
+            vec![sp("COUNTED", "A", Original, &[("6", "sample")])],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        // A rejected request has no permit: its approved items do not count.
+        (
+            "REJECTED-REQUEST",
+            vec![sp(
+                "REJECTED-REQUEST",
+                "A",
+                Original,
+                &[("6", "sample"), ("1", "REJECT")],
+            )],
+            "6",
+            ItemStatus::Approved,
+        ),
+        // An uncontrolled item needs no permit and counts for nothing.
+        (
+            "UNCONTROLLED",
+            vec![sp(
+                "UNCONTROLLED",
+                "A",
+                Original,
+                &[("2", "sample"), ("6", "FREE")],
+            )],
+            "8",
+            ItemStatus::Approved,
+        ),
+        // A licensed import is not a special one, whatever its items say.
+        (
+            "LICENSED",
+            vec![Sent(Box::new(under_purpose(
+                "LICENSED-A",
+                Original,
+                Licensed,
+                "LICENSED",
+                &[("6", "sample")],
+            )))],
+            "10",
+            ItemStatus::Approved,
+        ),
+        // Items that may still be permitted count.
+        (
+            "UNDER-REVIEW",
+            vec![sp("UNDER-REVIEW", "A", Original, &[("6", "REVIEW")])],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        (
+            "HOLD",
+            vec![sp("HOLD", "A", Original, &[("6", "HOLD")])],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        (
+            "APPROVED-BY-OFFICER",
+            vec![
+                sp("APPROVED-BY-OFFICER", "A", Original, &[("6", "REVIEW")]),
+                Officer(1, Approve),
+            ],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        // Items refused later do not.
+        (
+            "REFUSED-BY-OFFICER",
+            vec![
+                sp(
+                    "REFUSED-BY-OFFICER",
+                    "A",
+                    Original,
+                    &[("6", "REVIEW"), ("1", "sample")],
+                ),
+                Officer(1, Reject),
+            ],
+            "10",
+            ItemStatus::Approved,
+        ),
+        (
+            "FAILED-INSPECTION",
+            vec![
+                sp(
+                    "FAILED-INSPECTION",
+                    "A",
+                    Original,
+                    &[("6", "HOLD"), ("1", "sample")],
+                ),
+                Officer(1, RejectAfterInspection),
+            ],
+            "10",
+            ItemStatus::Approved,
+        ),
+        // A replaced version counts no more, its replacement once; a cancelled request not
+        // at all.
+        (
+            "REPLACED",
+            vec![
+                sp("REPLACED", "A", Original, &[("6", "sample")]),
+                sp("REPLACED", "A", Replacement, &[("6", "sample")]),
+            ],
+            "4",
+            ItemStatus::Approved,
+        ),
+        (
+            "REPLACED-COUNTS",
+            vec![
+                sp("REPLACED-COUNTS", "A", Original, &[("6", "sample")]),
+                sp("REPLACED-COUNTS", "A", Replacement, &[("6", "sample")]),
+            ],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        (
+            "CANCELLED",
+            vec![
+                sp("CANCELLED", "A", Original, &[("6", "sample")]),
+                sp("CANCELLED", "A", Cancellation, &[("6", "sample")]),
+            ],
+            "10",
+            ItemStatus::Approved,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (case, earlier, asked, expected) in cases {
+        let mut last = None;
+        for step in earlier {
+            n += 1;
+            match step {
+                Sent(r) => {
+                    last = Some(
+                        h.permit(store, &format!("m-usage-{n}"), *r)
+                            .await
+                            .request_id,
+                    );
+                }
+                Officer(item, action) => {
+                    let id = last.as_deref().expect("a request before the officer");
+                    let out = store
+                        .officer_decide(officer_input(id, item, action))
+                        .await
+                        .unwrap();
+                    assert!(
+                        matches!(out, officer::OfficerOutcome::Done { .. }),
+                        "{case}: {out:?}"
+                    );
+                }
+            }
+        }
+        n += 1;
+        let probe = under_purpose(
+            &format!("{case}-PROBE"),
+            Original,
+            Special,
+            case,
+            &[(asked, "sample")],
+        );
+        let got = h.permit(store, &format!("m-usage-{n}"), probe).await.items[0].status;
+        if got != expected {
+            failures.push(format!(
+                "{case}: {asked} more is {got:?}, expected {expected:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 fn refdata(variant: u8) -> RefData {

@@ -1179,8 +1179,32 @@ pub(crate) fn for_update<C: Conn>(c: &C) -> &'static str {
     }
 }
 
+/// The lock on a request's row of whoever changes its decision or its permit: one at a time,
+/// but it lets through the key-share lock that a row referring to the request takes (a
+/// declaration's history entry for its write-off, written while the declaration holds its
+/// permits' locks), so that the two never wait for each other in opposite orders.
+pub(crate) fn for_no_key_update<C: Conn>(c: &C) -> &'static str {
+    match c.dialect() {
+        Dialect::Postgres => " FOR NO KEY UPDATE",
+        Dialect::Sqlite => "",
+    }
+}
+
+/// A stored request, locked for the rest of the transaction, as it stands once the lock is
+/// held. Whoever changes a request's decision or issues, cancels or replaces its permit locks
+/// its row first (then its permit's: [`lock_permit_of`]), so that those changes come one after
+/// the other.
+async fn lock_request<C: Conn>(c: &mut C, pk: i64) -> Result<ReqRow, StoreError> {
+    let sql = format!(
+        "SELECT {REQ_COLS} FROM requests WHERE id = $1{}",
+        for_no_key_update(c)
+    );
+    let row = c.one_row(&sql, args![pk], REQ_TYS).await?;
+    req_row(&row)
+}
+
 /// The permit of a request, locked for the rest of the transaction: (pk, number, status).
-async fn lock_permit_of<C: Conn>(
+pub(crate) async fn lock_permit_of<C: Conn>(
     c: &mut C,
     request_pk: i64,
 ) -> Result<Option<(i64, String, String)>, StoreError> {
@@ -1281,6 +1305,18 @@ async fn permit_request<C: Conn>(
                 };
                 return reject_all(c, meta, req, ctx, &hash, reason).await;
             };
+            // The version read with the claim, locked, then as it stands: an officer's
+            // decision may have changed it (and issued its permit) meanwhile. Once it is
+            // locked, what it refers to is read afresh: its permit and write-offs, and
+            // whether it is still the current version (a replacement that got there first
+            // added one: then the whole message runs again).
+            let cur = lock_request(c, cur.pk).await?;
+            let newest = current_version(c, tax, &branch, reference).await?;
+            if newest.as_ref().map(|n| n.pk) != Some(cur.pk) {
+                return Err(StoreError::Conflict(format!(
+                    "reference {reference} got a new version while this message waited for it"
+                )));
+            }
             let permit = lock_permit_of(c, cur.pk).await?;
             if let Some((permit_pk, number, _)) = &permit {
                 let used = c
@@ -1408,7 +1444,28 @@ pub(crate) const SPECIAL_USAGE: &str =
      AND ri.special_purpose IS NOT NULL \
      GROUP BY ri.special_purpose, r.usage_year";
 
+/// Makes the importer's special-import decisions take turns, until the transaction ends: a
+/// decision reads the quantities used so far and adds to them, and two at once would each
+/// miss the other's. On SQLite the one writer does that already; on PostgreSQL a transaction
+/// lock on a key of the importer (a key shared by two importers only makes them wait for
+/// each other). Whatever else a request's transaction locks, it locks before this.
+async fn lock_special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<(), StoreError> {
+    match c.dialect() {
+        Dialect::Sqlite => Ok(()),
+        Dialect::Postgres => {
+            // 13: the rule's number, the first half of the two-part key.
+            c.exec(
+                "SELECT pg_advisory_xact_lock(13, hashtext($1 || '/' || $2))",
+                args![tax, branch],
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
 async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Usage, StoreError> {
+    lock_special_usage(c, tax, branch).await?;
     let rows = c
         .rows(
             SPECIAL_USAGE,

@@ -2503,6 +2503,249 @@ async fn sqlite_new_permit_requests_take_one_round_trip_each() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: transactions that meet, driven step by step
+// ---------------------------------------------------------------------------------------------
+
+/// A connection of the store's pool in a transaction of its own, and its backend's pid.
+async fn pg_tx(p: &super::postgres::PgStore) -> (sqlx::pool::PoolConnection<sqlx::Postgres>, i64) {
+    use super::sql::{Conn, Ty};
+    let mut c = p.conn_for_tests().await;
+    c.exec("BEGIN", Vec::new()).await.expect("begin");
+    let pid = c
+        .one_row(
+            "SELECT CAST(pg_backend_pid() AS BIGINT)",
+            Vec::new(),
+            &[Ty::I64],
+        )
+        .await
+        .expect("pid")
+        .i64(0)
+        .expect("pid");
+    (c, pid)
+}
+
+async fn pg_commit(c: &mut sqlx::pool::PoolConnection<sqlx::Postgres>) {
+    use super::sql::Conn;
+    c.exec("COMMIT", Vec::new()).await.expect("commit");
+}
+
+/// Returns once the transaction of backend `pid` waits for a lock another one holds, or once
+/// `task` (which runs it) is done without having waited.
+async fn until_waiting<T>(
+    p: &super::postgres::PgStore,
+    pid: i64,
+    task: &tokio::task::JoinHandle<T>,
+) {
+    use super::sql::{args, Conn, Ty};
+    let mut c = p.conn_for_tests().await;
+    while !task.is_finished() {
+        let waiting = c
+            .one_row(
+                "SELECT CAST(cardinality(pg_blocking_pids(CAST($1 AS INT))) AS BIGINT)",
+                args![pid],
+                &[Ty::I64],
+            )
+            .await
+            .expect("blocking pids")
+            .i64(0)
+            .expect("count");
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn pg_permit_status(p: &super::postgres::PgStore, number: PermitNumber) -> String {
+    use super::sql::{args, Conn, Ty};
+    p.conn_for_tests()
+        .await
+        .one_row(
+            "SELECT status FROM permits WHERE permit_number = $1",
+            args![number.to_string()],
+            &[Ty::Text],
+        )
+        .await
+        .expect("the permit")
+        .text(0)
+        .expect("status")
+}
+
+/// Processes a message on a transaction of its own in a task; the task gives the connection
+/// back, its transaction still open.
+fn pg_process_in_task(
+    mut c: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    h: &Harness,
+    message_id: &str,
+    doc: InboundDocument,
+) -> tokio::task::JoinHandle<(sqlx::pool::PoolConnection<sqlx::Postgres>, Outcome)> {
+    let (meta, ctx) = (meta(message_id, true), h.ctx.clone());
+    tokio::spawn(async move {
+        let out = super::common::process(&mut *c, &meta, &doc, &ctx)
+            .await
+            .expect("process");
+        (c, out)
+    })
+}
+
+/// An officer approves the item of a request waiting for review, issuing its permit, while the
+/// importer cancels the request: whichever commits first, the end is one of the two orders
+/// (here the cancellation, which waits for the officer, cancels the permit just issued too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_cancellation_waits_for_an_officers_permit() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(p) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let special = |function| {
+        under_purpose(
+            "RACE-CANCEL",
+            function,
+            RequestType::Special,
+            "SAMPLE",
+            &[("2", "REVIEW")],
+        )
+    };
+    let r = h
+        .permit(&db.store, "m-rc-1", special(Function::Original))
+        .await;
+    assert_eq!(r.decision, RequestDecision::UnderReview);
+    assert!(r.permit.is_none());
+
+    let (mut officer_tx, _) = pg_tx(p).await;
+    let out = officer::decide(
+        &mut *officer_tx,
+        &officer_input(&r.request_id, 1, officer::OfficerAction::Approve),
+    )
+    .await
+    .expect("officer");
+    let officer::OfficerOutcome::Done {
+        permit_number: Some(number),
+        ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    let number = PermitNumber::parse(&number).unwrap();
+
+    let (cancel_tx, pid) = pg_tx(p).await;
+    let doc = InboundDocument::ImportPermitRequest(special(Function::Cancellation));
+    let cancel = pg_process_in_task(cancel_tx, &h, "m-rc-2", doc);
+    until_waiting(p, pid, &cancel).await;
+    pg_commit(&mut officer_tx).await;
+    let (mut cancel_tx, _) = cancel.await.unwrap();
+    pg_commit(&mut cancel_tx).await;
+
+    let st = status_by_reference(&db.store, "RACE-CANCEL").await;
+    assert_eq!(st.decision, Some(RequestDecision::Cancelled), "{st:?}");
+    assert_eq!(pg_permit_status(p, number).await, "CANCELLED");
+}
+
+/// An officer refuses the held item of a permit after inspection while a declaration writes
+/// off its other item: the write-off commits first, so the permit stands (goods were cleared
+/// against it), as when the officer came after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_officer_refusal_waits_for_a_write_off() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(p) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let r = h
+        .permit(
+            &db.store,
+            "m-rw-1",
+            request(
+                "RACE-WO",
+                Function::Original,
+                &[(1, 1, "5", "fan"), (2, 2, "5", "HOLD lamp")],
+            ),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::HoldForInspection);
+    let number = r.permit.expect("a permit").number;
+
+    let (decl_tx, _) = pg_tx(p).await;
+    let doc = InboundDocument::DeclarationCheck(declaration("DECL-RACE-WO", &[(number, 1, "2")]));
+    let (mut decl_tx, out) = pg_process_in_task(decl_tx, &h, "m-rw-2", doc)
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::New(_)));
+    match h.doc("m-rw-2") {
+        OutboundDocument::DeclarationCheckResponse(d) => {
+            assert_eq!(d.result, DeclarationResult::Accepted, "{d:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (mut officer_tx, pid) = pg_tx(p).await;
+    let input = officer_input(
+        &r.request_id,
+        2,
+        officer::OfficerAction::RejectAfterInspection,
+    );
+    let officer = tokio::spawn(async move {
+        let out = officer::decide(&mut *officer_tx, &input)
+            .await
+            .expect("officer");
+        (officer_tx, out)
+    });
+    until_waiting(p, pid, &officer).await;
+    pg_commit(&mut decl_tx).await;
+    let (mut officer_tx, out) = officer.await.unwrap();
+    pg_commit(&mut officer_tx).await;
+    assert!(
+        matches!(
+            out,
+            officer::OfficerOutcome::Done {
+                decision: RequestDecision::Rejected,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+
+    assert_eq!(pg_permit_status(p, number).await, "ACTIVE");
+    assert_eq!(
+        quantities(&db.store, number).await[0],
+        (amount("2"), amount("3"))
+    );
+}
+
+/// Two special-import requests of one importer decided at once: the second waits for the
+/// first, and sees its quantity (6 + 6 is more than the fake's cap of 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_special_requests_of_one_importer_take_turns() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(p) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let doc = |reference| {
+        InboundDocument::ImportPermitRequest(special(reference, Function::Original, "6", "SAMPLE"))
+    };
+    let (first_tx, _) = pg_tx(p).await;
+    let (mut first_tx, _) = pg_process_in_task(first_tx, &h, "m-su-1", doc("RACE-SU-1"))
+        .await
+        .unwrap();
+    let (second_tx, pid) = pg_tx(p).await;
+    let second = pg_process_in_task(second_tx, &h, "m-su-2", doc("RACE-SU-2"));
+    until_waiting(p, pid, &second).await;
+    pg_commit(&mut first_tx).await;
+    let (mut second_tx, _) = second.await.unwrap();
+    pg_commit(&mut second_tx).await;
+    let status = |id| match h.doc(id) {
+        OutboundDocument::ImportPermitResponse(r) => r.items[0].status,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (status("m-su-1"), status("m-su-2")),
+        (ItemStatus::Approved, ItemStatus::Rejected)
+    );
+}
+
 /// The sum of an importer's earlier special-import quantities reads index entries only, not
 /// the rows of the importer's earlier requests and items.
 #[tokio::test]

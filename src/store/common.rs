@@ -12,6 +12,7 @@ use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
 };
+use crate::domain::matching::Claims;
 use crate::domain::{
     Actor, AmendmentResult, Amount, Branch, Country, Decision, DeclarationAmendment,
     DeclarationAmendmentResponse, DeclarationCheck, DeclarationCheckResponse,
@@ -2344,6 +2345,8 @@ async fn declaration_check<C: Conn>(
         item: Option<&'r PermitItemRow>,
     }
     let mut states = Vec::with_capacity(d.lines.len());
+    // By permit item: a request may repeat an invoice item number.
+    let mut claims = Claims::default();
     for (i, line) in d.lines.iter().enumerate() {
         let pos = i + 1;
         let number = line.permit_number.to_string();
@@ -2413,8 +2416,10 @@ async fn declaration_check<C: Conn>(
             unit: item.unit.clone(),
             approved: item.approved,
             written_off: item.written_off,
+            claimed_before: claims.before(&item.pk),
         };
         let (result, reasons) = (ctx.match_line)(line, d, &view);
+        claims.record(item.pk, result, line.quantity.amount);
         states.push(LineState {
             result,
             reasons,

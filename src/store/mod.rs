@@ -143,6 +143,8 @@ pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision 
 /// Customs matching of one declaration line against the permit item it points at (§3.3).
 /// The store handles a missing permit or item (`PERMIT_NOT_FOUND`) and a cancelled permit
 /// (`PERMIT_NOT_VALID`) itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
+/// The store picks the item and matches the lines in order, so the view carries what the
+/// earlier matched lines on that item take from it.
 pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)
     + Send
     + Sync;
@@ -174,6 +176,9 @@ pub struct PermitView {
     pub approved: Amount,
     /// Written off by earlier declarations.
     pub written_off: Amount,
+    /// What the earlier lines of this declaration that matched this item take from it
+    /// (`domain::matching::Claims`).
+    pub claimed_before: Amount,
 }
 
 /// A stored reply, replayed byte for byte for a duplicate.

@@ -2367,25 +2367,7 @@ async fn declaration_check<C: Conn>(
             });
             continue;
         };
-        let Some(item) = read.item_for(p.pk, line) else {
-            states.push(LineState {
-                result: LineResult::PermitNotFound,
-                reasons: vec![Reason {
-                    code: ReasonCode::PermitNotFound,
-                    field: line_xpath(pos, "InvoiceItemNumber"),
-                    message_th: format!(
-                        "ใบอนุญาต {number} ไม่มีรายการที่อนุญาตสำหรับรายการในบัญชีราคาสินค้าลำดับที่ {} ตรวจสอบลำดับรายการ",
-                        line.invoice_item_number
-                    ),
-                    message_en: format!(
-                        "Permit {number} has no permitted item for invoice item number {}; check the invoice item number",
-                        line.invoice_item_number
-                    ),
-                }],
-                item: None,
-            });
-            continue;
-        };
+        let item = read.item_for(p.pk, line);
         if p.status != "ACTIVE" {
             let when = p
                 .cancelled_at
@@ -2401,10 +2383,38 @@ async fn declaration_check<C: Conn>(
                         "Permit {number} was cancelled on {when} and cannot be used"
                     ),
                 }],
-                item: Some(item),
+                item,
             });
             continue;
         }
+        let Some(item) = item else {
+            // The permit exists: an invoice item number it does not have is a mismatch of
+            // that field, as `domain::matching` has it.
+            let on: BTreeSet<u16> = read
+                .items
+                .iter()
+                .filter(|i| i.permit_pk == p.pk)
+                .map(|i| i.invoice_item_number)
+                .collect();
+            let on: Vec<String> = on.iter().map(u16::to_string).collect();
+            let text = crate::domain::messages::item_not_on_permit(
+                line.line_number,
+                &number,
+                line.invoice_item_number,
+                &on,
+            );
+            states.push(LineState {
+                result: LineResult::Mismatch,
+                reasons: vec![Reason {
+                    code: ReasonCode::FieldMismatch,
+                    field: line_xpath(pos, "InvoiceItemNumber"),
+                    message_th: text.th,
+                    message_en: text.en,
+                }],
+                item: None,
+            });
+            continue;
+        };
         let view = PermitView {
             permit: p.permit.clone(),
             holder: p.holder,

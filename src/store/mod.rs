@@ -141,8 +141,9 @@ pub use crate::domain::engine::SpecialUsage;
 pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
 
 /// Customs matching of one declaration line against the permit item it points at (§3.3).
-/// The store handles a missing permit or item (`PERMIT_NOT_FOUND`) and a cancelled permit
-/// (`PERMIT_NOT_VALID`) itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
+/// The store handles a missing permit (`PERMIT_NOT_FOUND`), a cancelled permit
+/// (`PERMIT_NOT_VALID`) and an invoice item number the permit does not have (`MISMATCH`)
+/// itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
 /// The store picks the item and matches the lines in order, so the view carries what the
 /// earlier matched lines on that item take from it.
 pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)

@@ -774,7 +774,7 @@ async fn write_off_is_all_or_nothing(store: &Store) {
             .all(|l| l.result == LineResult::QuantityExceeded),
         "{r:?}"
     );
-    // Unknown permit and unknown item.
+    // Unknown permit, and an item the permit does not have (a mismatch of that field).
     let ghost = PermitNumber::parse("TISI-P-2569-09999999").unwrap();
     let r = h
         .declare(
@@ -786,7 +786,17 @@ async fn write_off_is_all_or_nothing(store: &Store) {
     let results: Vec<_> = r.lines.iter().map(|l| l.result).collect();
     assert_eq!(
         results,
-        vec![LineResult::PermitNotFound, LineResult::PermitNotFound]
+        vec![LineResult::PermitNotFound, LineResult::Mismatch]
+    );
+    assert_eq!(
+        r.lines
+            .iter()
+            .map(|l| l.reasons.iter().map(|x| x.code).collect())
+            .collect::<Vec<Vec<_>>>(),
+        vec![
+            vec![ReasonCode::PermitNotFound],
+            vec![ReasonCode::FieldMismatch]
+        ]
     );
     assert_eq!(
         r.lines[0].reasons[0].field,

@@ -35,7 +35,11 @@
 //!   total is the store's usage for the importer, purpose and calendar year of the arrival
 //!   date, plus every *controlled* item of this request with the same purpose. All of those
 //!   items therefore get the same verdict, whatever their order. With an invalid importer tax
-//!   number there is no usage to look up; only this request counts.
+//!   number there is no usage to look up; only this request counts. The store's usage counts
+//!   the same items of the importer's earlier requests, those that were or may still be
+//!   permitted: the controlled items (status APPROVED, HOLD_FOR_INSPECTION or UNDER_REVIEW,
+//!   never NOT_REQUIRED or REJECTED) of SPECIAL requests neither REJECTED nor CANCELLED
+//!   (`store::common::SPECIAL_USAGE`); the two must keep counting alike.
 //! * **Rule 14**: a test report is required when the edition's `test_report_required` is set, or
 //!   (SPECIAL) the purpose's. Only a required report is checked. Its lab must be known, ACTIVE,
 //!   accredited on the report's issue date (`from ≤ issue ≤ until`) and have the item's edition
@@ -63,7 +67,8 @@ use super::snapshot::{lab_accredited, Snapshot};
 use super::types::{Amount, Branch, PartyKey, StandardRef};
 
 /// How much an importer already imported under a special purpose in a calendar year (the store
-/// supplies it; this request is not included).
+/// supplies it; this request is not included): the controlled items of its earlier SPECIAL
+/// requests that were or may still be permitted (see rule 13 in the module notes).
 pub trait SpecialUsage {
     fn used(&self, importer: &PartyKey, purpose: &str, year: i32) -> Amount;
 }

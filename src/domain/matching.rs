@@ -18,13 +18,17 @@
 //! * The country of destination is TH: a discharge port outside Thailand is a mismatch of
 //!   `DischargePort`.
 //! * Several lines of one declaration against the same permit item add up: each line's
-//!   quantity must fit after the earlier matched lines.
+//!   quantity must fit after the earlier matched lines ([`Claims`]). "The same permit item"
+//!   is the item each line was matched against, not its invoice item number, which a request
+//!   may repeat on items with different HS codes; a line that did not match takes nothing.
 //! * Overall: `ACCEPTED` only when every line is `MATCHED`; `HOLD` when at least one line is
 //!   `HOLD` and every other line is `MATCHED` or `HOLD`; otherwise `REFUSED`. A declaration with no
 //!   line is `REFUSED`.
 //! * `RemainingQuantity` is what remains after this declaration: approved − written off − the
 //!   declaration's matched lines on that item when the declaration is ACCEPTED (it is then
 //!   written off), else approved − written off (nothing is written off).
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
@@ -60,6 +64,40 @@ pub struct PermitRecord {
     /// The request's current decision (CANCELLED once cancelled or replaced).
     pub decision: RequestDecision,
     pub items: Vec<PermitItem>,
+}
+
+/// What the matched lines of one declaration take from each permit item so far, in line
+/// order: the `claimed_before` of [`match_line`]. `K` names the permit item a line was
+/// matched against (whoever picks the item picks the key: the store its row, the pure
+/// [`check_declaration`] the permit and invoice item number). Only a `MATCHED` line takes
+/// anything: nothing of any other line would be written off.
+#[derive(Debug, Clone)]
+pub struct Claims<K> {
+    by_item: BTreeMap<K, Amount>,
+}
+
+impl<K: Ord> Default for Claims<K> {
+    fn default() -> Self {
+        Self {
+            by_item: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord> Claims<K> {
+    /// What the earlier matched lines take from `item`.
+    pub fn before(&self, item: &K) -> Amount {
+        self.by_item.get(item).copied().unwrap_or(Amount::ZERO)
+    }
+
+    /// Records the result of a line against `item`: a matched line takes its quantity.
+    pub fn record(&mut self, item: K, result: LineResult, quantity: Amount) {
+        if result != LineResult::Matched {
+            return;
+        }
+        let claimed = self.by_item.entry(item).or_insert(Amount::ZERO);
+        *claimed = claimed.checked_add(quantity).unwrap_or(Amount::MAX);
+    }
 }
 
 fn hs_agree(a: &HsCode, b: &HsCode) -> bool {
@@ -378,8 +416,9 @@ pub fn check_declaration(
     mut find: impl FnMut(&PermitNumber) -> Option<PermitRecord>,
 ) -> DeclarationCheckResponse {
     let mut permits: Vec<(PermitNumber, Option<PermitRecord>)> = Vec::new();
-    // (permit, invoice item) → quantity claimed by matched lines so far.
-    let mut claimed: Vec<((PermitNumber, u16), Amount)> = Vec::new();
+    // By (permit, invoice item): here a line's item is the permit's first with its invoice
+    // item number.
+    let mut claimed = Claims::default();
     let mut lines = Vec::with_capacity(decl.lines.len());
     for (i, line) in decl.lines.iter().enumerate() {
         let idx = match permits.iter().position(|(p, _)| *p == line.permit_number) {
@@ -390,24 +429,15 @@ pub fn check_declaration(
             }
         };
         let key = (line.permit_number, line.invoice_item_number);
-        let before = claimed
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(Amount::ZERO, |(_, a)| *a);
         let r = match_line(
             line,
             i + 1,
             &decl.importer,
             decl.arrival_date,
             permits[idx].1.as_ref(),
-            before,
+            claimed.before(&key),
         );
-        if r.result == LineResult::Matched {
-            match claimed.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, a)) => *a = a.checked_add(line.quantity.amount).unwrap_or(Amount::MAX),
-                None => claimed.push((key, line.quantity.amount)),
-            }
-        }
+        claimed.record(key, r.result, line.quantity.amount);
         lines.push(r);
     }
     let result = overall(&lines);
@@ -432,12 +462,8 @@ pub fn check_declaration(
         };
         let mut left = item.approved.saturating_sub(item.written_off);
         if result == DeclarationResult::Accepted {
-            let key = (line.permit_number, line.invoice_item_number);
-            let c = claimed
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map_or(Amount::ZERO, |(_, a)| *a);
-            left = left.saturating_sub(c);
+            left = left
+                .saturating_sub(claimed.before(&(line.permit_number, line.invoice_item_number)));
         }
         rem.amount = left;
     }
@@ -583,6 +609,18 @@ mod tests {
             ]),
             r(),
             "ACCEPTED\n1 MATCHED rem=1 C62\n2 MATCHED rem=1 C62",
+        );
+        // A line that did not match takes nothing from the item.
+        check(
+            decl(vec![
+                line(1, |l| {
+                    l.invoice_number = "X".into();
+                    l.quantity = Quantity::parse("6", "C62").unwrap();
+                }),
+                line(2, |l| l.quantity = Quantity::parse("6", "C62").unwrap()),
+            ]),
+            r(),
+            "REFUSED\n1 MISMATCH rem=6 C62 FIELD_MISMATCH@/Line[1]/InvoiceNumber\n2 MATCHED rem=6 C62",
         );
         check(
             decl(vec![line(1, |_| {})]),

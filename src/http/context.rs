@@ -39,23 +39,13 @@ fn match_line(
     view: &PermitView,
     issuer: crate::domain::TaxNumber,
 ) -> (crate::domain::LineResult, Vec<crate::domain::Reason>) {
-    // 1-based position of the line (for the XPath of reasons), and what earlier lines of the
-    // same declaration claim from the same permit item.
+    // 1-based position of the line (for the XPath of reasons).
     let pos = decl
         .lines
         .iter()
         .position(|l| std::ptr::eq(l, line))
         .or_else(|| decl.lines.iter().position(|l| l == line))
         .map_or(1, |i| i + 1);
-    let claimed_before = decl.lines[..pos - 1]
-        .iter()
-        .filter(|l| {
-            l.permit_number == line.permit_number
-                && l.invoice_item_number == line.invoice_item_number
-        })
-        .fold(Amount::ZERO, |acc, l| {
-            acc.checked_add(l.quantity.amount).unwrap_or(Amount::MAX)
-        });
     let record = PermitRecord {
         permit: view.permit.clone(),
         holder: view.holder,
@@ -78,7 +68,7 @@ fn match_line(
         &decl.importer,
         decl.arrival_date,
         Some(&record),
-        claimed_before,
+        view.claimed_before,
     );
     (r.result, r.reasons)
 }

@@ -12,6 +12,7 @@ use super::{
     Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
     StoredReply,
 };
+use crate::domain::matching::Claims;
 use crate::domain::{
     Actor, AmendmentResult, Amount, Branch, Country, Decision, DeclarationAmendment,
     DeclarationAmendmentResponse, DeclarationCheck, DeclarationCheckResponse,
@@ -1179,8 +1180,32 @@ pub(crate) fn for_update<C: Conn>(c: &C) -> &'static str {
     }
 }
 
+/// The lock on a request's row of whoever changes its decision or its permit: one at a time,
+/// but it lets through the key-share lock that a row referring to the request takes (a
+/// declaration's history entry for its write-off, written while the declaration holds its
+/// permits' locks), so that the two never wait for each other in opposite orders.
+pub(crate) fn for_no_key_update<C: Conn>(c: &C) -> &'static str {
+    match c.dialect() {
+        Dialect::Postgres => " FOR NO KEY UPDATE",
+        Dialect::Sqlite => "",
+    }
+}
+
+/// A stored request, locked for the rest of the transaction, as it stands once the lock is
+/// held. Whoever changes a request's decision or issues, cancels or replaces its permit locks
+/// its row first (then its permit's: [`lock_permit_of`]), so that those changes come one after
+/// the other.
+async fn lock_request<C: Conn>(c: &mut C, pk: i64) -> Result<ReqRow, StoreError> {
+    let sql = format!(
+        "SELECT {REQ_COLS} FROM requests WHERE id = $1{}",
+        for_no_key_update(c)
+    );
+    let row = c.one_row(&sql, args![pk], REQ_TYS).await?;
+    req_row(&row)
+}
+
 /// The permit of a request, locked for the rest of the transaction: (pk, number, status).
-async fn lock_permit_of<C: Conn>(
+pub(crate) async fn lock_permit_of<C: Conn>(
     c: &mut C,
     request_pk: i64,
 ) -> Result<Option<(i64, String, String)>, StoreError> {
@@ -1281,6 +1306,18 @@ async fn permit_request<C: Conn>(
                 };
                 return reject_all(c, meta, req, ctx, &hash, reason).await;
             };
+            // The version read with the claim, locked, then as it stands: an officer's
+            // decision may have changed it (and issued its permit) meanwhile. Once it is
+            // locked, what it refers to is read afresh: its permit and write-offs, and
+            // whether it is still the current version (a replacement that got there first
+            // added one: then the whole message runs again).
+            let cur = lock_request(c, cur.pk).await?;
+            let newest = current_version(c, tax, &branch, reference).await?;
+            if newest.as_ref().map(|n| n.pk) != Some(cur.pk) {
+                return Err(StoreError::Conflict(format!(
+                    "reference {reference} got a new version while this message waited for it"
+                )));
+            }
             let permit = lock_permit_of(c, cur.pk).await?;
             if let Some((permit_pk, number, _)) = &permit {
                 let used = c
@@ -1388,18 +1425,48 @@ impl SpecialUsage for Usage {
     }
 }
 
-/// An importer's earlier special-import quantities by purpose and year. Indexes cover both of
-/// its tables (`requests_by_importer`, `request_items_special`): it reads no row of the
-/// importer's earlier requests, which lie all over the database.
+/// An importer's earlier special-import quantities by purpose and year (rule 13): what was
+/// or may still be permitted, the same quantities the engine counts for the request it
+/// decides (`domain::engine`, rule 13: the controlled items of a SPECIAL request). That is
+/// the items of SPECIAL requests whose decision stands (neither REJECTED, where no permit is
+/// issued, nor CANCELLED, which a replaced version is too: only the current version of a
+/// reference counts) and whose own status is APPROVED, HOLD_FOR_INSPECTION or UNDER_REVIEW
+/// (not NOT_REQUIRED, an uncontrolled item; not REJECTED, also by an officer or after an
+/// inspection). Requests that never became a version of their reference are all REJECTED.
+///
+/// Indexes cover both of its tables (`requests_by_importer`, `request_items_special`): it
+/// reads no row of the importer's earlier requests, which lie all over the database.
 pub(crate) const SPECIAL_USAGE: &str =
     "SELECT ri.special_purpose, r.usage_year, CAST(SUM(ri.quantity_milli) AS BIGINT) \
      FROM request_items ri JOIN requests r ON r.id = ri.request_pk \
      WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 \
-     AND r.decision <> 'CANCELLED' AND ri.status <> 'REJECTED' \
+     AND r.request_type = 'SPECIAL' AND r.decision NOT IN ('REJECTED', 'CANCELLED') \
+     AND ri.status IN ('APPROVED', 'HOLD_FOR_INSPECTION', 'UNDER_REVIEW') \
      AND ri.special_purpose IS NOT NULL \
      GROUP BY ri.special_purpose, r.usage_year";
 
+/// Makes the importer's special-import decisions take turns, until the transaction ends: a
+/// decision reads the quantities used so far and adds to them, and two at once would each
+/// miss the other's. On SQLite the one writer does that already; on PostgreSQL a transaction
+/// lock on a key of the importer (a key shared by two importers only makes them wait for
+/// each other). Whatever else a request's transaction locks, it locks before this.
+async fn lock_special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<(), StoreError> {
+    match c.dialect() {
+        Dialect::Sqlite => Ok(()),
+        Dialect::Postgres => {
+            // 13: the rule's number, the first half of the two-part key.
+            c.exec(
+                "SELECT pg_advisory_xact_lock(13, hashtext($1 || '/' || $2))",
+                args![tax, branch],
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
 async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Usage, StoreError> {
+    lock_special_usage(c, tax, branch).await?;
     let rows = c
         .rows(
             SPECIAL_USAGE,
@@ -1407,10 +1474,12 @@ async fn special_usage<C: Conn>(c: &mut C, tax: &str, branch: &str) -> Result<Us
             &[Ty::Text, Ty::I64, Ty::I64],
         )
         .await?;
-    let mut by = HashMap::new();
+    let mut by: HashMap<(String, i32), Amount> = HashMap::new();
     for r in rows {
         let year = i32::try_from(r.i64(1)?).map_err(|_| bad("year", "?"))?;
-        by.insert((r.text(0)?, year), p_amount(r.i64(2)?)?);
+        // The engine compares purposes trimmed; so are they summed.
+        let e = by.entry((r.text(0)?.trim().to_owned(), year)).or_default();
+        *e = e.checked_add(p_amount(r.i64(2)?)?).unwrap_or(Amount::MAX);
     }
     Ok(Usage {
         importer: (tax.to_owned(), branch.to_owned()),
@@ -2276,6 +2345,8 @@ async fn declaration_check<C: Conn>(
         item: Option<&'r PermitItemRow>,
     }
     let mut states = Vec::with_capacity(d.lines.len());
+    // By permit item: a request may repeat an invoice item number.
+    let mut claims = Claims::default();
     for (i, line) in d.lines.iter().enumerate() {
         let pos = i + 1;
         let number = line.permit_number.to_string();
@@ -2296,25 +2367,7 @@ async fn declaration_check<C: Conn>(
             });
             continue;
         };
-        let Some(item) = read.item_for(p.pk, line) else {
-            states.push(LineState {
-                result: LineResult::PermitNotFound,
-                reasons: vec![Reason {
-                    code: ReasonCode::PermitNotFound,
-                    field: line_xpath(pos, "InvoiceItemNumber"),
-                    message_th: format!(
-                        "ใบอนุญาต {number} ไม่มีรายการที่อนุญาตสำหรับรายการในบัญชีราคาสินค้าลำดับที่ {} ตรวจสอบลำดับรายการ",
-                        line.invoice_item_number
-                    ),
-                    message_en: format!(
-                        "Permit {number} has no permitted item for invoice item number {}; check the invoice item number",
-                        line.invoice_item_number
-                    ),
-                }],
-                item: None,
-            });
-            continue;
-        };
+        let item = read.item_for(p.pk, line);
         if p.status != "ACTIVE" {
             let when = p
                 .cancelled_at
@@ -2330,10 +2383,38 @@ async fn declaration_check<C: Conn>(
                         "Permit {number} was cancelled on {when} and cannot be used"
                     ),
                 }],
-                item: Some(item),
+                item,
             });
             continue;
         }
+        let Some(item) = item else {
+            // The permit exists: an invoice item number it does not have is a mismatch of
+            // that field, as `domain::matching` has it.
+            let on: BTreeSet<u16> = read
+                .items
+                .iter()
+                .filter(|i| i.permit_pk == p.pk)
+                .map(|i| i.invoice_item_number)
+                .collect();
+            let on: Vec<String> = on.iter().map(u16::to_string).collect();
+            let text = crate::domain::messages::item_not_on_permit(
+                line.line_number,
+                &number,
+                line.invoice_item_number,
+                &on,
+            );
+            states.push(LineState {
+                result: LineResult::Mismatch,
+                reasons: vec![Reason {
+                    code: ReasonCode::FieldMismatch,
+                    field: line_xpath(pos, "InvoiceItemNumber"),
+                    message_th: text.th,
+                    message_en: text.en,
+                }],
+                item: None,
+            });
+            continue;
+        };
         let view = PermitView {
             permit: p.permit.clone(),
             holder: p.holder,
@@ -2345,8 +2426,10 @@ async fn declaration_check<C: Conn>(
             unit: item.unit.clone(),
             approved: item.approved,
             written_off: item.written_off,
+            claimed_before: claims.before(&item.pk),
         };
         let (result, reasons) = (ctx.match_line)(line, d, &view);
+        claims.record(item.pk, result, line.quantity.amount);
         states.push(LineState {
             result,
             reasons,

@@ -130,7 +130,9 @@ pub trait Renderer: Send + Sync {
 }
 
 /// Quantities already requested by an importer under a special-import purpose in a calendar
-/// year (items not rejected, of requests not cancelled or replaced). The store answers it from
+/// year (the items of SPECIAL requests, neither rejected nor cancelled nor replaced, that
+/// are APPROVED, HOLD_FOR_INSPECTION or UNDER_REVIEW: `common::SPECIAL_USAGE`, counting
+/// what the engine counts for the request it decides). The store answers it from
 /// the database inside the deciding transaction; the year is the year of the requests'
 /// arrival dates.
 pub use crate::domain::engine::SpecialUsage;
@@ -139,8 +141,11 @@ pub use crate::domain::engine::SpecialUsage;
 pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
 
 /// Customs matching of one declaration line against the permit item it points at (§3.3).
-/// The store handles a missing permit or item (`PERMIT_NOT_FOUND`) and a cancelled permit
-/// (`PERMIT_NOT_VALID`) itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
+/// The store handles a missing permit (`PERMIT_NOT_FOUND`), a cancelled permit
+/// (`PERMIT_NOT_VALID`) and an invoice item number the permit does not have (`MISMATCH`)
+/// itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
+/// The store picks the item and matches the lines in order, so the view carries what the
+/// earlier matched lines on that item take from it.
 pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)
     + Send
     + Sync;
@@ -172,6 +177,9 @@ pub struct PermitView {
     pub approved: Amount,
     /// Written off by earlier declarations.
     pub written_off: Amount,
+    /// What the earlier lines of this declaration that matched this item take from it
+    /// (`domain::matching::Claims`).
+    pub claimed_before: Amount,
 }
 
 /// A stored reply, replayed byte for byte for a duplicate.

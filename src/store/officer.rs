@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::common::{for_update, history, micros, permit_of_request, rebuild_permit_response_as};
+use super::common::{
+    for_no_key_update, history, lock_permit_of, micros, permit_of_request,
+    rebuild_permit_response_as,
+};
 use super::sql::{args, Conn, Ty};
 use super::{OutboundMessage, Store, StoreError};
 use crate::domain::{
@@ -176,7 +179,7 @@ pub(crate) async fn decide<C: Conn>(
     let sql = format!(
         "SELECT id, function, decision, arrival_date, message_id FROM requests \
          WHERE request_id = $1 AND version IS NOT NULL{}",
-        for_update(c)
+        for_no_key_update(c)
     );
     let Some(req) = c
         .opt_row(
@@ -195,6 +198,10 @@ pub(crate) async fn decide<C: Conn>(
     if req.text(2)? == RequestDecision::Cancelled.code() {
         return Ok(OfficerOutcome::NotFound);
     }
+    // Its permit too, when it has one, in the order a cancellation or replacement locks them
+    // (request, then permit): a declaration writing off against the permit holds that lock
+    // until it commits, so the write-offs read below are all there are.
+    lock_permit_of(c, request_pk).await?;
     let arrival = req.date(3)?;
     let request_message_id = req.text(4)?;
     let Some(item) = c
@@ -336,7 +343,8 @@ pub(crate) async fn decide<C: Conn>(
     if !decision.issues_permit() {
         // The request no longer stands: its permit is cancelled, unless goods were already
         // cleared against it (write-offs stand; the refused item's declarations are refused
-        // through its permit item's status).
+        // through its permit item's status). The permit is locked (above): no write-off
+        // commits between this check and the update.
         c.exec(
             "UPDATE permits SET status = 'CANCELLED', cancelled_at = $1 \
              WHERE request_pk = $2 AND status = 'ACTIVE' AND NOT EXISTS \

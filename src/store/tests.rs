@@ -125,6 +125,7 @@ contract!(
     concurrent_resends_of_one_reference_share_one_decision,
     permit_numbers_are_unique_and_increasing,
     special_usage_sums_per_importer_purpose_and_year,
+    special_usage_counts_what_was_or_may_be_permitted,
     refdata_round_trip_and_licence_status,
     snapshot_is_built_while_the_rows_stream_in,
     status_query_by_permit_and_reference,
@@ -200,9 +201,11 @@ impl Renderer for FakeRenderer {
 /// The special-import cap of the fake rules: 10 units per importer, purpose and year.
 const SPECIAL_CAP: u64 = 10_000;
 
-/// Approves every item (its whole quantity) unless its description says `REJECT`; a special
-/// item is rejected when the importer's usage plus this quantity passes the cap; an item whose
-/// description says `HOLD` is held for inspection.
+/// Approves every item (its whole quantity) unless its description says `REJECT`; an item
+/// whose description says `FREE` is NOT_REQUIRED (uncontrolled); a special item is rejected
+/// when the importer's usage plus this quantity passes the cap; an item whose description says
+/// `REVIEW` waits for an officer (special items only), one that says `HOLD` is held for
+/// inspection.
 fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision {
     let importer = req.importer.key().expect("valid importer");
     let mut this_request: HashMap<String, u64> = HashMap::new();
@@ -218,6 +221,8 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
                     ReasonCode::StandardUnknown,
                     "/ImportPermitRequest/GoodsItem/Standard",
                 ));
+            } else if g.description.contains("FREE") {
+                status = ItemStatus::NotRequired;
             } else if let Some(p) = &g.special_purpose {
                 let year = req.shipment.arrival_date.year();
                 let before = usage.used(&importer, p, year).milli();
@@ -230,6 +235,19 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
                     ));
                 } else {
                     *mine += g.quantity.amount.milli();
+                    if g.description.contains("REVIEW") {
+                        status = ItemStatus::UnderReview;
+                        reasons.push(reason(
+                            ReasonCode::OfficerReview,
+                            "/ImportPermitRequest/GoodsItem/SpecialPurpose",
+                        ));
+                    } else if g.description.contains("HOLD") {
+                        status = ItemStatus::HoldForInspection;
+                        reasons.push(reason(
+                            ReasonCode::InspectionSelected,
+                            "/ImportPermitRequest/GoodsItem",
+                        ));
+                    }
                 }
             } else if g.description.contains("HOLD") {
                 status = ItemStatus::HoldForInspection;
@@ -245,7 +263,7 @@ fn fake_decide(req: &ImportPermitRequest, usage: &dyn SpecialUsage) -> Decision 
                 country_of_origin: g.country_of_origin,
                 status,
                 standard: Some(StandardRef::parse("TIS 2432-2555").unwrap()),
-                approved_quantity: (status != ItemStatus::Rejected).then(|| g.quantity.clone()),
+                approved_quantity: status.approves_quantity().then(|| g.quantity.clone()),
                 reasons,
             }
         })
@@ -756,7 +774,7 @@ async fn write_off_is_all_or_nothing(store: &Store) {
             .all(|l| l.result == LineResult::QuantityExceeded),
         "{r:?}"
     );
-    // Unknown permit and unknown item.
+    // Unknown permit, and an item the permit does not have (a mismatch of that field).
     let ghost = PermitNumber::parse("TISI-P-2569-09999999").unwrap();
     let r = h
         .declare(
@@ -768,7 +786,17 @@ async fn write_off_is_all_or_nothing(store: &Store) {
     let results: Vec<_> = r.lines.iter().map(|l| l.result).collect();
     assert_eq!(
         results,
-        vec![LineResult::PermitNotFound, LineResult::PermitNotFound]
+        vec![LineResult::PermitNotFound, LineResult::Mismatch]
+    );
+    assert_eq!(
+        r.lines
+            .iter()
+            .map(|l| l.reasons.iter().map(|x| x.code).collect())
+            .collect::<Vec<Vec<_>>>(),
+        vec![
+            vec![ReasonCode::PermitNotFound],
+            vec![ReasonCode::FieldMismatch]
+        ]
     );
     assert_eq!(
         r.lines[0].reasons[0].field,
@@ -1269,6 +1297,253 @@ async fn special_usage_sums_per_importer_purpose_and_year(store: &Store) {
         )
         .await;
     assert_eq!(ok(&c2), ItemStatus::Approved);
+}
+
+/// A request of `request_type` with one item per (quantity, description), numbered from 1,
+/// each under `purpose`.
+fn under_purpose(
+    reference: &str,
+    function: Function,
+    request_type: RequestType,
+    purpose: &str,
+    items: &[(&str, &str)],
+) -> ImportPermitRequest {
+    let numbered: Vec<(u16, u16, &str, &str)> = (1..)
+        .zip(items)
+        .map(|(n, (q, desc))| (n, n, *q, *desc))
+        .collect();
+    let mut r = request(reference, function, &numbered);
+    r.request_type = request_type;
+    for g in &mut r.items {
+        g.special_purpose = Some(purpose.into());
+    }
+    r
+}
+
+/// An officer's decision on an item, its later response rendered as an empty body.
+fn officer_input(
+    request_id: &str,
+    item_number: u16,
+    action: officer::OfficerAction,
+) -> officer::OfficerDecisionInput {
+    officer::OfficerDecisionInput {
+        request_id: request_id.into(),
+        item_number,
+        action,
+        officer_id: "OFF-7".into(),
+        reason: "ตรวจแล้ว".into(),
+        now: now(),
+        today: today(),
+        authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
+        authority_name: "TISI".into(),
+        render: Arc::new(|original, _response| OutboundMessage {
+            message_id: format!("later-{}", uuid::Uuid::new_v4()),
+            conversation_id: original.conversation_id.clone(),
+            partner: original.from_party.clone(),
+            content_type: "text/plain".into(),
+            body: Vec::new(),
+            ack_requested: false,
+        }),
+    }
+}
+
+/// What happens to an importer's special-import quantities before the next request.
+enum Earlier {
+    /// A request sent (and stored).
+    Sent(Box<ImportPermitRequest>),
+    /// An officer's decision on an item of the request sent last.
+    Officer(u16, officer::OfficerAction),
+}
+
+/// Rule 13 counts what was or may still be permitted: the controlled items (APPROVED,
+/// HOLD_FOR_INSPECTION, UNDER_REVIEW) of SPECIAL requests neither REJECTED nor CANCELLED, the
+/// current version of each reference once. Each case has a purpose of its own (the fake's cap
+/// is 10 per purpose): what happened before, then how much is asked for, and whether that is
+/// granted.
+async fn special_usage_counts_what_was_or_may_be_permitted(store: &Store) {
+    use officer::OfficerAction::{Approve, Reject, RejectAfterInspection};
+    use Earlier::{Officer, Sent};
+    use Function::{Cancellation, Original, Replacement};
+    use RequestType::{Licensed, Special};
+    let h = Harness::new();
+    let sp = |case: &str, reference: &str, function, items: &[(&str, &str)]| {
+        Sent(Box::new(under_purpose(
+            &format!("{case}-{reference}"),
+            function,
+            Special,
+            case,
+            items,
+        )))
+    };
+    let cases: Vec<(&str, Vec<Earlier>, &str, ItemStatus)> = vec![
+        ("NOTHING", vec![], "10", ItemStatus::Approved),
+        (
+            "COUNTED",
+            vec![sp("COUNTED", "A", Original, &[("6", "sample")])],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        // A rejected request has no permit: its approved items do not count.
+        (
+            "REJECTED-REQUEST",
+            vec![sp(
+                "REJECTED-REQUEST",
+                "A",
+                Original,
+                &[("6", "sample"), ("1", "REJECT")],
+            )],
+            "6",
+            ItemStatus::Approved,
+        ),
+        // An uncontrolled item needs no permit and counts for nothing.
+        (
+            "UNCONTROLLED",
+            vec![sp(
+                "UNCONTROLLED",
+                "A",
+                Original,
+                &[("2", "sample"), ("6", "FREE")],
+            )],
+            "8",
+            ItemStatus::Approved,
+        ),
+        // A licensed import is not a special one, whatever its items say.
+        (
+            "LICENSED",
+            vec![Sent(Box::new(under_purpose(
+                "LICENSED-A",
+                Original,
+                Licensed,
+                "LICENSED",
+                &[("6", "sample")],
+            )))],
+            "10",
+            ItemStatus::Approved,
+        ),
+        // Items that may still be permitted count.
+        (
+            "UNDER-REVIEW",
+            vec![sp("UNDER-REVIEW", "A", Original, &[("6", "REVIEW")])],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        (
+            "HOLD",
+            vec![sp("HOLD", "A", Original, &[("6", "HOLD")])],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        (
+            "APPROVED-BY-OFFICER",
+            vec![
+                sp("APPROVED-BY-OFFICER", "A", Original, &[("6", "REVIEW")]),
+                Officer(1, Approve),
+            ],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        // Items refused later do not.
+        (
+            "REFUSED-BY-OFFICER",
+            vec![
+                sp(
+                    "REFUSED-BY-OFFICER",
+                    "A",
+                    Original,
+                    &[("6", "REVIEW"), ("1", "sample")],
+                ),
+                Officer(1, Reject),
+            ],
+            "10",
+            ItemStatus::Approved,
+        ),
+        (
+            "FAILED-INSPECTION",
+            vec![
+                sp(
+                    "FAILED-INSPECTION",
+                    "A",
+                    Original,
+                    &[("6", "HOLD"), ("1", "sample")],
+                ),
+                Officer(1, RejectAfterInspection),
+            ],
+            "10",
+            ItemStatus::Approved,
+        ),
+        // A replaced version counts no more, its replacement once; a cancelled request not
+        // at all.
+        (
+            "REPLACED",
+            vec![
+                sp("REPLACED", "A", Original, &[("6", "sample")]),
+                sp("REPLACED", "A", Replacement, &[("6", "sample")]),
+            ],
+            "4",
+            ItemStatus::Approved,
+        ),
+        (
+            "REPLACED-COUNTS",
+            vec![
+                sp("REPLACED-COUNTS", "A", Original, &[("6", "sample")]),
+                sp("REPLACED-COUNTS", "A", Replacement, &[("6", "sample")]),
+            ],
+            "5",
+            ItemStatus::Rejected,
+        ),
+        (
+            "CANCELLED",
+            vec![
+                sp("CANCELLED", "A", Original, &[("6", "sample")]),
+                sp("CANCELLED", "A", Cancellation, &[("6", "sample")]),
+            ],
+            "10",
+            ItemStatus::Approved,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (case, earlier, asked, expected) in cases {
+        let mut last = None;
+        for step in earlier {
+            n += 1;
+            match step {
+                Sent(r) => {
+                    last = Some(
+                        h.permit(store, &format!("m-usage-{n}"), *r)
+                            .await
+                            .request_id,
+                    );
+                }
+                Officer(item, action) => {
+                    let id = last.as_deref().expect("a request before the officer");
+                    let out = store
+                        .officer_decide(officer_input(id, item, action))
+                        .await
+                        .unwrap();
+                    assert!(
+                        matches!(out, officer::OfficerOutcome::Done { .. }),
+                        "{case}: {out:?}"
+                    );
+                }
+            }
+        }
+        n += 1;
+        let probe = under_purpose(
+            &format!("{case}-PROBE"),
+            Original,
+            Special,
+            case,
+            &[(asked, "sample")],
+        );
+        let got = h.permit(store, &format!("m-usage-{n}"), probe).await.items[0].status;
+        if got != expected {
+            failures.push(format!(
+                "{case}: {asked} more is {got:?}, expected {expected:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 fn refdata(variant: u8) -> RefData {
@@ -2270,6 +2545,249 @@ async fn sqlite_new_permit_requests_take_one_round_trip_each() {
         let st = status_by_permit(&db.store, p).await;
         assert_eq!(st.result, StatusQueryResult::Found, "{st:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: transactions that meet, driven step by step
+// ---------------------------------------------------------------------------------------------
+
+/// A connection of the store's pool in a transaction of its own, and its backend's pid.
+async fn pg_tx(p: &super::postgres::PgStore) -> (sqlx::pool::PoolConnection<sqlx::Postgres>, i64) {
+    use super::sql::{Conn, Ty};
+    let mut c = p.conn_for_tests().await;
+    c.exec("BEGIN", Vec::new()).await.expect("begin");
+    let pid = c
+        .one_row(
+            "SELECT CAST(pg_backend_pid() AS BIGINT)",
+            Vec::new(),
+            &[Ty::I64],
+        )
+        .await
+        .expect("pid")
+        .i64(0)
+        .expect("pid");
+    (c, pid)
+}
+
+async fn pg_commit(c: &mut sqlx::pool::PoolConnection<sqlx::Postgres>) {
+    use super::sql::Conn;
+    c.exec("COMMIT", Vec::new()).await.expect("commit");
+}
+
+/// Returns once the transaction of backend `pid` waits for a lock another one holds, or once
+/// `task` (which runs it) is done without having waited.
+async fn until_waiting<T>(
+    p: &super::postgres::PgStore,
+    pid: i64,
+    task: &tokio::task::JoinHandle<T>,
+) {
+    use super::sql::{args, Conn, Ty};
+    let mut c = p.conn_for_tests().await;
+    while !task.is_finished() {
+        let waiting = c
+            .one_row(
+                "SELECT CAST(cardinality(pg_blocking_pids(CAST($1 AS INT))) AS BIGINT)",
+                args![pid],
+                &[Ty::I64],
+            )
+            .await
+            .expect("blocking pids")
+            .i64(0)
+            .expect("count");
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn pg_permit_status(p: &super::postgres::PgStore, number: PermitNumber) -> String {
+    use super::sql::{args, Conn, Ty};
+    p.conn_for_tests()
+        .await
+        .one_row(
+            "SELECT status FROM permits WHERE permit_number = $1",
+            args![number.to_string()],
+            &[Ty::Text],
+        )
+        .await
+        .expect("the permit")
+        .text(0)
+        .expect("status")
+}
+
+/// Processes a message on a transaction of its own in a task; the task gives the connection
+/// back, its transaction still open.
+fn pg_process_in_task(
+    mut c: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    h: &Harness,
+    message_id: &str,
+    doc: InboundDocument,
+) -> tokio::task::JoinHandle<(sqlx::pool::PoolConnection<sqlx::Postgres>, Outcome)> {
+    let (meta, ctx) = (meta(message_id, true), h.ctx.clone());
+    tokio::spawn(async move {
+        let out = super::common::process(&mut *c, &meta, &doc, &ctx)
+            .await
+            .expect("process");
+        (c, out)
+    })
+}
+
+/// An officer approves the item of a request waiting for review, issuing its permit, while the
+/// importer cancels the request: whichever commits first, the end is one of the two orders
+/// (here the cancellation, which waits for the officer, cancels the permit just issued too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_cancellation_waits_for_an_officers_permit() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(p) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let special = |function| {
+        under_purpose(
+            "RACE-CANCEL",
+            function,
+            RequestType::Special,
+            "SAMPLE",
+            &[("2", "REVIEW")],
+        )
+    };
+    let r = h
+        .permit(&db.store, "m-rc-1", special(Function::Original))
+        .await;
+    assert_eq!(r.decision, RequestDecision::UnderReview);
+    assert!(r.permit.is_none());
+
+    let (mut officer_tx, _) = pg_tx(p).await;
+    let out = officer::decide(
+        &mut *officer_tx,
+        &officer_input(&r.request_id, 1, officer::OfficerAction::Approve),
+    )
+    .await
+    .expect("officer");
+    let officer::OfficerOutcome::Done {
+        permit_number: Some(number),
+        ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    let number = PermitNumber::parse(&number).unwrap();
+
+    let (cancel_tx, pid) = pg_tx(p).await;
+    let doc = InboundDocument::ImportPermitRequest(special(Function::Cancellation));
+    let cancel = pg_process_in_task(cancel_tx, &h, "m-rc-2", doc);
+    until_waiting(p, pid, &cancel).await;
+    pg_commit(&mut officer_tx).await;
+    let (mut cancel_tx, _) = cancel.await.unwrap();
+    pg_commit(&mut cancel_tx).await;
+
+    let st = status_by_reference(&db.store, "RACE-CANCEL").await;
+    assert_eq!(st.decision, Some(RequestDecision::Cancelled), "{st:?}");
+    assert_eq!(pg_permit_status(p, number).await, "CANCELLED");
+}
+
+/// An officer refuses the held item of a permit after inspection while a declaration writes
+/// off its other item: the write-off commits first, so the permit stands (goods were cleared
+/// against it), as when the officer came after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_officer_refusal_waits_for_a_write_off() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(p) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let r = h
+        .permit(
+            &db.store,
+            "m-rw-1",
+            request(
+                "RACE-WO",
+                Function::Original,
+                &[(1, 1, "5", "fan"), (2, 2, "5", "HOLD lamp")],
+            ),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::HoldForInspection);
+    let number = r.permit.expect("a permit").number;
+
+    let (decl_tx, _) = pg_tx(p).await;
+    let doc = InboundDocument::DeclarationCheck(declaration("DECL-RACE-WO", &[(number, 1, "2")]));
+    let (mut decl_tx, out) = pg_process_in_task(decl_tx, &h, "m-rw-2", doc)
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::New(_)));
+    match h.doc("m-rw-2") {
+        OutboundDocument::DeclarationCheckResponse(d) => {
+            assert_eq!(d.result, DeclarationResult::Accepted, "{d:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (mut officer_tx, pid) = pg_tx(p).await;
+    let input = officer_input(
+        &r.request_id,
+        2,
+        officer::OfficerAction::RejectAfterInspection,
+    );
+    let officer = tokio::spawn(async move {
+        let out = officer::decide(&mut *officer_tx, &input)
+            .await
+            .expect("officer");
+        (officer_tx, out)
+    });
+    until_waiting(p, pid, &officer).await;
+    pg_commit(&mut decl_tx).await;
+    let (mut officer_tx, out) = officer.await.unwrap();
+    pg_commit(&mut officer_tx).await;
+    assert!(
+        matches!(
+            out,
+            officer::OfficerOutcome::Done {
+                decision: RequestDecision::Rejected,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+
+    assert_eq!(pg_permit_status(p, number).await, "ACTIVE");
+    assert_eq!(
+        quantities(&db.store, number).await[0],
+        (amount("2"), amount("3"))
+    );
+}
+
+/// Two special-import requests of one importer decided at once: the second waits for the
+/// first, and sees its quantity (6 + 6 is more than the fake's cap of 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_special_requests_of_one_importer_take_turns() {
+    let Some(db) = pg_db().await else { return };
+    let Store::Postgres(p) = &db.store else {
+        unreachable!()
+    };
+    let h = Harness::new();
+    let doc = |reference| {
+        InboundDocument::ImportPermitRequest(special(reference, Function::Original, "6", "SAMPLE"))
+    };
+    let (first_tx, _) = pg_tx(p).await;
+    let (mut first_tx, _) = pg_process_in_task(first_tx, &h, "m-su-1", doc("RACE-SU-1"))
+        .await
+        .unwrap();
+    let (second_tx, pid) = pg_tx(p).await;
+    let second = pg_process_in_task(second_tx, &h, "m-su-2", doc("RACE-SU-2"));
+    until_waiting(p, pid, &second).await;
+    pg_commit(&mut first_tx).await;
+    let (mut second_tx, _) = second.await.unwrap();
+    pg_commit(&mut second_tx).await;
+    let status = |id| match h.doc(id) {
+        OutboundDocument::ImportPermitResponse(r) => r.items[0].status,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (status("m-su-1"), status("m-su-2")),
+        (ItemStatus::Approved, ItemStatus::Rejected)
+    );
 }
 
 /// The sum of an importer's earlier special-import quantities reads index entries only, not

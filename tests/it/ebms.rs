@@ -240,6 +240,86 @@ async fn without_sync_reply_the_answer_is_202_and_the_response_goes_to_the_outbo
     }
 }
 
+/// The lines of one declaration add up per permit item they were matched against, and only
+/// when they matched (spec §3.3). The permit repeats invoice item 1 on two items with
+/// different HS codes, 10 pieces each.
+#[tokio::test]
+async fn declaration_lines_add_up_per_matched_permit_item() {
+    for backend in backends() {
+        declaration_lines_add_up_per_matched_permit_item_on(backend).await;
+    }
+}
+
+/// A declaration's lines: (invoice item number, HS code, country of origin, quantity).
+type Lines<'a> = &'a [(u16, &'a str, &'a str, u32)];
+
+async fn declaration_lines_add_up_per_matched_permit_item_on(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend: Some(backend),
+        ..Options::default()
+    })
+    .await;
+    let (a, b) = ("85044090001", "85044090002");
+    let answer = app
+        .send(
+            &permit_request_items("REF-REPEATED-INV", LICENCE_OK, &[(1, a, 10), (1, b, 10)]),
+            Packaging::Inline,
+        )
+        .await;
+    let r = answer.permit_response();
+    assert_eq!(r.decision.code(), "APPROVED", "{r:?}");
+    let permit = r.permit.expect("a permit");
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    // (the lines; the declaration's result and each line's)
+    let cases: &[(Lines, &str)] = &[
+        // One line per item, each item's whole quantity; the third line refuses the whole.
+        (
+            &[(1, a, "CN", 10), (1, b, "CN", 10), (1, a, "VN", 1)],
+            "REFUSED MATCHED MATCHED MISMATCH",
+        ),
+        // A line that did not match takes nothing from the item.
+        (
+            &[(1, a, "VN", 8), (1, a, "CN", 3)],
+            "REFUSED MISMATCH MATCHED",
+        ),
+        // Lines on one item still add up.
+        (
+            &[(1, b, "CN", 6), (1, b, "CN", 5)],
+            "REFUSED MATCHED QUANTITY_EXCEEDED",
+        ),
+        (
+            &[(1, a, "CN", 10), (1, b, "CN", 10)],
+            "ACCEPTED MATCHED MATCHED",
+        ),
+        // Both are used up.
+        (&[(1, b, "CN", 1)], "REFUSED QUANTITY_EXCEEDED"),
+    ];
+    let mut failures = Vec::new();
+    for (i, (lines, expected)) in cases.iter().enumerate() {
+        let number = format!("DECL-REPEATED-{i}");
+        let answer = app
+            .send(
+                &declaration_lines(&number, &permit, &issuer, lines),
+                Packaging::Inline,
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let got = match answer.reply().payload {
+            Some(OutboundDocument::DeclarationCheckResponse(r)) => std::iter::once(r.result.code())
+                .chain(r.lines.iter().map(|l| l.result.code()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => panic!("{other:?}"),
+        };
+        if got != *expected {
+            failures.push(format!(
+                "case {i} ({backend:?}): expected {expected}, got {got}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 #[tokio::test]
 async fn declaration_check_amendment_and_status_query() {
     for backend in backends() {

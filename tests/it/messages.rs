@@ -54,58 +54,95 @@ pub fn today() -> NaiveDate {
 
 /// An import permit request for one item of `quantity` pieces under `licence`.
 pub fn permit_request(reference: &str, licence: &str, quantity: u32) -> String {
+    permit_request_items(reference, licence, &[(1, "85044090", quantity)])
+}
+
+/// An import permit request under `licence` with one goods item per (invoice item number, HS
+/// code, quantity), numbered from 1.
+pub fn permit_request_items(reference: &str, licence: &str, items: &[(u16, &str, u32)]) -> String {
     let arrival = today() + Duration::days(10);
     let invoice_date = today() - Duration::days(5);
+    let goods: String = items
+        .iter()
+        .enumerate()
+        .map(|(i, (invoice_item, hs, quantity))| {
+            format!(
+                r#"
+  <GoodsItem>
+    <ItemNumber>{n}</ItemNumber><InvoiceItemNumber>{invoice_item}</InvoiceItemNumber><HSCode>{hs}</HSCode>
+    <Description>อะแดปเตอร์ไฟฟ้า</Description><Brand>PowerOne</Brand><Model>PA-65W</Model>
+    <Manufacturer><Name>Shenzhen PowerOne</Name><Country>CN</Country></Manufacturer>
+    <CountryOfOrigin>CN</CountryOfOrigin><Quantity unitCode="C62">{quantity}</Quantity>
+    <Standard>มอก. 2432-2555</Standard><LicenceNumber>{licence}</LicenceNumber>
+  </GoodsItem>"#,
+                n = i + 1
+            )
+        })
+        .collect();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <ImportPermitRequest xmlns="urn:th:tisi:nsw:permit:1_00">
   <DocumentControl><ReferenceNumber>{reference}</ReferenceNumber><Function>9</Function><RequestType>LICENSED</RequestType></DocumentControl>
   <Importer><TaxNumber>{IMPORTER}</TaxNumber><Branch>00000</Branch><Name>บริษัท ทดสอบ จำกัด</Name></Importer>
   <Shipment><ArrivalDate>{arrival}</ArrivalDate><TransportMode>1</TransportMode><LoadPort>CNSHA</LoadPort><DischargePort>THLCH</DischargePort><CountryOfDestination>TH</CountryOfDestination></Shipment>
-  <Invoice><Number>INV-1</Number><Date>{invoice_date}</Date></Invoice>
-  <GoodsItem>
-    <ItemNumber>1</ItemNumber><InvoiceItemNumber>1</InvoiceItemNumber><HSCode>85044090</HSCode>
-    <Description>อะแดปเตอร์ไฟฟ้า</Description><Brand>PowerOne</Brand><Model>PA-65W</Model>
-    <Manufacturer><Name>Shenzhen PowerOne</Name><Country>CN</Country></Manufacturer>
-    <CountryOfOrigin>CN</CountryOfOrigin><Quantity unitCode="C62">{quantity}</Quantity>
-    <Standard>มอก. 2432-2555</Standard><LicenceNumber>{licence}</LicenceNumber>
-  </GoodsItem>
+  <Invoice><Number>INV-1</Number><Date>{invoice_date}</Date></Invoice>{goods}
 </ImportPermitRequest>"#
     )
 }
 
 /// A declaration of `quantity` pieces against item 1 of `permit`.
 pub fn declaration_check(number: &str, permit: &Permit, issuer: &str, quantity: u32) -> String {
+    declaration_lines(number, permit, issuer, &[(1, "85044090", "CN", quantity)])
+}
+
+/// A declaration against `permit` with one line per (invoice item number, HS code, country of
+/// origin, quantity), numbered from 1.
+pub fn declaration_lines(
+    number: &str,
+    permit: &Permit,
+    issuer: &str,
+    lines: &[(u16, &str, &str, u32)],
+) -> String {
+    let lines: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (invoice_item, hs, origin, quantity))| {
+            format!(
+                r#"
+  <Line>
+    <LineNumber>{n}</LineNumber>
+    <PermitNumber>{pn}</PermitNumber>
+    <PermitIssueDate>{issued}</PermitIssueDate>
+    <IssuingAuthorityTaxNumber>{issuer}</IssuingAuthorityTaxNumber>
+    <InvoiceNumber>{inv}</InvoiceNumber>
+    <InvoiceDate>{inv_date}</InvoiceDate>
+    <InvoiceItemNumber>{invoice_item}</InvoiceItemNumber>
+    <HSCode>{hs}</HSCode>
+    <Quantity unitCode="C62">{quantity}</Quantity>
+    <LoadPort>{load}</LoadPort>
+    <DischargePort>{discharge}</DischargePort>
+    <CountryOfOrigin>{origin}</CountryOfOrigin>
+  </Line>"#,
+                n = i + 1,
+                pn = permit.number,
+                issued = permit.issue_date,
+                inv = permit.invoice_number,
+                inv_date = permit.invoice_date,
+                load = permit.load_port,
+                discharge = permit.discharge_port,
+            )
+        })
+        .collect();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <DeclarationCheck xmlns="urn:th:tisi:nsw:permit:1_00">
   <DeclarationNumber>{number}</DeclarationNumber>
   <DeclarationDate>{today}</DeclarationDate>
   <Importer><TaxNumber>{IMPORTER}</TaxNumber><Branch>00000</Branch></Importer>
-  <ArrivalDate>{arrival}</ArrivalDate>
-  <Line>
-    <LineNumber>1</LineNumber>
-    <PermitNumber>{pn}</PermitNumber>
-    <PermitIssueDate>{issued}</PermitIssueDate>
-    <IssuingAuthorityTaxNumber>{issuer}</IssuingAuthorityTaxNumber>
-    <InvoiceNumber>{inv}</InvoiceNumber>
-    <InvoiceDate>{inv_date}</InvoiceDate>
-    <InvoiceItemNumber>1</InvoiceItemNumber>
-    <HSCode>85044090</HSCode>
-    <Quantity unitCode="C62">{quantity}</Quantity>
-    <LoadPort>{load}</LoadPort>
-    <DischargePort>{discharge}</DischargePort>
-    <CountryOfOrigin>CN</CountryOfOrigin>
-  </Line>
+  <ArrivalDate>{arrival}</ArrivalDate>{lines}
 </DeclarationCheck>"#,
         today = today(),
         arrival = permit.arrival_date,
-        pn = permit.number,
-        issued = permit.issue_date,
-        inv = permit.invoice_number,
-        inv_date = permit.invoice_date,
-        load = permit.load_port,
-        discharge = permit.discharge_port,
     )
 }
 

@@ -466,8 +466,14 @@ fn render_later(
     move |orig, response| {
         let now = Utc::now();
         let request = MessageHeader {
-            from: PartyId::new(&orig.from_party),
-            to: PartyId::new(&orig.to_party),
+            from: PartyId {
+                id: orig.from_party.clone(),
+                kind: orig.from_party_type.clone(),
+            },
+            to: PartyId {
+                id: orig.to_party.clone(),
+                kind: orig.to_party_type.clone(),
+            },
             cpa_id: orig.cpa_id.clone(),
             conversation_id: orig.conversation_id.clone(),
             service: Service::new(SERVICE_PERMIT),

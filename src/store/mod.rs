@@ -90,7 +90,11 @@ pub struct MessageMeta {
     pub message_id: String,
     pub conversation_id: String,
     pub from_party: String,
+    /// The `type` of the From PartyId, when it has one.
+    pub from_party_type: Option<String>,
     pub to_party: String,
+    /// The `type` of the To PartyId, when it has one.
+    pub to_party_type: Option<String>,
     pub cpa_id: String,
     pub service: String,
     pub action: String,

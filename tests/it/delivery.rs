@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use nsw_gateway::config::Settings;
 use nsw_gateway::delivery::{Clock, DeliveryWorker, ManualClock};
-use nsw_gateway::store::{OutboxItem, OutboxStatus, Store};
+use nsw_gateway::store::{OperatorOutcome, OutboxItem, OutboxStatus, Store};
 use nsw_gateway::wire::envelope::MessageHeader;
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::RequestOptions;
@@ -621,4 +621,82 @@ async fn the_background_worker_of_serve_delivers_and_stops_with_the_app() {
     let row = rows(&store).await.remove(0);
     assert_eq!(row.status, OutboxStatus::Done, "{row:?}");
     assert_eq!(row.attempts, 2);
+}
+
+/// Spec §5: in order per conversation, with dead letters an operator replays. The response
+/// after a dead letter waits for it (not sent, not given up on however long it waits), the
+/// operator sees what holds it, and a replay delivers the dead letter first.
+#[tokio::test]
+async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
+    let fake = FakeNsw::start(
+        vec![
+            Answer::Status(400, None),
+            Answer::Ok,
+            Answer::Status(503, None),
+        ],
+        Answer::Ok,
+    )
+    .await;
+    let app = app_without_worker(Some("admin-secret"), "").await;
+    let first = header("ImportPermitRequest");
+    send_async(&app, &first, "REF-HELD-A").await;
+    let mut second = header("ImportPermitRequest");
+    second.conversation_id = first.conversation_id.clone();
+    send_async(&app, &second, "REF-HELD-B").await;
+    let store = app.handle.store().clone();
+    let stored = rows(&store).await;
+    let (one, two) = (&stored[0], &stored[1]);
+    assert_eq!((one.conversation_seq, two.conversation_seq), (1, 2));
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+
+    assert_eq!(worker.run_once().await, 0);
+    let dead = store.outbox_get(one.id).await.unwrap().unwrap();
+    assert_eq!(dead.status, OutboxStatus::Dead, "{dead:?}");
+    // Longer than delivery.max_age (48 h): the later response is neither sent nor given up.
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(24 * 3600));
+        assert_eq!(worker.run_once().await, 0);
+    }
+    assert_eq!(fake.received().len(), 1, "the later response waits");
+    let held = store.outbox_get(two.id).await.unwrap().unwrap();
+    assert_eq!((held.status, held.attempts), (OutboxStatus::Pending, 0));
+
+    let listed: serde_json::Value = app
+        .client
+        .get(app.admin("/admin/outbox?status=PENDING"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    let item = &listed["items"][0];
+    assert_eq!(item["id"], two.id, "{listed}");
+    assert_eq!(item["held_by"]["id"], one.id, "{listed}");
+    assert_eq!(item["held_by"]["message_id"], one.message_id.as_str());
+
+    // Replayed (at the worker's time): the dead letter first, then the held response, whose
+    // first failure is retried, its age counted from the replay.
+    assert_eq!(
+        store
+            .outbox_replay(one.id, "admin", clock.now())
+            .await
+            .unwrap(),
+        OperatorOutcome::Done
+    );
+    assert_eq!(worker.run_once().await, 1);
+    assert_eq!(worker.run_once().await, 0);
+    let retried = store.outbox_get(two.id).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.status, retried.attempts),
+        (OutboxStatus::Pending, 1),
+        "{retried:?}"
+    );
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(worker.run_once().await, 1);
+    let order: Vec<String> = fake.accepted().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(order, [one.message_id.clone(), two.message_id.clone()]);
 }

@@ -40,8 +40,8 @@ mod tests;
 
 pub use common::content_hash;
 pub use outbox::{
-    AttemptOutcome, AttemptRecord, AuditEntry, Claimed, HeldBy, OperatorOutcome, OutboxFigures,
-    OutboxItem, OutboxStatus,
+    AckOutcome, AttemptOutcome, AttemptRecord, AuditEntry, Claimed, HeldBy, OperatorOutcome,
+    OutboxFigures, OutboxItem, OutboxStatus,
 };
 pub use sqlite::WriterCpu;
 

@@ -9,7 +9,10 @@
 //!   order is kept;
 //! - a dead letter (DEAD, not dropped by an operator) holds back the later rows of its
 //!   conversation: they stay PENDING, are not attempted and do not age, until the operator
-//!   replays it (then it goes first) or drops it; their age then starts again;
+//!   replays it (then it goes first), drops it, or the partner acknowledges it after all;
+//!   their age then starts again;
+//! - an inbound Acknowledgment of a row's MessageId from the row's partner completes the row,
+//!   whatever its state; one for a row that is done or unknown changes nothing;
 //! - a claim sets a fresh `lease_token`; an attempt is recorded only by the holder of the
 //!   current token (a worker whose lease expired and was taken over changes nothing);
 //! - PostgreSQL claims with `FOR UPDATE … SKIP LOCKED`, so several instances share the work;
@@ -135,6 +138,17 @@ pub struct OutboxFigures {
     pub pending: u64,
     /// Age of the oldest of them (0 when there is none).
     pub oldest_pending_age_seconds: f64,
+}
+
+/// What an inbound Acknowledgment did to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The row was waiting (pending, in flight or a dead letter): it is done now.
+    Completed { id: i64, was: OutboxStatus },
+    /// The row was done already.
+    AlreadyDone { id: i64 },
+    /// No row with that MessageId was sent to that partner.
+    Unknown,
 }
 
 /// What an operator action did.
@@ -488,9 +502,10 @@ pub fn outbox_target(id: i64) -> String {
     format!("outbox/{id}")
 }
 
-/// What the operator's actions need to know of a row, read under a row lock on PostgreSQL
-/// (on SQLite the writer is alone).
+/// What the operator's actions and an acknowledgment need to know of a row, read under a
+/// row lock on PostgreSQL (on SQLite the writer is alone).
 struct Locked {
+    id: i64,
     status: OutboxStatus,
     /// A dead letter that holds back the later rows of its conversation.
     holds: bool,
@@ -515,6 +530,7 @@ async fn locked<C: Conn>(c: &mut C, by: &str, args: Vec<V>) -> Result<Option<Loc
     let status = OutboxStatus::from_code(&s)
         .ok_or_else(|| StoreError::Corrupt(format!("outbox status `{s}`")))?;
     Ok(Some(Locked {
+        id: r.i64(0)?,
         status,
         holds: status == OutboxStatus::Dead && r.opt_time(2)?.is_none(),
         conversation_id: r.text(3)?,
@@ -522,8 +538,8 @@ async fn locked<C: Conn>(c: &mut C, by: &str, args: Vec<V>) -> Result<Option<Loc
     }))
 }
 
-/// The later rows of a conversation that a dead letter held back, released by its replay or
-/// drop: their delivery age starts again (they were never attempted
+/// The later rows of a conversation that a dead letter held back, released by its replay,
+/// drop or acknowledgment: their delivery age starts again (they were never attempted
 /// meanwhile, and would otherwise be given up on for the time they waited).
 async fn release_held<C: Conn>(
     c: &mut C,
@@ -621,6 +637,40 @@ pub(crate) async fn drop_row<C: Conn>(
     Ok(OperatorOutcome::Done)
 }
 
+/// An Acknowledgment from `partner` of the message `message_id`: completes the row sent to
+/// that partner with that MessageId, whatever its state (pending while the worker waits to
+/// send it again, in flight, or a dead letter: the partner has it). A row that is done, or
+/// sent to another partner, or none at all, is left alone.
+pub(crate) async fn acknowledge<C: Conn>(
+    c: &mut C,
+    message_id: &str,
+    partner: &str,
+    now: DateTime<Utc>,
+) -> Result<AckOutcome, StoreError> {
+    let now = micros(now);
+    let by = "message_id = $1 AND partner = $2";
+    let row = match locked(c, by, args![message_id, partner]).await? {
+        None => return Ok(AckOutcome::Unknown),
+        Some(Locked {
+            id,
+            status: OutboxStatus::Done,
+            ..
+        }) => return Ok(AckOutcome::AlreadyDone { id }),
+        Some(row) => row,
+    };
+    c.exec(
+        "UPDATE outbox SET status = 'DONE', done_at = $2, last_error = NULL, \
+         lease_until = NULL, lease_token = NULL WHERE id = $1",
+        args![row.id, now],
+    )
+    .await?;
+    release_held(c, &row, now).await?;
+    Ok(AckOutcome::Completed {
+        id: row.id,
+        was: row.status,
+    })
+}
+
 fn new_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -649,6 +699,31 @@ impl Store {
                 p.in_tx(|c| {
                     let token = token.clone();
                     Box::pin(async move { claim(c, now, lease, limit, &token).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Completes the row of an inbound Acknowledgment (see [`acknowledge`]).
+    pub async fn outbox_acknowledge(
+        &self,
+        message_id: &str,
+        partner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AckOutcome, StoreError> {
+        let (message_id, partner) = (message_id.to_string(), partner.to_string());
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| {
+                    Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let (message_id, partner) = (message_id.clone(), partner.clone());
+                    Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
                 })
                 .await
             }
@@ -1103,6 +1178,91 @@ mod tests {
         );
     }
 
+    /// An Acknowledgment completes the row sent to its partner with its MessageId, in any
+    /// state but done; anything else changes nothing.
+    async fn acknowledgments_complete_their_row(store: &Store) {
+        let m1 = insert(store, "m1", "M", 1).await;
+        insert(store, "m2", "M", 2).await;
+        let d1 = insert(store, "d1", "D", 1).await;
+        insert(store, "d2", "D", 2).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&first), ["m1", "d1"]);
+        let later = t0() + chrono::Duration::seconds(30);
+        // 2xx without the Acknowledgment: the worker waits to send it again.
+        assert!(store
+            .outbox_record(rec(
+                &first[0],
+                AttemptOutcome::Retry { next_at: later },
+                t0()
+            ))
+            .await
+            .unwrap());
+        assert!(store
+            .outbox_record(rec(&first[1], AttemptOutcome::Dead, t0()))
+            .await
+            .unwrap());
+        let now = t0() + chrono::Duration::seconds(5);
+        assert_eq!(
+            store.outbox_acknowledge("m1", "OTHER", now).await.unwrap(),
+            AckOutcome::Unknown,
+            "another partner's acknowledgment"
+        );
+        assert_eq!(
+            store
+                .outbox_acknowledge("unknown@nsw", "NSW", now)
+                .await
+                .unwrap(),
+            AckOutcome::Unknown
+        );
+        assert_eq!(
+            store.outbox_get(m1).await.unwrap().unwrap().status,
+            OutboxStatus::Pending
+        );
+        assert_eq!(
+            store.outbox_acknowledge("m1", "NSW", now).await.unwrap(),
+            AckOutcome::Completed {
+                id: m1,
+                was: OutboxStatus::Pending
+            }
+        );
+        assert_eq!(
+            store.outbox_acknowledge("m1", "NSW", later).await.unwrap(),
+            AckOutcome::AlreadyDone { id: m1 }
+        );
+        let done = store.outbox_get(m1).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.done_at, done.attempts),
+            (OutboxStatus::Done, Some(now), 1)
+        );
+        // The next row of the conversation goes at once; the dead letter's waits for it.
+        let next = store.outbox_claim(now, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&next), ["m2"]);
+        // An acknowledgment of a row in flight completes it; its worker's record is refused.
+        assert_eq!(
+            store.outbox_acknowledge("m2", "NSW", now).await.unwrap(),
+            AckOutcome::Completed {
+                id: next[0].item.id,
+                was: OutboxStatus::InFlight
+            }
+        );
+        assert!(!store
+            .outbox_record(rec(&next[0], AttemptOutcome::Done, now))
+            .await
+            .unwrap());
+        // A dead letter acknowledged after all releases its conversation.
+        assert_eq!(
+            store.outbox_acknowledge("d1", "NSW", later).await.unwrap(),
+            AckOutcome::Completed {
+                id: d1,
+                was: OutboxStatus::Dead
+            }
+        );
+        assert_eq!(
+            ids(&store.outbox_claim(later, LEASE, 10).await.unwrap()),
+            ["d2"]
+        );
+    }
+
     /// On SQLite a claim that finds nothing due leaves the writer alone; one that finds a row
     /// takes its turn and claims it.
     #[tokio::test]
@@ -1173,5 +1333,6 @@ mod tests {
         requeue_and_operator_actions,
         a_dead_letter_holds_back_its_conversation,
         a_dropped_dead_letter_lets_its_conversation_go_on,
+        acknowledgments_complete_their_row,
     );
 }

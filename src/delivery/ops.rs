@@ -5,6 +5,15 @@ use chrono::Utc;
 
 use crate::store::{OperatorOutcome, OutboxItem, OutboxStatus, Store};
 
+/// What stops a row, for the last column: the dead letter holding it back, else its last
+/// error.
+fn note(i: &OutboxItem) -> String {
+    match &i.held_by {
+        Some(h) => format!("held back by dead letter {} ({})", h.id, h.message_id),
+        None => i.last_error.clone().unwrap_or_default(),
+    }
+}
+
 fn line(i: &OutboxItem) -> String {
     format!(
         "{:>8}  {:<9}  {:>3}  {:<10}  {}  {}#{}  {}",
@@ -15,7 +24,7 @@ fn line(i: &OutboxItem) -> String {
         i.next_attempt_at.format("%Y-%m-%dT%H:%M:%SZ"),
         i.conversation_id,
         i.conversation_seq,
-        i.last_error.as_deref().unwrap_or("")
+        note(i)
     )
 }
 
@@ -32,7 +41,13 @@ pub async fn list(store: &Store, status: Option<&str>, limit: usize) -> anyhow::
     let items = store.outbox_list(status, limit).await?;
     let mut out = format!(
         "{:>8}  {:<9}  {:>3}  {:<10}  {:<20}  {}  {}\n",
-        "ID", "STATUS", "TRY", "PARTNER", "NEXT ATTEMPT", "CONVERSATION#SEQ", "LAST ERROR"
+        "ID",
+        "STATUS",
+        "TRY",
+        "PARTNER",
+        "NEXT ATTEMPT",
+        "CONVERSATION#SEQ",
+        "HELD BY / LAST ERROR"
     );
     for i in &items {
         out.push_str(&line(i));
@@ -78,11 +93,22 @@ pub async fn show(store: &Store, id: i64) -> anyhow::Result<String> {
             .unwrap_or_default(),
     );
     kv("last_error", i.last_error.clone().unwrap_or_default());
+    kv(
+        "held_by",
+        i.held_by
+            .as_ref()
+            .map(|h| format!("dead letter {} ({})", h.id, h.message_id))
+            .unwrap_or_default(),
+    );
     kv("created_at", i.created_at.to_rfc3339());
     kv("queued_at", i.queued_at.to_rfc3339());
     kv(
         "done_at",
         i.done_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    );
+    kv(
+        "dropped_at",
+        i.dropped_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
     );
     kv("content_type", i.content_type.clone());
     for a in store
@@ -116,7 +142,8 @@ fn outcome(id: i64, o: OperatorOutcome, verb: &str) -> anyhow::Result<String> {
     }
 }
 
-/// `outbox replay ID`: a DEAD (or DONE) row is queued again with a fresh attempt budget.
+/// `outbox replay ID`: a DEAD (or DONE) row is queued again with a fresh attempt budget; the
+/// later rows of its conversation go after it.
 pub async fn replay(store: &Store, id: i64, actor: &str) -> anyhow::Result<String> {
     outcome(
         id,
@@ -125,7 +152,8 @@ pub async fn replay(store: &Store, id: i64, actor: &str) -> anyhow::Result<Strin
     )
 }
 
-/// `outbox drop ID --reason R`: the row is taken out of delivery (DEAD, with the reason).
+/// `outbox drop ID --reason R`: the row is taken out of delivery (DEAD, with the reason); the
+/// later rows of its conversation no longer wait for it.
 pub async fn drop(store: &Store, id: i64, actor: &str, reason: &str) -> anyhow::Result<String> {
     if reason.trim().is_empty() {
         anyhow::bail!("--reason: is required");

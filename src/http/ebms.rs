@@ -1,7 +1,8 @@
 //! `POST /ebms`: the message service handler endpoint. Thin: read the body within its limit,
 //! let the wire layer take the message in, check it against the configured partners, apply
-//! the partner's rate limit, then answer Ping, note Acknowledgments, and hand business
-//! documents to the store (which decides, renders and commits before anything is answered).
+//! the partner's rate limit, then answer Ping, hand Acknowledgments of delivered messages to
+//! the outbox, and hand business documents to the store (which decides, renders and commits
+//! before anything is answered).
 //!
 //! Status codes (spec §1.2): 400 + SOAP Fault (not SOAP at all), 400 + `eb:ErrorList` (an
 //! ebMS message that cannot be accepted, including `TimeToLiveExpired`), 403 + `eb:ErrorList`
@@ -23,7 +24,7 @@ use super::render::ReplyRenderer;
 use super::tls::PeerIdentity;
 use super::{context, AppState, Error, Outcome};
 use crate::domain::{InboundDocument, PermitStatusQuery, TaxNumber};
-use crate::store::{MessageMeta, StoreError, StoredReply};
+use crate::store::{AckOutcome, MessageMeta, StoreError, StoredReply};
 use crate::wire::envelope::{MessageHeader, XPATH_HEADER};
 use crate::wire::intake::{self, Inbound, InboundBody, Limits, Packaging, Rejection};
 use crate::wire::payload;
@@ -95,13 +96,45 @@ async fn process(
             Ok(built_response(StatusCode::OK, built, "Pong"))
         }
         InboundBody::Acknowledgment { ref_to_message_id } => {
-            tracing::info!(ref_to_message_id = %ref_to_message_id, "acknowledgment received");
-            Ok(empty(StatusCode::OK, "Acknowledgment"))
+            acknowledgment(state, &h.from.id, ref_to_message_id).await
         }
         InboundBody::Document(_) => {
             business(state, inbound, content_type, body.to_vec(), recording).await
         }
     }
+}
+
+/// An Acknowledgment the partner sent as a message of its own, for a message the gateway
+/// delivered (spec §5): the outbox row sent to that partner with that MessageId is done.
+/// Answered with an empty 200, also when there is no such row or it was done already.
+async fn acknowledgment(
+    state: &AppState,
+    partner: &str,
+    ref_to_message_id: &str,
+) -> Result<Response, Error> {
+    let outcome = state
+        .store
+        .outbox_acknowledge(ref_to_message_id, partner, Utc::now())
+        .await
+        .map_err(|e| store_error(state, e))?;
+    match outcome {
+        AckOutcome::Completed { id, was } => tracing::info!(
+            ref_to_message_id,
+            outbox_id = id,
+            was = was.code(),
+            "acknowledgment received: delivery done"
+        ),
+        AckOutcome::AlreadyDone { id } => tracing::info!(
+            ref_to_message_id,
+            outbox_id = id,
+            "acknowledgment received for a delivery already done"
+        ),
+        AckOutcome::Unknown => tracing::warn!(
+            ref_to_message_id,
+            "acknowledgment received for no message delivered to this partner"
+        ),
+    }
+    Ok(empty(StatusCode::OK, "Acknowledgment"))
 }
 
 /// The configured-partner checks of spec §1.1; a TLS identity mismatch is answered alone.
@@ -215,7 +248,9 @@ async fn business(
         message_id: h.message_id.clone(),
         conversation_id: h.conversation_id.clone(),
         from_party: h.from.id.clone(),
+        from_party_type: h.from.kind.clone(),
         to_party: h.to.id.clone(),
+        to_party_type: h.to.kind.clone(),
         cpa_id: h.cpa_id.clone(),
         service: h.service.value.clone(),
         action: h.action.clone(),

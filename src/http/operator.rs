@@ -1,7 +1,10 @@
 //! Operator and officer actions on the admin listener (JSON):
 //!
 //! - `GET /admin/outbox[?status=DEAD&limit=N]`, `GET /admin/outbox/{id}`,
-//!   `POST /admin/outbox/{id}/replay`, `POST /admin/outbox/{id}/drop` (`{"reason": "…"}`);
+//!   `POST /admin/outbox/{id}/replay`, `POST /admin/outbox/{id}/drop` (`{"reason": "…"}`).
+//!   A PENDING row that a dead letter of its conversation holds back names it in `held_by`
+//!   (`{"id", "message_id"}`): replaying the dead letter sends it first and then the held
+//!   rows; dropping it lets them go;
 //! - `POST /admin/licences/{number}/status` (`{"status": "SUSPENDED", "reason": "…",
 //!   "since": "YYYY-MM-DD"?}`): stored, audited, and applied to the very next request.
 //!
@@ -142,6 +145,11 @@ fn summary(i: &OutboxItem) -> Value {
         "created_at": i.created_at.to_rfc3339(),
         "queued_at": i.queued_at.to_rfc3339(),
         "done_at": time(i.done_at),
+        "dropped_at": time(i.dropped_at),
+        "held_by": i.held_by.as_ref().map(|h| json!({
+            "id": h.id,
+            "message_id": h.message_id,
+        })),
         "size": i.body.len(),
     })
 }
@@ -466,8 +474,14 @@ fn render_later(
     move |orig, response| {
         let now = Utc::now();
         let request = MessageHeader {
-            from: PartyId::new(&orig.from_party),
-            to: PartyId::new(&orig.to_party),
+            from: PartyId {
+                id: orig.from_party.clone(),
+                kind: orig.from_party_type.clone(),
+            },
+            to: PartyId {
+                id: orig.to_party.clone(),
+                kind: orig.to_party_type.clone(),
+            },
             cpa_id: orig.cpa_id.clone(),
             conversation_id: orig.conversation_id.clone(),
             service: Service::new(SERVICE_PERMIT),

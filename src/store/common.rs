@@ -210,7 +210,8 @@ async fn lookup_answered<C: Conn>(
 fn claim_stmt(meta: &MessageMeta, strict: bool) -> Stmt {
     const INSERT: &str = "INSERT INTO messages (message_id, conversation_id, from_party, \
          to_party, cpa_id, service, action, received_at, content_type, raw, ack_requested, \
-         sync_reply, packaging) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+         sync_reply, packaging, from_party_type, to_party_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
     let sql = if strict {
         INSERT.to_owned()
     } else {
@@ -239,7 +240,9 @@ fn message_args(meta: &MessageMeta, raw: Vec<u8>) -> Vec<V> {
         raw,
         meta.ack_requested,
         meta.sync_reply,
-        &meta.packaging
+        &meta.packaging,
+        meta.from_party_type.as_deref(),
+        meta.to_party_type.as_deref()
     ]
 }
 
@@ -378,8 +381,8 @@ fn reply_writes(
                 "the message with its reply",
                 "INSERT INTO messages (message_id, conversation_id, from_party, to_party, \
                  cpa_id, service, action, received_at, content_type, raw, ack_requested, \
-                 sync_reply, packaging, reply_status, reply_content_type, reply_body) \
-                 VALUES {rows}"
+                 sync_reply, packaging, from_party_type, to_party_type, reply_status, \
+                 reply_content_type, reply_body) VALUES {rows}"
                     .to_owned(),
                 args,
                 1,

@@ -40,8 +40,8 @@ mod tests;
 
 pub use common::content_hash;
 pub use outbox::{
-    AttemptOutcome, AttemptRecord, AuditEntry, Claimed, OperatorOutcome, OutboxFigures, OutboxItem,
-    OutboxStatus,
+    AckOutcome, AttemptOutcome, AttemptRecord, AuditEntry, Claimed, HeldBy, OperatorOutcome,
+    OutboxFigures, OutboxItem, OutboxStatus,
 };
 pub use sqlite::WriterCpu;
 
@@ -90,7 +90,11 @@ pub struct MessageMeta {
     pub message_id: String,
     pub conversation_id: String,
     pub from_party: String,
+    /// The `type` of the From PartyId, when it has one.
+    pub from_party_type: Option<String>,
     pub to_party: String,
+    /// The `type` of the To PartyId, when it has one.
+    pub to_party_type: Option<String>,
     pub cpa_id: String,
     pub service: String,
     pub action: String,

@@ -68,7 +68,11 @@ pub struct OriginalExchange {
     pub conversation_id: String,
     /// The partner that sent the request (the response goes to it).
     pub from_party: String,
+    /// The `type` of the request's From PartyId, when it had one.
+    pub from_party_type: Option<String>,
     pub to_party: String,
+    /// The `type` of the request's To PartyId, when it had one.
+    pub to_party_type: Option<String>,
     pub cpa_id: String,
     pub packaging: String,
     pub ack_requested: bool,
@@ -396,7 +400,7 @@ pub(crate) async fn decide<C: Conn>(
     let m = c
         .one_row(
             "SELECT message_id, conversation_id, from_party, to_party, cpa_id, packaging, \
-             ack_requested FROM messages WHERE message_id = $1",
+             ack_requested, from_party_type, to_party_type FROM messages WHERE message_id = $1",
             args![&request_message_id],
             &[
                 Ty::Text,
@@ -406,6 +410,8 @@ pub(crate) async fn decide<C: Conn>(
                 Ty::Text,
                 Ty::Text,
                 Ty::Bool,
+                Ty::Text,
+                Ty::Text,
             ],
         )
         .await?;
@@ -417,6 +423,8 @@ pub(crate) async fn decide<C: Conn>(
         cpa_id: m.text(4)?,
         packaging: m.text(5)?,
         ack_requested: m.bool(6)?,
+        from_party_type: m.opt_text(7)?,
+        to_party_type: m.opt_text(8)?,
     };
     let out = (input.render)(&original, &response);
     let seq = c

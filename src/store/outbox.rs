@@ -4,8 +4,15 @@
 //!
 //! Invariants:
 //! - a row is claimable only when it is due (PENDING and `next_attempt_at` reached, or
-//!   IN_FLIGHT with an expired lease) and no earlier row of its conversation is PENDING or
-//!   IN_FLIGHT: at most one row per conversation is ever in flight, so order is kept;
+//!   IN_FLIGHT with an expired lease) and no earlier row of its conversation is PENDING,
+//!   IN_FLIGHT or a dead letter: at most one row per conversation is ever in flight, so
+//!   order is kept;
+//! - a dead letter (DEAD, not dropped by an operator) holds back the later rows of its
+//!   conversation: they stay PENDING, are not attempted and do not age, until the operator
+//!   replays it (then it goes first), drops it, or the partner acknowledges it after all;
+//!   their age then starts again;
+//! - an inbound Acknowledgment of a row's MessageId from the row's partner completes the row,
+//!   whatever its state; one for a row that is done or unknown changes nothing;
 //! - a claim sets a fresh `lease_token`; an attempt is recorded only by the holder of the
 //!   current token (a worker whose lease expired and was taken over changes nothing);
 //! - PostgreSQL claims with `FOR UPDATE … SKIP LOCKED`, so several instances share the work;
@@ -17,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::common::micros;
-use super::sql::{args, Conn, Dialect, Row, Ty};
+use super::sql::{args, Conn, Dialect, Row, Ty, V};
 use super::{Store, StoreError};
 
 /// Where an outbox row stands.
@@ -71,9 +78,22 @@ pub struct OutboxItem {
     pub last_http_status: Option<u16>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    /// When the row last entered the queue (created or replayed).
+    /// When the row last entered the queue (created or replayed), or was last released by
+    /// the dead letter that held it back; its delivery age counts from it.
     pub queued_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
+    /// When an operator took the row out of delivery (a DEAD row that holds nothing back).
+    pub dropped_at: Option<DateTime<Utc>>,
+    /// The dead letter that holds this PENDING row back (an earlier row of its conversation),
+    /// when there is one. Filled by the operator's list and show, not by a claim.
+    pub held_by: Option<HeldBy>,
+}
+
+/// The dead letter holding a row back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBy {
+    pub id: i64,
+    pub message_id: String,
 }
 
 /// A row claimed by a worker, with the token that proves the lease.
@@ -120,6 +140,17 @@ pub struct OutboxFigures {
     pub oldest_pending_age_seconds: f64,
 }
 
+/// What an inbound Acknowledgment did to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The row was waiting (pending, in flight or a dead letter): it is done now.
+    Completed { id: i64, was: OutboxStatus },
+    /// The row was done already.
+    AlreadyDone { id: i64 },
+    /// No row with that MessageId was sent to that partner.
+    Unknown,
+}
+
 /// What an operator action did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperatorOutcome {
@@ -142,7 +173,8 @@ pub struct AuditEntry {
 
 const COLS: &str = "id, message_id, conversation_id, conversation_seq, partner, content_type, \
     body, ack_requested, status, attempts, next_attempt_at, lease_until, last_error, \
-    last_http_status, last_attempt_at, created_at, COALESCE(queued_at, created_at), done_at";
+    last_http_status, last_attempt_at, created_at, COALESCE(queued_at, created_at), done_at, \
+    dropped_at";
 const TYS: &[Ty] = &[
     Ty::I64,
     Ty::Text,
@@ -162,7 +194,62 @@ const TYS: &[Ty] = &[
     Ty::Time,
     Ty::Time,
     Ty::Time,
+    Ty::Time,
 ];
+
+/// A row `p` that holds back the later rows of its conversation: not yet delivered, or a dead
+/// letter that no operator dropped.
+const HOLDS: &str = "(p.status IN ('PENDING', 'IN_FLIGHT') \
+    OR (p.status = 'DEAD' AND p.dropped_at IS NULL))";
+
+/// The columns of [`COLS`] and, for a PENDING row `o`, the dead letter that holds it back
+/// (the earliest of its conversation), for the operator's views.
+fn cols_with_holder() -> String {
+    let holder = |col: &str| {
+        format!(
+            "CASE WHEN o.status = 'PENDING' THEN (SELECT p.{col} FROM outbox p \
+             WHERE p.conversation_id = o.conversation_id \
+             AND p.conversation_seq < o.conversation_seq \
+             AND p.status = 'DEAD' AND p.dropped_at IS NULL \
+             ORDER BY p.conversation_seq LIMIT 1) END"
+        )
+    };
+    format!("{COLS}, {}, {}", holder("id"), holder("message_id"))
+}
+
+const TYS_WITH_HOLDER: &[Ty] = &[
+    Ty::I64,
+    Ty::Text,
+    Ty::Text,
+    Ty::I64,
+    Ty::Text,
+    Ty::Text,
+    Ty::Bytes,
+    Ty::Bool,
+    Ty::Text,
+    Ty::I64,
+    Ty::Time,
+    Ty::Time,
+    Ty::Text,
+    Ty::I64,
+    Ty::Time,
+    Ty::Time,
+    Ty::Time,
+    Ty::Time,
+    Ty::Time,
+    Ty::I64,
+    Ty::Text,
+];
+
+/// A row of [`cols_with_holder`].
+fn item_with_holder(r: &Row) -> Result<OutboxItem, StoreError> {
+    let mut i = item(r)?;
+    i.held_by = match (r.opt_i64(19)?, r.opt_text(20)?) {
+        (Some(id), Some(message_id)) => Some(HeldBy { id, message_id }),
+        _ => None,
+    };
+    Ok(i)
+}
 
 fn item(r: &Row) -> Result<OutboxItem, StoreError> {
     let status = r.text(8)?;
@@ -186,6 +273,8 @@ fn item(r: &Row) -> Result<OutboxItem, StoreError> {
         created_at: r.time(15)?,
         queued_at: r.time(16)?,
         done_at: r.opt_time(17)?,
+        dropped_at: r.opt_time(18)?,
+        held_by: None,
     })
 }
 
@@ -207,13 +296,9 @@ pub(crate) async fn claim<C: Conn>(
     let sql = format!(
         "UPDATE outbox SET status = 'IN_FLIGHT', lease_until = $2, lease_token = $3, \
          attempts = CASE WHEN status = 'IN_FLIGHT' THEN attempts + 1 ELSE attempts END \
-         WHERE id IN (SELECT o.id FROM outbox o \
-           WHERE ((o.status = 'PENDING' AND o.next_attempt_at <= $1) \
-              OR (o.status = 'IN_FLIGHT' AND o.lease_until <= $1)) \
-           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
-              AND p.conversation_seq < o.conversation_seq AND p.status IN ('PENDING', 'IN_FLIGHT')) \
-           ORDER BY o.id LIMIT $4{lock}) \
-         RETURNING {COLS}"
+         WHERE id IN (SELECT o.id FROM outbox o WHERE {} ORDER BY o.id LIMIT $4{lock}) \
+         RETURNING {COLS}",
+        due_and_first()
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = c.rows(&sql, args![now, until, token, limit], TYS).await?;
@@ -230,18 +315,23 @@ pub(crate) async fn claim<C: Conn>(
     Ok(out)
 }
 
-/// Whether a claim at `now` could find a row: one is due (PENDING and `next_attempt_at`
-/// reached, or IN_FLIGHT with an expired lease). The conversation order only narrows what a
-/// claim takes, so a row found here may still wait for an earlier one.
+/// The condition on a row `o` that a claim at `$1` takes: due (PENDING and `next_attempt_at`
+/// reached, or IN_FLIGHT with an expired lease), and no earlier row of its conversation
+/// [`HOLDS`] it back.
+fn due_and_first() -> String {
+    format!(
+        "((o.status = 'PENDING' AND o.next_attempt_at <= $1) \
+          OR (o.status = 'IN_FLIGHT' AND o.lease_until <= $1)) \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
+            AND p.conversation_seq < o.conversation_seq AND {HOLDS})"
+    )
+}
+
+/// Whether a claim at `now` would find a row (the same condition, on a reader): rows held back
+/// by an earlier one, a dead letter above all, do not make the SQLite writer take a turn.
 pub(crate) async fn any_due<C: Conn>(c: &mut C, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    let row = c
-        .opt_row(
-            "SELECT 1 FROM outbox WHERE (status = 'PENDING' AND next_attempt_at <= $1) \
-             OR (status = 'IN_FLIGHT' AND lease_until <= $1) LIMIT 1",
-            args![micros(now)],
-            &[Ty::I64],
-        )
-        .await?;
+    let sql = format!("SELECT 1 FROM outbox o WHERE {} LIMIT 1", due_and_first());
+    let row = c.opt_row(&sql, args![micros(now)], &[Ty::I64]).await?;
     Ok(row.is_some())
 }
 
@@ -319,10 +409,13 @@ pub(crate) async fn requeue_expired<C: Conn>(
 }
 
 pub(crate) async fn get<C: Conn>(c: &mut C, id: i64) -> Result<Option<OutboxItem>, StoreError> {
-    let sql = format!("SELECT {COLS} FROM outbox WHERE id = $1");
-    c.opt_row(&sql, args![id], TYS)
+    let sql = format!(
+        "SELECT {} FROM outbox o WHERE o.id = $1",
+        cols_with_holder()
+    );
+    c.opt_row(&sql, args![id], TYS_WITH_HOLDER)
         .await?
-        .map(|r| item(&r))
+        .map(|r| item_with_holder(&r))
         .transpose()
 }
 
@@ -332,17 +425,20 @@ pub(crate) async fn list<C: Conn>(
     limit: usize,
 ) -> Result<Vec<OutboxItem>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let cols = cols_with_holder();
     let rows = match status {
         Some(s) => {
-            let sql = format!("SELECT {COLS} FROM outbox WHERE status = $1 ORDER BY id LIMIT $2");
-            c.rows(&sql, args![s.code(), limit], TYS).await?
+            let sql =
+                format!("SELECT {cols} FROM outbox o WHERE o.status = $1 ORDER BY o.id LIMIT $2");
+            c.rows(&sql, args![s.code(), limit], TYS_WITH_HOLDER)
+                .await?
         }
         None => {
-            let sql = format!("SELECT {COLS} FROM outbox ORDER BY id LIMIT $1");
-            c.rows(&sql, args![limit], TYS).await?
+            let sql = format!("SELECT {cols} FROM outbox o ORDER BY o.id LIMIT $1");
+            c.rows(&sql, args![limit], TYS_WITH_HOLDER).await?
         }
     };
-    rows.iter().map(item).collect()
+    rows.iter().map(item_with_holder).collect()
 }
 
 pub(crate) async fn figures<C: Conn>(
@@ -406,24 +502,64 @@ pub fn outbox_target(id: i64) -> String {
     format!("outbox/{id}")
 }
 
-async fn locked_status<C: Conn>(c: &mut C, id: i64) -> Result<Option<OutboxStatus>, StoreError> {
+/// What the operator's actions and an acknowledgment need to know of a row, read under a
+/// row lock on PostgreSQL (on SQLite the writer is alone).
+struct Locked {
+    id: i64,
+    status: OutboxStatus,
+    /// A dead letter that holds back the later rows of its conversation.
+    holds: bool,
+    conversation_id: String,
+    conversation_seq: i64,
+}
+
+async fn locked<C: Conn>(c: &mut C, by: &str, args: Vec<V>) -> Result<Option<Locked>, StoreError> {
     let lock = match c.dialect() {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     };
-    let sql = format!("SELECT status FROM outbox WHERE id = $1{lock}");
-    match c.opt_row(&sql, args![id], &[Ty::Text]).await? {
-        None => Ok(None),
-        Some(r) => {
-            let s = r.text(0)?;
-            OutboxStatus::from_code(&s)
-                .map(Some)
-                .ok_or_else(|| StoreError::Corrupt(format!("outbox status `{s}`")))
-        }
-    }
+    let sql = format!(
+        "SELECT id, status, dropped_at, conversation_id, conversation_seq FROM outbox \
+         WHERE {by}{lock}"
+    );
+    let tys = &[Ty::I64, Ty::Text, Ty::Time, Ty::Text, Ty::I64];
+    let Some(r) = c.opt_row(&sql, args, tys).await? else {
+        return Ok(None);
+    };
+    let s = r.text(1)?;
+    let status = OutboxStatus::from_code(&s)
+        .ok_or_else(|| StoreError::Corrupt(format!("outbox status `{s}`")))?;
+    Ok(Some(Locked {
+        id: r.i64(0)?,
+        status,
+        holds: status == OutboxStatus::Dead && r.opt_time(2)?.is_none(),
+        conversation_id: r.text(3)?,
+        conversation_seq: r.i64(4)?,
+    }))
 }
 
-/// Queues a DEAD (or DONE) row again for delivery, with a fresh attempt budget.
+/// The later rows of a conversation that a dead letter held back, released by its replay,
+/// drop or acknowledgment: their delivery age starts again (they were never attempted
+/// meanwhile, and would otherwise be given up on for the time they waited).
+async fn release_held<C: Conn>(
+    c: &mut C,
+    row: &Locked,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !row.holds {
+        return Ok(());
+    }
+    c.exec(
+        "UPDATE outbox SET queued_at = $3 WHERE conversation_id = $1 \
+         AND conversation_seq > $2 AND status = 'PENDING'",
+        args![&row.conversation_id, row.conversation_seq, now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a DEAD (or DONE) row again for delivery, with a fresh attempt budget. The later rows
+/// of its conversation go after it.
 pub(crate) async fn replay<C: Conn>(
     c: &mut C,
     id: i64,
@@ -431,19 +567,22 @@ pub(crate) async fn replay<C: Conn>(
     now: DateTime<Utc>,
 ) -> Result<OperatorOutcome, StoreError> {
     let now = micros(now);
-    match locked_status(c, id).await? {
+    let row = match locked(c, "id = $1", args![id]).await? {
         None => return Ok(OperatorOutcome::NotFound),
-        Some(s @ (OutboxStatus::Pending | OutboxStatus::InFlight)) => {
-            return Ok(OperatorOutcome::WrongState(s))
-        }
-        Some(_) => {}
-    }
+        Some(Locked {
+            status: s @ (OutboxStatus::Pending | OutboxStatus::InFlight),
+            ..
+        }) => return Ok(OperatorOutcome::WrongState(s)),
+        Some(row) => row,
+    };
     c.exec(
         "UPDATE outbox SET status = 'PENDING', attempts = 0, next_attempt_at = $2, \
-         queued_at = $2, done_at = NULL, lease_until = NULL, lease_token = NULL WHERE id = $1",
+         queued_at = $2, done_at = NULL, dropped_at = NULL, lease_until = NULL, \
+         lease_token = NULL WHERE id = $1",
         args![id, now],
     )
     .await?;
+    release_held(c, &row, now).await?;
     audit(
         c,
         &AuditEntry {
@@ -459,7 +598,8 @@ pub(crate) async fn replay<C: Conn>(
 }
 
 /// Takes a PENDING, IN_FLIGHT or DEAD row out of delivery for good (it becomes DEAD with the
-/// operator's reason); a worker holding it can no longer record anything.
+/// operator's reason, and holds nothing back); a worker holding it can no longer record
+/// anything.
 pub(crate) async fn drop_row<C: Conn>(
     c: &mut C,
     id: i64,
@@ -468,17 +608,21 @@ pub(crate) async fn drop_row<C: Conn>(
     now: DateTime<Utc>,
 ) -> Result<OperatorOutcome, StoreError> {
     let now = micros(now);
-    match locked_status(c, id).await? {
+    let row = match locked(c, "id = $1", args![id]).await? {
         None => return Ok(OperatorOutcome::NotFound),
-        Some(OutboxStatus::Done) => return Ok(OperatorOutcome::WrongState(OutboxStatus::Done)),
-        Some(_) => {}
-    }
+        Some(Locked {
+            status: OutboxStatus::Done,
+            ..
+        }) => return Ok(OperatorOutcome::WrongState(OutboxStatus::Done)),
+        Some(row) => row,
+    };
     c.exec(
-        "UPDATE outbox SET status = 'DEAD', last_error = $2, lease_until = NULL, \
-         lease_token = NULL WHERE id = $1",
-        args![id, format!("dropped by {actor}: {reason}")],
+        "UPDATE outbox SET status = 'DEAD', last_error = $2, dropped_at = $3, \
+         lease_until = NULL, lease_token = NULL WHERE id = $1",
+        args![id, format!("dropped by {actor}: {reason}"), now],
     )
     .await?;
+    release_held(c, &row, now).await?;
     audit(
         c,
         &AuditEntry {
@@ -491,6 +635,40 @@ pub(crate) async fn drop_row<C: Conn>(
     )
     .await?;
     Ok(OperatorOutcome::Done)
+}
+
+/// An Acknowledgment from `partner` of the message `message_id`: completes the row sent to
+/// that partner with that MessageId, whatever its state (pending while the worker waits to
+/// send it again, in flight, or a dead letter: the partner has it). A row that is done, or
+/// sent to another partner, or none at all, is left alone.
+pub(crate) async fn acknowledge<C: Conn>(
+    c: &mut C,
+    message_id: &str,
+    partner: &str,
+    now: DateTime<Utc>,
+) -> Result<AckOutcome, StoreError> {
+    let now = micros(now);
+    let by = "message_id = $1 AND partner = $2";
+    let row = match locked(c, by, args![message_id, partner]).await? {
+        None => return Ok(AckOutcome::Unknown),
+        Some(Locked {
+            id,
+            status: OutboxStatus::Done,
+            ..
+        }) => return Ok(AckOutcome::AlreadyDone { id }),
+        Some(row) => row,
+    };
+    c.exec(
+        "UPDATE outbox SET status = 'DONE', done_at = $2, last_error = NULL, \
+         lease_until = NULL, lease_token = NULL WHERE id = $1",
+        args![row.id, now],
+    )
+    .await?;
+    release_held(c, &row, now).await?;
+    Ok(AckOutcome::Completed {
+        id: row.id,
+        was: row.status,
+    })
 }
 
 fn new_token() -> String {
@@ -521,6 +699,31 @@ impl Store {
                 p.in_tx(|c| {
                     let token = token.clone();
                     Box::pin(async move { claim(c, now, lease, limit, &token).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Completes the row of an inbound Acknowledgment (see [`acknowledge`]).
+    pub async fn outbox_acknowledge(
+        &self,
+        message_id: &str,
+        partner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AckOutcome, StoreError> {
+        let (message_id, partner) = (message_id.to_string(), partner.to_string());
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| {
+                    Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let (message_id, partner) = (message_id.clone(), partner.clone());
+                    Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
                 })
                 .await
             }
@@ -847,6 +1050,219 @@ mod tests {
         );
     }
 
+    /// The later rows of a conversation wait for its dead letter: they are not claimed, and
+    /// the operator sees which row holds them; a replay sends the dead letter first, then
+    /// them, and their age starts again.
+    async fn a_dead_letter_holds_back_its_conversation(store: &Store) {
+        let a1 = insert(store, "a1", "A", 1).await;
+        let a2 = insert(store, "a2", "A", 2).await;
+        let a3 = insert(store, "a3", "A", 3).await;
+        insert(store, "b1", "B", 1).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&first), ["a1", "b1"]);
+        assert!(store
+            .outbox_record(rec(&first[0], AttemptOutcome::Dead, t0()))
+            .await
+            .unwrap());
+        assert!(store
+            .outbox_record(rec(&first[1], AttemptOutcome::Done, t0()))
+            .await
+            .unwrap());
+        let much_later = t0() + chrono::Duration::days(3);
+        assert!(
+            store
+                .outbox_claim(much_later, LEASE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "held back by the dead letter"
+        );
+        let held = HeldBy {
+            id: a1,
+            message_id: "a1".into(),
+        };
+        let listed = store.outbox_list(None, 10).await.unwrap();
+        let holders: Vec<_> = listed
+            .iter()
+            .map(|i| (i.message_id.as_str(), i.held_by.clone()))
+            .collect();
+        assert_eq!(
+            holders,
+            [
+                ("a1", None),
+                ("a2", Some(held.clone())),
+                ("a3", Some(held.clone())),
+                ("b1", None)
+            ]
+        );
+        let shown = store.outbox_get(a2).await.unwrap().unwrap();
+        assert_eq!(
+            (shown.status, shown.attempts, shown.held_by),
+            (OutboxStatus::Pending, 0, Some(held))
+        );
+        let pending = store
+            .outbox_list(Some(OutboxStatus::Pending), 10)
+            .await
+            .unwrap();
+        assert!(pending.iter().all(|i| i.held_by.is_some()), "{pending:?}");
+
+        assert_eq!(
+            store.outbox_replay(a1, "admin", much_later).await.unwrap(),
+            OperatorOutcome::Done
+        );
+        for id in [a2, a3] {
+            let row = store.outbox_get(id).await.unwrap().unwrap();
+            assert_eq!(row.held_by, None);
+            assert_eq!(row.queued_at, much_later, "its age starts again");
+        }
+        let replayed = store.outbox_claim(much_later, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&replayed), ["a1"], "the dead letter goes first");
+        assert!(store
+            .outbox_record(rec(&replayed[0], AttemptOutcome::Done, much_later))
+            .await
+            .unwrap());
+        let next = store.outbox_claim(much_later, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&next), ["a2"]);
+        assert!(store
+            .outbox_record(rec(&next[0], AttemptOutcome::Done, much_later))
+            .await
+            .unwrap());
+        assert_eq!(
+            ids(&store.outbox_claim(much_later, LEASE, 10).await.unwrap()),
+            ["a3"]
+        );
+    }
+
+    /// A dead letter the operator drops holds nothing back any more.
+    async fn a_dropped_dead_letter_lets_its_conversation_go_on(store: &Store) {
+        let c1 = insert(store, "c1", "C", 1).await;
+        let c2 = insert(store, "c2", "C", 2).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert!(store
+            .outbox_record(rec(&first[0], AttemptOutcome::Dead, t0()))
+            .await
+            .unwrap());
+        let later = t0() + chrono::Duration::hours(1);
+        assert!(store
+            .outbox_claim(later, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .outbox_drop(c1, "admin", "sent by hand", later)
+                .await
+                .unwrap(),
+            OperatorOutcome::Done
+        );
+        let dropped = store.outbox_get(c1).await.unwrap().unwrap();
+        assert_eq!(
+            (dropped.status, dropped.dropped_at),
+            (OutboxStatus::Dead, Some(later))
+        );
+        let released = store.outbox_get(c2).await.unwrap().unwrap();
+        assert_eq!((released.held_by, released.queued_at), (None, later));
+        assert_eq!(
+            ids(&store.outbox_claim(later, LEASE, 10).await.unwrap()),
+            ["c2"]
+        );
+        // A replay of the dropped row puts it back in the queue, where it holds again.
+        assert_eq!(
+            store.outbox_replay(c1, "admin", later).await.unwrap(),
+            OperatorOutcome::Done
+        );
+        let replayed = store.outbox_get(c1).await.unwrap().unwrap();
+        assert_eq!(
+            (replayed.status, replayed.dropped_at),
+            (OutboxStatus::Pending, None)
+        );
+    }
+
+    /// An Acknowledgment completes the row sent to its partner with its MessageId, in any
+    /// state but done; anything else changes nothing.
+    async fn acknowledgments_complete_their_row(store: &Store) {
+        let m1 = insert(store, "m1", "M", 1).await;
+        insert(store, "m2", "M", 2).await;
+        let d1 = insert(store, "d1", "D", 1).await;
+        insert(store, "d2", "D", 2).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&first), ["m1", "d1"]);
+        let later = t0() + chrono::Duration::seconds(30);
+        // 2xx without the Acknowledgment: the worker waits to send it again.
+        assert!(store
+            .outbox_record(rec(
+                &first[0],
+                AttemptOutcome::Retry { next_at: later },
+                t0()
+            ))
+            .await
+            .unwrap());
+        assert!(store
+            .outbox_record(rec(&first[1], AttemptOutcome::Dead, t0()))
+            .await
+            .unwrap());
+        let now = t0() + chrono::Duration::seconds(5);
+        assert_eq!(
+            store.outbox_acknowledge("m1", "OTHER", now).await.unwrap(),
+            AckOutcome::Unknown,
+            "another partner's acknowledgment"
+        );
+        assert_eq!(
+            store
+                .outbox_acknowledge("unknown@nsw", "NSW", now)
+                .await
+                .unwrap(),
+            AckOutcome::Unknown
+        );
+        assert_eq!(
+            store.outbox_get(m1).await.unwrap().unwrap().status,
+            OutboxStatus::Pending
+        );
+        assert_eq!(
+            store.outbox_acknowledge("m1", "NSW", now).await.unwrap(),
+            AckOutcome::Completed {
+                id: m1,
+                was: OutboxStatus::Pending
+            }
+        );
+        assert_eq!(
+            store.outbox_acknowledge("m1", "NSW", later).await.unwrap(),
+            AckOutcome::AlreadyDone { id: m1 }
+        );
+        let done = store.outbox_get(m1).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.done_at, done.attempts),
+            (OutboxStatus::Done, Some(now), 1)
+        );
+        // The next row of the conversation goes at once; the dead letter's waits for it.
+        let next = store.outbox_claim(now, LEASE, 10).await.unwrap();
+        assert_eq!(ids(&next), ["m2"]);
+        // An acknowledgment of a row in flight completes it; its worker's record is refused.
+        assert_eq!(
+            store.outbox_acknowledge("m2", "NSW", now).await.unwrap(),
+            AckOutcome::Completed {
+                id: next[0].item.id,
+                was: OutboxStatus::InFlight
+            }
+        );
+        assert!(!store
+            .outbox_record(rec(&next[0], AttemptOutcome::Done, now))
+            .await
+            .unwrap());
+        // A dead letter acknowledged after all releases its conversation.
+        assert_eq!(
+            store.outbox_acknowledge("d1", "NSW", later).await.unwrap(),
+            AckOutcome::Completed {
+                id: d1,
+                was: OutboxStatus::Dead
+            }
+        );
+        assert_eq!(
+            ids(&store.outbox_claim(later, LEASE, 10).await.unwrap()),
+            ["d2"]
+        );
+    }
+
     /// On SQLite a claim that finds nothing due leaves the writer alone; one that finds a row
     /// takes its turn and claims it.
     #[tokio::test]
@@ -879,6 +1295,18 @@ mod tests {
             (vec!["a1".to_string()], 1),
             "an expired lease"
         );
+        let expired_again = expired + chrono::Duration::seconds(61);
+        let taken = store.outbox_claim(expired_again, LEASE, 10).await.unwrap();
+        assert!(store
+            .outbox_record(rec(&taken[0], AttemptOutcome::Dead, expired_again))
+            .await
+            .unwrap());
+        insert(&db.store, "a2", "A", 2).await;
+        assert_eq!(
+            claim_at(expired_again).await,
+            (vec![], 0),
+            "a row held back by a dead letter"
+        );
     }
 
     macro_rules! contract {
@@ -903,5 +1331,8 @@ mod tests {
         claim_keeps_conversation_order,
         expired_lease_is_taken_over,
         requeue_and_operator_actions,
+        a_dead_letter_holds_back_its_conversation,
+        a_dropped_dead_letter_lets_its_conversation_go_on,
+        acknowledgments_complete_their_row,
     );
 }

@@ -145,19 +145,29 @@ pub fn build_business(
     build_business_xml(header, ack_for, &encode_outbound(doc), packaging)
 }
 
-/// An asynchronous delivery of a business document (spec §5): like [`build_business`], and
-/// with `eb:AckRequested` when the partner must acknowledge it.
+/// An asynchronous delivery of a business document (spec §5): like [`build_business`], with
+/// `eb:AckRequested` when the partner must acknowledge it, and always with
+///
+/// - `eb:SyncReply`: the partner answers (its Acknowledgment, or an error) on the same HTTP
+///   connection, where the delivery worker looks for it, rather than in a message of its own;
+/// - `eb:DuplicateElimination`: a delivery is retried with the same MessageId until it is
+///   acknowledged, so the partner must recognise a copy it already has.
 pub fn build_delivery(
     header: &MessageHeader,
     doc: &OutboundDocument,
     packaging: Packaging,
     ack_requested: bool,
 ) -> Built {
+    let header = MessageHeader {
+        duplicate_elimination: true,
+        ..header.clone()
+    };
     let extra = EnvelopeOut {
         ack_requested: ack_requested.then_some(false),
+        sync_reply: true,
         ..EnvelopeOut::default()
     };
-    with_payload(header, extra, &encode_outbound(doc), packaging, false)
+    with_payload(&header, extra, &encode_outbound(doc), packaging, false)
 }
 
 /// An acknowledgment-only message for a request (never with `DuplicateElimination`).
@@ -520,6 +530,21 @@ mod tests {
                 ),
             ),
             (
+                "delivery inline, no acknowledgment",
+                build_delivery(
+                    &reply_header(
+                        &req,
+                        "DeclarationAmendmentResponse",
+                        SERVICE_PERMIT,
+                        "d2@tisi.go.th".into(),
+                        now(),
+                    ),
+                    &amendment_response(),
+                    Packaging::Inline,
+                    false,
+                ),
+            ),
+            (
                 "request inline",
                 build_request_xml(
                     &req,
@@ -612,7 +637,13 @@ mod tests {
             let r = parse_reply(Some(&b.content_type), &b.body).unwrap();
             assert!(r.ack_requested && r.acknowledgment.is_none());
             assert_eq!(r.payload, Some(amendment_response()));
-            assert_eq!(r.header, h);
+            assert_eq!(
+                r.header,
+                MessageHeader {
+                    duplicate_elimination: true,
+                    ..h.clone()
+                }
+            );
         }
         let b = build_ack_only(&req, "a1@tisi.go.th".into(), now());
         let r = parse_reply_with(Some(&b.content_type), &b.body, decode).unwrap();
@@ -651,6 +682,42 @@ mod tests {
                 description: "the message is not well-formed XML".into()
             })
         );
+    }
+
+    /// A delivery asks for the partner's answer on the same connection (where the worker
+    /// reads the Acknowledgment) and for duplicate elimination (its retries reuse the
+    /// MessageId); the Acknowledgment a partner gives carries no DuplicateElimination.
+    #[test]
+    fn deliveries_ask_for_a_synchronous_answer_and_duplicate_elimination() {
+        let req = request();
+        let h = reply_header(
+            &req,
+            "DeclarationAmendmentResponse",
+            SERVICE_PERMIT,
+            "d1@tisi.go.th".into(),
+            now(),
+        );
+        for packaging in [Packaging::Inline, Packaging::Multipart] {
+            for ack in [true, false] {
+                let b = build_delivery(&h, &amendment_response(), packaging, ack);
+                let env = parse_envelope(&soap_of(&b)).unwrap();
+                assert!(env.sync_reply, "{packaging:?}, ack {ack}");
+                assert_eq!(env.ack_requested.is_some(), ack);
+                let header = env.header.unwrap();
+                assert!(header.duplicate_elimination, "{packaging:?}, ack {ack}");
+                let soap = soap_of(&b);
+                assert!(
+                    soap.contains(
+                        "<eb:SyncReply SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" \
+                         SOAP:actor=\"http://schemas.xmlsoap.org/soap/actor/next\"/>"
+                    ),
+                    "{soap}"
+                );
+                let ack_msg = build_ack_only(&header, "a1@nsw".into(), now());
+                let ack_env = parse_envelope(&soap_of(&ack_msg)).unwrap();
+                assert!(!ack_env.header.unwrap().duplicate_elimination);
+            }
+        }
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use nsw_gateway::config::Settings;
 use nsw_gateway::delivery::{Clock, DeliveryWorker, ManualClock};
-use nsw_gateway::store::{OutboxItem, OutboxStatus, Store};
-use nsw_gateway::wire::envelope::MessageHeader;
+use nsw_gateway::store::{OperatorOutcome, OutboxItem, OutboxStatus, Store};
+use nsw_gateway::wire::envelope::{parse_envelope, MessageHeader, PartyId};
 use nsw_gateway::wire::intake::Packaging;
-use nsw_gateway::wire::reply::RequestOptions;
+use nsw_gateway::wire::reply::{self, RequestOptions};
 
 use crate::fake_nsw::{Answer, FakeNsw};
 use crate::helpers::{spawn_app_with, Options, TestApp};
@@ -621,4 +621,152 @@ async fn the_background_worker_of_serve_delivers_and_stops_with_the_app() {
     let row = rows(&store).await.remove(0);
     assert_eq!(row.status, OutboxStatus::Done, "{row:?}");
     assert_eq!(row.attempts, 2);
+}
+
+/// Spec §5: a delivery is done when the NSW acknowledges it. The delivery asks for the
+/// Acknowledgment on the same connection (SyncReply); an NSW that answers 200 and sends its
+/// Acknowledgment later, as a message of its own, completes the delivery with it.
+#[tokio::test]
+async fn an_acknowledgment_sent_later_completes_the_delivery() {
+    let fake = FakeNsw::start(vec![], Answer::OkWithoutAck).await;
+    let app = app_without_worker(
+        None,
+        "\n[[partners]]\nparty_id = \"BROKER\"\ncpa_id = \"BROKER-TISI\"\n\
+         delivery_url = \"http://127.0.0.1:9/ebms\"\n",
+    )
+    .await;
+    let h = header("ImportPermitRequest");
+    send_async(&app, &h, "REF-LATE-ACK-1").await;
+    let store = app.handle.store().clone();
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+    assert_eq!(
+        worker.run_once().await,
+        0,
+        "a 200 without the requested Acknowledgment is not done"
+    );
+    let id = rows(&store).await[0].id;
+    let row = store.outbox_get(id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Pending, 1));
+
+    // What was sent asks for the answer on the same connection, and for duplicate elimination
+    // (a retry sends the same MessageId).
+    let sent = fake.received().remove(0);
+    let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
+    assert!(delivered.ack_requested);
+    assert!(delivered.header.duplicate_elimination);
+    let envelope = parse_envelope(std::str::from_utf8(&sent.body).unwrap()).unwrap();
+    assert!(
+        envelope.sync_reply,
+        "{}",
+        String::from_utf8_lossy(&sent.body)
+    );
+
+    // Acknowledgments as messages of their own: from another partner, and for a message
+    // never delivered, they change nothing; the NSW's completes the delivery, once.
+    let ack = |of: &MessageHeader| {
+        reply::build_ack_only(of, format!("{}@nsw.test", uuid::Uuid::new_v4()), Utc::now())
+    };
+    let mut to_broker = delivered.header.clone();
+    to_broker.to = PartyId::new("BROKER");
+    to_broker.cpa_id = "BROKER-TISI".into();
+    let mut unknown = delivered.header.clone();
+    unknown.message_id = "never-sent@tisi".into();
+    for (of, status) in [
+        (&to_broker, OutboxStatus::Pending),
+        (&unknown, OutboxStatus::Pending),
+        (&delivered.header, OutboxStatus::Done),
+        (&delivered.header, OutboxStatus::Done),
+    ] {
+        let a = app.post(&ack(of)).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert!(a.body.is_empty(), "{}", a.text());
+        let row = store.outbox_get(id).await.unwrap().unwrap();
+        assert_eq!(
+            row.status, status,
+            "after the acknowledgment from {}",
+            of.to.id
+        );
+    }
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(worker.run_once().await, 0);
+    assert_eq!(fake.received().len(), 1, "not sent again");
+}
+
+/// Spec §5: in order per conversation, with dead letters an operator replays. The response
+/// after a dead letter waits for it (not sent, not given up on however long it waits), the
+/// operator sees what holds it, and a replay delivers the dead letter first.
+#[tokio::test]
+async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
+    let fake = FakeNsw::start(
+        vec![
+            Answer::Status(400, None),
+            Answer::Ok,
+            Answer::Status(503, None),
+        ],
+        Answer::Ok,
+    )
+    .await;
+    let app = app_without_worker(Some("admin-secret"), "").await;
+    let first = header("ImportPermitRequest");
+    send_async(&app, &first, "REF-HELD-A").await;
+    let mut second = header("ImportPermitRequest");
+    second.conversation_id = first.conversation_id.clone();
+    send_async(&app, &second, "REF-HELD-B").await;
+    let store = app.handle.store().clone();
+    let stored = rows(&store).await;
+    let (one, two) = (&stored[0], &stored[1]);
+    assert_eq!((one.conversation_seq, two.conversation_seq), (1, 2));
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+
+    assert_eq!(worker.run_once().await, 0);
+    let dead = store.outbox_get(one.id).await.unwrap().unwrap();
+    assert_eq!(dead.status, OutboxStatus::Dead, "{dead:?}");
+    // Longer than delivery.max_age (48 h): the later response is neither sent nor given up.
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(24 * 3600));
+        assert_eq!(worker.run_once().await, 0);
+    }
+    assert_eq!(fake.received().len(), 1, "the later response waits");
+    let held = store.outbox_get(two.id).await.unwrap().unwrap();
+    assert_eq!((held.status, held.attempts), (OutboxStatus::Pending, 0));
+
+    let listed: serde_json::Value = app
+        .client
+        .get(app.admin("/admin/outbox?status=PENDING"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    let item = &listed["items"][0];
+    assert_eq!(item["id"], two.id, "{listed}");
+    assert_eq!(item["held_by"]["id"], one.id, "{listed}");
+    assert_eq!(item["held_by"]["message_id"], one.message_id.as_str());
+
+    // Replayed (at the worker's time): the dead letter first, then the held response, whose
+    // first failure is retried, its age counted from the replay.
+    assert_eq!(
+        store
+            .outbox_replay(one.id, "admin", clock.now())
+            .await
+            .unwrap(),
+        OperatorOutcome::Done
+    );
+    assert_eq!(worker.run_once().await, 1);
+    assert_eq!(worker.run_once().await, 0);
+    let retried = store.outbox_get(two.id).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.status, retried.attempts),
+        (OutboxStatus::Pending, 1),
+        "{retried:?}"
+    );
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(worker.run_once().await, 1);
+    let order: Vec<String> = fake.accepted().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(order, [one.message_id.clone(), two.message_id.clone()]);
 }

@@ -21,6 +21,9 @@ use tokio::sync::{watch, Notify};
 pub enum Answer {
     /// 200 with an Acknowledgment when one is requested (else empty).
     Ok,
+    /// 200, empty: the message is taken, its Acknowledgment (if any) would come later, as a
+    /// message of its own.
+    OkWithoutAck,
     /// This status, empty body, optional `Retry-After`.
     Status(u16, Option<&'static str>),
     /// Never answer (until the client gives up or goes away).
@@ -131,7 +134,7 @@ async fn receive(State(fake): State<FakeNsw>, headers: HeaderMap, body: Bytes) -
             .or_else(|| i.then.clone())
             .unwrap_or(Answer::Ok);
         let status = match &a {
-            Answer::Ok => 200,
+            Answer::Ok | Answer::OkWithoutAck => 200,
             Answer::Status(s, _) => *s,
             Answer::Hang => 0,
         };
@@ -164,7 +167,7 @@ async fn receive(State(fake): State<FakeNsw>, headers: HeaderMap, body: Bytes) -
             )
                 .into_response()
         }
-        Answer::Ok => StatusCode::OK.into_response(),
+        Answer::Ok | Answer::OkWithoutAck => StatusCode::OK.into_response(),
         Answer::Status(s, retry_after) => {
             let mut r = StatusCode::from_u16(s).unwrap().into_response();
             if let Some(v) = retry_after {

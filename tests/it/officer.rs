@@ -408,3 +408,52 @@ async fn items_waiting_beyond_the_budget_are_listed_as_overdue() {
     let metrics = app.metrics(Some(ADMIN)).await;
     assert!(metrics.contains("nsw_review_overdue_items 1"), "{metrics}");
 }
+
+/// A response sent after an officer's decision addresses the parties exactly as the
+/// synchronous reply to the request did, PartyId types included.
+#[tokio::test]
+async fn a_later_response_keeps_the_party_id_types_of_the_request() {
+    use nsw_gateway::wire::envelope::PartyId;
+    let app = officer_app(false).await;
+    let mut h = crate::messages::header("ImportPermitRequest");
+    h.from = PartyId {
+        id: "NSW".into(),
+        kind: Some("urn:th:nsw:party".into()),
+    };
+    h.to = PartyId {
+        id: "TISI".into(),
+        kind: Some("urn:th:tisi:party".into()),
+    };
+    let a = app
+        .post(&crate::messages::request(
+            &h,
+            &special_request("REF-TYPED-1", 5),
+            Packaging::Inline,
+            crate::messages::sync_ack(),
+        ))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let sync = a.reply();
+    assert_eq!((&sync.header.from, &sync.header.to), (&h.to, &h.from));
+    let first = a.permit_response();
+    assert_eq!(first.decision.code(), "UNDER_REVIEW");
+
+    let path = format!("/admin/review/{}/items/1/approve", first.request_id);
+    let (status, done) =
+        admin_post(&app, &path, SOMCHAI, serde_json::json!({"reason": "ok"})).await;
+    assert_eq!(status, 200, "{done}");
+
+    let fake = FakeNsw::start(vec![], Answer::Ok).await;
+    let worker = worker_for(
+        app.handle.store().clone(),
+        &app.settings,
+        &fake,
+        test_clock(),
+    );
+    assert_eq!(worker.run_once().await, 1);
+    let sent = fake.received().remove(0);
+    let later = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
+    assert_eq!(later.header.to, sync.header.to);
+    assert_eq!(later.header.from, sync.header.from);
+    assert_eq!(later.header.conversation_id, h.conversation_id);
+}

@@ -1,7 +1,8 @@
 //! `POST /ebms`: the message service handler endpoint. Thin: read the body within its limit,
 //! let the wire layer take the message in, check it against the configured partners, apply
 //! the partner's rate limit, then answer Ping, hand Acknowledgments of delivered messages to
-//! the outbox, and hand business documents to the store (which decides, renders and commits
+//! the outbox, log the partner's error messages (never answered with an error), and hand
+//! business documents to the store (which decides, renders and commits
 //! before anything is answered).
 //!
 //! Status codes (spec §1.2): 400 + SOAP Fault (not SOAP at all), 400 + `eb:ErrorList` (an
@@ -97,6 +98,22 @@ async fn process(
         }
         InboundBody::Acknowledgment { ref_to_message_id } => {
             acknowledgment(state, &h.from.id, ref_to_message_id).await
+        }
+        InboundBody::MessageError {
+            ref_to_message_id,
+            errors,
+        } => {
+            // An error is never answered with an error: logged for the operator, and 200.
+            let reported: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{} at {}: {}", e.code.as_str(), e.location, e.description))
+                .collect();
+            tracing::warn!(
+                ref_to_message_id = ref_to_message_id.as_deref().unwrap_or(""),
+                errors = ?reported,
+                "the partner reported errors about a message the gateway sent"
+            );
+            Ok(empty(StatusCode::OK, "MessageError"))
         }
         InboundBody::Document(_) => {
             business(state, inbound, content_type, body.to_vec(), recording).await

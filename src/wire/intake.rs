@@ -91,6 +91,12 @@ pub enum InboundBody {
     Acknowledgment {
         ref_to_message_id: String,
     },
+    /// An ebMS error message (Action `MessageError`, an `eb:ErrorList`) about a message the
+    /// gateway sent: taken note of, never answered with an error of its own.
+    MessageError {
+        ref_to_message_id: Option<String>,
+        errors: Vec<EbmsError>,
+    },
 }
 
 /// Why a message is refused.
@@ -627,12 +633,14 @@ fn intake_impl(
         Business,
         Ping,
         Ack,
+        Error,
         Unknown,
     }
     let kind = match action {
         Some(a) if BUSINESS_ACTIONS.contains(&a) => Kind::Business,
         Some(ACTION_PING) => Kind::Ping,
         Some(ACTION_ACKNOWLEDGMENT) => Kind::Ack,
+        Some(ACTION_MESSAGE_ERROR) => Kind::Error,
         _ => Kind::Unknown,
     };
     if let Some(h) = &env.header {
@@ -644,7 +652,7 @@ fn intake_impl(
                 service_loc,
                 format!("eb:Service '{svc}' is not recognised for Action '{}'; business messages use '{SERVICE_PERMIT}'", h.action),
             )),
-            Kind::Ping | Kind::Ack if svc != SERVICE_EBMS => errors.push(EbmsError::new(
+            Kind::Ping | Kind::Ack | Kind::Error if svc != SERVICE_EBMS => errors.push(EbmsError::new(
                 ErrorCode::ValueNotRecognized,
                 service_loc,
                 format!("eb:Service '{svc}' is not recognised for Action '{}'; it must be '{SERVICE_EBMS}'", h.action),
@@ -653,7 +661,7 @@ fn intake_impl(
                 ErrorCode::ValueNotRecognized,
                 format!("{XPATH_HEADER}/eb:Action"),
                 format!(
-                    "eb:Action '{}' is not recognised; expected one of {}, {ACTION_PING} or {ACTION_ACKNOWLEDGMENT}",
+                    "eb:Action '{}' is not recognised; expected one of {}, {ACTION_PING}, {ACTION_ACKNOWLEDGMENT} or {ACTION_MESSAGE_ERROR}",
                     h.action,
                     BUSINESS_ACTIONS.join(", ")
                 ),
@@ -668,6 +676,13 @@ fn intake_impl(
                     format!("eb:RefToMessageId '{r}' is present, but Action '{}' starts an exchange; only replies refer to an earlier message", h.action),
                 ));
             }
+        }
+        if matches!(kind, Kind::Error) && env.error_list.is_none() {
+            errors.push(EbmsError::new(
+                ErrorCode::OtherXml,
+                "/SOAP:Envelope/SOAP:Header/eb:ErrorList",
+                "Action 'MessageError' needs an eb:ErrorList header element",
+            ));
         }
         if matches!(kind, Kind::Ack) && env.acknowledgment.is_none() {
             errors.push(EbmsError::new(
@@ -726,6 +741,10 @@ fn intake_impl(
             }
         },
         Kind::Ping => InboundBody::Ping,
+        Kind::Error => InboundBody::MessageError {
+            ref_to_message_id: header.ref_to_message_id.clone(),
+            errors: env.error_list.map(|l| l.errors).unwrap_or_default(),
+        },
         _ => InboundBody::Acknowledgment {
             ref_to_message_id: env
                 .acknowledgment
@@ -1421,6 +1440,46 @@ mod tests {
             InboundBody::Acknowledgment {
                 ref_to_message_id: req.message_id.clone()
             }
+        );
+
+        // A partner's error message about a message the gateway sent is taken in as such.
+        let reported = vec![EbmsError::new(
+            ErrorCode::ValueNotRecognized,
+            "/ImportPermitResponse/Decision",
+            "the decision is not one we know",
+        )];
+        let error = crate::wire::reply::build_error_list(
+            Some(&req),
+            &reported,
+            "e@nsw".into(),
+            ts("2026-11-26T01:00:00Z").to_utc(),
+            "NSW",
+        );
+        let i = intake_with(
+            Some(&error.content_type),
+            &error.body,
+            &Limits::default(),
+            decode,
+        )
+        .unwrap();
+        assert_eq!(
+            i.body,
+            InboundBody::MessageError {
+                ref_to_message_id: Some(req.message_id.clone()),
+                errors: reported,
+            }
+        );
+        // Without its eb:ErrorList it is refused.
+        let no_list = String::from_utf8(ack.body.clone())
+            .unwrap()
+            .replace(">Acknowledgment</eb:Action>", ">MessageError</eb:Action>");
+        check(
+            Some(&ack.content_type),
+            no_list.as_bytes(),
+            Want::Errors(&[(
+                ErrorCode::OtherXml,
+                "/SOAP:Envelope/SOAP:Header/eb:ErrorList",
+            )]),
         );
     }
 

@@ -48,6 +48,30 @@ async fn ping_is_answered_with_pong() {
     );
 }
 
+/// The NSW's error message about a message the gateway sent is taken note of, never answered
+/// with an error of its own.
+#[tokio::test]
+async fn a_message_error_from_the_nsw_gets_an_empty_200() {
+    let app = spawn_app().await;
+    let mut sent = header("ImportPermitResponse");
+    std::mem::swap(&mut sent.from, &mut sent.to);
+    let errors = [nsw_gateway::wire::EbmsError::new(
+        nsw_gateway::wire::ErrorCode::ValueNotRecognized,
+        "/ImportPermitResponse/Decision",
+        "not a decision the NSW knows",
+    )];
+    let error = nsw_gateway::wire::reply::build_error_list(
+        Some(&sent),
+        &errors,
+        format!("err-{}@nsw", uuid::Uuid::new_v4()),
+        chrono::Utc::now(),
+        "NSW",
+    );
+    let a = app.post(&error).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(a.body.is_empty(), "{}", a.text());
+}
+
 #[tokio::test]
 async fn import_permit_request_with_sync_reply_in_both_packagings() {
     for backend in backends() {

@@ -175,27 +175,10 @@ const COLS: &str = "id, message_id, conversation_id, conversation_seq, partner, 
     body, ack_requested, status, attempts, next_attempt_at, lease_until, last_error, \
     last_http_status, last_attempt_at, created_at, COALESCE(queued_at, created_at), done_at, \
     dropped_at";
-const TYS: &[Ty] = &[
-    Ty::I64,
-    Ty::Text,
-    Ty::Text,
-    Ty::I64,
-    Ty::Text,
-    Ty::Text,
-    Ty::Bytes,
-    Ty::Bool,
-    Ty::Text,
-    Ty::I64,
-    Ty::Time,
-    Ty::Time,
-    Ty::Text,
-    Ty::I64,
-    Ty::Time,
-    Ty::Time,
-    Ty::Time,
-    Ty::Time,
-    Ty::Time,
-];
+const TYS: &[Ty] = TYS_WITH_HOLDER.split_at(COLUMNS).0;
+
+/// How many columns [`COLS`] names.
+const COLUMNS: usize = 19;
 
 /// A row `p` that holds back the later rows of its conversation: not yet delivered, or a dead
 /// letter that no operator dropped.
@@ -217,6 +200,7 @@ fn cols_with_holder() -> String {
     format!("{COLS}, {}, {}", holder("id"), holder("message_id"))
 }
 
+/// The types of [`cols_with_holder`]: those of [`COLS`], then the holder's id and MessageId.
 const TYS_WITH_HOLDER: &[Ty] = &[
     Ty::I64,
     Ty::Text,
@@ -237,6 +221,7 @@ const TYS_WITH_HOLDER: &[Ty] = &[
     Ty::Time,
     Ty::Time,
     Ty::Time,
+    // the holder
     Ty::I64,
     Ty::Text,
 ];
@@ -244,7 +229,7 @@ const TYS_WITH_HOLDER: &[Ty] = &[
 /// A row of [`cols_with_holder`].
 fn item_with_holder(r: &Row) -> Result<OutboxItem, StoreError> {
     let mut i = item(r)?;
-    i.held_by = match (r.opt_i64(19)?, r.opt_text(20)?) {
+    i.held_by = match (r.opt_i64(COLUMNS)?, r.opt_text(COLUMNS + 1)?) {
         (Some(id), Some(message_id)) => Some(HeldBy { id, message_id }),
         _ => None,
     };

@@ -175,17 +175,9 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
     assert_eq!(fake.received().len(), 1);
 
     // The operator sees it and replays it over the admin API.
-    let listed: serde_json::Value = app
-        .client
-        .get(app.admin("/admin/outbox?status=DEAD"))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let (_, listed) = app
+        .admin_get("/admin/outbox?status=DEAD", "admin-secret")
+        .await;
     assert_eq!(listed["items"][0]["id"], row.id, "{listed}");
     let unauthorised = app
         .client
@@ -217,17 +209,9 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
     assert_eq!(accepted.len(), 1);
     assert_eq!(accepted[0].1, row.body);
 
-    let shown: serde_json::Value = app
-        .client
-        .get(app.admin(&format!("/admin/outbox/{}", row.id)))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let (_, shown) = app
+        .admin_get(&format!("/admin/outbox/{}", row.id), "admin-secret")
+        .await;
     assert_eq!(shown["status"], "DONE");
     assert_eq!(shown["audit"][0]["actor"], "admin");
     assert_eq!(shown["audit"][0]["action"], "replay");
@@ -732,17 +716,9 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     let held = store.outbox_get(two.id).await.unwrap().unwrap();
     assert_eq!((held.status, held.attempts), (OutboxStatus::Pending, 0));
 
-    let listed: serde_json::Value = app
-        .client
-        .get(app.admin("/admin/outbox?status=PENDING"))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    let (_, listed) = app
+        .admin_get("/admin/outbox?status=PENDING", "admin-secret")
+        .await;
     let item = &listed["items"][0];
     assert_eq!(item["id"], two.id, "{listed}");
     assert_eq!(item["held_by"]["id"], one.id, "{listed}");

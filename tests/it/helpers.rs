@@ -367,6 +367,24 @@ impl TestApp {
         format!("{}{path}", self.admin_url)
     }
 
+    /// GET on the admin listener with a bearer token: the status and the JSON body (`Null`
+    /// when the body is not JSON).
+    pub async fn admin_get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .get(self.admin(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// The text of `/metrics` on the admin listener, with the admin token when one is given.
     pub async fn metrics(&self, token: Option<&str>) -> String {
         let mut r = self.client.get(self.admin("/metrics"));

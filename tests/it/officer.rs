@@ -85,19 +85,6 @@ async fn admin_post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn admin_get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    let r = app
-        .client
-        .get(app.admin(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// Sends a payload with SyncReply + AckRequested; returns the synchronous response.
 async fn decide(app: &TestApp, payload: &str) -> ImportPermitResponse {
     let a = app.send(payload, Packaging::Inline).await;
@@ -136,14 +123,14 @@ async fn approving_a_reviewed_item_issues_a_permit_and_delivers_the_response() {
     assert_eq!(first.decision.code(), "UNDER_REVIEW");
     assert!(first.permit.is_none());
 
-    let (status, listed) = admin_get(&app, "/admin/review", SOMCHAI).await;
+    let (status, listed) = app.admin_get("/admin/review", SOMCHAI).await;
     assert_eq!(status, 200);
     let item = &listed["items"][0];
     assert_eq!(item["request_id"], first.request_id.as_str(), "{listed}");
     assert_eq!(item["status"], "UNDER_REVIEW");
     assert!(item["age_seconds"].as_i64().unwrap() >= 0);
     assert_eq!(item["overdue"], false);
-    let (_, overdue) = admin_get(&app, "/admin/review?overdue=true", SOMCHAI).await;
+    let (_, overdue) = app.admin_get("/admin/review?overdue=true", SOMCHAI).await;
     assert_eq!(overdue["items"].as_array().unwrap().len(), 0);
 
     let path = format!("/admin/review/{}/items/1/approve", first.request_id);
@@ -185,7 +172,7 @@ async fn approving_a_reviewed_item_issues_a_permit_and_delivers_the_response() {
     let status_query = crate::messages::status_query(&number);
     let a = app.send(&status_query, Packaging::Inline).await;
     assert!(a.text().contains("officer:somchai"), "{}", a.text());
-    let (_, listed) = admin_get(&app, "/admin/review", SOMCHAI).await;
+    let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 0);
 }
 
@@ -400,7 +387,7 @@ async fn items_waiting_beyond_the_budget_are_listed_as_overdue() {
             .await
             .unwrap();
     }
-    let (_, overdue) = admin_get(&app, "/admin/review?overdue=true", SOMCHAI).await;
+    let (_, overdue) = app.admin_get("/admin/review?overdue=true", SOMCHAI).await;
     let items = overdue["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{overdue}");
     assert_eq!(items[0]["overdue"], true);

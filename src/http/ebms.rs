@@ -72,10 +72,11 @@ async fn process(
         max_body_bytes: settings.server.max_body_bytes,
         ..Limits::default()
     };
-    let inbound = match intake::intake(content_type.as_deref(), &body, &limits) {
+    let mut inbound = match intake::intake(content_type.as_deref(), &body, &limits) {
         Ok(m) => m,
         Err(rejection) => return Err(rejected(state, rejection)),
     };
+    known_names(settings, &mut inbound);
     let h = &inbound.header;
     let span = tracing::Span::current();
     span.record("message_id", h.message_id.as_str());
@@ -152,6 +153,31 @@ async fn acknowledgment(
         ),
     }
     Ok(empty(StatusCode::OK, "Acknowledgment"))
+}
+
+/// A party may give several `eb:PartyId`s, all naming it (ebMS 2.0): when the first of
+/// `eb:From` is not a configured partner but another is, or the first of `eb:To` is not this
+/// gateway but another is, the message is taken as from and to those.
+fn known_names(settings: &crate::config::Settings, inbound: &mut Inbound) {
+    let h = &mut inbound.header;
+    if settings.partner(&h.from.id).is_none() {
+        if let Some(p) = inbound
+            .from_aliases
+            .iter()
+            .find(|p| settings.partner(&p.id).is_some())
+        {
+            h.from = p.clone();
+        }
+    }
+    if h.to.id != settings.gateway.party_id {
+        if let Some(p) = inbound
+            .to_aliases
+            .iter()
+            .find(|p| p.id == settings.gateway.party_id)
+        {
+            h.to = p.clone();
+        }
+    }
 }
 
 /// The configured-partner checks of spec §1.1; a TLS identity mismatch is answered alone.

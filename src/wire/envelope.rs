@@ -68,7 +68,8 @@ impl Service {
     }
 }
 
-/// `eb:MessageHeader`. Only the first `PartyId` of `From`/`To` is kept.
+/// `eb:MessageHeader`, with the first `PartyId` of `From` and of `To` (see
+/// [`Envelope::from_aliases`] for the others).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageHeader {
     pub from: PartyId,
@@ -127,9 +128,14 @@ pub struct BodyPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Envelope {
     pub header: Option<MessageHeader>,
-    /// When `header` is `None` but From, To and MessageId could be read: the header with
-    /// `unknown` in place of what could not (enough to address an error reply).
+    /// When `header` is `None` but its MessageId could be read: the header with `unknown` in
+    /// place of what could not (enough for an error reply that refers to the message).
     pub partial_header: Option<MessageHeader>,
+    /// The `eb:PartyId`s of `eb:From` and of `eb:To` after the first (which the header holds):
+    /// ebMS 2.0 lets a party name itself several ways, all of them the same party. Empty in the
+    /// usual case of one PartyId each.
+    pub from_aliases: Vec<PartyId>,
+    pub to_aliases: Vec<PartyId>,
     pub header_errors: Vec<EbmsError>,
     pub ack_requested: Option<AckRequested>,
     pub sync_reply: bool,
@@ -619,11 +625,15 @@ pub(super) fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), S
     let header = soap_child(root, "Header");
     let mut errors = Vec::new();
     match header.and_then(|h| h.child("MessageHeader")) {
-        Some(mh) => match read_message_header(mh, &mut errors) {
-            Some((h, true)) => env.header = Some(h),
-            Some((h, false)) => env.partial_header = Some(h),
-            None => {}
-        },
+        Some(mh) => {
+            env.from_aliases = aliases(mh.child("From"));
+            env.to_aliases = aliases(mh.child("To"));
+            match read_message_header(mh, &mut errors) {
+                Some((h, true)) => env.header = Some(h),
+                Some((h, false)) => env.partial_header = Some(h),
+                None => {}
+            }
+        }
         None => errors.push(EbmsError::new(
             ErrorCode::OtherXml,
             "/SOAP:Envelope/SOAP:Header",
@@ -685,7 +695,10 @@ pub(super) fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), S
 }
 
 fn party(n: &Node<'_>) -> Option<PartyId> {
-    let p = n.child("PartyId")?;
+    party_id(n.child("PartyId")?)
+}
+
+fn party_id(p: &Node<'_>) -> Option<PartyId> {
     let id = p.text();
     (!id.is_empty()).then(|| PartyId {
         id: id.to_owned(),
@@ -694,6 +707,12 @@ fn party(n: &Node<'_>) -> Option<PartyId> {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty()),
     })
+}
+
+/// The readable `eb:PartyId`s of an `eb:From` or `eb:To` after its first.
+fn aliases(n: Option<&Node<'_>>) -> Vec<PartyId> {
+    n.map(|n| n.children("PartyId").skip(1).filter_map(party_id).collect())
+        .unwrap_or_default()
 }
 
 fn required(n: &Node<'_>, local: &str, path: &str, errors: &mut Vec<EbmsError>) -> Option<String> {

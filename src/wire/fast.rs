@@ -63,6 +63,8 @@ pub(super) fn intake_fast(
             packaging: m.packaging,
             body: InboundBody::Document(document),
             payload_xml: Some(m.payload_xml.to_owned()),
+            from_aliases: env.from_aliases,
+            to_aliases: env.to_aliases,
         })
     })
 }

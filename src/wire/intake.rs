@@ -20,8 +20,8 @@ use quick_xml::{NsReader, Reader};
 use super::encoding::{decode_xml, EncodingError};
 use super::envelope::Checks;
 use super::envelope::{
-    parse_envelope, parse_envelope_checked, Envelope, MessageHeader, SERVICE_EBMS, SERVICE_PERMIT,
-    XPATH_HEADER,
+    parse_envelope, parse_envelope_checked, Envelope, MessageHeader, PartyId, SERVICE_EBMS,
+    SERVICE_PERMIT, XPATH_HEADER,
 };
 use super::error::{EbmsError, ErrorCode};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
@@ -80,6 +80,10 @@ pub struct Inbound {
     pub body: InboundBody,
     /// The business payload as UTF-8 (for storage), when there is one.
     pub payload_xml: Option<String>,
+    /// The further `eb:PartyId`s of `eb:From` and of `eb:To` (the header has the first of each):
+    /// other names of the same party, which the partner checks may match instead.
+    pub from_aliases: Vec<PartyId>,
+    pub to_aliases: Vec<PartyId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -763,6 +767,8 @@ fn intake_impl(
         packaging: raw.packaging,
         body,
         payload_xml,
+        from_aliases: env.from_aliases,
+        to_aliases: env.to_aliases,
     })
 }
 

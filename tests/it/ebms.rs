@@ -636,6 +636,61 @@ async fn messages_that_cannot_be_accepted_get_400_with_an_error_list() {
     );
 }
 
+/// ebMS 2.0 lets a party give several PartyIds: the partner checks match any of them, and the
+/// reply is addressed with the ones that matched.
+#[tokio::test]
+async fn a_party_named_several_ways_is_known_by_any_of_its_names() {
+    let app = spawn_app().await;
+    let h = header("ImportPermitRequest");
+    let mut built = request(
+        &h,
+        &permit_request("REF-ALIAS", LICENCE_OK, 1),
+        Packaging::Inline,
+        sync_ack(),
+    );
+    let text = String::from_utf8(built.body)
+        .unwrap()
+        .replacen(
+            "<eb:From>",
+            "<eb:From><eb:PartyId eb:type=\"urn:duns\">123456789</eb:PartyId>",
+            1,
+        )
+        .replacen("<eb:To>", "<eb:To><eb:PartyId>OTHER</eb:PartyId>", 1);
+    assert!(text.contains("123456789</eb:PartyId><eb:PartyId"), "{text}");
+    built.body = text.into_bytes();
+    let a = app.post(&built).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let reply = a.reply();
+    assert_eq!(reply.header.from.id, "TISI");
+    assert_eq!(reply.header.to.id, "NSW");
+    assert_eq!(
+        reply.header.ref_to_message_id.as_deref(),
+        Some(h.message_id.as_str())
+    );
+    assert_eq!(a.permit_response().reference.as_str(), "REF-ALIAS");
+
+    // None of the names known: refused as before.
+    let mut stranger = header("ImportPermitRequest");
+    stranger.from.id = "STRANGER".into();
+    let mut built = request(
+        &stranger,
+        &permit_request("REF-ALIAS-2", LICENCE_OK, 1),
+        Packaging::Inline,
+        sync_ack(),
+    );
+    built.body = String::from_utf8(built.body)
+        .unwrap()
+        .replacen(
+            "</eb:From>",
+            "<eb:PartyId>ALSO-UNKNOWN</eb:PartyId></eb:From>",
+            1,
+        )
+        .into_bytes();
+    let a = app.post(&built).await;
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert_eq!(a.error_codes(), ["ValueNotRecognized"]);
+}
+
 #[tokio::test]
 async fn not_soap_at_all_gets_a_soap_fault() {
     let app = spawn_app().await;

@@ -132,6 +132,8 @@ impl Probe for StoreProbe {
                 Ok(f) => Some(OutboxStats {
                     pending: f.pending,
                     oldest_pending_age_seconds: f.oldest_pending_age_seconds,
+                    dead: f.dead,
+                    held: f.held,
                 }),
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox figures unavailable");

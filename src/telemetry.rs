@@ -16,6 +16,10 @@ pub const REQUESTS_TOTAL: &str = "nsw_requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "nsw_request_duration_seconds";
 /// Messages waiting for asynchronous delivery.
 pub const OUTBOX_PENDING: &str = "nsw_outbox_pending";
+/// Dead letters that no operator replayed or dropped yet.
+pub const OUTBOX_DEAD: &str = "nsw_outbox_dead";
+/// Pending deliveries that a dead letter of their conversation holds back.
+pub const OUTBOX_HELD: &str = "nsw_outbox_held";
 /// Age of the oldest message waiting for delivery.
 pub const OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str = "nsw_outbox_oldest_pending_age_seconds";
 
@@ -118,6 +122,14 @@ fn describe_metrics() {
         "time from request received to response ready, by action"
     );
     metrics::describe_gauge!(OUTBOX_PENDING, "messages waiting for asynchronous delivery");
+    metrics::describe_gauge!(
+        OUTBOX_DEAD,
+        "dead letters: deliveries that failed for good and wait for an operator to replay or drop them"
+    );
+    metrics::describe_gauge!(
+        OUTBOX_HELD,
+        "messages waiting for delivery behind a dead letter of their conversation (delivery in order)"
+    );
     metrics::describe_counter!(
         SQLITE_WRITER_TRANSACTIONS_TOTAL,
         "transactions committed by the SQLite writer (group commit)"
@@ -160,9 +172,11 @@ pub fn record_request(action: &str, decision: &str, elapsed: std::time::Duration
 }
 
 /// Sets the outbox gauges (called when `/metrics` is scraped).
-pub fn record_outbox(pending: u64, oldest_age_seconds: f64) {
-    metrics::gauge!(OUTBOX_PENDING).set(pending as f64);
-    metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE_SECONDS).set(oldest_age_seconds);
+pub fn record_outbox(s: crate::http::admin::OutboxStats) {
+    metrics::gauge!(OUTBOX_PENDING).set(s.pending as f64);
+    metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE_SECONDS).set(s.oldest_pending_age_seconds);
+    metrics::gauge!(OUTBOX_DEAD).set(s.dead as f64);
+    metrics::gauge!(OUTBOX_HELD).set(s.held as f64);
 }
 
 /// Sets the SQLite writer's counters (called when `/metrics` is scraped).

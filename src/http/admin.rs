@@ -24,6 +24,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct OutboxStats {
     pub pending: u64,
     pub oldest_pending_age_seconds: f64,
+    /// Dead letters waiting for an operator.
+    pub dead: u64,
+    /// Pending rows that a dead letter of their conversation holds back.
+    pub held: u64,
 }
 
 /// What the admin endpoints ask the rest of the gateway.
@@ -72,7 +76,7 @@ fn authorise(state: &AdminState, headers: &HeaderMap) -> Result<(), Error> {
 async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Result<Response, Error> {
     authorise(&state, &headers)?;
     if let Some(stats) = state.probe.outbox().await {
-        crate::telemetry::record_outbox(stats.pending, stats.oldest_pending_age_seconds);
+        crate::telemetry::record_outbox(stats);
     }
     if let Some(w) = state.probe.writer() {
         crate::telemetry::record_sqlite_writer(w);

@@ -138,6 +138,10 @@ pub struct OutboxFigures {
     pub pending: u64,
     /// Age of the oldest of them (0 when there is none).
     pub oldest_pending_age_seconds: f64,
+    /// Dead letters that wait for an operator (not dropped).
+    pub dead: u64,
+    /// PENDING rows that a dead letter of their conversation holds back.
+    pub held: u64,
 }
 
 /// What an inbound Acknowledgment did to the outbox.
@@ -443,9 +447,23 @@ pub(crate) async fn figures<C: Conn>(
         .opt_time(1)?
         .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
         .unwrap_or(0.0);
+    let stuck = c
+        .one_row(
+            "SELECT (SELECT COUNT(*) FROM outbox p WHERE p.status = 'DEAD' \
+             AND p.dropped_at IS NULL), \
+             (SELECT COUNT(*) FROM outbox o WHERE o.status = 'PENDING' AND EXISTS \
+             (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
+             AND p.conversation_seq < o.conversation_seq \
+             AND p.status = 'DEAD' AND p.dropped_at IS NULL))",
+            args![],
+            &[Ty::I64, Ty::I64],
+        )
+        .await?;
     Ok(OutboxFigures {
         pending,
         oldest_pending_age_seconds: oldest,
+        dead: u64::try_from(stuck.i64(0)?).unwrap_or(0),
+        held: u64::try_from(stuck.i64(1)?).unwrap_or(0),
     })
 }
 

@@ -723,6 +723,17 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     assert_eq!(item["id"], two.id, "{listed}");
     assert_eq!(item["held_by"]["id"], one.id, "{listed}");
     assert_eq!(item["held_by"]["message_id"], one.message_id.as_str());
+    let gauges = |m: String| {
+        let value = |name: &str| {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("{name} in {m}"))
+                .to_string()
+        };
+        (value("nsw_outbox_dead"), value("nsw_outbox_held"))
+    };
+    let shown = gauges(app.metrics(Some("admin-secret")).await);
+    assert_eq!(shown, ("1".into(), "1".into()));
 
     // Replayed (at the worker's time): the dead letter first, then the held response, whose
     // first failure is retried, its age counted from the replay.
@@ -745,4 +756,6 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     assert_eq!(worker.run_once().await, 1);
     let order: Vec<String> = fake.accepted().into_iter().map(|(id, _)| id).collect();
     assert_eq!(order, [one.message_id.clone(), two.message_id.clone()]);
+    let shown = gauges(app.metrics(Some("admin-secret")).await);
+    assert_eq!(shown, ("0".into(), "0".into()));
 }

@@ -376,26 +376,25 @@ impl DeliveryWorker {
         let now = inner.clock.now();
         let attempt = item.attempts.saturating_add(1);
         let partner = item.partner.clone();
-        let (outcome, error, result) = match verdict {
-            Verdict::Delivered => {
-                self.circuit_success(&partner);
-                (AttemptOutcome::Done, None, "delivered")
-            }
+        // A 2xx without the Acknowledgment is retried, but the partner is up (its
+        // Acknowledgment may come as a message of its own): it does not count against the
+        // partner's circuit.
+        let answered = http_status.is_some_and(|s| (200..300).contains(&s));
+        let (mut outcome, error, result, mut partner_up) = match verdict {
+            Verdict::Delivered => (AttemptOutcome::Done, None, "delivered", true),
             Verdict::Reject { reason } => {
-                self.circuit_success(&partner);
                 tracing::warn!(message_id = %item.message_id, partner = %partner, %reason, "delivery refused: dead letter");
-                (AttemptOutcome::Dead, Some(reason), "dead")
+                (AttemptOutcome::Dead, Some(reason), "dead", true)
             }
             Verdict::Retry {
                 reason,
                 retry_after,
             } => {
-                self.circuit_failure(&partner, now, &reason);
                 let age = (now - item.queued_at).to_std().unwrap_or(Duration::ZERO);
                 if attempt >= inner.cfg.max_attempts || age >= inner.cfg.max_age {
                     let reason = format!("gave up after {attempt} attempt(s): {reason}");
                     tracing::warn!(message_id = %item.message_id, partner = %partner, %reason, "delivery failed: dead letter");
-                    (AttemptOutcome::Dead, Some(reason), "dead")
+                    (AttemptOutcome::Dead, Some(reason), "dead", answered)
                 } else {
                     let wait = inner
                         .backoff
@@ -403,15 +402,34 @@ impl DeliveryWorker {
                         .max(retry_after.unwrap_or(Duration::ZERO));
                     let next_at =
                         now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                    (AttemptOutcome::Retry { next_at }, Some(reason), "retry")
+                    (
+                        AttemptOutcome::Retry { next_at },
+                        Some(reason),
+                        "retry",
+                        answered,
+                    )
                 }
             }
         };
-        let kept = self
+        let reason = error.clone().unwrap_or_default();
+        let mut kept = self
             .record(&c, result, now, outcome.clone(), http_status, error)
             .await?;
         if !kept {
-            tracing::warn!(message_id = %item.message_id, "the lease of an outbox row was lost during its delivery");
+            // The partner's Acknowledgment, sent as a message of its own, may have completed
+            // the row while this attempt waited for its answer.
+            let done = inner.store.outbox_get(item.id).await?;
+            if done.is_some_and(|row| row.status == crate::store::OutboxStatus::Done) {
+                tracing::info!(message_id = %item.message_id, partner = %partner, "delivery completed meanwhile by the partner's Acknowledgment");
+                (outcome, kept, partner_up) = (AttemptOutcome::Done, true, true);
+            } else {
+                tracing::warn!(message_id = %item.message_id, "the lease of an outbox row was lost during its delivery");
+            }
+        }
+        if partner_up {
+            self.circuit_success(&partner);
+        } else {
+            self.circuit_failure(&partner, now, &reason);
         }
         Ok((outcome, kept))
     }

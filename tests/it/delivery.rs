@@ -677,6 +677,65 @@ async fn an_acknowledgment_sent_later_completes_the_delivery() {
     assert_eq!(fake.received().len(), 1, "not sent again");
 }
 
+/// A partner that answers 2xx but sends its Acknowledgments as messages of their own is up:
+/// the deliveries are retried until acknowledged, but its circuit stays closed. And an
+/// Acknowledgment that arrives while an attempt still waits for its answer completes the
+/// delivery: the attempt's own failure then counts for nothing.
+#[tokio::test]
+async fn a_partner_that_answers_without_the_acknowledgment_keeps_its_circuit_closed() {
+    use nsw_gateway::delivery::CircuitState;
+    let fake = FakeNsw::start(
+        vec![
+            Answer::OkWithoutAck,
+            Answer::OkWithoutAck,
+            Answer::OkWithoutAck,
+            Answer::Hang,
+        ],
+        Answer::Ok,
+    )
+    .await;
+    let app = app_without_worker(
+        None,
+        "circuit_threshold = 1
+",
+    )
+    .await;
+    let h = header("ImportPermitRequest");
+    send_async(&app, &h, "REF-UNACKED-1").await;
+    let store = app.handle.store().clone();
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+    for n in 1..=3 {
+        assert_eq!(worker.run_once().await, 0);
+        assert_eq!(fake.received().len(), n, "attempt {n} was sent");
+        assert_eq!(worker.circuit_state("NSW"), CircuitState::Closed);
+        clock.advance(Duration::from_secs(60));
+    }
+
+    let sending = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run_once().await }
+    });
+    fake.wait_received(4).await;
+    let sent = fake.received().remove(3);
+    let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
+    let ack = reply::build_ack_only(
+        &delivered.header,
+        format!("{}@nsw.test", uuid::Uuid::new_v4()),
+        Utc::now(),
+    );
+    let a = app.post(&ack).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    fake.release();
+    assert_eq!(sending.await.unwrap(), 1, "done by the Acknowledgment");
+    assert_eq!(worker.circuit_state("NSW"), CircuitState::Closed);
+    let row = rows(&store).await.remove(0);
+    assert_eq!(row.status, OutboxStatus::Done, "{row:?}");
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(worker.run_once().await, 0);
+    assert_eq!(fake.received().len(), 4, "not sent again");
+}
+
 /// Spec §5: in order per conversation, with dead letters an operator replays. The response
 /// after a dead letter waits for it (not sent, not given up on however long it waits), the
 /// operator sees what holds it, and a replay delivers the dead letter first.

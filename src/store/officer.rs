@@ -26,7 +26,8 @@ use crate::domain::{
 /// What an officer does with an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OfficerAction {
-    /// UNDER_REVIEW → APPROVED.
+    /// UNDER_REVIEW → APPROVED, or HOLD_FOR_INSPECTION when the item was also selected for
+    /// inspection (rule 16).
     Approve,
     /// UNDER_REVIEW → REJECTED.
     Reject,
@@ -226,15 +227,29 @@ pub(crate) async fn decide<C: Conn>(
     if status != input.action.from() {
         return Ok(OfficerOutcome::WrongState(status));
     }
-    let to = input.action.to();
+    let mut to = input.action.to();
 
     // The item itself.
     match to {
         ItemStatus::Approved if input.action == OfficerAction::Approve => {
+            // Rule 16 drew the item for inspection too (spec §6): approved, it is held for
+            // the inspection at the port, as it would have been without the review.
+            let selected = c
+                .one_row(
+                    "SELECT COUNT(*) FROM item_reasons WHERE item_pk = $1 AND code = $2",
+                    args![item_pk, ReasonCode::InspectionSelected.code()],
+                    &[Ty::I64],
+                )
+                .await?
+                .i64(0)?
+                > 0;
+            if selected {
+                to = ItemStatus::HoldForInspection;
+            }
             c.exec(
-                "UPDATE request_items SET status = 'APPROVED', approved_milli = quantity_milli, \
+                "UPDATE request_items SET status = $2, approved_milli = quantity_milli, \
                  approved_unit = unit WHERE id = $1",
-                args![item_pk],
+                args![item_pk, to.code()],
             )
             .await?;
             // The officer's review is done: the reason that asked for it goes.

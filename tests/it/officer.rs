@@ -265,6 +265,69 @@ async fn releasing_a_held_item_lets_declarations_match() {
     assert_eq!(delivered[0].1.decision.code(), "APPROVED");
 }
 
+/// Spec §6, rules 15 and 16: an item that needs an officer and was also drawn for inspection
+/// is held for the inspection once the officer approves it, not cleared at once.
+#[tokio::test]
+async fn approving_a_reviewed_item_drawn_for_inspection_holds_it() {
+    let app = officer_app(true).await;
+    let first = decide(&app, &special_request("REF-REVIEW-HOLD", 5)).await;
+    assert_eq!(first.decision.code(), "UNDER_REVIEW", "{first:?}");
+    let codes = |r: &ImportPermitResponse| -> Vec<&str> {
+        r.items[0].reasons.iter().map(|r| r.code.code()).collect()
+    };
+    assert_eq!(codes(&first), ["OFFICER_REVIEW", "INSPECTION_SELECTED"]);
+
+    let path = format!("/admin/review/{}/items/1/approve", first.request_id);
+    let (status, done) =
+        admin_post(&app, &path, SOMCHAI, serde_json::json!({"reason": "ok"})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "HOLD_FOR_INSPECTION");
+    let delivered = deliver(&app).await;
+    let (_, later) = &delivered[0];
+    assert_eq!(later.decision.code(), "HOLD_FOR_INSPECTION");
+    assert_eq!(later.items[0].status.code(), "HOLD_FOR_INSPECTION");
+    assert_eq!(codes(later), ["INSPECTION_SELECTED"]);
+    let permit = later.permit.clone().expect("HOLD issues a permit");
+    assert!(later.items[0].approved_quantity.is_some(), "{later:?}");
+
+    // Customs is told to hold the goods until the inspection releases them.
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let held = app
+        .send(
+            &declaration_check("DCL-RH-1", &permit, &issuer, 2),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(declaration_status(&held), "HOLD", "{}", held.text());
+    let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
+    assert_eq!(
+        listed["items"][0]["status"], "HOLD_FOR_INSPECTION",
+        "{listed}"
+    );
+    let path = format!("/admin/review/{}/items/1/release", first.request_id);
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"reason": "sample passed"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "APPROVED");
+    let cleared = app
+        .send(
+            &declaration_check("DCL-RH-2", &permit, &issuer, 2),
+            Packaging::Inline,
+        )
+        .await;
+    assert_eq!(
+        declaration_status(&cleared),
+        "ACCEPTED",
+        "{}",
+        cleared.text()
+    );
+}
+
 #[tokio::test]
 async fn rejecting_a_held_item_refuses_its_declarations() {
     let app = officer_app(true).await;

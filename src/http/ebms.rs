@@ -85,11 +85,27 @@ async fn process(
     span.record("from", h.from.id.as_str());
     *action = Some(h.action.clone());
 
-    check_parties(state, h, peer.as_ref())?;
+    // A retry that arrives after its TimeToLive, of a business message answered in time, gets
+    // the reply it got then (spec §4: nothing is decided again), not an error that would tell
+    // the sender it was refused.
+    let answered_in_time = match &inbound.body {
+        InboundBody::Document(_) if intake::ttl_expired(h, Utc::now().fixed_offset()).is_some() => {
+            state
+                .store
+                .lookup_reply(&h.message_id, &h.from.id)
+                .await
+                .map_err(|e| store_error(state, e))?
+        }
+        _ => None,
+    };
+    check_parties(state, h, peer.as_ref(), answered_in_time.is_none())?;
     state
         .rate_limits
         .check(&h.from.id)
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    if let Some(stored) = answered_in_time {
+        return Ok(stored_response(stored, "duplicate"));
+    }
 
     match &inbound.body {
         InboundBody::Ping => {
@@ -180,11 +196,13 @@ fn known_names(settings: &crate::config::Settings, inbound: &mut Inbound) {
     }
 }
 
-/// The configured-partner checks of spec §1.1; a TLS identity mismatch is answered alone.
+/// The configured-partner checks of spec §1.1 and, when `ttl` is set, the TimeToLive; a TLS
+/// identity mismatch is answered alone.
 fn check_parties(
     state: &AppState,
     h: &MessageHeader,
     peer: Option<&PeerIdentity>,
+    ttl: bool,
 ) -> Result<(), Error> {
     let settings = &state.settings;
     let partner = settings.partner(&h.from.id);
@@ -239,7 +257,10 @@ fn check_parties(
         )),
         Some(_) => {}
     }
-    if let Some(e) = intake::ttl_expired(h, Utc::now().fixed_offset()) {
+    if let Some(e) = ttl
+        .then(|| intake::ttl_expired(h, Utc::now().fixed_offset()))
+        .flatten()
+    {
         errors.push(e);
     }
     if errors.is_empty() {

@@ -171,9 +171,11 @@ pub fn content_hash(r: &ImportPermitRequest) -> String {
 pub(crate) async fn lookup_reply<C: Conn>(
     c: &mut C,
     message_id: &str,
+    from_party: &str,
 ) -> Result<Option<StoredReply>, StoreError> {
     Ok(lookup_answered(c, message_id)
         .await?
+        .filter(|(from, _)| from == from_party)
         .map(|(_, reply)| reply))
 }
 

@@ -338,9 +338,14 @@ impl Store {
         dispatch!(self, s => s.process(meta, doc, ctx).await)
     }
 
-    /// The reply stored for a message id (the fast path for a duplicate).
-    pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
-        dispatch!(self, s => s.lookup_reply(message_id).await)
+    /// The reply stored for a message that `from_party` sent (none when another party sent
+    /// that MessageId: its reply is not for this one).
+    pub async fn lookup_reply(
+        &self,
+        message_id: &str,
+        from_party: &str,
+    ) -> Result<Option<StoredReply>, StoreError> {
+        dispatch!(self, s => s.lookup_reply(message_id, from_party).await)
     }
 
     /// The current state of a permit or request (the same answer as a `PermitStatusQuery`).

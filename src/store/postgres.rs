@@ -447,9 +447,13 @@ impl PgStore {
         .await
     }
 
-    pub async fn lookup_reply(&self, message_id: &str) -> Result<Option<StoredReply>, StoreError> {
+    pub async fn lookup_reply(
+        &self,
+        message_id: &str,
+        from_party: &str,
+    ) -> Result<Option<StoredReply>, StoreError> {
         let mut c = self.pool.acquire().await.map_err(map_err)?;
-        common::lookup_reply(&mut *c, message_id).await
+        common::lookup_reply(&mut *c, message_id, from_party).await
     }
 
     pub async fn permit_holder(

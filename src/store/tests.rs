@@ -604,10 +604,18 @@ async fn concurrent_copies_make_one_decision(store: &Store) {
         "every copy gets the same bytes"
     );
     assert_eq!(
-        store.lookup_reply("msg-dup@nsw").await.unwrap(),
+        store.lookup_reply("msg-dup@nsw", "NSW").await.unwrap(),
         Some(first)
     );
-    assert_eq!(store.lookup_reply("never-sent@nsw").await.unwrap(), None);
+    assert_eq!(
+        store.lookup_reply("never-sent@nsw", "NSW").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.lookup_reply("msg-dup@nsw", "BROKER").await.unwrap(),
+        None,
+        "not the reply for another party"
+    );
     assert_eq!(
         store.raw_message_for_tests("msg-dup@nsw").await,
         Some(meta("msg-dup@nsw", true).raw),
@@ -671,7 +679,7 @@ async fn uncommitted_message_is_not_a_duplicate(store: &Store) {
         .expect_err("a permit decision without dates is refused");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert!(!err.is_transient());
-    assert_eq!(store.lookup_reply("msg-rb@nsw").await.unwrap(), None);
+    assert_eq!(store.lookup_reply("msg-rb@nsw", "NSW").await.unwrap(), None);
     let h = Harness::new();
     let out = h.send(store, "msg-rb@nsw", doc).await;
     assert!(!out.is_duplicate(), "the failed copy is not a duplicate");
@@ -1808,7 +1816,7 @@ async fn status_query_by_permit_and_reference(store: &Store) {
         h.doc("m-st-4"),
         OutboundDocument::PermitStatusResponse(by_permit)
     );
-    assert!(store.lookup_reply("m-st-4").await.unwrap().is_some());
+    assert!(store.lookup_reply("m-st-4", "NSW").await.unwrap().is_some());
     let missing =
         status_by_permit(store, PermitNumber::parse("TISI-P-2569-09999999").unwrap()).await;
     assert_eq!(missing.result, StatusQueryResult::NotFound);
@@ -2010,7 +2018,7 @@ async fn postgres_new_permit_requests_take_one_statement_each() {
     assert_eq!(states, ["HOLD_FOR_INSPECTION", "REJECTED"]);
     let first = db
         .store
-        .lookup_reply("m-ps-0")
+        .lookup_reply("m-ps-0", "NSW")
         .await
         .unwrap()
         .expect("the first copy's reply");

@@ -636,6 +636,35 @@ async fn messages_that_cannot_be_accepted_get_400_with_an_error_list() {
     );
 }
 
+/// Spec §4: a retry of a message that was answered gets the same reply, also when it arrives
+/// after its TimeToLive (the first copy was decided in time); a message never answered is
+/// refused as expired.
+#[tokio::test]
+async fn a_retry_after_its_time_to_live_gets_the_reply_of_the_first_copy() {
+    let app = spawn_app().await;
+    let payload = permit_request("REF-TTL-RETRY", LICENCE_OK, 1);
+    let mut h = header("ImportPermitRequest");
+    h.time_to_live = Some(h.timestamp + chrono::Duration::minutes(5));
+    let first = app
+        .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    h.time_to_live = Some(h.timestamp - chrono::Duration::minutes(5));
+    let retry = app
+        .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(retry.body, first.body, "the first reply, byte for byte");
+
+    let mut other = h.clone();
+    other.message_id = format!("{}@nsw.test", uuid::Uuid::new_v4());
+    let expired = app
+        .post(&request(&other, &payload, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(expired.status, 400, "{}", expired.text());
+    assert_eq!(expired.error_codes(), ["TimeToLiveExpired"]);
+}
+
 /// ebMS 2.0 lets a party give several PartyIds: the partner checks match any of them, and the
 /// reply is addressed with the ones that matched.
 #[tokio::test]

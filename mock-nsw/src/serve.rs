@@ -581,10 +581,10 @@ mod tests {
             st.expect("c1", r);
         }
         let send = |id: &str, r: &str| accept(&st, message(id, "c1", Some(r), false));
-        assert_eq!(send("m0", "q0"), StatusCode::OK);
-        assert_eq!(send("m2", "q2"), StatusCode::OK);
-        assert_eq!(send("m1", "q1"), StatusCode::OK);
-        assert_eq!(send("m1", "q1"), StatusCode::OK);
+        assert_eq!(send("m0@tisi", "q0"), StatusCode::OK);
+        assert_eq!(send("m2@tisi", "q2"), StatusCode::OK);
+        assert_eq!(send("m1@tisi", "q1"), StatusCode::OK);
+        assert_eq!(send("m1@tisi", "q1"), StatusCode::OK);
         let s = st.stats();
         assert_eq!((s.accepted, s.duplicates), (4, 1));
         assert_eq!((s.in_order, s.gaps, s.out_of_order), (1, 1, 1));
@@ -596,7 +596,7 @@ mod tests {
             .body
             .as_deref()
             .unwrap()
-            .contains("<eb:MessageId>m0</eb:MessageId>"));
+            .contains("<eb:MessageId>m0@tisi</eb:MessageId>"));
     }
 
     #[test]
@@ -642,14 +642,14 @@ mod tests {
                 .send()
         };
         // The first two fail (scripted), then the message is accepted with an Acknowledgment.
-        assert_eq!(post("m1").await.unwrap().status(), 503);
-        assert_eq!(post("m1").await.unwrap().status(), 503);
-        let ok = post("m1").await.unwrap();
+        assert_eq!(post("m1@tisi").await.unwrap().status(), 503);
+        assert_eq!(post("m1@tisi").await.unwrap().status(), 503);
+        let ok = post("m1@tisi").await.unwrap();
         assert_eq!(ok.status(), 200);
         let ct = ok.headers()["content-type"].to_str().unwrap().to_owned();
         let ack = ok.bytes().await.unwrap();
         let ack = parse_reply(Some(&ct), &ack).unwrap();
-        assert_eq!(ack.acknowledgment.unwrap().ref_to_message_id, "m1");
+        assert_eq!(ack.acknowledgment.unwrap().ref_to_message_id, "m1@tisi");
         // Fail the next one at run time.
         let r: serde_json::Value = c
             .post(format!("{base}/control/fail-next?n=1"))
@@ -661,8 +661,8 @@ mod tests {
             .map(|t| serde_json::from_str(&t).unwrap())
             .unwrap();
         assert_eq!(r["fail_next"], 1);
-        assert_eq!(post("m2").await.unwrap().status(), 503);
-        assert_eq!(post("m2").await.unwrap().status(), 200);
+        assert_eq!(post("m2@tisi").await.unwrap().status(), 503);
+        assert_eq!(post("m2@tisi").await.unwrap().status(), 200);
         let s: serde_json::Value = c
             .get(format!("{base}/control/stats"))
             .send()
@@ -685,8 +685,8 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0]["message_id"], "m1");
-        assert_eq!(lines[1]["message_id"], "m2");
+        assert_eq!(lines[0]["message_id"], "m1@tisi");
+        assert_eq!(lines[1]["message_id"], "m2@tisi");
         assert!(lines[0].get("body").is_none());
         let rec: serde_json::Value = c
             .get(format!("{base}/control/received"))
@@ -711,7 +711,7 @@ mod tests {
             "/ebms",
         );
         let (base, st, _stop) = spawn(st).await;
-        let (ct, body) = message("m1", "c1", None, false);
+        let (ct, body) = message("m1@tisi", "c1", None, false);
         let r = reqwest::Client::new()
             .post(format!("{base}/ebms"))
             .header("content-type", ct)

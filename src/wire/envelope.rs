@@ -825,6 +825,17 @@ fn read_message_header(
         Some(md) => {
             let mp = format!("{p}/eb:MessageData");
             message_id = required(md, "MessageId", &mp, errors);
+            if let Some(id) = message_id.as_deref().filter(|id| !message_id_form(id)) {
+                errors.push(EbmsError::new(
+                    ErrorCode::ValueNotRecognized,
+                    format!("{mp}/eb:MessageId"),
+                    format!(
+                        "eb:MessageId '{id}' is not in the form of a globally unique id \
+                         (left@right, as RFC 2822 msg-id without the angle brackets, e.g. \
+                         uuid@host)"
+                    ),
+                ));
+            }
             timestamp = required(md, "Timestamp", &mp, errors)
                 .and_then(|t| date_time(&t, &format!("{mp}/eb:Timestamp"), errors));
             ref_to = md
@@ -859,6 +870,27 @@ fn read_message_header(
         duplicate_elimination: mh.child("DuplicateElimination").is_some(),
     };
     Some((header, complete))
+}
+
+/// `eb:MessageId` as ebMS 2.0 wants it: an RFC 2822 `msg-id` without its angle brackets,
+/// `id-left "@" id-right`, each a dot-atom (the right may be a `[…]` literal instead).
+pub fn message_id_form(id: &str) -> bool {
+    fn atext(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    }
+    fn dot_atom(s: &str) -> bool {
+        !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.bytes().all(atext))
+    }
+    let Some((left, right)) = id.split_once('@') else {
+        return false;
+    };
+    let literal = right.len() >= 2
+        && right.starts_with('[')
+        && right.ends_with(']')
+        && right[1..right.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"[]\\".contains(&b));
+    dot_atom(left) && (dot_atom(right) || literal)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1234,5 +1266,32 @@ mod checked_tests {
         for (xml, limits, one_pass) in cases {
             check(&xml, limits, one_pass);
         }
+    }
+}
+
+#[cfg(test)]
+mod message_id_tests {
+    use super::*;
+
+    fn check(id: &str, ok: bool) {
+        assert_eq!(message_id_form(id), ok, "{id:?}");
+    }
+
+    #[test]
+    fn message_id_is_left_at_right() {
+        check("9f0c2e7a-5b1d-4c3e-8f7a-1b2c3d4e5f60@nsw.go.th", true);
+        check("m@x", true);
+        check("a.b+c_d@host-1.example", true);
+        check("id@[10.0.0.1]", true);
+        check("abc", false);
+        check("@host", false);
+        check("id@", false);
+        check("a b@host", false);
+        check("a@b@c", false);
+        check("a..b@host", false);
+        check(".a@host", false);
+        check("a@host.", false);
+        check("<a@host>", false);
+        check("ก@host", false);
     }
 }

@@ -584,6 +584,11 @@ async fn messages_that_cannot_be_accepted_get_400_with_an_error_list() {
             "ValueNotRecognized",
         ),
         (
+            "MessageId not of the form left@right",
+            with(&|h| h.message_id = "a message id".into()),
+            "ValueNotRecognized",
+        ),
+        (
             "expired TimeToLive",
             with(&|h| h.time_to_live = Some(h.timestamp - chrono::Duration::minutes(5))),
             "TimeToLiveExpired",

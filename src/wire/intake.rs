@@ -995,6 +995,27 @@ mod tests {
             b64
         ) + &text[end..];
         check(Some(&m.content_type), encoded.as_bytes(), Want::Doc("A3"));
+        // quoted-printable payload part: escapes, soft line breaks, trailing blanks
+        let mut qp = String::new();
+        for (i, b) in amendment("A4").bytes().enumerate() {
+            if i > 0 && i % 60 == 0 {
+                qp.push_str("=  \r\n");
+            }
+            match b {
+                b'=' | 128.. => qp.push_str(&format!("={b:02X}")),
+                _ => qp.push(b as char),
+            }
+        }
+        let encoded = format!(
+            "{}{}",
+            &text[..start].replace(
+                "Content-Type: application/xml; charset=UTF-8\r\n",
+                "Content-Type: application/xml; charset=UTF-8\r\n\
+                 Content-Transfer-Encoding: Quoted-Printable\r\n"
+            ),
+            qp
+        ) + &text[end..];
+        check(Some(&m.content_type), encoded.as_bytes(), Want::Doc("A4"));
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //!   close delimiter is tolerated; header lines may be folded;
 //! - `start` may be absent (or name no part): the first part is then the envelope;
 //! - `Content-ID` may be written with or without `<>`; a `cid:` reference may be URL-encoded;
-//! - `Content-Transfer-Encoding` `7bit`, `8bit`, `binary` are taken as is and `base64` is
-//!   decoded (some stacks base64 every attachment); `quoted-printable` and anything else are
-//!   refused with a clear message;
+//! - `Content-Transfer-Encoding` `7bit`, `8bit`, `binary` are taken as is, `base64` (some
+//!   stacks base64 every attachment) and `quoted-printable` (as JavaMail-based ones may
+//!   write text parts) are decoded; anything else is refused with a clear message;
 //! - a `charset` parameter on a part is honoured (see [`super::encoding`]).
 //!
 //! What the gateway writes is strict: CRLF everywhere, quoted parameters, `<>` around ids.
@@ -338,9 +338,15 @@ fn parse_part(raw: &[u8]) -> Result<Part, MimeError> {
                 .decode(&clean)
                 .map_err(|e| MimeError(format!("a base64 MIME part cannot be decoded: {e}")))?
         }
+        Some("quoted-printable") => decode_quoted_printable(body).map_err(|e| {
+            MimeError(format!(
+                "a quoted-printable MIME part cannot be decoded: {e}"
+            ))
+        })?,
         Some(other) => {
             return Err(MimeError(format!(
-                "Content-Transfer-Encoding '{other}' is not supported; use 8bit, binary or base64"
+                "Content-Transfer-Encoding '{other}' is not supported; use 8bit, binary, base64 \
+                 or quoted-printable"
             )))
         }
     };
@@ -349,6 +355,55 @@ fn parse_part(raw: &[u8]) -> Result<Part, MimeError> {
         content_type,
         body,
     })
+}
+
+/// Decodes a quoted-printable body (RFC 2045 §6.7): `=XX` is the byte XX (hex digits in either
+/// case), `=` at the end of a line joins it to the next (a soft line break), and blanks at the
+/// end of a line, which transport may add, are dropped. Line breaks are kept as they are.
+fn decode_quoted_printable(body: &[u8]) -> Result<Vec<u8>, String> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(body.len());
+    let mut start = 0;
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let (text, brk) = match line {
+            [t @ .., b'\r', b'\n'] => (t, &b"\r\n"[..]),
+            [t @ .., b'\n'] => (t, &b"\n"[..]),
+            t => (t, &b""[..]),
+        };
+        let end = text
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |i| i + 1);
+        let text = &text[..end];
+        let (text, soft) = match text {
+            [t @ .., b'='] => (t, true),
+            t => (t, false),
+        };
+        let mut i = 0;
+        while i < text.len() {
+            if text[i] == b'=' {
+                let pair = text
+                    .get(i + 1..i + 3)
+                    .and_then(|p| Some(hex(p[0])? << 4 | hex(p[1])?));
+                let Some(byte) = pair else {
+                    return Err(format!(
+                        "'=' at byte {} is not followed by two hex digits",
+                        start + i
+                    ));
+                };
+                out.push(byte);
+                i += 3;
+            } else {
+                out.push(text[i]);
+                i += 1;
+            }
+        }
+        if !soft {
+            out.extend_from_slice(brk);
+        }
+        start += line.len();
+    }
+    Ok(out)
 }
 
 /// Picks a boundary that occurs nowhere in the parts.
@@ -461,6 +516,31 @@ mod tests {
     }
 
     #[test]
+    fn quoted_printable() {
+        let check = |qp: &str, want: Result<&[u8], &str>| {
+            let got = decode_quoted_printable(qp.as_bytes());
+            match want {
+                Ok(w) => assert_eq!(got.as_deref(), Ok(w), "{qp:?}"),
+                Err(e) => assert!(
+                    got.as_ref().is_err_and(|g| g.contains(e)),
+                    "{qp:?}: {got:?}"
+                ),
+            }
+        };
+        check("<a>plain</a>", Ok(b"<a>plain</a>"));
+        check("<a x=3D\"1\"/>", Ok(b"<a x=\"1\"/>"));
+        check("=E0=B8=81 =e0=b8=82", Ok("ก ข".as_bytes()));
+        check("<long>ab=\r\ncd</long>\r\n", Ok(b"<long>abcd</long>\r\n"));
+        check("ab=  \ncd", Ok(b"abcd"));
+        check("trailing   \r\nnext\t\n", Ok(b"trailing\r\nnext\n"));
+        check("end=", Ok(b"end"));
+        check("", Ok(b""));
+        check("a=4", Err("'=' at byte 1"));
+        check("ok\r\nb=G1", Err("'=' at byte 5"));
+        check("a= b", Err("'=' at byte 1"));
+    }
+
+    #[test]
     fn cid_references() {
         let check = |href: &str, want: Option<&str>| {
             assert_eq!(cid_of_href(href).as_deref(), want, "{href}")
@@ -550,8 +630,13 @@ mod tests {
         );
         check(
             "multipart/related; boundary=BB",
-            "--BB\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx",
-            "'quoted-printable' is not supported",
+            "--BB\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx=4",
+            "quoted-printable MIME part cannot be decoded: '=' at byte 1",
+        );
+        check(
+            "multipart/related; boundary=BB",
+            "--BB\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nx",
+            "'x-uuencode' is not supported",
         );
         check(
             "multipart/related; boundary=BB",

@@ -1391,6 +1391,10 @@ pub(crate) mod tests {
             "ValueNotRecognized /ImportPermitRequest/Importer/TaxNumber",
         );
         check(
+            "invalid-discharge-port-not-thai.xml",
+            "ValueNotRecognized /ImportPermitRequest/Shipment/DischargePort",
+        );
+        check(
             "invalid-hs-code-letters.xml",
             "ValueNotRecognized /ImportPermitRequest/GoodsItem[1]/HSCode",
         );

@@ -351,6 +351,18 @@ fn destination(s: &str) -> Result<Country, ValueError> {
     Ok(c)
 }
 
+/// The discharge port of an import: in Thailand, as the country of destination is TH.
+fn thai_port(s: &str) -> Result<Port, ValueError> {
+    let p = Port::parse(s)?;
+    if p.country() != Country::TH {
+        return bad(format!(
+            "discharge port '{s}' is not in Thailand; the goods are imported into Thailand, so \
+             it must be a Thai port (TH…, e.g. THLCH or THBKK)"
+        ));
+    }
+    Ok(p)
+}
+
 fn decision(s: &str) -> Result<RequestDecision, ValueError> {
     code(
         s,
@@ -746,7 +758,7 @@ fn import_permit_request(
             transport_mode,
         );
         let load_port = cx.req(&s.load_port, sh_at.child("LoadPort"), Port::parse);
-        let discharge_port = cx.req(&s.discharge_port, sh_at.child("DischargePort"), Port::parse);
+        let discharge_port = cx.req(&s.discharge_port, sh_at.child("DischargePort"), thai_port);
         let country_of_destination = cx.req(
             &s.country_of_destination,
             sh_at.child("CountryOfDestination"),

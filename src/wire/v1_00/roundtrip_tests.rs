@@ -77,6 +77,11 @@ fn port() -> impl Strategy<Value = Port> {
         .prop_map(|(c, p)| Port::parse(&format!("{c}{p}")).expect("UN/LOCODE"))
 }
 
+/// A discharge port of an import: in Thailand.
+fn thai_port() -> impl Strategy<Value = Port> {
+    "TH[A-Z2-9]{3}".prop_map(|p| Port::parse(&p).expect("UN/LOCODE"))
+}
+
 fn unit() -> impl Strategy<Value = UnitCode> {
     "[A-Z0-9]{2,3}".prop_map(|s| UnitCode::parse(&s).expect("unit"))
 }
@@ -280,7 +285,7 @@ fn import_permit_request() -> impl Strategy<Value = ImportPermitRequest> {
                 TransportMode::Post,
             ]),
             port(),
-            port(),
+            thai_port(),
         ),
         (text(35), date()),
         (0u16..999, prop::collection::vec(goods_item(), 1..5)),

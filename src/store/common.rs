@@ -2067,6 +2067,19 @@ pub(crate) async fn rebuild_permit_response_as<C: Conn>(
         .await?;
     let reference = r.text(0)?;
     let decision = r.text(5)?;
+    // DecidedAt is when the request's current decision was made: the last change to it (a
+    // cancellation, an officer's decision) when there was one, else the first decision.
+    let decided_at = c
+        .opt_row(
+            "SELECT at FROM history WHERE request_pk = $1 AND state = $2 \
+             ORDER BY id DESC LIMIT 1",
+            args![request_pk, &decision],
+            &[Ty::Time],
+        )
+        .await?
+        .map(|h| h.time(0))
+        .transpose()?
+        .unwrap_or(r.time(2)?);
     let permit = permit_of_request(c, request_pk).await?;
     let rows = c
         .rows(
@@ -2116,7 +2129,7 @@ pub(crate) async fn rebuild_permit_response_as<C: Conn>(
         reference: ReferenceNumber::parse(&reference).map_err(|_| bad("reference", &reference))?,
         function,
         request_id: r.text(1)?,
-        decided_at: fixed(r.time(2)?),
+        decided_at: fixed(decided_at),
         issuing_authority_tax_number: authority_tax_number,
         issuing_authority_name: authority_name.to_owned(),
         importer_tax_number: r.text(3)?,

@@ -670,6 +670,31 @@ async fn a_retry_after_its_time_to_live_gets_the_reply_of_the_first_copy() {
     assert_eq!(expired.error_codes(), ["TimeToLiveExpired"]);
 }
 
+/// Spec §3.2 and §4: a cancellation's response says CANCELLED, decided when it was cancelled;
+/// cancelling again gives the same answer.
+#[tokio::test]
+async fn a_cancellation_is_decided_when_it_is_made() {
+    let app = spawn_app().await;
+    let payload = permit_request("REF-CANCEL-AT", LICENCE_OK, 1);
+    let first = app
+        .send(&payload, Packaging::Inline)
+        .await
+        .permit_response();
+    assert_eq!(first.decision.code(), "APPROVED", "{first:?}");
+    let cancel = payload.replace("<Function>9</Function>", "<Function>1</Function>");
+    let cancelled = app.send(&cancel, Packaging::Inline).await.permit_response();
+    assert_eq!(cancelled.decision.code(), "CANCELLED", "{cancelled:?}");
+    assert_eq!(cancelled.request_id, first.request_id);
+    assert!(
+        cancelled.decided_at > first.decided_at,
+        "{} after {}",
+        cancelled.decided_at,
+        first.decided_at
+    );
+    let again = app.send(&cancel, Packaging::Inline).await.permit_response();
+    assert_eq!(again, cancelled);
+}
+
 /// ebMS 2.0 lets a party give several PartyIds: the partner checks match any of them, and the
 /// reply is addressed with the ones that matched.
 #[tokio::test]

@@ -159,6 +159,10 @@ async fn approving_a_reviewed_item_issues_a_permit_and_delivers_the_response() {
     let (_, later) = &delivered[0];
     assert_eq!(later.decision.code(), "APPROVED");
     assert_eq!(later.request_id, first.request_id);
+    assert!(
+        later.decided_at > first.decided_at,
+        "decided by the officer"
+    );
     let permit = later.permit.as_ref().expect("a permit");
     assert_eq!(permit.number.to_string(), number);
     assert_eq!(

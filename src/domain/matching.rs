@@ -100,7 +100,8 @@ impl<K: Ord> Claims<K> {
     }
 }
 
-fn hs_agree(a: &HsCode, b: &HsCode) -> bool {
+/// Whether two HS codes name the same goods for matching (see the module notes).
+pub fn hs_agree(a: &HsCode, b: &HsCode) -> bool {
     let (a, b) = (a.as_str(), b.as_str());
     a.get(..8) == b.get(..8) && (a.len() == 8 || b.len() == 8 || a == b)
 }

@@ -2325,8 +2325,9 @@ impl DeclarationRead {
         })
     }
 
-    /// The permit item a line names: on its permit, with its invoice item number; the one
-    /// with the line's HS code first, then the lowest item number.
+    /// The permit item a line names: on its permit, with its invoice item number; one whose
+    /// HS code agrees with the line's (as matching compares them) first, then the lowest item
+    /// number.
     fn item_for(
         &self,
         permit_pk: i64,
@@ -2337,7 +2338,12 @@ impl DeclarationRead {
             .filter(|i| {
                 i.permit_pk == permit_pk && i.invoice_item_number == line.invoice_item_number
             })
-            .min_by_key(|i| (i.hs_code != line.hs_code, i.item_number))
+            .min_by_key(|i| {
+                (
+                    !crate::domain::matching::hs_agree(&i.hs_code, &line.hs_code),
+                    i.item_number,
+                )
+            })
     }
 }
 

@@ -342,6 +342,39 @@ async fn declaration_lines_add_up_per_matched_permit_item_on(backend: Backend) {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+
+    // A line picks the item whose HS code agrees with its own as matching compares them: an
+    // 11-digit code on the line, 8 digits on the permit.
+    let answer = app
+        .send(
+            &permit_request_items(
+                "REF-REPEATED-INV-8",
+                LICENCE_OK,
+                &[(1, "85044090", 5), (1, "85044019", 5)],
+            ),
+            Packaging::Inline,
+        )
+        .await;
+    let r = answer.permit_response();
+    assert_eq!(r.decision.code(), "APPROVED", "{r:?}");
+    let permit = r.permit.expect("a permit");
+    let answer = app
+        .send(
+            &declaration_lines(
+                "DECL-REPEATED-8",
+                &permit,
+                &issuer,
+                &[(1, "85044019000", "CN", 5)],
+            ),
+            Packaging::Inline,
+        )
+        .await;
+    match answer.reply().payload {
+        Some(OutboundDocument::DeclarationCheckResponse(d)) => {
+            assert_eq!(d.result.code(), "ACCEPTED", "{backend:?}: {d:?}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ pub fn write_refdata(dir: &Path) {
         (
             "standards.csv",
             "standard,title_th,title_en,compulsory,in_force_from,in_force_until,hs_prefixes,inspection_rate,test_report_required\n\
-             TIS 2432-2555,อะแดปเตอร์,Power adapters,true,2013-06-01,,85044090,0,false\n",
+             TIS 2432-2555,อะแดปเตอร์,Power adapters,true,2013-06-01,,85044090|85044019,0,false\n",
         ),
         (
             "licences.csv",

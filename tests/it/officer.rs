@@ -30,7 +30,7 @@ async fn officer_app(inspect_all: bool) -> TestApp {
     if inspect_all {
         let standards = std::fs::read_to_string(refdata.join("standards.csv"))
             .unwrap()
-            .replace(",85044090,0,false", ",85044090,100,false");
+            .replace(",85044090|85044019,0,false", ",85044090|85044019,100,false");
         std::fs::write(refdata.join("standards.csv"), standards).unwrap();
     }
     let options = Options {

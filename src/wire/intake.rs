@@ -157,7 +157,9 @@ pub fn ttl_expired(header: &MessageHeader, now: DateTime<FixedOffset>) -> Option
 /// What [`scan`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanError {
-    /// DOCTYPE or processing instruction (`SecurityFailure`).
+    /// A DOCTYPE (`SecurityFailure`): nothing more of the document is read.
+    Doctype(String),
+    /// A processing instruction or a misplaced XML declaration (`SecurityFailure`).
     Forbidden(String),
     /// Too deep or too many items (`OtherXml`): location, description.
     Limit(String, String),
@@ -206,7 +208,7 @@ pub fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
         first = matches!(&ev, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace)) && first;
         match ev {
             Event::DocType(_) => {
-                return Err(ScanError::Forbidden(
+                return Err(ScanError::Doctype(
                     "the document contains a DOCTYPE declaration; DTDs and entity declarations are not allowed".into(),
                 ))
             }
@@ -314,7 +316,9 @@ const XPATH_REFERENCE: &str = "/SOAP:Envelope/SOAP:Body/eb:Manifest/eb:Reference
 
 fn scan_rejection(e: ScanError) -> Rejection {
     match e {
-        ScanError::Forbidden(d) => Rejection::error(ErrorCode::SecurityFailure, "/", d),
+        ScanError::Doctype(d) | ScanError::Forbidden(d) => {
+            Rejection::error(ErrorCode::SecurityFailure, "/", d)
+        }
         ScanError::Limit(loc, d) => Rejection::error(ErrorCode::OtherXml, &loc, d),
         ScanError::NotWellFormed(d) => Rejection::fault(d),
     }
@@ -329,7 +333,22 @@ fn scan_and_parse_envelope(
     if let Some(read) = parse_envelope_checked(soap, limits) {
         return Ok(read);
     }
-    scan(soap, limits).map_err(scan_rejection)?;
+    if let Err(e) = scan(soap, limits) {
+        // A limit or a forbidden construct in a well-formed envelope (a payload too large or
+        // deep, a processing instruction): the error list still refers to the message when
+        // its header can be read. Not past a DOCTYPE, nor in XML that is not well-formed.
+        let header = match &e {
+            ScanError::Limit(..) | ScanError::Forbidden(_) => parse_envelope(soap)
+                .ok()
+                .and_then(|env| env.header.or(env.partial_header)),
+            ScanError::Doctype(_) | ScanError::NotWellFormed(_) => None,
+        };
+        let mut rejection = scan_rejection(e);
+        if let Rejection::Errors { header: h, .. } = &mut rejection {
+            *h = header.map(Box::new);
+        }
+        return Err(rejection);
+    }
     let envelope = parse_envelope(soap).map_err(|d| Rejection::Fault { description: d })?;
     Ok((envelope, None))
 }
@@ -508,7 +527,7 @@ pub(crate) fn read_message(
                     embedded = e;
                     payload = Some((text.into_owned(), root_local));
                 }
-                Err(ScanError::Forbidden(d)) => {
+                Err(ScanError::Doctype(d) | ScanError::Forbidden(d)) => {
                     errors.push(EbmsError::new(ErrorCode::SecurityFailure, loc, d))
                 }
                 Err(ScanError::Limit(l, d)) => {

@@ -728,6 +728,45 @@ async fn a_cancellation_is_decided_when_it_is_made() {
     assert_eq!(again, cancelled);
 }
 
+/// Spec §1.1 and §1.2: an inline message refused for what its payload holds (a processing
+/// instruction, nesting beyond the limit) gets an error list that refers to it, as in
+/// packaging A.
+#[tokio::test]
+async fn an_inline_payload_refused_by_the_scan_gets_an_error_list_that_refers_to_it() {
+    let app = spawn_app().await;
+    let payload = permit_request("REF-SCAN-INLINE", LICENCE_OK, 1);
+    let deep = format!("<Brand>{}x{}</Brand>", "<b>".repeat(40), "</b>".repeat(40));
+    for (what, changed, code) in [
+        (
+            "a processing instruction",
+            payload.replacen("<GoodsItem>", "<?audit x?><GoodsItem>", 1),
+            "SecurityFailure",
+        ),
+        (
+            "nesting beyond the limit",
+            payload.replacen("<Brand>PowerOne</Brand>", &deep, 1),
+            "OtherXml",
+        ),
+    ] {
+        assert_ne!(changed, payload, "{what}");
+        let h = header("ImportPermitRequest");
+        let a = app
+            .post(&request(&h, &changed, Packaging::Inline, sync_ack()))
+            .await;
+        assert_eq!(a.status, 400, "{what}: {}", a.text());
+        assert_eq!(a.error_codes(), [code], "{what}");
+        let reply = a.reply();
+        assert_eq!(
+            reply.header.ref_to_message_id.as_deref(),
+            Some(h.message_id.as_str()),
+            "{what}"
+        );
+        assert_eq!(reply.header.conversation_id, h.conversation_id, "{what}");
+        assert_eq!(reply.header.to.id, "NSW", "{what}");
+        assert_eq!(reply.header.cpa_id, h.cpa_id, "{what}");
+    }
+}
+
 /// ebMS 2.0 lets a party give several PartyIds: the partner checks match any of them, and the
 /// reply is addressed with the ones that matched.
 #[tokio::test]

@@ -184,14 +184,7 @@ async fn approving_a_reviewed_item_issues_a_permit_and_delivers_the_response() {
 async fn rejecting_a_reviewed_item_rejects_the_request_without_a_permit() {
     let app = officer_app(false).await;
     let first = decide(&app, &special_request("REF-REVIEW-2", 5)).await;
-    let path = format!("/admin/review/{}/items/1/reject", first.request_id);
-    let (status, done) = admin_post(
-        &app,
-        &path,
-        SOMCHAI,
-        serde_json::json!({"reason": "not a research use"}),
-    )
-    .await;
+    let (status, done) = act(&app, &first.request_id, "reject", "not a research use").await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["decision"], "REJECTED");
     assert_eq!(done["permit_number"], Value::Null);
@@ -222,34 +215,34 @@ async fn held_permit(app: &TestApp, reference: &str) -> (ImportPermitResponse, P
     (r, p)
 }
 
-fn declaration_status(app_answer: &crate::messages::Answer) -> String {
-    match app_answer.reply().payload {
+/// The overall result of a DeclarationCheck of `quantity` against the permit's item.
+async fn declare(app: &TestApp, number: &str, permit: &Permit, quantity: u32) -> String {
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let answer = app
+        .send(
+            &declaration_check(number, permit, &issuer, quantity),
+            Packaging::Inline,
+        )
+        .await;
+    match answer.reply().payload {
         Some(OutboundDocument::DeclarationCheckResponse(d)) => d.result.code().to_string(),
         other => panic!("expected a DeclarationCheckResponse, got {other:?}"),
     }
+}
+
+/// An officer's action on item 1 of a request, with a reason: (HTTP status, answer).
+async fn act(app: &TestApp, request_id: &str, action: &str, reason: &str) -> (u16, Value) {
+    let path = format!("/admin/review/{request_id}/items/1/{action}");
+    admin_post(app, &path, SOMCHAI, serde_json::json!({ "reason": reason })).await
 }
 
 #[tokio::test]
 async fn releasing_a_held_item_lets_declarations_match() {
     let app = officer_app(true).await;
     let (r, permit) = held_permit(&app, "REF-HOLD-1").await;
-    let issuer = app.settings.gateway.issuer_tax_number.to_string();
-    let before = app
-        .send(
-            &declaration_check("DCL-H-1", &permit, &issuer, 2),
-            Packaging::Inline,
-        )
-        .await;
-    assert_eq!(declaration_status(&before), "HOLD", "{}", before.text());
+    assert_eq!(declare(&app, "DCL-H-1", &permit, 2).await, "HOLD");
 
-    let path = format!("/admin/review/{}/items/1/release", r.request_id);
-    let (status, done) = admin_post(
-        &app,
-        &path,
-        SOMCHAI,
-        serde_json::json!({"reason": "sample passed"}),
-    )
-    .await;
+    let (status, done) = act(&app, &r.request_id, "release", "sample passed").await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["decision"], "APPROVED");
     assert_eq!(
@@ -258,13 +251,7 @@ async fn releasing_a_held_item_lets_declarations_match() {
         "same permit"
     );
 
-    let after = app
-        .send(
-            &declaration_check("DCL-H-2", &permit, &issuer, 2),
-            Packaging::Inline,
-        )
-        .await;
-    assert_eq!(declaration_status(&after), "ACCEPTED", "{}", after.text());
+    assert_eq!(declare(&app, "DCL-H-2", &permit, 2).await, "ACCEPTED");
     let delivered = deliver(&app).await;
     assert_eq!(delivered[0].1.decision.code(), "APPROVED");
 }
@@ -295,65 +282,26 @@ async fn approving_a_reviewed_item_drawn_for_inspection_holds_it() {
     assert!(later.items[0].approved_quantity.is_some(), "{later:?}");
 
     // Customs is told to hold the goods until the inspection releases them.
-    let issuer = app.settings.gateway.issuer_tax_number.to_string();
-    let held = app
-        .send(
-            &declaration_check("DCL-RH-1", &permit, &issuer, 2),
-            Packaging::Inline,
-        )
-        .await;
-    assert_eq!(declaration_status(&held), "HOLD", "{}", held.text());
+    assert_eq!(declare(&app, "DCL-RH-1", &permit, 2).await, "HOLD");
     let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
     assert_eq!(
         listed["items"][0]["status"], "HOLD_FOR_INSPECTION",
         "{listed}"
     );
-    let path = format!("/admin/review/{}/items/1/release", first.request_id);
-    let (status, done) = admin_post(
-        &app,
-        &path,
-        SOMCHAI,
-        serde_json::json!({"reason": "sample passed"}),
-    )
-    .await;
+    let (status, done) = act(&app, &first.request_id, "release", "sample passed").await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["decision"], "APPROVED");
-    let cleared = app
-        .send(
-            &declaration_check("DCL-RH-2", &permit, &issuer, 2),
-            Packaging::Inline,
-        )
-        .await;
-    assert_eq!(
-        declaration_status(&cleared),
-        "ACCEPTED",
-        "{}",
-        cleared.text()
-    );
+    assert_eq!(declare(&app, "DCL-RH-2", &permit, 2).await, "ACCEPTED");
 }
 
 #[tokio::test]
 async fn rejecting_a_held_item_refuses_its_declarations() {
     let app = officer_app(true).await;
     let (r, permit) = held_permit(&app, "REF-HOLD-2").await;
-    let path = format!("/admin/review/{}/items/1/reject", r.request_id);
-    let (status, done) = admin_post(
-        &app,
-        &path,
-        SOMCHAI,
-        serde_json::json!({"reason": "sample failed"}),
-    )
-    .await;
+    let (status, done) = act(&app, &r.request_id, "reject", "sample failed").await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["decision"], "REJECTED");
-    let issuer = app.settings.gateway.issuer_tax_number.to_string();
-    let after = app
-        .send(
-            &declaration_check("DCL-H-3", &permit, &issuer, 2),
-            Packaging::Inline,
-        )
-        .await;
-    assert_eq!(declaration_status(&after), "REFUSED", "{}", after.text());
+    assert_eq!(declare(&app, "DCL-H-3", &permit, 2).await, "REFUSED");
     // The status shows nothing approved or left of the item.
     let query = crate::messages::status_query(&permit.number.to_string());
     let status = app.send(&query, Packaging::Inline).await;

@@ -1391,6 +1391,10 @@ pub(crate) mod tests {
             "ValueNotRecognized /ImportPermitRequest/Importer/TaxNumber",
         );
         check(
+            "invalid-name-only-no-break-spaces.xml",
+            "ValueNotRecognized /ImportPermitRequest/Importer/Name",
+        );
+        check(
             "invalid-discharge-port-not-thai.xml",
             "ValueNotRecognized /ImportPermitRequest/Shipment/DischargePort",
         );

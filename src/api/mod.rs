@@ -118,6 +118,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("not found")]
     NotFound(String),
+    #[error("method {0} not allowed")]
+    MethodNotAllowed(String),
     #[error("rate limited")]
     RateLimited(Duration),
     #[error("storage unavailable: {0}")]
@@ -147,6 +149,12 @@ pub fn problem(e: &ApiError) -> Problem {
             "send a valid, unrevoked API key as `Authorization: Bearer <key>`".to_string(),
         ),
         ApiError::NotFound(d) => (404, "not-found", "Not found", d.clone()),
+        ApiError::MethodNotAllowed(m) => (
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("method {m} is not allowed here; this API answers GET only"),
+        ),
         ApiError::RateLimited(w) => (
             429,
             "rate-limited",
@@ -228,6 +236,34 @@ impl Caller {
         self.importers
             .iter()
             .any(|p| p.tax_number.to_string() == tax && p.branch.to_string() == branch)
+    }
+}
+
+/// axum's `Path`, refused with a problem document (400) that says what is wrong with the path.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(ApiPath(t)),
+            Err(e) => Err(ApiError::BadRequest(format!("path: {}", e.body_text()))),
+        }
+    }
+}
+
+/// axum's `Query`, refused with a problem document (400) that says what is wrong with it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(t)) => Ok(ApiQuery(t)),
+            Err(e) => Err(ApiError::BadRequest(format!("query: {}", e.body_text()))),
+        }
     }
 }
 
@@ -325,7 +361,7 @@ fn visible(
 pub async fn permit(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> Result<Json<RequestDetail>, ApiError> {
     let n = PermitNumber::parse(&number).map_err(|e| bad(vec![format!("permit_number: {e}")]))?;
     let r = state.store.request_by_permit(&n.to_string()).await?;
@@ -355,7 +391,7 @@ pub async fn permit(
 pub async fn by_reference(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((tax, branch, reference)): Path<(String, String, String)>,
+    ApiPath((tax, branch, reference)): ApiPath<(String, String, String)>,
 ) -> Result<Json<RequestDetail>, ApiError> {
     let mut errs = Vec::new();
     let importer = importer_of(&tax, &branch, &mut errs);
@@ -428,10 +464,10 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
     };
     let date = |name: &str, v: &Option<String>, errs: &mut Vec<String>| {
         let v = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
-        match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) if v.len() == 10 => Some(d),
-            _ => {
-                errs.push(format!("{name}: `{v}` is not a date YYYY-MM-DD"));
+        match crate::domain::types::parse_date(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errs.push(format!("{name}: {e}"));
                 None
             }
         }
@@ -509,8 +545,8 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
 pub async fn importer_requests(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((tax, branch)): Path<(String, String)>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiPath((tax, branch)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<RequestPage>, ApiError> {
     let mut errs = Vec::new();
     let importer = importer_of(&tax, &branch, &mut errs);
@@ -643,12 +679,26 @@ async fn fallback() -> ApiError {
     ApiError::NotFound("no such resource".to_string())
 }
 
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
+/// Answers hold importers' data: no cache keeps them (unless a handler says otherwise).
+async fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
 /// The router of the API listener. Serve it with `into_make_service_with_connect_info`.
 pub fn router(state: ApiState) -> Router {
     routes()
         .router
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::map_response(no_store))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 

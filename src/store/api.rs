@@ -276,9 +276,13 @@ async fn request_pk_by_reference<C: Conn>(
 async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, StoreError> {
     let r = c
         .one_row(
-            "SELECT request_id, reference, importer_tax_number, importer_branch, importer_name, \
-             importer_name_en, agent_tax_number, agent_branch, agent_name, function, \
-             request_type, version, decision, decided_at, arrival_date FROM requests WHERE id = $1",
+            &format!(
+                "SELECT r.request_id, r.reference, r.importer_tax_number, r.importer_branch, \
+                 r.importer_name, r.importer_name_en, r.agent_tax_number, r.agent_branch, \
+                 r.agent_name, r.function, r.request_type, r.version, r.decision, {}, \
+                 r.arrival_date FROM requests r WHERE r.id = $1",
+                super::common::decided_at_of("r")
+            ),
             args![pk],
             &[
                 Ty::Text,
@@ -343,8 +347,10 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
             "SELECT ri.id, ri.item_number, ri.invoice_item_number, ri.hs_code, ri.description, \
              ri.brand, ri.model, ri.country_of_origin, ri.standard, \
              COALESCE(pi.status, ri.status), ri.unit, ri.quantity_milli, \
-             COALESCE(pi.approved_milli, ri.approved_milli, 0), COALESCE(pi.written_off_milli, 0) \
-             FROM request_items ri LEFT JOIN permit_items pi ON pi.item_pk = ri.id \
+             COALESCE(pi.approved_milli, 0), COALESCE(pi.written_off_milli, 0), \
+             COALESCE(p.status, 'NONE') \
+             FROM request_items ri LEFT JOIN permits p ON p.request_pk = ri.request_pk \
+             LEFT JOIN permit_items pi ON pi.permit_pk = p.id AND pi.item_pk = ri.id \
              WHERE ri.request_pk = $1 ORDER BY ri.item_number",
             args![pk],
             &[
@@ -362,6 +368,7 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
                 Ty::I64,
                 Ty::I64,
                 Ty::I64,
+                Ty::Text,
             ],
         )
         .await?;
@@ -377,8 +384,16 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
     let mut items = Vec::with_capacity(item_rows.len());
     for it in &item_rows {
         let item_pk = it.i64(0)?;
-        let approved = amount(it.i64(12)?)?;
+        let status = it.text(9)?;
         let written_off = amount(it.i64(13)?)?;
+        // As a PermitStatusQuery answers (spec §3.4).
+        let (approved, remaining) = super::common::item_quantities(
+            crate::domain::ItemStatus::from_code(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("item status `{status}`")))?,
+            amount(it.i64(12)?)?,
+            written_off,
+            &it.text(14)?,
+        );
         let mut reasons = Vec::new();
         for rr in reason_rows.iter() {
             if rr.i64(0)? == item_pk {
@@ -399,12 +414,12 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
             model: it.text(6)?,
             country_of_origin: it.text(7)?,
             standard: it.opt_text(8)?,
-            status: it.text(9)?,
+            status,
             unit: it.text(10)?,
             requested: amount(it.i64(11)?)?,
             approved,
             written_off,
-            remaining: approved.saturating_sub(written_off),
+            remaining,
             reasons,
         });
     }
@@ -459,9 +474,12 @@ async fn list_requests<C: Conn>(
     c: &mut C,
     f: &RequestFilter,
 ) -> Result<Vec<RequestSummary>, StoreError> {
-    let mut sql = String::from(
+    // The decision's time as the request shows it (an officer's or a cancellation's when
+    // there was one): what `from` and `until` filter on.
+    let decided_at = super::common::decided_at_of("r");
+    let mut sql = format!(
         "SELECT r.id, r.request_id, r.reference, r.function, r.request_type, r.version, \
-         r.decision, r.decided_at, r.arrival_date, p.permit_number, p.status, \
+         r.decision, {decided_at}, r.arrival_date, p.permit_number, p.status, \
          (SELECT COUNT(*) FROM request_items ri WHERE ri.request_pk = r.id) \
          FROM requests r LEFT JOIN permits p ON p.request_pk = r.id \
          WHERE r.importer_tax_number = $1 AND r.importer_branch = $2",
@@ -478,10 +496,10 @@ async fn list_requests<C: Conn>(
         add("r.decision =", d.clone().into(), &mut sql);
     }
     if let Some(t) = f.from {
-        add("r.decided_at >=", t.into(), &mut sql);
+        add(&format!("{decided_at} >="), t.into(), &mut sql);
     }
     if let Some(t) = f.until {
-        add("r.decided_at <", t.into(), &mut sql);
+        add(&format!("{decided_at} <"), t.into(), &mut sql);
     }
     if let Some(s) = f.before_seq {
         add("r.id <", s.into(), &mut sql);

@@ -2059,27 +2059,17 @@ pub(crate) async fn rebuild_permit_response_as<C: Conn>(
 ) -> Result<ImportPermitResponse, StoreError> {
     let r = c
         .one_row(
-            "SELECT reference, request_id, decided_at, importer_tax_number, importer_branch, decision \
-             FROM requests WHERE id = $1",
+            &format!(
+                "SELECT r.reference, r.request_id, {}, r.importer_tax_number, r.importer_branch, \
+                 r.decision FROM requests r WHERE r.id = $1",
+                decided_at_of("r")
+            ),
             args![request_pk],
             &[Ty::Text, Ty::Text, Ty::Time, Ty::Text, Ty::Text, Ty::Text],
         )
         .await?;
     let reference = r.text(0)?;
     let decision = r.text(5)?;
-    // DecidedAt is when the request's current decision was made: the last change to it (a
-    // cancellation, an officer's decision) when there was one, else the first decision.
-    let decided_at = c
-        .opt_row(
-            "SELECT at FROM history WHERE request_pk = $1 AND state = $2 \
-             ORDER BY id DESC LIMIT 1",
-            args![request_pk, &decision],
-            &[Ty::Time],
-        )
-        .await?
-        .map(|h| h.time(0))
-        .transpose()?
-        .unwrap_or(r.time(2)?);
     let permit = permit_of_request(c, request_pk).await?;
     let rows = c
         .rows(
@@ -2129,7 +2119,7 @@ pub(crate) async fn rebuild_permit_response_as<C: Conn>(
         reference: ReferenceNumber::parse(&reference).map_err(|_| bad("reference", &reference))?,
         function,
         request_id: r.text(1)?,
-        decided_at: fixed(decided_at),
+        decided_at: fixed(r.time(2)?),
         issuing_authority_tax_number: authority_tax_number,
         issuing_authority_name: authority_name.to_owned(),
         importer_tax_number: r.text(3)?,
@@ -2838,6 +2828,39 @@ pub(crate) async fn permit_holder<C: Conn>(
     .transpose()
 }
 
+/// SQL for when the current decision of request `r` (an alias of `requests`) was made: the
+/// last history entry that set it (a cancellation, an officer's decision), else the first
+/// decision. What a response's DecidedAt and the API's `decided_at` say.
+pub(crate) fn decided_at_of(r: &str) -> String {
+    format!(
+        "COALESCE((SELECT h.at FROM history h WHERE h.request_pk = {r}.id \
+         AND h.state = {r}.decision ORDER BY h.id DESC LIMIT 1), {r}.decided_at)"
+    )
+}
+
+/// An item's approved and remaining quantities as a status shows them, from what its permit
+/// item approved and wrote off (0 and 0 when it is not on a permit) and the permit's status
+/// (`NONE` without a permit). An item approved and then refused at the port shows what was
+/// written off as approved; nothing remains on a permit that is not ACTIVE, nor of a refused
+/// item.
+pub(crate) fn item_quantities(
+    status: ItemStatus,
+    on_permit: Amount,
+    written_off: Amount,
+    permit_status: &str,
+) -> (Amount, Amount) {
+    let approved = match status {
+        ItemStatus::Rejected => written_off,
+        _ => on_permit,
+    };
+    let remaining = if permit_status == "ACTIVE" {
+        approved.saturating_sub(written_off)
+    } else {
+        Amount::ZERO
+    };
+    (approved, remaining)
+}
+
 pub(crate) async fn permit_status<C: Conn>(
     c: &mut C,
     q: &PermitStatusQuery,
@@ -2915,12 +2938,8 @@ pub(crate) async fn permit_status<C: Conn>(
         let status = it.text(2)?;
         let status = ItemStatus::from_code(&status).ok_or_else(|| bad("item status", &status))?;
         let written_off = p_amount(it.i64(5)?)?;
-        let approved = match status {
-            // Approved once, then refused at the port: nothing of it may be imported.
-            ItemStatus::Rejected => written_off,
-            _ => p_amount(it.i64(4)?)?,
-        };
-        let usable = it.text(6)? == "ACTIVE";
+        let (approved, remaining) =
+            item_quantities(status, p_amount(it.i64(4)?)?, written_off, &it.text(6)?);
         items.push(ItemQuantities {
             item_number: p_u16(it.i64(0)?, "item number")?,
             invoice_item_number: p_u16(it.i64(1)?, "invoice item number")?,
@@ -2928,11 +2947,7 @@ pub(crate) async fn permit_status<C: Conn>(
             unit: p_unit(&it.text(3)?)?,
             approved,
             written_off,
-            remaining: if usable {
-                approved.saturating_sub(written_off)
-            } else {
-                Amount::ZERO
-            },
+            remaining,
         });
     }
     let hist = c

@@ -348,6 +348,11 @@ async fn invalid_parameters_get_problem_documents_naming_the_field() {
         ),
         ("/api/v1/importers/123/x/requests", 400, "tax_number"),
         ("/api/v1/nothing-here", 404, "no such resource"),
+        (
+            "/api/v1/requests/by-reference/0105536112014/00000/%FF%FE",
+            400,
+            "path: ",
+        ),
     ];
     for (path, status, field) in cases {
         check_problem(&app.get_json(k, path).await, *status, field);
@@ -355,6 +360,7 @@ async fn invalid_parameters_get_problem_documents_naming_the_field() {
     let list_cases: &[(&str, &str)] = &[
         ("status=MAYBE", "status"),
         ("from=2026-13-01", "from"),
+        ("from=2569-11-29", "Buddhist-era"),
         ("to=yesterday", "to"),
         ("from=2026-02-01&to=2026-01-01", "before from"),
         ("cursor=xyz", "cursor"),
@@ -368,6 +374,74 @@ async fn invalid_parameters_get_problem_documents_naming_the_field() {
     let (_, _, v) = app.get_json(k, &format!("{list}?status=X&limit=-1")).await;
     let d = v["detail"].as_str().unwrap();
     assert!(d.contains("status") && d.contains("limit"), "{d}");
+    // A method the API does not serve.
+    let r = app
+        .client
+        .post(app.api("/api/v1/permits/TISI-P-2569-00000001"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    check_problem(&(status, ct, v), 405, "GET only");
+}
+
+/// Spec §3.4: the API shows the quantities a PermitStatusQuery gives: nothing remains on a
+/// cancelled permit, and the decision's time is the cancellation's. Answers are not cached.
+#[tokio::test]
+async fn a_cancelled_permit_shows_nothing_remaining() {
+    let app = spawn_app().await;
+    let (decision, permit) = app.decide(B, "REF-B-CANCEL", LICENCE_OK).await;
+    assert_eq!(decision, "APPROVED");
+    let permit = permit.unwrap();
+    let (_, key) = app.key(&[B], None).await;
+    let path = format!("/api/v1/permits/{permit}");
+    let (_, _, before) = app.get_json(Some(&key), &path).await;
+    assert_eq!(before["items"][0]["remaining"], "100", "{before}");
+
+    let cancel = request_of(B, "REF-B-CANCEL", LICENCE_OK)
+        .replace("<Function>9</Function>", "<Function>1</Function>");
+    let a = app
+        .post(&request(
+            &header("ImportPermitRequest"),
+            &cancel,
+            Packaging::Inline,
+            sync_ack(),
+        ))
+        .await;
+    assert_eq!(a.permit_response().decision.code(), "CANCELLED");
+    let r = app
+        .client
+        .get(app.api(&path))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let after: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(after["decision"], "CANCELLED", "{after}");
+    assert_eq!(after["permit"]["status"], "CANCELLED");
+    let item = &after["items"][0];
+    assert_eq!(
+        (&item["approved"], &item["written_off"], &item["remaining"]),
+        (&Value::from("100"), &Value::from("0"), &Value::from("0")),
+        "{after}"
+    );
+    assert!(
+        after["decided_at"].as_str() > before["decided_at"].as_str(),
+        "{} after {}",
+        after["decided_at"],
+        before["decided_at"]
+    );
+    let (_, _, list) = app
+        .get_json(Some(&key), &format!("/api/v1/importers/{B}/00000/requests"))
+        .await;
+    assert_eq!(
+        list["requests"][0]["decided_at"], after["decided_at"],
+        "{list}"
+    );
 }
 
 #[tokio::test]

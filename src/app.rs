@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::config::Settings;
 use crate::domain::snapshot::Snapshot;
 use crate::domain::RefData;
-use crate::http::admin::{self, AdminState, BoxFuture, OutboxStats, Probe};
+use crate::http::admin::{self, AdminState, BoxFuture, NotReady, OutboxStats, Probe};
 use crate::http::protect::{InFlight, RateLimits};
 use crate::http::serve::{self, ConnectionLimits, Shutdown};
 use crate::http::tls::{self, TlsReloader};
@@ -103,11 +103,17 @@ struct StoreProbe {
 }
 
 impl Probe for StoreProbe {
-    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+    fn ready(&self) -> BoxFuture<'_, Result<(), NotReady>> {
         Box::pin(async {
-            self.store.ping().await.map_err(|e| e.to_string())?;
+            self.store.ping().await.map_err(|e| NotReady {
+                shown: "store unavailable",
+                detail: e.to_string(),
+            })?;
             if self.snapshot.load().is_none() {
-                return Err("no reference data loaded".to_string());
+                return Err(NotReady {
+                    shown: "no reference data loaded",
+                    detail: "load it with `nsw-gateway refdata load`, then send SIGHUP".into(),
+                });
             }
             Ok(())
         })

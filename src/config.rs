@@ -858,6 +858,9 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
             .addr("listen", errs)
             .unwrap_or(([127, 0, 0, 1], 9090).into());
         let token = s.text("token", errs).map(Secret::new);
+        if token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            errs.push("admin.token: must be at least 16 characters".to_string());
+        }
         if token.is_none() && !listen.ip().is_loopback() {
             errs.push(format!(
                 "admin.token: is required when admin.listen ({listen}) is not a loopback address"
@@ -978,6 +981,9 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         let filter = s
             .text("filter", errs)
             .unwrap_or_else(|| "info,nsw_gateway=info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
+            errs.push(format!("log.filter: `{filter}` is not a valid filter: {e}"));
+        }
         s.finish(errs);
         LogSettings { format, filter }
     };
@@ -1043,6 +1049,17 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
             })
             .collect::<Vec<_>>()
     };
+
+    // An officer's token is the officer: the admin's must be another, or the admin's actions
+    // would be recorded as that officer's.
+    if let Some(t) = &admin.token {
+        if let Some(i) = officers.iter().position(|o| o.token.expose() == t.expose()) {
+            errs.push(format!(
+                "officers[{i}].token: is the admin token; officers and the admin need tokens of \
+                 their own"
+            ));
+        }
+    }
 
     root.finish(errs);
 
@@ -1544,12 +1561,12 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_debug() {
         let s = load(
-            "[admin]\ntoken = 'hunter2-token'\n[database]\nurl = 'postgres://gw:pa55word@db.local/gw'",
+            "[admin]\ntoken = 'hunter2-admin-token'\n[database]\nurl = 'postgres://gw:pa55word@db.local/gw'",
             &[],
         )
         .unwrap();
         let shown = format!("{s:?}");
-        assert!(!shown.contains("hunter2-token"), "{shown}");
+        assert!(!shown.contains("hunter2-admin-token"), "{shown}");
         assert!(!shown.contains("pa55word"), "{shown}");
         assert!(shown.contains("postgres://gw:***@db.local/gw"), "{shown}");
     }
@@ -1628,6 +1645,13 @@ mod tests {
         check_invalid("[delivery]\nretries = 3", &[], &["delivery.retries: unknown setting"]);
         check_invalid("[review]\noverdue_after_days = 0", &[], &["review.overdue_after_days"]);
         check_invalid("[[officers]]\nid = \"a\"", &[], &["officers[0].token: is required"]);
+        check_invalid("[admin]\ntoken = \"x\"", &[], &["admin.token: must be at least 16"]);
+        check_invalid("[log]\nfilter = \"warn,nsw_gateway=loud\"", &[], &["log.filter: `warn,nsw_gateway=loud`"]);
+        check_invalid(
+            "[admin]\ntoken = \"0123456789abcdef\"\n[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"",
+            &[],
+            &["officers[0].token: is the admin token"],
+        );
         check_invalid("[[officers]]\nid = \"a\"\ntoken = \"short\"", &[], &["officers[0].token: must be at least 16"]);
         check_invalid(
             "[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n[[officers]]\nid = \"a\"\ntoken = \"0123456789abcdef\"",

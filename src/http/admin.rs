@@ -30,10 +30,18 @@ pub struct OutboxStats {
     pub held: u64,
 }
 
+/// Why the gateway is not ready: `shown` to the operator's probe, `detail` only logged (it
+/// may name internals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub shown: &'static str,
+    pub detail: String,
+}
+
 /// What the admin endpoints ask the rest of the gateway.
 pub trait Probe: Send + Sync + 'static {
-    /// Whether the store can be reached (`Err` carries the reason, logged, not shown).
-    fn ready(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether the gateway can take messages: the store answers and reference data is loaded.
+    fn ready(&self) -> BoxFuture<'_, Result<(), NotReady>>;
     /// Current outbox figures, when there is an outbox.
     fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>>;
     /// The SQLite writer's figures, on SQLite.
@@ -100,9 +108,9 @@ async fn readyz(State(state): State<AdminState>, headers: HeaderMap) -> Result<R
     }
     match state.probe.ready().await {
         Ok(()) => Ok((StatusCode::OK, "ready\n").into_response()),
-        Err(reason) => {
-            tracing::warn!(%reason, "not ready");
-            Ok((StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response())
+        Err(NotReady { shown, detail }) => {
+            tracing::warn!(reason = shown, %detail, "not ready");
+            Ok((StatusCode::SERVICE_UNAVAILABLE, format!("{shown}\n")).into_response())
         }
     }
 }

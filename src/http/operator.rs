@@ -595,8 +595,13 @@ async fn review_decide(
         Some(OfficerOutcome::WrongState(s)) => fail(
             StatusCode::CONFLICT,
             format!(
-                "item {item} of {request_id} is {}: it cannot be {action}d",
-                s.code()
+                "item {item} of {request_id} is {}: the action '{action}' applies to items {}",
+                s.code(),
+                match action.as_str() {
+                    "approve" => "UNDER_REVIEW",
+                    "reject" => "UNDER_REVIEW or HOLD_FOR_INSPECTION",
+                    _ => "HOLD_FOR_INSPECTION",
+                }
             ),
         ),
         Some(OfficerOutcome::NotFound) | None => fail(

@@ -158,7 +158,7 @@ async fn retry_after_of_a_429_is_honoured() {
 #[tokio::test]
 async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
     let fake = FakeNsw::start(vec![Answer::Status(400, None)], Answer::Ok).await;
-    let app = app_without_worker(Some("admin-secret"), "").await;
+    let app = app_without_worker(Some("admin-secret-for-tests"), "").await;
     let h = header("ImportPermitRequest");
     send_async(&app, &h, "REF-DELIVERY-400").await;
     let store = app.handle.store().clone();
@@ -176,7 +176,7 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
 
     // The operator sees it and replays it over the admin API.
     let (_, listed) = app
-        .admin_get("/admin/outbox?status=DEAD", "admin-secret")
+        .admin_get("/admin/outbox?status=DEAD", "admin-secret-for-tests")
         .await;
     assert_eq!(listed["items"][0]["id"], row.id, "{listed}");
     let unauthorised = app
@@ -189,7 +189,7 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
     let replayed = app
         .client
         .post(app.admin(&format!("/admin/outbox/{}/replay", row.id)))
-        .bearer_auth("admin-secret")
+        .bearer_auth("admin-secret-for-tests")
         .send()
         .await
         .unwrap();
@@ -197,7 +197,7 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
     let again = app
         .client
         .post(app.admin(&format!("/admin/outbox/{}/replay", row.id)))
-        .bearer_auth("admin-secret")
+        .bearer_auth("admin-secret-for-tests")
         .send()
         .await
         .unwrap();
@@ -210,7 +210,10 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
     assert_eq!(accepted[0].1, row.body);
 
     let (_, shown) = app
-        .admin_get(&format!("/admin/outbox/{}", row.id), "admin-secret")
+        .admin_get(
+            &format!("/admin/outbox/{}", row.id),
+            "admin-secret-for-tests",
+        )
         .await;
     assert_eq!(shown["status"], "DONE");
     assert_eq!(shown["audit"][0]["actor"], "admin");
@@ -750,7 +753,7 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
         Answer::Ok,
     )
     .await;
-    let app = app_without_worker(Some("admin-secret"), "").await;
+    let app = app_without_worker(Some("admin-secret-for-tests"), "").await;
     let first = header("ImportPermitRequest");
     send_async(&app, &first, "REF-HELD-A").await;
     let mut second = header("ImportPermitRequest");
@@ -776,7 +779,7 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     assert_eq!((held.status, held.attempts), (OutboxStatus::Pending, 0));
 
     let (_, listed) = app
-        .admin_get("/admin/outbox?status=PENDING", "admin-secret")
+        .admin_get("/admin/outbox?status=PENDING", "admin-secret-for-tests")
         .await;
     let item = &listed["items"][0];
     assert_eq!(item["id"], two.id, "{listed}");
@@ -791,7 +794,7 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
         };
         (value("nsw_outbox_dead"), value("nsw_outbox_held"))
     };
-    let shown = gauges(app.metrics(Some("admin-secret")).await);
+    let shown = gauges(app.metrics(Some("admin-secret-for-tests")).await);
     assert_eq!(shown, ("1".into(), "1".into()));
 
     // Replayed (at the worker's time): the dead letter first, then the held response, whose
@@ -815,6 +818,6 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     assert_eq!(worker.run_once().await, 1);
     let order: Vec<String> = fake.accepted().into_iter().map(|(id, _)| id).collect();
     assert_eq!(order, [one.message_id.clone(), two.message_id.clone()]);
-    let shown = gauges(app.metrics(Some("admin-secret")).await);
+    let shown = gauges(app.metrics(Some("admin-secret-for-tests")).await);
     assert_eq!(shown, ("0".into(), "0".into()));
 }

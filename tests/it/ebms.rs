@@ -902,6 +902,7 @@ async fn without_reference_data_requests_get_503_and_readiness_fails() {
     // Not recorded: the same message is not a duplicate later.
     let ready = app.client.get(app.admin("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
+    assert_eq!(ready.text().await.unwrap(), "no reference data loaded\n");
     // Ping does not need reference data.
     let a = app
         .post(&nsw_gateway::wire::reply::build_ping(&header("Ping"), true))

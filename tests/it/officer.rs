@@ -152,6 +152,14 @@ async fn approving_a_reviewed_item_issues_a_permit_and_delivers_the_response() {
     let (status, _) =
         admin_post(&app, &path, SOMCHAI, serde_json::json!({"reason": "again"})).await;
     assert_eq!(status, 409, "an approved item is no longer under review");
+    let (status, refused) = act(&app, &first.request_id, "reject", "too late").await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["error"].as_str().is_some_and(|e| e.ends_with(
+            "is APPROVED: the action 'reject' applies to items UNDER_REVIEW or HOLD_FOR_INSPECTION"
+        )),
+        "{refused}"
+    );
 
     // The later response reaches the NSW with the permit number.
     let delivered = deliver(&app).await;

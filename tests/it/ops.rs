@@ -80,7 +80,7 @@ async fn the_sqlite_writer_is_counted_on_metrics() {
 #[tokio::test]
 async fn admin_token_protects_metrics_and_readiness() {
     let app = spawn_app_with(Options {
-        admin_token: Some("s3cret".into()),
+        admin_token: Some("s3cret-admin-token".into()),
         ..Options::default()
     })
     .await;
@@ -93,9 +93,21 @@ async fn admin_token_protects_metrics_and_readiness() {
     };
     assert_eq!(get("/metrics", None).await.unwrap().status(), 401);
     assert_eq!(get("/metrics", Some("wrong")).await.unwrap().status(), 401);
-    assert_eq!(get("/metrics", Some("s3cret")).await.unwrap().status(), 200);
+    assert_eq!(
+        get("/metrics", Some("s3cret-admin-token"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(get("/readyz", None).await.unwrap().status(), 401);
-    assert_eq!(get("/readyz", Some("s3cret")).await.unwrap().status(), 200);
+    assert_eq!(
+        get("/readyz", Some("s3cret-admin-token"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(get("/healthz", None).await.unwrap().status(), 200);
 }
 

@@ -55,6 +55,7 @@ async fn an_unreachable_database_gets_503_and_the_gateway_recovers_when_it_is_ba
         .await
         .unwrap();
     assert_eq!(ready.status().as_u16(), 503, "not ready without a database");
+    assert_eq!(ready.text().await.unwrap(), "store unavailable\n");
 
     allow_connections(&server, &name, true).await;
     // The same message, retried unchanged, is decided now: the refused attempt left no trace.

@@ -139,6 +139,9 @@ fn outcome(id: i64, o: OperatorOutcome, verb: &str) -> anyhow::Result<String> {
         OperatorOutcome::WrongState(s) => {
             anyhow::bail!("outbox row {id} is {}: it cannot be {verb}", s.code())
         }
+        OperatorOutcome::DroppedAlready => {
+            anyhow::bail!("outbox row {id} was dropped already; replay it to deliver it again")
+        }
     }
 }
 

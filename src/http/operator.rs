@@ -237,6 +237,10 @@ fn operator_answer(id: i64, outcome: Result<OperatorOutcome, StoreError>, verb: 
             StatusCode::CONFLICT,
             format!("outbox row {id} is {}: it cannot be {verb}", s.code()),
         ),
+        Ok(OperatorOutcome::DroppedAlready) => fail(
+            StatusCode::CONFLICT,
+            format!("outbox row {id} was dropped already; replay it to deliver it again"),
+        ),
         Err(e) => store_failed(e),
     }
 }

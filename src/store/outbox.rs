@@ -136,7 +136,8 @@ pub struct AttemptRecord {
 pub struct OutboxFigures {
     /// Rows PENDING or IN_FLIGHT.
     pub pending: u64,
-    /// Age of the oldest of them (0 when there is none).
+    /// Age of the oldest of them that no dead letter holds back, since it was queued (or
+    /// queued again); 0 when there is none.
     pub oldest_pending_age_seconds: f64,
     /// Dead letters that wait for an operator (not dropped).
     pub dead: u64,
@@ -163,6 +164,8 @@ pub enum OperatorOutcome {
     NotFound,
     /// The row's state does not allow the action (e.g. replaying a row that is pending).
     WrongState(OutboxStatus),
+    /// The row was dropped already (dropping it again would only overwrite its reason).
+    DroppedAlready,
 }
 
 /// An operator action, recorded in the audit table.
@@ -436,8 +439,14 @@ pub(crate) async fn figures<C: Conn>(
 ) -> Result<OutboxFigures, StoreError> {
     let r = c
         .one_row(
-            "SELECT COUNT(*), MIN(created_at) FROM outbox \
-             WHERE status IN ('PENDING', 'IN_FLIGHT')",
+            // The age of a row behind a dead letter is `held`'s to show: it does not age (it
+            // is not attempted), and its age starts again when it is released.
+            "SELECT COUNT(*), MIN(CASE WHEN NOT EXISTS (SELECT 1 FROM outbox p \
+             WHERE p.conversation_id = o.conversation_id \
+             AND p.conversation_seq < o.conversation_seq \
+             AND p.status = 'DEAD' AND p.dropped_at IS NULL) \
+             THEN COALESCE(o.queued_at, o.created_at) END) FROM outbox o \
+             WHERE o.status IN ('PENDING', 'IN_FLIGHT')",
             args![],
             &[Ty::I64, Ty::Time],
         )
@@ -581,7 +590,7 @@ pub(crate) async fn replay<C: Conn>(
     c.exec(
         "UPDATE outbox SET status = 'PENDING', attempts = 0, next_attempt_at = $2, \
          queued_at = $2, done_at = NULL, dropped_at = NULL, lease_until = NULL, \
-         lease_token = NULL WHERE id = $1",
+         lease_token = NULL, last_error = NULL, last_http_status = NULL WHERE id = $1",
         args![id, now],
     )
     .await?;
@@ -617,6 +626,11 @@ pub(crate) async fn drop_row<C: Conn>(
             status: OutboxStatus::Done,
             ..
         }) => return Ok(OperatorOutcome::WrongState(OutboxStatus::Done)),
+        Some(Locked {
+            status: OutboxStatus::Dead,
+            holds: false,
+            ..
+        }) => return Ok(OperatorOutcome::DroppedAlready),
         Some(row) => row,
     };
     c.exec(

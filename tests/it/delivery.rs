@@ -253,6 +253,22 @@ async fn the_command_line_lists_drops_and_replays() {
     .await
     .unwrap();
     assert!(dropped.contains("dropped"), "{dropped}");
+    let twice = run_outbox(
+        &store,
+        &OutboxCommand::Drop {
+            id,
+            reason: "again".into(),
+            actor: Some("cli:operator".into()),
+        },
+    )
+    .await;
+    assert!(
+        twice
+            .unwrap_err()
+            .to_string()
+            .contains("was dropped already"),
+        "a second drop would overwrite the reason"
+    );
     let clock = test_clock();
     let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
     assert_eq!(worker.run_once().await, 0, "a dropped row is not delivered");
@@ -269,6 +285,12 @@ async fn the_command_line_lists_drops_and_replays() {
     )
     .await
     .unwrap();
+    let queued = store.outbox_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (queued.status, queued.attempts, queued.last_error),
+        (OutboxStatus::Pending, 0, None),
+        "replayed afresh"
+    );
     assert_eq!(worker.run_once().await, 1);
     let shown = run_outbox(&store, &OutboxCommand::Show { id })
         .await
@@ -792,10 +814,18 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
                 .unwrap_or_else(|| panic!("{name} in {m}"))
                 .to_string()
         };
-        (value("nsw_outbox_dead"), value("nsw_outbox_held"))
+        (
+            value("nsw_outbox_dead"),
+            value("nsw_outbox_held"),
+            value("nsw_outbox_oldest_pending_age_seconds"),
+        )
     };
     let shown = gauges(app.metrics(Some("admin-secret-for-tests")).await);
-    assert_eq!(shown, ("1".into(), "1".into()));
+    assert_eq!(
+        shown,
+        ("1".into(), "1".into(), "0".into()),
+        "the held row does not age"
+    );
 
     // Replayed (at the worker's time): the dead letter first, then the held response, whose
     // first failure is retried, its age counted from the replay.
@@ -819,5 +849,5 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     let order: Vec<String> = fake.accepted().into_iter().map(|(id, _)| id).collect();
     assert_eq!(order, [one.message_id.clone(), two.message_id.clone()]);
     let shown = gauges(app.metrics(Some("admin-secret-for-tests")).await);
-    assert_eq!(shown, ("0".into(), "0".into()));
+    assert_eq!(shown, ("0".into(), "0".into(), "0".into()));
 }

@@ -216,10 +216,35 @@ pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snap
                 .join("\n")
         )
     })?;
-    store
-        .replace_refdata(Arc::new(data), chrono::Utc::now())
+    let data = Arc::new(data);
+    let kept = store
+        .replace_refdata(data.clone(), chrono::Utc::now())
         .await
         .context("storing the reference data")?;
+    if kept.is_empty() {
+        return Ok((snapshot, summary));
+    }
+    for k in &kept {
+        tracing::warn!(
+            licence = %k.number,
+            status = k.status.code(),
+            since = %k.since,
+            "a licence status set through the admin API is newer than the loaded record and stays"
+        );
+    }
+    // The snapshot is what the store now holds: the loaded data with the statuses kept.
+    let mut data = Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone());
+    for l in &mut data.licences {
+        if let Some(k) = kept.iter().find(|k| k.number == l.number) {
+            l.status = k.status;
+            l.status_since = k.since;
+        }
+    }
+    let snapshot = Snapshot::build_from(&data).map_err(|errs| inconsistent(&errs))?;
+    let summary = format!(
+        "{summary}; {} licence status(es) set through the admin API kept over the loaded ones",
+        kept.len()
+    );
     Ok((snapshot, summary))
 }
 

@@ -3088,7 +3088,7 @@ pub(crate) async fn replace_refdata<C: Conn>(
     c: &mut C,
     data: &RefData,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<super::KeptStatus>, StoreError> {
     for t in [
         "standards",
         "licences",
@@ -3186,7 +3186,43 @@ pub(crate) async fn replace_refdata<C: Conn>(
         args![now],
     )
     .await?;
-    Ok(())
+    keep_newer_statuses(c).await
+}
+
+/// After a load: each licence's latest status change made through the admin API stays when it
+/// took effect after the loaded record's status (the export predates it); the loaded record
+/// wins when its status is as recent or more.
+async fn keep_newer_statuses<C: Conn>(c: &mut C) -> Result<Vec<super::KeptStatus>, StoreError> {
+    let latest = c
+        .rows(
+            "SELECT a.number, a.new_status, a.since FROM licence_status_audit a \
+             WHERE a.id IN (SELECT MAX(id) FROM licence_status_audit GROUP BY number) \
+             ORDER BY a.number",
+            args![],
+            &[Ty::Text, Ty::Text, Ty::Date],
+        )
+        .await?;
+    let mut kept = Vec::new();
+    for r in &latest {
+        let (number, code, since) = (r.text(0)?, r.text(1)?, r.date(2)?);
+        let n = c
+            .exec(
+                "UPDATE licences SET status = $1, status_since = $2 \
+                 WHERE number = $3 AND status_since < $2",
+                args![&code, since, &number],
+            )
+            .await?;
+        if n > 0 {
+            let status =
+                LicenceStatus::from_code(&code).ok_or_else(|| bad("licence status", &code))?;
+            kept.push(super::KeptStatus {
+                number,
+                status,
+                since,
+            });
+        }
+    }
+    Ok(kept)
 }
 
 const STANDARDS_SQL: &str = "SELECT reference, title_th, title_en, compulsory, in_force_from, \

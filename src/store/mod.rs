@@ -230,6 +230,15 @@ pub struct LicenceStatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// A licence status set through the admin API that a reference-data load kept, because the
+/// loaded record's status took effect earlier than it (the export did not know of it yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptStatus {
+    pub number: String,
+    pub status: LicenceStatus,
+    pub since: NaiveDate,
+}
+
 /// The store: SQLite or PostgreSQL behind one API. Cheap to clone.
 #[derive(Clone)]
 pub enum Store {
@@ -298,12 +307,13 @@ impl Store {
         }
     }
 
-    /// Replaces all reference data in one transaction.
+    /// Replaces all reference data in one transaction; a licence status set through the admin
+    /// API that is newer than the loaded record's stays (returned).
     pub async fn replace_refdata(
         &self,
         data: Arc<RefData>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<KeptStatus>, StoreError> {
         dispatch!(self, s => s.replace_refdata(data, now).await)
     }
 

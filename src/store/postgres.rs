@@ -406,7 +406,7 @@ impl PgStore {
         &self,
         data: Arc<RefData>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<super::KeptStatus>, StoreError> {
         self.in_tx(move |c| {
             let data = data.clone();
             Box::pin(async move { common::replace_refdata(c, &data, now).await })

@@ -649,7 +649,7 @@ impl SqliteStore {
         &self,
         data: Arc<RefData>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<super::KeptStatus>, StoreError> {
         self.write(move |c| Box::pin(async move { common::replace_refdata(c, &data, now).await }))
             .await
     }

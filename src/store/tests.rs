@@ -1664,6 +1664,40 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
         (l.status, l.status_since),
         (LicenceStatus::Suspended, today())
     );
+    // Loaded again from an export that predates the suspension: the suspension stays.
+    let kept = store.replace_refdata(second.clone(), now()).await.unwrap();
+    assert_eq!(
+        kept,
+        [super::KeptStatus {
+            number: "L-1-0000003".into(),
+            status: LicenceStatus::Suspended,
+            since: today(),
+        }]
+    );
+    let status_of = |data: &RefData| {
+        let l = data
+            .licences
+            .iter()
+            .find(|l| l.number == "L-1-0000003")
+            .unwrap();
+        (l.status, l.status_since)
+    };
+    let loaded = store.load_refdata().await.unwrap().unwrap();
+    assert_eq!(status_of(&loaded), (LicenceStatus::Suspended, today()));
+    // An export that knows of a later change wins.
+    let mut newer = (*second).clone();
+    let l = newer
+        .licences
+        .iter_mut()
+        .find(|l| l.number == "L-1-0000003")
+        .unwrap();
+    l.status_since = today() + chrono::Days::new(1);
+    let kept = store
+        .replace_refdata(Arc::new(newer.clone()), now())
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(store.load_refdata().await.unwrap(), Some(newer));
     let unknown = LicenceStatusChange {
         number: "L-NOPE".into(),
         ..change

@@ -386,6 +386,43 @@ async fn a_suspension_applies_to_the_very_next_request() {
     assert_eq!(status, 404);
 }
 
+/// A suspension made through the admin API is newer than an export that does not know of it
+/// yet: loading that export keeps the suspension, in the store and in the decisions.
+#[tokio::test]
+async fn a_suspension_survives_a_load_of_older_reference_data() {
+    let app = officer_app(false).await;
+    let path = format!("/admin/licences/{LICENCE_OK}/status");
+    let (status, done) = admin_post(
+        &app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"status": "SUSPENDED", "reason": "e-Surveillance finding"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    let dir = app
+        .settings
+        .refdata
+        .seed_dir
+        .clone()
+        .expect("the test's files");
+    let (snapshot, summary) = nsw_gateway::app::load_refdata_dir(app.handle.store(), &dir)
+        .await
+        .unwrap();
+    assert!(
+        summary.contains("1 licence status(es) set through the admin API kept"),
+        "{summary}"
+    );
+    assert_eq!(
+        snapshot.licence(LICENCE_OK).unwrap().status().code(),
+        "SUSPENDED"
+    );
+    app.handle.reload_refdata().await.unwrap();
+    let next = decide(&app, &permit_request("REF-LIC-LOAD", LICENCE_OK, 1)).await;
+    assert_eq!(next.decision.code(), "REJECTED", "{next:?}");
+    assert_eq!(next.items[0].reasons[0].code.code(), "LICENCE_SUSPENDED");
+}
+
 #[tokio::test]
 async fn items_waiting_beyond_the_budget_are_listed_as_overdue() {
     let app = officer_app(false).await;

@@ -176,7 +176,10 @@ struct LoadArgs {
     #[command(flatten)]
     parties: PartyArgs,
     /// Replay this captured message file instead of generating requests.
-    #[arg(long, conflicts_with = "data")]
+    #[arg(
+        long,
+        conflicts_with_all = ["data", "kind", "mix", "items", "duplicates", "seed", "no_sync_reply", "warmup"]
+    )]
     body: Option<PathBuf>,
     /// Content-Type of the --body file.
     #[arg(long, default_value = "text/xml; charset=utf-8")]
@@ -542,6 +545,12 @@ fn finish_report(
     if report.errors > 0 {
         bail!("{} of {} requests failed", report.errors, report.completed);
     }
+    if report.run.planned == 0 {
+        bail!("nothing was planned: the rate times the duration is less than one request");
+    }
+    if report.completed == 0 {
+        bail!("no request completed");
+    }
     Ok(())
 }
 
@@ -622,5 +631,40 @@ mod tests {
         check("1.5h", Ok(5400.0));
         check("3d", Err("unit must be"));
         check("fast", Err("not a duration"));
+    }
+
+    /// A replayed file is sent as it is: the generator's options are refused with it.
+    #[test]
+    fn body_replays_take_no_generator_options() {
+        let base = [
+            "mock-nsw",
+            "load",
+            "--target",
+            "http://127.0.0.1:1/ebms",
+            "--body",
+            "m.xml",
+            "--concurrency",
+            "1",
+            "--requests",
+            "1",
+        ];
+        assert!(Cli::try_parse_from(base).is_ok());
+        for extra in [
+            &["--seed", "9"][..],
+            &["--mix", "approve=100"],
+            &["--items", "5"],
+            &["--duplicates", "5%"],
+            &["--kind", "declaration"],
+            &["--no-sync-reply"],
+            &["--warmup", "3"],
+            &["--data", "gen"],
+        ] {
+            let args = base.iter().chain(extra.iter());
+            let e = Cli::try_parse_from(args).err().expect("refused");
+            assert!(
+                e.to_string().contains("cannot be used with"),
+                "{extra:?}: {e}"
+            );
+        }
     }
 }

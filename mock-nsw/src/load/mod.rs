@@ -341,6 +341,16 @@ where
     run_source(client, cfg, source, judge, None).await
 }
 
+/// A task that panicked (a request generator that cannot make what was asked, say) ends the
+/// run with its panic: a report of what did get sent would look like a run that went well.
+fn rethrow<T>(done: Result<T, tokio::task::JoinError>) {
+    if let Err(e) = done {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
 async fn run_source<S, J>(
     client: reqwest::Client,
     cfg: RunConfig,
@@ -410,7 +420,14 @@ where
         }
     };
     let (mut rec, kept) = collector.await.expect("collector task does not panic");
-    let elapsed = t0.elapsed();
+    // An open loop's last request goes out at (n - 1) / rate: its run lasts n / rate at least,
+    // or the throughput would come out above the rate offered.
+    let elapsed = match cfg.mode {
+        Mode::Open { rate, .. } if rate > 0.0 => t0
+            .elapsed()
+            .max(Duration::from_secs_f64(sent as f64 / rate)),
+        _ => t0.elapsed(),
+    };
     let own_cpu_s = cpu0
         .zip(own_cpu())
         .map(|(a, b)| b.saturating_sub(a).as_secs_f64());
@@ -501,10 +518,14 @@ where
                 verdict: Verdict::of(answer, item.expected, judge.as_ref(), later),
             });
         });
-        while tasks.try_join_next().is_some() {}
+        while let Some(done) = tasks.try_join_next() {
+            rethrow(done);
+        }
     }
     drop(tx);
-    while tasks.join_next().await.is_some() {}
+    while let Some(done) = tasks.join_next().await {
+        rethrow(done);
+    }
     sent
 }
 
@@ -537,7 +558,12 @@ where
                 if Instant::now() >= deadline || taken.fetch_add(1, Ordering::Relaxed) >= requests {
                     break;
                 }
-                let item = source.lock().expect("source lock").next_request();
+                // A source that panicked poisons the lock: the next worker meets the same
+                // panic (the run ends with it, whichever worker's is joined first).
+                let item = source
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .next_request();
                 let Some(item) = item else { break };
                 sent.fetch_add(1, Ordering::Relaxed);
                 let start = Instant::now();
@@ -553,7 +579,9 @@ where
         });
     }
     drop(tx);
-    while workers.join_next().await.is_some() {}
+    while let Some(done) = workers.join_next().await {
+        rethrow(done);
+    }
     sent.load(Ordering::Relaxed)
 }
 
@@ -826,11 +854,33 @@ mod tests {
         assert_eq!(rep.run.planned, 40);
         assert_eq!(hits.load(Ordering::SeqCst), 40);
         assert_eq!(rep.completed, 40);
+        assert!(rep.throughput_rps <= 400.0, "{}", rep.throughput_rps);
         assert_eq!(rep.errors_by_kind["http_status"], 8);
         assert_eq!(
             rep.run.latency_from,
             "intended send time (open loop, t0 + i/rate)"
         );
+    }
+
+    /// A source that cannot make a request: the generator's bug ends the run.
+    struct Failing;
+
+    impl RequestSource for Failing {
+        type Expected = u16;
+        fn next_request(&mut self) -> Option<Outgoing<u16>> {
+            panic!("the model has nothing to make this from")
+        }
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "the model has nothing to make this from")]
+    async fn a_source_that_panics_ends_the_run_with_its_panic() {
+        let (url, _) = server().await;
+        let mode = Mode::Closed {
+            concurrency: 2,
+            requests: 10,
+        };
+        run(client(), cfg(url, mode), Failing, Arc::new(StatusJudge)).await;
     }
 
     #[tokio::test]

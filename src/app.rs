@@ -191,8 +191,17 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             Err(e) => Err(StoreError::Config(e.to_string())),
         }
     };
-    let store =
-        opened.with_context(|| format!("database.url: cannot open {}", db.redacted_url()))?;
+    let store = match opened {
+        Ok(store) => store,
+        // A problem with another setting (the writer's CPU) names that setting itself.
+        Err(StoreError::Config(e)) if e.starts_with("database.sqlite_writer_cpu") => {
+            anyhow::bail!(e)
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("database.url: cannot open {}", db.redacted_url()))
+        }
+    };
     store
         .migrate()
         .await

@@ -1133,6 +1133,12 @@ fn parse_delivery(mut s: Section, errs: &mut Vec<String>) -> DeliverySettings {
     };
     let lease = s.duration("lease", errs);
     let batch = s.positive("batch", errs);
+    if batch.is_some_and(|b| b > 1024) {
+        errs.push(format!(
+            "{}: at most 1024 rows are claimed and sent at once",
+            s.name("batch")
+        ));
+    }
     let poll_interval = s.duration("poll_interval", errs);
     let circuit_threshold = s.positive_u32("circuit_threshold", errs);
     let circuit_cool_down = s.duration("circuit_cool_down", errs);
@@ -1151,7 +1157,7 @@ fn parse_delivery(mut s: Section, errs: &mut Vec<String>) -> DeliverySettings {
         backoff_max: backoff_max.unwrap_or(d.backoff_max),
         backoff_factor: backoff_factor.unwrap_or(d.backoff_factor),
         lease: lease.unwrap_or(d.lease),
-        batch: batch.map(|b| b.min(1024) as usize).unwrap_or(d.batch),
+        batch: batch.map(|b| b as usize).unwrap_or(d.batch),
         poll_interval: poll_interval.unwrap_or(d.poll_interval),
         circuit_threshold: circuit_threshold
             .map(|n| n.get())
@@ -1643,6 +1649,7 @@ mod tests {
         check_invalid("[delivery]\nlease_secs = 30", &[], &["delivery.lease"]);
         check_invalid("[delivery]\nclient_cert = \"/nonexistent.pem\"", &[], &["delivery.client_cert"]);
         check_invalid("[delivery]\nretries = 3", &[], &["delivery.retries: unknown setting"]);
+        check_invalid("[delivery]\nbatch = 5000", &[], &["delivery.batch: at most 1024"]);
         check_invalid("[review]\noverdue_after_days = 0", &[], &["review.overdue_after_days"]);
         check_invalid("[[officers]]\nid = \"a\"", &[], &["officers[0].token: is required"]);
         check_invalid("[admin]\ntoken = \"x\"", &[], &["admin.token: must be at least 16"]);

@@ -84,3 +84,29 @@ async fn a_port_in_use_is_named() {
     let err = Application::build(settings).await.err().expect("must fail");
     assert!(format!("{err:#}").contains("server.listen"), "{err:#}");
 }
+
+/// A writer CPU the machine does not have is refused at start-up, naming that setting (not
+/// the database's URL).
+#[tokio::test]
+async fn a_writer_cpu_that_does_not_exist_is_named_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        admin_listen: Some("127.0.0.1:0".into()),
+        database: Some(format!("sqlite://{}", dir.path().join("g.db").display())),
+        api_listen: Some("127.0.0.1:0".into()),
+    };
+    let env = [(
+        "NSW_GATEWAY__DATABASE__SQLITE_WRITER_CPU".to_string(),
+        "5000".to_string(),
+    )];
+    let settings = Settings::load(None, env.into_iter(), &overrides).unwrap();
+    let e = nsw_gateway::app::open_store(&settings)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{e:#}").starts_with("database.sqlite_writer_cpu: there is no CPU 5000"),
+        "{e:#}"
+    );
+}

@@ -27,6 +27,14 @@ pub fn status_text(code: &str) -> Bilingual {
         "NOT_REQUIRED" => ("ไม่ต้องขออนุญาต", "No permit required"),
         "CANCELLED" => ("ยกเลิกแล้ว", "Cancelled"),
         "ACTIVE" => ("ใช้งานได้", "Active"),
+        "WRITTEN_OFF" => (
+            "ตัดบัญชีปริมาณกับใบขนสินค้าแล้ว",
+            "Written off against a customs declaration",
+        ),
+        "RESTORED" => (
+            "คืนปริมาณจากใบขนสินค้าที่ยกเลิก",
+            "Restored from a cancelled customs declaration",
+        ),
         other => (other, other),
     };
     Bilingual {
@@ -133,8 +141,9 @@ pub struct HistoryDto {
     pub at: String,
     /// `system`, `officer:<id>` or `customs`.
     pub actor: String,
-    /// The state entered.
+    /// The state entered: a decision code, `WRITTEN_OFF` or `RESTORED`.
     pub state: String,
+    pub state_text: Bilingual,
     pub reason: Bilingual,
 }
 
@@ -179,7 +188,9 @@ pub struct RequestSummaryDto {
     #[schema(format = Date)]
     pub arrival_date: String,
     pub permit_number: Option<String>,
+    /// `ACTIVE` or `CANCELLED`.
     pub permit_status: Option<String>,
+    pub permit_status_text: Option<Bilingual>,
     pub item_count: i64,
 }
 
@@ -256,6 +267,7 @@ impl From<&HistoryRecord> for HistoryDto {
         HistoryDto {
             at: time(h.at),
             actor: h.actor.clone(),
+            state_text: status_text(&h.state),
             state: h.state.clone(),
             reason: Bilingual {
                 th: h.reason_th.clone(),
@@ -313,6 +325,7 @@ impl From<&RequestSummary> for RequestSummaryDto {
             decided_at: time(s.decided_at),
             arrival_date: s.arrival_date.to_string(),
             permit_number: s.permit_number.clone(),
+            permit_status_text: s.permit_status.as_deref().map(status_text),
             permit_status: s.permit_status.clone(),
             item_count: s.items,
         }

@@ -155,6 +155,7 @@ async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
     let history = v["history"].as_array().unwrap();
     assert!(!history.is_empty());
     assert_eq!(history[0]["actor"], "system");
+    assert_eq!(history[0]["state_text"]["en"], "Approved");
     assert!(history[0]["reason"]["th"]
         .as_str()
         .unwrap()
@@ -440,6 +441,10 @@ async fn a_cancelled_permit_shows_nothing_remaining() {
         .await;
     assert_eq!(
         list["requests"][0]["decided_at"], after["decided_at"],
+        "{list}"
+    );
+    assert_eq!(
+        list["requests"][0]["permit_status_text"]["en"], "Cancelled",
         "{list}"
     );
 }

@@ -61,7 +61,17 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .fallback(unknown)
         .with_state(state)
+}
+
+/// A path the admin listener does not serve.
+async fn unknown() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "error": "no such admin endpoint" })),
+    )
+        .into_response()
 }
 
 fn authorise(state: &AdminState, headers: &HeaderMap) -> Result<(), Error> {

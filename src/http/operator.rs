@@ -64,6 +64,38 @@ pub fn router(state: OperatorState) -> Router {
             post(review_decide),
         )
         .with_state(state)
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// A refusal that axum made itself (a path, query or body it could not read, a method the
+/// route does not serve) answered as the handlers answer theirs: `{"error": "..."}`.
+async fn json_errors(r: Response) -> Response {
+    let json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !r.status().is_client_error() {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if text.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_string()
+    } else {
+        text
+    };
+    let mut answer = fail(parts.status, message);
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
 }
 
 /// A JSON error answer: `{"error": "..."}`.

@@ -423,6 +423,46 @@ async fn a_suspension_survives_a_load_of_older_reference_data() {
     assert_eq!(next.items[0].reasons[0].code.code(), "LICENCE_SUSPENDED");
 }
 
+/// What the admin listener cannot read is answered as its handlers answer: `{"error": …}`.
+#[tokio::test]
+async fn unreadable_admin_calls_get_json_errors() {
+    let app = officer_app(false).await;
+    let send = |method: reqwest::Method, path: &str, body: Option<&str>| {
+        let mut r = app
+            .client
+            .request(method, app.admin(path))
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            r = r
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+            (status, ct, v)
+        }
+    };
+    use reqwest::Method;
+    for (method, path, body, status) in [
+        (Method::GET, "/admin/review?overdue=yes", None, 400),
+        (Method::GET, "/admin/outbox/x", None, 400),
+        (Method::POST, "/admin/outbox/1/drop", Some("{not json"), 400),
+        (Method::GET, "/admin/outbox/1/drop", None, 405),
+        (Method::GET, "/admin/nothing-here", None, 404),
+    ] {
+        let (s, ct, v) = send(method.clone(), path, body).await;
+        assert_eq!(s, status, "{method} {path}: {v}");
+        assert_eq!(ct, "application/json", "{method} {path}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{method} {path}: {v}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn items_waiting_beyond_the_budget_are_listed_as_overdue() {
     let app = officer_app(false).await;

@@ -496,22 +496,23 @@ impl Application {
                 .await
         });
 
-        let api_stop = shutdown.wait();
-        let api = tokio::spawn(async move {
-            axum::serve(
-                api_listener,
-                api_router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(api_stop)
-            .await
-        });
-        tokio::spawn(forget_quiet_callers(api_limits, shutdown.clone()));
-
         let limits = ConnectionLimits {
             max_connections: settings.server.max_connections,
             handshake_timeout: settings.server.handshake_timeout,
             drain_timeout: settings.server.request_timeout + Duration::from_secs(5),
         };
+        // The importers' API faces the same clients as any web service: the same bounds on
+        // connections and on the time to send a request's head as the partners' listener.
+        let api = tokio::spawn(serve::serve(
+            api_listener,
+            None,
+            api_router,
+            limits,
+            Arc::default(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(forget_quiet_callers(api_limits, shutdown.clone()));
+
         serve::serve(
             listener,
             handle.tls.clone(),
@@ -526,9 +527,7 @@ impl Application {
             .await
             .context("admin listener task")?
             .context("admin listener")?;
-        api.await
-            .context("status API listener task")?
-            .context("status API listener")?;
+        api.await.context("status API listener task")?;
         if let Some(mut task) = delivery {
             // A round in progress finishes (bounded by the delivery timeout); what it could
             // not record stays leased and is taken up again after the lease expires.

@@ -125,6 +125,33 @@ async fn a_connection_beyond_the_limit_is_served_while_the_others_idle() {
     drop((a, b));
 }
 
+/// The importers' API listener bounds what a client may hold, as the partners' does: a
+/// connection that never finishes its request head is closed after the handshake budget.
+#[tokio::test]
+async fn the_status_api_closes_a_connection_that_never_finishes_its_request() {
+    let app = spawn_app_with(Options {
+        server: "handshake_timeout_secs = 1".into(),
+        ..Options::default()
+    })
+    .await;
+    let addr: std::net::SocketAddr = app.api_url.trim_start_matches("http://").parse().unwrap();
+    let mut slow = RawRequest::start(
+        addr,
+        "GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n",
+        b"",
+    )
+    .await;
+    let mut rest = Vec::new();
+    // Well before any default of the HTTP stack (hyper's own is 30 s).
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut slow.stream, &mut rest),
+    )
+    .await
+    .expect("the server closes the connection")
+    .ok();
+}
+
 #[tokio::test]
 async fn a_busy_connection_closes_after_its_answer_when_another_waits_for_its_slot() {
     let app = with_connection_slots(1).await;

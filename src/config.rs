@@ -233,6 +233,9 @@ pub struct ApiSettings {
     /// Failed authentications (or fruitless page look-ups) per minute allowed to one client
     /// address before it gets 429.
     pub auth_failures_per_minute: NonZeroU32,
+    /// Addresses of the proxies in front of the listener: for a request from one of them, the
+    /// client is the last address of `X-Forwarded-For` that is not one of them.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -881,12 +884,28 @@ fn parse(table: Table, errs: &mut Vec<String>) -> Option<Settings> {
         let auth_failures_per_minute = s
             .positive_u32("auth_failures_per_minute", errs)
             .unwrap_or(nz(10));
+        let trusted_proxies = s
+            .list("trusted_proxies", errs)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    errs.push(format!(
+                        "api.trusted_proxies[{i}]: `{a}` is not an IP address"
+                    ));
+                    None
+                }
+            })
+            .collect();
         s.finish(errs);
         ApiSettings {
             listen,
             rate_per_minute,
             rate_burst,
             auth_failures_per_minute,
+            trusted_proxies,
         }
     };
 
@@ -1650,6 +1669,7 @@ mod tests {
         check_invalid("[delivery]\nclient_cert = \"/nonexistent.pem\"", &[], &["delivery.client_cert"]);
         check_invalid("[delivery]\nretries = 3", &[], &["delivery.retries: unknown setting"]);
         check_invalid("[delivery]\nbatch = 5000", &[], &["delivery.batch: at most 1024"]);
+        check_invalid("[api]\ntrusted_proxies = ['10.0.0.1', 'proxy']", &[], &["api.trusted_proxies[1]: `proxy`"]);
         check_invalid("[review]\noverdue_after_days = 0", &[], &["review.overdue_after_days"]);
         check_invalid("[[officers]]\nid = \"a\"", &[], &["officers[0].token: is required"]);
         check_invalid("[admin]\ntoken = \"x\"", &[], &["admin.token: must be at least 16"]);

@@ -47,11 +47,14 @@ pub struct ApiLimits {
     /// Addresses that exhausted their failure budget, until when they are refused outright
     /// (before any key is looked up).
     blocked: std::sync::Mutex<HashMap<IpAddr, std::time::Instant>>,
+    /// `api.trusted_proxies`: whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl ApiLimits {
     pub fn new(s: &ApiSettings) -> ApiLimits {
         ApiLimits {
+            trusted_proxies: s.trusted_proxies.clone(),
             per_caller: RateLimiter::keyed(
                 Quota::per_minute(s.rate_per_minute).allow_burst(s.rate_burst),
             ),
@@ -214,13 +217,37 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The client address of a request (the listener is served with connect info).
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client address of a request (the listener is served with connect info): the peer, or
+/// when the peer is a trusted proxy, the last address of `X-Forwarded-For` that is not one
+/// (each proxy appends the address it got the request from; what comes before the first
+/// untrusted one could be forged by the client).
+pub fn client_ip(parts: &Parts, trusted_proxies: &[IpAddr]) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for a in forwarded.iter().rev() {
+        match a.parse::<IpAddr>() {
+            Ok(ip) if trusted_proxies.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // Not an address: nothing from here on can be told apart from a forgery.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// An authenticated caller: the key's id and the importers it may see.
@@ -271,7 +298,7 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let ip = client_ip(parts);
+        let ip = client_ip(parts, &state.limits.trusted_proxies);
         state.limits.not_blocked(ip)?;
         let presented = parts
             .headers
@@ -711,6 +738,40 @@ mod tests {
             tax_number: TaxNumber::parse("0105536112014").unwrap(),
             branch: Branch::parse("00000").unwrap(),
         }
+    }
+
+    #[test]
+    fn client_address_behind_trusted_proxies() {
+        let check = |peer: &str, forwarded: Option<&str>, want: &str| {
+            let mut req = axum::http::Request::builder().uri("/");
+            if let Some(f) = forwarded {
+                req = req.header("X-Forwarded-For", f);
+            }
+            let (mut parts, ()) = req.body(()).unwrap().into_parts();
+            parts
+                .extensions
+                .insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 4000)));
+            let trusted: Vec<IpAddr> =
+                vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+            assert_eq!(
+                client_ip(&parts, &trusted).to_string(),
+                want,
+                "{peer} {forwarded:?}"
+            );
+        };
+        check("192.0.2.7", None, "192.0.2.7");
+        check("192.0.2.7", Some("198.51.100.1"), "192.0.2.7");
+        check("10.0.0.1", None, "10.0.0.1");
+        check("10.0.0.1", Some("198.51.100.1"), "198.51.100.1");
+        check("10.0.0.1", Some("6.6.6.6, 198.51.100.1"), "198.51.100.1");
+        check(
+            "10.0.0.1",
+            Some("6.6.6.6, 198.51.100.1, 10.0.0.2"),
+            "198.51.100.1",
+        );
+        check("10.0.0.1", Some("10.0.0.2"), "10.0.0.2");
+        check("10.0.0.1", Some("garbage, 10.0.0.2"), "10.0.0.2");
+        check("10.0.0.1", Some("2001:db8::5"), "2001:db8::5");
     }
 
     /// `query` as `k=v&k=v`; `expected` is `Ok(debug of (decision, from, until, before, limit))`

@@ -347,14 +347,7 @@ async fn a_suspension_applies_to_the_very_next_request() {
     assert_eq!(status, 400);
     assert!(bad["error"].as_str().unwrap().contains("status"), "{bad}");
     assert!(bad["error"].as_str().unwrap().contains("reason"), "{bad}");
-    let (status, done) = admin_post(
-        &app,
-        &path,
-        SOMCHAI,
-        serde_json::json!({"status": "SUSPENDED", "reason": "e-Surveillance finding"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{done}");
+    let done = suspend(&app).await;
     assert_eq!(done["actor"], "officer:somchai");
 
     let next = decide(&app, &permit_request("REF-LIC-2", LICENCE_OK, 1)).await;
@@ -391,15 +384,7 @@ async fn a_suspension_applies_to_the_very_next_request() {
 #[tokio::test]
 async fn a_suspension_survives_a_load_of_older_reference_data() {
     let app = officer_app(false).await;
-    let path = format!("/admin/licences/{LICENCE_OK}/status");
-    let (status, done) = admin_post(
-        &app,
-        &path,
-        SOMCHAI,
-        serde_json::json!({"status": "SUSPENDED", "reason": "e-Surveillance finding"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{done}");
+    suspend(&app).await;
     let dir = app
         .settings
         .refdata
@@ -421,6 +406,20 @@ async fn a_suspension_survives_a_load_of_older_reference_data() {
     let next = decide(&app, &permit_request("REF-LIC-LOAD", LICENCE_OK, 1)).await;
     assert_eq!(next.decision.code(), "REJECTED", "{next:?}");
     assert_eq!(next.items[0].reasons[0].code.code(), "LICENCE_SUSPENDED");
+}
+
+/// The officer suspends `LICENCE_OK` through the admin API; returns the answer.
+async fn suspend(app: &TestApp) -> Value {
+    let path = format!("/admin/licences/{LICENCE_OK}/status");
+    let (status, done) = admin_post(
+        app,
+        &path,
+        SOMCHAI,
+        serde_json::json!({"status": "SUSPENDED", "reason": "e-Surveillance finding"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    done
 }
 
 /// What the admin listener cannot read is answered as its handlers answer: `{"error": …}`.

@@ -5,15 +5,20 @@ use nsw_gateway::config::{Overrides, Settings};
 
 use crate::helpers::spawn_settings;
 
+/// Every listener on a free loopback port, the database a SQLite file in `dir`.
+fn loopback(dir: &std::path::Path) -> Overrides {
+    Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        admin_listen: Some("127.0.0.1:0".into()),
+        database: Some(format!("sqlite://{}", dir.join("g.db").display())),
+        api_listen: Some("127.0.0.1:0".into()),
+    }
+}
+
 #[tokio::test]
 async fn with_nothing_configured_a_development_instance_serves_plain_http_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        listen: Some("127.0.0.1:0".into()),
-        admin_listen: Some("127.0.0.1:0".into()),
-        database: Some(format!("sqlite://{}", dir.path().join("g.db").display())),
-        api_listen: Some("127.0.0.1:0".into()),
-    };
+    let overrides = loopback(dir.path());
     let settings = Settings::load(None, std::iter::empty(), &overrides).unwrap();
     assert!(settings.is_development());
     assert!(settings.tls.is_none());
@@ -90,12 +95,7 @@ async fn a_port_in_use_is_named() {
 #[tokio::test]
 async fn a_writer_cpu_that_does_not_exist_is_named_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        listen: Some("127.0.0.1:0".into()),
-        admin_listen: Some("127.0.0.1:0".into()),
-        database: Some(format!("sqlite://{}", dir.path().join("g.db").display())),
-        api_listen: Some("127.0.0.1:0".into()),
-    };
+    let overrides = loopback(dir.path());
     let env = [(
         "NSW_GATEWAY__DATABASE__SQLITE_WRITER_CPU".to_string(),
         "5000".to_string(),

@@ -57,6 +57,7 @@ pub fn router(state: OperatorState) -> Router {
         .route("/admin/outbox/{id}", get(show_outbox))
         .route("/admin/outbox/{id}/replay", post(replay_outbox))
         .route("/admin/outbox/{id}/drop", post(drop_outbox))
+        .route("/admin/licences/{number}", get(show_licence))
         .route("/admin/licences/{number}/status", post(licence_status))
         .route("/admin/review", get(review_list))
         .route(
@@ -435,6 +436,38 @@ async fn licence_status(
         "actor": who,
     }))
     .into_response()
+}
+
+/// A licence's status and who changed it through this API, when and why (oldest first).
+async fn show_licence(
+    State(state): State<OperatorState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = actor(&state, &headers) {
+        return r.into_response();
+    }
+    match state.store.licence_status(&number).await {
+        Ok(Some(l)) => Json(json!({
+            "licence": l.number,
+            "status": l.status.code(),
+            "since": l.since.to_string(),
+            "changes": l.changes.iter().map(|(c, old)| json!({
+                "at": c.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "actor": c.actor,
+                "old_status": old.code(),
+                "status": c.status.code(),
+                "since": c.since.to_string(),
+                "reason": c.reason,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Ok(None) => fail(
+            StatusCode::NOT_FOUND,
+            format!("licence {number} is not in the reference data"),
+        ),
+        Err(e) => store_failed(e),
+    }
 }
 
 #[derive(Debug, Deserialize)]

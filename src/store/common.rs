@@ -3412,6 +3412,52 @@ pub(crate) async fn load_snapshot<C: Conn>(
     Ok(Some(builder.finish(labs, purposes)))
 }
 
+pub(crate) async fn licence_status<C: Conn>(
+    c: &mut C,
+    number: &str,
+) -> Result<Option<super::LicenceStatusRecord>, StoreError> {
+    let status_of =
+        |code: &str| LicenceStatus::from_code(code).ok_or_else(|| bad("licence status", code));
+    let Some(r) = c
+        .opt_row(
+            "SELECT status, status_since FROM licences WHERE number = $1",
+            args![number],
+            &[Ty::Text, Ty::Date],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rows = c
+        .rows(
+            "SELECT old_status, new_status, since, actor, reason, at FROM licence_status_audit \
+             WHERE number = $1 ORDER BY id",
+            args![number],
+            &[Ty::Text, Ty::Text, Ty::Date, Ty::Text, Ty::Text, Ty::Time],
+        )
+        .await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    for a in &rows {
+        changes.push((
+            LicenceStatusChange {
+                number: number.to_string(),
+                status: status_of(&a.text(1)?)?,
+                since: a.date(2)?,
+                actor: a.text(3)?,
+                reason: a.text(4)?,
+                at: a.time(5)?,
+            },
+            status_of(&a.text(0)?)?,
+        ));
+    }
+    Ok(Some(super::LicenceStatusRecord {
+        number: number.to_string(),
+        status: status_of(&r.text(0)?)?,
+        since: r.date(1)?,
+        changes,
+    }))
+}
+
 pub(crate) async fn set_licence_status<C: Conn>(
     c: &mut C,
     ch: &LicenceStatusChange,

@@ -230,6 +230,17 @@ pub struct LicenceStatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// A licence's current status and the changes made to it through the admin API, oldest
+/// first.
+#[derive(Debug, Clone)]
+pub struct LicenceStatusRecord {
+    pub number: String,
+    pub status: LicenceStatus,
+    pub since: NaiveDate,
+    /// (the change, the status it replaced)
+    pub changes: Vec<(LicenceStatusChange, LicenceStatus)>,
+}
+
 /// A licence status set through the admin API that a reference-data load kept, because the
 /// loaded record's status took effect earlier than it (the export did not know of it yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +315,18 @@ impl Store {
                 s.close().await;
                 Ok(())
             }
+        }
+    }
+
+    /// A licence's status and its changes through the admin API; `None` for a licence that is
+    /// not in the reference data.
+    pub async fn licence_status(
+        &self,
+        number: &str,
+    ) -> Result<Option<LicenceStatusRecord>, StoreError> {
+        match self {
+            Store::Sqlite(s) => common::licence_status(&mut *s.reader().await?, number).await,
+            Store::Postgres(p) => common::licence_status(&mut *p.conn().await?, number).await,
         }
     }
 

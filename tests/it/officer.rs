@@ -377,6 +377,42 @@ async fn a_suspension_applies_to_the_very_next_request() {
     )
     .await;
     assert_eq!(status, 404);
+
+    // Who changed the licence, when and why.
+    let (status, shown) = app
+        .admin_get(&format!("/admin/licences/{LICENCE_OK}"), SOMCHAI)
+        .await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["status"], "ACTIVE");
+    let changes: Vec<(&str, &str, &str, &str)> = shown["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["actor"].as_str().unwrap(),
+                c["old_status"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "officer:somchai",
+                "ACTIVE",
+                "SUSPENDED",
+                "e-Surveillance finding"
+            ),
+            ("admin", "SUSPENDED", "ACTIVE", "cleared"),
+        ]
+    );
+    let (status, _) = app
+        .admin_get("/admin/licences/TISI-L-0000-99999", SOMCHAI)
+        .await;
+    assert_eq!(status, 404);
 }
 
 /// A suspension made through the admin API is newer than an export that does not know of it

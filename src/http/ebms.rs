@@ -114,7 +114,8 @@ async fn process(
             Ok(built_response(StatusCode::OK, built, "Pong"))
         }
         InboundBody::Acknowledgment { ref_to_message_id } => {
-            acknowledgment(state, &h.from.id, ref_to_message_id).await
+            take_acknowledgment(state, &h.from.id, ref_to_message_id).await?;
+            Ok(empty(StatusCode::OK, "Acknowledgment"))
         }
         InboundBody::MessageError {
             ref_to_message_id,
@@ -133,19 +134,25 @@ async fn process(
             Ok(empty(StatusCode::OK, "MessageError"))
         }
         InboundBody::Document(_) => {
+            if let Some(ref_to_message_id) = &inbound.acknowledgment {
+                // Taken first: a 503 after it leaves the partner to resend the whole message,
+                // and taking an acknowledgment again changes nothing.
+                take_acknowledgment(state, &h.from.id, ref_to_message_id).await?;
+            }
             business(state, inbound, content_type, body.to_vec(), recording).await
         }
     }
 }
 
-/// An Acknowledgment the partner sent as a message of its own, for a message the gateway
-/// delivered (spec §5): the outbox row sent to that partner with that MessageId is done.
-/// Answered with an empty 200, also when there is no such row or it was done already.
-async fn acknowledgment(
+/// An Acknowledgment from the partner, as a message of its own (answered with an empty 200,
+/// also when there is no such row or it was done already) or riding on a business message,
+/// for a message the gateway delivered (spec §5): the outbox row sent to that partner with
+/// that MessageId is done.
+async fn take_acknowledgment(
     state: &AppState,
     partner: &str,
     ref_to_message_id: &str,
-) -> Result<Response, Error> {
+) -> Result<(), Error> {
     let outcome = state
         .store
         .outbox_acknowledge(ref_to_message_id, partner, Utc::now())
@@ -168,7 +175,7 @@ async fn acknowledgment(
             "acknowledgment received for no message delivered to this partner"
         ),
     }
-    Ok(empty(StatusCode::OK, "Acknowledgment"))
+    Ok(())
 }
 
 /// A party may give several `eb:PartyId`s, all naming it (ebMS 2.0): when the first of

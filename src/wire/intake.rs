@@ -80,6 +80,9 @@ pub struct Inbound {
     pub body: InboundBody,
     /// The business payload as UTF-8 (for storage), when there is one.
     pub payload_xml: Option<String>,
+    /// A business message that also carries an `eb:Acknowledgment` (ebMS 2.0 lets it ride
+    /// along): the MessageId it acknowledges.
+    pub acknowledgment: Option<String>,
     /// The further `eb:PartyId`s of `eb:From` and of `eb:To` (the header has the first of each):
     /// other names of the same party, which the partner checks may match instead.
     pub from_aliases: Vec<PartyId>,
@@ -752,6 +755,10 @@ fn intake_impl(
             "the eb:MessageHeader cannot be read",
         ));
     };
+    let piggybacked = env
+        .acknowledgment
+        .as_ref()
+        .map(|a| a.ref_to_message_id.clone());
     let body = match kind {
         Kind::Business => match document {
             Some(d) => InboundBody::Document(d),
@@ -775,9 +782,9 @@ fn intake_impl(
                 .unwrap_or_default(),
         },
     };
-    let payload_xml = match body {
-        InboundBody::Document(_) => raw.payload.map(|p| p.0),
-        _ => None,
+    let (payload_xml, acknowledgment) = match body {
+        InboundBody::Document(_) => (raw.payload.map(|p| p.0), piggybacked),
+        _ => (None, None),
     };
     Ok(Inbound {
         header,
@@ -786,6 +793,7 @@ fn intake_impl(
         packaging: raw.packaging,
         body,
         payload_xml,
+        acknowledgment,
         from_aliases: env.from_aliases,
         to_aliases: env.to_aliases,
     })

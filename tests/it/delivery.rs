@@ -702,6 +702,59 @@ async fn an_acknowledgment_sent_later_completes_the_delivery() {
     assert_eq!(fake.received().len(), 1, "not sent again");
 }
 
+/// ebMS 2.0 lets an Acknowledgment ride on a business message: the delivery it refers to is
+/// done, and the business message is decided as any other.
+#[tokio::test]
+async fn an_acknowledgment_riding_on_a_request_completes_the_delivery() {
+    let fake = FakeNsw::start(vec![], Answer::OkWithoutAck).await;
+    let app = app_without_worker(None, "").await;
+    send_async(&app, &header("ImportPermitRequest"), "REF-RIDE-1").await;
+    let store = app.handle.store().clone();
+    let worker = worker_for(store.clone(), &app.settings, &fake, test_clock());
+    assert_eq!(
+        worker.run_once().await,
+        0,
+        "no Acknowledgment in the answer"
+    );
+    let id = rows(&store).await[0].id;
+    let sent = fake.received().remove(0);
+    let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
+
+    // The NSW's next request carries the Acknowledgment in its header.
+    let ack = reply::build_ack_only(
+        &delivered.header,
+        format!("{}@nsw.test", uuid::Uuid::new_v4()),
+        Utc::now(),
+    );
+    let ack_text = String::from_utf8(ack.body).unwrap();
+    let start = ack_text.find("<eb:Acknowledgment").unwrap();
+    let end = ack_text.find("</eb:Acknowledgment>").unwrap() + "</eb:Acknowledgment>".len();
+    let mut built = request(
+        &header("ImportPermitRequest"),
+        &permit_request("REF-RIDE-2", LICENCE_OK, 1),
+        Packaging::Inline,
+        RequestOptions {
+            ack_requested: true,
+            sync_reply: true,
+            tis620: false,
+        },
+    );
+    let text = String::from_utf8(built.body).unwrap();
+    assert!(text.contains("</SOAP:Header>"), "{text}");
+    built.body = text
+        .replacen(
+            "</SOAP:Header>",
+            &format!("{}</SOAP:Header>", &ack_text[start..end]),
+            1,
+        )
+        .into_bytes();
+    let a = app.post(&built).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.permit_response().reference.as_str(), "REF-RIDE-2");
+    let row = store.outbox_get(id).await.unwrap().unwrap();
+    assert_eq!(row.status, OutboxStatus::Done, "{row:?}");
+}
+
 /// A partner that answers 2xx but sends its Acknowledgments as messages of their own is up:
 /// the deliveries are retried until acknowledged, but its circuit stays closed. And an
 /// Acknowledgment that arrives while an attempt still waits for its answer completes the

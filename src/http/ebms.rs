@@ -25,12 +25,12 @@ use super::render::ReplyRenderer;
 use super::tls::PeerIdentity;
 use super::{context, AppState, Error, Outcome};
 use crate::domain::{InboundDocument, PermitStatusQuery, TaxNumber};
-use crate::store::{AckOutcome, MessageMeta, StoreError, StoredReply};
+use crate::store::{AckOutcome, MessageMeta, RefusalOutcome, StoreError, StoredReply};
 use crate::wire::envelope::{MessageHeader, XPATH_HEADER};
 use crate::wire::intake::{self, Inbound, InboundBody, Limits, Packaging, Rejection};
 use crate::wire::payload;
 use crate::wire::reply::{self, Built};
-use crate::wire::{EbmsError, ErrorCode};
+use crate::wire::{EbmsError, ErrorCode, Severity};
 
 pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
     let mut action = None;
@@ -131,6 +131,19 @@ async fn process(
                 errors = ?reported,
                 "the partner reported errors about a message the gateway sent"
             );
+            // Refused (severity Error): resending the same bytes would not help; the delivery
+            // becomes a dead letter with the partner's reasons, for an operator.
+            let refused = errors.iter().any(|e| e.severity == Severity::Error);
+            if let (true, Some(id)) = (refused, ref_to_message_id) {
+                let outcome = state
+                    .store
+                    .outbox_refused(id, &h.from.id, &reported.join("; "))
+                    .await
+                    .map_err(|e| store_error(state, e))?;
+                if let RefusalOutcome::DeadLettered { id: outbox_id } = outcome {
+                    tracing::warn!(ref_to_message_id = %id, outbox_id, "delivery refused by the partner: dead letter");
+                }
+            }
             Ok(empty(StatusCode::OK, "MessageError"))
         }
         InboundBody::Document(_) => {

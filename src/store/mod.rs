@@ -41,7 +41,7 @@ mod tests;
 pub use common::content_hash;
 pub use outbox::{
     AckOutcome, AttemptOutcome, AttemptRecord, AuditEntry, Claimed, HeldBy, OperatorOutcome,
-    OutboxFigures, OutboxItem, OutboxStatus,
+    OutboxFigures, OutboxItem, OutboxStatus, RefusalOutcome,
 };
 pub use sqlite::WriterCpu;
 

@@ -156,6 +156,17 @@ pub enum AckOutcome {
     Unknown,
 }
 
+/// What a partner's MessageError did to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalOutcome {
+    /// The row was waiting (pending or in flight): it is a dead letter now.
+    DeadLettered { id: i64 },
+    /// The row was done or dead already: unchanged.
+    Unchanged { id: i64, status: OutboxStatus },
+    /// No row with that MessageId was sent to that partner.
+    Unknown,
+}
+
 /// What an operator action did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperatorOutcome {
@@ -688,6 +699,35 @@ pub(crate) async fn acknowledge<C: Conn>(
     })
 }
 
+/// The partner refused a message the gateway sent it (an `eb:ErrorList` of severity Error
+/// that refers to it): sending the same bytes again would be refused again, so the row
+/// becomes a dead letter with the partner's errors, for an operator to see (and to replay
+/// once the cause is fixed). It holds back the later rows of its conversation, as any.
+pub(crate) async fn refuse<C: Conn>(
+    c: &mut C,
+    message_id: &str,
+    partner: &str,
+    reason: &str,
+) -> Result<RefusalOutcome, StoreError> {
+    let by = "message_id = $1 AND partner = $2";
+    let row = match locked(c, by, args![message_id, partner]).await? {
+        None => return Ok(RefusalOutcome::Unknown),
+        Some(Locked {
+            id,
+            status: status @ (OutboxStatus::Done | OutboxStatus::Dead),
+            ..
+        }) => return Ok(RefusalOutcome::Unchanged { id, status }),
+        Some(row) => row,
+    };
+    c.exec(
+        "UPDATE outbox SET status = 'DEAD', last_error = $2, lease_until = NULL, \
+         lease_token = NULL WHERE id = $1",
+        args![row.id, format!("refused by the partner: {reason}")],
+    )
+    .await?;
+    Ok(RefusalOutcome::DeadLettered { id: row.id })
+}
+
 fn new_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -741,6 +781,36 @@ impl Store {
                 p.in_tx(|c| {
                     let (message_id, partner) = (message_id.clone(), partner.clone());
                     Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// A partner's MessageError about a message it was sent (see [`refuse`]).
+    pub async fn outbox_refused(
+        &self,
+        message_id: &str,
+        partner: &str,
+        reason: &str,
+    ) -> Result<RefusalOutcome, StoreError> {
+        let (message_id, partner, reason) = (
+            message_id.to_string(),
+            partner.to_string(),
+            reason.to_string(),
+        );
+        match self {
+            Store::Sqlite(s) => {
+                s.write(move |c| {
+                    Box::pin(async move { refuse(c, &message_id, &partner, &reason).await })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                p.in_tx(|c| {
+                    let (message_id, partner, reason) =
+                        (message_id.clone(), partner.clone(), reason.clone());
+                    Box::pin(async move { refuse(c, &message_id, &partner, &reason).await })
                 })
                 .await
             }

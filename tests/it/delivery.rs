@@ -755,6 +755,55 @@ async fn an_acknowledgment_riding_on_a_request_completes_the_delivery() {
     assert_eq!(row.status, OutboxStatus::Done, "{row:?}");
 }
 
+/// A partner's MessageError about a delivered message: warnings change nothing; a refusal
+/// (severity Error) makes the delivery a dead letter with the partner's reasons, as sending
+/// the same bytes again would be refused again.
+#[tokio::test]
+async fn a_message_error_from_the_partner_makes_the_delivery_a_dead_letter() {
+    use nsw_gateway::wire::{EbmsError, ErrorCode, Severity};
+    let fake = FakeNsw::start(vec![], Answer::OkWithoutAck).await;
+    let app = app_without_worker(None, "").await;
+    send_async(&app, &header("ImportPermitRequest"), "REF-REFUSED-1").await;
+    let store = app.handle.store().clone();
+    let worker = worker_for(store.clone(), &app.settings, &fake, test_clock());
+    assert_eq!(worker.run_once().await, 0);
+    let id = rows(&store).await[0].id;
+    let sent = fake.received().remove(0);
+    let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
+    let error_list = |severity: Severity| {
+        let mut e = EbmsError::new(
+            ErrorCode::ValueNotRecognized,
+            "/ImportPermitResponse/Permit/PermitNumber",
+            "permit number form not known here",
+        );
+        e.severity = severity;
+        reply::build_error_list(
+            Some(&delivered.header),
+            &[e],
+            format!("{}@nsw.test", uuid::Uuid::new_v4()),
+            Utc::now(),
+            "NSW",
+        )
+    };
+    for (severity, status) in [
+        (Severity::Warning, OutboxStatus::Pending),
+        (Severity::Error, OutboxStatus::Dead),
+    ] {
+        let a = app.post(&error_list(severity)).await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert!(a.body.is_empty(), "{}", a.text());
+        let row = store.outbox_get(id).await.unwrap().unwrap();
+        assert_eq!(row.status, status, "after a {severity:?}");
+    }
+    let row = store.outbox_get(id).await.unwrap().unwrap();
+    let error = row.last_error.unwrap_or_default();
+    assert!(
+        error.starts_with("refused by the partner: ValueNotRecognized")
+            && error.contains("permit number form not known here"),
+        "{error}"
+    );
+}
+
 /// A partner that answers 2xx but sends its Acknowledgments as messages of their own is up:
 /// the deliveries are retried until acknowledged, but its circuit stays closed. And an
 /// Acknowledgment that arrives while an attempt still waits for its answer completes the

@@ -20,7 +20,9 @@
 //! * Several lines of one declaration against the same permit item add up: each line's
 //!   quantity must fit after the earlier matched lines ([`Claims`]). "The same permit item"
 //!   is the item each line was matched against, not its invoice item number, which a request
-//!   may repeat on items with different HS codes; a line that did not match takes nothing.
+//!   may repeat; a line that did not match takes nothing. Among the items of one invoice item
+//!   number the store picks, for each line, one whose HS code agrees and that still has the
+//!   line's quantity (the lowest item number when none has), so all of them can be written off.
 //! * Overall: `ACCEPTED` only when every line is `MATCHED`; `HOLD` when at least one line is
 //!   `HOLD` and every other line is `MATCHED` or `HOLD`; otherwise `REFUSED`. A declaration with no
 //!   line is `REFUSED`.

@@ -2315,25 +2315,43 @@ impl DeclarationRead {
         })
     }
 
-    /// The permit item a line names: on its permit, with its invoice item number; one whose
-    /// HS code agrees with the line's (as matching compares them) first, then the lowest item
-    /// number.
+    /// The permit item a line names: on its permit, with its invoice item number (a request
+    /// may repeat one); among those, the ones whose HS code agrees with the line's (as
+    /// matching compares them) first, and of those the first, by item number, that still has
+    /// the line's quantity left after the declaration's earlier lines; else the lowest item
+    /// number. So what a request approved under one invoice item number can all be written
+    /// off, line by line.
     fn item_for(
         &self,
         permit_pk: i64,
         line: &crate::domain::DeclarationLine,
+        claims: &Claims<i64>,
     ) -> Option<&PermitItemRow> {
-        self.items
+        let mut on: Vec<&PermitItemRow> = self
+            .items
             .iter()
             .filter(|i| {
                 i.permit_pk == permit_pk && i.invoice_item_number == line.invoice_item_number
             })
-            .min_by_key(|i| {
-                (
-                    !crate::domain::matching::hs_agree(&i.hs_code, &line.hs_code),
-                    i.item_number,
-                )
+            .collect();
+        on.sort_by_key(|i| {
+            (
+                !crate::domain::matching::hs_agree(&i.hs_code, &line.hs_code),
+                i.item_number,
+            )
+        });
+        let agreeing =
+            |i: &&&PermitItemRow| crate::domain::matching::hs_agree(&i.hs_code, &line.hs_code);
+        on.iter()
+            .filter(agreeing)
+            .find(|i| {
+                i.approved
+                    .saturating_sub(i.written_off)
+                    .saturating_sub(claims.before(&i.pk))
+                    >= line.quantity.amount
             })
+            .or(on.first())
+            .copied()
     }
 }
 
@@ -2381,7 +2399,7 @@ async fn declaration_check<C: Conn>(
             });
             continue;
         };
-        let item = read.item_for(p.pk, line);
+        let item = read.item_for(p.pk, line, &claims);
         if p.status != "ACTIVE" {
             let when = p
                 .cancelled_at

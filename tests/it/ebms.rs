@@ -375,6 +375,47 @@ async fn declaration_lines_add_up_per_matched_permit_item_on(backend: Backend) {
         }
         other => panic!("{other:?}"),
     }
+
+    // Two items under one invoice item number and HS code: a line takes the first that still
+    // has its quantity, so both can be written off.
+    let answer = app
+        .send(
+            &permit_request_items(
+                "REF-REPEATED-INV-SAME",
+                LICENCE_OK,
+                &[(1, "85044090", 10), (1, "85044090", 5)],
+            ),
+            Packaging::Inline,
+        )
+        .await;
+    let permit = answer.permit_response().permit.expect("a permit");
+    for (number, lines, expected) in [
+        (
+            "DECL-SAME-1",
+            &[(1, "85044090", "CN", 10), (1, "85044090", "CN", 5)][..],
+            "ACCEPTED MATCHED MATCHED",
+        ),
+        (
+            "DECL-SAME-2",
+            &[(1, "85044090", "CN", 1)][..],
+            "REFUSED QUANTITY_EXCEEDED",
+        ),
+    ] {
+        let answer = app
+            .send(
+                &declaration_lines(number, &permit, &issuer, lines),
+                Packaging::Inline,
+            )
+            .await;
+        let got = match answer.reply().payload {
+            Some(OutboundDocument::DeclarationCheckResponse(r)) => std::iter::once(r.result.code())
+                .chain(r.lines.iter().map(|l| l.result.code()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, expected, "{number} ({backend:?})");
+    }
 }
 
 #[tokio::test]

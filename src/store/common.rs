@@ -53,6 +53,9 @@ fn p_tax(s: &str) -> Result<TaxNumber, StoreError> {
 fn p_standard(s: &str) -> Result<StandardRef, StoreError> {
     StandardRef::parse(s).map_err(|_| bad("standard", s))
 }
+fn p_licence_status(s: &str) -> Result<LicenceStatus, StoreError> {
+    LicenceStatus::from_code(s).ok_or_else(|| bad("licence status", s))
+}
 fn p_u16(v: i64, what: &str) -> Result<u16, StoreError> {
     u16::try_from(v).map_err(|_| bad(what, &v.to_string()))
 }
@@ -3231,11 +3234,9 @@ async fn keep_newer_statuses<C: Conn>(c: &mut C) -> Result<Vec<super::KeptStatus
             )
             .await?;
         if n > 0 {
-            let status =
-                LicenceStatus::from_code(&code).ok_or_else(|| bad("licence status", &code))?;
             kept.push(super::KeptStatus {
                 number,
-                status,
+                status: p_licence_status(&code)?,
                 since,
             });
         }
@@ -3310,7 +3311,7 @@ fn licence_from_row(r: &Row) -> Result<Licence, StoreError> {
         manufacturer_country: p_country(&r.text(9)?)?,
         issued_on: r.date(10)?,
         expires_on: r.date(11)?,
-        status: LicenceStatus::from_code(&st).ok_or_else(|| bad("licence status", &st))?,
+        status: p_licence_status(&st)?,
         status_since: r.date(13)?,
     })
 }
@@ -3434,8 +3435,6 @@ pub(crate) async fn licence_status<C: Conn>(
     c: &mut C,
     number: &str,
 ) -> Result<Option<super::LicenceStatusRecord>, StoreError> {
-    let status_of =
-        |code: &str| LicenceStatus::from_code(code).ok_or_else(|| bad("licence status", code));
     let Some(r) = c
         .opt_row(
             "SELECT status, status_since FROM licences WHERE number = $1",
@@ -3459,18 +3458,18 @@ pub(crate) async fn licence_status<C: Conn>(
         changes.push((
             LicenceStatusChange {
                 number: number.to_string(),
-                status: status_of(&a.text(1)?)?,
+                status: p_licence_status(&a.text(1)?)?,
                 since: a.date(2)?,
                 actor: a.text(3)?,
                 reason: a.text(4)?,
                 at: a.time(5)?,
             },
-            status_of(&a.text(0)?)?,
+            p_licence_status(&a.text(0)?)?,
         ));
     }
     Ok(Some(super::LicenceStatusRecord {
         number: number.to_string(),
-        status: status_of(&r.text(0)?)?,
+        status: p_licence_status(&r.text(0)?)?,
         since: r.date(1)?,
         changes,
     }))

@@ -203,6 +203,10 @@ const COLUMNS: usize = 19;
 const HOLDS: &str = "(p.status IN ('PENDING', 'IN_FLIGHT') \
     OR (p.status = 'DEAD' AND p.dropped_at IS NULL))";
 
+/// Row `o` waits behind a dead letter of its conversation that no operator dropped.
+const HELD: &str = "EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
+    AND p.conversation_seq < o.conversation_seq AND p.status = 'DEAD' AND p.dropped_at IS NULL)";
+
 /// The columns of [`COLS`] and, for a PENDING row `o`, the dead letter that holds it back
 /// (the earliest of its conversation), for the operator's views.
 fn cols_with_holder() -> String {
@@ -452,12 +456,11 @@ pub(crate) async fn figures<C: Conn>(
         .one_row(
             // The age of a row behind a dead letter is `held`'s to show: it does not age (it
             // is not attempted), and its age starts again when it is released.
-            "SELECT COUNT(*), MIN(CASE WHEN NOT EXISTS (SELECT 1 FROM outbox p \
-             WHERE p.conversation_id = o.conversation_id \
-             AND p.conversation_seq < o.conversation_seq \
-             AND p.status = 'DEAD' AND p.dropped_at IS NULL) \
-             THEN COALESCE(o.queued_at, o.created_at) END) FROM outbox o \
-             WHERE o.status IN ('PENDING', 'IN_FLIGHT')",
+            &format!(
+                "SELECT COUNT(*), MIN(CASE WHEN NOT {HELD} \
+                 THEN COALESCE(o.queued_at, o.created_at) END) FROM outbox o \
+                 WHERE o.status IN ('PENDING', 'IN_FLIGHT')"
+            ),
             args![],
             &[Ty::I64, Ty::Time],
         )
@@ -469,12 +472,11 @@ pub(crate) async fn figures<C: Conn>(
         .unwrap_or(0.0);
     let stuck = c
         .one_row(
-            "SELECT (SELECT COUNT(*) FROM outbox p WHERE p.status = 'DEAD' \
-             AND p.dropped_at IS NULL), \
-             (SELECT COUNT(*) FROM outbox o WHERE o.status = 'PENDING' AND EXISTS \
-             (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
-             AND p.conversation_seq < o.conversation_seq \
-             AND p.status = 'DEAD' AND p.dropped_at IS NULL))",
+            &format!(
+                "SELECT (SELECT COUNT(*) FROM outbox p WHERE p.status = 'DEAD' \
+                 AND p.dropped_at IS NULL), \
+                 (SELECT COUNT(*) FROM outbox o WHERE o.status = 'PENDING' AND {HELD})"
+            ),
             args![],
             &[Ty::I64, Ty::I64],
         )

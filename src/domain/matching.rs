@@ -102,6 +102,14 @@ impl<K: Ord> Claims<K> {
     }
 }
 
+/// What a permit item has left for a line: approved, less what was written off and what the
+/// declaration's earlier matched lines take.
+pub fn quantity_left(approved: Amount, written_off: Amount, claimed_before: Amount) -> Amount {
+    approved
+        .saturating_sub(written_off)
+        .saturating_sub(claimed_before)
+}
+
 /// Whether two HS codes name the same goods for matching (see the module notes).
 pub fn hs_agree(a: &HsCode, b: &HsCode) -> bool {
     let (a, b) = (a.as_str(), b.as_str());
@@ -324,10 +332,7 @@ pub fn match_line(
                     );
                 }
             }
-            let left = item
-                .approved
-                .saturating_sub(item.written_off)
-                .saturating_sub(claimed_before);
+            let left = quantity_left(item.approved, item.written_off, claimed_before);
             let mut after = left;
             if unit_ok && item.status.approves_quantity() {
                 if line.quantity.amount > left {
@@ -373,10 +378,7 @@ pub fn match_line(
                 .iter()
                 .find(|i| i.invoice_item_number == line.invoice_item_number),
         ) {
-            r.amount = item
-                .approved
-                .saturating_sub(item.written_off)
-                .saturating_sub(claimed_before);
+            r.amount = quantity_left(item.approved, item.written_off, claimed_before);
         }
     }
     DeclarationLineResult {

@@ -2330,6 +2330,8 @@ impl DeclarationRead {
         line: &crate::domain::DeclarationLine,
         claims: &Claims<i64>,
     ) -> Option<&PermitItemRow> {
+        use crate::domain::matching::{hs_agree, quantity_left};
+        let agrees = |i: &PermitItemRow| hs_agree(&i.hs_code, &line.hs_code);
         let mut on: Vec<&PermitItemRow> = self
             .items
             .iter()
@@ -2337,21 +2339,12 @@ impl DeclarationRead {
                 i.permit_pk == permit_pk && i.invoice_item_number == line.invoice_item_number
             })
             .collect();
-        on.sort_by_key(|i| {
-            (
-                !crate::domain::matching::hs_agree(&i.hs_code, &line.hs_code),
-                i.item_number,
-            )
-        });
-        let agreeing =
-            |i: &&&PermitItemRow| crate::domain::matching::hs_agree(&i.hs_code, &line.hs_code);
+        on.sort_by_key(|i| (!agrees(i), i.item_number));
         on.iter()
-            .filter(agreeing)
             .find(|i| {
-                i.approved
-                    .saturating_sub(i.written_off)
-                    .saturating_sub(claims.before(&i.pk))
-                    >= line.quantity.amount
+                agrees(i)
+                    && quantity_left(i.approved, i.written_off, claims.before(&i.pk))
+                        >= line.quantity.amount
             })
             .or(on.first())
             .copied()

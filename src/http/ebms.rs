@@ -88,17 +88,17 @@ async fn process(
     // A retry that arrives after its TimeToLive, of a business message answered in time, gets
     // the reply it got then (spec §4: nothing is decided again), not an error that would tell
     // the sender it was refused.
-    let answered_in_time = match &inbound.body {
-        InboundBody::Document(_) if intake::ttl_expired(h, Utc::now().fixed_offset()).is_some() => {
-            state
-                .store
-                .lookup_reply(&h.message_id, &h.from.id)
-                .await
-                .map_err(|e| store_error(state, e))?
-        }
+    let expired = intake::ttl_expired(h, Utc::now().fixed_offset());
+    let answered_in_time = match (&inbound.body, &expired) {
+        (InboundBody::Document(_), Some(_)) => state
+            .store
+            .lookup_reply(&h.message_id, &h.from.id)
+            .await
+            .map_err(|e| store_error(state, e))?,
         _ => None,
     };
-    check_parties(state, h, peer.as_ref(), answered_in_time.is_none())?;
+    let expired = expired.filter(|_| answered_in_time.is_none());
+    check_parties(state, h, peer.as_ref(), expired)?;
     state
         .rate_limits
         .check(&h.from.id)
@@ -121,29 +121,8 @@ async fn process(
             ref_to_message_id,
             errors,
         } => {
-            // An error is never answered with an error: logged for the operator, and 200.
-            let reported: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{} at {}: {}", e.code.as_str(), e.location, e.description))
-                .collect();
-            tracing::warn!(
-                ref_to_message_id = ref_to_message_id.as_deref().unwrap_or(""),
-                errors = ?reported,
-                "the partner reported errors about a message the gateway sent"
-            );
-            // Refused (severity Error): resending the same bytes would not help; the delivery
-            // becomes a dead letter with the partner's reasons, for an operator.
-            let refused = errors.iter().any(|e| e.severity == Severity::Error);
-            if let (true, Some(id)) = (refused, ref_to_message_id) {
-                let outcome = state
-                    .store
-                    .outbox_refused(id, &h.from.id, &reported.join("; "))
-                    .await
-                    .map_err(|e| store_error(state, e))?;
-                if let RefusalOutcome::DeadLettered { id: outbox_id } = outcome {
-                    tracing::warn!(ref_to_message_id = %id, outbox_id, "delivery refused by the partner: dead letter");
-                }
-            }
+            take_message_error(state, &h.from.id, ref_to_message_id.as_deref(), errors).await?;
+            // An error is never answered with an error.
             Ok(empty(StatusCode::OK, "MessageError"))
         }
         InboundBody::Document(_) => {
@@ -191,6 +170,38 @@ async fn take_acknowledgment(
     Ok(())
 }
 
+/// The partner's errors about a message the gateway sent: logged for the operator; when it
+/// refused the message (severity Error), resending the same bytes would not help, so the
+/// delivery becomes a dead letter with the partner's reasons.
+async fn take_message_error(
+    state: &AppState,
+    partner: &str,
+    ref_to_message_id: Option<&str>,
+    errors: &[EbmsError],
+) -> Result<(), Error> {
+    let reported: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{} at {}: {}", e.code.as_str(), e.location, e.description))
+        .collect();
+    tracing::warn!(
+        ref_to_message_id = ref_to_message_id.unwrap_or(""),
+        errors = ?reported,
+        "the partner reported errors about a message the gateway sent"
+    );
+    let refused = errors.iter().any(|e| e.severity == Severity::Error);
+    if let (true, Some(id)) = (refused, ref_to_message_id) {
+        let outcome = state
+            .store
+            .outbox_refused(id, partner, &reported.join("; "))
+            .await
+            .map_err(|e| store_error(state, e))?;
+        if let RefusalOutcome::DeadLettered { id: outbox_id } = outcome {
+            tracing::warn!(ref_to_message_id = %id, outbox_id, "delivery refused by the partner: dead letter");
+        }
+    }
+    Ok(())
+}
+
 /// A party may give several `eb:PartyId`s, all naming it (ebMS 2.0): when the first of
 /// `eb:From` is not a configured partner but another is, or the first of `eb:To` is not this
 /// gateway but another is, the message is taken as from and to those.
@@ -216,13 +227,13 @@ fn known_names(settings: &crate::config::Settings, inbound: &mut Inbound) {
     }
 }
 
-/// The configured-partner checks of spec §1.1 and, when `ttl` is set, the TimeToLive; a TLS
-/// identity mismatch is answered alone.
+/// The configured-partner checks of spec §1.1, with `expired` (the TimeToLive's error, when
+/// it passed) among their errors; a TLS identity mismatch is answered alone.
 fn check_parties(
     state: &AppState,
     h: &MessageHeader,
     peer: Option<&PeerIdentity>,
-    ttl: bool,
+    expired: Option<EbmsError>,
 ) -> Result<(), Error> {
     let settings = &state.settings;
     let partner = settings.partner(&h.from.id);
@@ -277,12 +288,7 @@ fn check_parties(
         )),
         Some(_) => {}
     }
-    if let Some(e) = ttl
-        .then(|| intake::ttl_expired(h, Utc::now().fixed_offset()))
-        .flatten()
-    {
-        errors.push(e);
-    }
+    errors.extend(expired);
     if errors.is_empty() {
         Ok(())
     } else {

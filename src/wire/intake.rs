@@ -755,10 +755,9 @@ fn intake_impl(
             "the eb:MessageHeader cannot be read",
         ));
     };
-    let piggybacked = env
-        .acknowledgment
-        .as_ref()
-        .map(|a| a.ref_to_message_id.clone());
+    // What an eb:Acknowledgment refers to: an Acknowledgment message's, or one riding on a
+    // business message.
+    let acknowledged = env.acknowledgment.map(|a| a.ref_to_message_id);
     let body = match kind {
         Kind::Business => match document {
             Some(d) => InboundBody::Document(d),
@@ -776,14 +775,11 @@ fn intake_impl(
             errors: env.error_list.map(|l| l.errors).unwrap_or_default(),
         },
         _ => InboundBody::Acknowledgment {
-            ref_to_message_id: env
-                .acknowledgment
-                .map(|a| a.ref_to_message_id)
-                .unwrap_or_default(),
+            ref_to_message_id: acknowledged.clone().unwrap_or_default(),
         },
     };
     let (payload_xml, acknowledgment) = match body {
-        InboundBody::Document(_) => (raw.payload.map(|p| p.0), piggybacked),
+        InboundBody::Document(_) => (raw.payload.map(|p| p.0), acknowledged),
         _ => (None, None),
     };
     Ok(Inbound {

@@ -666,11 +666,11 @@ async fn review_decide(
             format!(
                 "item {item} of {request_id} is {}: the action '{action}' applies to items {}",
                 s.code(),
-                match action.as_str() {
-                    "approve" => "UNDER_REVIEW",
-                    "reject" => "UNDER_REVIEW or HOLD_FOR_INSPECTION",
-                    _ => "HOLD_FOR_INSPECTION",
-                }
+                actions
+                    .iter()
+                    .map(|a| a.applies_to().code())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         ),
         Some(OfficerOutcome::NotFound) | None => fail(

@@ -38,7 +38,8 @@ pub enum OfficerAction {
 }
 
 impl OfficerAction {
-    fn from(self) -> ItemStatus {
+    /// The status of the items the action applies to.
+    pub fn applies_to(self) -> ItemStatus {
         match self {
             OfficerAction::Approve | OfficerAction::Reject => ItemStatus::UnderReview,
             OfficerAction::Release | OfficerAction::RejectAfterInspection => {
@@ -224,7 +225,7 @@ pub(crate) async fn decide<C: Conn>(
     let status_code = item.text(1)?;
     let status = ItemStatus::from_code(&status_code)
         .ok_or_else(|| StoreError::Corrupt(format!("item status `{status_code}`")))?;
-    if status != input.action.from() {
+    if status != input.action.applies_to() {
         return Ok(OfficerOutcome::WrongState(status));
     }
     let mut to = input.action.to();

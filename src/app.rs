@@ -193,10 +193,8 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     };
     let store = match opened {
         Ok(store) => store,
-        // A problem with another setting (the writer's CPU) names that setting itself.
-        Err(StoreError::Config(e)) if e.starts_with("database.sqlite_writer_cpu") => {
-            anyhow::bail!(e)
-        }
+        // A problem that names its setting itself (the writer's CPU, say).
+        Err(StoreError::Config(e)) if e.starts_with("database.") => anyhow::bail!(e),
         Err(e) => {
             return Err(e)
                 .with_context(|| format!("database.url: cannot open {}", db.redacted_url()))
@@ -225,9 +223,8 @@ pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snap
                 .join("\n")
         )
     })?;
-    let data = Arc::new(data);
     let kept = store
-        .replace_refdata(data.clone(), chrono::Utc::now())
+        .replace_refdata(Arc::new(data), chrono::Utc::now())
         .await
         .context("storing the reference data")?;
     if kept.is_empty() {
@@ -242,14 +239,12 @@ pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snap
         );
     }
     // The snapshot is what the store now holds: the loaded data with the statuses kept.
-    let mut data = Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone());
-    for l in &mut data.licences {
-        if let Some(k) = kept.iter().find(|k| k.number == l.number) {
-            l.status = k.status;
-            l.status_since = k.since;
-        }
+    let mut snapshot = snapshot;
+    for k in &kept {
+        snapshot = snapshot
+            .with_licence_status(&k.number, k.status, k.since)
+            .map_err(|e| inconsistent(&[e]))?;
     }
-    let snapshot = Snapshot::build_from(&data).map_err(|errs| inconsistent(&errs))?;
     let summary = format!(
         "{summary}; {} licence status(es) set through the admin API kept over the loaded ones",
         kept.len()

@@ -167,15 +167,21 @@ fn strip_angle(s: &str) -> &str {
         .trim()
 }
 
+/// The byte of two hex digits (either case) at the start of `b`, as `%XX` and `=XX` write it.
+fn hex_byte(b: &[u8]) -> Option<u8> {
+    let digit = |c: u8| (c as char).to_digit(16);
+    let pair = b.get(..2)?;
+    Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
+        if b[i] == b'%' {
+            if let Some(byte) = hex_byte(&b[i + 1..]) {
+                out.push(byte);
                 i += 3;
                 continue;
             }
@@ -361,7 +367,6 @@ fn parse_part(raw: &[u8]) -> Result<Part, MimeError> {
 /// case), `=` at the end of a line joins it to the next (a soft line break), and blanks at the
 /// end of a line, which transport may add, are dropped. Line breaks are kept as they are.
 fn decode_quoted_printable(body: &[u8]) -> Result<Vec<u8>, String> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(body.len());
     let mut start = 0;
     for line in body.split_inclusive(|&b| b == b'\n') {
@@ -382,10 +387,7 @@ fn decode_quoted_printable(body: &[u8]) -> Result<Vec<u8>, String> {
         let mut i = 0;
         while i < text.len() {
             if text[i] == b'=' {
-                let pair = text
-                    .get(i + 1..i + 3)
-                    .and_then(|p| Some(hex(p[0])? << 4 | hex(p[1])?));
-                let Some(byte) = pair else {
+                let Some(byte) = hex_byte(&text[i + 1..]) else {
                     return Err(format!(
                         "'=' at byte {} is not followed by two hex digits",
                         start + i

@@ -371,7 +371,7 @@ async fn fail_next(
 async fn stats(State(st): State<Arc<ServeState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "stats": st.stats(),
-        "faults": st.faults.config(),
+        "faults": st.faults.current(),
     }))
 }
 
@@ -679,6 +679,11 @@ mod tests {
             "a message refused with 503 is not a duplicate"
         );
         assert_eq!(s["stats"]["requests"], 5);
+        assert_eq!(
+            s["faults"]["fail_next"], 0,
+            "the faults shown are those still to come"
+        );
+        assert_eq!(s["faults"]["fail_rate"], 0.0);
         let lines = std::fs::read_to_string(&file).unwrap();
         let lines: Vec<serde_json::Value> = lines
             .lines()

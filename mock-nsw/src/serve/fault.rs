@@ -99,8 +99,13 @@ impl FaultInjector {
         }
     }
 
-    pub fn config(&self) -> &FaultConfig {
-        &self.config
+    /// The faults as they stand now: the configured rates, with the scripted failures still
+    /// to come (not the count configured at start-up).
+    pub fn current(&self) -> FaultConfig {
+        FaultConfig {
+            fail_next: self.fail_next_remaining(),
+            ..self.config
+        }
     }
 
     pub fn latency(&self) -> Duration {

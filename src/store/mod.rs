@@ -28,6 +28,44 @@ use crate::domain::{
     PermitNumber, PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
 };
 
+/// Runs `$e` on a reading connection: one of SQLite's readers, or a PostgreSQL connection of
+/// the pool (autocommit). `$c` names the `&mut` connection in `$e`.
+macro_rules! read {
+    ($self:expr, $c:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite(s) => {
+                let mut conn = s.reader().await?;
+                let $c = &mut *conn;
+                $e
+            }
+            Store::Postgres(p) => {
+                let mut conn = p.conn().await?;
+                let $c = &mut *conn;
+                $e
+            }
+        }
+    };
+}
+
+/// Runs the future `$e` as one transaction: a job of SQLite's writer (run once), or a
+/// PostgreSQL transaction, run again while it conflicts. `$c` names the `&mut` connection in
+/// `$e`; the owned values listed in brackets are moved into SQLite's job and cloned for each
+/// PostgreSQL attempt (`Copy` values need no listing).
+macro_rules! in_tx {
+    ($self:expr, [$($v:ident),*], $c:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite(s) => s.write(move |$c| Box::pin(async move { $e })).await,
+            Store::Postgres(p) => {
+                p.in_tx(|$c| {
+                    $(let $v = $v.clone();)*
+                    Box::pin(async move { $e })
+                })
+                .await
+            }
+        }
+    };
+}
+
 pub mod api;
 mod common;
 pub mod officer;
@@ -324,10 +362,7 @@ impl Store {
         &self,
         number: &str,
     ) -> Result<Option<LicenceStatusRecord>, StoreError> {
-        match self {
-            Store::Sqlite(s) => common::licence_status(&mut *s.reader().await?, number).await,
-            Store::Postgres(p) => common::licence_status(&mut *p.conn().await?, number).await,
-        }
+        read!(self, c => common::licence_status(c, number).await)
     }
 
     /// Replaces all reference data in one transaction; a licence status set through the admin

@@ -561,10 +561,7 @@ impl Store {
         &self,
         older_than: Option<DateTime<Utc>>,
     ) -> Result<Vec<ReviewItem>, StoreError> {
-        match self {
-            Store::Sqlite(s) => review_queue(&mut *s.reader().await?, older_than).await,
-            Store::Postgres(p) => review_queue(&mut *p.conn().await?, older_than).await,
-        }
+        read!(self, c => review_queue(c, older_than).await)
     }
 
     /// Applies an officer's decision (see the module documentation), in one transaction.
@@ -572,18 +569,6 @@ impl Store {
         &self,
         input: OfficerDecisionInput,
     ) -> Result<OfficerOutcome, StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| Box::pin(async move { decide(c, &input).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let input = input.clone();
-                    Box::pin(async move { decide(c, &input).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [input], c => decide(c, &input).await)
     }
 }

@@ -743,25 +743,15 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
         let token = new_token();
-        match self {
-            Store::Sqlite(s) => {
-                // Mostly nothing is due: a reader says so without taking a turn of the writer
-                // (whose batch a claim would put under savepoints). A row that becomes due
-                // just after is claimed by the next round.
-                if !any_due(&mut *s.reader().await?, now).await? {
-                    return Ok(Vec::new());
-                }
-                s.write(move |c| Box::pin(async move { claim(c, now, lease, limit, &token).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let token = token.clone();
-                    Box::pin(async move { claim(c, now, lease, limit, &token).await })
-                })
-                .await
+        if let Store::Sqlite(s) = self {
+            // Mostly nothing is due: a reader says so without taking a turn of the writer
+            // (whose batch a claim would put under savepoints). A row that becomes due just
+            // after is claimed by the next round.
+            if !any_due(&mut *s.reader().await?, now).await? {
+                return Ok(Vec::new());
             }
         }
+        in_tx!(self, [token], c => claim(c, now, lease, limit, &token).await)
     }
 
     /// Completes the row of an inbound Acknowledgment (see [`acknowledge`]).
@@ -772,21 +762,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<AckOutcome, StoreError> {
         let (message_id, partner) = (message_id.to_string(), partner.to_string());
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| {
-                    Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
-                })
-                .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let (message_id, partner) = (message_id.clone(), partner.clone());
-                    Box::pin(async move { acknowledge(c, &message_id, &partner, now).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [message_id, partner], c => {
+            acknowledge(c, &message_id, &partner, now).await
+        })
     }
 
     /// A partner's MessageError about a message it was sent (see [`refuse`]).
@@ -801,61 +779,24 @@ impl Store {
             partner.to_string(),
             reason.to_string(),
         );
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| {
-                    Box::pin(async move { refuse(c, &message_id, &partner, &reason).await })
-                })
-                .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let (message_id, partner, reason) =
-                        (message_id.clone(), partner.clone(), reason.clone());
-                    Box::pin(async move { refuse(c, &message_id, &partner, &reason).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [message_id, partner, reason], c => {
+            refuse(c, &message_id, &partner, &reason).await
+        })
     }
 
     /// Records the result of an attempt; `Ok(false)` when the lease was lost.
     pub async fn outbox_record(&self, rec: AttemptRecord) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| Box::pin(async move { record(c, &rec).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let rec = rec.clone();
-                    Box::pin(async move { record(c, &rec).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [rec], c => record(c, &rec).await)
     }
 
     /// Re-queues the rows whose lease has expired (a worker crashed); returns how many.
     pub async fn outbox_requeue_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| Box::pin(async move { requeue_expired(c, now).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| Box::pin(async move { requeue_expired(c, now).await }))
-                    .await
-            }
-        }
+        in_tx!(self, [], c => requeue_expired(c, now).await)
     }
 
     /// One outbox row.
     pub async fn outbox_get(&self, id: i64) -> Result<Option<OutboxItem>, StoreError> {
-        match self {
-            Store::Sqlite(s) => get(&mut *s.reader().await?, id).await,
-            Store::Postgres(p) => get(&mut *p.conn().await?, id).await,
-        }
+        read!(self, c => get(c, id).await)
     }
 
     /// Outbox rows, oldest first, optionally of one status.
@@ -864,18 +805,12 @@ impl Store {
         status: Option<OutboxStatus>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        match self {
-            Store::Sqlite(s) => list(&mut *s.reader().await?, status, limit).await,
-            Store::Postgres(p) => list(&mut *p.conn().await?, status, limit).await,
-        }
+        read!(self, c => list(c, status, limit).await)
     }
 
     /// Pending count and age of the oldest pending row.
     pub async fn outbox_figures(&self, now: DateTime<Utc>) -> Result<OutboxFigures, StoreError> {
-        match self {
-            Store::Sqlite(s) => figures(&mut *s.reader().await?, now).await,
-            Store::Postgres(p) => figures(&mut *p.conn().await?, now).await,
-        }
+        read!(self, c => figures(c, now).await)
     }
 
     /// Queues a DEAD or DONE row again, audited.
@@ -886,19 +821,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OperatorOutcome, StoreError> {
         let actor = actor.to_string();
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| Box::pin(async move { replay(c, id, &actor, now).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let actor = actor.clone();
-                    Box::pin(async move { replay(c, id, &actor, now).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [actor], c => replay(c, id, &actor, now).await)
     }
 
     /// Takes a row out of delivery (DEAD, with the reason), audited.
@@ -910,29 +833,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OperatorOutcome, StoreError> {
         let (actor, reason) = (actor.to_string(), reason.to_string());
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| {
-                    Box::pin(async move { drop_row(c, id, &actor, &reason, now).await })
-                })
-                .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|c| {
-                    let (actor, reason) = (actor.clone(), reason.clone());
-                    Box::pin(async move { drop_row(c, id, &actor, &reason, now).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [actor, reason], c => drop_row(c, id, &actor, &reason, now).await)
     }
 
     /// The audited actions on a target (e.g. [`outbox_target`]), oldest first.
     pub async fn audit_log(&self, target: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        match self {
-            Store::Sqlite(s) => audit_log(&mut *s.reader().await?, target).await,
-            Store::Postgres(p) => audit_log(&mut *p.conn().await?, target).await,
-        }
+        read!(self, c => audit_log(c, target).await)
     }
 }
 
@@ -953,35 +859,14 @@ mod tests {
         let sql = "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
                    content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
                    VALUES ($1, $2, $3, 'NSW', 'text/xml', $4, false, 'PENDING', 0, $5, $5) RETURNING id";
-        let row = match store {
-            Store::Sqlite(s) => {
-                s.write(move |conn| {
-                    Box::pin(async move {
-                        conn.one_row(
-                            sql,
-                            args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
-                            &[Ty::I64],
-                        )
-                        .await
-                    })
-                })
-                .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(|conn| {
-                    let (m, c) = (m.clone(), c.clone());
-                    Box::pin(async move {
-                        conn.one_row(
-                            sql,
-                            args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
-                            &[Ty::I64],
-                        )
-                        .await
-                    })
-                })
-                .await
-            }
-        };
+        let row = in_tx!(store, [m, c], conn => {
+            conn.one_row(
+                sql,
+                args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
+                &[Ty::I64],
+            )
+            .await
+        });
         row.unwrap().i64(0).unwrap()
     }
 

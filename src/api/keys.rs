@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Branch, PartyKey, TaxNumber};
-use crate::store::api::{ApiKeyRecord, NewApiKey};
+use crate::store::api::{api_key_target, ApiKeyRecord, NewApiKey, Revocation};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -27,8 +27,26 @@ pub enum ApikeyCommand {
     },
     /// List the keys (never the keys themselves).
     List,
+    /// One key (never the key itself) and who created or revoked it, when and why.
+    Show { id: String },
     /// Revoke a key by its public id; it is refused from then on.
-    Revoke { id: String },
+    Revoke {
+        id: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// Who runs a command of the command line, for the audit log: `cli:` and the login name
+/// (the one `sudo` was called by, when it was), or `cli` alone when none is known.
+pub fn cli_actor() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|u| u.trim().to_string())
+        .find(|u| !u.is_empty())
+        .map_or_else(|| "cli".to_string(), |u| format!("cli:{u}"))
 }
 
 /// A freshly generated key and what is stored of it.
@@ -169,6 +187,7 @@ pub async fn run(store: &Store, command: &ApikeyCommand) -> anyhow::Result<ExitC
                     broker: broker.as_ref().map(|b| b.trim().to_string()),
                     importers: parties,
                     created_at: chrono::Utc::now(),
+                    actor: cli_actor(),
                 })
                 .await?;
             tracing::info!(key_id = %g.id, "API key created");
@@ -183,8 +202,30 @@ pub async fn run(store: &Store, command: &ApikeyCommand) -> anyhow::Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
-        ApikeyCommand::Revoke { id } => {
-            if store.revoke_api_key(id, chrono::Utc::now()).await? {
+        ApikeyCommand::Show { id } => {
+            let Some(k) = store.api_key(id).await? else {
+                eprintln!("no API key with id {id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            println!("{}", describe(&k));
+            for a in store.audit_log(&api_key_target(id)).await? {
+                let why = if a.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", a.detail)
+                };
+                println!("{}  {}  {}{why}", a.at.to_rfc3339(), a.action, a.actor);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ApikeyCommand::Revoke { id, reason } => {
+            let revocation = Revocation {
+                id: id.clone(),
+                at: chrono::Utc::now(),
+                actor: cli_actor(),
+                reason: reason.trim().to_string(),
+            };
+            if store.revoke_api_key(revocation).await? {
                 tracing::info!(key_id = %id, "API key revoked");
                 println!("revoked {id}");
                 Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::outbox::{audit, AuditEntry};
 use super::sql::{args, Conn, Row, Ty};
 use super::{Store, StoreError};
 use crate::domain::{Amount, Branch, PartyKey, TaxNumber};
@@ -19,6 +20,22 @@ pub struct NewApiKey {
     pub broker: Option<String>,
     pub importers: Vec<PartyKey>,
     pub created_at: DateTime<Utc>,
+    /// Who created it, for the audit log (e.g. `cli:alice`).
+    pub actor: String,
+}
+
+/// A key to revoke, and who revokes it and why (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// The audit target naming an API key.
+pub fn api_key_target(id: &str) -> String {
+    format!("apikey/{id}")
 }
 
 /// A stored key.
@@ -172,22 +189,49 @@ async fn insert_key<C: Conn>(c: &mut C, k: &NewApiKey) -> Result<(), StoreError>
         )
         .await?;
     }
-    Ok(())
+    let importers: Vec<String> = k.importers.iter().map(|p| p.to_string()).collect();
+    let scope = match &k.broker {
+        Some(b) => format!("broker {b}; importers {}", importers.join(",")),
+        None => format!("importers {}", importers.join(",")),
+    };
+    audit(
+        c,
+        &AuditEntry {
+            at: k.created_at,
+            actor: k.actor.clone(),
+            action: "APIKEY_CREATE".into(),
+            target: api_key_target(&k.id),
+            detail: scope,
+        },
+    )
+    .await
 }
 
-async fn revoke_key<C: Conn>(c: &mut C, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+async fn revoke_key<C: Conn>(c: &mut C, r: &Revocation) -> Result<bool, StoreError> {
+    let id = r.id.as_str();
     let n = c
         .exec(
             "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            args![id, at],
+            args![id, r.at],
         )
         .await?;
     if n > 0 {
+        audit(
+            c,
+            &AuditEntry {
+                at: r.at,
+                actor: r.actor.clone(),
+                action: "APIKEY_REVOKE".into(),
+                target: api_key_target(id),
+                detail: r.reason.clone(),
+            },
+        )
+        .await?;
         return Ok(true);
     }
     // Revoking an already revoked key is not an error; an unknown key is.
     Ok(c.opt_row(
-        "SELECT 1 FROM api_keys WHERE id = $1",
+        "SELECT CAST(1 AS BIGINT) FROM api_keys WHERE id = $1",
         args![id],
         &[Ty::I64],
     )
@@ -546,58 +590,16 @@ async fn list_requests<C: Conn>(
         .collect()
 }
 
-macro_rules! read {
-    ($self:ident, $c:ident => $e:expr) => {
-        match $self {
-            Store::Sqlite(s) => {
-                let mut conn = s.read_conn().await?;
-                let $c = &mut *conn;
-                $e
-            }
-            Store::Postgres(p) => {
-                let mut conn = p.conn().await?;
-                let $c = &mut *conn;
-                $e
-            }
-        }
-    };
-}
-
 impl Store {
     /// Stores a new API key with the importers it may see, in one transaction.
     pub async fn create_api_key(&self, key: NewApiKey) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| Box::pin(async move { insert_key(c, &key).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                let key = std::sync::Arc::new(key);
-                p.in_tx(move |c| {
-                    let key = key.clone();
-                    Box::pin(async move { insert_key(c, &key).await })
-                })
-                .await
-            }
-        }
+        in_tx!(self, [key], c => insert_key(c, &key).await)
     }
 
-    /// Marks a key revoked. `Ok(false)` when no key has this id.
-    pub async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        match self {
-            Store::Sqlite(s) => {
-                s.write(move |c| Box::pin(async move { revoke_key(c, &id, at).await }))
-                    .await
-            }
-            Store::Postgres(p) => {
-                p.in_tx(move |c| {
-                    let id = id.clone();
-                    Box::pin(async move { revoke_key(c, &id, at).await })
-                })
-                .await
-            }
-        }
+    /// Marks a key revoked, audited (once: revoking a revoked key changes nothing). `Ok(false)`
+    /// when no key has this id.
+    pub async fn revoke_api_key(&self, revocation: Revocation) -> Result<bool, StoreError> {
+        in_tx!(self, [revocation], c => revoke_key(c, &revocation).await)
     }
 
     /// The key with this public id, revoked or not.

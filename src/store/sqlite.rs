@@ -563,11 +563,6 @@ impl SqliteStore {
         Ok(problems)
     }
 
-    /// A read-only pooled connection.
-    pub(super) async fn read_conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, StoreError> {
-        self.readers.acquire().await.map_err(map_err)
-    }
-
     pub async fn ping(&self) -> Result<(), StoreError> {
         if self.jobs.is_closed() {
             return Err(StoreError::Unavailable(

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use nsw_gateway::api::keys;
 use nsw_gateway::domain::{Branch, PartyKey, TaxNumber};
-use nsw_gateway::store::api::NewApiKey;
+use nsw_gateway::store::api::{api_key_target, NewApiKey, Revocation};
 use nsw_gateway::wire::intake::Packaging;
 use serde_json::Value;
 
@@ -71,6 +71,7 @@ impl TestApp {
                 broker: broker.map(str::to_string),
                 importers: importers.iter().map(|t| party(t)).collect(),
                 created_at: chrono::Utc::now(),
+                actor: "test".into(),
             })
             .await
             .unwrap();
@@ -286,21 +287,51 @@ async fn missing_wrong_and_revoked_keys_are_refused_with_401() {
     let r = app.client.get(app.api(&path)).send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
 
-    assert!(app
-        .handle
-        .store()
-        .revoke_api_key(&id, chrono::Utc::now())
-        .await
-        .unwrap());
+    let revoke = |id: &str| Revocation {
+        id: id.to_string(),
+        at: chrono::Utc::now(),
+        actor: "admin".into(),
+        reason: "holder left the company".into(),
+    };
+    let store = app.handle.store();
+    assert!(store.revoke_api_key(revoke(&id)).await.unwrap());
     check_problem(&app.get_json(Some(&key), &path).await, 401, "API key");
-    let listed = app.handle.store().api_keys().await.unwrap();
+    let listed = store.api_keys().await.unwrap();
     assert!(listed[0].revoked_at.is_some());
-    assert!(!app
-        .handle
-        .store()
-        .revoke_api_key("000000000000", chrono::Utc::now())
+    // Revoking again changes nothing, and is not audited again.
+    assert!(store.revoke_api_key(revoke(&id)).await.unwrap());
+    assert_eq!(
+        store.api_keys().await.unwrap()[0].revoked_at,
+        listed[0].revoked_at
+    );
+    let audit: Vec<(String, String, String)> = store
+        .audit_log(&api_key_target(&id))
         .await
-        .unwrap());
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.action, a.actor, a.detail))
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            (
+                "APIKEY_CREATE".to_string(),
+                "test".to_string(),
+                format!("importers {B}/00000")
+            ),
+            (
+                "APIKEY_REVOKE".to_string(),
+                "admin".to_string(),
+                "holder left the company".to_string()
+            ),
+        ]
+    );
+    assert!(!store.revoke_api_key(revoke("000000000000")).await.unwrap());
+    assert!(store
+        .audit_log(&api_key_target("000000000000"))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -619,6 +650,8 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
 async fn cli(args: &[&str]) -> (bool, String, String) {
     let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_nsw-gateway"))
         .args(args)
+        .env_remove("SUDO_USER")
+        .env("USER", "somchai")
         .output()
         .await
         .expect("the binary runs");
@@ -709,7 +742,16 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
     let path = format!("/api/v1/importers/{B}/00000/requests");
     assert_eq!(app.get_json(Some(&key), &path).await.0, 200);
 
-    let (ok, out, _) = cli(&["--database", &db, "apikey", "revoke", &id]).await;
+    let (ok, out, _) = cli(&[
+        "--database",
+        &db,
+        "apikey",
+        "revoke",
+        &id,
+        "--reason",
+        "laptop stolen",
+    ])
+    .await;
     assert!(ok, "{out}");
     check_problem(&app.get_json(Some(&key), &path).await, 401, "API key");
     let (_, list, _) = cli(&["--database", &db, "apikey", "list"]).await;
@@ -718,9 +760,28 @@ async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
             .any(|l| l.starts_with(&id) && l.contains("revoked")),
         "{list}"
     );
-    let (ok, _, err) = cli(&["--database", &db, "apikey", "revoke", "000000000000"]).await;
-    assert!(!ok);
-    assert!(err.contains("no API key"), "{err}");
+    // Who created and revoked the key, and why, is on record.
+    let (ok, shown, _) = cli(&["--database", &db, "apikey", "show", &id]).await;
+    assert!(ok, "{shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 3, "{shown}");
+    assert!(
+        lines[0].starts_with(&id) && lines[0].contains("revoked"),
+        "{shown}"
+    );
+    assert!(
+        lines[1].contains("APIKEY_CREATE  cli:somchai  importers ") && lines[1].contains(B),
+        "{shown}"
+    );
+    assert!(
+        lines[2].ends_with("APIKEY_REVOKE  cli:somchai  laptop stolen"),
+        "{shown}"
+    );
+    for command in ["revoke", "show"] {
+        let (ok, _, err) = cli(&["--database", &db, "apikey", command, "000000000000"]).await;
+        assert!(!ok, "{command}");
+        assert!(err.contains("no API key"), "{command}: {err}");
+    }
 }
 
 #[tokio::test]

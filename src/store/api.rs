@@ -470,16 +470,7 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
     let reference = r.text(1)?;
     let tax = r.text(2)?;
     let branch = r.text(3)?;
-    let hist = c
-        .rows(
-            "SELECT h.at, h.actor, h.state, h.reason_th, h.reason_en FROM history h \
-             JOIN requests r ON r.id = h.request_pk \
-             WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 AND r.reference = $3 \
-             ORDER BY h.at, h.id",
-            args![&tax, &branch, &reference],
-            &[Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
-        )
-        .await?;
+    let hist = super::common::reference_history(c, pk).await?;
     let history = hist
         .iter()
         .map(|h| {

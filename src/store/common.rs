@@ -2875,6 +2875,29 @@ pub(crate) fn item_quantities(
     (approved, remaining)
 }
 
+/// The history of the reference of the request `request_pk`, oldest first: every state change
+/// of the reference's versions (decisions, cancellations, replacements, officers' actions,
+/// write-offs), as rows of (at, actor, state, reason_th, reason_en). An attempt refused
+/// without becoming a version (a duplicate with other content, a replacement of a permit in
+/// use) changed nothing of the reference, so its own row shows only when it is the request
+/// shown (a reference that has nothing else).
+pub(crate) async fn reference_history<C: Conn>(
+    c: &mut C,
+    request_pk: i64,
+) -> Result<Vec<Row>, StoreError> {
+    c.rows(
+        "SELECT h.at, h.actor, h.state, h.reason_th, h.reason_en FROM requests s \
+         JOIN requests r ON r.importer_tax_number = s.importer_tax_number \
+         AND r.importer_branch = s.importer_branch AND r.reference = s.reference \
+         AND (r.version IS NOT NULL OR r.id = s.id) \
+         JOIN history h ON h.request_pk = r.id \
+         WHERE s.id = $1 ORDER BY h.at, h.id",
+        args![request_pk],
+        &[Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+    )
+    .await
+}
+
 pub(crate) async fn permit_status<C: Conn>(
     c: &mut C,
     q: &PermitStatusQuery,
@@ -2964,16 +2987,7 @@ pub(crate) async fn permit_status<C: Conn>(
             remaining,
         });
     }
-    let hist = c
-        .rows(
-            "SELECT h.at, h.actor, h.state, h.reason_th, h.reason_en FROM history h \
-             JOIN requests r ON r.id = h.request_pk \
-             WHERE r.importer_tax_number = $1 AND r.importer_branch = $2 AND r.reference = $3 \
-             ORDER BY h.at, h.id",
-            args![r.text(3)?, r.text(4)?, &reference],
-            &[Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
-        )
-        .await?;
+    let hist = reference_history(c, request_pk).await?;
     let mut history = Vec::with_capacity(hist.len());
     for h in &hist {
         let actor = h.text(1)?;

@@ -998,6 +998,10 @@ async fn permit_in_use_blocks_replacement_and_cancellation(store: &Store) {
     let s = status_by_reference(store, "REF-USE").await;
     assert_eq!(s.decision, Some(RequestDecision::Approved));
     assert_eq!(s.permit.unwrap().number, p);
+    // The refused replacement and cancellation changed no state: the history has the
+    // decision and the write-off only.
+    let states: Vec<&str> = s.history.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(states, ["APPROVED", "WRITTEN_OFF"]);
     // Once the declaration is cancelled, the permit can be replaced.
     h.amend(store, "m-use-5", "D-USE").await;
     let r = h
@@ -1037,6 +1041,23 @@ async fn unknown_reference_cannot_be_replaced(store: &Store) {
                 && r.items[0].reasons[0].message_en.contains("REF-UNKNOWN")
         );
     }
+    // The status API shows the last refused attempt, with its own history only: not a
+    // version of the reference, so the ebMS status query finds nothing.
+    let shown = store
+        .request_by_reference(&party(IMPORTER), "REF-UNKNOWN")
+        .await
+        .unwrap()
+        .expect("the refused attempt");
+    let states: Vec<&str> = shown.history.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(states, ["REJECTED"]);
+    assert!(
+        shown.history[0].reason_en.contains("REFERENCE_NOT_FOUND"),
+        "{shown:?}"
+    );
+    assert_eq!(
+        status_by_reference(store, "REF-UNKNOWN").await.result,
+        StatusQueryResult::NotFound
+    );
     // The rejected replacement did not create the reference.
     let r = h
         .permit(
@@ -1100,6 +1121,12 @@ async fn identical_resend_and_duplicate_reference(store: &Store) {
     let s = status_by_reference(store, "REF-ID-OK").await;
     assert_eq!(s.decision, Some(RequestDecision::Approved));
     assert_eq!(s.request_id.as_deref(), Some(ok.request_id.as_str()));
+    let states: Vec<&str> = s.history.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(
+        states,
+        ["APPROVED"],
+        "the refused duplicate is not a state change"
+    );
     // The same reference of another importer is another request.
     let mut other = request("REF-ID-OK", Function::Original, &[(1, 1, "6", "fan")]);
     other.importer.tax_number = OTHER_IMPORTER.into();
@@ -2045,11 +2072,11 @@ async fn postgres_new_permit_requests_take_one_statement_each() {
         (s.stats().one_statement(), s.stats().in_transaction()),
         (6, 5 + 2)
     );
-    // The reference's history: its decision and the rejected duplicate, nothing of the
-    // declined statements.
+    // The reference's history: its decision, nothing of the declined statements, and
+    // nothing of the refused duplicate, which changed nothing of the reference.
     let st = status_by_reference(&db.store, "REF-PS-1").await;
     let states: Vec<&str> = st.history.iter().map(|e| e.state.as_str()).collect();
-    assert_eq!(states, ["HOLD_FOR_INSPECTION", "REJECTED"]);
+    assert_eq!(states, ["HOLD_FOR_INSPECTION"]);
     let first = db
         .store
         .lookup_reply("m-ps-0", "NSW")

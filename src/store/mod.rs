@@ -372,7 +372,7 @@ impl Store {
         data: Arc<RefData>,
         now: DateTime<Utc>,
     ) -> Result<Vec<KeptStatus>, StoreError> {
-        dispatch!(self, s => s.replace_refdata(data, now).await)
+        in_tx!(self, [data], c => common::replace_refdata(c, &data, now).await)
     }
 
     /// The stored reference data; `None` when none was ever loaded.
@@ -393,7 +393,7 @@ impl Store {
         &self,
         change: LicenceStatusChange,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.set_licence_status(change).await)
+        in_tx!(self, [change], c => common::set_licence_status(c, &change).await)
     }
 
     /// Processes one business message exactly once and returns the reply to give (§4).
@@ -413,7 +413,7 @@ impl Store {
         message_id: &str,
         from_party: &str,
     ) -> Result<Option<StoredReply>, StoreError> {
-        dispatch!(self, s => s.lookup_reply(message_id, from_party).await)
+        read!(self, c => common::lookup_reply(c, message_id, from_party).await)
     }
 
     /// The current state of a permit or request (the same answer as a `PermitStatusQuery`).
@@ -429,7 +429,7 @@ impl Store {
         &self,
         permit: &PermitNumber,
     ) -> Result<Option<TaxNumber>, StoreError> {
-        dispatch!(self, s => s.permit_holder(permit).await)
+        read!(self, c => common::permit_holder(c, permit).await)
     }
 }
 

@@ -23,7 +23,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres};
 
 use super::sql::{args, map_err, Conn, Dialect, Row, Ty, V};
-use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
+use super::{common, Ctx, MessageMeta, Outcome, StoreError};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::domain::{Function, InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
@@ -402,30 +402,6 @@ impl PgStore {
         self.queued.load(Ordering::Relaxed)
     }
 
-    pub async fn replace_refdata(
-        &self,
-        data: Arc<RefData>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<super::KeptStatus>, StoreError> {
-        self.in_tx(move |c| {
-            let data = data.clone();
-            Box::pin(async move { common::replace_refdata(c, &data, now).await })
-        })
-        .await
-    }
-
-    pub async fn set_licence_status(
-        &self,
-        change: LicenceStatusChange,
-    ) -> Result<bool, StoreError> {
-        let change = Arc::new(change);
-        self.in_tx(move |c| {
-            let change = change.clone();
-            Box::pin(async move { common::set_licence_status(c, &change).await })
-        })
-        .await
-    }
-
     pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {
         // One snapshot for all four tables.
         self.in_tx(|c| Box::pin(async move { common::load_refdata(c).await }))
@@ -445,23 +421,6 @@ impl PgStore {
             })
         })
         .await
-    }
-
-    pub async fn lookup_reply(
-        &self,
-        message_id: &str,
-        from_party: &str,
-    ) -> Result<Option<StoredReply>, StoreError> {
-        let mut c = self.pool.acquire().await.map_err(map_err)?;
-        common::lookup_reply(&mut *c, message_id, from_party).await
-    }
-
-    pub async fn permit_holder(
-        &self,
-        permit: &crate::domain::PermitNumber,
-    ) -> Result<Option<crate::domain::TaxNumber>, StoreError> {
-        let mut c = self.pool.acquire().await.map_err(map_err)?;
-        common::permit_holder(&mut *c, permit).await
     }
 
     pub async fn permit_status(

@@ -52,7 +52,7 @@ use sqlx::{Arguments, Connection, Either, Executor, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{anonymous_params, args, map_err, Conn, Dialect, Done, Row, Stmt, Ty, V};
-use super::{common, Ctx, LicenceStatusChange, MessageMeta, Outcome, StoreError, StoredReply};
+use super::{common, Ctx, MessageMeta, Outcome, StoreError};
 use crate::domain::{InboundDocument, PermitStatusQuery, PermitStatusResponse, RefData};
 
 /// Most jobs committed in one transaction.
@@ -640,23 +640,6 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn replace_refdata(
-        &self,
-        data: Arc<RefData>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<super::KeptStatus>, StoreError> {
-        self.write(move |c| Box::pin(async move { common::replace_refdata(c, &data, now).await }))
-            .await
-    }
-
-    pub async fn set_licence_status(
-        &self,
-        change: LicenceStatusChange,
-    ) -> Result<bool, StoreError> {
-        self.write(move |c| Box::pin(async move { common::set_licence_status(c, &change).await }))
-            .await
-    }
-
     /// A read-only connection (sees what the writer committed).
     pub(crate) async fn reader(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, StoreError> {
         self.readers.acquire().await.map_err(map_err)
@@ -676,29 +659,12 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub async fn lookup_reply(
-        &self,
-        message_id: &str,
-        from_party: &str,
-    ) -> Result<Option<StoredReply>, StoreError> {
-        let mut c = self.readers.acquire().await.map_err(map_err)?;
-        common::lookup_reply(&mut *c, message_id, from_party).await
-    }
-
     pub async fn permit_status(
         &self,
         query: &PermitStatusQuery,
     ) -> Result<PermitStatusResponse, StoreError> {
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         common::permit_status(&mut *c, query).await
-    }
-
-    pub async fn permit_holder(
-        &self,
-        permit: &crate::domain::PermitNumber,
-    ) -> Result<Option<crate::domain::TaxNumber>, StoreError> {
-        let mut c = self.readers.acquire().await.map_err(map_err)?;
-        common::permit_holder(&mut *c, permit).await
     }
 }
 

@@ -15,14 +15,14 @@ use tokio::sync::watch;
 use crate::config::Settings;
 use crate::domain::snapshot::Snapshot;
 use crate::domain::RefData;
-use crate::http::admin::{self, AdminState, BoxFuture, NotReady, OutboxStats, Probe};
+use crate::http::admin::{self, AdminState, BoxFuture, NotReady, Probe};
 use crate::http::protect::{InFlight, RateLimits};
 use crate::http::serve::{self, ConnectionLimits, Shutdown};
 use crate::http::tls::{self, TlsReloader};
 use crate::http::{self as web, AppState};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, StoreError};
+use crate::store::{OutboxFigures, Store, StoreError};
 
 /// A gateway instance with its listeners bound.
 pub struct Application {
@@ -129,18 +129,13 @@ impl Probe for StoreProbe {
             Store::Postgres(_) => None,
         }
     }
-    fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>> {
+    fn outbox(&self) -> BoxFuture<'_, Option<OutboxFigures>> {
         Box::pin(async {
             if let Err(e) = web::operator::record_overdue(&self.store, &self.settings).await {
                 tracing::warn!(error = %e, "overdue review items unavailable");
             }
             match self.store.outbox_figures(chrono::Utc::now()).await {
-                Ok(f) => Some(OutboxStats {
-                    pending: f.pending,
-                    oldest_pending_age_seconds: f.oldest_pending_age_seconds,
-                    dead: f.dead,
-                    held: f.held,
-                }),
+                Ok(f) => Some(f),
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox figures unavailable");
                     None

@@ -172,7 +172,7 @@ pub fn record_request(action: &str, decision: &str, elapsed: std::time::Duration
 }
 
 /// Sets the outbox gauges (called when `/metrics` is scraped).
-pub fn record_outbox(s: crate::http::admin::OutboxStats) {
+pub fn record_outbox(s: crate::store::OutboxFigures) {
     metrics::gauge!(OUTBOX_PENDING).set(s.pending as f64);
     metrics::gauge!(OUTBOX_OLDEST_PENDING_AGE_SECONDS).set(s.oldest_pending_age_seconds);
     metrics::gauge!(OUTBOX_DEAD).set(s.dead as f64);

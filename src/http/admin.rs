@@ -16,19 +16,9 @@ use sha2::{Digest, Sha256};
 use super::serve::Shutdown;
 use super::Error;
 use crate::config::Secret;
+use crate::store::OutboxFigures;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// State of the outbox, shown as gauges.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct OutboxStats {
-    pub pending: u64,
-    pub oldest_pending_age_seconds: f64,
-    /// Dead letters waiting for an operator.
-    pub dead: u64,
-    /// Pending rows that a dead letter of their conversation holds back.
-    pub held: u64,
-}
 
 /// Why the gateway is not ready: `shown` to the operator's probe, `detail` only logged (it
 /// may name internals).
@@ -43,7 +33,7 @@ pub trait Probe: Send + Sync + 'static {
     /// Whether the gateway can take messages: the store answers and reference data is loaded.
     fn ready(&self) -> BoxFuture<'_, Result<(), NotReady>>;
     /// Current outbox figures, when there is an outbox.
-    fn outbox(&self) -> BoxFuture<'_, Option<OutboxStats>>;
+    fn outbox(&self) -> BoxFuture<'_, Option<OutboxFigures>>;
     /// The SQLite writer's figures, on SQLite.
     fn writer(&self) -> Option<crate::telemetry::WriterFigures>;
 }

@@ -10,7 +10,7 @@ use nsw_gateway::domain::{
     OutboundDocument, Permit, PermitNumber, Port, Quantity, Reason, ReasonCode, ReferenceNumber,
     RequestDecision, StandardRef, TaxNumber,
 };
-use nsw_gateway::wire::envelope::parse_envelope;
+use nsw_gateway::wire::envelope::{parse_envelope, AckActor};
 use nsw_gateway::wire::intake::{intake, intake_full, scan, Limits, Packaging};
 use nsw_gateway::wire::payload::{decode_inbound, encode_inbound};
 use nsw_gateway::wire::reply::{build_business, build_request, RequestOptions};
@@ -131,7 +131,14 @@ fn bench(c: &mut Criterion) {
     let doc = response(5);
     for packaging in [Packaging::Inline, Packaging::Multipart] {
         g.bench_function(format!("build_business, 5 items {packaging:?}"), |b| {
-            b.iter(|| build_business(&reply_header, Some(&request_header), &doc, packaging))
+            b.iter(|| {
+                build_business(
+                    &reply_header,
+                    Some((&request_header, AckActor::ToPartyMsh)),
+                    &doc,
+                    packaging,
+                )
+            })
         });
     }
     g.finish();

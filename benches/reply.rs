@@ -13,6 +13,7 @@ use nsw_gateway::domain::snapshot::{synthetic_refdata, synthetic_request, Snapsh
 use nsw_gateway::domain::{
     ImportPermitResponse, OutboundDocument, Permit, PermitNumber, RequestDecision, TaxNumber,
 };
+use nsw_gateway::wire::envelope::AckActor;
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::build_business;
 
@@ -75,7 +76,12 @@ fn bench(c: &mut Criterion) {
     reply_header.ref_to_message_id = Some(request.message_id.clone());
     let mut g = c.benchmark_group("reply");
     for packaging in [Packaging::Inline, Packaging::Multipart] {
-        let built = build_business(&reply_header, Some(&request), &doc, packaging);
+        let built = build_business(
+            &reply_header,
+            Some((&request, AckActor::ToPartyMsh)),
+            &doc,
+            packaging,
+        );
         assert!(!built.body.is_empty());
         g.bench_function(
             format!(
@@ -86,7 +92,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     build_business(
                         black_box(&reply_header),
-                        Some(black_box(&request)),
+                        Some((black_box(&request), AckActor::ToPartyMsh)),
                         black_box(&doc),
                         packaging,
                     )

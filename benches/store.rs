@@ -19,6 +19,7 @@ use nsw_gateway::domain::{ImportPermitRequest, InboundDocument, ReferenceNumber,
 use nsw_gateway::http::context;
 use nsw_gateway::http::render::ReplyRenderer;
 use nsw_gateway::store::{MessageMeta, Outcome, Store};
+use nsw_gateway::wire::envelope::AckActor;
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::{build_request, RequestOptions};
 
@@ -83,7 +84,7 @@ impl Fixture {
         let renderer = Arc::new(ReplyRenderer::new(
             h.clone(),
             Packaging::Inline,
-            true,
+            Some(AckActor::ToPartyMsh),
             true,
             || {
                 seq.set(seq.get() + 1);

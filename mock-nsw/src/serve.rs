@@ -118,9 +118,10 @@ impl Inspector for WireInspector {
         };
         let h = &reply.header;
         let now = chrono::Utc::now();
-        let ack = reply.ack_requested.then(|| {
+        let ack = reply.ack_requested.map(|actor| {
             let b = build_ack_only(
                 h,
+                actor,
                 format!("{}@mock-nsw.nsw.go.th", uuid::Uuid::new_v4()),
                 now,
             );
@@ -138,7 +139,7 @@ impl Inspector for WireInspector {
                 from_party: h.from.id.clone(),
                 to_party: h.to.id.clone(),
                 cpa_id: h.cpa_id.clone(),
-                ack_requested: reply.ack_requested,
+                ack_requested: reply.ack_requested.is_some(),
                 sequence: sequence_number(body)?,
                 summary: reply.payload.as_ref().map(ebms::summary),
             },

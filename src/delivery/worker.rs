@@ -597,7 +597,7 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::envelope::{MessageHeader, PartyId, Service};
+    use crate::wire::envelope::{AckActor, MessageHeader, PartyId, Service};
     use crate::wire::reply::{build_ack_only, build_pong};
 
     fn now() -> DateTime<Utc> {
@@ -621,7 +621,12 @@ mod tests {
     }
 
     fn ack(for_id: &str) -> (String, Vec<u8>) {
-        let b = build_ack_only(&header(for_id), "ack-1@nsw".into(), now());
+        let b = build_ack_only(
+            &header(for_id),
+            AckActor::ToPartyMsh,
+            "ack-1@nsw".into(),
+            now(),
+        );
         (b.content_type, b.body)
     }
 
@@ -686,7 +691,7 @@ mod tests {
             Some("m1@tisi"),
             retry("HTTP 200: the answer is not an ebMS message…", None),
         );
-        let pong = build_pong(&header("p@nsw"), false, "pong@tisi".into(), now());
+        let pong = build_pong(&header("p@nsw"), None, "pong@tisi".into(), now());
         check(
             200,
             None,

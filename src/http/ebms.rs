@@ -347,7 +347,7 @@ async fn business(
         received_at: now,
         content_type: content_type.unwrap_or_default(),
         raw,
-        ack_requested: inbound.ack_requested,
+        ack_requested: inbound.ack_requested.is_some(),
         sync_reply: inbound.sync_reply,
         packaging: packaging_label(inbound.packaging).to_string(),
     };

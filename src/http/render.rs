@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::OutboundDocument;
 use crate::store::{MessageMeta, OutboundMessage, Rendered, Renderer};
-use crate::wire::envelope::{MessageHeader, SERVICE_PERMIT};
+use crate::wire::envelope::{AckActor, MessageHeader, SERVICE_PERMIT};
 use crate::wire::intake::Packaging;
 use crate::wire::payload::root_name_outbound;
 use crate::wire::reply;
@@ -17,7 +17,8 @@ use crate::wire::reply;
 pub struct ReplyRenderer {
     request: MessageHeader,
     packaging: Packaging,
-    ack_requested: bool,
+    /// `eb:AckRequested` of the request: the actor it names.
+    ack_requested: Option<AckActor>,
     sync_reply: bool,
     /// MessageId of the message carrying the response document.
     response_id: String,
@@ -31,7 +32,7 @@ impl ReplyRenderer {
     pub fn new(
         request: MessageHeader,
         packaging: Packaging,
-        ack_requested: bool,
+        ack_requested: Option<AckActor>,
         sync_reply: bool,
         new_id: impl Fn() -> String,
         now: DateTime<Utc>,
@@ -78,7 +79,7 @@ impl Renderer for ReplyRenderer {
             self.now,
         );
         if self.sync_reply {
-            let ack_for = self.ack_requested.then_some(&self.request);
+            let ack_for = self.ack_requested.map(|actor| (&self.request, actor));
             let built = reply::build_business(&header, ack_for, doc, self.packaging);
             return Rendered {
                 http_status: 200,
@@ -87,9 +88,10 @@ impl Renderer for ReplyRenderer {
                 outbox: None,
             };
         }
-        let delivery = reply::build_delivery(&header, doc, self.packaging, self.ack_requested);
-        let (content_type, body) = if self.ack_requested {
-            let ack = reply::build_ack_only(&self.request, self.ack_id.clone(), self.now);
+        let ack_requested = self.ack_requested.is_some();
+        let delivery = reply::build_delivery(&header, doc, self.packaging, ack_requested);
+        let (content_type, body) = if let Some(actor) = self.ack_requested {
+            let ack = reply::build_ack_only(&self.request, actor, self.ack_id.clone(), self.now);
             (ack.content_type, ack.body)
         } else {
             (String::new(), Vec::new())
@@ -104,7 +106,7 @@ impl Renderer for ReplyRenderer {
                 partner: meta.from_party.clone(),
                 content_type: delivery.content_type,
                 body: delivery.body,
-                ack_requested: self.ack_requested,
+                ack_requested,
             }),
         }
     }

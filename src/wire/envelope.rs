@@ -30,8 +30,37 @@ pub const SERVICE_PERMIT: &str = "urn:th:tisi:nsw:permit";
 pub const SERVICE_EBMS: &str = "urn:oasis:names:tc:ebxml-msg:service";
 /// `SOAP:actor` of `eb:SyncReply` (SOAP "next").
 pub const ACTOR_NEXT: &str = "http://schemas.xmlsoap.org/soap/actor/next";
-/// `SOAP:actor` of `eb:AckRequested` / `eb:Acknowledgment`.
+/// `SOAP:actor` of `eb:AckRequested` / `eb:Acknowledgment` for the receiving party's MSH.
 pub const ACTOR_TO_PARTY: &str = "urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH";
+/// `SOAP:actor` of `eb:AckRequested` / `eb:Acknowledgment` for the next MSH on the path.
+pub const ACTOR_NEXT_MSH: &str = "urn:oasis:names:tc:ebxml-msg:actor:nextMSH";
+
+/// Whom an `eb:AckRequested` asks an acknowledgment of: the `SOAP:actor` it names, which the
+/// `eb:Acknowledgment` that answers it names too (ebMS 2.0). Without one, the receiving
+/// party's MSH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckActor {
+    #[default]
+    ToPartyMsh,
+    NextMsh,
+}
+
+impl AckActor {
+    /// The actor of an `actor` attribute: nextMSH, or else the receiving party's MSH.
+    pub fn of(actor: Option<&str>) -> AckActor {
+        match actor.map(str::trim) {
+            Some(ACTOR_NEXT_MSH) => AckActor::NextMsh,
+            _ => AckActor::ToPartyMsh,
+        }
+    }
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            AckActor::ToPartyMsh => ACTOR_TO_PARTY,
+            AckActor::NextMsh => ACTOR_NEXT_MSH,
+        }
+    }
+}
 
 /// XPath of the message header, used in error locations.
 pub const XPATH_HEADER: &str = "/SOAP:Envelope/SOAP:Header/eb:MessageHeader";
@@ -89,6 +118,7 @@ pub struct MessageHeader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AckRequested {
     pub signed: bool,
+    pub actor: AckActor,
 }
 
 /// `eb:Acknowledgment`.
@@ -97,6 +127,7 @@ pub struct Acknowledgment {
     pub timestamp: DateTime<FixedOffset>,
     pub ref_to_message_id: String,
     pub from: Option<PartyId>,
+    pub actor: AckActor,
 }
 
 /// `eb:ErrorList`.
@@ -644,6 +675,7 @@ pub(super) fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), S
         if let Some(a) = h.child("AckRequested") {
             env.ack_requested = Some(AckRequested {
                 signed: matches!(a.attr(Ns::Eb, "signed").map(str::trim), Some("true" | "1")),
+                actor: AckActor::of(a.attr(Ns::Soap, "actor")),
             });
         }
         env.sync_reply = h.child("SyncReply").is_some();
@@ -657,6 +689,7 @@ pub(super) fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), S
                     timestamp,
                     ref_to_message_id,
                     from: a.child("From").and_then(party),
+                    actor: AckActor::of(a.attr(Ns::Soap, "actor")),
                 });
             }
         }
@@ -1047,7 +1080,7 @@ pub fn write_envelope(o: &EnvelopeOut) -> String {
             s.push_str(
                 "<eb:Acknowledgment SOAP:mustUnderstand=\"1\" eb:version=\"2.0\" SOAP:actor=\"",
             );
-            s.push_str(ACTOR_TO_PARTY);
+            s.push_str(a.actor.uri());
             s.push_str("\">");
             el(&mut s, "eb:Timestamp", &[], &format_date_time(&a.timestamp));
             el(
@@ -1275,6 +1308,21 @@ mod message_id_tests {
 
     fn check(id: &str, ok: bool) {
         assert_eq!(message_id_form(id), ok, "{id:?}");
+    }
+
+    #[test]
+    fn ack_actor_of_an_ack_request() {
+        let check = |attr: Option<&str>, want: AckActor| assert_eq!(AckActor::of(attr), want);
+        check(Some(ACTOR_NEXT_MSH), AckActor::NextMsh);
+        check(
+            Some(" urn:oasis:names:tc:ebxml-msg:actor:nextMSH "),
+            AckActor::NextMsh,
+        );
+        check(Some(ACTOR_TO_PARTY), AckActor::ToPartyMsh);
+        check(None, AckActor::ToPartyMsh);
+        check(Some(ACTOR_NEXT), AckActor::ToPartyMsh);
+        assert_eq!(AckActor::NextMsh.uri(), ACTOR_NEXT_MSH);
+        assert_eq!(AckActor::ToPartyMsh.uri(), ACTOR_TO_PARTY);
     }
 
     #[test]

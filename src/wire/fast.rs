@@ -58,7 +58,7 @@ pub(super) fn intake_fast(
         let document = (m.version.decode_inbound)(m.payload_xml, m.root, Some(m.tape)).ok()?;
         Some(Inbound {
             header,
-            ack_requested: env.ack_requested.is_some(),
+            ack_requested: env.ack_requested.map(|a| a.actor),
             sync_reply: env.sync_reply,
             packaging: m.packaging,
             body: InboundBody::Document(document),
@@ -87,7 +87,7 @@ pub(super) fn reply_fast(
         Some(Reply {
             packaging: m.packaging,
             header,
-            ack_requested: env.ack_requested.is_some(),
+            ack_requested: env.ack_requested.map(|a| a.actor),
             acknowledgment: env.acknowledgment,
             error_list: env.error_list,
             payload_xml: Some(m.payload_xml.to_owned()),

@@ -20,8 +20,8 @@ use quick_xml::{NsReader, Reader};
 use super::encoding::{decode_xml, EncodingError};
 use super::envelope::Checks;
 use super::envelope::{
-    parse_envelope, parse_envelope_checked, Envelope, MessageHeader, PartyId, SERVICE_EBMS,
-    SERVICE_PERMIT, XPATH_HEADER,
+    parse_envelope, parse_envelope_checked, AckActor, Envelope, MessageHeader, PartyId,
+    SERVICE_EBMS, SERVICE_PERMIT, XPATH_HEADER,
 };
 use super::error::{EbmsError, ErrorCode};
 use super::packaging::{cid_of_href, parse_multipart, ContentType};
@@ -74,7 +74,8 @@ pub const ACTION_MESSAGE_ERROR: &str = "MessageError";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inbound {
     pub header: MessageHeader,
-    pub ack_requested: bool,
+    /// `eb:AckRequested`: the actor it names, which the Acknowledgment names too.
+    pub ack_requested: Option<AckActor>,
     pub sync_reply: bool,
     pub packaging: Packaging,
     pub body: InboundBody,
@@ -784,7 +785,7 @@ fn intake_impl(
     };
     Ok(Inbound {
         header,
-        ack_requested: env.ack_requested.is_some(),
+        ack_requested: env.ack_requested.map(|a| a.actor),
         sync_reply: env.sync_reply,
         packaging: raw.packaging,
         body,
@@ -1127,7 +1128,7 @@ mod tests {
         let t = inline_text(&amendment("A1"));
         let i = intake_with(None, t.as_bytes(), &Limits::default(), decode).unwrap();
         assert_eq!(i.header, header("DeclarationAmendment"));
-        assert!(i.ack_requested && i.sync_reply);
+        assert!(i.ack_requested.is_some() && i.sync_reply);
         assert_eq!(i.packaging, Packaging::Inline);
         assert!(i
             .payload_xml
@@ -1475,6 +1476,7 @@ mod tests {
         let req = header("DeclarationAmendment");
         let ack = crate::wire::reply::build_ack_only(
             &req,
+            AckActor::ToPartyMsh,
             "a@tisi".into(),
             ts("2026-11-26T01:00:00Z").to_utc(),
         );
@@ -1840,7 +1842,7 @@ mod tests {
                     "r@tisi".into(),
                     ts("2026-11-26T01:00:00Z").to_utc(),
                 );
-                let b = build_business(&h, Some(&req), &doc, packaging);
+                let b = build_business(&h, Some((&req, AckActor::ToPartyMsh)), &doc, packaging);
                 let r = parse_reply(Some(&b.content_type), &b.body).unwrap();
                 assert_eq!(r.payload, Some(doc.clone()));
                 assert_eq!(r.header, h);

@@ -5,8 +5,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use super::encoding::encode_thai;
 use super::envelope::{
-    strip_xml_declaration, write_envelope, Acknowledgment, EnvelopeOut, ErrorList, MessageHeader,
-    PartyId, Service, SERVICE_EBMS,
+    strip_xml_declaration, write_envelope, AckActor, Acknowledgment, EnvelopeOut, ErrorList,
+    MessageHeader, PartyId, Service, SERVICE_EBMS,
 };
 use super::error::EbmsError;
 use super::intake::{
@@ -61,12 +61,14 @@ pub fn reply_header(
     }
 }
 
-/// The `eb:Acknowledgment` a message with header `own` gives for `request`.
-fn ack_of(own: &MessageHeader, request: &MessageHeader) -> Acknowledgment {
+/// The `eb:Acknowledgment` a message with header `own` gives for `request`, whose
+/// `eb:AckRequested` named `actor`.
+fn ack_of(own: &MessageHeader, request: &MessageHeader, actor: AckActor) -> Acknowledgment {
     Acknowledgment {
         timestamp: own.timestamp,
         ref_to_message_id: request.message_id.clone(),
         from: Some(own.from.clone()),
+        actor,
     }
 }
 
@@ -119,15 +121,16 @@ fn with_payload(
 }
 
 /// A business message from the gateway (a synchronous reply or an asynchronous delivery),
-/// with an `eb:Acknowledgment` of `ack_for` when given. The payload is the encoded response
-/// document (an XML declaration at its start is handled).
+/// with an `eb:Acknowledgment` of `ack_for` when given: the request's header and the actor
+/// its `eb:AckRequested` named. The payload is the encoded response document (an XML
+/// declaration at its start is handled).
 pub fn build_business_xml(
     header: &MessageHeader,
-    ack_for: Option<&MessageHeader>,
+    ack_for: Option<(&MessageHeader, AckActor)>,
     payload_xml: &str,
     packaging: Packaging,
 ) -> Built {
-    let ack = ack_for.map(|r| ack_of(header, r));
+    let ack = ack_for.map(|(r, actor)| ack_of(header, r, actor));
     let extra = EnvelopeOut {
         acknowledgment: ack.as_ref(),
         ..EnvelopeOut::default()
@@ -138,7 +141,7 @@ pub fn build_business_xml(
 /// A business message from the gateway carrying `doc` (see [`build_business_xml`]).
 pub fn build_business(
     header: &MessageHeader,
-    ack_for: Option<&MessageHeader>,
+    ack_for: Option<(&MessageHeader, AckActor)>,
     doc: &OutboundDocument,
     packaging: Packaging,
 ) -> Built {
@@ -170,9 +173,11 @@ pub fn build_delivery(
     with_payload(&header, extra, &encode_outbound(doc), packaging, false)
 }
 
-/// An acknowledgment-only message for a request (never with `DuplicateElimination`).
+/// An acknowledgment-only message for a request whose `eb:AckRequested` named `actor` (never
+/// with `DuplicateElimination`).
 pub fn build_ack_only(
     header_of_request: &MessageHeader,
+    actor: AckActor,
     message_id: String,
     now: DateTime<Utc>,
 ) -> Built {
@@ -183,7 +188,7 @@ pub fn build_ack_only(
         message_id,
         now,
     );
-    let ack = ack_of(&h, header_of_request);
+    let ack = ack_of(&h, header_of_request, actor);
     inline(write_envelope(&EnvelopeOut {
         header: Some(&h),
         acknowledgment: Some(&ack),
@@ -191,15 +196,16 @@ pub fn build_ack_only(
     }))
 }
 
-/// The answer to a Ping, with an `eb:Acknowledgment` of it when `ack_requested`.
+/// The answer to a Ping, with an `eb:Acknowledgment` of it when it asked for one (`ack_requested`:
+/// the actor its `eb:AckRequested` named).
 pub fn build_pong(
     request: &MessageHeader,
-    ack_requested: bool,
+    ack_requested: Option<AckActor>,
     message_id: String,
     now: DateTime<Utc>,
 ) -> Built {
     let h = reply_header(request, ACTION_PONG, SERVICE_EBMS, message_id, now);
-    let ack = ack_requested.then(|| ack_of(&h, request));
+    let ack = ack_requested.map(|actor| ack_of(&h, request, actor));
     inline(write_envelope(&EnvelopeOut {
         header: Some(&h),
         acknowledgment: ack.as_ref(),
@@ -303,8 +309,8 @@ pub fn build_ping(header: &MessageHeader, sync_reply: bool) -> Built {
 pub struct Reply<D> {
     pub packaging: Packaging,
     pub header: MessageHeader,
-    /// The sender asks for an `eb:Acknowledgment`.
-    pub ack_requested: bool,
+    /// The sender asks for an `eb:Acknowledgment`, for this actor.
+    pub ack_requested: Option<AckActor>,
     pub acknowledgment: Option<Acknowledgment>,
     pub error_list: Option<ErrorList>,
     /// The payload as UTF-8, when there is one.
@@ -361,7 +367,7 @@ pub fn parse_reply_with<D>(
         Some(header) if errors.is_empty() => Ok(Reply {
             packaging: raw.packaging,
             header,
-            ack_requested: env.ack_requested.is_some(),
+            ack_requested: env.ack_requested.map(|a| a.actor),
             acknowledgment: env.acknowledgment,
             error_list: env.error_list,
             payload_xml: raw.payload.map(|p| p.0),
@@ -443,7 +449,12 @@ mod tests {
         );
         h.duplicate_elimination = true;
         let payload = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeclarationAmendmentResponse xmlns=\"urn:th:tisi:nsw:permit:1_00\"><DeclarationNumber>A1</DeclarationNumber><Result>RESTORED</Result></DeclarationAmendmentResponse>";
-        build_business_xml(&h, ack.then_some(&req), payload, packaging)
+        build_business_xml(
+            &h,
+            ack.then_some((&req, AckActor::ToPartyMsh)),
+            payload,
+            packaging,
+        )
     }
 
     fn amendment_response() -> OutboundDocument {
@@ -491,15 +502,20 @@ mod tests {
             ),
             (
                 "ack only",
-                build_ack_only(&req, "a1@tisi.go.th".into(), now()),
+                build_ack_only(&req, AckActor::ToPartyMsh, "a1@tisi.go.th".into(), now()),
             ),
             (
                 "pong",
-                build_pong(&ping, false, "p1@tisi.go.th".into(), now()),
+                build_pong(&ping, None, "p1@tisi.go.th".into(), now()),
             ),
             (
                 "pong with ack",
-                build_pong(&ping, true, "p2@tisi.go.th".into(), now()),
+                build_pong(
+                    &ping,
+                    Some(AckActor::ToPartyMsh),
+                    "p2@tisi.go.th".into(),
+                    now(),
+                ),
             ),
             (
                 "error list",
@@ -635,7 +651,7 @@ mod tests {
         for packaging in [Packaging::Inline, Packaging::Multipart] {
             let b = build_delivery(&h, &amendment_response(), packaging, true);
             let r = parse_reply(Some(&b.content_type), &b.body).unwrap();
-            assert!(r.ack_requested && r.acknowledgment.is_none());
+            assert!(r.ack_requested.is_some() && r.acknowledgment.is_none());
             assert_eq!(r.payload, Some(amendment_response()));
             assert_eq!(
                 r.header,
@@ -645,7 +661,7 @@ mod tests {
                 }
             );
         }
-        let b = build_ack_only(&req, "a1@tisi.go.th".into(), now());
+        let b = build_ack_only(&req, AckActor::ToPartyMsh, "a1@tisi.go.th".into(), now());
         let r = parse_reply_with(Some(&b.content_type), &b.body, decode).unwrap();
         assert_eq!(r.header.action, "Acknowledgment");
         assert!(
@@ -713,7 +729,7 @@ mod tests {
                     ),
                     "{soap}"
                 );
-                let ack_msg = build_ack_only(&header, "a1@nsw".into(), now());
+                let ack_msg = build_ack_only(&header, AckActor::ToPartyMsh, "a1@nsw".into(), now());
                 let ack_env = parse_envelope(&soap_of(&ack_msg)).unwrap();
                 assert!(!ack_env.header.unwrap().duplicate_elimination);
             }

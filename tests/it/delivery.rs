@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use nsw_gateway::config::Settings;
 use nsw_gateway::delivery::{Clock, DeliveryWorker, ManualClock};
 use nsw_gateway::store::{OperatorOutcome, OutboxItem, OutboxStatus, Store};
-use nsw_gateway::wire::envelope::{parse_envelope, MessageHeader, PartyId};
+use nsw_gateway::wire::envelope::{parse_envelope, AckActor, MessageHeader, PartyId};
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::{self, RequestOptions};
 
@@ -399,7 +399,7 @@ async fn insert_pending(url: &str, n: usize, conversations: usize) {
         let mut h = header("ImportPermitRequest");
         h.message_id = format!("bulk-{i}@tisi.test");
         h.conversation_id = format!("bulk-conv-{}", i % conversations);
-        let built = build_ack_only(&h, h.message_id.clone(), now);
+        let built = build_ack_only(&h, AckActor::ToPartyMsh, h.message_id.clone(), now);
         sqlx::query(
             "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
              content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
@@ -662,7 +662,7 @@ async fn an_acknowledgment_sent_later_completes_the_delivery() {
     // (a retry sends the same MessageId).
     let sent = fake.received().remove(0);
     let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
-    assert!(delivered.ack_requested);
+    assert_eq!(delivered.ack_requested, Some(AckActor::ToPartyMsh));
     assert!(delivered.header.duplicate_elimination);
     let envelope = parse_envelope(std::str::from_utf8(&sent.body).unwrap()).unwrap();
     assert!(
@@ -674,7 +674,12 @@ async fn an_acknowledgment_sent_later_completes_the_delivery() {
     // Acknowledgments as messages of their own: from another partner, and for a message
     // never delivered, they change nothing; the NSW's completes the delivery, once.
     let ack = |of: &MessageHeader| {
-        reply::build_ack_only(of, format!("{}@nsw.test", uuid::Uuid::new_v4()), Utc::now())
+        reply::build_ack_only(
+            of,
+            AckActor::ToPartyMsh,
+            format!("{}@nsw.test", uuid::Uuid::new_v4()),
+            Utc::now(),
+        )
     };
     let mut to_broker = delivered.header.clone();
     to_broker.to = PartyId::new("BROKER");
@@ -723,6 +728,7 @@ async fn an_acknowledgment_riding_on_a_request_completes_the_delivery() {
     // The NSW's next request carries the Acknowledgment in its header.
     let ack = reply::build_ack_only(
         &delivered.header,
+        AckActor::ToPartyMsh,
         format!("{}@nsw.test", uuid::Uuid::new_v4()),
         Utc::now(),
     );
@@ -848,6 +854,7 @@ async fn a_partner_that_answers_without_the_acknowledgment_keeps_its_circuit_clo
     let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
     let ack = reply::build_ack_only(
         &delivered.header,
+        AckActor::ToPartyMsh,
         format!("{}@nsw.test", uuid::Uuid::new_v4()),
         Utc::now(),
     );

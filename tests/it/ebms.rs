@@ -2,6 +2,7 @@
 //! of spec §1.2, duplicates and write-off races under concurrency.
 
 use nsw_gateway::domain::OutboundDocument;
+use nsw_gateway::wire::envelope::AckActor;
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::{Built, RequestOptions};
 
@@ -46,6 +47,76 @@ async fn ping_is_answered_with_pong() {
         r.acknowledgment.map(|a| a.ref_to_message_id),
         Some(h.message_id.clone())
     );
+}
+
+/// An Acknowledgment names the SOAP actor the AckRequested it answers named (ebMS 2.0):
+/// nextMSH or toPartyMSH, and toPartyMSH when the request named none. For a Ping, a request
+/// answered on the connection, and one answered later (the Acknowledgment alone now).
+#[tokio::test]
+async fn the_acknowledgment_names_the_actor_of_the_ack_request() {
+    const TO_PARTY: &str = "urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH";
+    const NEXT: &str = "urn:oasis:names:tc:ebxml-msg:actor:nextMSH";
+    let app = spawn_app().await;
+    let check = |kind: &str, actor: Option<&str>, want: AckActor| {
+        let app = &app;
+        let (kind, actor) = (kind.to_string(), actor.map(str::to_string));
+        async move {
+            let h = header(if kind == "ping" {
+                "Ping"
+            } else {
+                "ImportPermitRequest"
+            });
+            let mut msg = match kind.as_str() {
+                "ping" => nsw_gateway::wire::reply::build_ping(&h, true),
+                _ => request(
+                    &h,
+                    &permit_request(
+                        &format!(
+                            "REF-ACTOR-{}",
+                            &uuid::Uuid::new_v4().simple().to_string()[..12]
+                        ),
+                        LICENCE_OK,
+                        1,
+                    ),
+                    Packaging::Inline,
+                    RequestOptions {
+                        ack_requested: false,
+                        sync_reply: kind == "sync",
+                        tis620: false,
+                    },
+                ),
+            };
+            let attr = actor
+                .as_deref()
+                .map_or(String::new(), |a| format!(" SOAP:actor=\"{a}\""));
+            msg.body = String::from_utf8(msg.body)
+                .unwrap()
+                .replace(
+                    "</SOAP:Header>",
+                    &format!(
+                        "<eb:AckRequested SOAP:mustUnderstand=\"1\" eb:version=\"2.0\"{attr} \
+                         eb:signed=\"false\"/></SOAP:Header>"
+                    ),
+                )
+                .into_bytes();
+            let a = app.post(&msg).await;
+            assert!(a.status == 200 || a.status == 202, "{kind}: {}", a.text());
+            let ack = a.reply().acknowledgment.expect("an acknowledgment");
+            assert_eq!(ack.ref_to_message_id, h.message_id, "{kind}");
+            assert_eq!(ack.actor, want, "{kind} {actor:?}");
+            let uri = want.uri();
+            assert!(
+                a.text().contains(&format!("SOAP:actor=\"{uri}\">")),
+                "{kind}: {}",
+                a.text()
+            );
+        }
+    };
+    for kind in ["ping", "sync", "async"] {
+        check(kind, Some(NEXT), AckActor::NextMsh).await;
+        check(kind, Some(TO_PARTY), AckActor::ToPartyMsh).await;
+        check(kind, None, AckActor::ToPartyMsh).await;
+    }
 }
 
 /// The NSW's error message about a message the gateway sent is taken note of, never answered
@@ -154,7 +225,12 @@ async fn a_standalone_acknowledgment_is_accepted() {
     let mut delivered = header("ImportPermitResponse");
     delivered.from = nsw_gateway::wire::envelope::PartyId::new("TISI");
     delivered.to = nsw_gateway::wire::envelope::PartyId::new("NSW");
-    let ack = nsw_gateway::wire::reply::build_ack_only(&delivered, new_id(), chrono::Utc::now());
+    let ack = nsw_gateway::wire::reply::build_ack_only(
+        &delivered,
+        AckActor::ToPartyMsh,
+        new_id(),
+        chrono::Utc::now(),
+    );
     let a = app.post(&ack).await;
     assert_eq!(a.status, 200, "{}", a.text());
     assert!(a.body.is_empty());

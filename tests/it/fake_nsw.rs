@@ -154,9 +154,10 @@ async fn receive(State(fake): State<FakeNsw>, headers: HeaderMap, body: Bytes) -
     };
     fake.count.send_modify(|c| *c += 1);
     match answer {
-        Answer::Ok if parsed.ack_requested => {
+        Answer::Ok if parsed.ack_requested.is_some() => {
             let ack = reply::build_ack_only(
                 &parsed.header,
+                parsed.ack_requested.unwrap_or_default(),
                 format!("{}@nsw.test", uuid::Uuid::new_v4()),
                 Utc::now(),
             );

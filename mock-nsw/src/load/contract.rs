@@ -680,7 +680,7 @@ mod tests {
             );
             let b = build_business(
                 &h,
-                inbound.ack_requested.then_some(&inbound.header),
+                inbound.ack_requested.map(|actor| (&inbound.header, actor)),
                 &OutboundDocument::ImportPermitResponse(resp),
                 inbound.packaging,
             );

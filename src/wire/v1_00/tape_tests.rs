@@ -491,6 +491,11 @@ mod fast_intake {
             body.replace("</SOAP:Body>", "<eb:Manifest/></SOAP:Body>"),
             body.replace("</SOAP:Envelope>", "</SOAP:Envelope><!-- after -->"),
             body.replace("<SOAP:Body>", "<SOAP:Body><![CDATA[ ]]>"),
+            body.replace("ebxml-msg:actor:toPartyMSH", "ebxml-msg:actor:nextMSH"),
+            body.replace(
+                " SOAP:actor=\"urn:oasis:names:tc:ebxml-msg:actor:toPartyMSH\"",
+                "",
+            ),
         ]
     }
 
@@ -865,6 +870,7 @@ mod fast_reply {
     use proptest::prelude::*;
 
     use super::{examples, mutate, SNIPPETS};
+    use crate::wire::envelope::AckActor;
     use crate::wire::fast::reply_fast;
     use crate::wire::intake::test_support::header;
     use crate::wire::intake::{Limits, Packaging};
@@ -896,7 +902,12 @@ mod fast_reply {
         std::mem::swap(&mut h.from, &mut h.to);
         h.message_id = "5c1d2e3f-0a1b-4c2d-8e3f-405162738495@tisi.go.th".into();
         h.ref_to_message_id = Some(request.message_id.clone());
-        let b = build_business_xml(&h, Some(&request), payload, packaging);
+        let b = build_business_xml(
+            &h,
+            Some((&request, AckActor::ToPartyMsh)),
+            payload,
+            packaging,
+        );
         (b.content_type, b.body)
     }
 

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::outbox::{audit, AuditEntry};
+use super::audit::{audit, AuditEntry};
 use super::sql::{args, Conn, Row, Ty};
 use super::{Store, StoreError};
 use crate::domain::{Amount, Branch, PartyKey, TaxNumber};

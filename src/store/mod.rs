@@ -67,6 +67,7 @@ macro_rules! in_tx {
 }
 
 pub mod api;
+mod audit;
 mod common;
 pub mod officer;
 pub mod outbox;
@@ -76,10 +77,11 @@ pub mod sqlite;
 #[cfg(test)]
 mod tests;
 
+pub use audit::AuditEntry;
 pub use common::content_hash;
 pub use outbox::{
-    AckOutcome, AttemptOutcome, AttemptRecord, AuditEntry, Claimed, HeldBy, OperatorOutcome,
-    OutboxFigures, OutboxItem, OutboxStatus, RefusalOutcome,
+    AckOutcome, AttemptOutcome, AttemptRecord, Claimed, HeldBy, OperatorOutcome, OutboxFigures,
+    OutboxItem, OutboxStatus, RefusalOutcome,
 };
 pub use sqlite::WriterCpu;
 

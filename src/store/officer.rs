@@ -467,9 +467,9 @@ pub(crate) async fn decide<C: Conn>(
         ],
     )
     .await?;
-    super::outbox::audit(
+    super::audit::audit(
         c,
-        &super::outbox::AuditEntry {
+        &super::AuditEntry {
             at: now,
             actor: actor.code(),
             action: input.action.code().to_string(),

@@ -1,6 +1,6 @@
 //! The outbox of asynchronous deliveries (spec §5): claiming due rows under a lease,
-//! recording attempts, the operator's list / show / replay / drop, and the audit of those
-//! actions.
+//! recording attempts, the operator's list / show / replay / drop (audited, see
+//! [`super::audit`]).
 //!
 //! Invariants:
 //! - a row is claimable only when it is due (PENDING and `next_attempt_at` reached, or
@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::audit::{audit, AuditEntry};
 use super::common::micros;
 use super::sql::{args, Conn, Dialect, Row, Ty, V};
 use super::{Store, StoreError};
@@ -177,16 +178,6 @@ pub enum OperatorOutcome {
     WrongState(OutboxStatus),
     /// The row was dropped already (dropping it again would only overwrite its reason).
     DroppedAlready,
-}
-
-/// An operator action, recorded in the audit table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
 }
 
 const COLS: &str = "id, message_id, conversation_id, conversation_seq, partner, content_type, \
@@ -487,39 +478,6 @@ pub(crate) async fn figures<C: Conn>(
         dead: u64::try_from(stuck.i64(0)?).unwrap_or(0),
         held: u64::try_from(stuck.i64(1)?).unwrap_or(0),
     })
-}
-
-pub(crate) async fn audit<C: Conn>(c: &mut C, e: &AuditEntry) -> Result<(), StoreError> {
-    c.exec(
-        "INSERT INTO admin_audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
-        args![micros(e.at), &e.actor, &e.action, &e.target, &e.detail],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn audit_log<C: Conn>(
-    c: &mut C,
-    target: &str,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let rows = c
-        .rows(
-            "SELECT at, actor, action, target, detail FROM admin_audit WHERE target = $1 ORDER BY id",
-            args![target],
-            &[Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                at: r.time(0)?,
-                actor: r.text(1)?,
-                action: r.text(2)?,
-                target: r.text(3)?,
-                detail: r.text(4)?,
-            })
-        })
-        .collect()
 }
 
 /// The audit target naming an outbox row.
@@ -834,11 +792,6 @@ impl Store {
     ) -> Result<OperatorOutcome, StoreError> {
         let (actor, reason) = (actor.to_string(), reason.to_string());
         in_tx!(self, [actor, reason], c => drop_row(c, id, &actor, &reason, now).await)
-    }
-
-    /// The audited actions on a target (e.g. [`outbox_target`]), oldest first.
-    pub async fn audit_log(&self, target: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        read!(self, c => audit_log(c, target).await)
     }
 }
 

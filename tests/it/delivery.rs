@@ -11,7 +11,7 @@ use nsw_gateway::delivery::{Clock, DeliveryWorker, ManualClock};
 use nsw_gateway::store::{OperatorOutcome, OutboxItem, OutboxStatus, Store};
 use nsw_gateway::wire::envelope::{parse_envelope, AckActor, MessageHeader, PartyId};
 use nsw_gateway::wire::intake::Packaging;
-use nsw_gateway::wire::reply::{self, RequestOptions};
+use nsw_gateway::wire::reply::{self, Built, RequestOptions};
 
 use crate::fake_nsw::{Answer, FakeNsw};
 use crate::helpers::{spawn_app_with, Options, TestApp};
@@ -673,14 +673,6 @@ async fn an_acknowledgment_sent_later_completes_the_delivery() {
 
     // Acknowledgments as messages of their own: from another partner, and for a message
     // never delivered, they change nothing; the NSW's completes the delivery, once.
-    let ack = |of: &MessageHeader| {
-        reply::build_ack_only(
-            of,
-            AckActor::ToPartyMsh,
-            format!("{}@nsw.test", uuid::Uuid::new_v4()),
-            Utc::now(),
-        )
-    };
     let mut to_broker = delivered.header.clone();
     to_broker.to = PartyId::new("BROKER");
     to_broker.cpa_id = "BROKER-TISI".into();
@@ -692,7 +684,7 @@ async fn an_acknowledgment_sent_later_completes_the_delivery() {
         (&delivered.header, OutboxStatus::Done),
         (&delivered.header, OutboxStatus::Done),
     ] {
-        let a = app.post(&ack(of)).await;
+        let a = app.post(&nsw_ack(of)).await;
         assert_eq!(a.status, 200, "{}", a.text());
         assert!(a.body.is_empty(), "{}", a.text());
         let row = store.outbox_get(id).await.unwrap().unwrap();
@@ -726,12 +718,7 @@ async fn an_acknowledgment_riding_on_a_request_completes_the_delivery() {
     let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
 
     // The NSW's next request carries the Acknowledgment in its header.
-    let ack = reply::build_ack_only(
-        &delivered.header,
-        AckActor::ToPartyMsh,
-        format!("{}@nsw.test", uuid::Uuid::new_v4()),
-        Utc::now(),
-    );
+    let ack = nsw_ack(&delivered.header);
     let ack_text = String::from_utf8(ack.body).unwrap();
     let start = ack_text.find("<eb:Acknowledgment").unwrap();
     let end = ack_text.find("</eb:Acknowledgment>").unwrap() + "</eb:Acknowledgment>".len();
@@ -852,12 +839,7 @@ async fn a_partner_that_answers_without_the_acknowledgment_keeps_its_circuit_clo
     fake.wait_received(4).await;
     let sent = fake.received().remove(3);
     let delivered = reply::parse_reply(Some(&sent.content_type), &sent.body).unwrap();
-    let ack = reply::build_ack_only(
-        &delivered.header,
-        AckActor::ToPartyMsh,
-        format!("{}@nsw.test", uuid::Uuid::new_v4()),
-        Utc::now(),
-    );
+    let ack = nsw_ack(&delivered.header);
     let a = app.post(&ack).await;
     assert_eq!(a.status, 200, "{}", a.text());
     fake.release();
@@ -959,4 +941,14 @@ async fn a_dead_letter_holds_back_the_later_responses_of_its_conversation() {
     assert_eq!(order, [one.message_id.clone(), two.message_id.clone()]);
     let shown = gauges(app.metrics(Some("admin-secret-for-tests")).await);
     assert_eq!(shown, ("0".into(), "0".into(), "0".into()));
+}
+
+/// The NSW's Acknowledgment, as a message of its own, of a message the gateway delivered.
+fn nsw_ack(of: &MessageHeader) -> Built {
+    reply::build_ack_only(
+        of,
+        AckActor::ToPartyMsh,
+        format!("{}@nsw.test", uuid::Uuid::new_v4()),
+        Utc::now(),
+    )
 }

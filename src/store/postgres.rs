@@ -53,8 +53,9 @@ pub struct PgStore {
     groups: mpsc::Sender<Grouped>,
     /// One permit per group statement that may run.
     group_slots: Arc<Semaphore>,
-    /// New permit requests sent to the group writer and not yet in a group.
-    queued: Arc<AtomicUsize>,
+    /// New permit requests handed to the group writer so far (counted once each is in its
+    /// queue, so that a test can tell when one is).
+    handed: Arc<AtomicUsize>,
 }
 
 /// A new permit request waiting for its group, and where its outcome goes: `None` when the
@@ -176,7 +177,6 @@ struct GroupWriter {
     serials: Arc<SerialBlock>,
     stats: Arc<PgStats>,
     slots: Arc<Semaphore>,
-    queued: Arc<AtomicUsize>,
 }
 
 /// Takes the first request that waits, a slot, then every request queued behind it (up to
@@ -196,7 +196,6 @@ async fn group_writer(w: GroupWriter, mut rx: mpsc::Receiver<Grouped>) {
                 Err(_) => break,
             }
         }
-        w.queued.fetch_sub(group.len(), Ordering::Relaxed);
         let w = w.clone();
         tokio::spawn(async move {
             w.write(group).await;
@@ -267,7 +266,7 @@ impl PgStore {
             stats: Arc::default(),
             groups,
             group_slots: Arc::new(Semaphore::new(GROUP_STATEMENTS)),
-            queued: Arc::default(),
+            handed: Arc::default(),
         };
         tokio::spawn(group_writer(store.writer(), rx));
         Ok(store)
@@ -281,7 +280,6 @@ impl PgStore {
             serials: self.serials.clone(),
             stats: self.stats.clone(),
             slots: self.group_slots.clone(),
-            queued: self.queued.clone(),
         }
     }
 
@@ -350,12 +348,12 @@ impl PgStore {
         }
         let message = Arc::new((meta, doc, ctx));
         let (reply, rx) = oneshot::channel();
-        self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = self.groups.send(Grouped {
             message: message.clone(),
             reply,
         });
         if sent.await.is_ok() {
+            self.handed.fetch_add(1, Ordering::Relaxed);
             if let Ok(Some(out)) = rx.await {
                 return Ok(out);
             }
@@ -396,10 +394,10 @@ impl PgStore {
             .expect("the group slots are never closed")
     }
 
-    /// New permit requests waiting for their group.
+    /// New permit requests handed to the group writer so far (each in its queue by then).
     #[cfg(test)]
-    pub(crate) fn grouping_for_tests(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+    pub(crate) fn handed_for_tests(&self) -> usize {
+        self.handed.load(Ordering::Relaxed)
     }
 
     pub async fn load_refdata(&self) -> Result<Option<RefData>, StoreError> {

@@ -2387,14 +2387,14 @@ async fn in_one_group(
     let mut tasks = Vec::new();
     for (id, sync, doc) in messages {
         let grouped = matches!(&doc, InboundDocument::ImportPermitRequest(r) if r.function == Function::Original);
-        let waiting = s.grouping_for_tests();
+        let handed = s.handed_for_tests();
         let (store, h) = (db.store.clone(), h.clone());
         tasks.push(tokio::spawn(async move {
             store.process(meta(&id, sync), doc, h.ctx.clone()).await
         }));
-        // In this order in the queue.
+        // In this order in the queue: each is in it before the next is sent.
         if grouped {
-            while s.grouping_for_tests() == waiting {
+            while s.handed_for_tests() == handed {
                 tokio::task::yield_now().await;
             }
         }

@@ -8,7 +8,7 @@
 # medians; fails on any error or wrong decision.
 #
 #   benches/ab.sh --a DIR --b DIR [--pairs N] [--requests N] [--warmup N]
-#                 [--a-args "…"] [--b-args "…"]
+#                 [--a-args "…"] [--b-args "…"] [--rate R [--duration S]]
 #
 #   --a / --b       directories of the two builds' nsw-gateway and mock-nsw (default: both
 #                   target/release, to compare options)
@@ -17,6 +17,9 @@
 #                   --b-args "--items 5 --build-ahead --concurrency 64" (answers judged as they
 #                   come)
 #   --pairs N       default 6; --requests N default 20000; --warmup N default 2000
+#   --rate R        an open loop at R requests a second for --duration S seconds (default 5)
+#                   instead of the closed loop's --requests N (give both sides' --a-args and
+#                   --b-args without --concurrency then)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,6 +34,8 @@ B_ARGS=$DEFAULT_ARGS
 PAIRS=6
 REQUESTS=20000
 WARMUP=2000
+RATE=""
+DURATION=5
 while [ $# -gt 0 ]; do
     case "$1" in
         --a) A=$2; shift ;;
@@ -40,6 +45,8 @@ while [ $# -gt 0 ]; do
         --pairs) PAIRS=$2; shift ;;
         --requests) REQUESTS=$2; shift ;;
         --warmup) WARMUP=$2; shift ;;
+        --rate) RATE=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -70,10 +77,11 @@ run() {
     "$mock" load "${common[@]}" $DEFAULT_ARGS --requests "$WARMUP" --seed "$((pair * 100 + 1))" \
         --report-dir "$run/warm-up" > /dev/null 2>&1
     report_clean "$run/warm-up" "warm-up of $side in pair $pair" || exit 1
-    local t0 t1
+    local t0 t1 count=(--requests "$REQUESTS")
+    [ -n "$RATE" ] && count=(--rate "$RATE" --duration "${DURATION}s")
     t0=$(cpu_ticks)
     # shellcheck disable=SC2086
-    "$mock" load "${common[@]}" --requests "$REQUESTS" --seed "$((pair * 100 + 2))" \
+    "$mock" load "${common[@]}" "${count[@]}" --seed "$((pair * 100 + 2))" \
         --report-dir "$run/report" $args > "$run/load.txt" 2>&1 \
         || { cat "$run/load.txt" >&2; echo "mock-nsw load failed: $side in pair $pair" >&2; exit 1; }
     t1=$(cpu_ticks)
@@ -103,7 +111,7 @@ col() { awk -F'\t' -v s="$1" -v c="$2" '$1 == s {print $c}' "$OUT/runs.tsv" | me
 {
     echo "A: $A, mock-nsw load $A_ARGS"
     echo "B: $B, mock-nsw load $B_ARGS"
-    echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); per run a fresh database with 10k licences, $WARMUP requests at c=64 to warm up, then $REQUESTS with the side's options"
+    echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); per run a fresh database with 10k licences, $WARMUP requests at c=64 to warm up, then $([ -n "$RATE" ] && echo "an open loop at $RATE/s for ${DURATION} s" || echo "$REQUESTS requests") with the side's options"
     echo
     echo "| pair | A: req/s (p99; gateway, mock-nsw CPU per request) | B | B / A |"
     echo "|---|---|---|---|"

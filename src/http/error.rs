@@ -149,6 +149,13 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 names the scheme that would authenticate (the admin
+            // listener's bearer token).
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response.extensions_mut().insert(outcome);
         response
     }
@@ -161,12 +168,10 @@ mod tests {
     fn check(err: Error, status: u16, retry_after: Option<&str>) {
         let r = err.into_response();
         assert_eq!(r.status().as_u16(), status);
-        assert_eq!(
-            r.headers()
-                .get(header::RETRY_AFTER)
-                .map(|v| v.to_str().unwrap()),
-            retry_after
-        );
+        let header = |name| r.headers().get(name).map(|v| v.to_str().unwrap());
+        assert_eq!(header(header::RETRY_AFTER), retry_after);
+        let challenge = (status == 401).then_some("Bearer");
+        assert_eq!(header(header::WWW_AUTHENTICATE), challenge);
     }
 
     #[test]

@@ -186,6 +186,7 @@ async fn a_400_is_dead_at_once_and_replay_sends_it_again() {
         .await
         .unwrap();
     assert_eq!(unauthorised.status(), 401);
+    assert_eq!(unauthorised.headers()["www-authenticate"], "Bearer");
     let replayed = app
         .client
         .post(app.admin(&format!("/admin/outbox/{}/replay", row.id)))

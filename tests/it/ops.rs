@@ -91,8 +91,11 @@ async fn admin_token_protects_metrics_and_readiness() {
         }
         r.send()
     };
-    assert_eq!(get("/metrics", None).await.unwrap().status(), 401);
-    assert_eq!(get("/metrics", Some("wrong")).await.unwrap().status(), 401);
+    for token in [None, Some("wrong")] {
+        let refused = get("/metrics", token).await.unwrap();
+        assert_eq!(refused.status(), 401);
+        assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+    }
     assert_eq!(
         get("/metrics", Some("s3cret-admin-token"))
             .await

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Two builds (or two sets of mock-nsw options) in alternating runs, for changes smaller than
-# the machine's drift: each run starts a gateway on a fresh SQLite database with the 10k
-# licences of load.sh, warms it up, then runs a closed loop of 5-item permit requests at c=64
+# Two builds (or two sets of mock-nsw options, or two ways to run the gateway) in alternating
+# runs, for changes smaller than the machine's drift: each run starts a gateway on a fresh
+# database (SQLite unless told) with the 10k licences of load.sh, warms it up, then runs a closed loop of 5-item permit requests at c=64
 # (by default: requests built ahead, answers judged after the clock). Pairs run A then B, and B then A in
 # every other pair, so that a machine that slows down or speeds up during the runs favours
 # neither. Prints each pair (req/s, p99, the gateway's and mock-nsw's CPU per request) and the
@@ -9,6 +9,7 @@
 #
 #   benches/ab.sh --a DIR --b DIR [--pairs N] [--requests N] [--warmup N]
 #                 [--a-args "…"] [--b-args "…"] [--rate R [--duration S]]
+#                 [--a-gateway MODE] [--b-gateway MODE]
 #
 #   --a / --b       directories of the two builds' nsw-gateway and mock-nsw (default: both
 #                   target/release, to compare options)
@@ -20,6 +21,10 @@
 #   --rate R        an open loop at R requests a second for --duration S seconds (default 5)
 #                   instead of the closed loop's --requests N (give both sides' --a-args and
 #                   --b-args without --concurrency then)
+#   --a-gateway / --b-gateway  how that side's gateway runs: sqlite (default), postgres (a
+#                   fresh database on $BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432),
+#                   sqlite-tls or postgres-tls (mutual TLS, keep-alive connections); e.g.
+#                   --a-gateway postgres --b-gateway postgres-tls for what TLS costs
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,6 +41,8 @@ REQUESTS=20000
 WARMUP=2000
 RATE=""
 DURATION=5
+A_MODE=sqlite
+B_MODE=sqlite
 while [ $# -gt 0 ]; do
     case "$1" in
         --a) A=$2; shift ;;
@@ -47,6 +54,8 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP=$2; shift ;;
         --rate) RATE=$2; shift ;;
         --duration) DURATION=$2; shift ;;
+        --a-gateway) A_MODE=$2; shift ;;
+        --b-gateway) B_MODE=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -59,7 +68,15 @@ done
 PORT=${BENCH_PORT:-18483}
 ADMIN=${BENCH_ADMIN_PORT:-19483}
 GW_PID=""
-trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
+cleanup() {
+    [ -n "$GW_PID" ] && { kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null; }
+    if [[ "$A_MODE $B_MODE" == *postgres* ]]; then
+        psql "${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}/postgres" -qc \
+            "DROP DATABASE IF EXISTS bench_fresh WITH (FORCE)" >/dev/null 2>&1
+    fi
+    true
+}
+trap cleanup EXIT
 TICK=$(getconf CLK_TCK)
 mkdir -p "$OUT"
 : > "$OUT/runs.tsv"
@@ -67,11 +84,12 @@ mkdir -p "$OUT"
 # One run of side $1 (A or B) in pair $2; appends side, pair, req/s, p99 µs, gateway and
 # mock-nsw CPU µs per request to runs.tsv.
 run() {
-    local side=$1 pair=$2 dir args
-    if [ "$side" = A ]; then dir=$A; args=$A_ARGS; else dir=$B; args=$B_ARGS; fi
+    local side=$1 pair=$2 dir args mode
+    if [ "$side" = A ]; then dir=$A; args=$A_ARGS; mode=$A_MODE; else dir=$B; args=$B_ARGS; mode=$B_MODE; fi
     local gw=$dir/nsw-gateway mock=$dir/mock-nsw run=$OUT/run-$pair-$side
-    serve_fresh_sqlite "$gw" "$mock" "$OUT" "$PORT" "$ADMIN" > /dev/null || exit 1
-    local common=(--quiet --target "http://127.0.0.1:$PORT/ebms" --data "$OUT/data-10k" --max-time 900s)
+    serve_fresh "$gw" "$mock" "$OUT" "$PORT" "$ADMIN" "$mode" > /dev/null || exit 1
+    # shellcheck disable=SC2207
+    local common=(--quiet $(client_args "$OUT" "$PORT" "$mode") --data "$OUT/data-10k" --max-time 900s)
     rm -rf "$run"
     # shellcheck disable=SC2086
     "$mock" load "${common[@]}" $DEFAULT_ARGS --requests "$WARMUP" --seed "$((pair * 100 + 1))" \
@@ -109,8 +127,8 @@ rps() { awk -F'\t' -v s="$1" -v p="$2" '$1 == s && $2 == p {print $3}' "$OUT/run
 median() { sort -n | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 col() { awk -F'\t' -v s="$1" -v c="$2" '$1 == s {print $c}' "$OUT/runs.tsv" | median; }
 {
-    echo "A: $A, mock-nsw load $A_ARGS"
-    echo "B: $B, mock-nsw load $B_ARGS"
+    echo "A: $A, gateway on $A_MODE, mock-nsw load $A_ARGS"
+    echo "B: $B, gateway on $B_MODE, mock-nsw load $B_ARGS"
     echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); per run a fresh database with 10k licences, $WARMUP requests at c=64 to warm up, then $([ -n "$RATE" ] && echo "an open loop at $RATE/s for ${DURATION} s" || echo "$REQUESTS requests") with the side's options"
     echo
     echo "| pair | A: req/s (p99; gateway, mock-nsw CPU per request) | B | B / A |"

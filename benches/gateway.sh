@@ -78,26 +78,66 @@ licences_10k() {
     fi
 }
 
-# A fresh SQLite gateway in DIR: its settings in DIR/gateway.toml (log level warn), its
-# database DIR/gateway.db with the reference data of DATA loaded.
+# A fresh gateway in DIR: its settings in DIR/gateway.toml (log level warn) and its database,
+# with the reference data of DATA loaded. MODE is sqlite (DIR/gateway.db; the default),
+# postgres (the database bench_fresh on the PostgreSQL server $BENCH_PG_URL, default
+# postgres://postgres@127.0.0.1:5432, made afresh), or either with -tls: mutual TLS with the
+# development certificates in DIR/../certs (see client_args).
 #
-#   sqlite_gateway GW DIR DATA PORT ADMIN_PORT
-sqlite_gateway() {
+#   fresh_gateway GW DIR DATA PORT ADMIN_PORT [MODE]
+fresh_gateway() {
+    local mode=${6:-sqlite} url
     rm -rf "$2"
     mkdir -p "$2"
-    gateway_settings "sqlite://$2/gateway.db" "$4" "$5" > "$2/gateway.toml"
+    case $mode in
+        sqlite|sqlite-tls) url="sqlite://$2/gateway.db" ;;
+        postgres|postgres-tls)
+            local pg=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+            PGOPTIONS="-c client_min_messages=warning" \
+                psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS bench_fresh WITH (FORCE)" >/dev/null
+            psql "$pg/postgres" -qc "CREATE DATABASE bench_fresh" >/dev/null
+            url="$pg/bench_fresh" ;;
+        *) echo "unknown gateway mode $mode (sqlite, sqlite-tls, postgres, postgres-tls)" >&2; return 1 ;;
+    esac
+    gateway_settings "$url" "$4" "$5" > "$2/gateway.toml"
+    if [[ $mode == *-tls ]]; then
+        local certs
+        certs=$(dirname "$2")/certs
+        [ -f "$certs/ca.pem" ] || "$1" certs dev "$certs" >/dev/null
+        cat >> "$2/gateway.toml" <<EOF
+cert_subject_cn = "NSW"
+
+[tls]
+cert = "$certs/server.pem"
+key = "$certs/server-key.pem"
+client_ca = "$certs/ca.pem"
+EOF
+    fi
     printf '\n[log]\nfilter = "warn"\n' >> "$2/gateway.toml"
     "$1" --config "$2/gateway.toml" refdata load "$3" >/dev/null
 }
 
-# Starts a gateway on a fresh SQLite database in OUT/run (its log OUT/run/gateway.log) with
-# the 10k licences, generated into OUT/data-10k once; sets GW_PID, and waits until it answers.
+# mock-nsw's options to reach the gateway that fresh_gateway made in OUT/run: its address,
+# and with a -tls MODE the CA and the client certificate.
 #
-#   serve_fresh_sqlite GW MOCK OUT PORT ADMIN_PORT || exit 1
-serve_fresh_sqlite() {
+#   client_args OUT PORT [MODE]
+client_args() {
+    if [[ ${3:-sqlite} == *-tls ]]; then
+        echo "--target https://localhost:$2/ebms --ca $1/certs/ca.pem --cert $1/certs/client.pem --key $1/certs/client-key.pem"
+    else
+        echo "--target http://127.0.0.1:$2/ebms"
+    fi
+}
+
+# Starts a gateway (see fresh_gateway for MODE) on a fresh database in OUT/run (its log
+# OUT/run/gateway.log) with the 10k licences, generated into OUT/data-10k once; sets GW_PID,
+# and waits until it answers.
+#
+#   serve_fresh GW MOCK OUT PORT ADMIN_PORT [MODE] || exit 1
+serve_fresh() {
     mkdir -p "$3"
     licences_10k "$2" "$3/data-10k"
-    sqlite_gateway "$1" "$3/run" "$3/data-10k" "$4" "$5"
+    fresh_gateway "$1" "$3/run" "$3/data-10k" "$4" "$5" "${6:-sqlite}" || return 1
     "$1" --config "$3/run/gateway.toml" serve > "$3/run/gateway.log" 2>&1 &
     GW_PID=$!
     wait_ready "$5" "$GW_PID" "$3/run/gateway.log" 60

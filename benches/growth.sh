@@ -33,7 +33,7 @@ DATA=$OUT/data-10k
 run=$OUT/run
 GW_PID=""
 trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
-serve_fresh_sqlite "$GW" "$MOCK" "$OUT" "$PORT" "$ADMIN" || exit 1
+serve_fresh "$GW" "$MOCK" "$OUT" "$PORT" "$ADMIN" || exit 1
 
 TICK=$(getconf CLK_TCK)
 times() { awk '{print $14, $15}' "/proc/$GW_PID/stat"; }

@@ -53,7 +53,7 @@ trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
 # instruction count.
 run() {
     local n=$1 run=$OUT/run
-    sqlite_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
+    fresh_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
     if [ "$STORED" != 0 ]; then
         "$GW" --config "$run/gateway.toml" serve > "$run/stored.log" 2>&1 &
         GW_PID=$!

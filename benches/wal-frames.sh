@@ -38,7 +38,7 @@ run=$OUT/run
 GW_PID=""
 MOCK_PID=""
 trap '[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null; [ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
-serve_fresh_sqlite "$GW" "$MOCK" "$OUT" "$PORT" "$ADMIN" || exit 1
+serve_fresh "$GW" "$MOCK" "$OUT" "$PORT" "$ADMIN" || exit 1
 
 # The writer's figure NAME (jobs, transactions) from the gateway's metrics.
 writer() {

@@ -416,15 +416,22 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
             ],
         )
         .await?;
-    let reason_rows = c
-        .rows(
-            "SELECT ir.item_pk, ir.code, ir.field, ir.message_th, ir.message_en FROM item_reasons ir \
-             JOIN request_items ri ON ri.id = ir.item_pk WHERE ri.request_pk = $1 \
-             ORDER BY ir.item_pk, ir.seq",
+    let mut reasons = super::common::by_owner(
+        &c.rows(
+            super::common::ITEM_REASONS,
             args![pk],
-            &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
+            super::common::REASON_TYS,
         )
-        .await?;
+        .await?,
+        |r| {
+            Ok(ReasonRecord {
+                code: r.text(1)?,
+                field: r.text(2)?,
+                message_th: r.text(3)?,
+                message_en: r.text(4)?,
+            })
+        },
+    )?;
     let mut items = Vec::with_capacity(item_rows.len());
     for it in &item_rows {
         let item_pk = it.i64(0)?;
@@ -438,17 +445,6 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
             written_off,
             &it.text(14)?,
         );
-        let mut reasons = Vec::new();
-        for rr in reason_rows.iter() {
-            if rr.i64(0)? == item_pk {
-                reasons.push(ReasonRecord {
-                    code: rr.text(1)?,
-                    field: rr.text(2)?,
-                    message_th: rr.text(3)?,
-                    message_en: rr.text(4)?,
-                });
-            }
-        }
         items.push(ItemRecord {
             item_number: it.i64(1)?,
             invoice_item_number: it.i64(2)?,
@@ -464,7 +460,7 @@ async fn request_record<C: Conn>(c: &mut C, pk: i64) -> Result<RequestRecord, St
             approved,
             written_off,
             remaining,
-            reasons,
+            reasons: reasons.remove(&item_pk).unwrap_or_default(),
         });
     }
     let reference = r.text(1)?;

@@ -2024,6 +2024,32 @@ pub(crate) async fn permit_of_request<C: Conn>(
         .transpose()
 }
 
+/// The reasons of a request's items: the item's pk, then code, field and the two messages.
+pub(crate) const ITEM_REASONS: &str =
+    "SELECT ir.item_pk, ir.code, ir.field, ir.message_th, ir.message_en FROM item_reasons ir \
+     JOIN request_items ri ON ri.id = ir.item_pk WHERE ri.request_pk = $1 ORDER BY ir.item_pk, ir.seq";
+
+/// The reasons of a declaration's lines, in the columns of [`ITEM_REASONS`].
+const LINE_REASONS: &str =
+    "SELECT lr.line_pk, lr.code, lr.field, lr.message_th, lr.message_en FROM line_reasons lr \
+     JOIN declaration_lines dl ON dl.id = lr.line_pk WHERE dl.declaration_pk = $1 \
+     ORDER BY lr.line_pk, lr.seq";
+
+pub(crate) const REASON_TYS: &[Ty] = &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text];
+
+/// Rows whose first column is the pk of the item or line they belong to, read by `read` and
+/// grouped by that pk, each group in the rows' order.
+pub(crate) fn by_owner<T>(
+    rows: &[Row],
+    read: impl Fn(&Row) -> Result<T, StoreError>,
+) -> Result<HashMap<i64, Vec<T>>, StoreError> {
+    let mut groups: HashMap<i64, Vec<T>> = HashMap::new();
+    for r in rows {
+        groups.entry(r.i64(0)?).or_default().push(read(r)?);
+    }
+    Ok(groups)
+}
+
 fn reason_from_row(r: &Row, at: usize) -> Result<Reason, StoreError> {
     let code = r.text(at)?;
     Ok(Reason {
@@ -2082,21 +2108,10 @@ pub(crate) async fn rebuild_permit_response_as<C: Conn>(
             &[Ty::I64, Ty::I64, Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::I64, Ty::Text],
         )
         .await?;
-    let reason_rows = c
-        .rows(
-            "SELECT ir.item_pk, ir.code, ir.field, ir.message_th, ir.message_en FROM item_reasons ir \
-             JOIN request_items ri ON ri.id = ir.item_pk WHERE ri.request_pk = $1 ORDER BY ir.item_pk, ir.seq",
-            args![request_pk],
-            &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
-        )
-        .await?;
-    let mut reasons: HashMap<i64, Vec<Reason>> = HashMap::new();
-    for rr in &reason_rows {
-        reasons
-            .entry(rr.i64(0)?)
-            .or_default()
-            .push(reason_from_row(rr, 1)?);
-    }
+    let mut reasons = by_owner(
+        &c.rows(ITEM_REASONS, args![request_pk], REASON_TYS).await?,
+        |r| reason_from_row(r, 1),
+    )?;
     let mut items = Vec::with_capacity(rows.len());
     for it in &rows {
         let status = it.text(5)?;
@@ -2701,22 +2716,10 @@ async fn rebuild_declaration_response<C: Conn>(
             &[Ty::I64, Ty::I64, Ty::Text, Ty::I64, Ty::Text],
         )
         .await?;
-    let reason_rows = c
-        .rows(
-            "SELECT lr.line_pk, lr.code, lr.field, lr.message_th, lr.message_en FROM line_reasons lr \
-             JOIN declaration_lines dl ON dl.id = lr.line_pk WHERE dl.declaration_pk = $1 \
-             ORDER BY lr.line_pk, lr.seq",
-            args![decl_pk],
-            &[Ty::I64, Ty::Text, Ty::Text, Ty::Text, Ty::Text],
-        )
-        .await?;
-    let mut reasons: HashMap<i64, Vec<Reason>> = HashMap::new();
-    for rr in &reason_rows {
-        reasons
-            .entry(rr.i64(0)?)
-            .or_default()
-            .push(reason_from_row(rr, 1)?);
-    }
+    let mut reasons = by_owner(
+        &c.rows(LINE_REASONS, args![decl_pk], REASON_TYS).await?,
+        |r| reason_from_row(r, 1),
+    )?;
     let mut lines = Vec::with_capacity(rows.len());
     for r in &rows {
         let res = r.text(2)?;

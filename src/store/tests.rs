@@ -1170,6 +1170,19 @@ async fn requests_of_every_size_are_rebuilt_from_their_rows(store: &Store) {
             (1..=n).filter(|i| rejected(*i)).count() + usize::from(n / 6),
             "{n} items: one reason for each rejected or held item"
         );
+        // The status API's record shows each item with its own reasons.
+        let shown = store
+            .request_by_reference(&party(IMPORTER), &reference)
+            .await
+            .unwrap()
+            .expect("the request");
+        let shown_codes: Vec<Vec<&str>> = (shown.items.iter())
+            .map(|i| i.reasons.iter().map(|r| r.code.as_str()).collect())
+            .collect();
+        let answered: Vec<Vec<&str>> = (first.items.iter())
+            .map(|i| i.reasons.iter().map(|r| r.code.code()).collect())
+            .collect();
+        assert_eq!(shown_codes, answered, "{n} items: the status API's reasons");
         if rejecting {
             assert_eq!(first.permit, None, "{n} items");
             continue;

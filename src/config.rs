@@ -70,6 +70,11 @@ impl Settings {
         self.tls.is_none()
     }
 
+    /// Whether partners authenticate with client certificates (a TLS listener with `client_ca`).
+    pub fn mutual_tls(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.client_ca.is_some())
+    }
+
     /// The configured partner with this ebMS `PartyId`.
     pub fn partner(&self, party_id: &str) -> Option<&Partner> {
         self.partners.iter().find(|p| p.party_id == party_id)

@@ -61,6 +61,9 @@ async fn process(
 ) -> Result<Response, Error> {
     let settings = &state.settings;
     let peer = req.extensions().get::<PeerIdentity>().cloned();
+    if peer.is_none() && settings.mutual_tls() {
+        return Err(Error::NoClientCertificate);
+    }
     let recording = req.extensions().get::<Recording>().cloned();
     let (parts, body) = read_limited(req, settings.server.max_body_bytes).await?;
     let content_type = parts
@@ -237,8 +240,7 @@ fn check_parties(
 ) -> Result<(), Error> {
     let settings = &state.settings;
     let partner = settings.partner(&h.from.id);
-    let mutual_tls = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
-    if mutual_tls {
+    if settings.mutual_tls() {
         let bound = match (partner, peer) {
             (Some(p), Some(id)) => id.matches(&p.cert),
             _ => false,

@@ -21,6 +21,12 @@ pub enum Error {
     /// Credentials missing or wrong (admin endpoints).
     #[error("authentication required")]
     Unauthorized,
+    /// Mutual TLS is on and the connection presented no client certificate. Answered 403, not
+    /// 401: no HTTP authentication scheme could supply one on this connection, and a 401
+    /// names such a scheme (RFC 9110 §15.5.2). An HTTP/1.1 connection is closed after the
+    /// answer.
+    #[error("client certificate required")]
+    NoClientCertificate,
     /// The partner's request rate is exceeded.
     #[error("rate limit exceeded")]
     RateLimited { retry_after: Duration },
@@ -57,6 +63,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::NoClientCertificate => StatusCode::FORBIDDEN,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Overloaded { .. } | Error::Timeout { .. } | Error::Unavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -72,6 +79,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => "too_large",
             Error::BodyRead(_) => "body_unreadable",
             Error::Unauthorized => "unauthorized",
+            Error::NoClientCertificate => "no_client_certificate",
             Error::RateLimited { .. } => "rate_limited",
             Error::Overloaded { .. } => "overloaded",
             Error::Timeout { .. } => "timeout",
@@ -97,6 +105,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => "message larger than the configured limit",
             Error::BodyRead(_) => "request body could not be read",
             Error::Unauthorized => "authentication required",
+            Error::NoClientCertificate => "client certificate required",
             Error::RateLimited { .. } => "rate limit exceeded; retry later",
             Error::Overloaded { .. } => "gateway overloaded; message not recorded, retry later",
             Error::Timeout { .. } => "request took too long; retry later",
@@ -125,6 +134,7 @@ impl IntoResponse for Error {
             other => tracing::info!(status = status.as_u16(), kind = other.kind(), "refused"),
         }
         let outcome = Outcome::decision(self.kind());
+        let close = matches!(self, Error::NoClientCertificate);
         let retry_after = self.retry_after();
         let mut response = match self {
             Error::Ebms {
@@ -148,6 +158,11 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
+        }
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 9110 §15.5.2: a 401 names the scheme that would authenticate (the admin
@@ -180,6 +195,7 @@ mod tests {
         check(Error::PayloadTooLarge { limit: 1 }, 413, None);
         check(Error::BodyRead("x".into()), 400, None);
         check(Error::Unauthorized, 401, None);
+        check(Error::NoClientCertificate, 403, None);
         check(Error::RateLimited { retry_after: ms(1) }, 429, Some("1"));
         check(
             Error::RateLimited {

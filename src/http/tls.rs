@@ -102,7 +102,12 @@ pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig
                     .add(cert)
                     .with_context(|| format!("tls.client_ca: {}: bad CA", ca.display()))?;
             }
+            // A client without a certificate completes the handshake and is answered 403 by
+            // the ebMS handler, before its message is read (spec §1.2: "authentication failed"
+            // is an HTTP answer); a certificate that does not chain to `client_ca` still
+            // fails the handshake.
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
                 .build()
                 .context("tls.client_ca: cannot build the client verifier")?;
             builder.with_client_cert_verifier(verifier)

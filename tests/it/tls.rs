@@ -1,9 +1,12 @@
-//! HTTPS, required client certificates, certificate replacement without restart.
+//! HTTPS, client certificates (mutual TLS), certificate replacement without restart.
 
 use nsw_gateway::certs::Ca;
 use nsw_gateway::http::tls::PeerIdentity;
 
+use nsw_gateway::wire::intake::Packaging;
+
 use crate::helpers::{identity, spawn_app_with, Options, Security};
+use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
 
 fn served_certificate(r: &reqwest::Response) -> Vec<u8> {
     r.extensions()
@@ -31,19 +34,41 @@ async fn https_is_served_with_the_configured_certificate() {
     assert!(plain.is_err() || plain.unwrap().status() != 405);
 }
 
+/// Spec §1.2: authentication failed is an HTTP answer (403, no detail), given before the
+/// message is read; nothing of it is recorded, and the connection is closed.
 #[tokio::test]
-async fn mutual_tls_refuses_a_client_without_certificate() {
+async fn mutual_tls_answers_a_client_without_certificate_with_403_and_records_nothing() {
     let app = spawn_app_with(Options {
         security: Security::MutualTls,
         ..Options::default()
     })
     .await;
-    let anonymous = app.client_builder().build().unwrap();
-    let r = anonymous.get(app.url("/ebms")).send().await;
-    assert!(
-        r.is_err(),
-        "a client without certificate must be refused: {r:?}"
+    // HTTP/1.1, whose `Connection: close` ends the connection (HTTP/2 has no such header).
+    let anonymous = app.client_builder().http1_only().build().unwrap();
+    let h = header("ImportPermitRequest");
+    let built = request(
+        &h,
+        &permit_request("REF-ANON-1", LICENCE_OK, 10),
+        Packaging::Inline,
+        sync_ack(),
     );
+    let r = anonymous
+        .post(app.url("/ebms"))
+        .header("Content-Type", &built.content_type)
+        .body(built.body.clone())
+        .send()
+        .await
+        .expect("the handshake completes without a client certificate");
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["connection"], "close");
+    assert_eq!(r.text().await.unwrap(), "client certificate required");
+    let stored = app.handle.store().lookup_reply(&h.message_id, "NSW").await;
+    assert!(matches!(stored, Ok(None)), "{stored:?}");
+
+    // The same message from the bound certificate is decided as a first arrival.
+    let a = app.post(&built).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.permit_response().decision.code(), "APPROVED");
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Two builds (or two sets of mock-nsw options, or two ways to run the gateway) in alternating
 # runs, for changes smaller than the machine's drift: each run starts a gateway on a fresh
-# database (SQLite unless told) with the 10k licences of load.sh, warms it up, then runs a closed loop of 5-item permit requests at c=64
-# (by default: requests built ahead, answers judged after the clock). Pairs run A then B, and B then A in
-# every other pair, so that a machine that slows down or speeds up during the runs favours
-# neither. Prints each pair (req/s, p99, the gateway's and mock-nsw's CPU per request) and the
+# database (SQLite unless told) with the 10k licences of load.sh, warms it up, then runs a
+# closed loop of 5-item permit requests at c=64 (by default: requests built ahead, answers
+# judged after the clock). Pairs run A then B, and B then A in every other pair, so that a
+# machine that slows down or speeds up during the runs favours neither. Prints each pair (req/s, p99, the gateway's and mock-nsw's CPU per request) and the
 # medians; fails on any error or wrong decision.
 #
 #   benches/ab.sh --a DIR --b DIR [--pairs N] [--requests N] [--warmup N]

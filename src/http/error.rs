@@ -23,8 +23,8 @@ pub enum Error {
     Unauthorized,
     /// Mutual TLS is on and the connection presented no client certificate. Answered 403, not
     /// 401: no HTTP authentication scheme could supply one on this connection, and a 401
-    /// names such a scheme (RFC 9110 §15.5.2). An HTTP/1.1 connection is closed after the
-    /// answer.
+    /// names such a scheme (RFC 9110 §15.5.2). The connection is closed after the answer
+    /// (HTTP/1.1 by `Connection: close`, HTTP/2 by GOAWAY: see `serve`).
     #[error("client certificate required")]
     NoClientCertificate,
     /// The partner's request rate is exceeded.

@@ -337,6 +337,19 @@ async fn serve_io<I>(
             let (activity, room) = (activity.clone(), room.clone());
             async move {
                 let mut response = answer.await;
+                // A handler that ends the connection (`Connection: close`, e.g. for a client
+                // without the required certificate): HTTP/2 has no such header and says it
+                // with GOAWAY.
+                if let Ok(r) = &mut response {
+                    let closes = r
+                        .headers()
+                        .get(header::CONNECTION)
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+                    if closes && http2 {
+                        r.headers_mut().remove(header::CONNECTION);
+                        activity.close.notify_one();
+                    }
+                }
                 if activity.answered(&room) {
                     tracing::debug!(%remote, "connection closes after this answer to make room for a new one");
                     match &mut response {

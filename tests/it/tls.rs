@@ -71,6 +71,54 @@ async fn mutual_tls_answers_a_client_without_certificate_with_403_and_records_no
     assert_eq!(a.permit_response().decision.code(), "APPROVED");
 }
 
+/// Over HTTP/2 the connection of a client without a certificate ends as well, with GOAWAY.
+#[tokio::test]
+async fn over_http2_a_client_without_certificate_gets_403_and_goaway() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await;
+    let pki = app.pki.as_ref().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = rustls_pemfile::certs(&mut pki.ca.cert_pem().as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    roots.add(CertificateDer::from(ca.to_vec())).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("the handshake completes without a client certificate");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let ping = nsw_gateway::wire::reply::build_ping(&header("Ping"), true);
+    let request = axum::http::Request::post(app.url("/ebms"))
+        .header("content-type", &ping.content_type)
+        .body(axum::body::Body::from(ping.body.clone()))
+        .unwrap();
+    let r = send.send_request(request).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("connection").is_none());
+    // The gateway ends the connection while the client still holds it open. (Without the
+    // GOAWAY nothing would end it: the bound only turns a hang into a failure.)
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), conn).await;
+    assert!(ended.is_ok(), "the gateway kept the connection open");
+    drop(send);
+}
+
 #[tokio::test]
 async fn mutual_tls_refuses_a_certificate_from_an_unknown_ca() {
     let app = spawn_app_with(Options {

@@ -5,8 +5,17 @@ use nsw_gateway::http::tls::PeerIdentity;
 
 use nsw_gateway::wire::intake::Packaging;
 
-use crate::helpers::{identity, spawn_app_with, Options, Security};
+use crate::helpers::{identity, spawn_app_with, Options, Security, TestApp};
 use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
+
+/// A gateway that requires client certificates; its client presents the bound one.
+async fn mutual_tls_app() -> TestApp {
+    spawn_app_with(Options {
+        security: Security::MutualTls,
+        ..Options::default()
+    })
+    .await
+}
 
 fn served_certificate(r: &reqwest::Response) -> Vec<u8> {
     r.extensions()
@@ -38,11 +47,7 @@ async fn https_is_served_with_the_configured_certificate() {
 /// message is read; nothing of it is recorded, and the connection is closed.
 #[tokio::test]
 async fn mutual_tls_answers_a_client_without_certificate_with_403_and_records_nothing() {
-    let app = spawn_app_with(Options {
-        security: Security::MutualTls,
-        ..Options::default()
-    })
-    .await;
+    let app = mutual_tls_app().await;
     // HTTP/1.1, whose `Connection: close` ends the connection (HTTP/2 has no such header).
     let anonymous = app.client_builder().http1_only().build().unwrap();
     let h = header("ImportPermitRequest");
@@ -77,11 +82,7 @@ async fn over_http2_a_client_without_certificate_gets_403_and_goaway() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use rustls::pki_types::{CertificateDer, ServerName};
 
-    let app = spawn_app_with(Options {
-        security: Security::MutualTls,
-        ..Options::default()
-    })
-    .await;
+    let app = mutual_tls_app().await;
     let pki = app.pki.as_ref().unwrap();
     let mut roots = rustls::RootCertStore::empty();
     let ca = rustls_pemfile::certs(&mut pki.ca.cert_pem().as_bytes())
@@ -121,11 +122,7 @@ async fn over_http2_a_client_without_certificate_gets_403_and_goaway() {
 
 #[tokio::test]
 async fn mutual_tls_refuses_a_certificate_from_an_unknown_ca() {
-    let app = spawn_app_with(Options {
-        security: Security::MutualTls,
-        ..Options::default()
-    })
-    .await;
+    let app = mutual_tls_app().await;
     let stranger = Ca::new("stranger CA").unwrap().issue_client("NSW").unwrap();
     let client = app
         .client_builder()
@@ -138,11 +135,7 @@ async fn mutual_tls_refuses_a_certificate_from_an_unknown_ca() {
 
 #[tokio::test]
 async fn mutual_tls_accepts_the_known_certificate_and_reads_its_identity() {
-    let app = spawn_app_with(Options {
-        security: Security::MutualTls,
-        ..Options::default()
-    })
-    .await;
+    let app = mutual_tls_app().await;
     let r = app.client.get(app.url("/ebms")).send().await.unwrap();
     assert_eq!(r.status(), 405, "the request reached the router");
     let pki = app.pki.as_ref().unwrap();
@@ -158,11 +151,7 @@ async fn mutual_tls_accepts_the_known_certificate_and_reads_its_identity() {
 
 #[tokio::test]
 async fn replaced_certificates_are_served_to_new_connections_after_reload() {
-    let app = spawn_app_with(Options {
-        security: Security::MutualTls,
-        ..Options::default()
-    })
-    .await;
+    let app = mutual_tls_app().await;
     let pki = app.pki.as_ref().unwrap();
     let first = app.client.get(app.url("/ebms")).send().await.unwrap();
     assert_eq!(served_certificate(&first), pki.server.der);

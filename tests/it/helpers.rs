@@ -337,7 +337,7 @@ pub async fn spawn_settings(settings: Settings, pki: Option<TestPki>, dir: TempD
             builder = builder
                 .tls_built_in_root_certs(false)
                 .add_root_certificate(pki.ca_certificate());
-            if settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) {
+            if settings.mutual_tls() {
                 builder = builder.identity(identity(&pki.client));
             }
             format!("https://localhost:{}", addr.port())

@@ -23,8 +23,10 @@
 #                   --b-args without --concurrency then)
 #   --a-gateway / --b-gateway  how that side's gateway runs: sqlite (default), postgres (a
 #                   fresh database on $BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432),
-#                   sqlite-tls or postgres-tls (mutual TLS, keep-alive connections); e.g.
-#                   --a-gateway postgres --b-gateway postgres-tls for what TLS costs
+#                   sqlite-tls or postgres-tls (mutual TLS, keep-alive connections), each
+#                   with +log (the gateway's default log settings: text at level info) or
+#                   +json (JSON at level info) instead of level warn; e.g. --a-gateway
+#                   postgres --b-gateway postgres-tls for what TLS costs
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

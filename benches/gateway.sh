@@ -82,11 +82,17 @@ licences_10k() {
 # with the reference data of DATA loaded. MODE is sqlite (DIR/gateway.db; the default),
 # postgres (the database bench_fresh on the PostgreSQL server $BENCH_PG_URL, default
 # postgres://postgres@127.0.0.1:5432, made afresh), or either with -tls: mutual TLS with the
-# development certificates in DIR/../certs (see client_args).
+# development certificates in DIR/../certs (see client_args); and any of them with +log: the
+# gateway's default log settings (text at level info: a line for every answered request)
+# instead of level warn, or +json: JSON lines at level info, as config/example.toml has them.
 #
 #   fresh_gateway GW DIR DATA PORT ADMIN_PORT [MODE]
 fresh_gateway() {
-    local mode=${6:-sqlite} url
+    local mode=${6:-sqlite} url log='filter = "warn"'
+    case $mode in
+        *+log) mode=${mode%+log}; log="" ;;
+        *+json) mode=${mode%+json}; log='format = "json"' ;;
+    esac
     rm -rf "$2"
     mkdir -p "$2"
     case $mode in
@@ -97,7 +103,7 @@ fresh_gateway() {
                 psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS bench_fresh WITH (FORCE)" >/dev/null
             psql "$pg/postgres" -qc "CREATE DATABASE bench_fresh" >/dev/null
             url="$pg/bench_fresh" ;;
-        *) echo "unknown gateway mode $mode (sqlite, sqlite-tls, postgres, postgres-tls)" >&2; return 1 ;;
+        *) echo "unknown gateway mode $mode (sqlite, sqlite-tls, postgres, postgres-tls; each with +log, +json or neither)" >&2; return 1 ;;
     esac
     gateway_settings "$url" "$4" "$5" > "$2/gateway.toml"
     if [[ $mode == *-tls ]]; then
@@ -113,7 +119,7 @@ key = "$certs/server-key.pem"
 client_ca = "$certs/ca.pem"
 EOF
     fi
-    printf '\n[log]\nfilter = "warn"\n' >> "$2/gateway.toml"
+    [ -z "$log" ] || printf '\n[log]\n%s\n' "$log" >> "$2/gateway.toml"
     "$1" --config "$2/gateway.toml" refdata load "$3" >/dev/null
 }
 
@@ -122,7 +128,7 @@ EOF
 #
 #   client_args OUT PORT [MODE]
 client_args() {
-    if [[ ${3:-sqlite} == *-tls ]]; then
+    if [[ ${3:-sqlite} == *-tls* ]]; then
         echo "--target https://localhost:$2/ebms --ca $1/certs/ca.pem --cert $1/certs/client.pem --key $1/certs/client-key.pem"
     else
         echo "--target http://127.0.0.1:$2/ebms"

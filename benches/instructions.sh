@@ -8,6 +8,9 @@
 #                           [--stored N]        permit requests stored before the count starts
 #                                               (default 0: a fresh database), sent to the
 #                                               gateway without valgrind
+#                           [--gateway MODE]    sqlite (default), sqlite+log or sqlite+json:
+#                                               the gateway's log at level info (see
+#                                               fresh_gateway in benches/gateway.sh)
 #
 # The gateway runs under valgrind on a fresh SQLite database with the 10k licences of load.sh;
 # mock-nsw sends 1,000 5-item permit requests, then 500 requests of the kind measured; then the
@@ -27,6 +30,7 @@ KIND=permit
 ITEMS=5
 STORED=0
 BIN=$ROOT/target/release
+MODE=sqlite
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-build) BUILD=0 ;;
@@ -35,6 +39,7 @@ while [ $# -gt 0 ]; do
         --bin) BIN=$2; shift ;;
         --items) ITEMS=$2; shift ;;
         --stored) STORED=$2; shift ;;
+        --gateway) MODE=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -53,7 +58,7 @@ trap '[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null; true' EXIT
 # instruction count.
 run() {
     local n=$1 run=$OUT/run
-    fresh_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN"
+    fresh_gateway "$GW" "$run" "$DATA" "$PORT" "$ADMIN" "$MODE"
     if [ "$STORED" != 0 ]; then
         "$GW" --config "$run/gateway.toml" serve > "$run/stored.log" 2>&1 &
         GW_PID=$!

@@ -45,9 +45,9 @@ benches/load.sh --smoke --debug --duplicates 5% --repeats 2
 log "growth script in a short form (debug binaries; fails on any error)"
 benches/growth.sh --no-build --bin target/debug --chunk 300 --chunks 2
 
-log "alternating runs in a short form: SQLite against PostgreSQL with mutual TLS (debug binaries; fails on any error)"
+log "alternating runs in a short form: SQLite against PostgreSQL with mutual TLS and JSON log lines (debug binaries; fails on any error)"
 benches/ab.sh --a target/debug --b target/debug --pairs 1 --requests 200 --warmup 50 \
-  --a-gateway sqlite --b-gateway postgres-tls
+  --a-gateway sqlite --b-gateway postgres-tls+json
 
 log "WAL frames by b-tree in a short form (debug binaries; fails when no commit is read)"
 benches/wal-frames.sh --no-build --bin target/debug --requests 1500 --warm-up 200

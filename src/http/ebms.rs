@@ -81,11 +81,7 @@ async fn process(
     };
     known_names(settings, &mut inbound);
     let h = &inbound.header;
-    let span = tracing::Span::current();
-    span.record("message_id", h.message_id.as_str());
-    span.record("conversation_id", h.conversation_id.as_str());
-    span.record("action", h.action.as_str());
-    span.record("from", h.from.id.as_str());
+    super::record_header(&tracing::Span::current(), h);
     *action = Some(h.action.clone());
 
     // A retry that arrives after its TimeToLive, of a business message answered in time, gets

@@ -208,3 +208,47 @@ pub struct WriterFigures {
     pub reruns: u64,
     pub wal_copies: u64,
 }
+
+/// Log lines captured in memory, for tests of what a line carries.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// What a subscriber wrote.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines that `f` logs, in the text format or as JSON lines (with the current span, as
+    /// the gateway writes them), through this filter (`EnvFilter` syntax).
+    pub fn logged(json: bool, filter: &str, f: impl FnOnce()) -> String {
+        let lines = Lines::default();
+        let writer = {
+            let lines = lines.clone();
+            move || lines.clone()
+        };
+        let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new(filter));
+        let dispatch = if json {
+            tracing::Dispatch::new(subscriber.with(layer.json().with_current_span(true)))
+        } else {
+            tracing::Dispatch::new(subscriber.with(layer.with_ansi(false)))
+        };
+        tracing::dispatcher::with_default(&dispatch, f);
+        let out = lines.0.lock().unwrap().clone();
+        String::from_utf8(out).unwrap()
+    }
+}

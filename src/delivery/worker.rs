@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use tracing::Instrument;
 
 use super::{Backoff, Circuit, CircuitState, Clock, SystemClock};
 use crate::config::{DeliverySettings, Settings};
@@ -287,7 +288,8 @@ impl DeliveryWorker {
                 .allow(now);
             if allowed {
                 let w = self.clone();
-                sends.spawn(async move { w.attempt(c).await });
+                let span = delivery_span(&c.item);
+                sends.spawn(async move { w.attempt(c).await }.instrument(span));
             } else {
                 let next_at = self
                     .circuits()
@@ -347,7 +349,7 @@ impl DeliveryWorker {
                 "gave up after {} attempt(s), the last without an answer (the delivery stopped while it sent)",
                 item.attempts
             );
-            tracing::warn!(message_id = %item.message_id, partner = %item.partner, %reason, "delivery failed: dead letter");
+            tracing::warn!(%reason, "delivery failed: dead letter");
             let outcome = AttemptOutcome::Exhausted;
             let kept = self
                 .record(
@@ -383,7 +385,7 @@ impl DeliveryWorker {
         let (mut outcome, error, result, mut partner_up) = match verdict {
             Verdict::Delivered => (AttemptOutcome::Done, None, "delivered", true),
             Verdict::Reject { reason } => {
-                tracing::warn!(message_id = %item.message_id, partner = %partner, %reason, "delivery refused: dead letter");
+                tracing::warn!(%reason, "delivery refused: dead letter");
                 (AttemptOutcome::Dead, Some(reason), "dead", true)
             }
             Verdict::Retry {
@@ -393,7 +395,7 @@ impl DeliveryWorker {
                 let age = (now - item.queued_at).to_std().unwrap_or(Duration::ZERO);
                 if attempt >= inner.cfg.max_attempts || age >= inner.cfg.max_age {
                     let reason = format!("gave up after {attempt} attempt(s): {reason}");
-                    tracing::warn!(message_id = %item.message_id, partner = %partner, %reason, "delivery failed: dead letter");
+                    tracing::warn!(%reason, "delivery failed: dead letter");
                     (AttemptOutcome::Dead, Some(reason), "dead", answered)
                 } else {
                     let wait = inner
@@ -420,10 +422,10 @@ impl DeliveryWorker {
             // the row while this attempt waited for its answer.
             let done = inner.store.outbox_get(item.id).await?;
             if done.is_some_and(|row| row.status == crate::store::OutboxStatus::Done) {
-                tracing::info!(message_id = %item.message_id, partner = %partner, "delivery completed meanwhile by the partner's Acknowledgment");
+                tracing::info!("delivery completed meanwhile by the partner's Acknowledgment");
                 (outcome, kept, partner_up) = (AttemptOutcome::Done, true, true);
             } else {
-                tracing::warn!(message_id = %item.message_id, "the lease of an outbox row was lost during its delivery");
+                tracing::warn!("the lease of an outbox row was lost during its delivery");
             }
         }
         if partner_up {
@@ -575,6 +577,19 @@ impl DeliveryWorker {
         }
         tracing::info!("delivery worker stopped");
     }
+}
+
+/// The span of one delivery attempt: every line about it names the outbox row, its message and
+/// conversation and the partner. At level `error`, so that it is enabled whenever anything is
+/// logged (as the request span of `http`).
+fn delivery_span(item: &crate::store::OutboxItem) -> tracing::Span {
+    tracing::error_span!(
+        "delivery",
+        outbox_id = item.id,
+        message_id = item.message_id.as_str(),
+        conversation_id = item.conversation_id.as_str(),
+        partner = item.partner.as_str(),
+    )
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -772,6 +787,47 @@ mod tests {
             },
         );
         check(301, None, None, None, retry("unexpected HTTP 301", None));
+    }
+
+    /// A warning about a delivery names its row, message, conversation and partner, also when
+    /// info lines are filtered out.
+    #[test]
+    fn a_delivery_warning_names_its_message() {
+        let item = crate::store::OutboxItem {
+            id: 17,
+            message_id: "reply-1@tisi.go.th".into(),
+            conversation_id: "conv-42".into(),
+            conversation_seq: 1,
+            partner: "NSW".into(),
+            content_type: "text/xml".into(),
+            body: Vec::new(),
+            ack_requested: false,
+            status: crate::store::OutboxStatus::InFlight,
+            attempts: 0,
+            next_attempt_at: now(),
+            lease_until: None,
+            last_error: None,
+            last_http_status: None,
+            last_attempt_at: None,
+            created_at: now(),
+            queued_at: now(),
+            done_at: None,
+            dropped_at: None,
+            held_by: None,
+        };
+        let out = crate::telemetry::test_support::logged(false, "warn", || {
+            let _entered = delivery_span(&item).entered();
+            tracing::warn!("delivery refused: dead letter");
+        });
+        for field in [
+            "outbox_id=17",
+            "message_id=\"reply-1@tisi.go.th\"",
+            "conversation_id=\"conv-42\"",
+            "partner=\"NSW\"",
+            "delivery refused",
+        ] {
+            assert!(out.contains(field), "{field} not in {out}");
+        }
     }
 }
 

@@ -88,10 +88,11 @@ pub fn router(state: AppState, in_flight: InFlight) -> Router {
 }
 
 /// The span of one request. `message_id`, `conversation_id`, `action` and `from` are recorded
-/// once the ebMS header has been read ([`record_header`]). Its fields are worked out only when
-/// the span is enabled.
+/// once the ebMS header has been read ([`record_header`]). Its level is `error`, so that it is
+/// enabled whenever anything is logged: a warning about a message carries the message's ids
+/// when the log is set to `warn` too. Its fields are worked out only when it is enabled.
 fn request_span(req: &Request) -> tracing::Span {
-    tracing::info_span!(
+    tracing::error_span!(
         "request",
         method = %req.method(),
         path = %req.uri().path(),
@@ -156,45 +157,16 @@ async fn record_metrics(req: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use axum::body::Body;
-    use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
+    use crate::telemetry::test_support::logged;
     use crate::wire::intake::test_support::header;
 
-    /// What a subscriber wrote: its log lines.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// The line of an event logged inside a request's span after its header was recorded,
-    /// with the subscriber's text or JSON format.
-    fn logged(json: bool) -> String {
-        let lines = Lines::default();
-        let writer = {
-            let lines = lines.clone();
-            move || lines.clone()
-        };
-        let layer = tracing_subscriber::fmt::layer().with_writer(writer);
-        let subscriber = tracing_subscriber::registry();
-        let dispatch = if json {
-            tracing::Dispatch::new(subscriber.with(layer.json().with_current_span(true)))
-        } else {
-            tracing::Dispatch::new(subscriber.with(layer.with_ansi(false)))
-        };
-        tracing::dispatcher::with_default(&dispatch, || {
+    /// The lines of an info and a warning event logged inside a request's span after its
+    /// header was recorded, with the text or JSON format and this filter.
+    fn request_lines(json: bool, filter: &str) -> String {
+        logged(json, filter, || {
             let mut req = Request::new(Body::empty());
             *req.uri_mut() = "/ebms".parse().unwrap();
             req.extensions_mut()
@@ -203,14 +175,14 @@ mod tests {
             let _entered = span.enter();
             record_header(&span, &header("ImportPermitRequest"));
             tracing::info!("answered");
-        });
-        let out = lines.0.lock().unwrap();
-        String::from_utf8(out.clone()).unwrap()
+            tracing::warn!("refused");
+        })
     }
 
     #[test]
     fn a_requests_log_line_carries_its_header() {
-        let text = logged(false);
+        let text = request_lines(false, "info");
+        assert!(text.contains("answered"), "{text}");
         for field in [
             "message_id=\"7d3c9a10-1f1e-4c55-9a77-1a2b3c4d5e6f@nsw.go.th\"",
             "conversation_id=\"conv-42\"",
@@ -222,7 +194,10 @@ mod tests {
             assert!(text.contains(field), "{field} not in {text}");
         }
 
-        let json: serde_json::Value = serde_json::from_str(logged(true).trim()).unwrap();
+        let json = request_lines(true, "info");
+        let first = json.lines().next().unwrap();
+        let json: serde_json::Value = serde_json::from_str(first).unwrap();
+        assert_eq!(json["fields"]["message"], "answered");
         let span = &json["span"];
         assert_eq!(
             span["message_id"],
@@ -232,5 +207,21 @@ mod tests {
         assert_eq!(span["action"], "ImportPermitRequest");
         assert_eq!(span["from"], "NSW");
         assert_eq!(span["remote"], "127.0.0.1:40046");
+    }
+
+    /// With info lines filtered out, a warning still carries the message's ids.
+    #[test]
+    fn a_warning_carries_the_header_when_info_is_filtered_out() {
+        for json in [false, true] {
+            let out = request_lines(json, "warn");
+            assert!(!out.contains("answered"), "{out}");
+            let line = out.lines().next().unwrap_or_default();
+            assert!(line.contains("refused"), "{out}");
+            assert!(
+                line.contains("7d3c9a10-1f1e-4c55-9a77-1a2b3c4d5e6f@nsw.go.th")
+                    && line.contains("conv-42"),
+                "{line}"
+            );
+        }
     }
 }

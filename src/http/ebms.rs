@@ -26,7 +26,7 @@ use super::tls::PeerIdentity;
 use super::{context, AppState, Error, Outcome};
 use crate::domain::{InboundDocument, PermitStatusQuery, TaxNumber};
 use crate::store::{AckOutcome, MessageMeta, RefusalOutcome, StoreError, StoredReply};
-use crate::wire::envelope::{MessageHeader, XPATH_HEADER};
+use crate::wire::envelope::{Aliases, MessageHeader, XPATH_HEADER};
 use crate::wire::intake::{self, Inbound, InboundBody, Limits, Packaging, Rejection};
 use crate::wire::payload;
 use crate::wire::reply::{self, Built};
@@ -77,9 +77,9 @@ async fn process(
     };
     let mut inbound = match intake::intake(content_type.as_deref(), &body, &limits) {
         Ok(m) => m,
-        Err(rejection) => return Err(rejected(state, rejection)),
+        Err(rejection) => return Err(rejected(state, rejection, peer.as_ref())),
     };
-    known_names(settings, &mut inbound);
+    known_names(settings, &mut inbound.header, &inbound.aliases);
     let h = &inbound.header;
     super::record_header(&tracing::Span::current(), h);
     *action = Some(h.action.clone());
@@ -97,7 +97,11 @@ async fn process(
         _ => None,
     };
     let expired = expired.filter(|_| answered_in_time.is_none());
-    check_parties(state, h, peer.as_ref(), expired)?;
+    let mut errors = party_errors(state, h, peer.as_ref())?;
+    errors.extend(expired);
+    if !errors.is_empty() {
+        return Err(error_list(state, Some(h), errors, StatusCode::BAD_REQUEST));
+    }
     state
         .rate_limits
         .check(&h.from.id)
@@ -204,11 +208,10 @@ async fn take_message_error(
 /// A party may give several `eb:PartyId`s, all naming it (ebMS 2.0): when the first of
 /// `eb:From` is not a configured partner but another is, or the first of `eb:To` is not this
 /// gateway but another is, the message is taken as from and to those.
-fn known_names(settings: &crate::config::Settings, inbound: &mut Inbound) {
-    let h = &mut inbound.header;
+fn known_names(settings: &crate::config::Settings, h: &mut MessageHeader, aliases: &Aliases) {
     if settings.partner(&h.from.id).is_none() {
-        if let Some(p) = inbound
-            .from_aliases
+        if let Some(p) = aliases
+            .from
             .iter()
             .find(|p| settings.partner(&p.id).is_some())
         {
@@ -216,8 +219,8 @@ fn known_names(settings: &crate::config::Settings, inbound: &mut Inbound) {
         }
     }
     if h.to.id != settings.gateway.party_id {
-        if let Some(p) = inbound
-            .to_aliases
+        if let Some(p) = aliases
+            .to
             .iter()
             .find(|p| p.id == settings.gateway.party_id)
         {
@@ -226,14 +229,14 @@ fn known_names(settings: &crate::config::Settings, inbound: &mut Inbound) {
     }
 }
 
-/// The configured-partner checks of spec §1.1, with `expired` (the TimeToLive's error, when
-/// it passed) among their errors; a TLS identity mismatch is answered alone.
-fn check_parties(
+/// The configured-partner checks of spec §1.1: the errors they find (To, From, CPAId), or, when
+/// the sender is not the party bound to the connection's certificate, the refusal
+/// (`SecurityFailure`, 403), answered alone, before anything else about the message is told.
+fn party_errors(
     state: &AppState,
     h: &MessageHeader,
     peer: Option<&PeerIdentity>,
-    expired: Option<EbmsError>,
-) -> Result<(), Error> {
+) -> Result<Vec<EbmsError>, Error> {
     let settings = &state.settings;
     let partner = settings.partner(&h.from.id);
     if settings.mutual_tls() {
@@ -248,12 +251,7 @@ fn check_parties(
                 peer_cn = peer.and_then(|p| p.subject_cn.clone()).unwrap_or_default(),
                 "client certificate not bound to the sending party"
             );
-            let e = EbmsError::new(
-                ErrorCode::SecurityFailure,
-                format!("{XPATH_HEADER}/eb:From/eb:PartyId"),
-                "the client certificate is not the one bound to eb:From/eb:PartyId",
-            );
-            return Err(error_list(state, Some(h), vec![e], StatusCode::FORBIDDEN));
+            return Err(not_bound(state, Some(h)));
         }
     }
     let mut errors = Vec::new();
@@ -286,12 +284,7 @@ fn check_parties(
         )),
         Some(_) => {}
     }
-    errors.extend(expired);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(error_list(state, Some(h), errors, StatusCode::BAD_REQUEST))
-    }
+    Ok(errors)
 }
 
 async fn business(
@@ -470,16 +463,65 @@ pub fn new_message_id(state: &AppState) -> String {
     )
 }
 
-fn rejected(state: &AppState, rejection: Rejection) -> Error {
+/// The refusal of a message whose sender is not the party bound to the connection's client
+/// certificate (spec §1): `SecurityFailure`, 403, nothing else about the message.
+fn not_bound(state: &AppState, h: Option<&MessageHeader>) -> Error {
+    let e = EbmsError::new(
+        ErrorCode::SecurityFailure,
+        format!("{XPATH_HEADER}/eb:From/eb:PartyId"),
+        "the client certificate is not the one bound to eb:From/eb:PartyId",
+    );
+    error_list(state, h, vec![e], StatusCode::FORBIDDEN)
+}
+
+/// Under mutual TLS, whether the connection's certificate is bound to no partner at all.
+fn stranger(state: &AppState, peer: Option<&PeerIdentity>) -> bool {
+    let settings = &state.settings;
+    settings.mutual_tls()
+        && !peer.is_some_and(|id| settings.partners.iter().any(|p| id.matches(&p.cert)))
+}
+
+/// The answer to a message that intake refused. When its header could be read, the partner
+/// checks come first: a sender that is not the party bound to the certificate learns nothing
+/// about the rest of its message, and any other sender gets the partner checks' errors with
+/// intake's (one per location: a header element intake could not read is not named twice).
+/// A message whose header cannot be read, from a certificate bound to no partner, is refused
+/// the same way.
+fn rejected(state: &AppState, rejection: Rejection, peer: Option<&PeerIdentity>) -> Error {
     match rejection {
         Rejection::TooLarge { limit, .. } => Error::PayloadTooLarge { limit },
+        Rejection::Fault { .. } | Rejection::Errors { header: None, .. }
+            if stranger(state, peer) =>
+        {
+            not_bound(state, None)
+        }
         Rejection::Fault { description } => {
             let built = reply::build_fault(&description);
             ebms_error(StatusCode::BAD_REQUEST, "Fault", built)
         }
-        Rejection::Errors { header, errors } => {
-            error_list(state, header.as_deref(), errors, StatusCode::BAD_REQUEST)
+        Rejection::Errors {
+            header: Some(mut h),
+            aliases,
+            mut errors,
+        } => {
+            known_names(&state.settings, &mut h, &aliases);
+            match party_errors(state, &h, peer) {
+                Err(refused) => refused,
+                Ok(party) => {
+                    let fresh: Vec<EbmsError> = party
+                        .into_iter()
+                        .filter(|p| errors.iter().all(|e| e.location != p.location))
+                        .collect();
+                    errors.splice(0..0, fresh);
+                    error_list(state, Some(&h), errors, StatusCode::BAD_REQUEST)
+                }
+            }
         }
+        Rejection::Errors {
+            header: None,
+            errors,
+            ..
+        } => error_list(state, None, errors, StatusCode::BAD_REQUEST),
     }
 }
 

@@ -97,8 +97,17 @@ impl Service {
     }
 }
 
-/// `eb:MessageHeader`, with the first `PartyId` of `From` and of `To` (see
-/// [`Envelope::from_aliases`] for the others).
+/// The `eb:PartyId`s of `eb:From` and of `eb:To` after the first (which the header holds):
+/// ebMS 2.0 lets a party name itself several ways, all of them the same party. Empty in the
+/// usual case of one PartyId each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aliases {
+    pub from: Vec<PartyId>,
+    pub to: Vec<PartyId>,
+}
+
+/// `eb:MessageHeader`, with the first `PartyId` of `From` and of `To` (see [`Aliases`] for
+/// the others).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageHeader {
     pub from: PartyId,
@@ -162,11 +171,7 @@ pub struct Envelope {
     /// When `header` is `None` but its MessageId could be read: the header with `unknown` in
     /// place of what could not (enough for an error reply that refers to the message).
     pub partial_header: Option<MessageHeader>,
-    /// The `eb:PartyId`s of `eb:From` and of `eb:To` after the first (which the header holds):
-    /// ebMS 2.0 lets a party name itself several ways, all of them the same party. Empty in the
-    /// usual case of one PartyId each.
-    pub from_aliases: Vec<PartyId>,
-    pub to_aliases: Vec<PartyId>,
+    pub aliases: Aliases,
     pub header_errors: Vec<EbmsError>,
     pub ack_requested: Option<AckRequested>,
     pub sync_reply: bool,
@@ -657,8 +662,10 @@ pub(super) fn read_envelope(root: &Node<'_>, env: &mut Envelope) -> Result<(), S
     let mut errors = Vec::new();
     match header.and_then(|h| h.child("MessageHeader")) {
         Some(mh) => {
-            env.from_aliases = aliases(mh.child("From"));
-            env.to_aliases = aliases(mh.child("To"));
+            env.aliases = Aliases {
+                from: aliases(mh.child("From")),
+                to: aliases(mh.child("To")),
+            };
             match read_message_header(mh, &mut errors) {
                 Some((h, true)) => env.header = Some(h),
                 Some((h, false)) => env.partial_header = Some(h),

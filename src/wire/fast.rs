@@ -64,8 +64,7 @@ pub(super) fn intake_fast(
             body: InboundBody::Document(document),
             payload_xml: Some(m.payload_xml.to_owned()),
             acknowledgment: env.acknowledgment.map(|a| a.ref_to_message_id),
-            from_aliases: env.from_aliases,
-            to_aliases: env.to_aliases,
+            aliases: env.aliases,
         })
     })
 }

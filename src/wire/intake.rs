@@ -20,7 +20,7 @@ use quick_xml::{NsReader, Reader};
 use super::encoding::{decode_xml, EncodingError};
 use super::envelope::Checks;
 use super::envelope::{
-    parse_envelope, parse_envelope_checked, AckActor, Envelope, MessageHeader, PartyId,
+    parse_envelope, parse_envelope_checked, AckActor, Aliases, Envelope, MessageHeader,
     SERVICE_EBMS, SERVICE_PERMIT, XPATH_HEADER,
 };
 use super::error::{EbmsError, ErrorCode};
@@ -86,8 +86,7 @@ pub struct Inbound {
     pub acknowledgment: Option<String>,
     /// The further `eb:PartyId`s of `eb:From` and of `eb:To` (the header has the first of each):
     /// other names of the same party, which the partner checks may match instead.
-    pub from_aliases: Vec<PartyId>,
-    pub to_aliases: Vec<PartyId>,
+    pub aliases: Aliases,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,8 +117,10 @@ pub enum Rejection {
     /// request header, to address the error reply: complete when it could be read whole;
     /// else, when at least From, To and MessageId could be read, with `unknown` (and the
     /// epoch for a bad Timestamp) in place of the elements the errors name.
+    /// `aliases`: the further PartyIds of From and To, as in [`Inbound::aliases`].
     Errors {
         header: Option<Box<MessageHeader>>,
+        aliases: Aliases,
         errors: Vec<EbmsError>,
     },
 }
@@ -133,6 +134,7 @@ impl Rejection {
     fn error(code: ErrorCode, location: &str, d: impl Into<String>) -> Self {
         Rejection::Errors {
             header: None,
+            aliases: Aliases::default(),
             errors: vec![EbmsError::new(code, location, d)],
         }
     }
@@ -341,15 +343,20 @@ fn scan_and_parse_envelope(
         // A limit or a forbidden construct in a well-formed envelope (a payload too large or
         // deep, a processing instruction): the error list still refers to the message when
         // its header can be read. Not past a DOCTYPE, nor in XML that is not well-formed.
-        let header = match &e {
-            ScanError::Limit(..) | ScanError::Forbidden(_) => parse_envelope(soap)
-                .ok()
-                .and_then(|env| env.header.or(env.partial_header)),
+        let read = match &e {
+            ScanError::Limit(..) | ScanError::Forbidden(_) => parse_envelope(soap).ok(),
             ScanError::Doctype(_) | ScanError::NotWellFormed(_) => None,
         };
         let mut rejection = scan_rejection(e);
-        if let Rejection::Errors { header: h, .. } = &mut rejection {
-            *h = header.map(Box::new);
+        if let (
+            Rejection::Errors {
+                header, aliases, ..
+            },
+            Some(env),
+        ) = (&mut rejection, read)
+        {
+            *header = env.header.or(env.partial_header).map(Box::new);
+            *aliases = env.aliases;
         }
         return Err(rejection);
     }
@@ -745,6 +752,7 @@ fn intake_impl(
     if !errors.is_empty() {
         return Err(Rejection::Errors {
             header: env.header.or(env.partial_header).map(Box::new),
+            aliases: env.aliases,
             errors,
         });
     }
@@ -791,8 +799,7 @@ fn intake_impl(
         body,
         payload_xml,
         acknowledgment,
-        from_aliases: env.from_aliases,
-        to_aliases: env.to_aliases,
+        aliases: env.aliases,
     })
 }
 
@@ -1763,6 +1770,7 @@ mod tests {
                 Err(Rejection::Errors {
                     header: Some(got),
                     errors,
+                    ..
                 }) => {
                     assert_eq!(*got, h);
                     assert!(

@@ -375,6 +375,7 @@ pub fn parse_reply_with<D>(
         }),
         header => Err(Rejection::Errors {
             header: header.map(Box::new),
+            aliases: env.aliases,
             errors,
         }),
     }

@@ -2,7 +2,7 @@
 //! of spec §1.2, duplicates and write-off races under concurrency.
 
 use nsw_gateway::domain::OutboundDocument;
-use nsw_gateway::wire::envelope::AckActor;
+use nsw_gateway::wire::envelope::{AckActor, MessageHeader, PartyId};
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::{Built, RequestOptions};
 
@@ -976,6 +976,125 @@ async fn mutual_tls_refuses_a_sender_whose_certificate_is_not_bound_to_its_party
         .await;
     assert_eq!(a.status, 403, "{}", a.text());
     assert_eq!(a.error_codes(), vec!["SecurityFailure"]);
+
+    // Spec §1, §1.2: whatever else is wrong with the message, a sender that is not the party
+    // bound to its certificate learns nothing but the refusal. A bad payload, a payload in an
+    // unknown version, an envelope without a readable header, XML that is not well-formed:
+    let bad = |h: &MessageHeader| {
+        request(
+            h,
+            &permit_request("REF-IMPOSTOR", LICENCE_OK, 1)
+                .replace("<HSCode>85044090</HSCode>", "<HSCode>8504409X</HSCode>")
+                .replace("permit:1_00", "permit:1_07"),
+            Packaging::Inline,
+            sync_ack(),
+        )
+    };
+    let no_header = Built {
+        content_type: "text/xml".into(),
+        body: br#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body/></S:Envelope>"#.to_vec(),
+    };
+    let not_xml = Built {
+        content_type: "text/xml".into(),
+        body: b"<S:Envelope".to_vec(),
+    };
+    let mut posing = header("ImportPermitRequest");
+    posing.from = PartyId::new("CUSTOMS");
+    for (what, client, built) in [
+        (
+            "impostor, bad payload",
+            &impostor,
+            bad(&header("ImportPermitRequest")),
+        ),
+        ("impostor, no header", &impostor, no_header.clone()),
+        ("impostor, not XML", &impostor, not_xml.clone()),
+        (
+            "bound client posing as another party",
+            &app.client,
+            bad(&posing),
+        ),
+    ] {
+        let a = app.post_with(client, &built).await;
+        assert_eq!(a.status, 403, "{what}: {}", a.text());
+        assert_eq!(a.error_codes(), vec!["SecurityFailure"], "{what}");
+        assert!(!a.text().contains("HSCode"), "{what}: {}", a.text());
+    }
+    // The bound client gets what is wrong with the same messages.
+    let a = app.post(&bad(&header("ImportPermitRequest"))).await;
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert_eq!(a.error_codes(), vec!["NotSupported"]);
+    assert_eq!(app.post(&no_header).await.status, 400);
+    let a = app.post(&not_xml).await;
+    assert_eq!(a.status, 400);
+    assert!(a.text().contains("Fault"), "{}", a.text());
+}
+
+/// A message that intake refuses gets the partner checks' errors too, each named once: the
+/// sender learns everything wrong with it in one answer.
+#[tokio::test]
+async fn a_refused_message_also_names_what_is_wrong_with_its_parties() {
+    let app = spawn_app().await;
+    let mut h = header("ImportPermitRequest");
+    h.from = PartyId::new("INTRUDER");
+    h.to = PartyId::new("NOT-TISI");
+    let payload = permit_request("REF-PARTIES", LICENCE_OK, 1)
+        .replace("<HSCode>85044090</HSCode>", "<HSCode>8504409X</HSCode>");
+    let a = app
+        .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
+        .await;
+    assert_eq!(a.status, 400, "{}", a.text());
+    let locations: Vec<String> = a
+        .reply()
+        .error_list
+        .unwrap()
+        .errors
+        .into_iter()
+        .map(|e| e.location)
+        .collect();
+    for wanted in ["eb:To/eb:PartyId", "eb:From/eb:PartyId", "HSCode"] {
+        assert_eq!(
+            locations.iter().filter(|l| l.ends_with(wanted)).count(),
+            1,
+            "{wanted} in {locations:?}"
+        );
+    }
+
+    // An empty CPAId is named once, by intake, not again as an unknown agreement.
+    let text = String::from_utf8(
+        request(
+            &header("ImportPermitRequest"),
+            &payload,
+            Packaging::Inline,
+            sync_ack(),
+        )
+        .body,
+    )
+    .unwrap()
+    .replace(
+        "<eb:CPAId>NSW-TISI-PERMIT</eb:CPAId>",
+        "<eb:CPAId></eb:CPAId>",
+    );
+    assert!(text.contains("<eb:CPAId></eb:CPAId>"));
+    let a = app
+        .post(&Built {
+            content_type: "text/xml".into(),
+            body: text.into_bytes(),
+        })
+        .await;
+    assert_eq!(a.status, 400, "{}", a.text());
+    let locations: Vec<String> = a
+        .reply()
+        .error_list
+        .unwrap()
+        .errors
+        .into_iter()
+        .map(|e| e.location)
+        .collect();
+    assert_eq!(
+        locations.iter().filter(|l| l.ends_with("eb:CPAId")).count(),
+        1,
+        "{locations:?}"
+    );
 }
 
 #[tokio::test]

@@ -392,19 +392,24 @@ async fn check_access(
     };
     let party = &h.from.id;
     let refused = match doc {
-        InboundDocument::PermitStatusQuery(q) => {
-            let importer = match q {
-                PermitStatusQuery::ByReference { importer, .. } => Some(importer.tax_number),
-                PermitStatusQuery::ByPermit(p) => state
-                    .store
-                    .permit_holder(p)
-                    .await
-                    .map_err(|e| store_error(state, e))?,
-            };
-            importer
-                .filter(|t| !partner.may_see(t))
-                .map(|t| format!("partner '{party}' may not see the data of importer {t}"))
+        InboundDocument::PermitStatusQuery(PermitStatusQuery::ByReference { importer, .. }) => {
+            let t = importer.tax_number;
+            (!partner.may_see(&t))
+                .then(|| format!("partner '{party}' may not see the data of importer {t}"))
         }
+        // The holder is not named: a partner learns nothing of another importer's permit.
+        InboundDocument::PermitStatusQuery(PermitStatusQuery::ByPermit(p)) => state
+            .store
+            .permit_holder(p)
+            .await
+            .map_err(|e| store_error(state, e))?
+            .filter(|t| !partner.may_see(t))
+            .map(|_| {
+                format!(
+                    "partner '{party}' may not see permit {p}: it is not held by an importer \
+                     the partner acts for"
+                )
+            }),
         InboundDocument::ImportPermitRequest(r) => {
             let t = &r.importer.tax_number;
             let allowed = TaxNumber::parse(t).is_ok_and(|t| partner.may_see(&t));

@@ -370,10 +370,13 @@ pub enum ReasonCode {
     ImporterMismatch,
     ArrivalOutsideValidity,
     AwaitingInspection,
+    /// A permit request whose arrival date lies so far back that a permit issued on the
+    /// decision date would already have expired.
+    ArrivalDatePassed,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 31] = [
+    pub const ALL: [ReasonCode; 32] = [
         ReasonCode::ImporterTaxNumberInvalid,
         ReasonCode::StandardUnknown,
         ReasonCode::StandardNotInForce,
@@ -405,6 +408,7 @@ impl ReasonCode {
         ReasonCode::ImporterMismatch,
         ReasonCode::ArrivalOutsideValidity,
         ReasonCode::AwaitingInspection,
+        ReasonCode::ArrivalDatePassed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -439,6 +443,7 @@ impl ReasonCode {
             ReasonCode::UnitMismatch => "UNIT_MISMATCH",
             ReasonCode::ImporterMismatch => "IMPORTER_MISMATCH",
             ReasonCode::ArrivalOutsideValidity => "ARRIVAL_OUTSIDE_VALIDITY",
+            ReasonCode::ArrivalDatePassed => "ARRIVAL_DATE_PASSED",
             ReasonCode::AwaitingInspection => "AWAITING_INSPECTION",
         }
     }

@@ -53,7 +53,9 @@
 //!   the request); messages name the item by its `ItemNumber`.
 //! * Approved quantity = requested quantity for APPROVED and HOLD_FOR_INSPECTION items only.
 //! * Permit dates: see [`PermitDates::compute`]. Only licences of APPROVED / HOLD items cap the
-//!   expiry.
+//!   expiry. A permit whose expiry would fall before its effective date is not issued: the
+//!   items it would cover are REJECTED (`ARRIVAL_DATE_PASSED`, `LICENCE_NOT_VALID`; see
+//!   `no_permit_window`).
 
 use chrono::{Datelike, Duration, NaiveDate};
 
@@ -105,9 +107,9 @@ impl SpecialUsage for UsageMap {
 
 impl PermitDates {
     /// Effective = arrival − 30 days, but never before `today`; expiry = arrival + 90 days,
-    /// capped at the earliest expiry of the licences used. When the arrival date lies far in
-    /// the past the window can be empty (expiry before effective); Customs matching then finds
-    /// every arrival outside it.
+    /// capped at the earliest expiry of the licences used. The window can be empty (expiry
+    /// before effective: an arrival more than 90 days back, or a licence that expires before
+    /// today); no permit is issued then (see `decide`).
     pub fn compute(
         arrival: NaiveDate,
         today: NaiveDate,
@@ -215,12 +217,7 @@ impl ItemCtx<'_> {
         } else {
             format!("{ROOT}/GoodsItem[{}]/{field}", self.pos)
         };
-        self.reasons.push(Reason {
-            code,
-            field,
-            message_th: text.th,
-            message_en: text.en,
-        });
+        self.reasons.push(reason(code, field, text));
     }
     fn n(&self) -> u16 {
         self.item.item_number
@@ -270,27 +267,90 @@ pub fn decide(
         controlled: &controlled,
     };
     let mut items = Vec::with_capacity(req.items.len());
+    let mut licence_expiries = Vec::with_capacity(req.items.len());
     let mut earliest_expiry: Option<NaiveDate> = None;
     for (i, item) in req.items.iter().enumerate() {
         let (result, licence_expiry) = decide_item(&rq, item, i + 1);
-        if matches!(
-            result.status,
-            ItemStatus::Approved | ItemStatus::HoldForInspection
-        ) {
+        if permitted(result.status) {
             if let Some(e) = licence_expiry {
                 earliest_expiry = Some(earliest_expiry.map_or(e, |x| x.min(e)));
             }
         }
         items.push(result);
+        licence_expiries.push(licence_expiry);
     }
-    let decision = RequestDecision::aggregate(items.iter().map(|r| r.status));
-    let permit_dates = decision
+    let mut decision = RequestDecision::aggregate(items.iter().map(|r| r.status));
+    let mut permit_dates = decision
         .issues_permit()
         .then(|| PermitDates::compute(arrival, today, earliest_expiry));
+    if let Some(dates) = permit_dates.filter(|d| d.expiry < d.effective) {
+        no_permit_window(req, &mut items, &licence_expiries, dates);
+        decision = RequestDecision::aggregate(items.iter().map(|r| r.status));
+        permit_dates = None;
+    }
     Decision {
         decision,
         items,
         permit_dates,
+    }
+}
+
+/// The statuses a permit is issued for.
+fn permitted(status: ItemStatus) -> bool {
+    matches!(status, ItemStatus::Approved | ItemStatus::HoldForInspection)
+}
+
+/// A permit that would expire before it takes effect is never issued: the items that close
+/// the window are REJECTED, with why. `ARRIVAL_DATE_PASSED` (every item the permit would
+/// cover) when the arrival lies so far back that arrival + 90 days is before the decision
+/// date; `LICENCE_NOT_VALID` for an item whose licence expires before then (valid on the
+/// arrival date, rule 10, but on no day a permit could be used). When the window is empty one
+/// of the two holds for at least one item, so the request is REJECTED.
+fn no_permit_window(
+    req: &ImportPermitRequest,
+    items: &mut [ItemResult],
+    licence_expiries: &[Option<NaiveDate>],
+    dates: PermitDates,
+) {
+    let arrival = req.shipment.arrival_date;
+    let latest = arrival + Duration::days(90);
+    for (pos, (result, expiry)) in items.iter_mut().zip(licence_expiries).enumerate() {
+        if !permitted(result.status) {
+            continue;
+        }
+        let goods = &req.items[pos];
+        let n = goods.item_number;
+        let before = result.reasons.len();
+        if latest < dates.effective {
+            result.reasons.push(reason(
+                ReasonCode::ArrivalDatePassed,
+                format!("{ROOT}/Shipment/ArrivalDate"),
+                msg::arrival_date_passed(n, arrival, latest, dates.effective),
+            ));
+        }
+        if let (Some(e), Some(number)) = (
+            expiry.filter(|e| *e < dates.effective),
+            &goods.licence_number,
+        ) {
+            result.reasons.push(reason(
+                ReasonCode::LicenceNotValid,
+                format!("{ROOT}/GoodsItem[{}]/LicenceNumber", pos + 1),
+                msg::licence_expires_before_permit(n, number, e, dates.effective),
+            ));
+        }
+        if result.reasons.len() > before {
+            result.status = ItemStatus::Rejected;
+            result.approved_quantity = None;
+        }
+    }
+}
+
+fn reason(code: ReasonCode, field: String, text: Text) -> Reason {
+    Reason {
+        code,
+        field,
+        message_th: text.th,
+        message_en: text.en,
     }
 }
 

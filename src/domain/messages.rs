@@ -393,6 +393,46 @@ pub fn licence_not_valid(
     )
 }
 
+/// A permit request whose arrival date lies more than 90 days back: a permit would expire
+/// (arrival + 90 days) before the earliest day it could take effect (the decision date).
+pub fn arrival_date_passed(
+    item: u16,
+    arrival: NaiveDate,
+    latest: NaiveDate,
+    effective: NaiveDate,
+) -> Text {
+    t(
+        format!(
+            "รายการสินค้าที่ {item}: วันที่นำเข้า {arrival} ผ่านมาแล้วเกิน 90 วัน ใบอนุญาตนำเข้าจะหมดอายุในวันที่ \
+             {latest} ก่อนวันที่มีผลได้เร็วที่สุดคือ {effective} กรุณาตรวจสอบวันที่นำเข้า"
+        ),
+        format!(
+            "Goods item {item}: the arrival date {arrival} is more than 90 days ago; a permit \
+             would expire on {latest}, before the earliest day it could take effect, {effective}. \
+             Check the arrival date."
+        ),
+    )
+}
+
+/// A licence valid on the arrival date that expires before a permit could take effect.
+pub fn licence_expires_before_permit(
+    item: u16,
+    number: &str,
+    expires: NaiveDate,
+    effective: NaiveDate,
+) -> Text {
+    t(
+        format!(
+            "รายการสินค้าที่ {item}: ใบอนุญาต {number} หมดอายุในวันที่ {expires} \
+             ก่อนวันที่ใบอนุญาตนำเข้าจะมีผลได้เร็วที่สุดคือ {effective} กรุณาต่ออายุใบอนุญาต"
+        ),
+        format!(
+            "Goods item {item}: licence {number} expires on {expires}, before the earliest day a \
+             permit could take effect, {effective}. Renew the licence."
+        ),
+    )
+}
+
 pub fn licence_product_mismatch(
     item: u16,
     number: &str,

@@ -679,6 +679,14 @@ async fn review_decide(
                     .join(" or ")
             ),
         ),
+        Some(OfficerOutcome::NoPermitWindow { arrival, expiry }) => fail(
+            StatusCode::CONFLICT,
+            format!(
+                "item {item} of {request_id} cannot be approved: its arrival date {arrival} is \
+                 more than 90 days ago, so its permit would have expired on {expiry}, before \
+                 taking effect; reject it instead"
+            ),
+        ),
         Some(OfficerOutcome::NotFound) | None => fail(
             StatusCode::NOT_FOUND,
             format!("request {request_id} has no current item {item}"),

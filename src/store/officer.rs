@@ -114,6 +114,12 @@ pub enum OfficerOutcome {
     NotFound,
     /// The item is not in the state the action needs.
     WrongState(ItemStatus),
+    /// An approval that would issue a permit expiring (arrival + 90 days) before it takes
+    /// effect (the decision date): the arrival lies too far back. Nothing changed.
+    NoPermitWindow {
+        arrival: NaiveDate,
+        expiry: NaiveDate,
+    },
 }
 
 /// An item waiting for an officer.
@@ -227,6 +233,17 @@ pub(crate) async fn decide<C: Conn>(
         .ok_or_else(|| StoreError::Corrupt(format!("item status `{status_code}`")))?;
     if status != input.action.applies_to() {
         return Ok(OfficerOutcome::WrongState(status));
+    }
+    if input.action == OfficerAction::Approve {
+        // Any permit of this request, now or after its other items, would start today at the
+        // earliest (see `issue_permit`).
+        let dates = PermitDates::compute(arrival, input.today, None);
+        if dates.expiry < dates.effective {
+            return Ok(OfficerOutcome::NoPermitWindow {
+                arrival,
+                expiry: dates.expiry,
+            });
+        }
     }
     let mut to = input.action.to();
 

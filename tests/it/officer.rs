@@ -216,6 +216,43 @@ async fn rejecting_a_reviewed_item_rejects_the_request_without_a_permit() {
     assert_eq!(status, 404);
 }
 
+/// An approval that would issue a permit expiring before it takes effect (the arrival more
+/// than 90 days back) is refused, and nothing changes; the item can still be rejected.
+#[tokio::test]
+async fn an_item_whose_permit_would_never_take_effect_cannot_be_approved() {
+    let app = officer_app(false).await;
+    let arrival = today() - Days::days(91);
+    let late = special_request("REF-REVIEW-LATE", 5).replace(
+        &format!("<ArrivalDate>{}</ArrivalDate>", today() + Days::days(10)),
+        &format!("<ArrivalDate>{arrival}</ArrivalDate>"),
+    );
+    assert!(late.contains(&arrival.to_string()));
+    let first = decide(&app, &late).await;
+    assert_eq!(first.decision.code(), "UNDER_REVIEW", "{first:?}");
+    let (status, refused) = act(&app, &first.request_id, "approve", "looks fine").await;
+    assert_eq!(status, 409, "{refused}");
+    let text = refused.to_string();
+    assert!(
+        text.contains(&arrival.to_string()) && text.contains("reject it instead"),
+        "{text}"
+    );
+    let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let (status, done) = act(&app, &first.request_id, "reject", "arrived too long ago").await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "REJECTED");
+
+    // 90 days back, the permit is valid for today only: approved.
+    let edge = special_request("REF-REVIEW-EDGE", 5).replace(
+        &format!("<ArrivalDate>{}</ArrivalDate>", today() + Days::days(10)),
+        &format!("<ArrivalDate>{}</ArrivalDate>", today() - Days::days(90)),
+    );
+    let second = decide(&app, &edge).await;
+    let (status, done) = act(&app, &second.request_id, "approve", "fine").await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "APPROVED");
+}
+
 async fn held_permit(app: &TestApp, reference: &str) -> (ImportPermitResponse, Permit) {
     let r = decide(app, &permit_request(reference, LICENCE_OK, 10)).await;
     assert_eq!(r.decision.code(), "HOLD_FOR_INSPECTION", "{r:?}");

@@ -52,6 +52,8 @@ fn refdata() -> RefData {
     fut.status_since = d("2027-03-01");
     let mut exp = lic("L-EXP", "TIS 2432-2555", a);
     exp.expires_on = d("2026-12-14");
+    let mut gone = lic("L-GONE", "TIS 2432-2555", a);
+    gone.expires_on = d("2026-11-20");
     let mut exp_on = lic("L-EXP-ON", "TIS 2432-2555", a);
     exp_on.expires_on = d("2026-12-15");
     let mut new = lic("L-NEW", "TIS 2432-2555", a);
@@ -111,6 +113,7 @@ fn refdata() -> RefData {
             rev,
             fut,
             exp,
+            gone,
             exp_on,
             new,
             helmet_l,
@@ -655,8 +658,80 @@ fn permit_dates() {
         Some("2027-12-01"),
         ("2026-11-27", "2027-03-27"),
     );
-    // An arrival long past leaves an empty window (documented on `PermitDates::compute`).
+    // An arrival long past leaves an empty window: no permit is issued then (below).
     check("2026-06-01", None, ("2026-11-26", "2026-08-30"));
+}
+
+/// A permit that would expire before it takes effect is never issued: the items it would
+/// cover are REJECTED with what closes the window.
+#[test]
+fn no_permit_with_an_empty_window() {
+    let arriving = |date: &str, items: Vec<GoodsItem>| {
+        let mut r = request(items);
+        r.shipment.arrival_date = d(date);
+        r
+    };
+    let with = |f: fn(&mut GoodsItem), n: u16| {
+        let mut it = item(n);
+        f(&mut it);
+        it
+    };
+    let passed = "ARRIVAL_DATE_PASSED@/ImportPermitRequest/Shipment/ArrivalDate";
+    // Arrival + 90 days is the day before today; on today itself, a one-day permit.
+    check(
+        arriving("2026-08-27", vec![item(1)]),
+        &format!("REJECTED\n1 REJECTED [TIS 2432-2555] {passed}"),
+    );
+    check(
+        arriving("2026-08-28", vec![item(1)]),
+        "APPROVED 2026-11-26..2026-11-26\n1 APPROVED [TIS 2432-2555]",
+    );
+    // An item held for inspection keeps its reason and gets the new one; an item that needs no
+    // permit is left as it is.
+    check(
+        arriving(
+            "2026-08-01",
+            vec![with(helmet, 1), with(|i| i.hs_code = HsCode::parse("94033000").unwrap(), 2)],
+        ),
+        &format!("REJECTED\n1 REJECTED [TIS 369-2539] INSPECTION_SELECTED@{G1} {passed}\n2 NOT_REQUIRED [TIS 2432-2555]"),
+    );
+    // A licence valid on the arrival date (rule 10) that expires before today: its item is
+    // rejected; the request with it.
+    check(
+        arriving(
+            "2026-11-15",
+            vec![with(|i| i.licence_number = Some("L-GONE".into()), 1), item(2)],
+        ),
+        &x("REJECTED\n1 REJECTED [TIS 2432-2555] LICENCE_NOT_VALID@G1/LicenceNumber\n2 APPROVED [TIS 2432-2555]"),
+    );
+    // Both at once.
+    check(
+        arriving(
+            "2026-08-01",
+            vec![with(|i| i.licence_number = Some("L-GONE".into()), 1)],
+        ),
+        &x(&format!(
+            "REJECTED\n1 REJECTED [TIS 2432-2555] {passed} LICENCE_NOT_VALID@G1/LicenceNumber"
+        )),
+    );
+    let dec = decide_with(
+        &arriving(
+            "2026-08-01",
+            vec![with(|i| i.licence_number = Some("L-GONE".into()), 1)],
+        ),
+        &NoUsage,
+    );
+    let [a, b] = &dec.items[0].reasons[..] else {
+        panic!("{dec:?}")
+    };
+    assert!(
+        a.message_en.contains("2026-08-01") && a.message_en.contains("2026-10-30"),
+        "{a:?}"
+    );
+    assert!(
+        b.message_en.contains("L-GONE") && b.message_en.contains("2026-11-20"),
+        "{b:?}"
+    );
 }
 
 #[test]
@@ -723,8 +798,8 @@ const STD: [&str; 6] = [
     "TIS 2432-2560",
     "??",
 ];
-const LIC: [&str; 8] = [
-    "L-OK", "L-TOY", "L-HELMET", "L-IRON", "L-SUS", "L-B", "L-EXP", "L-NOPE",
+const LIC: [&str; 9] = [
+    "L-OK", "L-TOY", "L-HELMET", "L-IRON", "L-SUS", "L-B", "L-EXP", "L-GONE", "L-NOPE",
 ];
 const PURPOSES: [&str; 4] = ["SAMPLE", "EXHIBIT", "RESEARCH", "CLOSED"];
 
@@ -927,6 +1002,22 @@ proptest! {
             }
             let rule_reason = res.reasons.iter().any(|r| !matches!(r.code, ReasonCode::OfficerReview | ReasonCode::InspectionSelected));
             prop_assert_eq!(rule_reason, res.status == ItemStatus::Rejected);
+        }
+    }
+
+    /// Arrivals from long past to the near future, with every licence: a permit is issued
+    /// exactly when the decision says so, and never one that expires before it takes effect.
+    #[test]
+    fn no_permit_expires_before_it_takes_effect(mut req in arb_request(), days in -200..60i64) {
+        req.shipment.arrival_date = d(TODAY) + Duration::days(days);
+        let dec = decide(&req, &snap(), d(TODAY), &NoUsage);
+        prop_assert_eq!(dec.permit_dates.is_some(), dec.decision.issues_permit());
+        if let Some(p) = dec.permit_dates {
+            prop_assert!(p.effective <= p.expiry, "{:?}", p);
+        }
+        for res in &dec.items {
+            let rule_reason = res.reasons.iter().any(|r| !matches!(r.code, ReasonCode::OfficerReview | ReasonCode::InspectionSelected));
+            prop_assert_eq!(rule_reason, res.status == ItemStatus::Rejected, "{:?}", res);
         }
     }
 

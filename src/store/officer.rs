@@ -378,15 +378,13 @@ pub(crate) async fn decide<C: Conn>(
     }
     let permit = permit_of_request(c, request_pk).await?;
     if !decision.issues_permit() {
-        // The request no longer stands: its permit is cancelled, unless goods were already
-        // cleared against it (write-offs stand; the refused item's declarations are refused
-        // through its permit item's status). The permit is locked (above): no write-off
-        // commits between this check and the update.
+        // The request no longer stands (spec §6: a REJECTED request has no permit): its permit
+        // is cancelled, and later declarations against any of its items are refused
+        // (PERMIT_NOT_VALID). What was written off before stands: those goods were cleared.
+        // The permit is locked (above): a write-off commits before this or is refused after.
         c.exec(
             "UPDATE permits SET status = 'CANCELLED', cancelled_at = $1 \
-             WHERE request_pk = $2 AND status = 'ACTIVE' AND NOT EXISTS \
-             (SELECT 1 FROM permit_items pi WHERE pi.permit_pk = permits.id \
-              AND pi.written_off_milli > 0)",
+             WHERE request_pk = $2 AND status = 'ACTIVE'",
             args![now, request_pk],
         )
         .await?;

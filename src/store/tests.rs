@@ -129,6 +129,7 @@ contract!(
     refdata_round_trip_and_licence_status,
     snapshot_is_built_while_the_rows_stream_in,
     status_query_by_permit_and_reference,
+    a_refusal_after_inspection_cancels_a_used_permit,
     asynchronous_reply_goes_to_the_outbox,
     script_returns_each_statements_rows_and_count,
     no_index_repeats_another,
@@ -1395,6 +1396,68 @@ fn officer_input(
             ack_requested: false,
         }),
     }
+}
+
+/// An officer refuses a held item after inspection when the permit's other item was already
+/// written off: the request is REJECTED, so its permit is cancelled (spec §6: a REJECTED
+/// request has no permit), the write-off stands, and no further line of any of its items
+/// matches.
+async fn a_refusal_after_inspection_cancels_a_used_permit(store: &Store) {
+    let h = Harness::new();
+    let r = h
+        .permit(
+            store,
+            "m-used-1",
+            request(
+                "USED-THEN-REFUSED",
+                Function::Original,
+                &[(1, 1, "5", "fan"), (2, 2, "5", "HOLD lamp")],
+            ),
+        )
+        .await;
+    assert_eq!(r.decision, RequestDecision::HoldForInspection);
+    let number = r.permit.expect("a permit").number;
+    let first = h
+        .declare(
+            store,
+            "m-used-2",
+            declaration("DECL-USED-1", &[(number, 1, "2")]),
+        )
+        .await;
+    assert_eq!(first.result, DeclarationResult::Accepted, "{first:?}");
+
+    let out = store
+        .officer_decide(officer_input(
+            &r.request_id,
+            2,
+            officer::OfficerAction::RejectAfterInspection,
+        ))
+        .await
+        .expect("officer");
+    assert!(
+        matches!(
+            out,
+            officer::OfficerOutcome::Done {
+                decision: RequestDecision::Rejected,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let later = h
+        .declare(
+            store,
+            "m-used-3",
+            declaration("DECL-USED-2", &[(number, 1, "1")]),
+        )
+        .await;
+    assert_eq!(later.result, DeclarationResult::Refused, "{later:?}");
+    assert_eq!(
+        later.lines[0].result,
+        LineResult::PermitNotValid,
+        "{later:?}"
+    );
+    assert_eq!(quantities(store, number).await[0].0, amount("2"));
 }
 
 /// What happens to an importer's special-import quantities before the next request.
@@ -2772,8 +2835,8 @@ async fn postgres_cancellation_waits_for_an_officers_permit() {
 }
 
 /// An officer refuses the held item of a permit after inspection while a declaration writes
-/// off its other item: the write-off commits first, so the permit stands (goods were cleared
-/// against it), as when the officer came after it.
+/// off its other item: the write-off commits first and stands (goods were cleared against
+/// it); the permit is cancelled after it, as when the officer came later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_officer_refusal_waits_for_a_write_off() {
     let Some(db) = pg_db().await else { return };
@@ -2835,11 +2898,8 @@ async fn postgres_officer_refusal_waits_for_a_write_off() {
         "{out:?}"
     );
 
-    assert_eq!(pg_permit_status(p, number).await, "ACTIVE");
-    assert_eq!(
-        quantities(&db.store, number).await[0],
-        (amount("2"), amount("3"))
-    );
+    assert_eq!(pg_permit_status(p, number).await, "CANCELLED");
+    assert_eq!(quantities(&db.store, number).await[0].0, amount("2"));
 }
 
 /// Two special-import requests of one importer decided at once: the second waits for the

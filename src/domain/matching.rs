@@ -28,7 +28,9 @@
 //!   line is `REFUSED`.
 //! * `RemainingQuantity` is what remains after this declaration: approved − written off − the
 //!   declaration's matched lines on that item when the declaration is ACCEPTED (it is then
-//!   written off), else approved − written off (nothing is written off).
+//!   written off), else approved − written off (nothing is written off); 0 on a permit that
+//!   is no longer valid (CANCELLED) and for an item without an approved quantity, as the status
+//!   query says.
 
 use std::collections::BTreeMap;
 
@@ -65,6 +67,8 @@ pub struct PermitRecord {
     pub issuing_authority: TaxNumber,
     /// The request's current decision (CANCELLED once cancelled or replaced).
     pub decision: RequestDecision,
+    /// The day (in Thailand) the permit was cancelled, when it was.
+    pub cancelled_on: Option<NaiveDate>,
     pub items: Vec<PermitItem>,
 }
 
@@ -191,7 +195,7 @@ pub fn match_line(
         cx.add(
             ReasonCode::PermitNotValid,
             "PermitNumber",
-            msg::permit_not_valid(n, &pn, rec.decision.code()),
+            msg::permit_not_valid(n, &pn, rec.decision.code(), rec.cancelled_on),
         );
     }
     cx.field(
@@ -332,9 +336,14 @@ pub fn match_line(
                     );
                 }
             }
-            let left = quantity_left(item.approved, item.written_off, claimed_before);
+            let usable = usable(rec, item);
+            let left = if usable {
+                quantity_left(item.approved, item.written_off, claimed_before)
+            } else {
+                Amount::ZERO
+            };
             let mut after = left;
-            if unit_ok && item.status.approves_quantity() {
+            if unit_ok && usable {
                 if line.quantity.amount > left {
                     exceeded = true;
                     cx.add(
@@ -376,7 +385,8 @@ pub fn match_line(
             remaining.as_mut(),
             rec.items
                 .iter()
-                .find(|i| i.invoice_item_number == line.invoice_item_number),
+                .find(|i| i.invoice_item_number == line.invoice_item_number)
+                .filter(|i| usable(rec, i)),
         ) {
             r.amount = quantity_left(item.approved, item.written_off, claimed_before);
         }
@@ -387,6 +397,12 @@ pub fn match_line(
         remaining,
         reasons: cx.reasons,
     }
+}
+
+/// Whether what is left of `item` can still be written off: its permit is valid and the item
+/// has an approved quantity. Nothing is left of any other item.
+fn usable(rec: &PermitRecord, item: &PermitItem) -> bool {
+    rec.decision.issues_permit() && item.status.approves_quantity()
 }
 
 impl ItemStatus {
@@ -465,6 +481,9 @@ pub fn check_declaration(
         else {
             continue;
         };
+        if !usable(rec, item) {
+            continue; // nothing is left of it
+        }
         let mut left = item.approved.saturating_sub(item.written_off);
         if result == DeclarationResult::Accepted {
             left = left
@@ -517,6 +536,7 @@ mod tests {
             holder: party(A, "00000"),
             issuing_authority: TaxNumber::parse(TISI).unwrap(),
             decision: RequestDecision::HoldForInspection,
+            cancelled_on: None,
             items: vec![
                 item(1, "85044090", 10, 4, ItemStatus::Approved),
                 item(2, "65061010", 5, 0, ItemStatus::HoldForInspection),
@@ -697,7 +717,7 @@ mod tests {
         check(
             decl(vec![line(1, |_| {})]),
             Some(cancelled),
-            "REFUSED\n1 PERMIT_NOT_VALID rem=6 C62 PERMIT_NOT_VALID@/Line[1]/PermitNumber",
+            "REFUSED\n1 PERMIT_NOT_VALID rem=0 C62 PERMIT_NOT_VALID@/Line[1]/PermitNumber",
         );
         check(
             decl(vec![line(1, |l| {

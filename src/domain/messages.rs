@@ -659,15 +659,19 @@ pub fn permit_not_found(line: u16, permit: &str) -> Text {
     )
 }
 
-pub fn permit_not_valid(line: u16, permit: &str, state: &str) -> Text {
+pub fn permit_not_valid(line: u16, permit: &str, state: &str, since: Option<NaiveDate>) -> Text {
+    let (th_since, en_since) = match since {
+        Some(d) => (format!(" ตั้งแต่วันที่ {d}"), format!(" since {d}")),
+        None => (String::new(), String::new()),
+    };
     t(
         format!(
-            "บรรทัดที่ {line}: ใบอนุญาตนำเข้า {permit} มีสถานะ {state} จึงใช้ตัดบัญชีไม่ได้ \
+            "บรรทัดที่ {line}: ใบอนุญาตนำเข้า {permit} มีสถานะ {state}{th_since} จึงใช้ตัดบัญชีไม่ได้ \
              ผู้นำเข้าต้องยื่นขอใบอนุญาตนำเข้าใหม่"
         ),
         format!(
-            "Line {line}: permit {permit} is {state} and cannot be used. The importer must obtain \
-             a new permit."
+            "Line {line}: permit {permit} is {state}{en_since} and cannot be used. The importer \
+             must obtain a new permit."
         ),
     )
 }

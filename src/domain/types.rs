@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, Offset, SecondsFormat, TimeZone, Timelike};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, Offset, SecondsFormat, TimeZone, Timelike, Utc,
+};
 
 /// Why a value could not be parsed. The message is plain English and names the rule broken;
 /// the caller adds the field (XPath) it came from.
@@ -799,9 +801,29 @@ fn push_two(out: &mut String, n: u32) {
     out.push(char::from(b'0' + (n % 10) as u8));
 }
 
+/// Thailand's offset (no daylight saving): decision dates are Thai calendar dates.
+const THAI_OFFSET_SECS: i32 = 7 * 3600;
+
+/// The calendar date in Thailand at `at`.
+pub fn thai_date(at: DateTime<Utc>) -> NaiveDate {
+    let tz = FixedOffset::east_opt(THAI_OFFSET_SECS).expect("+07:00 is a valid offset");
+    at.with_timezone(&tz).date_naive()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thai_dates_change_at_midnight_bangkok_time() {
+        let check = |utc: &str, expected: &str| {
+            let t: DateTime<Utc> = utc.parse().unwrap();
+            assert_eq!(thai_date(t).to_string(), expected, "{utc}");
+        };
+        check("2026-11-26T16:59:59Z", "2026-11-26");
+        check("2026-11-26T17:00:00Z", "2026-11-27");
+        check("2026-11-26T00:00:00Z", "2026-11-26");
+    }
 
     fn check<T: fmt::Debug, E: fmt::Display>(r: Result<T, E>, expected: &str) {
         let got = match r {

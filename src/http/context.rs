@@ -3,25 +3,18 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::config::GatewaySettings;
 use crate::domain::engine::{self, SpecialUsage as EngineUsage};
-use crate::domain::matching::{self, PermitItem, PermitRecord};
+use crate::domain::matching::{self, PermitRecord};
 use crate::domain::snapshot::Snapshot;
 use crate::domain::{
     Amount, DeclarationCheck, DeclarationLine, ImportPermitRequest, PartyKey, RequestDecision,
 };
 use crate::store::{Ctx, PermitView, Renderer, SpecialUsage as StoreUsage};
 
-/// Thailand's offset (no daylight saving): decision dates are Thai calendar dates.
-const THAI_OFFSET_SECS: i32 = 7 * 3600;
-
-/// Today's date in Thailand at `now`.
-pub fn thai_date(now: DateTime<Utc>) -> NaiveDate {
-    let tz = FixedOffset::east_opt(THAI_OFFSET_SECS).expect("+07:00 is a valid offset");
-    now.with_timezone(&tz).date_naive()
-}
+pub use crate::domain::thai_date;
 
 /// The store's view of earlier special-import usage, seen through the engine's trait.
 struct Usage<'a>(&'a dyn StoreUsage);
@@ -50,17 +43,13 @@ fn match_line(
         permit: view.permit.clone(),
         holder: view.holder,
         issuing_authority: issuer,
-        // A cancelled or replaced permit never gets here: the store answers it itself.
-        decision: RequestDecision::Approved,
-        items: vec![PermitItem {
-            invoice_item_number: view.invoice_item_number,
-            hs_code: view.hs_code.clone(),
-            country_of_origin: view.country_of_origin,
-            unit: view.unit.clone(),
-            approved: view.approved,
-            written_off: view.written_off,
-            status: view.item_status,
-        }],
+        decision: if view.cancelled {
+            RequestDecision::Cancelled
+        } else {
+            RequestDecision::Approved
+        },
+        cancelled_on: view.cancelled_on,
+        items: view.items.clone(),
     };
     let r = matching::match_line(
         line,
@@ -92,21 +81,5 @@ pub fn build(
         }),
         match_line: Arc::new(move |line, decl, view| match_line(line, decl, view, issuer)),
         renderer,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thai_dates_change_at_midnight_bangkok_time() {
-        let check = |utc: &str, expected: &str| {
-            let t: DateTime<Utc> = utc.parse().unwrap();
-            assert_eq!(thai_date(t).to_string(), expected, "{utc}");
-        };
-        check("2026-11-26T16:59:59Z", "2026-11-26");
-        check("2026-11-26T17:00:00Z", "2026-11-27");
-        check("2026-11-26T00:00:00Z", "2026-11-26");
     }
 }

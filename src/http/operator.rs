@@ -635,7 +635,7 @@ async fn review_decide(
             reason: reason.clone(),
             now,
             // Decision dates are Thai dates.
-            today: (now + chrono::Duration::hours(7)).date_naive(),
+            today: crate::domain::thai_date(now),
             authority_tax_number: state.settings.gateway.issuer_tax_number,
             authority_name: state.settings.gateway.issuer_name.clone(),
             render: render.clone(),

@@ -2386,6 +2386,8 @@ async fn declaration_check<C: Conn>(
         result: LineResult,
         reasons: Vec<Reason>,
         item: Option<&'r PermitItemRow>,
+        /// The permit is ACTIVE: what remains of its items can still be written off.
+        usable: bool,
     }
     let mut states = Vec::with_capacity(d.lines.len());
     // By permit item: a request may repeat an invoice item number.
@@ -2407,76 +2409,50 @@ async fn declaration_check<C: Conn>(
                     ),
                 }],
                 item: None,
+                usable: false,
             });
             continue;
         };
         let item = read.item_for(p.pk, line, &claims);
-        if p.status != "ACTIVE" {
-            let when = p
-                .cancelled_at
-                .map(|t| t.date_naive().to_string())
-                .unwrap_or_else(|| "-".into());
-            states.push(LineState {
-                result: LineResult::PermitNotValid,
-                reasons: vec![Reason {
-                    code: ReasonCode::PermitNotValid,
-                    field: line_xpath(pos, "PermitNumber"),
-                    message_th: format!("ใบอนุญาต {number} ถูกยกเลิกแล้วเมื่อ {when} ใช้ตัดบัญชีไม่ได้"),
-                    message_en: format!(
-                        "Permit {number} was cancelled on {when} and cannot be used"
-                    ),
-                }],
-                item,
-            });
-            continue;
-        }
-        let Some(item) = item else {
-            // The permit exists: an invoice item number it does not have is a mismatch of
-            // that field, as `domain::matching` has it.
-            let on: BTreeSet<u16> = read
+        let cancelled = p.status != "ACTIVE";
+        let as_matched = |i: &PermitItemRow| crate::domain::matching::PermitItem {
+            invoice_item_number: i.invoice_item_number,
+            hs_code: i.hs_code.clone(),
+            country_of_origin: i.country_of_origin,
+            unit: i.unit.clone(),
+            approved: i.approved,
+            written_off: i.written_off,
+            status: i.status,
+        };
+        let items = match item {
+            Some(i) => vec![as_matched(i)],
+            None => read
                 .items
                 .iter()
                 .filter(|i| i.permit_pk == p.pk)
-                .map(|i| i.invoice_item_number)
-                .collect();
-            let on: Vec<String> = on.iter().map(u16::to_string).collect();
-            let text = crate::domain::messages::item_not_on_permit(
-                line.line_number,
-                &number,
-                line.invoice_item_number,
-                &on,
-            );
-            states.push(LineState {
-                result: LineResult::Mismatch,
-                reasons: vec![Reason {
-                    code: ReasonCode::FieldMismatch,
-                    field: line_xpath(pos, "InvoiceItemNumber"),
-                    message_th: text.th,
-                    message_en: text.en,
-                }],
-                item: None,
-            });
-            continue;
+                .map(as_matched)
+                .collect(),
         };
         let view = PermitView {
             permit: p.permit.clone(),
             holder: p.holder,
-            item_number: item.item_number,
-            item_status: item.status,
-            hs_code: item.hs_code.clone(),
-            country_of_origin: item.country_of_origin,
-            invoice_item_number: item.invoice_item_number,
-            unit: item.unit.clone(),
-            approved: item.approved,
-            written_off: item.written_off,
-            claimed_before: claims.before(&item.pk),
+            cancelled,
+            cancelled_on: p
+                .cancelled_at
+                .filter(|_| cancelled)
+                .map(crate::domain::thai_date),
+            items,
+            claimed_before: item.map(|i| claims.before(&i.pk)).unwrap_or_default(),
         };
         let (result, reasons) = (ctx.match_line)(line, d, &view);
-        claims.record(item.pk, result, line.quantity.amount);
+        if let Some(i) = item {
+            claims.record(i.pk, result, line.quantity.amount);
+        }
         states.push(LineState {
             result,
             reasons,
-            item: Some(item),
+            item,
+            usable: !cancelled,
         });
     }
 
@@ -2567,11 +2543,16 @@ async fn declaration_check<C: Conn>(
     let mut line_rows: Vec<Vec<V>> = Vec::with_capacity(states.len());
     let mut reason_rows: Vec<Vec<V>> = Vec::new();
     for (pos, (s, line)) in states.into_iter().zip(&d.lines).enumerate() {
+        // Nothing remains of an item of a cancelled permit, or of one without an approved
+        // quantity (as the status query says).
         let remaining = s.item.map(|i| Quantity {
-            amount: i
-                .approved
-                .saturating_sub(i.written_off)
-                .saturating_sub(deducted.get(&i.pk).copied().unwrap_or_default()),
+            amount: if s.usable && i.status.approves_quantity() {
+                i.approved
+                    .saturating_sub(i.written_off)
+                    .saturating_sub(deducted.get(&i.pk).copied().unwrap_or_default())
+            } else {
+                Amount::ZERO
+            },
             unit: i.unit.clone(),
         });
         line_rows.push(args![

@@ -22,10 +22,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::domain::matching::PermitItem;
 use crate::domain::{
-    Amount, Country, Decision, DeclarationCheck, DeclarationLine, HsCode, ImportPermitRequest,
-    InboundDocument, ItemStatus, LicenceStatus, LineResult, OutboundDocument, PartyKey, Permit,
-    PermitNumber, PermitStatusQuery, PermitStatusResponse, Reason, RefData, TaxNumber, UnitCode,
+    Amount, Decision, DeclarationCheck, DeclarationLine, ImportPermitRequest, InboundDocument,
+    LicenceStatus, LineResult, OutboundDocument, PartyKey, Permit, PermitNumber, PermitStatusQuery,
+    PermitStatusResponse, Reason, RefData, TaxNumber,
 };
 
 /// Runs `$e` on a reading connection: one of SQLite's readers, or a PostgreSQL connection of
@@ -184,12 +185,12 @@ pub use crate::domain::engine::SpecialUsage;
 /// The decision rules, with the reference snapshot and the date already bound.
 pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
 
-/// Customs matching of one declaration line against the permit item it points at (§3.3).
-/// The store handles a missing permit (`PERMIT_NOT_FOUND`), a cancelled permit
-/// (`PERMIT_NOT_VALID`) and an invoice item number the permit does not have (`MISMATCH`)
-/// itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off.
-/// The store picks the item and matches the lines in order, so the view carries what the
-/// earlier matched lines on that item take from it.
+/// Customs matching of one declaration line against the permit it names (§3.3). The store
+/// handles a missing permit (`PERMIT_NOT_FOUND`) itself, and the quantity race
+/// (`QUANTITY_EXCEEDED`) when writing off; everything else about a line (a cancelled permit,
+/// an invoice item number the permit does not have, every field that differs) is this
+/// function's. The store picks the item and matches the lines in order, so the view carries
+/// what the earlier matched lines on that item take from it.
 pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)
     + Send
     + Sync;
@@ -206,22 +207,20 @@ pub struct Ctx {
     pub renderer: Arc<dyn Renderer>,
 }
 
-/// A permit item as stored, for matching a declaration line against it.
+/// A permit as stored, for matching a declaration line against it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermitView {
     pub permit: Permit,
     /// The permit holder (the importer of the request), as stored.
     pub holder: PartyKey,
-    pub item_number: u16,
-    pub item_status: ItemStatus,
-    pub hs_code: HsCode,
-    pub country_of_origin: Country,
-    pub invoice_item_number: u16,
-    pub unit: UnitCode,
-    pub approved: Amount,
-    /// Written off by earlier declarations.
-    pub written_off: Amount,
-    /// What the earlier lines of this declaration that matched this item take from it
+    /// The permit is no longer ACTIVE (cancelled, replaced, or its request rejected).
+    pub cancelled: bool,
+    /// The day (in Thailand) it was cancelled, when that is recorded.
+    pub cancelled_on: Option<NaiveDate>,
+    /// The permit item the store picked for the line; when the permit has no item of the
+    /// line's invoice item number, every item of the permit (none of which is the line's).
+    pub items: Vec<PermitItem>,
+    /// What the earlier lines of this declaration that matched the picked item take from it
     /// (`domain::matching::Claims`).
     pub claimed_before: Amount,
 }

@@ -290,13 +290,38 @@ fn reason(code: ReasonCode, field: &str) -> Reason {
     }
 }
 
-/// Matches when HS code, unit and holder agree; `HOLD` for an item held for inspection.
+/// `PERMIT_NOT_VALID` for a cancelled permit, `MISMATCH` when the permit has no item of the
+/// line's invoice item number; else matches when HS code, unit and holder agree; `HOLD` for
+/// an item held for inspection.
 fn fake_match(
     line: &DeclarationLine,
     d: &DeclarationCheck,
     v: &PermitView,
 ) -> (LineResult, Vec<Reason>) {
-    if v.item_status == ItemStatus::HoldForInspection {
+    let pos = d.lines.iter().position(|l| l == line).unwrap() + 1;
+    if v.cancelled {
+        return (
+            LineResult::PermitNotValid,
+            vec![reason(
+                ReasonCode::PermitNotValid,
+                &format!("/DeclarationCheck/Line[{pos}]/PermitNumber"),
+            )],
+        );
+    }
+    let Some(item) = v
+        .items
+        .iter()
+        .find(|i| i.invoice_item_number == line.invoice_item_number)
+    else {
+        return (
+            LineResult::Mismatch,
+            vec![reason(
+                ReasonCode::FieldMismatch,
+                &format!("/DeclarationCheck/Line[{pos}]/InvoiceItemNumber"),
+            )],
+        );
+    };
+    if item.status == ItemStatus::HoldForInspection {
         return (
             LineResult::Hold,
             vec![reason(
@@ -306,13 +331,13 @@ fn fake_match(
         );
     }
     let mut reasons = Vec::new();
-    if line.hs_code != v.hs_code {
+    if line.hs_code != item.hs_code {
         reasons.push(reason(
             ReasonCode::FieldMismatch,
             "/DeclarationCheck/Line/HSCode",
         ));
     }
-    if line.quantity.unit != v.unit {
+    if line.quantity.unit != item.unit {
         reasons.push(reason(
             ReasonCode::UnitMismatch,
             "/DeclarationCheck/Line/Quantity/@unitCode",

@@ -573,6 +573,81 @@ async fn declaration_check_amendment_and_status_query_on(backend: Backend) {
     }
 }
 
+/// Spec §3.3: a line's reasons name every mismatched field, also when its permit is cancelled
+/// or has no item of its invoice item number; and nothing remains to write off on a cancelled
+/// permit.
+#[tokio::test]
+async fn every_mismatch_of_a_line_is_named_on_a_cancelled_permit_or_a_missing_item() {
+    const OTHER: &str = "0994000617721";
+    let app = spawn_app().await;
+    let permit = app.approved_permit("REF-EVERY", 10).await;
+    let issuer = app.settings.gateway.issuer_tax_number.to_string();
+    let lines = |a: &Answer| match a.reply().payload {
+        Some(OutboundDocument::DeclarationCheckResponse(r)) => r.lines,
+        other => panic!("{other:?}"),
+    };
+    let codes = |line: &nsw_gateway::domain::DeclarationLineResult| {
+        line.reasons
+            .iter()
+            .map(|r| format!("{}@{}", r.code.code(), r.field.rsplit('/').next().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    // Another importer, another invoice number, and an invoice item the permit lacks.
+    let wrong = |number: &str, invoice_item: u16| {
+        declaration_lines(
+            number,
+            &permit,
+            &issuer,
+            &[(invoice_item, "85044090", "CN", 1)],
+        )
+        .replace(
+            &format!("<TaxNumber>{IMPORTER}</TaxNumber>"),
+            &format!("<TaxNumber>{OTHER}</TaxNumber>"),
+        )
+        .replace(
+            &format!("<InvoiceNumber>{}</InvoiceNumber>", permit.invoice_number),
+            "<InvoiceNumber>INV-OTHER</InvoiceNumber>",
+        )
+    };
+    let a = app.send(&wrong("DECL-EVERY-1", 7), Packaging::Inline).await;
+    let l = &lines(&a)[0];
+    assert_eq!(l.result.code(), "MISMATCH");
+    let got = codes(l);
+    for want in [
+        "FIELD_MISMATCH@InvoiceNumber",
+        "IMPORTER_MISMATCH@TaxNumber",
+        "FIELD_MISMATCH@InvoiceItemNumber",
+    ] {
+        assert!(got.iter().any(|c| c == want), "{want} not in {got:?}");
+    }
+
+    let cancel = permit_request("REF-EVERY", LICENCE_OK, 10)
+        .replace("<Function>9</Function>", "<Function>1</Function>");
+    let a = app.send(&cancel, Packaging::Inline).await;
+    assert_eq!(a.permit_response().decision.code(), "CANCELLED");
+    let a = app.send(&wrong("DECL-EVERY-2", 1), Packaging::Inline).await;
+    let l = &lines(&a)[0];
+    assert_eq!(l.result.code(), "PERMIT_NOT_VALID");
+    let got = codes(l);
+    for want in [
+        "PERMIT_NOT_VALID@PermitNumber",
+        "FIELD_MISMATCH@InvoiceNumber",
+        "IMPORTER_MISMATCH@TaxNumber",
+    ] {
+        assert!(got.iter().any(|c| c == want), "{want} not in {got:?}");
+    }
+    // The day it was cancelled is the day in Thailand, as every date the gateway gives.
+    let en = &l.reasons[0].message_en;
+    assert!(en.contains(&format!("since {}", today())), "{en}");
+    assert_eq!(
+        l.remaining
+            .as_ref()
+            .map(|q| q.amount.to_string())
+            .as_deref(),
+        Some("0")
+    );
+}
+
 /// Spec §3.4: a status query from a partner that may not see that importer's data is refused.
 #[tokio::test]
 async fn status_queries_about_an_importer_the_partner_may_not_see_are_refused() {

@@ -44,7 +44,8 @@
 //!   (SPECIAL) the purpose's. Only a required report is checked. Its lab must be known, ACTIVE,
 //!   accredited on the report's issue date (`from ≤ issue ≤ until`) and have the item's edition
 //!   in scope (checked only when the edition is known); each failing point is its own
-//!   `LAB_NOT_ACCREDITED` reason.
+//!   `LAB_NOT_ACCREDITED` reason. A report dated after the decision date does not exist yet:
+//!   `TEST_REPORT_REQUIRED` on its `IssueDate`, and its lab is not looked at.
 //! * **Rules 15 and 16 only run when rules 0–14 all passed.** When both apply the item is
 //!   UNDER_REVIEW and also carries `INSPECTION_SELECTED`: an officer approving it should release
 //!   it as HOLD_FOR_INSPECTION.
@@ -746,6 +747,11 @@ fn decide_item(
                 ),
             ),
             Some(tr) => match snap.lab(tr.lab_id.trim()) {
+                _ if tr.issue_date > today => cx.add(
+                    ReasonCode::TestReportRequired,
+                    "TestReport/IssueDate",
+                    msg::test_report_from_the_future(n, &tr.report_number, tr.issue_date, today),
+                ),
                 None => cx.add(
                     ReasonCode::LabNotAccredited,
                     "TestReport/LabId",

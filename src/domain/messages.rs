@@ -433,6 +433,25 @@ pub fn licence_expires_before_permit(
     )
 }
 
+/// A test report dated after the decision date.
+pub fn test_report_from_the_future(
+    item: u16,
+    number: &str,
+    issued: NaiveDate,
+    today: NaiveDate,
+) -> Text {
+    t(
+        format!(
+            "รายการสินค้าที่ {item}: รายงานผลการทดสอบ {number} ลงวันที่ {issued} \
+             ซึ่งเป็นวันหลังจากวันนี้ ({today}) กรุณาแนบรายงานที่ออกแล้วและแก้ไขวันที่ออกรายงาน"
+        ),
+        format!(
+            "Goods item {item}: test report {number} is dated {issued}, after today ({today}). \
+             Attach a report that has been issued and correct its issue date."
+        ),
+    )
+}
+
 pub fn licence_product_mismatch(
     item: u16,
     number: &str,

@@ -576,6 +576,21 @@ fn test_reports_rule_14() {
         }),
         &x("REJECTED\n1 REJECTED [TIS 685-2540] LAB_NOT_ACCREDITED@G1/TestReport/LabId"),
     );
+    // A report dated after today (the lab is accredited then): it does not exist yet.
+    check(
+        one(|i| {
+            toy(i);
+            i.test_report = report("LAB-1", "2026-11-27");
+        }),
+        &x("REJECTED\n1 REJECTED [TIS 685-2540] TEST_REPORT_REQUIRED@G1/TestReport/IssueDate"),
+    );
+    check(
+        one(|i| {
+            toy(i);
+            i.test_report = report("LAB-1", "2026-11-26");
+        }),
+        ok,
+    );
     check(
         one(|i| {
             toy(i);

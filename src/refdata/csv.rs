@@ -767,6 +767,25 @@ mod tests {
     }
 
     #[test]
+    fn dates_are_strictly_yyyy_mm_dd() {
+        let lic = format!(
+            "{}L-2,IMPORT,0105536112014,00000,X,TIS 2432-2555,,,M,CN,+2024-1-01,2029- 1-31,ACTIVE,0000-01-01\n",
+            good_lic()
+        );
+        check(
+            &good_std(),
+            &lic,
+            &good_lab(),
+            &good_pur(),
+            &[
+                "licences.csv row 3 column issued_on: date '+2024-1-01' must be YYYY-MM-DD",
+                "licences.csv row 3 column expires_on: date '2029- 1-31' must be YYYY-MM-DD",
+                "licences.csv row 3 column status_since: date '0000-01-01' is before 1900",
+            ],
+        );
+    }
+
+    #[test]
     fn duplicates_and_cross_references_name_their_rows() {
         let lic = format!(
             "{}L-1,IMPORT,0105536112014,00000,X,TIS 2432-2555,,,M,CN,2024-01-01,2029-12-31,ACTIVE,2024-01-01\nL-4,IMPORT,0105536112014,00000,X,TIS 2432-2560,,,M,CN,2024-01-01,2029-12-31,ACTIVE,2024-01-01\n",

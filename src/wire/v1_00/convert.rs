@@ -248,11 +248,7 @@ fn date(s: &str) -> Result<NaiveDate, ValueError> {
             "date '{s}' must be YYYY-MM-DD, without a time zone"
         ));
     }
-    let d = parse_date(s)?;
-    if d.year() < 1900 {
-        return bad(format!("date '{s}' is before 1900"));
-    }
-    Ok(d)
+    parse_date(s)
 }
 
 /// Most time-zone offset `xs:dateTime` allows.

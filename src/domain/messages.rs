@@ -161,10 +161,11 @@ pub fn standard_missing(item: u16, hs: &HsCode, controlling: &[String]) -> Text 
     )
 }
 
+/// `problem` is the parser's English: in the English message only.
 pub fn standard_unparsable(item: u16, text: &str, problem: &str) -> Text {
     t(
         format!(
-            "รายการสินค้าที่ {item}: อ่านมาตรฐาน '{text}' ไม่ได้ ({problem}) \
+            "รายการสินค้าที่ {item}: อ่านมาตรฐาน '{text}' ไม่ได้ \
              กรุณาเขียนในรูปแบบ 'มอก. 2432-2555' หรือ 'TIS 60335 Part 2(3)-2567'"
         ),
         format!(

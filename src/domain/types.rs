@@ -179,9 +179,12 @@ pub const BE_OFFSET: i32 = 543;
 impl StandardRef {
     /// Parses the forms people write: `มอก. 2432-2555`, `มอก 2432-2555`, `TIS 2432-2555`,
     /// `TIS 2432-2012` (a year below 2400 is CE), `มอก. 60335 เล่ม 2(3)-2567`,
-    /// `TIS 60335 Part 2(3)-2567`. Whitespace and the dot after มอก are free.
+    /// `TIS 60335 Part 2(3)-2567`. Whitespace and the dot after มอก are free; Thai digits
+    /// (`มอก. ๒๔๓๒-๒๕๕๕`) and the dashes of word processors (`–`, `—`, `−`) are read as
+    /// their ASCII forms; leading zeros of the number and of the part's numbers are dropped.
     pub fn parse(input: &str) -> Result<Self, ValueError> {
-        let s = input.trim();
+        let ascii = ascii_digits_and_dashes(input);
+        let s = ascii.trim();
         let rest = if let Some(r) = s.strip_prefix("มอก") {
             let r = r.trim_start();
             r.strip_prefix('.').unwrap_or(r)
@@ -214,7 +217,7 @@ impl StandardRef {
             let r = r.trim_start();
             let end = r.find('-').unwrap_or(r.len());
             let written = r[..end].trim();
-            let p: String = written.chars().filter(|c| !c.is_whitespace()).collect();
+            let p = part_without_leading_zeros(written);
             if !well_formed_part(&p) {
                 return err(format!(
                     "standard '{input}' has an unreadable part '{written}': digits, then \
@@ -776,6 +779,50 @@ pub fn push_rfc3339<Tz: TimeZone>(out: &mut String, t: &DateTime<Tz>, zulu: bool
 }
 
 /// A standard's part: `2`, `2(3)`, `2(3)(1)`: digits, then groups of digits in parentheses.
+/// `s` with Thai digits (U+0E50–U+0E59) as ASCII digits and the dashes of word processors
+/// (hyphen, non-breaking hyphen, figure dash, en and em dash, minus sign) as `-`; borrowed when
+/// there are none.
+fn ascii_digits_and_dashes(s: &str) -> std::borrow::Cow<'_, str> {
+    fn map(c: char) -> Option<char> {
+        match c {
+            '\u{0E50}'..='\u{0E59}' => char::from_digit(c as u32 - 0x0E50, 10),
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => Some('-'),
+            _ => None,
+        }
+    }
+    if s.chars().any(|c| map(c).is_some()) {
+        s.chars()
+            .map(|c| map(c).unwrap_or(c))
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// A part as written, without white space and without leading zeros in its numbers
+/// (`02 (03)` → `2(3)`); whether it is well formed is [`well_formed_part`]'s to say.
+fn part_without_leading_zeros(written: &str) -> String {
+    let mut out = String::with_capacity(written.len());
+    let mut in_number = false;
+    for c in written.chars().filter(|c| !c.is_whitespace()) {
+        if c.is_ascii_digit() {
+            if in_number
+                && out.ends_with('0')
+                && !out[..out.len() - 1].ends_with(|d: char| d.is_ascii_digit())
+            {
+                // A leading zero followed by a digit: drop it.
+                out.pop();
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn well_formed_part(p: &str) -> bool {
     let head = p.bytes().take_while(u8::is_ascii_digit).count();
     if head == 0 {
@@ -925,6 +972,28 @@ mod tests {
             "TIS 60335 Part 2(3)(1)-2567",
         );
         check(canon("มอก . 2432-2555"), "TIS 2432-2555");
+        // Thai digits, the dashes of word processors, leading zeros.
+        check(canon("มอก. ๒๔๓๒-๒๕๕๕"), "TIS 2432-2555");
+        check(
+            canon("มอก. ๖๐๓๓๕ เล่ม ๒(๓)-๒๕๖๗"),
+            "TIS 60335 Part 2(3)-2567",
+        );
+        check(canon("TIS 2719–2560"), "TIS 2719-2560");
+        check(canon("TIS 2719 — 2560"), "TIS 2719-2560");
+        check(canon("TIS 2719−2560"), "TIS 2719-2560");
+        check(canon("TIS 02719-2560"), "TIS 2719-2560");
+        check(
+            canon("TIS 60335 Part 02(03)-2567"),
+            "TIS 60335 Part 2(3)-2567",
+        );
+        check(
+            canon("TIS 60335 Part 10(100)(0)-2567"),
+            "TIS 60335 Part 10(100)(0)-2567",
+        );
+        check(
+            canon("TIS 60335 Part 00(3)-2567"),
+            "TIS 60335 Part 0(3)-2567",
+        );
         check(canon("TIS . 2432-2555"), "TIS 2432-2555");
         check(canon(""), "must start with");
     }

@@ -752,7 +752,10 @@ fn no_permit_with_an_empty_window() {
 #[test]
 fn messages_carry_the_values() {
     // The Thai message of an unreadable standard is Thai but for the values it quotes.
-    let dec = decide_with(&one(|i| i.standard = Some("มอก 2432/2555".into())), &NoUsage);
+    let dec = decide_with(
+        &one(|i| i.standard = Some("มอก 2432/2555".into())),
+        &NoUsage,
+    );
     let r = &dec.items[0].reasons[0];
     assert_eq!(r.code, ReasonCode::StandardUnknown);
     assert!(r.message_en.contains("must end with"), "{r:?}");

@@ -407,7 +407,7 @@ impl<'l> Checks<'l> {
                         return Err(Stop::Check);
                     }
                 }
-                if depth + 1 > self.limits.max_depth {
+                if self.limits.too_deep(depth) {
                     return Err(Stop::Check);
                 }
                 if is_item(e.name().as_ref()) {

@@ -155,7 +155,7 @@ fn read_business<T>(
             decode_xml(body, None).ok()?
         }
     };
-    let read = read(&soap, limits, dir)?;
+    let read = read(&soap, &limits.around_payload(), dir)?;
     let (payload_xml, version, root, tape) = read.payload?;
     f(Business {
         envelope: read.envelope,
@@ -178,7 +178,7 @@ fn read_multipart<T>(
     let mp = parse_multipart(ct, body).ok()?;
     let charset = mp.envelope.charset().or(ct.param("charset"));
     let soap = decode_xml(&mp.envelope.body, charset).ok()?;
-    let read = read(&soap, limits, dir)?;
+    let read = read(&soap, &limits.around_payload(), dir)?;
     let env = &read.envelope;
     if read.payload.is_some() || env.payload_count != 0 || env.fault.is_some() {
         return None;
@@ -579,7 +579,7 @@ impl Limited<'_> {
                 return None;
             }
         }
-        if depth + 1 > self.limits.max_depth {
+        if self.limits.too_deep(depth) {
             return None;
         }
         let local = name.local();

@@ -33,10 +33,15 @@ use crate::domain::documents::InboundDocument;
 pub struct Limits {
     /// Largest accepted body (default 1 MiB).
     pub max_body_bytes: usize,
-    /// Deepest accepted element nesting, counted from the document root (default 32).
+    /// Deepest accepted element nesting of a business document, counted from its root
+    /// (default 32), in either packaging: the SOAP `Envelope` and `Body` around an inline
+    /// payload do not count ([`Limits::around_payload`]).
     pub max_depth: usize,
     /// Most goods items (or declaration lines) in one document (default 999).
     pub max_items: usize,
+    /// Levels of the document read that lie outside the business document (0 for a payload
+    /// part, 2 for an envelope: `Envelope`, `Body`).
+    pub outer_levels: usize,
 }
 
 impl Default for Limits {
@@ -45,7 +50,24 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_depth: 32,
             max_items: 999,
+            outer_levels: 0,
         }
+    }
+}
+
+impl Limits {
+    /// The limits for reading a SOAP envelope, whose `Envelope` and `Body` hold an inline
+    /// payload two levels down: the payload may nest as deep as in a MIME part of its own.
+    pub fn around_payload(&self) -> Limits {
+        Limits {
+            outer_levels: 2,
+            ..*self
+        }
+    }
+
+    /// Whether an element with `open` elements around it is nested too deep.
+    pub(crate) fn too_deep(&self, open: usize) -> bool {
+        open + 1 > self.max_depth + self.outer_levels
     }
 }
 
@@ -249,11 +271,12 @@ pub fn scan(xml: &str, limits: &Limits) -> Result<Scanned, ScanError> {
                     }
                     root_local = Some(String::from_utf8_lossy(local).into_owned());
                 }
-                if stack.len() + 1 > limits.max_depth {
+                if limits.too_deep(stack.len()) {
                     return Err(ScanError::Limit(
                         path(&stack, &qname, None),
                         format!(
-                            "elements are nested more than {} levels deep; that is not allowed",
+                            "elements are nested more than {} levels deep in the business \
+                             document; that is not allowed",
                             limits.max_depth
                         ),
                     ));
@@ -336,6 +359,7 @@ fn scan_and_parse_envelope(
     soap: &str,
     limits: &Limits,
 ) -> Result<(Envelope, Option<Embedded>), Rejection> {
+    let limits = &limits.around_payload();
     if let Some(read) = parse_envelope_checked(soap, limits) {
         return Ok(read);
     }
@@ -916,6 +940,42 @@ mod tests {
             tis620: false,
         };
         build_request_xml(&header("DeclarationAmendment"), payload, packaging, opts)
+    }
+
+    /// Spec §1: a business document nesting more than 32 levels is refused, counted from its
+    /// root in both packagings (the SOAP Envelope and Body around an inline one do not count),
+    /// on the fast path (`intake`) and the full one alike.
+    #[test]
+    fn the_depth_limit_counts_from_the_payload_root_in_both_packagings() {
+        for (levels, refused) in [(32, false), (33, true)] {
+            // DeclarationAmendment is level 1; Action's place takes `levels - 1` more.
+            let n = levels - 1;
+            let payload = amendment("A1").replace(
+                "<Action>CANCEL</Action>",
+                &format!("{}{}", "<x>".repeat(n), "</x>".repeat(n)),
+            );
+            for packaging in [Packaging::Inline, Packaging::Multipart] {
+                let b = request(packaging, &payload);
+                for (path, got) in [
+                    (
+                        "fast",
+                        intake(Some(&b.content_type), &b.body, &Limits::default()),
+                    ),
+                    (
+                        "full",
+                        intake_full(Some(&b.content_type), &b.body, &Limits::default()),
+                    ),
+                ] {
+                    let too_deep = matches!(&got, Err(Rejection::Errors { errors, .. })
+                        if errors.iter().any(|e| e.code == ErrorCode::OtherXml
+                            && e.description.contains("levels deep")));
+                    assert_eq!(
+                        too_deep, refused,
+                        "{levels} levels, {packaging:?}, {path}: {got:?}"
+                    );
+                }
+            }
+        }
     }
 
     fn inline_text(payload: &str) -> String {

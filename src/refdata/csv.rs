@@ -3,7 +3,8 @@
 //! Format: UTF-8 (a leading byte-order mark is tolerated), a header row that must list exactly
 //! the columns of the spec in that order, dates `YYYY-MM-DD`, booleans `true`/`false`, lists
 //! separated by `|`, an empty cell = none. Row numbers count records with the header as row 1,
-//! so the first data row is row 2 (a quoted cell spanning lines still counts as one row).
+//! so the first data row is row 2 (a quoted cell spanning lines still counts as one row, and a
+//! blank line is no row).
 //!
 //! Beyond the form of each cell the loader checks, with the row of the offending record:
 //! duplicate keys within a file, a licence's standard and a lab's scope standards being in

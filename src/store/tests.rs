@@ -405,6 +405,30 @@ impl Harness {
         }
     }
 
+    /// A request of two items, 5 fans (approved) and 5 lamps (held for inspection), and its
+    /// permit's number.
+    async fn held(
+        &self,
+        store: &Store,
+        message_id: &str,
+        reference: &str,
+    ) -> (ImportPermitResponse, PermitNumber) {
+        let r = self
+            .permit(
+                store,
+                message_id,
+                request(
+                    reference,
+                    Function::Original,
+                    &[(1, 1, "5", "fan"), (2, 2, "5", "HOLD lamp")],
+                ),
+            )
+            .await;
+        assert_eq!(r.decision, RequestDecision::HoldForInspection);
+        let number = r.permit.clone().expect("a permit").number;
+        (r, number)
+    }
+
     async fn declare(
         &self,
         store: &Store,
@@ -1429,19 +1453,7 @@ fn officer_input(
 /// matches.
 async fn a_refusal_after_inspection_cancels_a_used_permit(store: &Store) {
     let h = Harness::new();
-    let r = h
-        .permit(
-            store,
-            "m-used-1",
-            request(
-                "USED-THEN-REFUSED",
-                Function::Original,
-                &[(1, 1, "5", "fan"), (2, 2, "5", "HOLD lamp")],
-            ),
-        )
-        .await;
-    assert_eq!(r.decision, RequestDecision::HoldForInspection);
-    let number = r.permit.expect("a permit").number;
+    let (r, number) = h.held(store, "m-used-1", "USED-THEN-REFUSED").await;
     let first = h
         .declare(
             store,
@@ -2869,19 +2881,7 @@ async fn postgres_officer_refusal_waits_for_a_write_off() {
         unreachable!()
     };
     let h = Harness::new();
-    let r = h
-        .permit(
-            &db.store,
-            "m-rw-1",
-            request(
-                "RACE-WO",
-                Function::Original,
-                &[(1, 1, "5", "fan"), (2, 2, "5", "HOLD lamp")],
-            ),
-        )
-        .await;
-    assert_eq!(r.decision, RequestDecision::HoldForInspection);
-    let number = r.permit.expect("a permit").number;
+    let (r, number) = h.held(&db.store, "m-rw-1", "RACE-WO").await;
 
     let (decl_tx, _) = pg_tx(p).await;
     let doc = InboundDocument::DeclarationCheck(declaration("DECL-RACE-WO", &[(number, 1, "2")]));

@@ -586,11 +586,16 @@ async fn every_mismatch_of_a_line_is_named_on_a_cancelled_permit_or_a_missing_it
         Some(OutboundDocument::DeclarationCheckResponse(r)) => r.lines,
         other => panic!("{other:?}"),
     };
-    let codes = |line: &nsw_gateway::domain::DeclarationLineResult| {
-        line.reasons
+    // Each wanted `CODE@last step of the field` is among the line's reasons.
+    let names = |line: &nsw_gateway::domain::DeclarationLineResult, wanted: &[&str]| {
+        let got: Vec<String> = line
+            .reasons
             .iter()
             .map(|r| format!("{}@{}", r.code.code(), r.field.rsplit('/').next().unwrap()))
-            .collect::<Vec<_>>()
+            .collect();
+        for want in wanted {
+            assert!(got.iter().any(|c| c == want), "{want} not in {got:?}");
+        }
     };
     // Another importer, another invoice number, and an invoice item the permit lacks.
     let wrong = |number: &str, invoice_item: u16| {
@@ -612,14 +617,14 @@ async fn every_mismatch_of_a_line_is_named_on_a_cancelled_permit_or_a_missing_it
     let a = app.send(&wrong("DECL-EVERY-1", 7), Packaging::Inline).await;
     let l = &lines(&a)[0];
     assert_eq!(l.result.code(), "MISMATCH");
-    let got = codes(l);
-    for want in [
-        "FIELD_MISMATCH@InvoiceNumber",
-        "IMPORTER_MISMATCH@TaxNumber",
-        "FIELD_MISMATCH@InvoiceItemNumber",
-    ] {
-        assert!(got.iter().any(|c| c == want), "{want} not in {got:?}");
-    }
+    names(
+        l,
+        &[
+            "FIELD_MISMATCH@InvoiceNumber",
+            "IMPORTER_MISMATCH@TaxNumber",
+            "FIELD_MISMATCH@InvoiceItemNumber",
+        ],
+    );
 
     let cancel = permit_request("REF-EVERY", LICENCE_OK, 10)
         .replace("<Function>9</Function>", "<Function>1</Function>");
@@ -628,14 +633,14 @@ async fn every_mismatch_of_a_line_is_named_on_a_cancelled_permit_or_a_missing_it
     let a = app.send(&wrong("DECL-EVERY-2", 1), Packaging::Inline).await;
     let l = &lines(&a)[0];
     assert_eq!(l.result.code(), "PERMIT_NOT_VALID");
-    let got = codes(l);
-    for want in [
-        "PERMIT_NOT_VALID@PermitNumber",
-        "FIELD_MISMATCH@InvoiceNumber",
-        "IMPORTER_MISMATCH@TaxNumber",
-    ] {
-        assert!(got.iter().any(|c| c == want), "{want} not in {got:?}");
-    }
+    names(
+        l,
+        &[
+            "PERMIT_NOT_VALID@PermitNumber",
+            "FIELD_MISMATCH@InvoiceNumber",
+            "IMPORTER_MISMATCH@TaxNumber",
+        ],
+    );
     // The day it was cancelled is the day in Thailand, as every date the gateway gives.
     let en = &l.reasons[0].message_en;
     assert!(en.contains(&format!("since {}", today())), "{en}");

@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -305,14 +305,29 @@ struct Reason {
     reason: Option<String>,
 }
 
-fn reason_of(body: Option<Json<Reason>>) -> Result<String, Fail> {
-    match body.and_then(|Json(b)| b.reason) {
-        Some(r) if !r.trim().is_empty() => Ok(r.trim().to_string()),
-        _ => Err(Fail(
-            StatusCode::BAD_REQUEST,
-            "reason: is required (a JSON body {\"reason\": \"…\"})".into(),
-        )),
+/// Most characters of an operator's or officer's reason: it goes into messages to the NSW
+/// whose text may hold 1,000 (with the words around it).
+const REASON_MAX_CHARS: usize = 500;
+
+/// A reason as it is stored and sent: white space collapsed (line breaks and tabs pasted from
+/// a word processor become spaces, as XML's `xs:token` has it), at most
+/// [`REASON_MAX_CHARS`], no other control characters (XML cannot carry them).
+fn reason_text(raw: Option<&str>) -> Result<String, String> {
+    let collapsed = raw
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if collapsed.is_empty() {
+        return Err("reason: is required (a JSON body {\"reason\": \"…\"})".into());
     }
+    crate::domain::types::parse_an(&collapsed, REASON_MAX_CHARS, "reason")
+        .map_err(|e| format!("reason: {e}"))
+}
+
+fn reason_of(body: Option<Json<Reason>>) -> Result<String, Fail> {
+    let raw = body.and_then(|Json(b)| b.reason);
+    reason_text(raw.as_deref()).map_err(|e| Fail(StatusCode::BAD_REQUEST, e))
 }
 
 async fn drop_outbox(
@@ -375,20 +390,21 @@ async fn licence_status(
             None
         }
     };
-    let reason = match body.reason.as_deref().map(str::trim) {
-        Some(r) if !r.is_empty() => Some(r.to_string()),
-        _ => {
-            problems.push("reason: is required".to_string());
+    let reason = match reason_text(body.reason.as_deref()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            problems.push(e);
             None
         }
     };
     let now = Utc::now();
+    // Dates are Thai dates, read as every other date the gateway reads.
     let since = match body.since.as_deref() {
-        None => Some(now.date_naive()),
-        Some(s) => match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        None => Some(crate::domain::thai_date(now)),
+        Some(s) => match crate::domain::types::parse_date(s.trim()) {
             Ok(d) => Some(d),
-            Err(_) => {
-                problems.push(format!("since: `{s}` is not a date (YYYY-MM-DD)"));
+            Err(e) => {
+                problems.push(format!("since: {e}"));
                 None
             }
         },

@@ -495,6 +495,66 @@ async fn suspend(app: &TestApp) -> Value {
     done
 }
 
+/// A reason goes into messages to the NSW: line breaks and tabs pasted from a word processor
+/// become spaces, any other control character is refused naming `reason`, and nothing is
+/// decided. A licence status's `since` is read as every date the gateway reads.
+#[tokio::test]
+async fn reasons_and_dates_from_people_are_checked() {
+    let app = officer_app(false).await;
+    let first = decide(&app, &special_request("REF-REASON", 5)).await;
+    for bad in ["not allowed\u{2}", "   ", &"x".repeat(501)] {
+        let (status, refused) = act(&app, &first.request_id, "reject", bad).await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(
+            refused["error"].as_str().unwrap().starts_with("reason:"),
+            "{refused}"
+        );
+    }
+    let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "nothing decided: {listed}"
+    );
+    let (status, done) = act(
+        &app,
+        &first.request_id,
+        "reject",
+        "not\u{b}allowed,\r\n\tsee  memo",
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    let delivered = deliver(&app).await;
+    let en = &delivered[0].1.items[0]
+        .reasons
+        .iter()
+        .find(|r| r.code.code() == "OFFICER_DECISION")
+        .expect("the officer's reason")
+        .message_en;
+    assert!(en.ends_with("not allowed, see memo"), "{en}");
+
+    let path = format!("/admin/licences/{LICENCE_OK}/status");
+    for (since, problem) in [
+        ("2569-11-30", "Buddhist-era"),
+        ("1066-10-14", "before 1900"),
+        ("2026-1-5", "YYYY-MM-DD"),
+    ] {
+        let (status, refused) = admin_post(
+            &app,
+            &path,
+            SOMCHAI,
+            serde_json::json!({"status": "SUSPENDED", "reason": "finding", "since": since}),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        let e = refused["error"].as_str().unwrap();
+        assert!(e.starts_with("since:") && e.contains(problem), "{e}");
+    }
+    // Without `since`, today in Thailand.
+    let done = suspend(&app).await;
+    assert_eq!(done["since"], today().to_string(), "{done}");
+}
+
 /// What the admin listener cannot read is answered as its handlers answer: `{"error": …}`.
 #[tokio::test]
 async fn unreadable_admin_calls_get_json_errors() {

@@ -391,8 +391,15 @@ pub async fn permit(
     ApiPath(number): ApiPath<String>,
 ) -> Result<Json<RequestDetail>, ApiError> {
     let n = PermitNumber::parse(&number).map_err(|e| bad(vec![format!("permit_number: {e}")]))?;
+    let what = format!("no permit {n}");
+    // Whose it is first (one indexed row): another importer's permit is not read, so that its
+    // answer takes no longer than a missing one's.
+    match state.store.permit_holder(&n).await? {
+        Some(holder) if caller.importers.contains(&holder) => {}
+        _ => return Err(ApiError::NotFound(what)),
+    }
     let r = state.store.request_by_permit(&n.to_string()).await?;
-    visible(&caller, r, format!("no permit {n}"))
+    visible(&caller, r, what)
 }
 
 /// A request by the importer's own reference (its current version).

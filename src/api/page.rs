@@ -244,11 +244,17 @@ pub async fn status_page(
         return limited(page);
     }
     let found = match &lookup {
-        Lookup::Permit(n, tax) => state
-            .store
-            .request_by_permit(&n.to_string())
-            .await
-            .map(|r| r.filter(|r| r.importer_tax_number == tax.to_string())),
+        // Whose it is first: another importer's permit is not read, so that its answer takes
+        // no longer than a missing one's.
+        Lookup::Permit(n, tax) => match state.store.permit_holder(n).await {
+            Ok(Some(holder)) if holder.tax_number == *tax => state
+                .store
+                .request_by_permit(&n.to_string())
+                .await
+                .map(|r| r.filter(|r| r.importer_tax_number == tax.to_string())),
+            Ok(_) => Ok(None),
+            Err(e) => Err(e),
+        },
         Lookup::Reference(importer, reference) => {
             state
                 .store

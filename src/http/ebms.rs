@@ -403,7 +403,7 @@ async fn check_access(
             .permit_holder(p)
             .await
             .map_err(|e| store_error(state, e))?
-            .filter(|t| !partner.may_see(t))
+            .filter(|holder| !partner.may_see(&holder.tax_number))
             .map(|_| {
                 format!(
                     "partner '{party}' may not see permit {p}: it is not held by an importer \

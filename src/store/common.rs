@@ -2815,14 +2815,19 @@ async fn declaration_amendment<C: Conn>(
 pub(crate) async fn permit_holder<C: Conn>(
     c: &mut C,
     permit: &PermitNumber,
-) -> Result<Option<TaxNumber>, StoreError> {
+) -> Result<Option<PartyKey>, StoreError> {
     c.opt_row(
-        "SELECT holder_tax_number FROM permits WHERE permit_number = $1",
+        "SELECT holder_tax_number, holder_branch FROM permits WHERE permit_number = $1",
         args![permit.to_string()],
-        &[Ty::Text],
+        &[Ty::Text, Ty::Text],
     )
     .await?
-    .map(|r| p_tax(&r.text(0)?))
+    .map(|r| {
+        Ok(PartyKey {
+            tax_number: p_tax(&r.text(0)?)?,
+            branch: p_branch(&r.text(1)?)?,
+        })
+    })
     .transpose()
 }
 

@@ -426,10 +426,11 @@ impl Store {
     }
 
     /// The tax number of a permit's holder; `None` when no such permit was issued.
+    /// The importer a permit was issued to, found by its number alone (one indexed row).
     pub async fn permit_holder(
         &self,
         permit: &PermitNumber,
-    ) -> Result<Option<TaxNumber>, StoreError> {
+    ) -> Result<Option<PartyKey>, StoreError> {
         read!(self, c => common::permit_holder(c, permit).await)
     }
 }

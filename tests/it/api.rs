@@ -216,6 +216,27 @@ async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
         404,
         "REF-A-1",
     );
+
+    // Another importer's permit is not even read (its answer would take as long as reading
+    // it): with its rows made unreadable, A still gets the 404 of a missing permit.
+    let url = &app.settings.database.url;
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query("UPDATE permits SET issue_date = 'unreadable'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        check_problem(
+            &app.get_json(Some(&key_a), &format!("/api/v1/permits/{permit}"))
+                .await,
+            404,
+            "no permit",
+        );
+        let (s, _, _) = app
+            .get_json(Some(&key_b), &format!("/api/v1/permits/{permit}"))
+            .await;
+        assert_eq!(s, 500, "the rows are unreadable indeed");
+    }
 }
 
 #[tokio::test]
@@ -643,6 +664,21 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
     let (s, html) = page(format!("?permit={permit}")).await;
     assert_eq!(s, 400);
     assert!(html.contains("เลขประจำตัวผู้เสียภาษี") && html.contains("tax number"));
+
+    // Another importer's permit is not even read: with its rows made unreadable, the answer
+    // is still the 404 of a missing permit.
+    let url = &app.settings.database.url;
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query("UPDATE permits SET issue_date = 'unreadable'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (s, _) = page(format!("?permit={permit}&tax={A}")).await;
+        assert_eq!(s, 404);
+        let (s, _) = page(format!("?permit={permit}&tax={B}")).await;
+        assert_eq!(s, 500, "the rows are unreadable indeed");
+    }
 }
 
 /// Runs the binary without blocking the runtime: a gateway spawned by the test runs on the same

@@ -695,6 +695,12 @@ async fn review_decide(
                     .join(" or ")
             ),
         ),
+        Some(OfficerOutcome::RequestRejected) => fail(
+            StatusCode::CONFLICT,
+            format!(
+                "{request_id} is REJECTED: none of its items needs an officer's decision any more"
+            ),
+        ),
         Some(OfficerOutcome::NoPermitWindow { arrival, expiry }) => fail(
             StatusCode::CONFLICT,
             format!(

@@ -114,6 +114,8 @@ pub enum OfficerOutcome {
     NotFound,
     /// The item is not in the state the action needs.
     WrongState(ItemStatus),
+    /// The request is REJECTED already: none of its items waits for an officer.
+    RequestRejected,
     /// An approval that would issue a permit expiring (arrival + 90 days) before it takes
     /// effect (the decision date): the arrival lies too far back. Nothing changed.
     NoPermitWindow {
@@ -149,7 +151,8 @@ pub(crate) async fn review_queue<C: Conn>(
              i.item_number, i.hs_code, i.status, r.decided_at FROM request_items i \
              JOIN requests r ON r.id = i.request_pk \
              WHERE i.status IN ('UNDER_REVIEW', 'HOLD_FOR_INSPECTION') AND r.version IS NOT NULL \
-             AND r.decision <> 'CANCELLED' AND ($1 IS NULL OR r.decided_at <= $1) \
+             AND r.decision NOT IN ('CANCELLED', 'REJECTED') \
+             AND ($1 IS NULL OR r.decided_at <= $1) \
              ORDER BY r.decided_at, r.id, i.item_number",
             args![cutoff],
             &[
@@ -207,8 +210,14 @@ pub(crate) async fn decide<C: Conn>(
     let function_code = req.text(1)?;
     let function = Function::from_code(&function_code)
         .ok_or_else(|| StoreError::Corrupt(format!("function `{function_code}`")))?;
-    if req.text(2)? == RequestDecision::Cancelled.code() {
+    let decision_code = req.text(2)?;
+    if decision_code == RequestDecision::Cancelled.code() {
         return Ok(OfficerOutcome::NotFound);
+    }
+    if decision_code == RequestDecision::Rejected.code() {
+        // Nothing an officer does to an item changes a REJECTED request (spec §6: any
+        // REJECTED item rejects it): no decision to record, no response to send.
+        return Ok(OfficerOutcome::RequestRejected);
     }
     // Its permit too, when it has one, in the order a cancellation or replacement locks them
     // (request, then permit): a declaration writing off against the permit holds that lock

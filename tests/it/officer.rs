@@ -367,6 +367,44 @@ async fn rejecting_a_held_item_refuses_its_declarations() {
     assert_eq!(q, [("REJECTED", "0".to_string(), "0".to_string())]);
 }
 
+/// Once an item is refused after inspection the request is REJECTED: its other held item
+/// leaves the review queue, and an officer's action on it is refused (409) without a new
+/// response to the NSW.
+#[tokio::test]
+async fn a_rejected_request_leaves_nothing_to_review() {
+    let app = officer_app(true).await;
+    let r = decide(
+        &app,
+        &crate::messages::permit_request_items(
+            "REF-HOLD-TWO",
+            LICENCE_OK,
+            &[(1, "85044090", 5), (2, "85044090", 5)],
+        ),
+    )
+    .await;
+    assert_eq!(r.decision.code(), "HOLD_FOR_INSPECTION", "{r:?}");
+    let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+    let (status, done) = act(&app, &r.request_id, "reject", "sample failed").await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["decision"], "REJECTED");
+    assert_eq!(deliver(&app).await.len(), 1);
+
+    let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+    for action in ["release", "reject"] {
+        let path = format!("/admin/review/{}/items/2/{action}", r.request_id);
+        let (status, refused) =
+            admin_post(&app, &path, SOMCHAI, serde_json::json!({ "reason": "x" })).await;
+        assert_eq!(status, 409, "{action}: {refused}");
+        assert!(
+            refused["error"].as_str().unwrap().contains("REJECTED"),
+            "{refused}"
+        );
+    }
+    assert!(deliver(&app).await.is_empty(), "no further response");
+}
+
 #[tokio::test]
 async fn a_suspension_applies_to_the_very_next_request() {
     let app = officer_app(false).await;

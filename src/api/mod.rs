@@ -580,10 +580,30 @@ pub async fn importer_requests(
     State(state): State<ApiState>,
     caller: Caller,
     ApiPath((tax, branch)): ApiPath<(String, String)>,
-    ApiQuery(params): ApiQuery<HashMap<String, String>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<RequestPage>, ApiError> {
     let mut errs = Vec::new();
     let importer = importer_of(&tax, &branch, &mut errs);
+    // Each parameter once: a filter given twice would silently filter by one of them.
+    let mut params: HashMap<String, String> = HashMap::new();
+    let mut repeated: Vec<String> = Vec::new();
+    for (k, v) in pairs {
+        match params.entry(k) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if !repeated.contains(e.key()) {
+                    repeated.push(e.key().clone());
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+    errs.extend(
+        repeated
+            .iter()
+            .map(|k| format!("{k}: is given more than once; give it once")),
+    );
     let p = ListParams {
         status: params.get("status").cloned(),
         from: params.get("from").cloned(),
@@ -592,8 +612,8 @@ pub async fn importer_requests(
         limit: params.get("limit").cloned(),
     };
     let importer = match importer {
-        Some(i) => i,
-        None => return Err(bad(errs)),
+        Some(i) if errs.is_empty() => i,
+        _ => return Err(bad(errs)),
     };
     let filter = list_filter(importer, &p).map_err(bad)?;
     if !caller.importers.contains(&importer) {
@@ -717,8 +737,9 @@ async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
 }
 
-/// Answers hold importers' data: no cache keeps them (unless a handler says otherwise).
-async fn no_store(mut r: Response) -> Response {
+/// Answers hold importers' data: no cache keeps them (unless a handler says otherwise). The
+/// admin listener's operator and officer routes answer the same way.
+pub(crate) async fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

@@ -228,9 +228,17 @@ pub async fn status_page(
         limited: false,
         result: None,
     };
-    let limited = |mut page: StatusPage| {
+    // As the API's 429: when to come back, in whole seconds.
+    let limited = |mut page: StatusPage, e: ApiError| {
         page.limited = true;
-        render(StatusCode::TOO_MANY_REQUESTS, page)
+        let mut r = render(StatusCode::TOO_MANY_REQUESTS, page);
+        if let ApiError::RateLimited(wait) = e {
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(wait.as_secs()),
+            );
+        }
+        r
     };
     let lookup = match lookup(&form) {
         Ok(None) => return render(StatusCode::OK, page),
@@ -240,8 +248,12 @@ pub async fn status_page(
             return render(StatusCode::BAD_REQUEST, page);
         }
     };
-    if state.limits.not_blocked(ip).is_err() || state.limits.caller(format!("page:{ip}")).is_err() {
-        return limited(page);
+    if let Err(e) = state
+        .limits
+        .not_blocked(ip)
+        .and_then(|()| state.limits.caller(format!("page:{ip}")))
+    {
+        return limited(page, e);
     }
     let found = match &lookup {
         // Whose it is first: another importer's permit is not read, so that its answer takes
@@ -269,8 +281,8 @@ pub async fn status_page(
         }
         Ok(None) => {
             tracing::info!(client = %ip, "status page: nothing found");
-            if state.limits.failure(ip).is_err() {
-                return limited(page);
+            if let Err(e) = state.limits.failure(ip) {
+                return limited(page, e);
             }
             page.not_found = true;
             render(StatusCode::NOT_FOUND, page)

@@ -66,6 +66,7 @@ pub fn router(state: OperatorState) -> Router {
         )
         .with_state(state)
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::map_response(crate::api::no_store))
 }
 
 /// A refusal that axum made itself (a path, query or body it could not read, a method the

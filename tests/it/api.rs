@@ -419,6 +419,10 @@ async fn invalid_parameters_get_problem_documents_naming_the_field() {
         ("cursor=xyz", "cursor"),
         ("limit=0", "limit"),
         ("limit=201", "limit"),
+        (
+            "status=APPROVED&status=REJECTED",
+            "status: is given more than once",
+        ),
     ];
     for (q, field) in list_cases {
         check_problem(&app.get_json(k, &format!("{list}?{q}")).await, 400, field);
@@ -848,6 +852,13 @@ async fn fruitless_page_look_ups_are_limited_per_client_address() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 429);
+    // As the API's 429: when to come back.
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(secs >= 1, "{secs}");
     let html = r.text().await.unwrap();
     assert!(html.contains("Too many look-ups") && !html.contains("REF-GUESS-1"));
 }

@@ -385,6 +385,15 @@ async fn a_rejected_request_leaves_nothing_to_review() {
     assert_eq!(r.decision.code(), "HOLD_FOR_INSPECTION", "{r:?}");
     let (_, listed) = app.admin_get("/admin/review", SOMCHAI).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+    // What the admin listener's routes answer holds importers' data: no cache keeps it.
+    let answer = app
+        .client
+        .get(app.admin("/admin/review"))
+        .bearer_auth(SOMCHAI)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["cache-control"], "no-store");
     let (status, done) = act(&app, &r.request_id, "reject", "sample failed").await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["decision"], "REJECTED");

@@ -279,6 +279,13 @@ impl DeliveryWorker {
         };
         let mut sends = tokio::task::JoinSet::new();
         for c in claimed {
+            if c.item.attempts >= inner.cfg.max_attempts {
+                // Not sent again (see `exhausted`): no probe of the partner's circuit is taken.
+                let w = self.clone();
+                let span = delivery_span(&c.item);
+                sends.spawn(async move { w.exhausted(c).await }.instrument(span));
+                continue;
+            }
             let allowed = self
                 .circuits()
                 .entry(c.item.partner.clone())
@@ -338,31 +345,29 @@ impl DeliveryWorker {
         }
     }
 
-    /// Sends one claimed row and records the outcome: (outcome, lease still held).
+    /// A claimed row whose attempts are all used up: the last ones never returned (their
+    /// worker stopped while it sent, and the lease expired). The bound holds for them too:
+    /// dead letter, not sent again.
+    async fn exhausted(&self, c: Claimed) -> Result<(AttemptOutcome, bool), StoreError> {
+        let reason = format!(
+            "gave up after {} attempt(s), the last without an answer (the delivery stopped while it sent)",
+            c.item.attempts
+        );
+        tracing::warn!(%reason, "delivery failed: dead letter");
+        let outcome = AttemptOutcome::Exhausted;
+        let now = self.inner.clock.now();
+        let kept = self
+            .record(&c, "dead", now, outcome.clone(), None, Some(reason))
+            .await?;
+        Ok((outcome, kept))
+    }
+
+    /// Sends one claimed row and records the outcome: (outcome, lease still held). The
+    /// partner's circuit learns how the partner answered whatever becomes of the record, so
+    /// that a probe of a half-open circuit is always settled.
     async fn attempt(&self, c: Claimed) -> Result<(AttemptOutcome, bool), StoreError> {
         let inner = &self.inner;
         let item = &c.item;
-        if item.attempts >= inner.cfg.max_attempts {
-            // The last attempts never returned (their worker stopped while it sent, and the
-            // lease expired): the bound holds for them too. Dead letter, not sent again.
-            let reason = format!(
-                "gave up after {} attempt(s), the last without an answer (the delivery stopped while it sent)",
-                item.attempts
-            );
-            tracing::warn!(%reason, "delivery failed: dead letter");
-            let outcome = AttemptOutcome::Exhausted;
-            let kept = self
-                .record(
-                    &c,
-                    "dead",
-                    inner.clock.now(),
-                    outcome.clone(),
-                    None,
-                    Some(reason),
-                )
-                .await?;
-            return Ok((outcome, kept));
-        }
         let (verdict, http_status) = match inner.urls.get(&item.partner) {
             None => (
                 Verdict::Reject {
@@ -414,26 +419,30 @@ impl DeliveryWorker {
             }
         };
         let reason = error.clone().unwrap_or_default();
-        let mut kept = self
-            .record(&c, result, now, outcome.clone(), http_status, error)
-            .await?;
-        if !kept {
-            // The partner's Acknowledgment, sent as a message of its own, may have completed
-            // the row while this attempt waited for its answer.
-            let done = inner.store.outbox_get(item.id).await?;
-            if done.is_some_and(|row| row.status == crate::store::OutboxStatus::Done) {
-                tracing::info!("delivery completed meanwhile by the partner's Acknowledgment");
-                (outcome, kept, partner_up) = (AttemptOutcome::Done, true, true);
-            } else {
-                tracing::warn!("the lease of an outbox row was lost during its delivery");
+        let recorded = async {
+            let mut kept = self
+                .record(&c, result, now, outcome.clone(), http_status, error)
+                .await?;
+            if !kept {
+                // The partner's Acknowledgment, sent as a message of its own, may have
+                // completed the row while this attempt waited for its answer.
+                let done = inner.store.outbox_get(item.id).await?;
+                if done.is_some_and(|row| row.status == crate::store::OutboxStatus::Done) {
+                    tracing::info!("delivery completed meanwhile by the partner's Acknowledgment");
+                    (outcome, kept, partner_up) = (AttemptOutcome::Done, true, true);
+                } else {
+                    tracing::warn!("the lease of an outbox row was lost during its delivery");
+                }
             }
+            Ok((outcome, kept))
         }
+        .await;
         if partner_up {
             self.circuit_success(&partner);
         } else {
             self.circuit_failure(&partner, now, &reason);
         }
-        Ok((outcome, kept))
+        recorded
     }
 
     /// Counts what became of a claimed row (`result`, the metric's label) and records it;

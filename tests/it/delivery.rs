@@ -538,6 +538,62 @@ async fn a_failing_partner_opens_its_circuit_and_is_probed_after_the_cool_down()
     }
 }
 
+/// A row whose attempts are used up (they never returned) is made a dead letter without
+/// being sent, and without taking the probe of its partner's half-open circuit: the next
+/// row is the probe, and delivery goes on.
+#[tokio::test]
+async fn a_row_out_of_attempts_does_not_take_the_probe_of_a_half_open_circuit() {
+    use nsw_gateway::delivery::CircuitState;
+    let fake = FakeNsw::start(vec![Answer::Status(503, None)], Answer::Ok).await;
+    let app = app_without_worker(
+        None,
+        "circuit_threshold = 1\ncircuit_cool_down_secs = 300\n",
+    )
+    .await;
+    let store = app.handle.store().clone();
+    let clock = test_clock();
+    let worker = worker_for(store.clone(), &app.settings, &fake, clock.clone());
+    // X fails once: the circuit opens.
+    send_async(&app, &header("ImportPermitRequest"), "REF-PROBE-X").await;
+    assert_eq!(worker.run_once().await, 0);
+    assert!(matches!(
+        worker.circuit_state("NSW"),
+        CircuitState::Open { .. }
+    ));
+    // Y arrives during the cool-down; X's further attempts were made and never returned.
+    send_async(&app, &header("ImportPermitRequest"), "REF-PROBE-Y").await;
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(worker.run_once().await, 0);
+    let x = rows(&store).await.remove(0);
+    let url = &app.settings.database.url;
+    let sql = "UPDATE outbox SET attempts = 6 WHERE id = ";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(&format!("{sql}{}", x.id))
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(&format!("{sql}{}", x.id))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    // After the cool-down: X is a dead letter, Y is the probe and is delivered.
+    clock.advance(Duration::from_secs(300));
+    worker.run_once().await;
+    let got: Vec<(OutboxStatus, u32)> = rows(&store)
+        .await
+        .iter()
+        .map(|r| (r.status, r.attempts))
+        .collect();
+    assert_eq!(got, [(OutboxStatus::Dead, 6), (OutboxStatus::Done, 1)]);
+    assert_eq!(worker.circuit_state("NSW"), CircuitState::Closed);
+    assert_eq!(fake.received().len(), 2);
+}
+
 #[tokio::test]
 async fn attempts_are_bounded_then_the_row_is_dead() {
     let fake = FakeNsw::start(vec![], Answer::Status(500, None)).await;

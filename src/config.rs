@@ -1277,6 +1277,14 @@ fn parse_partner(
     }
     let importers = s.list("importers", errs).map(|list| {
         let name = s.name("importers");
+        if list.is_empty() {
+            // An empty list would lock the partner out of every business message, most often
+            // by mistake (an unset variable in a template).
+            errs.push(format!(
+                "{name}: names no importer; list the tax numbers the partner acts for, or leave \
+                 importers out for a partner that acts for every importer"
+            ));
+        }
         list.iter()
             .enumerate()
             .filter_map(|(i, t)| match TaxNumber::parse(t) {
@@ -1520,9 +1528,18 @@ mod tests {
             s.partners[1].importers,
             Some([t("0105536112014"), t("0105567890124")].into())
         );
-        // An empty list: the partner may see no importer's data.
-        let s = load(&format!("{base}importers = []"), &[]).unwrap();
-        assert!(!s.partners[1].may_see(&t("0105536112014")));
+        // An empty list, written or from an empty variable, is refused: it would lock the
+        // partner out of every business message.
+        check_invalid(
+            &format!("{base}importers = []"),
+            &[],
+            &["partners[1].importers: names no importer"],
+        );
+        check_invalid(
+            base,
+            &[("NSW_GATEWAY__PARTNERS__1__IMPORTERS", "")],
+            &["partners[1].importers: names no importer"],
+        );
     }
 
     #[test]

@@ -202,6 +202,22 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// [`open_store`] for the commands that look at or change what a gateway stored (outbox, API
+/// keys, checks): an SQLite file that does not exist is an error naming `database.url`, not a
+/// new empty database that would answer "nothing here".
+pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<Store> {
+    if let Some(path) = settings.database.sqlite_path() {
+        if !path.exists() {
+            anyhow::bail!(
+                "database.url: there is no database at {} (`nsw-gateway migrate` creates one, \
+                 and so does `serve`)",
+                path.display()
+            );
+        }
+    }
+    open_store(settings).await
+}
+
 /// Loads the reference data of a directory, checks it, and replaces the stored reference data
 /// with it in one transaction. Returns the snapshot and a summary.
 pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snapshot, String)> {

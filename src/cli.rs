@@ -245,7 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             crate::telemetry::init_logging(&settings.log);
-            let store = crate::app::open_store(&settings).await?;
+            let store = crate::app::open_existing_store(&settings).await?;
             let code = crate::api::keys::run(&store, command).await;
             crate::app::close_store(&store).await;
             code
@@ -255,7 +255,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             crate::telemetry::init_logging(&settings.log);
-            let store = crate::app::open_store(&settings).await?;
+            let store = crate::app::open_existing_store(&settings).await?;
             let done = run_outbox(&store, command).await;
             crate::app::close_store(&store).await;
             match done {
@@ -286,7 +286,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             crate::telemetry::init_logging(&settings.log);
-            let store = crate::app::open_store(&settings).await?;
+            let store = crate::app::open_existing_store(&settings).await?;
             let checked = store.check().await;
             crate::app::close_store(&store).await;
             let problems = checked.context("checking the database")?;

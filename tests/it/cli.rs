@@ -74,6 +74,33 @@ fn migrate_then_refdata_load_into_a_new_database() {
     assert!(!missing.status.success());
 }
 
+/// The commands that look at what a gateway stored refuse a database that does not exist
+/// (a typing error) instead of creating an empty one that has nothing to show.
+#[test]
+fn inspecting_commands_do_not_create_a_missing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", typo.display());
+    for args in [&["outbox", "list"][..], &["check-db"], &["apikey", "list"]] {
+        let mut args = args.to_vec();
+        args.extend(["--database", &url]);
+        let o = run(&args, dir.path());
+        assert!(!o.status.success(), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("database.url: there is no database at"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert!(!typo.exists(), "{args:?} created it");
+    }
+    // Once created, they open it.
+    assert!(run(&["migrate", "--database", &url], dir.path())
+        .status
+        .success());
+    let o = run(&["outbox", "list", "--database", &url], dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 #[test]
 fn logs_go_to_standard_error_and_standard_output_keeps_what_a_command_prints() {
     let dir = tempfile::tempdir().unwrap();

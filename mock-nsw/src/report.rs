@@ -228,6 +228,8 @@ pub struct RunInfo {
     pub built_ahead: Option<u64>,
     /// Whether the answers were kept and judged after the clock stopped (else each as it came).
     pub judged_after: bool,
+    /// What each answer was checked for (whether decisions were judged at all).
+    pub checks: String,
     /// CPU time mock-nsw itself used while the clock ran, all its threads together, in
     /// seconds (`None` where the system does not tell): what the load generator took from a
     /// machine it shares with the gateway.
@@ -342,6 +344,7 @@ impl Report {
         } else {
             writeln!(s, "| answers judged | each as it came |")
         };
+        let _ = writeln!(s, "| each answer checked for | {} |", r.checks);
         if let Some(cpu) = r.own_cpu_s {
             let per = cpu * 1e6 / self.completed.max(1) as f64;
             let _ = writeln!(
@@ -482,6 +485,7 @@ mod tests {
             latency_from: "intended send time".into(),
             built_ahead: Some(1000),
             judged_after: true,
+            checks: "the decision".into(),
             own_cpu_s: Some(0.05),
         }
     }
@@ -591,6 +595,7 @@ mod tests {
             "| 0.001 | 0.500 | 0.500 | 0.900 | 0.990 | 0.999 | 1.000 |",
             "| transport | 4 |",
             "| wrong_decision | 8 |",
+            "| each answer checked for | the decision |",
             "| 200 | 996 |",
             "- `transport`: reset at 250",
             "| throughput | 100.0 req/s |",

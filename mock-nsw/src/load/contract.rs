@@ -466,6 +466,15 @@ fn wrong(e: &Expected, detail: String) -> Failure {
 }
 
 impl Judge<Expected> for ContractJudge {
+    fn checks(&self) -> &'static str {
+        if self.sync {
+            "the reply to the letter of the contract and the decision the reference data call for"
+        } else {
+            "a 202 with at most an Acknowledgment; the decisions go to the asynchronous \
+             endpoint and are not judged in this run"
+        }
+    }
+
     fn judge(&self, e: &Expected, r: &Response) -> Result<(), Failure> {
         let answer = ebms::read_answer(r.content_type.as_deref(), &r.body);
         let want_status = if self.sync { 200 } else { 202 };
@@ -787,6 +796,16 @@ mod tests {
             assert!(permits.len() > 200, "{} permits", permits.len());
             assert!(permits.iter().all(|p| !p.items.is_empty()));
         }
+    }
+
+    #[test]
+    fn a_run_without_sync_reply_says_it_judged_no_decision() {
+        assert!(ContractJudge::new(false, false, false)
+            .checks()
+            .contains("not judged"));
+        assert!(ContractJudge::new(true, false, false)
+            .checks()
+            .contains("the decision"));
     }
 
     #[tokio::test]

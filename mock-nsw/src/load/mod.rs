@@ -56,6 +56,9 @@ pub struct Response {
 /// Decides whether an answer is the one the contract requires.
 pub trait Judge<E>: Send + Sync + 'static {
     fn judge(&self, expected: &E, response: &Response) -> Result<(), Failure>;
+    /// What an answer is checked for, in the report's words: a run that does not judge
+    /// decisions must not read as if it had found none wrong.
+    fn checks(&self) -> &'static str;
 }
 
 /// Accepts any answer whose HTTP status is the expected one.
@@ -63,6 +66,9 @@ pub trait Judge<E>: Send + Sync + 'static {
 pub struct StatusJudge;
 
 impl Judge<u16> for StatusJudge {
+    fn checks(&self) -> &'static str {
+        "the HTTP status only (replayed messages: no decision is judged)"
+    }
     fn judge(&self, expected: &u16, r: &Response) -> Result<(), Failure> {
         if r.status == *expected {
             Ok(())
@@ -450,6 +456,7 @@ where
         latency_from: latency_from.into(),
         built_ahead,
         judged_after: later,
+        checks: judge.checks().into(),
         own_cpu_s,
     };
     rec.finish(run, elapsed)
@@ -746,6 +753,9 @@ mod tests {
     struct Noting(Arc<AtomicUsize>, Mutex<Vec<usize>>);
 
     impl Judge<u16> for Noting {
+        fn checks(&self) -> &'static str {
+            StatusJudge.checks()
+        }
         fn judge(&self, expected: &u16, r: &Response) -> Result<(), Failure> {
             self.1.lock().unwrap().push(self.0.load(Ordering::SeqCst));
             StatusJudge.judge(expected, r)

@@ -333,6 +333,9 @@ fn gen_data(out: PathBuf, licences: usize, seed: u64, today: Option<&str>) -> an
         today: parse_today(today)?,
     };
     let model = gen::Model::generate(&cfg);
+    if let Some(why) = model.unusable() {
+        bail!("--licences {licences} is too few: {why}; give more");
+    }
     let written = gen::write_csv(&model, &out)?;
     eprintln!(
         "wrote {} standards, {} licences, {} labs, {} special purposes to {} in {:.2?}",
@@ -409,6 +412,12 @@ async fn load_cmd(args: LoadArgs) -> anyhow::Result<()> {
     let dir = args.data.as_deref().context("--data DIR is required")?;
     let manifest = gen::read_manifest(dir)?;
     let model = Arc::new(gen::Model::generate(&manifest));
+    if let Some(why) = model.unusable() {
+        bail!(
+            "--data {}: {why}; generate it with more (mock-nsw gen-data --licences N)",
+            dir.display()
+        );
+    }
     let mix = gen::Mix::parse(&args.mix).map_err(|e| anyhow::anyhow!(e))?;
     let sync = !args.no_sync_reply;
     let parties = args.parties.parties();

@@ -390,6 +390,23 @@ impl Model {
         }
     }
 
+    /// Why requests cannot be made from this model, when they cannot: every kind of licence
+    /// must be there at least once (too few licences leave some out).
+    pub fn unusable(&self) -> Option<String> {
+        let missing: Vec<String> = LicenceKind::ALL
+            .iter()
+            .filter(|k| self.of_kind(**k).is_empty())
+            .map(|k| format!("{k:?}"))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "its {} licences include none of the kinds {}, which requests are made of",
+                self.licences.len(),
+                missing.join(", ")
+            )
+        })
+    }
+
     pub fn licences_of(&self, holder: usize) -> &[u32] {
         let s = self.index.holder_start[holder] as usize;
         let e = self.index.holder_start[holder + 1] as usize;

@@ -922,6 +922,23 @@ mod tests {
         }))
     }
 
+    /// A model with too few licences says why instead of panicking when requests are made.
+    #[test]
+    fn a_model_too_small_to_make_requests_says_so() {
+        let of = |licences| {
+            Model::generate(&GenConfig {
+                licences,
+                seed: 11,
+                today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+            })
+            .unusable()
+        };
+        let why = of(0).unwrap_or_default();
+        assert!(why.contains("none of the kinds Valid"), "{why}");
+        assert!(of(5).is_some());
+        assert_eq!(model().unusable(), None);
+    }
+
     #[test]
     fn fixed_item_count() {
         let mut g = RequestGen::new(model(), 3, Mix::default()).with_items(5);

@@ -6,7 +6,8 @@
 //! - a row is claimable only when it is due (PENDING and `next_attempt_at` reached, or
 //!   IN_FLIGHT with an expired lease) and no earlier row of its conversation is PENDING,
 //!   IN_FLIGHT or a dead letter: at most one row per conversation is ever in flight, so
-//!   order is kept;
+//!   order is kept. A conversation is a partner's ConversationId: each sender chooses its
+//!   own, so two partners' rows under one ConversationId never wait for each other;
 //! - a dead letter (DEAD, not dropped by an operator) holds back the later rows of its
 //!   conversation: they stay PENDING, are not attempted and do not age, until the operator
 //!   replays it (then it goes first), drops it, or the partner acknowledges it after all;
@@ -196,7 +197,8 @@ const HOLDS: &str = "(p.status IN ('PENDING', 'IN_FLIGHT') \
 
 /// Row `o` waits behind a dead letter of its conversation that no operator dropped.
 const HELD: &str = "EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
-    AND p.conversation_seq < o.conversation_seq AND p.status = 'DEAD' AND p.dropped_at IS NULL)";
+    AND p.partner = o.partner AND p.conversation_seq < o.conversation_seq \
+    AND p.status = 'DEAD' AND p.dropped_at IS NULL)";
 
 /// The columns of [`COLS`] and, for a PENDING row `o`, the dead letter that holds it back
 /// (the earliest of its conversation), for the operator's views.
@@ -204,7 +206,7 @@ fn cols_with_holder() -> String {
     let holder = |col: &str| {
         format!(
             "CASE WHEN o.status = 'PENDING' THEN (SELECT p.{col} FROM outbox p \
-             WHERE p.conversation_id = o.conversation_id \
+             WHERE p.conversation_id = o.conversation_id AND p.partner = o.partner \
              AND p.conversation_seq < o.conversation_seq \
              AND p.status = 'DEAD' AND p.dropped_at IS NULL \
              ORDER BY p.conversation_seq LIMIT 1) END"
@@ -321,7 +323,7 @@ fn due_and_first() -> String {
         "((o.status = 'PENDING' AND o.next_attempt_at <= $1) \
           OR (o.status = 'IN_FLIGHT' AND o.lease_until <= $1)) \
          AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
-            AND p.conversation_seq < o.conversation_seq AND {HOLDS})"
+            AND p.partner = o.partner AND p.conversation_seq < o.conversation_seq AND {HOLDS})"
     )
 }
 
@@ -494,6 +496,7 @@ struct Locked {
     holds: bool,
     conversation_id: String,
     conversation_seq: i64,
+    partner: String,
 }
 
 async fn locked<C: Conn>(c: &mut C, by: &str, args: Vec<V>) -> Result<Option<Locked>, StoreError> {
@@ -502,10 +505,10 @@ async fn locked<C: Conn>(c: &mut C, by: &str, args: Vec<V>) -> Result<Option<Loc
         Dialect::Sqlite => "",
     };
     let sql = format!(
-        "SELECT id, status, dropped_at, conversation_id, conversation_seq FROM outbox \
+        "SELECT id, status, dropped_at, conversation_id, conversation_seq, partner FROM outbox \
          WHERE {by}{lock}"
     );
-    let tys = &[Ty::I64, Ty::Text, Ty::Time, Ty::Text, Ty::I64];
+    let tys = &[Ty::I64, Ty::Text, Ty::Time, Ty::Text, Ty::I64, Ty::Text];
     let Some(r) = c.opt_row(&sql, args, tys).await? else {
         return Ok(None);
     };
@@ -518,6 +521,7 @@ async fn locked<C: Conn>(c: &mut C, by: &str, args: Vec<V>) -> Result<Option<Loc
         holds: status == OutboxStatus::Dead && r.opt_time(2)?.is_none(),
         conversation_id: r.text(3)?,
         conversation_seq: r.i64(4)?,
+        partner: r.text(5)?,
     }))
 }
 
@@ -533,9 +537,14 @@ async fn release_held<C: Conn>(
         return Ok(());
     }
     c.exec(
-        "UPDATE outbox SET queued_at = $3 WHERE conversation_id = $1 \
+        "UPDATE outbox SET queued_at = $3 WHERE conversation_id = $1 AND partner = $4 \
          AND conversation_seq > $2 AND status = 'PENDING'",
-        args![&row.conversation_id, row.conversation_seq, now],
+        args![
+            &row.conversation_id,
+            row.conversation_seq,
+            now,
+            &row.partner
+        ],
     )
     .await?;
     Ok(())
@@ -808,19 +817,64 @@ mod tests {
     const LEASE: Duration = Duration::from_secs(60);
 
     async fn insert(store: &Store, message_id: &str, conversation: &str, seq: i64) -> i64 {
-        let (m, c) = (message_id.to_string(), conversation.to_string());
+        insert_for(store, "NSW", message_id, conversation, seq).await
+    }
+
+    async fn insert_for(
+        store: &Store,
+        partner: &str,
+        message_id: &str,
+        conversation: &str,
+        seq: i64,
+    ) -> i64 {
+        let (m, c, p) = (
+            message_id.to_string(),
+            conversation.to_string(),
+            partner.to_string(),
+        );
         let sql = "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
                    content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
-                   VALUES ($1, $2, $3, 'NSW', 'text/xml', $4, false, 'PENDING', 0, $5, $5) RETURNING id";
-        let row = in_tx!(store, [m, c], conn => {
+                   VALUES ($1, $2, $3, $6, 'text/xml', $4, false, 'PENDING', 0, $5, $5) RETURNING id";
+        let row = in_tx!(store, [m, c, p], conn => {
             conn.one_row(
                 sql,
-                args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0()],
+                args![m.as_str(), c.as_str(), seq, m.as_bytes(), t0(), p.as_str()],
                 &[Ty::I64],
             )
             .await
         });
         row.unwrap().i64(0).unwrap()
+    }
+
+    /// Each sender chooses its ConversationIds: two partners' rows under one ConversationId
+    /// keep their own order, and one's dead letter holds back only its own later rows.
+    async fn a_conversation_is_a_partners_own(store: &Store) {
+        let n1 = insert_for(store, "NSW", "n1", "SAME", 1).await;
+        insert_for(store, "BROKER", "b1", "SAME", 2).await;
+        insert_for(store, "NSW", "n2", "SAME", 3).await;
+        insert_for(store, "BROKER", "b2", "SAME", 4).await;
+        let first = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(
+            ids(&first),
+            ["n1", "b1"],
+            "one in flight per partner's conversation"
+        );
+        for (c, outcome) in first
+            .iter()
+            .zip([AttemptOutcome::Dead, AttemptOutcome::Done])
+        {
+            assert!(store.outbox_record(rec(c, outcome, t0())).await.unwrap());
+        }
+        let next = store.outbox_claim(t0(), LEASE, 10).await.unwrap();
+        assert_eq!(ids(&next), ["b2"], "the broker's go on; the NSW's wait");
+        let held: Vec<_> = store
+            .outbox_list(Some(OutboxStatus::Pending), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.message_id, i.held_by.map(|h| h.id)))
+            .collect();
+        assert_eq!(held, [("n2".to_string(), Some(n1))]);
     }
 
     fn ids(c: &[Claimed]) -> Vec<String> {
@@ -1259,6 +1313,7 @@ mod tests {
         expired_lease_is_taken_over,
         requeue_and_operator_actions,
         a_dead_letter_holds_back_its_conversation,
+        a_conversation_is_a_partners_own,
         a_dropped_dead_letter_lets_its_conversation_go_on,
         acknowledgments_complete_their_row,
     );

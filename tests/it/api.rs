@@ -706,6 +706,9 @@ async fn cli(args: &[&str]) -> (bool, String, String) {
 async fn apikey_commands_create_list_and_revoke_keys_stored_only_as_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("keys.db").display());
+    // Keys go into a database that exists (a typing error would otherwise create another).
+    let (ok, out, err) = cli(&["--database", &db, "migrate"]).await;
+    assert!(ok, "{out}{err}");
     let (ok, out, err) = cli(&[
         "--database",
         &db,

@@ -117,6 +117,22 @@ fn check_problem(got: &(u16, String, Value), status: u16, mentions: &str) {
     assert_eq!(keys, BTreeSet::from(["detail", "status", "title", "type"]));
 }
 
+/// On SQLite, makes every stored permit unreadable (an issue date that is no date), so that
+/// a test can tell whether an answer read one; `false` on PostgreSQL, whose typed column
+/// refuses it.
+async fn permits_made_unreadable(app: &TestApp) -> bool {
+    let url = &app.settings.database.url;
+    if !url.starts_with("sqlite:") {
+        return false;
+    }
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    sqlx::query("UPDATE permits SET issue_date = 'unreadable'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    true
+}
+
 #[tokio::test]
 async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
     let app = spawn_app().await;
@@ -219,13 +235,7 @@ async fn an_importer_key_sees_its_own_data_and_nothing_of_another_importer() {
 
     // Another importer's permit is not even read (its answer would take as long as reading
     // it): with its rows made unreadable, A still gets the 404 of a missing permit.
-    let url = &app.settings.database.url;
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query("UPDATE permits SET issue_date = 'unreadable'")
-            .execute(&pool)
-            .await
-            .unwrap();
+    if permits_made_unreadable(&app).await {
         check_problem(
             &app.get_json(Some(&key_a), &format!("/api/v1/permits/{permit}"))
                 .await,
@@ -671,13 +681,7 @@ async fn the_status_page_needs_the_importer_tax_number_with_the_permit_number() 
 
     // Another importer's permit is not even read: with its rows made unreadable, the answer
     // is still the 404 of a missing permit.
-    let url = &app.settings.database.url;
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query("UPDATE permits SET issue_date = 'unreadable'")
-            .execute(&pool)
-            .await
-            .unwrap();
+    if permits_made_unreadable(&app).await {
         let (s, _) = page(format!("?permit={permit}&tax={A}")).await;
         assert_eq!(s, 404);
         let (s, _) = page(format!("?permit={permit}&tax={B}")).await;

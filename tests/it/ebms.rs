@@ -1124,14 +1124,7 @@ async fn a_refused_message_also_names_what_is_wrong_with_its_parties() {
         .post(&request(&h, &payload, Packaging::Inline, sync_ack()))
         .await;
     assert_eq!(a.status, 400, "{}", a.text());
-    let locations: Vec<String> = a
-        .reply()
-        .error_list
-        .unwrap()
-        .errors
-        .into_iter()
-        .map(|e| e.location)
-        .collect();
+    let locations = a.error_locations();
     for wanted in ["eb:To/eb:PartyId", "eb:From/eb:PartyId", "HSCode"] {
         assert_eq!(
             locations.iter().filter(|l| l.ends_with(wanted)).count(),
@@ -1163,14 +1156,7 @@ async fn a_refused_message_also_names_what_is_wrong_with_its_parties() {
         })
         .await;
     assert_eq!(a.status, 400, "{}", a.text());
-    let locations: Vec<String> = a
-        .reply()
-        .error_list
-        .unwrap()
-        .errors
-        .into_iter()
-        .map(|e| e.location)
-        .collect();
+    let locations = a.error_locations();
     assert_eq!(
         locations.iter().filter(|l| l.ends_with("eb:CPAId")).count(),
         1,

@@ -254,6 +254,17 @@ impl Answer {
             .map(|e| e.code.as_str().to_string())
             .collect()
     }
+
+    /// The locations of an `eb:ErrorList` reply's errors.
+    pub fn error_locations(&self) -> Vec<String> {
+        self.reply()
+            .error_list
+            .unwrap_or_else(|| panic!("no ErrorList in {}", self.text()))
+            .errors
+            .into_iter()
+            .map(|e| e.location)
+            .collect()
+    }
 }
 
 impl TestApp {

@@ -750,8 +750,19 @@ fn intake_impl(
             ));
         }
     }
+    // The business document is read also when the header could be read only in part (an
+    // element the errors name is 'unknown' there), so that one answer names everything wrong;
+    // not when the Action itself is what could not be read.
+    let business_action = match (&kind, action) {
+        (Kind::Business, Some(action)) => Some(action),
+        _ => env
+            .partial_header
+            .as_ref()
+            .map(|h| h.action.as_str())
+            .filter(|a| BUSINESS_ACTIONS.contains(a)),
+    };
     let mut document = None;
-    if let (Kind::Business, Some(action)) = (&kind, action) {
+    if let Some(action) = business_action {
         match &raw.payload {
             None if !payload_problem => errors.push(EbmsError::new(
                 ErrorCode::Inconsistent,

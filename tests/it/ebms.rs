@@ -1133,7 +1133,8 @@ async fn a_refused_message_also_names_what_is_wrong_with_its_parties() {
         );
     }
 
-    // An empty CPAId is named once, by intake, not again as an unknown agreement.
+    // An empty CPAId is named once, by intake, not again as an unknown agreement; and the
+    // document is read all the same, so that its errors come in the same answer.
     let text = String::from_utf8(
         request(
             &header("ImportPermitRequest"),
@@ -1160,6 +1161,10 @@ async fn a_refused_message_also_names_what_is_wrong_with_its_parties() {
     assert_eq!(
         locations.iter().filter(|l| l.ends_with("eb:CPAId")).count(),
         1,
+        "{locations:?}"
+    );
+    assert!(
+        locations.iter().any(|l| l.ends_with("HSCode")),
         "{locations:?}"
     );
 }

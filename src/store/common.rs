@@ -1387,8 +1387,10 @@ async fn permit_request<C: Conn>(
                 )
                 .await?;
                 if let Some((permit_pk, _, _)) = &permit {
+                    // A permit an officer's refusal cancelled already keeps the day it was.
                     c.exec(
-                        "UPDATE permits SET status = 'CANCELLED', cancelled_at = $1 WHERE id = $2",
+                        "UPDATE permits SET status = 'CANCELLED', cancelled_at = $1 \
+                         WHERE id = $2 AND status = 'ACTIVE'",
                         args![ctx.now, *permit_pk],
                     )
                     .await?;

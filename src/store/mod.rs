@@ -461,6 +461,17 @@ impl Store {
         rows.first().map(|r| r.bytes(0).unwrap())
     }
 
+    /// When a permit was cancelled, if it was.
+    pub(crate) async fn permit_cancelled_at_for_tests(
+        &self,
+        number: &PermitNumber,
+    ) -> Option<DateTime<Utc>> {
+        let q = "SELECT cancelled_at FROM permits WHERE permit_number = $1";
+        let args = vec![sql::V::Text(number.to_string())];
+        let rows = self.rows_for_tests(q, q, args, &[sql::Ty::Time]).await;
+        rows.first().and_then(|r| r.opt_time(0).unwrap())
+    }
+
     /// Outbox rows waiting for their first delivery: (message id, sequence in conversation).
     pub(crate) async fn pending_outbox_for_tests(&self) -> Vec<(String, i64)> {
         let q = "SELECT message_id, conversation_seq FROM outbox \

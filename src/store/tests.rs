@@ -130,6 +130,7 @@ contract!(
     snapshot_is_built_while_the_rows_stream_in,
     status_query_by_permit_and_reference,
     a_refusal_after_inspection_cancels_a_used_permit,
+    a_replacement_keeps_when_a_refusal_cancelled_the_permit,
     asynchronous_reply_goes_to_the_outbox,
     script_returns_each_statements_rows_and_count,
     no_index_repeats_another,
@@ -1495,6 +1496,37 @@ async fn a_refusal_after_inspection_cancels_a_used_permit(store: &Store) {
         "{later:?}"
     );
     assert_eq!(quantities(store, number).await[0].0, amount("2"));
+}
+
+/// A replacement of a request whose permit an officer's refusal cancelled leaves the permit
+/// cancelled when it was, not when the replacement came.
+async fn a_replacement_keeps_when_a_refusal_cancelled_the_permit(store: &Store) {
+    let h = Harness::new();
+    let (r, number) = h.held(store, "m-keep-1", "KEEP-DAY").await;
+    store
+        .officer_decide(officer_input(
+            &r.request_id,
+            2,
+            officer::OfficerAction::RejectAfterInspection,
+        ))
+        .await
+        .expect("officer");
+    let refused_at = store.permit_cancelled_at_for_tests(&number).await;
+    assert!(refused_at.is_some());
+    let mut later = Harness::new();
+    later.ctx.now = now() + Duration::hours(1);
+    let replaced = later
+        .permit(
+            store,
+            "m-keep-2",
+            request("KEEP-DAY", Function::Replacement, &[(1, 1, "5", "fan")]),
+        )
+        .await;
+    assert_eq!(replaced.decision, RequestDecision::Approved);
+    assert_eq!(
+        store.permit_cancelled_at_for_tests(&number).await,
+        refused_at
+    );
 }
 
 /// What happens to an importer's special-import quantities before the next request.

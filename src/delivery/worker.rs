@@ -279,24 +279,30 @@ impl DeliveryWorker {
         };
         let mut sends = tokio::task::JoinSet::new();
         for c in claimed {
-            if c.item.attempts >= inner.cfg.max_attempts {
-                // Not sent again (see `exhausted`): no probe of the partner's circuit is taken.
-                let w = self.clone();
-                let span = delivery_span(&c.item);
-                sends.spawn(async move { w.exhausted(c).await }.instrument(span));
-                continue;
-            }
-            let allowed = self
-                .circuits()
-                .entry(c.item.partner.clone())
-                .or_insert_with(|| {
-                    Circuit::new(inner.cfg.circuit_threshold, inner.cfg.circuit_cool_down)
-                })
-                .allow(now);
+            // A row out of attempts is not sent again (see `exhausted`): it takes no probe of
+            // its partner's circuit.
+            let exhausted = c.item.attempts >= inner.cfg.max_attempts;
+            let allowed = exhausted
+                || self
+                    .circuits()
+                    .entry(c.item.partner.clone())
+                    .or_insert_with(|| {
+                        Circuit::new(inner.cfg.circuit_threshold, inner.cfg.circuit_cool_down)
+                    })
+                    .allow(now);
             if allowed {
                 let w = self.clone();
                 let span = delivery_span(&c.item);
-                sends.spawn(async move { w.attempt(c).await }.instrument(span));
+                sends.spawn(
+                    async move {
+                        if exhausted {
+                            w.exhausted(c).await
+                        } else {
+                            w.attempt(c).await
+                        }
+                    }
+                    .instrument(span),
+                );
             } else {
                 let next_at = self
                     .circuits()

@@ -155,7 +155,7 @@ fn read_business<T>(
             decode_xml(body, None).ok()?
         }
     };
-    let read = read(&soap, &limits.around_payload(), dir)?;
+    let read = read(&soap, limits, dir)?;
     let (payload_xml, version, root, tape) = read.payload?;
     f(Business {
         envelope: read.envelope,
@@ -178,7 +178,7 @@ fn read_multipart<T>(
     let mp = parse_multipart(ct, body).ok()?;
     let charset = mp.envelope.charset().or(ct.param("charset"));
     let soap = decode_xml(&mp.envelope.body, charset).ok()?;
-    let read = read(&soap, &limits.around_payload(), dir)?;
+    let read = read(&soap, limits, dir)?;
     let env = &read.envelope;
     if read.payload.is_some() || env.payload_count != 0 || env.fault.is_some() {
         return None;
@@ -671,9 +671,11 @@ impl<'l> Limited<'l> {
     }
 }
 
-/// The fast pass over a message's envelope.
+/// The fast pass over a message's envelope (whose `Envelope` and `Body` do not count towards
+/// the nesting limit: [`Limits::around_payload`]).
 fn read<'x>(xml: &'x str, limits: &Limits, dir: Dir) -> Option<FastRead<'x>> {
     let mut lexer = Lexer::new(xml);
+    let limits = &limits.around_payload();
     let mut checks = Limited::new(limits);
     let mut scope = Scope::new();
     // Declarations on the envelope and its children, in document order (what the full path

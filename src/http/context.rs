@@ -9,10 +9,8 @@ use crate::config::GatewaySettings;
 use crate::domain::engine::{self, SpecialUsage as EngineUsage};
 use crate::domain::matching::{self, PermitRecord};
 use crate::domain::snapshot::Snapshot;
-use crate::domain::{
-    Amount, DeclarationCheck, DeclarationLine, ImportPermitRequest, PartyKey, RequestDecision,
-};
-use crate::store::{Ctx, PermitView, Renderer, SpecialUsage as StoreUsage};
+use crate::domain::{Amount, DeclarationCheck, DeclarationLine, ImportPermitRequest, PartyKey};
+use crate::store::{Ctx, Renderer, SpecialUsage as StoreUsage};
 
 pub use crate::domain::thai_date;
 
@@ -25,12 +23,12 @@ impl EngineUsage for Usage<'_> {
     }
 }
 
-/// Customs matching of one line, given the stored permit item it points at.
+/// Customs matching of one line against the stored permit it points at.
 fn match_line(
     line: &DeclarationLine,
     decl: &DeclarationCheck,
-    view: &PermitView,
-    issuer: crate::domain::TaxNumber,
+    record: &PermitRecord,
+    claimed_before: crate::domain::Amount,
 ) -> (crate::domain::LineResult, Vec<crate::domain::Reason>) {
     // 1-based position of the line (for the XPath of reasons).
     let pos = decl
@@ -39,25 +37,13 @@ fn match_line(
         .position(|l| std::ptr::eq(l, line))
         .or_else(|| decl.lines.iter().position(|l| l == line))
         .map_or(1, |i| i + 1);
-    let record = PermitRecord {
-        permit: view.permit.clone(),
-        holder: view.holder,
-        issuing_authority: issuer,
-        decision: if view.cancelled {
-            RequestDecision::Cancelled
-        } else {
-            RequestDecision::Approved
-        },
-        cancelled_on: view.cancelled_on,
-        items: view.items.clone(),
-    };
     let r = matching::match_line(
         line,
         pos,
         &decl.importer,
         decl.arrival_date,
-        Some(&record),
-        view.claimed_before,
+        Some(record),
+        claimed_before,
     );
     (r.result, r.reasons)
 }
@@ -79,7 +65,7 @@ pub fn build(
         decide: Arc::new(move |req: &ImportPermitRequest, usage: &dyn StoreUsage| {
             engine::decide(req, &snapshot, today, &Usage(usage))
         }),
-        match_line: Arc::new(move |line, decl, view| match_line(line, decl, view, issuer)),
+        match_line: Arc::new(match_line),
         renderer,
     }
 }

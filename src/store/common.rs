@@ -9,10 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::sql::{args, shift_params, Conn, Dialect, Done, Kept, Row, Stmt, Ty, V};
 use super::{
-    Ctx, LicenceStatusChange, MessageMeta, Outcome, PermitView, SpecialUsage, StoreError,
-    StoredReply,
+    Ctx, LicenceStatusChange, MessageMeta, Outcome, SpecialUsage, StoreError, StoredReply,
 };
-use crate::domain::matching::Claims;
+use crate::domain::matching::{Claims, PermitItem, PermitRecord};
 use crate::domain::{
     Actor, AmendmentResult, Amount, Branch, Country, Decision, DeclarationAmendment,
     DeclarationAmendmentResponse, DeclarationCheck, DeclarationCheckResponse,
@@ -2417,7 +2416,7 @@ async fn declaration_check<C: Conn>(
         };
         let item = read.item_for(p.pk, line, &claims);
         let cancelled = p.status != "ACTIVE";
-        let as_matched = |i: &PermitItemRow| crate::domain::matching::PermitItem {
+        let as_matched = |i: &PermitItemRow| PermitItem {
             invoice_item_number: i.invoice_item_number,
             hs_code: i.hs_code.clone(),
             country_of_origin: i.country_of_origin,
@@ -2435,18 +2434,23 @@ async fn declaration_check<C: Conn>(
                 .map(as_matched)
                 .collect(),
         };
-        let view = PermitView {
+        let record = PermitRecord {
             permit: p.permit.clone(),
             holder: p.holder,
-            cancelled,
+            issuing_authority: ctx.authority_tax_number,
+            decision: if cancelled {
+                RequestDecision::Cancelled
+            } else {
+                RequestDecision::Approved
+            },
             cancelled_on: p
                 .cancelled_at
                 .filter(|_| cancelled)
                 .map(crate::domain::thai_date),
             items,
-            claimed_before: item.map(|i| claims.before(&i.pk)).unwrap_or_default(),
         };
-        let (result, reasons) = (ctx.match_line)(line, d, &view);
+        let claimed_before = item.map(|i| claims.before(&i.pk)).unwrap_or_default();
+        let (result, reasons) = (ctx.match_line)(line, d, &record, claimed_before);
         if let Some(i) = item {
             claims.record(i.pk, result, line.quantity.amount);
         }

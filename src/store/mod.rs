@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::matching::PermitItem;
+use crate::domain::matching::PermitRecord;
 use crate::domain::{
     Amount, Decision, DeclarationCheck, DeclarationLine, ImportPermitRequest, InboundDocument,
-    LicenceStatus, LineResult, OutboundDocument, PartyKey, Permit, PermitNumber, PermitStatusQuery,
+    LicenceStatus, LineResult, OutboundDocument, PartyKey, PermitNumber, PermitStatusQuery,
     PermitStatusResponse, Reason, RefData, TaxNumber,
 };
 
@@ -185,13 +185,14 @@ pub use crate::domain::engine::SpecialUsage;
 /// The decision rules, with the reference snapshot and the date already bound.
 pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
 
-/// Customs matching of one declaration line against the permit it names (§3.3). The store
-/// handles a missing permit (`PERMIT_NOT_FOUND`) itself, and the quantity race
-/// (`QUANTITY_EXCEEDED`) when writing off; everything else about a line (a cancelled permit,
-/// an invoice item number the permit does not have, every field that differs) is this
-/// function's. The store picks the item and matches the lines in order, so the view carries
-/// what the earlier matched lines on that item take from it.
-pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitView) -> (LineResult, Vec<Reason>)
+/// Customs matching of one declaration line against the permit it names (§3.3), with what
+/// the earlier matched lines of the declaration take from the item the store picked
+/// (`domain::matching::Claims`). The store handles a missing permit (`PERMIT_NOT_FOUND`)
+/// itself, and the quantity race (`QUANTITY_EXCEEDED`) when writing off; everything else about
+/// a line (a cancelled permit, an invoice item number the permit does not have, every field
+/// that differs) is this function's. The record's items are the one the store picked for the
+/// line or, when the permit has no item of the line's invoice item number, all of them.
+pub type MatchLineFn = dyn Fn(&DeclarationLine, &DeclarationCheck, &PermitRecord, Amount) -> (LineResult, Vec<Reason>)
     + Send
     + Sync;
 
@@ -205,24 +206,6 @@ pub struct Ctx {
     pub decide: Arc<DecideFn>,
     pub match_line: Arc<MatchLineFn>,
     pub renderer: Arc<dyn Renderer>,
-}
-
-/// A permit as stored, for matching a declaration line against it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PermitView {
-    pub permit: Permit,
-    /// The permit holder (the importer of the request), as stored.
-    pub holder: PartyKey,
-    /// The permit is no longer ACTIVE (cancelled, replaced, or its request rejected).
-    pub cancelled: bool,
-    /// The day (in Thailand) it was cancelled, when that is recorded.
-    pub cancelled_on: Option<NaiveDate>,
-    /// The permit item the store picked for the line; when the permit has no item of the
-    /// line's invoice item number, every item of the permit (none of which is the line's).
-    pub items: Vec<PermitItem>,
-    /// What the earlier lines of this declaration that matched the picked item take from it
-    /// (`domain::matching::Claims`).
-    pub claimed_before: Amount,
 }
 
 /// A stored reply, replayed byte for byte for a duplicate.

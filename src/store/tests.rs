@@ -297,10 +297,11 @@ fn reason(code: ReasonCode, field: &str) -> Reason {
 fn fake_match(
     line: &DeclarationLine,
     d: &DeclarationCheck,
-    v: &PermitView,
+    v: &crate::domain::matching::PermitRecord,
+    _claimed_before: Amount,
 ) -> (LineResult, Vec<Reason>) {
     let pos = d.lines.iter().position(|l| l == line).unwrap() + 1;
-    if v.cancelled {
+    if !v.decision.issues_permit() {
         return (
             LineResult::PermitNotValid,
             vec![reason(

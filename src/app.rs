@@ -34,6 +34,9 @@ pub struct Application {
     admin_router: Router,
     api_router: Router,
     api_limits: Arc<crate::api::ApiLimits>,
+    /// The outbox worker, built (its HTTP client, certificates and partners' URLs checked)
+    /// before the application counts as built; `None` with `delivery.enabled = false`.
+    delivery: Option<crate::delivery::DeliveryWorker>,
     handle: AppHandle,
 }
 
@@ -356,6 +359,14 @@ impl Application {
         }
 
         let store = open_store(&settings).await?;
+        let delivery = if settings.delivery.enabled {
+            Some(
+                crate::delivery::DeliveryWorker::new(store.clone(), &settings)
+                    .context("delivery settings")?,
+            )
+        } else {
+            None
+        };
         let snapshot = initial_snapshot(&store, settings.refdata.seed_dir.as_deref())
             .await?
             .map(Arc::new);
@@ -406,6 +417,7 @@ impl Application {
             admin_router,
             api_router,
             api_limits,
+            delivery,
             handle: AppHandle {
                 shutdown,
                 tls,
@@ -468,19 +480,19 @@ impl Application {
             admin_router,
             api_router,
             api_limits,
+            delivery,
             handle,
         } = self;
         let shutdown = handle.shutdown.clone();
 
-        let delivery = if settings.delivery.enabled {
-            let worker = crate::delivery::DeliveryWorker::new(handle.store.clone(), &settings)
-                .context("delivery settings")?;
-            Some(tokio::spawn(worker.run(shutdown.wait())))
-        } else {
-            tracing::warn!(
-                "delivery.enabled = false: the outbox is not delivered by this instance"
-            );
-            None
+        let delivery = match delivery {
+            Some(worker) => Some(tokio::spawn(worker.run(shutdown.wait()))),
+            None => {
+                tracing::warn!(
+                    "delivery.enabled = false: the outbox is not delivered by this instance"
+                );
+                None
+            }
         };
 
         if let Some(tls) = handle.tls.clone() {

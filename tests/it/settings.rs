@@ -110,3 +110,19 @@ async fn a_writer_cpu_that_does_not_exist_is_named_at_start_up() {
         "{e:#}"
     );
 }
+
+/// A delivery setting that cannot work (here a `delivery.ca` without a certificate) stops the
+/// build, so the gateway never reports that it is listening.
+#[tokio::test]
+async fn a_bad_delivery_ca_stops_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let env = [(
+        "NSW_GATEWAY__DELIVERY__CA".to_string(),
+        ca.display().to_string(),
+    )];
+    let settings = Settings::load(None, env.into_iter(), &loopback(dir.path())).unwrap();
+    let err = Application::build(settings).await.err().expect("must fail");
+    assert!(format!("{err:#}").contains("delivery.ca"), "{err:#}");
+}

@@ -17,8 +17,9 @@ use nsw_gateway::config::GatewaySettings;
 use nsw_gateway::domain::snapshot::{synthetic_refdata, synthetic_request, Snapshot};
 use nsw_gateway::domain::{ImportPermitRequest, InboundDocument, ReferenceNumber, TaxNumber};
 use nsw_gateway::http::context;
+use nsw_gateway::http::reference::Reference;
 use nsw_gateway::http::render::ReplyRenderer;
-use nsw_gateway::store::{MessageMeta, Outcome, Store};
+use nsw_gateway::store::{MessageMeta, Outcome, StatusMark, Store};
 use nsw_gateway::wire::envelope::AckActor;
 use nsw_gateway::wire::intake::Packaging;
 use nsw_gateway::wire::reply::{build_request, RequestOptions};
@@ -28,7 +29,7 @@ use common::header;
 
 struct Fixture {
     store: Store,
-    snapshot: Arc<Snapshot>,
+    reference: Arc<Reference>,
     request: ImportPermitRequest,
     raw: Vec<u8>,
     gateway: GatewaySettings,
@@ -43,8 +44,9 @@ impl Fixture {
         let store = Store::connect(&url).await.expect("open SQLite");
         store.migrate().await.expect("migrate");
         // synthetic_request uses licences up to number 80,003.
-        let snapshot = Arc::new(Snapshot::build(synthetic_refdata(80_004)).expect("snapshot"));
+        let snapshot = Snapshot::build(synthetic_refdata(80_004)).expect("snapshot");
         let request = synthetic_request(&snapshot);
+        let reference = Arc::new(Reference::new(Some((snapshot, StatusMark(0)))));
         let raw = build_request(
             &header("raw"),
             &InboundDocument::ImportPermitRequest(request.clone()),
@@ -63,7 +65,7 @@ impl Fixture {
         };
         Fixture {
             store,
-            snapshot,
+            reference,
             request,
             raw,
             gateway,
@@ -92,7 +94,7 @@ impl Fixture {
             },
             now,
         ));
-        let ctx = context::build(&self.gateway, self.snapshot.clone(), renderer, now);
+        let ctx = context::build(&self.gateway, self.reference.clone(), renderer, now);
         let meta = MessageMeta {
             message_id: h.message_id.clone(),
             conversation_id: h.conversation_id.clone(),

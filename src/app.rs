@@ -7,22 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use arc_swap::ArcSwapOption;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::domain::snapshot::Snapshot;
-use crate::domain::RefData;
 use crate::http::admin::{self, AdminState, BoxFuture, NotReady, Probe};
 use crate::http::protect::{InFlight, RateLimits};
+use crate::http::reference::Reference;
 use crate::http::serve::{self, ConnectionLimits, Shutdown};
 use crate::http::tls::{self, TlsReloader};
 use crate::http::{self as web, AppState};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{OutboxFigures, Store, StoreError};
+use crate::store::{OutboxFigures, Replaced, StatusMark, Store, StoreError};
 
 /// A gateway instance with its listeners bound.
 pub struct Application {
@@ -48,7 +47,7 @@ pub struct AppHandle {
     in_flight: InFlight,
     room: Arc<serve::Room>,
     store: Store,
-    snapshot: Arc<ArcSwapOption<Snapshot>>,
+    reference: Arc<Reference>,
 }
 
 impl AppHandle {
@@ -67,16 +66,16 @@ impl AppHandle {
     }
 
     /// Re-reads the reference data from the store and swaps the snapshot used for decisions
-    /// (after `nsw-gateway refdata load`, or a licence status change).
+    /// (after `nsw-gateway refdata load`).
     pub async fn reload_refdata(&self) -> anyhow::Result<()> {
-        let snapshot = self
+        let (snapshot, mark) = self
             .store
             .load_snapshot()
             .await
             .context("reading the stored reference data")?
-            .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?
-            .map_err(|errs| inconsistent(&errs))?;
-        self.snapshot.store(Some(Arc::new(snapshot)));
+            .ok_or_else(|| anyhow::anyhow!("the store holds no reference data"))?;
+        let snapshot = snapshot.map_err(|errs| inconsistent(&errs))?;
+        self.reference.replace(snapshot, mark);
         tracing::info!("reference data reloaded");
         Ok(())
     }
@@ -101,7 +100,7 @@ impl AppHandle {
 /// Readiness: the store answers and reference data is loaded.
 struct StoreProbe {
     store: Store,
-    snapshot: Arc<ArcSwapOption<Snapshot>>,
+    reference: Arc<Reference>,
     settings: Arc<Settings>,
 }
 
@@ -112,7 +111,7 @@ impl Probe for StoreProbe {
                 shown: "store unavailable",
                 detail: e.to_string(),
             })?;
-            if self.snapshot.load().is_none() {
+            if !self.reference.is_loaded() {
                 return Err(NotReady {
                     shown: "no reference data loaded",
                     detail: "load it with `nsw-gateway refdata load`, then send SIGHUP".into(),
@@ -221,9 +220,19 @@ pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<Store> {
     open_store(settings).await
 }
 
+/// Reference data loaded from a directory into the store.
+pub struct LoadedDir {
+    /// What the store now holds.
+    pub snapshot: Snapshot,
+    /// The last licence status change the stored data includes.
+    pub mark: StatusMark,
+    /// What was loaded, for a person.
+    pub summary: String,
+}
+
 /// Loads the reference data of a directory, checks it, and replaces the stored reference data
-/// with it in one transaction. Returns the snapshot and a summary.
-pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snapshot, String)> {
+/// with it in one transaction.
+pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<LoadedDir> {
     let data = crate::refdata::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let summary = crate::refdata::summary(&data);
     let snapshot = Snapshot::build_from(&data).map_err(|errs| {
@@ -237,12 +246,16 @@ pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snap
                 .join("\n")
         )
     })?;
-    let kept = store
+    let Replaced { kept, mark } = store
         .replace_refdata(Arc::new(data), chrono::Utc::now())
         .await
         .context("storing the reference data")?;
     if kept.is_empty() {
-        return Ok((snapshot, summary));
+        return Ok(LoadedDir {
+            snapshot,
+            mark,
+            summary,
+        });
     }
     for k in &kept {
         tracing::warn!(
@@ -263,7 +276,11 @@ pub async fn load_refdata_dir(store: &Store, dir: &Path) -> anyhow::Result<(Snap
         "{summary}; {} licence status(es) set through the admin API kept over the loaded ones",
         kept.len()
     );
-    Ok((snapshot, summary))
+    Ok(LoadedDir {
+        snapshot,
+        mark,
+        summary,
+    })
 }
 
 /// The error for stored reference data that does not make a snapshot, naming every problem.
@@ -281,19 +298,23 @@ fn inconsistent(errs: &[impl std::fmt::Display]) -> anyhow::Error {
 async fn initial_snapshot(
     store: &Store,
     seed_dir: Option<&Path>,
-) -> anyhow::Result<Option<Snapshot>> {
+) -> anyhow::Result<Option<(Snapshot, StatusMark)>> {
     match store
         .load_snapshot()
         .await
         .context("reading the stored reference data")?
     {
-        Some(loaded) => {
+        Some((loaded, mark)) => {
             let snapshot = loaded.map_err(|errs| inconsistent(&errs))?;
-            Ok(Some(snapshot))
+            Ok(Some((snapshot, mark)))
         }
         None => match seed_dir {
             Some(dir) => {
-                let (snapshot, summary) = load_refdata_dir(store, dir)
+                let LoadedDir {
+                    snapshot,
+                    mark,
+                    summary,
+                } = load_refdata_dir(store, dir)
                     .await
                     .with_context(|| format!("refdata.seed_dir: {}", dir.display()))?;
                 tracing::warn!(
@@ -301,7 +322,7 @@ async fn initial_snapshot(
                     summary = %summary.trim_end().replace('\n', "; "),
                     "the store had no reference data: seeded it from files"
                 );
-                Ok(Some(snapshot))
+                Ok(Some((snapshot, mark)))
             }
             None => {
                 tracing::error!(
@@ -367,14 +388,9 @@ impl Application {
         } else {
             None
         };
-        let snapshot = initial_snapshot(&store, settings.refdata.seed_dir.as_deref())
-            .await?
-            .map(Arc::new);
-        let snapshot = Arc::new(ArcSwapOption::new(snapshot));
-        let empty_snapshot = Arc::new(
-            Snapshot::build(RefData::default())
-                .map_err(|_| anyhow::anyhow!("an empty reference data set is consistent"))?,
-        );
+        let reference = Arc::new(Reference::new(
+            initial_snapshot(&store, settings.refdata.seed_dir.as_deref()).await?,
+        ));
 
         let shutdown = Shutdown::new();
         let in_flight = InFlight::new(settings.server.max_in_flight, settings.server.retry_after);
@@ -382,15 +398,14 @@ impl Application {
             settings: settings.clone(),
             rate_limits: Arc::new(RateLimits::new(&settings.partners)),
             store: store.clone(),
-            snapshot: snapshot.clone(),
-            empty_snapshot,
+            reference: reference.clone(),
         };
         let router = web::router(state, in_flight.clone());
         let admin_router = admin::router(AdminState {
             metrics: crate::telemetry::metrics_handle(),
             probe: Arc::new(StoreProbe {
                 store: store.clone(),
-                snapshot: snapshot.clone(),
+                reference: reference.clone(),
                 settings: settings.clone(),
             }),
             token: settings.admin.token.clone(),
@@ -400,7 +415,7 @@ impl Application {
             store: store.clone(),
             admin_token: settings.admin.token.clone(),
             officers: Arc::new(settings.officers.clone()),
-            snapshot: snapshot.clone(),
+            reference: reference.clone(),
             settings: settings.clone(),
         }));
         let api_limits = Arc::new(crate::api::ApiLimits::new(&settings.api));
@@ -424,7 +439,7 @@ impl Application {
                 in_flight,
                 room: Arc::default(),
                 store,
-                snapshot,
+                reference,
             },
         })
     }

@@ -316,7 +316,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let loaded = crate::app::load_refdata_dir(&store, dir).await;
             crate::app::close_store(&store).await;
             match loaded {
-                Ok((_, summary)) => {
+                Ok(crate::app::LoadedDir { summary, .. }) => {
                     print!(
                         "loaded {} into {}\n{summary}",
                         dir.display(),

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use crate::config::GatewaySettings;
 use crate::domain::engine::{self, SpecialUsage as EngineUsage};
 use crate::domain::matching::{self, PermitRecord};
-use crate::domain::snapshot::Snapshot;
 use crate::domain::{Amount, DeclarationCheck, DeclarationLine, ImportPermitRequest, PartyKey};
-use crate::store::{Ctx, Renderer, SpecialUsage as StoreUsage};
+use crate::store::{Ctx, Renderer, SpecialUsage as StoreUsage, StoredStatus};
+
+use super::reference::Reference;
 
 pub use crate::domain::thai_date;
 
@@ -48,23 +49,31 @@ fn match_line(
     (r.result, r.reasons)
 }
 
-/// The context for processing one message at `now` against `snapshot`.
+/// The context for processing one message at `now`: its decisions use the snapshot in use at
+/// the moment they are taken (one taken again after the store found it behind the stored
+/// licence statuses uses the snapshot that caught up).
 pub fn build(
     gateway: &GatewaySettings,
-    snapshot: Arc<Snapshot>,
+    reference: Arc<Reference>,
     renderer: Arc<dyn Renderer>,
     now: DateTime<Utc>,
 ) -> Ctx {
     let today = thai_date(now);
     let issuer = gateway.issuer_tax_number;
+    let catching_up = reference.clone();
     Ctx {
         today,
         now,
         authority_tax_number: issuer,
         authority_name: gateway.issuer_name.clone(),
         decide: Arc::new(move |req: &ImportPermitRequest, usage: &dyn StoreUsage| {
-            engine::decide(req, &snapshot, today, &Usage(usage))
+            let cur = reference.current_or_empty();
+            (
+                engine::decide(req, &cur.snapshot, today, &Usage(usage)),
+                cur.mark,
+            )
         }),
+        catch_up: Arc::new(move |changes: &[StoredStatus]| catching_up.catch_up(changes)),
         match_line: Arc::new(match_line),
         renderer,
     }

@@ -304,17 +304,15 @@ async fn business(
         )));
     };
     check_access(state, h, &doc).await?;
-    let snapshot = match (&doc, state.snapshot.load_full()) {
-        (_, Some(s)) => s,
-        (crate::domain::InboundDocument::ImportPermitRequest(_), None) => {
-            return Err(Error::Unavailable {
-                retry_after: state.settings.server.retry_after,
-                source: anyhow::anyhow!("no reference data loaded"),
-            })
-        }
-        // Only import permit requests are decided against reference data.
-        (_, None) => state.empty_snapshot.clone(),
-    };
+    // Only import permit requests are decided against reference data.
+    if matches!(doc, crate::domain::InboundDocument::ImportPermitRequest(_))
+        && !state.reference.is_loaded()
+    {
+        return Err(Error::Unavailable {
+            retry_after: state.settings.server.retry_after,
+            source: anyhow::anyhow!("no reference data loaded"),
+        });
+    }
     let now = Utc::now();
     let renderer = Arc::new(ReplyRenderer::new(
         h.clone(),
@@ -324,7 +322,12 @@ async fn business(
         || new_message_id(state),
         now,
     ));
-    let ctx = context::build(&state.settings.gateway, snapshot, renderer.clone(), now);
+    let ctx = context::build(
+        &state.settings.gateway,
+        state.reference.clone(),
+        renderer.clone(),
+        now,
+    );
     let meta = MessageMeta {
         message_id: h.message_id.clone(),
         conversation_id: h.conversation_id.clone(),

@@ -7,6 +7,7 @@ pub mod ebms;
 mod error;
 pub mod operator;
 pub mod protect;
+pub mod reference;
 pub mod render;
 pub mod serve;
 pub mod tls;
@@ -26,11 +27,10 @@ use tracing::field::Empty;
 pub use error::{retry_after_secs, Error};
 
 use crate::config::Settings;
-use crate::domain::snapshot::Snapshot;
 use crate::store::Store;
 use crate::wire::envelope::MessageHeader;
-use arc_swap::ArcSwapOption;
 use protect::{Budget, InFlight, RateLimits};
+use reference::Reference;
 
 /// What became of a request, for metrics: set on responses by the handler and by [`Error`].
 #[derive(Clone, Debug, Default)]
@@ -56,10 +56,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub rate_limits: Arc<RateLimits>,
     pub store: Store,
-    /// The current reference data; `None` until some is loaded.
-    pub snapshot: Arc<ArcSwapOption<Snapshot>>,
-    /// Used for documents that are not decided against reference data.
-    pub empty_snapshot: Arc<Snapshot>,
+    /// The reference data in use.
+    pub reference: Arc<Reference>,
 }
 
 /// The router of the ebMS listener, with its protection layers (outermost first): request

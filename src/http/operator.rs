@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
+use super::reference::Reference;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Officer, Secret, Settings};
-use crate::domain::snapshot::Snapshot;
 use crate::domain::LicenceStatus;
 use crate::store::officer::{
     OfficerAction, OfficerDecisionInput, OfficerOutcome, OriginalExchange,
@@ -44,7 +43,7 @@ pub struct OperatorState {
     pub store: Store,
     pub admin_token: Option<Secret>,
     pub officers: Arc<Vec<Officer>>,
-    pub snapshot: Arc<ArcSwapOption<Snapshot>>,
+    pub reference: Arc<Reference>,
     pub settings: Arc<Settings>,
 }
 
@@ -425,31 +424,21 @@ async fn licence_status(
         reason: reason.clone(),
         at: now,
     };
-    match state.store.set_licence_status(change).await {
-        Ok(true) => {}
-        Ok(false) => {
+    match state
+        .store
+        .set_licence_status(change, state.reference.mark())
+        .await
+    {
+        // The very next request decides with the new status: here from now on; on another
+        // instance sharing the database, once its next permit request has caught up.
+        Ok(Some(changes)) => state.reference.catch_up(&changes),
+        Ok(None) => {
             return fail(
                 StatusCode::NOT_FOUND,
                 format!("licence {number} is not in the reference data"),
             )
         }
         Err(e) => return store_failed(e),
-    }
-    // The very next request decides with the new status.
-    // (read-copy-update: a concurrent reload or status change is not lost)
-    let mut missing = false;
-    state.snapshot.rcu(|current| match current {
-        Some(snap) => match snap.with_licence_status(&number, status, since) {
-            Ok(next) => Some(Arc::new(next)),
-            Err(_) => {
-                missing = true;
-                Some(snap.clone())
-            }
-        },
-        None => None,
-    });
-    if missing {
-        tracing::error!(licence = %number, "licence stored but not in the snapshot in use");
     }
     tracing::warn!(licence = %number, status = status.code(), %since, actor = %who, %reason, "licence status changed");
     Json(json!({

@@ -301,7 +301,7 @@ pub(crate) async fn process<C: Conn>(
     }
     let (out, mut writes) = match job {
         Job::Permit(r, plan) => {
-            let pre = plan.read(done)?;
+            let pre = plan.read(done, ctx)?;
             let (resp, writes) = permit_request(c, meta, r, ctx, pre).await?;
             (OutboundDocument::ImportPermitResponse(resp), writes)
         }
@@ -432,7 +432,7 @@ async fn new_permit_request<C: Conn>(
     req: &ImportPermitRequest,
     ctx: &Ctx,
 ) -> Result<Option<Outcome>, StoreError> {
-    let Some((resp, body)) = decided_without_reads(c, meta, req, ctx).await? else {
+    let Some((resp, body, _)) = decided_without_reads(c, meta, req, ctx).await? else {
         return Ok(None);
     };
     // A script that meets a stored MessageId or reference is undone, and the message takes
@@ -475,20 +475,30 @@ async fn new_permit_request<C: Conn>(
 }
 
 /// The response to a new permit request whose decision needs nothing from the store, and the
-/// writes of its request (without the message's row); `None` for any other message. Draws
-/// the permit serial, on a connection that draws them itself, and reads nothing.
+/// writes of its request (without the message's row), and the last licence status change the
+/// decision's snapshot includes; `None` for any other message. Draws the permit serial, on a
+/// connection that draws them itself, and reads nothing.
 async fn decided_without_reads<C: Conn>(
     c: &mut C,
     meta: &MessageMeta,
     req: &ImportPermitRequest,
     ctx: &Ctx,
-) -> Result<Option<Stored<OutboundDocument>>, StoreError> {
+) -> Result<Option<(OutboundDocument, Vec<Write>, super::StatusMark)>, StoreError> {
     if !c.local_serials() || req.function != Function::Original {
         return Ok(None);
     }
-    let Some(decision) = decision_without_store(req, ctx) else {
+    let Some((decision, mark)) = decision_without_store(req, ctx) else {
         return Ok(None);
     };
+    // Where the connection knows the last status change stored (SQLite's writer), a decision
+    // behind it catches up and goes down the general path, which decides again; elsewhere
+    // the group's statement checks the mark.
+    if c.last_status_mark().await?.is_some_and(|last| last > mark) {
+        let st = status_changes_stmt(mark);
+        let rows = c.rows(&st.sql, st.args, st.cols).await?;
+        (ctx.catch_up)(&stored_statuses(&rows)?);
+        return Ok(None);
+    }
     let serial = if decision.decision.issues_permit() {
         Some(c.next_serial().await?)
     } else {
@@ -500,7 +510,11 @@ async fn decided_without_reads<C: Conn>(
         serial,
     };
     let (resp, body) = permit_request(c, meta, req, ctx, pre).await?;
-    Ok(Some((OutboundDocument::ImportPermitResponse(resp), body)))
+    Ok(Some((
+        OutboundDocument::ImportPermitResponse(resp),
+        body,
+        mark,
+    )))
 }
 
 /// One message of a group ([`new_permit_requests`]).
@@ -516,9 +530,10 @@ pub(crate) struct GroupMessage<'a> {
 /// one statement, which commits them together.
 ///
 /// `None` for a message that is not such a request (the caller runs it alone). An error
-/// (a `MessageId` or reference stored before, or used twice in the group) means that nothing
-/// of the group was stored: the caller runs each message alone, down the paths that answer
-/// those cases.
+/// (a `MessageId` or reference stored before, or used twice in the group, or a licence status
+/// change stored after one that a decision's snapshot includes) means that nothing of the
+/// group was stored: the caller runs each message alone, down the paths that answer those
+/// cases.
 pub(crate) async fn new_permit_requests<C: Conn>(
     c: &mut C,
     msgs: &[GroupMessage<'_>],
@@ -529,16 +544,18 @@ pub(crate) async fn new_permit_requests<C: Conn>(
     let mut out = Vec::with_capacity(msgs.len());
     let mut merged: Vec<Vec<Write>> = Vec::with_capacity(msgs.len());
     let mut alone = Vec::new();
+    let mut oldest = None;
     for m in msgs {
         let InboundDocument::ImportPermitRequest(req) = m.doc else {
             out.push(None);
             continue;
         };
         let ctx = &stored_time(m.ctx);
-        let Some((resp, body)) = decided_without_reads(c, m.meta, req, ctx).await? else {
+        let Some((resp, body, mark)) = decided_without_reads(c, m.meta, req, ctx).await? else {
             out.push(None);
             continue;
         };
+        oldest = Some(oldest.map_or(mark, |o: super::StatusMark| o.min(mark)));
         let mut writes = Vec::with_capacity(body.len() + 2);
         let reply = reply_writes(m.meta, ctx, &resp, ReplyRow::Insert, &mut writes);
         // An outbox row (an asynchronous reply) is a part of its own.
@@ -550,7 +567,7 @@ pub(crate) async fn new_permit_requests<C: Conn>(
     if !merged.is_empty() {
         let mut writes = merge_writes(merged)?;
         writes.append(&mut alone);
-        one_statement(c, writes).await?;
+        one_statement(c, writes, oldest).await?;
     }
     Ok(out)
 }
@@ -784,11 +801,13 @@ impl Sources {
 
 /// Runs `writes` as one statement: each a data-modifying common table expression (named by
 /// its source, if later ones read it), then one query that checks every row count
-/// (`gateway_expect_rows`, which raises an error that rolls the whole statement back). On
-/// PostgreSQL outside a transaction, so the statement commits on its own: one round trip.
+/// (`gateway_expect_rows`, which raises an error that rolls the whole statement back), and,
+/// with `statuses`, that no licence status change was stored after that mark. On PostgreSQL
+/// outside a transaction, so the statement commits on its own: one round trip.
 pub(super) async fn one_statement<C: Conn>(
     c: &mut C,
     writes: Vec<Write>,
+    statuses: Option<super::StatusMark>,
 ) -> Result<(), StoreError> {
     let mut sql = String::from("WITH ");
     let mut args = Vec::new();
@@ -814,6 +833,14 @@ pub(super) async fn one_statement<C: Conn>(
         checks.push(format!(
             "gateway_expect_rows((SELECT count(*) FROM {name}), {rows}, '{}')",
             w.what.replace('\'', "''")
+        ));
+    }
+    if let Some(mark) = statuses {
+        args.push(V::I64(mark.0));
+        checks.push(format!(
+            "gateway_expect_rows((SELECT count(*) FROM licence_status_audit WHERE id > ${}), 0, \
+             'licence status changes after the decisions'' snapshot')",
+            args.len()
         ));
     }
     sql.push_str(" SELECT CAST(count(*) AS BIGINT) FROM (VALUES (1)) AS one WHERE ");
@@ -1101,8 +1128,9 @@ async fn current_version<C: Conn>(
 /// decision can be taken without the store and issues a permit, the permit serial.
 struct PermitPlan {
     /// The decision, when no item names a special-import purpose (only those depend on the
-    /// importer's earlier requests).
-    decision: Option<Decision>,
+    /// importer's earlier requests), and the last licence status change its snapshot
+    /// includes (the claim's round trip reads those stored after it).
+    decision: Option<(Decision, super::StatusMark)>,
     serial: bool,
 }
 
@@ -1117,7 +1145,10 @@ struct Prefetched {
 
 /// The decision of a request when it needs nothing from the store: when no item names a
 /// special-import purpose (only those depend on the importer's earlier requests).
-fn decision_without_store(req: &ImportPermitRequest, ctx: &Ctx) -> Option<Decision> {
+fn decision_without_store(
+    req: &ImportPermitRequest,
+    ctx: &Ctx,
+) -> Option<(Decision, super::StatusMark)> {
     (!req.items.iter().any(|g| g.special_purpose.is_some())).then(|| {
         let usage = Usage::none(&req.importer.tax_number, req.importer.branch);
         (ctx.decide)(req, &usage)
@@ -1132,7 +1163,7 @@ impl PermitPlan {
             && req.function != Function::Cancellation
             && decision
                 .as_ref()
-                .is_some_and(|d| d.decision.issues_permit());
+                .is_some_and(|(d, _)| d.decision.issues_permit());
         let mut reads = vec![current_version_stmt(
             req.importer.tax_number.as_str(),
             &req.importer.branch.to_string(),
@@ -1141,10 +1172,17 @@ impl PermitPlan {
         if serial {
             reads.push(serial_stmt(c.dialect()));
         }
+        if let Some((_, mark)) = &decision {
+            reads.push(status_changes_stmt(*mark));
+        }
         (PermitPlan { decision, serial }, reads)
     }
 
-    fn read(self, mut done: impl Iterator<Item = Done>) -> Result<Prefetched, StoreError> {
+    fn read(
+        self,
+        mut done: impl Iterator<Item = Done>,
+        ctx: &Ctx,
+    ) -> Result<Prefetched, StoreError> {
         let mut next = || {
             done.next()
                 .ok_or_else(|| StoreError::Corrupt("a read of the plan returned nothing".into()))
@@ -1155,9 +1193,19 @@ impl PermitPlan {
         } else {
             None
         };
+        let decision = match self.decision {
+            Some((decision, _)) => {
+                let changes = next()?.rows;
+                if !changes.is_empty() {
+                    return Err(behind(ctx, &stored_statuses(&changes)?));
+                }
+                Some(decision)
+            }
+            None => None,
+        };
         Ok(Prefetched {
             current,
-            decision: self.decision,
+            decision,
             serial,
         })
     }
@@ -1519,7 +1567,9 @@ async fn decide_and_store_as<C: Conn>(
                 &req.importer.branch.to_string(),
             )
             .await?;
-            (ctx.decide)(req, &usage)
+            let (decision, mark) = (ctx.decide)(req, &usage);
+            check_statuses(c, ctx, mark).await?;
+            decision
         }
     };
     store_request(
@@ -3111,7 +3161,8 @@ pub(crate) async fn replace_refdata<C: Conn>(
     c: &mut C,
     data: &RefData,
     now: DateTime<Utc>,
-) -> Result<Vec<super::KeptStatus>, StoreError> {
+) -> Result<super::Replaced, StoreError> {
+    lock_status_changes(c).await?;
     for t in [
         "standards",
         "licences",
@@ -3209,7 +3260,87 @@ pub(crate) async fn replace_refdata<C: Conn>(
         args![now],
     )
     .await?;
-    keep_newer_statuses(c).await
+    let kept = keep_newer_statuses(c).await?;
+    Ok(super::Replaced {
+        kept,
+        mark: last_status_mark(c).await?,
+    })
+}
+
+/// Makes licence status changes, and loads of the reference data, take turns until the
+/// transaction ends, so that the changes' marks grow in the order they commit: a reader that
+/// has seen mark `n` has seen every change before it. SQLite's one writer does that already.
+async fn lock_status_changes<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+    if c.dialect() == Dialect::Postgres {
+        c.exec(
+            "LOCK TABLE licence_status_audit IN SHARE ROW EXCLUSIVE MODE",
+            args![],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The last licence status change stored.
+async fn last_status_mark<C: Conn>(c: &mut C) -> Result<super::StatusMark, StoreError> {
+    Ok(super::StatusMark(
+        c.one_row(
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM licence_status_audit",
+            args![],
+            &[Ty::I64],
+        )
+        .await?
+        .i64(0)?,
+    ))
+}
+
+/// The licence status changes stored after `after`, in the order they were stored.
+fn status_changes_stmt(after: super::StatusMark) -> Stmt {
+    Stmt {
+        sql: "SELECT id, number, new_status, since FROM licence_status_audit WHERE id > $1 \
+              ORDER BY id"
+            .into(),
+        args: args![after.0],
+        cols: &[Ty::I64, Ty::Text, Ty::Text, Ty::Date],
+    }
+}
+
+fn stored_statuses(rows: &[Row]) -> Result<Vec<super::StoredStatus>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            Ok(super::StoredStatus {
+                mark: super::StatusMark(r.i64(0)?),
+                number: r.text(1)?,
+                status: p_licence_status(&r.text(2)?)?,
+                since: r.date(3)?,
+            })
+        })
+        .collect()
+}
+
+/// A permit request whose decision used a snapshot behind the stored licence statuses: the
+/// snapshot catches up, and the message runs again (nothing of it is stored).
+fn behind(ctx: &Ctx, changes: &[super::StoredStatus]) -> StoreError {
+    (ctx.catch_up)(changes);
+    StoreError::Conflict(format!(
+        "{} licence status change(s) stored after the snapshot the decision used",
+        changes.len()
+    ))
+}
+
+/// Fails with [`behind`] when licence status changes were stored after `mark` (checked by a
+/// decision taken inside the transaction).
+async fn check_statuses<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    mark: super::StatusMark,
+) -> Result<(), StoreError> {
+    let st = status_changes_stmt(mark);
+    let rows = c.rows(&st.sql, st.args, st.cols).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Err(behind(ctx, &stored_statuses(&rows)?))
 }
 
 /// After a load: each licence's latest status change made through the admin API stays when it
@@ -3409,11 +3540,12 @@ pub(crate) async fn load_refdata<C: Conn>(c: &mut C) -> Result<Option<RefData>, 
 }
 
 /// The snapshot of the stored reference data, built while the licence rows stream in: one
-/// licence at a time is held as an owned record, never the whole set. `None` when no
-/// reference data was ever loaded; the inner error lists every inconsistency.
+/// licence at a time is held as an owned record, never the whole set, and the last licence
+/// status change it includes. `None` when no reference data was ever loaded; the inner error
+/// lists every inconsistency.
 pub(crate) async fn load_snapshot<C: Conn>(
     c: &mut C,
-) -> Result<Option<super::LoadedSnapshot>, StoreError> {
+) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
     if !refdata_loaded(c).await? {
         return Ok(None);
     }
@@ -3430,7 +3562,8 @@ pub(crate) async fn load_snapshot<C: Conn>(
     .await?;
     let labs = load_labs(c).await?;
     let purposes = load_purposes(c).await?;
-    Ok(Some(builder.finish(labs, purposes)))
+    let mark = last_status_mark(c).await?;
+    Ok(Some((builder.finish(labs, purposes), mark)))
 }
 
 pub(crate) async fn licence_status<C: Conn>(
@@ -3480,13 +3613,15 @@ pub(crate) async fn licence_status<C: Conn>(
 pub(crate) async fn set_licence_status<C: Conn>(
     c: &mut C,
     ch: &LicenceStatusChange,
-) -> Result<bool, StoreError> {
+    after: super::StatusMark,
+) -> Result<Option<Vec<super::StoredStatus>>, StoreError> {
+    lock_status_changes(c).await?;
     let sql = format!(
         "SELECT status FROM licences WHERE number = $1{}",
         for_update(c)
     );
     let Some(old) = c.opt_row(&sql, args![&ch.number], &[Ty::Text]).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     c.exec(
         "UPDATE licences SET status = $1, status_since = $2 WHERE number = $3",
@@ -3507,7 +3642,9 @@ pub(crate) async fn set_licence_status<C: Conn>(
         ],
     )
     .await?;
-    Ok(true)
+    let st = status_changes_stmt(after);
+    let rows = c.rows(&st.sql, st.args, st.cols).await?;
+    stored_statuses(&rows).map(Some)
 }
 
 #[cfg(test)]

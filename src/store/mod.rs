@@ -11,7 +11,10 @@
 //! - the total written off against a permit item never exceeds its approved quantity
 //!   (conditional update, plus a CHECK constraint as the last line of defence);
 //! - permit serials come from the database (a PostgreSQL sequence, which each instance draws
-//!   from in blocks; a SQLite counter row) and are never reused.
+//!   from in blocks; a SQLite counter row) and are never reused;
+//! - no permit request is stored as decided on a snapshot behind the licence status changes
+//!   stored before its transaction read them (`StatusMark`, `Ctx::catch_up`): a change
+//!   answered by one instance applies to the next request on every other.
 //!
 //! SQLite runs every write through one writer task that commits groups of jobs in one
 //! transaction (a savepoint per job); PostgreSQL runs each job in its own transaction (new
@@ -89,6 +92,14 @@ pub use sqlite::WriterCpu;
 /// A snapshot built from the stored reference data, or every inconsistency found in it.
 pub type LoadedSnapshot =
     Result<crate::domain::snapshot::Snapshot, Vec<crate::domain::snapshot::RefDataError>>;
+
+/// What replacing the reference data did: the licence statuses set through the admin API that
+/// stayed over the loaded ones, and the last status change the stored data now includes.
+#[derive(Debug, Clone)]
+pub struct Replaced {
+    pub kept: Vec<KeptStatus>,
+    pub mark: StatusMark,
+}
 
 /// What the storage layer could not do.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -182,8 +193,30 @@ pub trait Renderer: Send + Sync {
 /// arrival dates.
 pub use crate::domain::engine::SpecialUsage;
 
-/// The decision rules, with the reference snapshot and the date already bound.
-pub type DecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
+/// The decision rules, with the date already bound, over the reference snapshot in use at the
+/// call; with the decision, the last stored licence status change that snapshot includes.
+pub type DecideFn =
+    dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> (Decision, StatusMark) + Send + Sync;
+
+/// Brings the reference snapshot that decisions use up to date with licence status changes
+/// stored after the one it includes (by this instance or another on the same database). The
+/// changes come in the order they were stored, all of those after a mark the snapshot once
+/// had; those it includes already are skipped.
+pub type CatchUpFn = dyn Fn(&[StoredStatus]) + Send + Sync;
+
+/// The last licence status change (its number in the audit of changes, which grows in the order
+/// the changes commit) that a reference snapshot includes; 0 for none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatusMark(pub i64);
+
+/// A licence status change as stored, for a snapshot to catch up with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatus {
+    pub mark: StatusMark,
+    pub number: String,
+    pub status: LicenceStatus,
+    pub since: NaiveDate,
+}
 
 /// Customs matching of one declaration line against the permit it names (§3.3), with what
 /// the earlier matched lines of the declaration take from the item the store picked
@@ -204,6 +237,9 @@ pub struct Ctx {
     pub authority_tax_number: TaxNumber,
     pub authority_name: String,
     pub decide: Arc<DecideFn>,
+    /// Called where a permit request's transaction finds licence status changes stored after
+    /// those its decision's snapshot includes; the message then runs again.
+    pub catch_up: Arc<CatchUpFn>,
     pub match_line: Arc<MatchLineFn>,
     pub renderer: Arc<dyn Renderer>,
 }
@@ -355,7 +391,7 @@ impl Store {
         &self,
         data: Arc<RefData>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<KeptStatus>, StoreError> {
+    ) -> Result<Replaced, StoreError> {
         in_tx!(self, [data], c => common::replace_refdata(c, &data, now).await)
     }
 
@@ -366,18 +402,22 @@ impl Store {
 
     /// The snapshot of the stored reference data, built while the rows are read (the licences
     /// are never all held as owned records); `None` when none was ever loaded. The inner error
-    /// lists every inconsistency of the stored data.
-    pub async fn load_snapshot(&self) -> Result<Option<LoadedSnapshot>, StoreError> {
+    /// lists every inconsistency of the stored data. With it, the last licence status change
+    /// it includes (read in the same transaction).
+    pub async fn load_snapshot(&self) -> Result<Option<(LoadedSnapshot, StatusMark)>, StoreError> {
         dispatch!(self, s => s.load_snapshot().await)
     }
 
-    /// Changes a licence's status and records who did it and why. `Ok(false)` when the
-    /// licence is unknown.
+    /// Changes a licence's status and records who did it and why. `Ok(None)` when the
+    /// licence is unknown; otherwise every status change stored after `after`, this one the
+    /// last, for the snapshot in use to catch up with. Changes are stored one at a time, so
+    /// that their marks grow in the order they commit.
     pub async fn set_licence_status(
         &self,
         change: LicenceStatusChange,
-    ) -> Result<bool, StoreError> {
-        in_tx!(self, [change], c => common::set_licence_status(c, &change).await)
+        after: StatusMark,
+    ) -> Result<Option<Vec<StoredStatus>>, StoreError> {
+        in_tx!(self, [change], c => common::set_licence_status(c, &change, after).await)
     }
 
     /// Processes one business message exactly once and returns the reply to give (§4).

@@ -406,7 +406,9 @@ impl PgStore {
             .await
     }
 
-    pub async fn load_snapshot(&self) -> Result<Option<super::LoadedSnapshot>, StoreError> {
+    pub async fn load_snapshot(
+        &self,
+    ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
         // One snapshot for all four tables.
         self.in_tx(|c| {
             Box::pin(async move {

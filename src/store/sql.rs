@@ -279,6 +279,15 @@ pub(crate) trait Conn: Send {
         }
     }
 
+    /// The last licence status change stored, where the connection knows it without a round
+    /// trip of the caller's own (the SQLite writer reads it once per transaction, with the
+    /// permit serial); `None` elsewhere, where the caller's reads or statement check it.
+    fn last_status_mark(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<super::StatusMark>, StoreError>> + Send {
+        async { Ok(None) }
+    }
+
     /// Whether [`Conn::next_serial`] answers without a round trip to the database (the SQLite
     /// writer keeps the counter), so that a new permit request can be written in one script.
     fn local_serials(&self) -> bool {

@@ -136,10 +136,36 @@ pub(crate) struct WriterConn {
 struct Serials {
     /// The next serial to hand out, once read in this transaction.
     next: i64,
+    /// The last licence status change stored, read with the serial.
+    last_status: i64,
     read_in_this_transaction: bool,
 }
 
 impl WriterConn {
+    /// Reads, once per transaction (under the write lock), the permit serial counter and the
+    /// last licence status change stored.
+    async fn read_counters(&mut self) -> Result<(), StoreError> {
+        if self.serials.read_in_this_transaction {
+            return Ok(());
+        }
+        let done = self
+            .with_prefix(vec![Stmt::rows(
+                "SELECT value, (SELECT COALESCE(MAX(id), 0) FROM licence_status_audit) \
+                 FROM counters WHERE name = 'permit_serial'",
+                Vec::new(),
+                &[Ty::I64, Ty::I64],
+            )])
+            .await?;
+        let row = done
+            .first()
+            .and_then(|d| d.rows.first())
+            .ok_or_else(|| StoreError::Corrupt("the permit serial counter is missing".into()))?;
+        self.serials.next = self.serials.next.max(row.i64(0)? + 1);
+        self.serials.last_status = row.i64(1)?;
+        self.serials.read_in_this_transaction = true;
+        Ok(())
+    }
+
     fn caller(&self) -> Caller {
         Caller::Writer {
             shares_cpu: self.shares_cpu,
@@ -227,22 +253,7 @@ impl Conn for WriterConn {
     }
 
     async fn next_serial(&mut self) -> Result<u32, StoreError> {
-        if !self.serials.read_in_this_transaction {
-            let done = self
-                .with_prefix(vec![Stmt::rows(
-                    "SELECT value FROM counters WHERE name = 'permit_serial'",
-                    Vec::new(),
-                    &[Ty::I64],
-                )])
-                .await?;
-            let stored = done
-                .first()
-                .and_then(|d| d.rows.first())
-                .ok_or_else(|| StoreError::Corrupt("the permit serial counter is missing".into()))?
-                .i64(0)?;
-            self.serials.next = self.serials.next.max(stored + 1);
-            self.serials.read_in_this_transaction = true;
-        }
+        self.read_counters().await?;
         let n = self.serials.next;
         let serial = u32::try_from(n)
             .ok()
@@ -254,6 +265,11 @@ impl Conn for WriterConn {
             args![n],
         ));
         Ok(serial)
+    }
+
+    async fn last_status_mark(&mut self) -> Result<Option<super::StatusMark>, StoreError> {
+        self.read_counters().await?;
+        Ok(Some(super::StatusMark(self.serials.last_status)))
     }
 
     fn local_serials(&self) -> bool {
@@ -650,7 +666,9 @@ impl SqliteStore {
         common::load_refdata(&mut *c).await
     }
 
-    pub async fn load_snapshot(&self) -> Result<Option<super::LoadedSnapshot>, StoreError> {
+    pub async fn load_snapshot(
+        &self,
+    ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
         // One read transaction: the four tables as of one commit.
         let mut c = self.readers.acquire().await.map_err(map_err)?;
         let mut tx = c.begin().await.map_err(map_err)?;

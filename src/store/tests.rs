@@ -127,6 +127,7 @@ contract!(
     special_usage_sums_per_importer_purpose_and_year,
     special_usage_counts_what_was_or_may_be_permitted,
     refdata_round_trip_and_licence_status,
+    a_decision_behind_the_stored_statuses_runs_again,
     snapshot_is_built_while_the_rows_stream_in,
     status_query_by_permit_and_reference,
     a_refusal_after_inspection_cancels_a_used_permit,
@@ -363,19 +364,43 @@ struct Harness {
     ctx: Ctx,
 }
 
+type FakeDecideFn = dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> Decision + Send + Sync;
+
+/// The status mark of a harness's decisions, and the changes its catching up was given.
+#[derive(Default)]
+struct FakeStatuses {
+    mark: std::sync::Mutex<StatusMark>,
+    given: std::sync::Mutex<Vec<Vec<StoredStatus>>>,
+}
+
 impl Harness {
     fn new() -> Self {
         Self::with_decide(Arc::new(fake_decide))
     }
 
-    fn with_decide(decide: Arc<DecideFn>) -> Self {
+    fn with_decide(decide: Arc<FakeDecideFn>) -> Self {
+        Self::with_statuses(decide, Arc::default())
+    }
+
+    /// Decisions whose snapshot includes the status changes up to `statuses.mark`, which
+    /// catching up raises (and records what it was given).
+    fn with_statuses(decide: Arc<FakeDecideFn>, statuses: Arc<FakeStatuses>) -> Self {
         let renderer = Arc::new(FakeRenderer::default());
+        let (deciding, catching_up) = (statuses.clone(), statuses);
         let ctx = Ctx {
             today: today(),
             now: now(),
             authority_tax_number: TaxNumber::parse("0994000617721").unwrap(),
             authority_name: "สำนักงานมาตรฐานผลิตภัณฑ์อุตสาหกรรม".into(),
-            decide,
+            decide: Arc::new(move |req: &ImportPermitRequest, u: &dyn SpecialUsage| {
+                let mark = *deciding.mark.lock().unwrap();
+                (decide(req, u), mark)
+            }),
+            catch_up: Arc::new(move |changes: &[StoredStatus]| {
+                let mut mark = catching_up.mark.lock().unwrap();
+                *mark = changes.iter().map(|c| c.mark).fold(*mark, StatusMark::max);
+                catching_up.given.lock().unwrap().push(changes.to_vec());
+            }),
             match_line: Arc::new(fake_match),
             renderer: renderer.clone(),
         };
@@ -1826,7 +1851,18 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
         reason: "factory audit failed".into(),
         at: now(),
     };
-    assert!(store.set_licence_status(change.clone()).await.unwrap());
+    let changes = store
+        .set_licence_status(change.clone(), StatusMark(0))
+        .await
+        .unwrap()
+        .expect("a known licence");
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.number.as_str(), c.status))
+            .collect::<Vec<_>>(),
+        [("L-1-0000003", LicenceStatus::Suspended)]
+    );
     let loaded = store.load_refdata().await.unwrap().unwrap();
     let l = loaded
         .licences
@@ -1838,9 +1874,13 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
         (LicenceStatus::Suspended, today())
     );
     // Loaded again from an export that predates the suspension: the suspension stays.
-    let kept = store.replace_refdata(second.clone(), now()).await.unwrap();
+    let replaced = store.replace_refdata(second.clone(), now()).await.unwrap();
     assert_eq!(
-        kept,
+        replaced.mark, changes[0].mark,
+        "the stored data includes the change"
+    );
+    assert_eq!(
+        replaced.kept,
         [super::KeptStatus {
             number: "L-1-0000003".into(),
             status: LicenceStatus::Suspended,
@@ -1868,14 +1908,71 @@ async fn refdata_round_trip_and_licence_status(store: &Store) {
     let kept = store
         .replace_refdata(Arc::new(newer.clone()), now())
         .await
-        .unwrap();
+        .unwrap()
+        .kept;
     assert!(kept.is_empty(), "{kept:?}");
     assert_eq!(store.load_refdata().await.unwrap(), Some(newer));
     let unknown = LicenceStatusChange {
         number: "L-NOPE".into(),
         ..change
     };
-    assert!(!store.set_licence_status(unknown).await.unwrap());
+    assert_eq!(
+        store
+            .set_licence_status(unknown, StatusMark(0))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A permit request decided on a snapshot behind the licence status changes stored (by
+/// another instance, say) is not stored as decided: its snapshot catches up with exactly those
+/// changes, and the message runs again. A special-import request is decided inside its
+/// transaction; a new one without special items in one script of SQLite's writer, or, on
+/// PostgreSQL, in a group statement.
+async fn a_decision_behind_the_stored_statuses_runs_again(store: &Store) {
+    store
+        .replace_refdata(Arc::new(refdata(0)), now())
+        .await
+        .unwrap();
+    let change = LicenceStatusChange {
+        number: "L-0-0000011".into(),
+        status: LicenceStatus::Suspended,
+        since: today(),
+        actor: "admin".into(),
+        reason: "factory audit failed".into(),
+        at: now(),
+    };
+    let stored = store
+        .set_licence_status(change, StatusMark(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let statuses = Arc::new(FakeStatuses::default());
+    let h = Harness::with_statuses(Arc::new(fake_decide), statuses.clone());
+    let cases = [
+        special("ST-1", Function::Original, "1", "SAMPLE"),
+        request("ST-2", Function::Original, &[(1, 1, "5", "kettle")]),
+    ];
+    for (i, req) in cases.into_iter().enumerate() {
+        *statuses.mark.lock().unwrap() = StatusMark(0);
+        statuses.given.lock().unwrap().clear();
+        let r = h.permit(store, &format!("m-st-{i}"), req).await;
+        assert_eq!(r.items[0].status, ItemStatus::Approved, "case {i}");
+        let given = statuses.given.lock().unwrap().clone();
+        assert_eq!(given, std::slice::from_ref(&stored), "case {i}");
+        assert_eq!(*statuses.mark.lock().unwrap(), stored[0].mark, "case {i}");
+    }
+    // Up to date: nothing to catch up with.
+    *statuses.mark.lock().unwrap() = stored[0].mark;
+    statuses.given.lock().unwrap().clear();
+    h.permit(
+        store,
+        "m-st-3",
+        special("ST-3", Function::Original, "1", "SAMPLE"),
+    )
+    .await;
+    assert!(statuses.given.lock().unwrap().is_empty());
 }
 
 async fn snapshot_is_built_while_the_rows_stream_in(store: &Store) {
@@ -1895,8 +1992,17 @@ async fn snapshot_is_built_while_the_rows_stream_in(store: &Store) {
         reason: "licence withdrawn".into(),
         at: now(),
     };
-    assert!(store.set_licence_status(change).await.unwrap());
-    let streamed = store.load_snapshot().await.unwrap().unwrap().unwrap();
+    let before = store.load_snapshot().await.unwrap().unwrap().1;
+    let changes = store
+        .set_licence_status(change, before)
+        .await
+        .unwrap()
+        .unwrap();
+    let (streamed, mark) = store.load_snapshot().await.unwrap().unwrap();
+    let streamed = streamed.unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(mark, changes[0].mark, "the snapshot includes the change");
+    assert!(mark > before);
     let loaded = store.load_refdata().await.unwrap().unwrap();
     assert_eq!(streamed.licence_count(), data.licences.len());
     assert_eq!(contents(&streamed), loaded);
@@ -2250,15 +2356,19 @@ async fn postgres_one_statement_checks_every_row_count() {
             rows,
         )
     };
-    let err = common::one_statement(&mut *conn, vec![insert("ok-", 2), insert("short-", 3)])
-        .await
-        .unwrap_err();
+    let err = common::one_statement(
+        &mut *conn,
+        vec![insert("ok-", 2), insert("short-", 3)],
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string()
             .contains("storing the test messages touched 2 rows instead of 3"),
         "{err}"
     );
-    common::one_statement(&mut *conn, vec![insert("a-", 2), insert("b-", 2)])
+    common::one_statement(&mut *conn, vec![insert("a-", 2), insert("b-", 2)], None)
         .await
         .unwrap();
     let stored: Vec<String> =

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::delivery::{test_clock, worker_for};
 use crate::fake_nsw::{Answer, FakeNsw};
-use crate::helpers::{spawn_settings, test_settings, Options, TestApp};
+use crate::helpers::{
+    backends, fresh_database, spawn_app_with, spawn_settings, test_settings, Options, TestApp,
+};
 use crate::messages::{
     declaration_check, permit_request, today, write_refdata, IMPORTER, LICENCE_OK,
 };
@@ -499,6 +501,53 @@ async fn a_suspension_applies_to_the_very_next_request() {
     assert_eq!(status, 404);
 }
 
+/// Two instances on one database: a status changed through either one's admin API applies to
+/// the very next request on the other (which has not been reloaded), and on itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_status_change_applies_to_the_next_request_on_every_instance() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _guard) = fresh_database(dir.path(), Some(backend)).await;
+        let options = Options {
+            backend: Some(backend),
+            database_url: Some(url),
+            admin_token: Some(ADMIN.into()),
+            extra: "[delivery]\nenabled = false\n".into(),
+            ..Options::default()
+        };
+        let a = spawn_app_with(options.clone()).await;
+        let b = spawn_app_with(options).await;
+        let path = format!("/admin/licences/{LICENCE_OK}/status");
+        let mut n = 0;
+        for (changed_on, status, decided_on, want) in [
+            (&a, "SUSPENDED", &b, "LICENCE_SUSPENDED"),
+            (&b, "ACTIVE", &a, ""),
+            (&b, "REVOKED", &a, "LICENCE_REVOKED"),
+            (&a, "ACTIVE", &a, ""),
+        ] {
+            let (code, done) = admin_post(
+                changed_on,
+                &path,
+                ADMIN,
+                serde_json::json!({"status": status, "reason": "e-Surveillance"}),
+            )
+            .await;
+            assert_eq!(code, 200, "{done}");
+            for app in [decided_on, changed_on] {
+                n += 1;
+                let r = decide(app, &permit_request(&format!("REF-ST-{n}"), LICENCE_OK, 1)).await;
+                let codes: Vec<_> = r.items[0].reasons.iter().map(|r| r.code.code()).collect();
+                if want.is_empty() {
+                    assert_eq!(r.decision.code(), "APPROVED", "{backend:?} {n}: {codes:?}");
+                } else {
+                    assert_eq!(codes, [want], "{backend:?} {n}");
+                }
+            }
+        }
+        drop((a, b));
+    }
+}
+
 /// A suspension made through the admin API is newer than an export that does not know of it
 /// yet: loading that export keeps the suspension, in the store and in the decisions.
 #[tokio::test]
@@ -511,7 +560,9 @@ async fn a_suspension_survives_a_load_of_older_reference_data() {
         .seed_dir
         .clone()
         .expect("the test's files");
-    let (snapshot, summary) = nsw_gateway::app::load_refdata_dir(app.handle.store(), &dir)
+    let nsw_gateway::app::LoadedDir {
+        snapshot, summary, ..
+    } = nsw_gateway::app::load_refdata_dir(app.handle.store(), &dir)
         .await
         .unwrap();
     assert!(

@@ -23,6 +23,11 @@ pub const OUTBOX_HELD: &str = "nsw_outbox_held";
 /// Age of the oldest message waiting for delivery.
 pub const OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str = "nsw_outbox_oldest_pending_age_seconds";
 
+/// Connections to the ebMS listener accepted and waiting for a slot (`server.max_connections`).
+pub const CONNECTIONS_WAITING: &str = "nsw_connections_waiting";
+/// Connections to the ebMS listener closed without their client's leave, labelled `why`.
+pub const CONNECTIONS_DROPPED_TOTAL: &str = "nsw_connections_dropped_total";
+
 /// Transactions the SQLite writer committed.
 pub const SQLITE_WRITER_TRANSACTIONS_TOTAL: &str = "nsw_sqlite_writer_transactions_total";
 /// Jobs (messages and other writes) the SQLite writer committed.
@@ -120,6 +125,14 @@ fn describe_metrics() {
         REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,
         "time from request received to response ready, by action"
+    );
+    metrics::describe_gauge!(
+        CONNECTIONS_WAITING,
+        "connections to the ebMS listener accepted and waiting for a slot (server.max_connections)"
+    );
+    metrics::describe_counter!(
+        CONNECTIONS_DROPPED_TOTAL,
+        "connections to the ebMS listener closed without their client's leave, by why"
     );
     metrics::describe_gauge!(OUTBOX_PENDING, "messages waiting for asynchronous delivery");
     metrics::describe_gauge!(

@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::tls::{PeerIdentity, TlsReloader};
+use crate::telemetry::{CONNECTIONS_DROPPED_TOTAL, CONNECTIONS_WAITING};
 
 /// The "stop" signal shared by every task of an application.
 #[derive(Clone, Debug)]
@@ -108,7 +109,10 @@ impl Room {
     /// Asks one connection to close; the returned guard cancels what is still owed when the
     /// waiting connection has its slot.
     fn ask(&self) -> Asked<'_> {
-        self.waiting.send_modify(|n| *n += 1);
+        self.waiting.send_modify(|n| {
+            *n += 1;
+            metrics::gauge!(CONNECTIONS_WAITING).set(*n as f64);
+        });
         self.debt.fetch_add(1, Ordering::SeqCst);
         self.remind();
         Asked(self)
@@ -153,7 +157,10 @@ impl Drop for Asked<'_> {
         // The waiting connection has its slot (or the listener stops): what is still owed
         // for it, when the slot came free otherwise, is owed no more.
         let _ = self.0.take();
-        self.0.waiting.send_modify(|n| *n -= 1);
+        self.0.waiting.send_modify(|n| {
+            *n -= 1;
+            metrics::gauge!(CONNECTIONS_WAITING).set(*n as f64);
+        });
     }
 }
 
@@ -165,6 +172,8 @@ struct Activity {
     idle_since: Mutex<Instant>,
     /// HTTP/2: the connection answered its last request and is the one to close (GOAWAY).
     close: Notify,
+    /// Whether a request has started on it.
+    asked: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -173,6 +182,7 @@ impl Activity {
             busy: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
             close: Notify::new(),
+            asked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -279,8 +289,26 @@ async fn connection(
         None => serve_io(stream, remote, None, router, limits, shutdown, room).await,
         Some(tls) => {
             let acceptor = TlsAcceptor::from(tls.current());
-            let accepted =
-                tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await;
+            let opened = Instant::now();
+            let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
+            tokio::pin!(handshake);
+            let mut asked = room.asked.subscribe();
+            asked.mark_unchanged();
+            let accepted = loop {
+                tokio::select! {
+                    r = handshake.as_mut() => break r,
+                    changed = asked.changed() => {
+                        // A handshake that has taken a second already is closed for a waiting
+                        // connection, as an idle connection is: it holds a slot and has not
+                        // said who it is.
+                        if changed.is_ok() && idle_closes(opened, None, Instant::now()) && room.take() {
+                            tracing::info!(%remote, "TLS handshake still unfinished: closed to make room for a new connection");
+                            dropped("TLS handshake unfinished when a new connection waited");
+                            return;
+                        }
+                    }
+                }
+            };
             let stream = match accepted {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -333,6 +361,7 @@ async fn serve_io<I>(
             }
             let http2 = req.version() == hyper::Version::HTTP_2;
             activity.busy.fetch_add(1, Ordering::SeqCst);
+            activity.asked.store(true, Ordering::SeqCst);
             let answer = router.clone().oneshot(req);
             let (activity, room) = (activity.clone(), room.clone());
             async move {
@@ -378,7 +407,13 @@ async fn serve_io<I>(
     tokio::pin!(stop);
     let mut asked = room.asked.subscribe();
     asked.mark_unchanged();
-    let mut closing = false;
+    let opened = Instant::now();
+    // Set when the connection was asked to close: when it was, so that a peer that never
+    // lets it end (an HTTP/2 client that never acknowledges the GOAWAY's PING) is dropped.
+    let mut closing: Option<Instant> = None;
+    let mut check =
+        tokio::time::interval((limits.handshake_timeout / 2).max(Duration::from_millis(10)));
+    check.tick().await;
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -390,27 +425,68 @@ async fn serve_io<I>(
             _ = &mut stop => {
                 // Finish the requests in flight, refuse new ones on this connection.
                 conn.as_mut().graceful_shutdown();
-                if let Err(e) = conn.await {
-                    tracing::debug!(%remote, error = %e, "connection ended with an error during shutdown");
+                match tokio::time::timeout(limits.drain_timeout, conn).await {
+                    Ok(Err(e)) => tracing::debug!(%remote, error = %e, "connection ended with an error during shutdown"),
+                    Ok(Ok(())) => {}
+                    Err(_) => tracing::debug!(%remote, "connection dropped: it did not end within the drain timeout"),
                 }
                 return;
             }
-            changed = asked.changed(), if !closing => {
+            changed = asked.changed(), if closing.is_none() => {
                 // An error: the room is gone (this connection holds it, so it does not happen).
                 if changed.is_err() {
-                    closing = true;
+                    closing = Some(Instant::now());
                 } else if activity.idle_since().is_some_and(|t| room.take_idle(t)) {
                     tracing::debug!(%remote, "idle connection closed to make room for a new one");
                     conn.as_mut().graceful_shutdown();
-                    closing = true;
+                    closing = Some(Instant::now());
                 }
             }
-            _ = activity.close.notified(), if !closing => {
+            _ = activity.close.notified(), if closing.is_none() => {
                 conn.as_mut().graceful_shutdown();
-                closing = true;
+                closing = Some(Instant::now());
+            }
+            _ = check.tick() => {
+                let idle = activity.idle_since().is_some();
+                match overdue(opened, closing, activity.asked.load(Ordering::SeqCst), idle, &limits, Instant::now()) {
+                    None => {}
+                    Some(why) => {
+                        tracing::debug!(%remote, why, "connection dropped");
+                        dropped(why);
+                        return;
+                    }
+                }
             }
         }
     }
+}
+
+fn dropped(why: &'static str) {
+    metrics::counter!(CONNECTIONS_DROPPED_TOTAL, "why" => why).increment(1);
+}
+
+/// Why a connection is dropped without waiting for it to end, if it is: no request within
+/// the handshake budget after it opened (after its TLS handshake), or, once asked to close, no
+/// end within the handshake budget while idle (the peer does not let it end) or within the
+/// drain timeout at all.
+fn overdue(
+    opened: Instant,
+    closing: Option<Instant>,
+    asked: bool,
+    idle: bool,
+    limits: &ConnectionLimits,
+    now: Instant,
+) -> Option<&'static str> {
+    let since = |t: Instant| now.saturating_duration_since(t);
+    if !asked && since(opened) >= limits.handshake_timeout {
+        return Some("no request within the handshake timeout");
+    }
+    let closing = since(closing?);
+    if idle && closing >= limits.handshake_timeout {
+        return Some("asked to close, idle, and not ended by the peer");
+    }
+    (closing >= limits.drain_timeout)
+        .then_some("asked to close, and not ended within the drain timeout")
 }
 
 #[cfg(test)]
@@ -427,6 +503,44 @@ mod tests {
             closes,
             "idle {idle_ms} ms, busy made room {busy_ms:?} ms ago"
         );
+    }
+
+    /// Times in milliseconds since the connection opened; handshake budget 5 s, drain 60 s.
+    fn check_overdue(
+        now: u64,
+        closing: Option<u64>,
+        asked: bool,
+        idle: bool,
+        expected: Option<&str>,
+    ) {
+        let opened = Instant::now();
+        let at = |ms: u64| opened + Duration::from_millis(ms);
+        let limits = ConnectionLimits {
+            max_connections: 1,
+            handshake_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(60),
+        };
+        assert_eq!(
+            overdue(opened, closing.map(at), asked, idle, &limits, at(now)),
+            expected,
+            "at {now} ms, closing since {closing:?}, asked {asked}, idle {idle}"
+        );
+    }
+
+    #[test]
+    fn connections_that_hold_a_slot_for_nothing_are_dropped() {
+        let silent = Some("no request within the handshake timeout");
+        let stuck = Some("asked to close, idle, and not ended by the peer");
+        let slow = Some("asked to close, and not ended within the drain timeout");
+        check_overdue(4_999, None, false, true, None);
+        check_overdue(5_000, None, false, true, silent);
+        check_overdue(500_000, None, true, true, None);
+        check_overdue(500_000, None, true, false, None);
+        check_overdue(9_999, Some(5_000), true, true, None);
+        check_overdue(10_000, Some(5_000), true, true, stuck);
+        check_overdue(64_999, Some(5_000), true, false, None);
+        check_overdue(65_000, Some(5_000), true, false, slow);
+        check_overdue(65_000, Some(5_000), true, true, stuck);
     }
 
     #[test]

@@ -88,8 +88,69 @@ fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 
 /// Builds the rustls server configuration from the files named in the settings.
 pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
+    load(settings, SystemTime::now()).map(|(config, _)| config)
+}
+
+/// The server certificate in use: its fingerprint and the end of its validity.
+struct Leaf {
+    sha256: String,
+    not_after: String,
+}
+
+/// The server certificate (the first of `tls.cert`), when it is valid at `now`: one outside
+/// its validity period would fail every handshake.
+fn usable_leaf(der: &CertificateDer<'_>, path: &Path, now: SystemTime) -> anyhow::Result<Leaf> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
+        anyhow!(
+            "{}: the first certificate cannot be read: {e}",
+            path.display()
+        )
+    })?;
+    let v = cert.validity();
+    let at = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| x509_parser::time::ASN1Time::from_timestamp(d.as_secs() as i64).ok())
+        .ok_or_else(|| anyhow!("the system clock is before 1970"))?;
+    if at < v.not_before {
+        anyhow::bail!(
+            "{}: the certificate is valid only from {}",
+            path.display(),
+            v.not_before
+        );
+    }
+    if at > v.not_after {
+        anyhow::bail!(
+            "{}: the certificate expired on {}",
+            path.display(),
+            v.not_after
+        );
+    }
+    Ok(Leaf {
+        sha256: hex::encode(Sha256::digest(der.as_ref())),
+        not_after: v.not_after.to_string(),
+    })
+}
+
+/// Refuses a client CA file entry that is not a CA certificate (a partner's own certificate
+/// put there by mistake): no client certificate would chain to it.
+fn check_ca(der: &CertificateDer<'_>, n: usize, path: &Path) -> anyhow::Result<()> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| anyhow!("{}: certificate {n} cannot be read: {e}", path.display()))?;
+    if !cert.is_ca() {
+        anyhow::bail!(
+            "{}: certificate {n} ({}) is not a CA certificate",
+            path.display(),
+            cert.subject()
+        );
+    }
+    Ok(())
+}
+
+fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(ServerConfig, Leaf)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = read_certs(&settings.cert).context("tls.cert")?;
+    let leaf = usable_leaf(&certs[0], &settings.cert, now).context("tls.cert")?;
     let key = read_key(&settings.key).context("tls.key")?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -97,7 +158,12 @@ pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig
     let builder = match &settings.client_ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
-            for cert in read_certs(ca).context("tls.client_ca")? {
+            for (n, cert) in read_certs(ca)
+                .context("tls.client_ca")?
+                .into_iter()
+                .enumerate()
+            {
+                check_ca(&cert, n + 1, ca).context("tls.client_ca")?;
                 roots
                     .add(cert)
                     .with_context(|| format!("tls.client_ca: {}: bad CA", ca.display()))?;
@@ -118,7 +184,7 @@ pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig
         .with_single_cert(certs, key)
         .context("tls.cert / tls.key: the key does not fit the certificate")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, leaf))
 }
 
 /// The current server configuration, replaceable while serving: new connections use the new
@@ -126,13 +192,16 @@ pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig
 pub struct TlsReloader {
     settings: TlsSettings,
     current: ArcSwap<ServerConfig>,
-    stamps: Mutex<Vec<Option<SystemTime>>>,
+    /// What the files held when the configuration in use was read; held during a reload,
+    /// so that reloads take turns.
+    stamps: Mutex<Vec<Option<[u8; 32]>>>,
 }
 
 impl TlsReloader {
     pub fn new(settings: TlsSettings) -> anyhow::Result<TlsReloader> {
         let stamps = file_stamps(&settings);
-        let config = load_server_config(&settings)?;
+        let (config, leaf) = load(&settings, SystemTime::now())?;
+        tracing::info!(cert = %settings.cert.display(), sha256 = %leaf.sha256, not_after = %leaf.not_after, "TLS certificate");
         Ok(TlsReloader {
             settings,
             current: ArcSwap::from_pointee(config),
@@ -151,30 +220,41 @@ impl TlsReloader {
 
     /// Re-reads the files and swaps the configuration. On error the old one stays in use.
     pub fn reload(&self) -> anyhow::Result<()> {
-        let stamps = file_stamps(&self.settings);
-        let config = load_server_config(&self.settings)?;
-        self.current.store(Arc::new(config));
-        *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) = stamps;
-        tracing::info!(cert = %self.settings.cert.display(), "TLS certificates reloaded");
-        Ok(())
+        let mut stamps = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
+        self.reload_holding(&mut stamps, file_stamps(&self.settings))
     }
 
-    /// Reloads when a file's modification time changed since the last load.
+    /// Reloads when a file's contents changed since the last load (whatever its modification
+    /// time says: a set staged elsewhere and swapped in may keep its old times).
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        let mut stamps = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
         let now = file_stamps(&self.settings);
-        let changed = *self.stamps.lock().unwrap_or_else(|p| p.into_inner()) != now;
-        if changed {
-            self.reload()?;
+        if *stamps == now {
+            return Ok(false);
         }
-        Ok(changed)
+        self.reload_holding(&mut stamps, now)?;
+        Ok(true)
+    }
+
+    fn reload_holding(
+        &self,
+        stamps: &mut Vec<Option<[u8; 32]>>,
+        read: Vec<Option<[u8; 32]>>,
+    ) -> anyhow::Result<()> {
+        let (config, leaf) = load(&self.settings, SystemTime::now())?;
+        self.current.store(Arc::new(config));
+        *stamps = read;
+        tracing::info!(cert = %self.settings.cert.display(), sha256 = %leaf.sha256, not_after = %leaf.not_after, "TLS certificates reloaded");
+        Ok(())
     }
 }
 
-fn file_stamps(s: &TlsSettings) -> Vec<Option<SystemTime>> {
+/// What each file holds (SHA-256), `None` for one that cannot be read.
+fn file_stamps(s: &TlsSettings) -> Vec<Option<[u8; 32]>> {
     [Some(&s.cert), Some(&s.key), s.client_ca.as_ref()]
         .into_iter()
         .flatten()
-        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .map(|p| std::fs::read(p).ok().map(|b| Sha256::digest(&b).into()))
         .collect()
 }
 
@@ -237,16 +317,25 @@ mod tests {
             !reloader.reload_if_changed().unwrap(),
             "nothing changed yet"
         );
+        // New contents with the old modification times (a set staged elsewhere, then
+        // swapped in): the change is seen all the same.
+        let times: Vec<_> = ["s.pem", "k.pem"]
+            .iter()
+            .map(|f| {
+                std::fs::metadata(dir.path().join(f))
+                    .unwrap()
+                    .modified()
+                    .unwrap()
+            })
+            .collect();
         let second = write(&Ca::new("two").unwrap());
         assert_ne!(first, second);
-        // Make the change visible even on file systems with coarse timestamps.
-        let later = SystemTime::now() + std::time::Duration::from_secs(10);
-        for f in ["s.pem", "k.pem"] {
+        for (f, t) in ["s.pem", "k.pem"].iter().zip(times) {
             File::options()
                 .write(true)
                 .open(dir.path().join(f))
                 .unwrap()
-                .set_modified(later)
+                .set_modified(t)
                 .unwrap();
         }
         assert!(reloader.reload_if_changed().unwrap());
@@ -256,6 +345,54 @@ mod tests {
         std::fs::write(dir.path().join("s.pem"), "garbage").unwrap();
         assert!(reloader.reload().is_err());
         assert!(Arc::ptr_eq(&before, &reloader.current()));
+    }
+
+    /// A set that reads but cannot work is refused, naming the file and why: a server
+    /// certificate outside its validity period, a client CA file holding a partner's own
+    /// certificate.
+    #[test]
+    fn unusable_certificates_are_refused() {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("one").unwrap();
+        let server = ca.issue_server(&["localhost"]).unwrap();
+        let partner = ca.issue_client("NSW").unwrap();
+        let file = |name: &str, pem: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, pem).unwrap();
+            p
+        };
+        let mut s = TlsSettings {
+            cert: file("s.pem", &server.cert_pem),
+            key: file("k.pem", &server.key_pem),
+            client_ca: Some(file("ca.pem", &ca.cert_pem())),
+            reload_interval: std::time::Duration::from_secs(5),
+        };
+        let year = |y: u64| {
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs((y - 1970) * 31_557_600)
+        };
+        let refused = |s: &TlsSettings, at: SystemTime| match load(s, at) {
+            Ok(_) => String::from("accepted"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert_eq!(refused(&s, SystemTime::now()), "accepted");
+        let e = refused(&s, year(5000));
+        assert!(
+            e.starts_with("tls.cert: ") && e.contains("s.pem: the certificate expired on"),
+            "{e}"
+        );
+        let e = refused(&s, year(1972));
+        assert!(
+            e.contains("s.pem: the certificate is valid only from"),
+            "{e}"
+        );
+        s.client_ca = Some(file("not-a-ca.pem", &partner.cert_pem));
+        let e = refused(&s, SystemTime::now());
+        assert!(
+            e.starts_with("tls.client_ca: ")
+                && e.contains("not-a-ca.pem: certificate 1 (O=nsw-gateway development, CN=NSW) is not a CA certificate"),
+            "{e}"
+        );
     }
 
     #[test]

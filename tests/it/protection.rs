@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::helpers::{spawn_app_with, Options, RawRequest, TestApp, NOT_A_MESSAGE_STATUS};
+use crate::helpers::{
+    spawn_app_with, Options, RawRequest, Security, TestApp, NOT_A_MESSAGE_STATUS,
+};
 
 #[tokio::test]
 async fn declared_oversize_body_is_refused_before_it_is_sent() {
@@ -192,4 +194,84 @@ async fn a_request_over_its_time_budget_gets_503_with_retry_after() {
     let r = raw.response().await;
     assert_eq!(r.status, 503, "{r:?}");
     assert_eq!(r.header("retry-after"), Some("1"));
+}
+
+/// Keeps a TCP connection open: reads (and drops) whatever the server sends, answers nothing.
+fn hold(mut stream: tokio::net::TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+}
+
+/// An HTTP/2 client that sends one request and then never acknowledges anything (so a
+/// graceful close, GOAWAY and PING, never completes), and a client that never sends a byte:
+/// neither keeps its slot, and a third connection is served.
+#[tokio::test]
+async fn connections_that_never_let_go_do_not_keep_their_slots() {
+    let app = spawn_app_with(Options {
+        server: "max_connections = 2\nhandshake_timeout_secs = 1".into(),
+        ..Options::default()
+    })
+    .await;
+    let mut h2 = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    frames.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+                                                // HEADERS, END_STREAM | END_HEADERS, stream 1: GET http://127.0.0.1/ebms (HPACK).
+    let mut block = vec![0x82, 0x86, 0x04, 5];
+    block.extend(b"/ebms");
+    block.extend([0x01, 9]);
+    block.extend(b"127.0.0.1");
+    frames.extend([0, 0, block.len() as u8, 1, 5, 0, 0, 0, 1]);
+    frames.extend(block);
+    tokio::io::AsyncWriteExt::write_all(&mut h2, &frames)
+        .await
+        .unwrap();
+    let silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let holders = [hold(h2), hold(silent)];
+
+    let third = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.client.post(app.url("/ebms")).body("x").send(),
+    )
+    .await
+    .expect("the third connection is served");
+    assert_eq!(third.unwrap().status(), NOT_A_MESSAGE_STATUS);
+    for h in holders {
+        tokio::time::timeout(Duration::from_secs(60), h)
+            .await
+            .expect("the server closed the connection")
+            .unwrap();
+    }
+}
+
+/// Under TLS, connections that never finish their handshake hold slots only until a new
+/// connection needs one (the handshake budget here is an hour).
+#[tokio::test]
+async fn unfinished_tls_handshakes_make_room_for_a_new_connection() {
+    let app = spawn_app_with(Options {
+        security: Security::Tls,
+        server: "max_connections = 2\nhandshake_timeout_secs = 3600".into(),
+        ..Options::default()
+    })
+    .await;
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        holders.push(hold(
+            tokio::net::TcpStream::connect(app.addr).await.unwrap(),
+        ));
+    }
+    let served = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.client.post(app.url("/ebms")).body("x").send(),
+    )
+    .await
+    .expect("the new connection is served");
+    assert_eq!(served.unwrap().status(), NOT_A_MESSAGE_STATUS);
+    let closed = holders.into_iter().filter(|h| h.is_finished()).count();
+    assert!(closed >= 1, "one unfinished handshake made room");
 }

@@ -494,9 +494,7 @@ async fn decided_without_reads<C: Conn>(
     // behind it catches up and goes down the general path, which decides again; elsewhere
     // the group's statement checks the mark.
     if c.last_status_mark().await?.is_some_and(|last| last > mark) {
-        let st = status_changes_stmt(mark);
-        let rows = c.rows(&st.sql, st.args, st.cols).await?;
-        (ctx.catch_up)(&stored_statuses(&rows)?);
+        (ctx.catch_up)(&statuses_after(c, mark).await?);
         return Ok(None);
     }
     let serial = if decision.decision.issues_permit() {
@@ -3335,12 +3333,20 @@ async fn check_statuses<C: Conn>(
     ctx: &Ctx,
     mark: super::StatusMark,
 ) -> Result<(), StoreError> {
-    let st = status_changes_stmt(mark);
-    let rows = c.rows(&st.sql, st.args, st.cols).await?;
-    if rows.is_empty() {
+    let changes = statuses_after(c, mark).await?;
+    if changes.is_empty() {
         return Ok(());
     }
-    Err(behind(ctx, &stored_statuses(&rows)?))
+    Err(behind(ctx, &changes))
+}
+
+/// The licence status changes stored after `mark`, in the order they were stored.
+async fn statuses_after<C: Conn>(
+    c: &mut C,
+    mark: super::StatusMark,
+) -> Result<Vec<super::StoredStatus>, StoreError> {
+    let st = status_changes_stmt(mark);
+    stored_statuses(&c.rows(&st.sql, st.args, st.cols).await?)
 }
 
 /// After a load: each licence's latest status change made through the admin API stays when it
@@ -3642,9 +3648,7 @@ pub(crate) async fn set_licence_status<C: Conn>(
         ],
     )
     .await?;
-    let st = status_changes_stmt(after);
-    let rows = c.rows(&st.sql, st.args, st.cols).await?;
-    stored_statuses(&rows).map(Some)
+    statuses_after(c, after).await.map(Some)
 }
 
 #[cfg(test)]

@@ -462,20 +462,20 @@ where
     rec.finish(run, elapsed)
 }
 
-/// CPU time this process has used so far, all its threads together: the sum of the first
-/// field (time on a CPU, in nanoseconds) of each `/proc/self/task/*/schedstat`. `None` where
-/// there is no such file (not Linux). A thread that ended takes its time with it, so a span
-/// between two readings counts the threads alive at its end.
+/// CPU time this process has used so far, all its threads together, those that ended
+/// included (`CLOCK_PROCESS_CPUTIME_ID`). `None` where it is not read (not Linux).
+#[cfg(target_os = "linux")]
 fn own_cpu() -> Option<Duration> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        // A thread that ended since the listing has no file any more.
-        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_nanos(ns))
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Some(Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn own_cpu() -> Option<Duration> {
+    None
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -832,11 +832,25 @@ mod tests {
         assert!(open.check_memory().unwrap_err().contains("plans 300000"));
     }
 
-    /// On Linux the process's CPU time is read, and grows while a thread works.
+    /// On Linux the process's CPU time is read, and grows while a thread works; a thread that
+    /// ends keeps its time in it.
     #[cfg(target_os = "linux")]
     #[test]
     fn own_cpu_grows_while_a_thread_works() {
-        let before = own_cpu().expect("schedstat is readable on Linux");
+        let before = own_cpu().expect("the process CPU clock is readable on Linux");
+        std::thread::spawn(|| {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_millis(5) {
+                std::hint::black_box(started.elapsed());
+            }
+        })
+        .join()
+        .unwrap();
+        assert!(
+            own_cpu().unwrap() >= before + Duration::from_millis(2),
+            "the ended thread's time is counted"
+        );
+        let before = own_cpu().unwrap();
         let started = std::time::Instant::now();
         let mut x = 0u64;
         while own_cpu().unwrap() < before + Duration::from_millis(2)

@@ -437,7 +437,7 @@ impl Application {
                 shutdown,
                 tls,
                 in_flight,
-                room: Arc::default(),
+                room: Arc::new(serve::Room::new("ebms")),
                 store,
                 reference,
             },
@@ -541,7 +541,7 @@ impl Application {
             None,
             api_router,
             limits,
-            Arc::default(),
+            Arc::new(serve::Room::new("api")),
             shutdown.clone(),
         ));
         tokio::spawn(forget_quiet_callers(api_limits, shutdown.clone()));

@@ -23,9 +23,10 @@ pub const OUTBOX_HELD: &str = "nsw_outbox_held";
 /// Age of the oldest message waiting for delivery.
 pub const OUTBOX_OLDEST_PENDING_AGE_SECONDS: &str = "nsw_outbox_oldest_pending_age_seconds";
 
-/// Connections to the ebMS listener accepted and waiting for a slot (`server.max_connections`).
+/// Connections accepted and waiting for a slot (`server.max_connections`), labelled
+/// `listener` (`ebms`, `api`).
 pub const CONNECTIONS_WAITING: &str = "nsw_connections_waiting";
-/// Connections to the ebMS listener closed without their client's leave, labelled `why`.
+/// Connections closed without their client's leave, labelled `listener` and `why`.
 pub const CONNECTIONS_DROPPED_TOTAL: &str = "nsw_connections_dropped_total";
 
 /// Transactions the SQLite writer committed.
@@ -128,11 +129,11 @@ fn describe_metrics() {
     );
     metrics::describe_gauge!(
         CONNECTIONS_WAITING,
-        "connections to the ebMS listener accepted and waiting for a slot (server.max_connections)"
+        "connections accepted and waiting for a slot (server.max_connections), by listener"
     );
     metrics::describe_counter!(
         CONNECTIONS_DROPPED_TOTAL,
-        "connections to the ebMS listener closed without their client's leave, by why"
+        "connections closed without their client's leave, by listener and why"
     );
     metrics::describe_gauge!(OUTBOX_PENDING, "messages waiting for asynchronous delivery");
     metrics::describe_gauge!(

@@ -88,8 +88,9 @@ fn idle_closes(idle_since: Instant, busy_made_room: Option<Instant>, now: Instan
 /// Room for connections waiting for a slot: for each of them one open connection closes, the
 /// first busy one to answer its requests or, when none answers, one idle for
 /// [`IDLE_BEFORE_CLOSING`] ([`idle_closes`]).
-#[derive(Default)]
 pub struct Room {
+    /// The listener's name in metrics (`ebms`, `api`).
+    listener: &'static str,
     /// Connections accepted and waiting for a slot.
     waiting: watch::Sender<usize>,
     /// Connections still to close for the waiting ones.
@@ -101,6 +102,17 @@ pub struct Room {
 }
 
 impl Room {
+    /// The room of the listener named `listener` in metrics.
+    pub fn new(listener: &'static str) -> Room {
+        Room {
+            listener,
+            waiting: watch::Sender::default(),
+            debt: AtomicUsize::default(),
+            asked: watch::Sender::default(),
+            busy_made_room: Mutex::default(),
+        }
+    }
+
     /// The number of connections waiting for a slot, as a watch.
     pub fn waiting(&self) -> watch::Receiver<usize> {
         self.waiting.subscribe()
@@ -111,7 +123,7 @@ impl Room {
     fn ask(&self) -> Asked<'_> {
         self.waiting.send_modify(|n| {
             *n += 1;
-            metrics::gauge!(CONNECTIONS_WAITING).set(*n as f64);
+            metrics::gauge!(CONNECTIONS_WAITING, "listener" => self.listener).set(*n as f64);
         });
         self.debt.fetch_add(1, Ordering::SeqCst);
         self.remind();
@@ -159,7 +171,7 @@ impl Drop for Asked<'_> {
         let _ = self.0.take();
         self.0.waiting.send_modify(|n| {
             *n -= 1;
-            metrics::gauge!(CONNECTIONS_WAITING).set(*n as f64);
+            metrics::gauge!(CONNECTIONS_WAITING, "listener" => self.0.listener).set(*n as f64);
         });
     }
 }
@@ -303,7 +315,7 @@ async fn connection(
                         // said who it is.
                         if changed.is_ok() && idle_closes(opened, None, Instant::now()) && room.take() {
                             tracing::info!(%remote, "TLS handshake still unfinished: closed to make room for a new connection");
-                            dropped("TLS handshake unfinished when a new connection waited");
+                            dropped(&room, "TLS handshake unfinished when a new connection waited");
                             return;
                         }
                     }
@@ -452,7 +464,7 @@ async fn serve_io<I>(
                     None => {}
                     Some(why) => {
                         tracing::debug!(%remote, why, "connection dropped");
-                        dropped(why);
+                        dropped(&room, why);
                         return;
                     }
                 }
@@ -461,8 +473,9 @@ async fn serve_io<I>(
     }
 }
 
-fn dropped(why: &'static str) {
-    metrics::counter!(CONNECTIONS_DROPPED_TOTAL, "why" => why).increment(1);
+fn dropped(room: &Room, why: &'static str) {
+    metrics::counter!(CONNECTIONS_DROPPED_TOTAL, "listener" => room.listener, "why" => why)
+        .increment(1);
 }
 
 /// Why a connection is dropped without waiting for it to end, if it is: no request within

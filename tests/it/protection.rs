@@ -247,6 +247,21 @@ async fn connections_that_never_let_go_do_not_keep_their_slots() {
             .expect("the server closed the connection")
             .unwrap();
     }
+    let metrics = app
+        .client
+        .get(app.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"nsw_connections_dropped_total{listener="ebms",why="no request within the handshake timeout"}"#
+        ),
+        "{metrics}"
+    );
 }
 
 /// Under TLS, connections that never finish their handshake hold slots only until a new

@@ -9,7 +9,7 @@ use crate::config::GatewaySettings;
 use crate::domain::engine::{self, SpecialUsage as EngineUsage};
 use crate::domain::matching::{self, PermitRecord};
 use crate::domain::{Amount, DeclarationCheck, DeclarationLine, ImportPermitRequest, PartyKey};
-use crate::store::{Ctx, Renderer, SpecialUsage as StoreUsage, StoredStatus};
+use crate::store::{Ctx, Renderer, SpecialUsage as StoreUsage, StatusMark, StoredStatus};
 
 use super::reference::Reference;
 
@@ -73,7 +73,9 @@ pub fn build(
                 cur.mark,
             )
         }),
-        catch_up: Arc::new(move |changes: &[StoredStatus]| catching_up.catch_up(changes)),
+        catch_up: Arc::new(move |after: StatusMark, changes: &[StoredStatus]| {
+            catching_up.catch_up(after, changes)
+        }),
         match_line: Arc::new(match_line),
         renderer,
     }

@@ -424,14 +424,11 @@ async fn licence_status(
         reason: reason.clone(),
         at: now,
     };
-    match state
-        .store
-        .set_licence_status(change, state.reference.mark())
-        .await
-    {
+    let after = state.reference.mark();
+    match state.store.set_licence_status(change, after).await {
         // The very next request decides with the new status: here from now on; on another
         // instance sharing the database, once its next permit request has caught up.
-        Ok(Some(changes)) => state.reference.catch_up(&changes),
+        Ok(Some(changes)) => state.reference.catch_up(after, &changes),
         Ok(None) => {
             return fail(
                 StatusCode::NOT_FOUND,

@@ -81,14 +81,26 @@ impl Reference {
         })));
     }
 
-    /// Applies the changes after the mark in use, in order (those it includes already are
-    /// skipped). A change of a licence that the snapshot does not have (reference data loaded
+    /// Applies `changes`, all those stored after `after` in the order they were stored, to
+    /// the snapshot in use: those after its mark (those it includes already are skipped).
+    /// When the snapshot in use is older than `after` (a reload put in use one read before
+    /// some of the changes the snapshot before it had), the list misses changes it needs and
+    /// nothing is applied: the next permit request's check reads them all from the snapshot's
+    /// own mark. A change of a licence that the snapshot does not have (reference data loaded
     /// since, without it) is logged and passed over.
-    pub fn catch_up(&self, changes: &[StoredStatus]) {
+    pub fn catch_up(&self, after: StatusMark, changes: &[StoredStatus]) {
         let _turn = self.update.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(cur) = self.current.load_full() else {
             return;
         };
+        if after > cur.mark {
+            tracing::debug!(
+                after = after.0,
+                mark = cur.mark.0,
+                "status changes read after a later mark than the snapshot's: left to the next check"
+            );
+            return;
+        }
         let mut snapshot = None::<Snapshot>;
         let mut mark = cur.mark;
         for ch in changes.iter().filter(|ch| ch.mark > cur.mark) {
@@ -149,26 +161,59 @@ mod tests {
         let number = data.licences[0].number.clone();
         let r = Reference::new(Some((Snapshot::build(data).unwrap(), StatusMark(3))));
         // Marks up to 3 are in the snapshot already.
-        r.catch_up(&[change(3, &number, LicenceStatus::Revoked)]);
+        r.catch_up(StatusMark(2), &[change(3, &number, LicenceStatus::Revoked)]);
         assert_eq!((status(&r, &number), r.mark()), ("ACTIVE", StatusMark(3)));
-        r.catch_up(&[
+        let four_to_six = [
             change(4, &number, LicenceStatus::Suspended),
             change(5, &number, LicenceStatus::Active),
             change(6, "NO-SUCH-LICENCE", LicenceStatus::Revoked),
-        ]);
+        ];
+        r.catch_up(StatusMark(3), &four_to_six);
         assert_eq!((status(&r, &number), r.mark()), ("ACTIVE", StatusMark(6)));
         // A list read from an older mark: what is in use already is not applied again.
-        r.catch_up(&[
+        let four_and_seven = [
             change(4, &number, LicenceStatus::Suspended),
             change(7, &number, LicenceStatus::Revoked),
-        ]);
+        ];
+        r.catch_up(StatusMark(3), &four_and_seven);
         assert_eq!((status(&r, &number), r.mark()), ("REVOKED", StatusMark(7)));
+    }
+
+    /// A reload can put in use a snapshot read before changes that the one before it had
+    /// (its mark goes down); a list read after the higher mark misses changes the new
+    /// snapshot needs, and is not applied: the next check reads from the snapshot's own mark.
+    #[test]
+    fn a_list_that_misses_changes_the_snapshot_needs_is_not_applied() {
+        let data = synthetic_refdata(10);
+        let (x, y) = (
+            data.licences[0].number.clone(),
+            data.licences[1].number.clone(),
+        );
+        let r = Reference::new(Some((
+            Snapshot::build(data.clone()).unwrap(),
+            StatusMark(12),
+        )));
+        r.replace(Snapshot::build(data).unwrap(), StatusMark(10));
+        r.catch_up(StatusMark(12), &[change(13, &y, LicenceStatus::Suspended)]);
+        assert_eq!((status(&r, &y), r.mark()), ("ACTIVE", StatusMark(10)));
+        r.catch_up(
+            StatusMark(10),
+            &[
+                change(11, &x, LicenceStatus::Suspended),
+                change(12, &x, LicenceStatus::Revoked),
+                change(13, &y, LicenceStatus::Suspended),
+            ],
+        );
+        assert_eq!(
+            (status(&r, &x), status(&r, &y), r.mark()),
+            ("REVOKED", "SUSPENDED", StatusMark(13))
+        );
     }
 
     #[test]
     fn nothing_to_catch_up_before_a_snapshot_is_loaded() {
         let r = Reference::new(None);
-        r.catch_up(&[change(1, "X", LicenceStatus::Revoked)]);
+        r.catch_up(StatusMark(0), &[change(1, "X", LicenceStatus::Revoked)]);
         assert!(!r.is_loaded());
         assert_eq!(r.mark(), StatusMark(0));
     }

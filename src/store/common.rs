@@ -494,7 +494,7 @@ async fn decided_without_reads<C: Conn>(
     // behind it catches up and goes down the general path, which decides again; elsewhere
     // the group's statement checks the mark.
     if c.last_status_mark().await?.is_some_and(|last| last > mark) {
-        (ctx.catch_up)(&statuses_after(c, mark).await?);
+        (ctx.catch_up)(mark, &statuses_after(c, mark).await?);
         return Ok(None);
     }
     let serial = if decision.decision.issues_permit() {
@@ -1192,10 +1192,10 @@ impl PermitPlan {
             None
         };
         let decision = match self.decision {
-            Some((decision, _)) => {
+            Some((decision, mark)) => {
                 let changes = next()?.rows;
                 if !changes.is_empty() {
-                    return Err(behind(ctx, &stored_statuses(&changes)?));
+                    return Err(behind(ctx, mark, &stored_statuses(&changes)?));
                 }
                 Some(decision)
             }
@@ -3316,10 +3316,10 @@ fn stored_statuses(rows: &[Row]) -> Result<Vec<super::StoredStatus>, StoreError>
         .collect()
 }
 
-/// A permit request whose decision used a snapshot behind the stored licence statuses: the
-/// snapshot catches up, and the message runs again (nothing of it is stored).
-fn behind(ctx: &Ctx, changes: &[super::StoredStatus]) -> StoreError {
-    (ctx.catch_up)(changes);
+/// A permit request whose decision used a snapshot (of mark `mark`) behind the stored licence
+/// statuses: the snapshot catches up, and the message runs again (nothing of it is stored).
+fn behind(ctx: &Ctx, mark: super::StatusMark, changes: &[super::StoredStatus]) -> StoreError {
+    (ctx.catch_up)(mark, changes);
     StoreError::Conflict(format!(
         "{} licence status change(s) stored after the snapshot the decision used",
         changes.len()
@@ -3337,7 +3337,7 @@ async fn check_statuses<C: Conn>(
     if changes.is_empty() {
         return Ok(());
     }
-    Err(behind(ctx, &changes))
+    Err(behind(ctx, mark, &changes))
 }
 
 /// The licence status changes stored after `mark`, in the order they were stored.

@@ -199,10 +199,9 @@ pub type DecideFn =
     dyn Fn(&ImportPermitRequest, &dyn SpecialUsage) -> (Decision, StatusMark) + Send + Sync;
 
 /// Brings the reference snapshot that decisions use up to date with licence status changes
-/// stored after the one it includes (by this instance or another on the same database). The
-/// changes come in the order they were stored, all of those after a mark the snapshot once
-/// had; those it includes already are skipped.
-pub type CatchUpFn = dyn Fn(&[StoredStatus]) + Send + Sync;
+/// stored after the one it includes (by this instance or another on the same database): all
+/// the changes stored after the given mark, in the order they were stored.
+pub type CatchUpFn = dyn Fn(StatusMark, &[StoredStatus]) + Send + Sync;
 
 /// The last licence status change (its number in the audit of changes, which grows in the order
 /// the changes commit) that a reference snapshot includes; 0 for none.

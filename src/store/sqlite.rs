@@ -128,6 +128,9 @@ pub(crate) struct WriterConn {
     done_before_error: Option<usize>,
 }
 
+/// How many times a message whose job conflicted (and recorded nothing) is run.
+const PROCESS_ATTEMPTS: u32 = 5;
+
 /// Permit serials drawn by the writer without a round trip. The `counters` row stays the
 /// record: it is read once per transaction (under the write lock, so another process that
 /// draws serials is seen), and every serial handed out raises it (`MAX`) in the job that uses
@@ -649,11 +652,26 @@ impl SqliteStore {
         ctx: Ctx,
     ) -> Result<Outcome, StoreError> {
         let message = Arc::new((meta, doc, ctx));
-        self.write_again(move |c| {
+        // A conflict recorded nothing (a decision whose snapshot was behind the stored
+        // licence statuses, which has caught up since): the message runs again, as
+        // PostgreSQL's transactions do.
+        let mut attempts = 0;
+        loop {
             let m = message.clone();
-            Box::pin(async move { common::process(c, &m.0, &m.1, &m.2).await })
-        })
-        .await
+            let out = self
+                .write_again(move |c| {
+                    let m = m.clone();
+                    Box::pin(async move { common::process(c, &m.0, &m.1, &m.2).await })
+                })
+                .await;
+            attempts += 1;
+            match out {
+                Err(StoreError::Conflict(e)) if attempts < PROCESS_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempts, "the message runs again");
+                }
+                out => return out,
+            }
+        }
     }
 
     /// A read-only connection (sees what the writer committed).

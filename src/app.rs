@@ -597,14 +597,21 @@ async fn watch_certificates(tls: Arc<TlsReloader>, every: Duration, shutdown: Sh
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The last failure, said once: the files are read again at every tick until they change.
+    let mut failing: Option<String> = None;
     loop {
         tokio::select! {
             _ = &mut stop => return,
-            _ = tick.tick() => {
-                if let Err(e) = tls.reload_if_changed() {
-                    tracing::error!(error = format!("{e:#}"), "TLS reload failed; the previous certificates stay in use");
+            _ = tick.tick() => match tls.reload_if_changed() {
+                Ok(_) => failing = None,
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    if failing.as_ref() != Some(&e) {
+                        tracing::error!(error = %e, "TLS reload failed; the previous certificates stay in use");
+                        failing = Some(e);
+                    }
                 }
-            }
+            },
         }
     }
 }

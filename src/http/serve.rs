@@ -208,9 +208,43 @@ impl Activity {
         room.take_busy()
     }
 
+    /// A request that ended unanswered (its future dropped: an HTTP/2 stream the client
+    /// reset): the connection may be idle now.
+    fn released(&self) {
+        if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+            *lock(&self.idle_since) = Instant::now();
+        }
+    }
+
     /// Since when the connection has been idle; `None` while it answers a request.
     fn idle_since(&self) -> Option<Instant> {
         (self.busy.load(Ordering::SeqCst) == 0).then(|| *lock(&self.idle_since))
+    }
+}
+
+/// A request being answered on a connection: it counts as busy until it is answered, or until
+/// its future is dropped unanswered (an HTTP/2 stream reset by the client), so that the
+/// connection can become idle again either way.
+struct Busy(Option<Arc<Activity>>);
+
+impl Busy {
+    fn start(activity: &Arc<Activity>) -> Busy {
+        activity.busy.fetch_add(1, Ordering::SeqCst);
+        activity.asked.store(true, Ordering::SeqCst);
+        Busy(Some(activity.clone()))
+    }
+
+    /// See [`Activity::answered`].
+    fn answered(mut self, room: &Room) -> bool {
+        self.0.take().is_some_and(|a| a.answered(room))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Some(a) = self.0.take() {
+            a.released();
+        }
     }
 }
 
@@ -372,8 +406,7 @@ async fn serve_io<I>(
                 req.extensions_mut().insert(id.clone());
             }
             let http2 = req.version() == hyper::Version::HTTP_2;
-            activity.busy.fetch_add(1, Ordering::SeqCst);
-            activity.asked.store(true, Ordering::SeqCst);
+            let busy = Busy::start(&activity);
             let answer = router.clone().oneshot(req);
             let (activity, room) = (activity.clone(), room.clone());
             async move {
@@ -391,7 +424,7 @@ async fn serve_io<I>(
                         activity.close.notify_one();
                     }
                 }
-                if activity.answered(&room) {
+                if busy.answered(&room) {
                     tracing::debug!(%remote, "connection closes after this answer to make room for a new one");
                     match &mut response {
                         // The client learns it from the answer and opens a new connection.
@@ -423,6 +456,7 @@ async fn serve_io<I>(
     // Set when the connection was asked to close: when it was, so that a peer that never
     // lets it end (an HTTP/2 client that never acknowledges the GOAWAY's PING) is dropped.
     let mut closing: Option<Instant> = None;
+    let mut stopping = false;
     let mut check =
         tokio::time::interval((limits.handshake_timeout / 2).max(Duration::from_millis(10)));
     check.tick().await;
@@ -434,15 +468,12 @@ async fn serve_io<I>(
                 }
                 return;
             }
-            _ = &mut stop => {
-                // Finish the requests in flight, refuse new ones on this connection.
+            _ = &mut stop, if !stopping => {
+                // Finish the requests in flight, refuse new ones on this connection; one that
+                // does not end is dropped as any connection asked to close is.
                 conn.as_mut().graceful_shutdown();
-                match tokio::time::timeout(limits.drain_timeout, conn).await {
-                    Ok(Err(e)) => tracing::debug!(%remote, error = %e, "connection ended with an error during shutdown"),
-                    Ok(Ok(())) => {}
-                    Err(_) => tracing::debug!(%remote, "connection dropped: it did not end within the drain timeout"),
-                }
-                return;
+                closing.get_or_insert_with(Instant::now);
+                stopping = true;
             }
             changed = asked.changed(), if closing.is_none() => {
                 // An error: the room is gone (this connection holds it, so it does not happen).

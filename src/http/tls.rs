@@ -132,12 +132,19 @@ fn usable_leaf(der: &CertificateDer<'_>, path: &Path, now: SystemTime) -> anyhow
     })
 }
 
-/// Refuses a client CA file entry that is not a CA certificate (a partner's own certificate
-/// put there by mistake): no client certificate would chain to it.
+/// Refuses a client CA file entry that says it is not a CA certificate (a partner's own
+/// certificate put there by mistake): no client certificate would chain to it. That is a
+/// certificate whose basic constraints say it is no CA, or, without them, whose key usage
+/// leaves out signing certificates; a version 1 certificate (no extensions, as old roots
+/// are) is taken as a trust anchor, as rustls takes it.
 fn check_ca(der: &CertificateDer<'_>, n: usize, path: &Path) -> anyhow::Result<()> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| anyhow!("{}: certificate {n} cannot be read: {e}", path.display()))?;
-    if !cert.is_ca() {
+    let not_a_ca = match cert.basic_constraints() {
+        Ok(Some(bc)) => !bc.value.ca,
+        _ => matches!(cert.key_usage(), Ok(Some(ku)) if !ku.value.key_cert_sign()),
+    };
+    if not_a_ca {
         anyhow::bail!(
             "{}: certificate {n} ({}) is not a CA certificate",
             path.display(),

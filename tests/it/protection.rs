@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+use nsw_gateway::wire::intake::Packaging;
+
 use crate::helpers::{
     spawn_app_with, Options, RawRequest, Security, TestApp, NOT_A_MESSAGE_STATUS,
 };
+use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
 
 #[tokio::test]
 async fn declared_oversize_body_is_refused_before_it_is_sent() {
@@ -208,6 +211,86 @@ fn hold(mut stream: tokio::net::TcpStream) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// The frames of an HTTP/2 client (prior knowledge) that sends one request to /ebms on
+/// stream 1: a GET, or a POST of `body` with its content type.
+fn h2_request(post: Option<(&str, &[u8])>) -> Vec<u8> {
+    let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS, empty.
+    frames.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    // HEADERS (HPACK: :method, :scheme http, :path /ebms, :authority, content-type).
+    let mut block = vec![if post.is_some() { 0x83 } else { 0x82 }, 0x86, 0x04, 5];
+    block.extend(b"/ebms");
+    block.extend([0x01, 9]);
+    block.extend(b"127.0.0.1");
+    if let Some((content_type, _)) = post {
+        block.extend([0x0f, 0x10, content_type.len() as u8]);
+        block.extend(content_type.as_bytes());
+    }
+    // END_HEADERS, and END_STREAM when no body follows.
+    let flags = if post.is_some() { 4 } else { 5 };
+    frames.extend([0, 0, block.len() as u8, 1, flags, 0, 0, 0, 1]);
+    frames.extend(block);
+    if let Some((_, body)) = post {
+        let n = body.len();
+        frames.extend([(n >> 16) as u8, (n >> 8) as u8, n as u8, 0, 1, 0, 0, 0, 1]);
+        frames.extend(body);
+    }
+    frames
+}
+
+/// RST_STREAM (CANCEL) of stream 1.
+const H2_RESET: [u8; 13] = [0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 8];
+
+/// A client that resets its request's stream while the gateway waits for the store (busy
+/// with a large load of reference data): the connection becomes idle again, so it closes for
+/// a new connection (and, never letting the close end, is dropped).
+#[tokio::test]
+async fn a_reset_request_does_not_keep_its_connection_busy() {
+    let app = spawn_app_with(Options {
+        server: "max_connections = 1\nhandshake_timeout_secs = 1".into(),
+        ..Options::default()
+    })
+    .await;
+    let store = app.handle.store().clone();
+    let load = tokio::spawn(async move {
+        let data = nsw_gateway::domain::snapshot::synthetic_refdata(300_000);
+        store
+            .replace_refdata(std::sync::Arc::new(data), chrono::Utc::now())
+            .await
+    });
+    // The load is the writer's job before the request's (which then waits for it).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let built = request(
+        &header("ImportPermitRequest"),
+        &permit_request("REF-RESET", LICENCE_OK, 1),
+        Packaging::Inline,
+        sync_ack(),
+    );
+    let mut h2 = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let frames = h2_request(Some((&built.content_type, &built.body)));
+    tokio::io::AsyncWriteExt::write_all(&mut h2, &frames)
+        .await
+        .unwrap();
+    app.wait_in_flight(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::io::AsyncWriteExt::write_all(&mut h2, &H2_RESET)
+        .await
+        .unwrap();
+    let holder = hold(h2);
+    let served = tokio::time::timeout(
+        Duration::from_secs(120),
+        app.client.post(app.url("/ebms")).body("x").send(),
+    )
+    .await
+    .expect("the new connection is served");
+    assert_eq!(served.unwrap().status(), NOT_A_MESSAGE_STATUS);
+    tokio::time::timeout(Duration::from_secs(60), holder)
+        .await
+        .expect("the server closed the connection")
+        .unwrap();
+    load.await.unwrap().unwrap();
+}
+
 /// An HTTP/2 client that sends one request and then never acknowledges anything (so a
 /// graceful close, GOAWAY and PING, never completes), and a client that never sends a byte:
 /// neither keeps its slot, and a third connection is served.
@@ -219,16 +302,7 @@ async fn connections_that_never_let_go_do_not_keep_their_slots() {
     })
     .await;
     let mut h2 = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    frames.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
-                                                // HEADERS, END_STREAM | END_HEADERS, stream 1: GET http://127.0.0.1/ebms (HPACK).
-    let mut block = vec![0x82, 0x86, 0x04, 5];
-    block.extend(b"/ebms");
-    block.extend([0x01, 9]);
-    block.extend(b"127.0.0.1");
-    frames.extend([0, 0, block.len() as u8, 1, 5, 0, 0, 0, 1]);
-    frames.extend(block);
-    tokio::io::AsyncWriteExt::write_all(&mut h2, &frames)
+    tokio::io::AsyncWriteExt::write_all(&mut h2, &h2_request(None))
         .await
         .unwrap();
     let silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();

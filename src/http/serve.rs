@@ -201,19 +201,17 @@ impl Activity {
     /// After an answer: whether the connection, idle now, is the one to close for a waiting
     /// connection.
     fn answered(&self, room: &Room) -> bool {
+        self.released() && room.take_busy()
+    }
+
+    /// A request that ended, answered or not (its future dropped: an HTTP/2 stream the
+    /// client reset): whether the connection is idle now.
+    fn released(&self) -> bool {
         if self.busy.fetch_sub(1, Ordering::SeqCst) != 1 {
             return false;
         }
         *lock(&self.idle_since) = Instant::now();
-        room.take_busy()
-    }
-
-    /// A request that ended unanswered (its future dropped: an HTTP/2 stream the client
-    /// reset): the connection may be idle now.
-    fn released(&self) {
-        if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
-            *lock(&self.idle_since) = Instant::now();
-        }
+        true
     }
 
     /// Since when the connection has been idle; `None` while it answers a request.
@@ -243,7 +241,7 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         if let Some(a) = self.0.take() {
-            a.released();
+            let _ = a.released();
         }
     }
 }

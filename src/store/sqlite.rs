@@ -128,8 +128,9 @@ pub(crate) struct WriterConn {
     done_before_error: Option<usize>,
 }
 
-/// How many times a message whose job conflicted (and recorded nothing) is run.
-const PROCESS_ATTEMPTS: u32 = 5;
+/// How many times a job that conflicts (and recorded nothing) is run
+/// ([`SqliteStore::write_again`]).
+const WRITE_ATTEMPTS: u32 = 5;
 
 /// Permit serials drawn by the writer without a round trip. The `counters` row stays the
 /// record: it is read once per transaction (under the write lock, so another process that
@@ -610,7 +611,9 @@ impl SqliteStore {
 
     /// Runs `f` as one job of a group-committed transaction, like [`SqliteStore::write`]; `f`
     /// may be run more than once, each time in a transaction of its own of which only the
-    /// last commits ([`Work::Again`]).
+    /// last commits ([`Work::Again`]), and again as a job of its own while it conflicts (it
+    /// recorded nothing: a decision whose snapshot was behind the stored licence statuses,
+    /// which has caught up since), as PostgreSQL's transactions are run again.
     pub(crate) async fn write_again<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -619,10 +622,22 @@ impl SqliteStore {
             )
                 -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
             + Send
+            + Sync
             + 'static,
     {
-        let work: AgainFn = Box::new(move |c: &mut WriterConn| erased(f(c)));
-        self.submit(Work::Again(work)).await
+        let f = Arc::new(f);
+        let mut attempts = 0;
+        loop {
+            let g = f.clone();
+            let work: AgainFn = Box::new(move |c: &mut WriterConn| erased(g(c)));
+            attempts += 1;
+            match self.submit(Work::Again(work)).await {
+                Err(StoreError::Conflict(e)) if attempts < WRITE_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempts, "the job runs again");
+                }
+                out => return out,
+            }
+        }
     }
 
     async fn submit<T: 'static>(&self, work: Work) -> Result<T, StoreError> {
@@ -652,26 +667,11 @@ impl SqliteStore {
         ctx: Ctx,
     ) -> Result<Outcome, StoreError> {
         let message = Arc::new((meta, doc, ctx));
-        // A conflict recorded nothing (a decision whose snapshot was behind the stored
-        // licence statuses, which has caught up since): the message runs again, as
-        // PostgreSQL's transactions do.
-        let mut attempts = 0;
-        loop {
+        self.write_again(move |c| {
             let m = message.clone();
-            let out = self
-                .write_again(move |c| {
-                    let m = m.clone();
-                    Box::pin(async move { common::process(c, &m.0, &m.1, &m.2).await })
-                })
-                .await;
-            attempts += 1;
-            match out {
-                Err(StoreError::Conflict(e)) if attempts < PROCESS_ATTEMPTS => {
-                    tracing::debug!(error = %e, attempts, "the message runs again");
-                }
-                out => return out,
-            }
-        }
+            Box::pin(async move { common::process(c, &m.0, &m.1, &m.2).await })
+        })
+        .await
     }
 
     /// A read-only connection (sees what the writer committed).

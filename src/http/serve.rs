@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore, TryAcquireError};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::tls::{PeerIdentity, TlsReloader};
+use super::tls::{ClientChain, PeerIdentity, TlsReloader};
 use crate::telemetry::{CONNECTIONS_DROPPED_TOTAL, CONNECTIONS_WAITING};
 
 /// The "stop" signal shared by every task of an application.
@@ -330,7 +330,18 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     match tls {
-        None => serve_io(stream, remote, None, router, limits, shutdown, room).await,
+        None => {
+            serve_io(
+                stream,
+                remote,
+                Peer::default(),
+                router,
+                limits,
+                shutdown,
+                room,
+            )
+            .await
+        }
         Some(tls) => {
             let acceptor = TlsAcceptor::from(tls.current());
             let opened = Instant::now();
@@ -364,12 +375,9 @@ async fn connection(
                     return;
                 }
             };
-            let identity = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .map(|der| PeerIdentity::from_der(der));
+            let session = stream.get_ref().1;
+            let certs = session.peer_certificates().filter(|c| !c.is_empty());
+            let identity = certs.map(|c| PeerIdentity::from_der(&c[0]));
             if let Some(id) = &identity {
                 tracing::debug!(
                     %remote,
@@ -378,15 +386,76 @@ async fn connection(
                     "client certificate accepted"
                 );
             }
-            serve_io(stream, remote, identity, router, limits, shutdown, room).await
+            let peer = Peer {
+                identity,
+                protocol: match session.alpn_protocol() {
+                    Some(b"h2") => Protocol::Http2,
+                    Some(_) => Protocol::Http1,
+                    None => Protocol::Either,
+                },
+                client: certs.map(|c| Client {
+                    reloads: tls.reloads(),
+                    tls: tls.clone(),
+                    chain: ClientChain::new(c),
+                }),
+            };
+            serve_io(stream, remote, peer, router, limits, shutdown, room).await
         }
+    }
+}
+
+/// What the TLS handshake settled about a connection.
+#[derive(Default)]
+struct Peer {
+    identity: Option<PeerIdentity>,
+    protocol: Protocol,
+    client: Option<Client>,
+}
+
+/// The HTTP version a connection speaks: the one agreed by ALPN, or, without ALPN (and on
+/// plain connections), whichever the client's first bytes say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Protocol {
+    #[default]
+    Either,
+    Http1,
+    Http2,
+}
+
+/// A client certificate accepted in the handshake, checked again when the certificates are
+/// reloaded and when it expires: a connection whose client no longer verifies (its CA taken
+/// out of `client_ca`, its certificate expired) closes.
+struct Client {
+    tls: Arc<TlsReloader>,
+    chain: ClientChain,
+    reloads: watch::Receiver<u64>,
+}
+
+impl Client {
+    /// Waits for the next reload (forever once the reloader is gone).
+    async fn reloaded(client: &mut Option<Client>) {
+        let Some(c) = client else {
+            return std::future::pending().await;
+        };
+        if c.reloads.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Why the client is no longer accepted, if it is not.
+    fn refused(&self, now: std::time::SystemTime) -> Option<rustls::Error> {
+        self.tls.verify_client(&self.chain, now).err()
+    }
+
+    fn expired(&self, now: std::time::SystemTime) -> bool {
+        self.chain.expires.is_some_and(|t| now >= t)
     }
 }
 
 async fn serve_io<I>(
     io: I,
     remote: SocketAddr,
-    identity: Option<PeerIdentity>,
+    peer: Peer,
     router: Router,
     limits: ConnectionLimits,
     shutdown: Shutdown,
@@ -394,6 +463,11 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Peer {
+        identity,
+        protocol,
+        mut client,
+    } = peer;
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = activity.clone();
@@ -444,7 +518,14 @@ async fn serve_io<I>(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout);
     builder.http2().timer(TokioTimer::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    // The version ALPN agreed is the only one served: a client that said h2 and sends
+    // HTTP/1.1 (or the other way round) gets a protocol error, not an answer.
+    let builder = match protocol {
+        Protocol::Either => builder,
+        Protocol::Http1 => builder.http1_only(),
+        Protocol::Http2 => builder.http2_only(),
+    };
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let stop = shutdown.wait();
     tokio::pin!(stop);
@@ -487,7 +568,20 @@ async fn serve_io<I>(
                 conn.as_mut().graceful_shutdown();
                 closing = Some(Instant::now());
             }
+            _ = Client::reloaded(&mut client), if closing.is_none() => {
+                if let Some(e) = client.as_ref().and_then(|c| c.refused(std::time::SystemTime::now())) {
+                    tracing::warn!(%remote, error = %e, "client certificate no longer accepted after the certificates were reloaded: connection closes");
+                    conn.as_mut().graceful_shutdown();
+                    closing = Some(Instant::now());
+                }
+            }
             _ = check.tick() => {
+                let now = std::time::SystemTime::now();
+                if closing.is_none() && client.as_ref().is_some_and(|c| c.expired(now)) {
+                    tracing::info!(%remote, "client certificate expired: connection closes");
+                    conn.as_mut().graceful_shutdown();
+                    closing = Some(Instant::now());
+                }
                 let idle = activity.idle_since().is_some();
                 match overdue(opened, closing, activity.asked.load(Ordering::SeqCst), idle, &limits, Instant::now()) {
                     None => {}

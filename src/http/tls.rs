@@ -6,14 +6,16 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context};
 use arc_swap::ArcSwap;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::config::{CertBinding, TlsSettings};
 
@@ -88,7 +90,14 @@ fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 
 /// Builds the rustls server configuration from the files named in the settings.
 pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
-    load(settings, SystemTime::now()).map(|(config, _)| config)
+    load(settings, SystemTime::now()).map(|(loaded, _)| loaded.config)
+}
+
+/// A server configuration and, when client certificates are checked, the verifier it was
+/// built with (rustls does not hand it out again).
+struct Loaded {
+    config: ServerConfig,
+    clients: Option<Arc<dyn ClientCertVerifier>>,
 }
 
 /// The server certificate in use: its fingerprint and the end of its validity.
@@ -154,7 +163,7 @@ fn check_ca(der: &CertificateDer<'_>, n: usize, path: &Path) -> anyhow::Result<(
     Ok(())
 }
 
-fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(ServerConfig, Leaf)> {
+fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(Loaded, Leaf)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = read_certs(&settings.cert).context("tls.cert")?;
     let leaf = usable_leaf(&certs[0], &settings.cert, now).context("tls.cert")?;
@@ -162,7 +171,7 @@ fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(ServerConfig
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
-    let builder = match &settings.client_ca {
+    let (builder, clients) = match &settings.client_ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for (n, cert) in read_certs(ca)
@@ -183,42 +192,87 @@ fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(ServerConfig
                 .allow_unauthenticated()
                 .build()
                 .context("tls.client_ca: cannot build the client verifier")?;
-            builder.with_client_cert_verifier(verifier)
+            (
+                builder.with_client_cert_verifier(verifier.clone()),
+                Some(verifier),
+            )
         }
-        None => builder.with_no_client_auth(),
+        None => (builder.with_no_client_auth(), None),
     };
     let mut config = builder
         .with_single_cert(certs, key)
         .context("tls.cert / tls.key: the key does not fit the certificate")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((config, leaf))
+    Ok((Loaded { config, clients }, leaf))
+}
+
+/// The configuration in use: for new connections, and the client verifier that open ones are
+/// checked against again after a reload.
+struct Current {
+    config: Arc<ServerConfig>,
+    clients: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+impl From<Loaded> for Current {
+    fn from(l: Loaded) -> Current {
+        Current {
+            config: Arc::new(l.config),
+            clients: l.clients,
+        }
+    }
 }
 
 /// The current server configuration, replaceable while serving: new connections use the new
-/// certificate, open connections keep theirs.
+/// certificate; an open connection keeps its own, and is closed when its client certificate
+/// no longer verifies against the new client CAs (see [`ClientChain`]).
 pub struct TlsReloader {
     settings: TlsSettings,
-    current: ArcSwap<ServerConfig>,
+    current: ArcSwap<Current>,
     /// What the files held when the configuration in use was read; held during a reload,
     /// so that reloads take turns.
     stamps: Mutex<Vec<Option<[u8; 32]>>>,
+    /// Counts the reloads, for open connections to check their clients again.
+    reloads: watch::Sender<u64>,
 }
 
 impl TlsReloader {
     pub fn new(settings: TlsSettings) -> anyhow::Result<TlsReloader> {
         let stamps = file_stamps(&settings);
-        let (config, leaf) = load(&settings, SystemTime::now())?;
+        let (loaded, leaf) = load(&settings, SystemTime::now())?;
         tracing::info!(cert = %settings.cert.display(), sha256 = %leaf.sha256, not_after = %leaf.not_after, "TLS certificate");
         Ok(TlsReloader {
             settings,
-            current: ArcSwap::from_pointee(config),
+            current: ArcSwap::from_pointee(Current::from(loaded)),
             stamps: Mutex::new(stamps),
+            reloads: watch::Sender::new(0),
         })
     }
 
     /// The configuration for a new connection.
     pub fn current(&self) -> Arc<ServerConfig> {
-        self.current.load_full()
+        self.current.load().config.clone()
+    }
+
+    /// Changes with every successful reload.
+    pub fn reloads(&self) -> watch::Receiver<u64> {
+        self.reloads.subscribe()
+    }
+
+    /// Whether a client certificate chain that an earlier handshake accepted verifies against
+    /// the client CAs in use now, at `now`. Without client CAs there is nothing to check.
+    pub fn verify_client(&self, chain: &ClientChain, now: SystemTime) -> Result<(), rustls::Error> {
+        let Some(verifier) = self.current.load().clients.clone() else {
+            return Ok(());
+        };
+        let Some((end_entity, intermediates)) = chain.certs.split_first() else {
+            return Ok(());
+        };
+        let at = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        verifier
+            .verify_client_cert(end_entity, intermediates, UnixTime::since_unix_epoch(at))
+            .map(|_| ())
     }
 
     pub fn settings(&self) -> &TlsSettings {
@@ -248,11 +302,38 @@ impl TlsReloader {
         stamps: &mut Vec<Option<[u8; 32]>>,
         read: Vec<Option<[u8; 32]>>,
     ) -> anyhow::Result<()> {
-        let (config, leaf) = load(&self.settings, SystemTime::now())?;
-        self.current.store(Arc::new(config));
+        let (loaded, leaf) = load(&self.settings, SystemTime::now())?;
+        self.current.store(Arc::new(Current::from(loaded)));
         *stamps = read;
+        self.reloads.send_modify(|n| *n += 1);
         tracing::info!(cert = %self.settings.cert.display(), sha256 = %leaf.sha256, not_after = %leaf.not_after, "TLS certificates reloaded");
         Ok(())
+    }
+}
+
+/// The certificates a client presented in its handshake, and when the first of them expires:
+/// what an open connection is checked against again after a reload, and at that time.
+pub struct ClientChain {
+    certs: Vec<CertificateDer<'static>>,
+    /// The earliest end of validity among them; `None` when none can be read (rustls
+    /// accepted them, so that does not happen).
+    pub expires: Option<SystemTime>,
+}
+
+impl ClientChain {
+    pub fn new(certs: &[CertificateDer<'_>]) -> ClientChain {
+        let expires = certs
+            .iter()
+            .filter_map(|c| {
+                let (_, cert) = x509_parser::parse_x509_certificate(c).ok()?;
+                let secs = u64::try_from(cert.validity().not_after.timestamp()).ok()?;
+                Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+            })
+            .min();
+        ClientChain {
+            certs: certs.iter().map(|c| c.clone().into_owned()).collect(),
+            expires,
+        }
     }
 }
 
@@ -400,6 +481,58 @@ mod tests {
                 && e.contains("not-a-ca.pem: certificate 1 (O=nsw-gateway development, CN=NSW) is not a CA certificate"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_accepted_client_is_checked_again_after_a_reload_and_at_its_expiry() {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("one").unwrap();
+        let server = ca.issue_server(&["localhost"]).unwrap();
+        let partner = ca.issue_client("NSW").unwrap();
+        let file = |name: &str, pem: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, pem).unwrap();
+            p
+        };
+        let reloader = TlsReloader::new(TlsSettings {
+            cert: file("s.pem", &server.cert_pem),
+            key: file("k.pem", &server.key_pem),
+            client_ca: Some(file("ca.pem", &ca.cert_pem())),
+            reload_interval: Duration::from_secs(5),
+        })
+        .unwrap();
+        let mut reloads = reloader.reloads();
+        let chain = ClientChain::new(&[CertificateDer::from(partner.der.clone())]);
+        let now = SystemTime::now();
+        let expires = chain
+            .expires
+            .expect("the partner certificate's end of validity");
+        assert!(expires > now);
+        assert!(reloader.verify_client(&chain, now).is_ok());
+        let after = expires + Duration::from_secs(1);
+        assert!(reloader.verify_client(&chain, after).is_err());
+
+        // A reload with the same CA keeps the client; one without it does not.
+        reloader.reload().unwrap();
+        assert!(reloads.has_changed().unwrap());
+        reloads.mark_unchanged();
+        assert!(reloader.verify_client(&chain, now).is_ok());
+        file("ca.pem", &Ca::new("two").unwrap().cert_pem());
+        reloader.reload().unwrap();
+        assert!(reloads.has_changed().unwrap());
+        let e = reloader.verify_client(&chain, now).unwrap_err();
+        assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+
+        // Without client CAs, there is nothing to check.
+        let plain = TlsReloader::new(TlsSettings {
+            cert: dir.path().join("s.pem"),
+            key: dir.path().join("k.pem"),
+            client_ca: None,
+            reload_interval: Duration::from_secs(5),
+        })
+        .unwrap();
+        assert!(plain.verify_client(&chain, after).is_ok());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use nsw_gateway::http::tls::PeerIdentity;
 
 use nsw_gateway::wire::intake::Packaging;
 
+use nsw_gateway::certs::Issued;
+
 use crate::helpers::{identity, spawn_app_with, Options, Security, TestApp};
 use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
 
@@ -76,27 +78,52 @@ async fn mutual_tls_answers_a_client_without_certificate_with_403_and_records_no
     assert_eq!(a.permit_response().decision.code(), "APPROVED");
 }
 
+/// A TLS connection to the gateway offering one ALPN protocol, with `client`'s certificate
+/// if given.
+async fn connect(
+    app: &TestApp,
+    alpn: &[u8],
+    client: Option<&Issued>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let pki = app.pki.as_ref().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in rustls_pemfile::certs(&mut pki.ca.cert_pem().as_bytes()) {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let mut config = match client {
+        None => config.with_no_client_auth(),
+        Some(c) => {
+            let certs: Vec<CertificateDer<'static>> =
+                rustls_pemfile::certs(&mut c.cert_pem.as_bytes())
+                    .map(Result::unwrap)
+                    .collect();
+            let key = rustls_pemfile::private_key(&mut c.key_pem.as_bytes())
+                .unwrap()
+                .unwrap();
+            config.with_client_auth_cert(certs, key).unwrap()
+        }
+    };
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(app.addr).await?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await?;
+    // TLS 1.3: the server's verdict on the client certificate arrives after the handshake;
+    // a flush and a zero-length read are not enough to see it, so callers send a request.
+    tokio::io::AsyncWriteExt::flush(&mut tls).await?;
+    Ok(tls)
+}
+
 /// Over HTTP/2 the connection of a client without a certificate ends as well, with GOAWAY.
 #[tokio::test]
 async fn over_http2_a_client_without_certificate_gets_403_and_goaway() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
-    use rustls::pki_types::{CertificateDer, ServerName};
 
     let app = mutual_tls_app().await;
-    let pki = app.pki.as_ref().unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    let ca = rustls_pemfile::certs(&mut pki.ca.cert_pem().as_bytes())
-        .next()
-        .unwrap()
-        .unwrap();
-    roots.add(CertificateDer::from(ca.to_vec())).unwrap();
-    let mut config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+    let tls = connect(&app, b"h2", None)
         .await
         .expect("the handshake completes without a client certificate");
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -169,4 +196,124 @@ async fn replaced_certificates_are_served_to_new_connections_after_reload() {
     assert!(app.handle.reload_tls().is_err());
     let third = app.client.get(app.url("/ebms")).send().await.unwrap();
     assert_eq!(served_certificate(&third), renewed.der);
+}
+
+/// A request over HTTP/2 on `send`: the status, or the error that ended the connection.
+async fn h2_get(
+    send: &mut hyper::client::conn::http2::SendRequest<axum::body::Body>,
+    app: &TestApp,
+) -> Result<u16, hyper::Error> {
+    let request = axum::http::Request::get(app.url("/ebms"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    send.send_request(request)
+        .await
+        .map(|r| r.status().as_u16())
+}
+
+/// Taking a CA out of `client_ca` reaches the connections already open: after the reload a
+/// connection whose client certificate no longer verifies closes (with GOAWAY), a reload that
+/// keeps its CA leaves it open, and a new connection with that certificate is refused.
+#[tokio::test]
+async fn a_reload_closes_the_open_connections_of_clients_it_no_longer_accepts() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let app = mutual_tls_app().await;
+    let pki = app.pki.as_ref().unwrap();
+    let tls = connect(&app, b"h2", Some(&pki.client)).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    let mut conn = tokio::spawn(conn);
+    assert_eq!(h2_get(&mut send, &app).await.unwrap(), 405);
+
+    // A renewed server certificate, the same client CA: the connection is still served.
+    pki.write_server(&pki.ca.issue_server(&["localhost", "127.0.0.1"]).unwrap());
+    app.handle.reload_tls().unwrap();
+    assert_eq!(h2_get(&mut send, &app).await.unwrap(), 405);
+    assert!(!conn.is_finished());
+
+    // The client CA replaced by another one: the connection ends while the client holds it
+    // open. (Nothing else would end it: the bound only turns a hang into a failure.)
+    let other = Ca::new("other CA").unwrap();
+    std::fs::write(pki.dir.join("ca.pem"), other.cert_pem()).unwrap();
+    app.handle.reload_tls().unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), &mut conn).await;
+    assert!(
+        ended.is_ok(),
+        "the connection stayed open after its CA was taken out"
+    );
+    assert!(h2_get(&mut send, &app).await.is_err());
+
+    // A new connection with the same certificate is refused in its handshake.
+    let refused = match connect(&app, b"h2", Some(&pki.client)).await {
+        Err(_) => true,
+        Ok(tls) => {
+            let (mut send, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            h2_get(&mut send, &app).await.is_err()
+        }
+    };
+    assert!(refused, "a certificate of a removed CA was accepted");
+}
+
+/// The HTTP version ALPN agreed is the one served: HTTP/1.1 on a connection that agreed on
+/// h2 gets no HTTP/1.1 answer, nor HTTP/2 on one that agreed on http/1.1; each is served in
+/// its own version.
+#[tokio::test]
+async fn only_the_http_version_agreed_by_alpn_is_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = mutual_tls_app().await;
+    let pki = app.pki.as_ref().unwrap();
+    let http1 = b"GET /ebms HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec();
+    // The HTTP/2 client preface and an empty SETTINGS frame.
+    let mut http2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    http2.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let answer = |alpn: &'static [u8], sent: Vec<u8>| {
+        let app = &app;
+        async move {
+            let mut tls = connect(app, alpn, Some(&pki.client)).await.unwrap();
+            tls.write_all(&sent).await.unwrap();
+            // Up to the end (an error, e.g. a close without TLS's close_notify, ends it as
+            // well), or the first frame of an HTTP/2 answer.
+            let mut got = Vec::new();
+            let read = async {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = tls.read(&mut buf).await {
+                    got.extend_from_slice(&buf[..n]);
+                    if got.len() >= 9 && !got.starts_with(b"HTTP/") {
+                        break;
+                    }
+                }
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(60), read)
+                .await
+                .expect("an answer or the end of the connection");
+            got
+        }
+    };
+    // SETTINGS is the first frame an HTTP/2 server sends.
+    let is_http2 = |got: &[u8]| got.len() >= 9 && got[3] == 4;
+    let is_http1 = |got: &[u8]| got.starts_with(b"HTTP/1.1 ");
+
+    let got = answer(b"http/1.1", http1.clone()).await;
+    assert!(
+        got.starts_with(b"HTTP/1.1 405"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    let got = answer(b"h2", http1).await;
+    assert!(!is_http1(&got), "HTTP/1.1 served after ALPN h2");
+    let got = answer(b"http/1.1", http2.clone()).await;
+    assert!(
+        !is_http2(&got),
+        "HTTP/2 served after ALPN http/1.1: {got:?}"
+    );
+    let got = answer(b"h2", http2).await;
+    assert!(is_http2(&got), "{got:?}");
 }

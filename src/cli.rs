@@ -376,30 +376,177 @@ async fn forward_signals(handle: AppHandle) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut hup)) = (
+        let (Ok(term), Ok(hup)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::hangup()),
         ) else {
             tracing::error!("cannot install signal handlers");
             return;
         };
-        loop {
-            tokio::select! {
-                _ = term.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
-                _ = hup.recv() => {
-                    if let Err(e) = handle.reload_tls() {
-                        tracing::error!(error = format!("{e:#}"), "TLS reload failed; the previous certificates stay in use");
-                    }
-                    if let Err(e) = handle.reload_refdata().await {
-                        tracing::error!(error = format!("{e:#}"), "reference data reload failed; the previous data stays in use");
-                    }
+        let signals = futures_util::stream::unfold((term, hup), |(mut term, mut hup)| async move {
+            let signal = tokio::select! {
+                _ = term.recv() => Signal::Stop,
+                _ = tokio::signal::ctrl_c() => Signal::Stop,
+                _ = hup.recv() => Signal::Reload,
+            };
+            Some((signal, (term, hup)))
+        });
+        follow_signals(signals, || {
+            let handle = handle.clone();
+            async move {
+                if let Err(e) = handle.reload_tls() {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "TLS reload failed; the previous certificates stay in use"
+                    );
+                }
+                if let Err(e) = handle.reload_refdata().await {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "reference data reload failed; the previous data stays in use"
+                    );
                 }
             }
-        }
+        })
+        .await;
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("stop requested: finishing requests in flight");
     handle.shutdown();
+}
+
+/// What a signal asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// Runs a reload per `Reload` signal, one at a time, until a `Stop` (or the end of the
+/// signals), which a running reload does not hold up: the reload is dropped, its snapshot not
+/// put in use (it reads in one transaction, which is rolled back). Reloads asked for while one
+/// runs are run once after it, since it may have read the files and tables before they changed.
+async fn follow_signals<S, R, F>(signals: S, reload: R)
+where
+    S: futures_util::Stream<Item = Signal>,
+    R: Fn() -> F,
+    F: std::future::Future<Output = ()>,
+{
+    use futures_util::StreamExt;
+    tokio::pin!(signals);
+    let mut running: Option<std::pin::Pin<Box<F>>> = None;
+    let mut again = false;
+    loop {
+        tokio::select! {
+            signal = signals.next() => match signal {
+                None | Some(Signal::Stop) => return,
+                Some(Signal::Reload) if running.is_some() => again = true,
+                Some(Signal::Reload) => running = Some(Box::pin(reload())),
+            },
+            () = async { running.as_mut().expect("a reload runs").await }, if running.is_some() => {
+                running = std::mem::take(&mut again).then(|| Box::pin(reload()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::sync::{mpsc, Semaphore};
+
+    use super::{follow_signals, Signal};
+
+    /// Signals sent one by one to `follow_signals`, whose reloads each wait for a permit of
+    /// `gate`: how many reloads started after each step, and whether it returned.
+    struct Run {
+        signals: mpsc::Sender<Signal>,
+        started: Arc<AtomicUsize>,
+        gate: Arc<Semaphore>,
+        done: tokio::task::JoinHandle<()>,
+    }
+
+    impl Run {
+        fn new() -> Run {
+            let (tx, rx) = mpsc::channel(16);
+            let started = Arc::new(AtomicUsize::new(0));
+            let gate = Arc::new(Semaphore::new(0));
+            let (s, g) = (started.clone(), gate.clone());
+            let signals = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|s| (s, rx))
+            });
+            let done = tokio::spawn(follow_signals(signals, move || {
+                let (s, g) = (s.clone(), g.clone());
+                async move {
+                    s.fetch_add(1, Ordering::SeqCst);
+                    g.acquire().await.expect("gate").forget();
+                }
+            }));
+            Run {
+                signals: tx,
+                started,
+                gate,
+                done,
+            }
+        }
+
+        /// Sends `signal` and lets the loop run until it waits again.
+        async fn send(&self, signal: Signal) {
+            self.signals.send(signal).await.unwrap();
+            settle().await;
+        }
+
+        async fn finish_a_reload(&self) {
+            self.gate.add_permits(1);
+            settle().await;
+        }
+
+        fn started(&self) -> usize {
+            self.started.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn settle() {
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn reloads_run_one_at_a_time_and_once_more_for_those_asked_meanwhile() {
+        let run = Run::new();
+        run.send(Signal::Reload).await;
+        assert_eq!(run.started(), 1);
+        run.send(Signal::Reload).await;
+        run.send(Signal::Reload).await;
+        assert_eq!(run.started(), 1, "a second reload started while one ran");
+        run.finish_a_reload().await;
+        assert_eq!(
+            run.started(),
+            2,
+            "the reloads asked for meanwhile run once after it"
+        );
+        run.finish_a_reload().await;
+        assert_eq!(run.started(), 2);
+        run.send(Signal::Reload).await;
+        assert_eq!(run.started(), 3);
+        assert!(!run.done.is_finished());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stop_is_not_held_up_by_a_running_reload() {
+        let run = Run::new();
+        run.send(Signal::Reload).await;
+        assert_eq!(run.started(), 1);
+        run.send(Signal::Stop).await;
+        assert!(run.done.is_finished(), "the stop waited for the reload");
+        // The end of the signals stops as well.
+        let run = Run::new();
+        drop(run.signals);
+        settle().await;
+        assert!(run.done.is_finished());
+    }
 }

@@ -110,14 +110,7 @@ pub async fn run_outbox(
     cmd: &OutboxCommand,
 ) -> anyhow::Result<String> {
     use crate::delivery::ops;
-    let who = |a: &Option<String>| {
-        a.clone().unwrap_or_else(|| {
-            format!(
-                "cli:{}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-            )
-        })
-    };
+    let who = |a: &Option<String>| a.clone().unwrap_or_else(crate::api::keys::cli_actor);
     match cmd {
         OutboxCommand::List { status, limit } => ops::list(store, status.as_deref(), *limit).await,
         OutboxCommand::Show { id } => ops::show(store, *id).await,

@@ -39,14 +39,32 @@ pub enum ApikeyCommand {
 }
 
 /// Who runs a command of the command line, for the audit log: `cli:` and the login name
-/// (the one `sudo` was called by, when it was), or `cli` alone when none is known.
+/// (the one `sudo` was called by, when it was; without one in the environment, the name of
+/// the process's user in `/etc/passwd`, else `uid <n>`).
 pub fn cli_actor() -> String {
-    ["SUDO_USER", "USER", "LOGNAME"]
+    let named = ["SUDO_USER", "USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .map(|u| u.trim().to_string())
-        .find(|u| !u.is_empty())
-        .map_or_else(|| "cli".to_string(), |u| format!("cli:{u}"))
+        .find(|u| !u.is_empty());
+    let user = named.unwrap_or_else(|| {
+        let uid = rustix::process::getuid().as_raw();
+        std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|p| user_name(&p, uid))
+            .unwrap_or_else(|| format!("uid {uid}"))
+    });
+    format!("cli:{user}")
+}
+
+/// The name of user `uid` in the text of `/etc/passwd`.
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse() == Ok(uid) && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// A freshly generated key and what is stored of it.
@@ -240,6 +258,22 @@ pub async fn run(store: &Store, command: &ApikeyCommand) -> anyhow::Result<ExitC
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_names_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+                      somchai:x:1000:1000:Somchai,,,:/home/somchai:/bin/bash\n\
+                      broken\n";
+        let check = |uid: u32, expected: Option<&str>| {
+            assert_eq!(user_name(passwd, uid).as_deref(), expected, "uid {uid}")
+        };
+        check(0, Some("root"));
+        check(1000, Some("somchai"));
+        check(1, Some("daemon"));
+        check(2, None);
+        check(1001, None);
+    }
 
     fn check(key: &str, expected: Option<&str>) {
         assert_eq!(public_id(key), expected, "{key}");

@@ -301,6 +301,7 @@ async fn replay_outbox(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Reason {
     reason: Option<String>,
 }
@@ -352,6 +353,7 @@ async fn drop_outbox(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LicenceStatusBody {
     status: Option<String>,
     reason: Option<String>,

@@ -691,6 +691,22 @@ async fn unreadable_admin_calls_get_json_errors() {
             "{method} {path}: {v}"
         );
     }
+    // A field the call does not know is refused by name, not ignored.
+    for (path, body) in [
+        (
+            "/admin/outbox/1/drop".to_string(),
+            r#"{"reason": "finding", "extra": 1}"#,
+        ),
+        (
+            format!("/admin/licences/{LICENCE_OK}/status"),
+            r#"{"status": "SUSPENDED", "reason": "finding", "extra": 1}"#,
+        ),
+    ] {
+        let (s, _, v) = send(Method::POST, &path, Some(body)).await;
+        assert_eq!(s, 422, "{path}: {v}");
+        let e = v["error"].as_str().unwrap_or_default();
+        assert!(e.contains("unknown field `extra`"), "{path}: {e}");
+    }
 }
 
 #[tokio::test]

@@ -3161,6 +3161,7 @@ pub(crate) async fn replace_refdata<C: Conn>(
     now: DateTime<Utc>,
 ) -> Result<super::Replaced, StoreError> {
     lock_status_changes(c).await?;
+    let generation = refdata_version(c).await?.map_or(1, |v| v + 1);
     for t in [
         "standards",
         "licences",
@@ -3254,8 +3255,8 @@ pub(crate) async fn replace_refdata<C: Conn>(
     )
     .await?;
     c.exec(
-        "INSERT INTO refdata_loads (id, loaded_at) VALUES (1, $1)",
-        args![now],
+        "INSERT INTO refdata_loads (id, loaded_at, generation) VALUES (1, $1, $2)",
+        args![now, generation],
     )
     .await?;
     let kept = keep_newer_statuses(c).await?;
@@ -3415,6 +3416,15 @@ fn standard_from_row(r: &Row) -> Result<Standard, StoreError> {
 const LICENCES_SQL: &str = "SELECT number, licence_type, holder_tax_number, holder_branch, \
      holder_name, standard, brands, models, manufacturer, manufacturer_country, issued_on, \
      expires_on, status, status_since FROM licences ORDER BY number";
+/// The licences after a number, in order.
+const LICENCES_AFTER_SQL: &str = "SELECT number, licence_type, holder_tax_number, \
+     holder_branch, holder_name, standard, brands, models, manufacturer, manufacturer_country, \
+     issued_on, expires_on, status, status_since FROM licences WHERE number > $1 ORDER BY number";
+/// The first `$2` licences after a number, in order.
+const LICENCES_PART_SQL: &str = "SELECT number, licence_type, holder_tax_number, \
+     holder_branch, holder_name, standard, brands, models, manufacturer, manufacturer_country, \
+     issued_on, expires_on, status, status_since FROM licences WHERE number > $1 ORDER BY number \
+     LIMIT $2";
 const LICENCE_ROW: &[Ty] = &[
     Ty::Text,
     Ty::Text,
@@ -3456,11 +3466,20 @@ fn licence_from_row(r: &Row) -> Result<Licence, StoreError> {
 }
 
 async fn refdata_loaded<C: Conn>(c: &mut C) -> Result<bool, StoreError> {
-    Ok(
-        c.opt_row("SELECT loaded_at FROM refdata_loads", args![], &[Ty::Time])
-            .await?
-            .is_some(),
+    Ok(refdata_version(c).await?.is_some())
+}
+
+/// Which load of the reference data is stored (they are counted from 1); `None` when none
+/// ever was.
+async fn refdata_version<C: Conn>(c: &mut C) -> Result<Option<i64>, StoreError> {
+    c.opt_row(
+        "SELECT CAST(generation AS BIGINT) FROM refdata_loads",
+        args![],
+        &[Ty::I64],
     )
+    .await?
+    .map(|r| r.i64(0))
+    .transpose()
 }
 
 async fn load_standards<C: Conn>(c: &mut C) -> Result<Vec<Standard>, StoreError> {
@@ -3548,28 +3567,96 @@ pub(crate) async fn load_refdata<C: Conn>(c: &mut C) -> Result<Option<RefData>, 
 /// The snapshot of the stored reference data, built while the licence rows stream in: one
 /// licence at a time is held as an owned record, never the whole set, and the last licence
 /// status change it includes. `None` when no reference data was ever loaded; the inner error
-/// lists every inconsistency.
+/// lists every inconsistency. Everything in one transaction: see [`SnapshotRead`] for a read
+/// in several.
 pub(crate) async fn load_snapshot<C: Conn>(
     c: &mut C,
 ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
-    if !refdata_loaded(c).await? {
+    let Some(mut read) = SnapshotRead::begin(c).await? else {
         return Ok(None);
+    };
+    while read.licences(c, None).await? {}
+    Ok(Some(read.finish()))
+}
+
+/// A snapshot of the stored reference data read in parts, each of which may be a transaction
+/// of its own, so that no read holds one version of the database for long (on SQLite, a
+/// reader keeps the WAL from starting over). The first part reads the licence status mark
+/// (before anything else), the reference data's version (which load it is), the standards,
+/// laboratories and special purposes; the licences follow in order of their numbers. The
+/// parts make one snapshot when the version is the same after the last one
+/// ([`SnapshotRead::still_current`]): a reference-data load replaces every table at once, and
+/// status changes stored meanwhile, which a part may or may not have read, come after the
+/// mark, so the snapshot in use applies them again (each sets a licence's status outright).
+pub(crate) struct SnapshotRead {
+    builder: crate::domain::snapshot::SnapshotBuilder,
+    version: i64,
+    mark: super::StatusMark,
+    labs: Vec<Lab>,
+    purposes: Vec<SpecialPurpose>,
+    /// The number of the last licence read.
+    last: Option<String>,
+}
+
+impl SnapshotRead {
+    /// The first part; `None` when no reference data was ever loaded.
+    pub(crate) async fn begin<C: Conn>(c: &mut C) -> Result<Option<SnapshotRead>, StoreError> {
+        let mark = last_status_mark(c).await?;
+        let Some(version) = refdata_version(c).await? else {
+            return Ok(None);
+        };
+        let mut builder = crate::domain::snapshot::SnapshotBuilder::new(load_standards(c).await?);
+        let count = c
+            .one_row("SELECT COUNT(*) FROM licences", args![], &[Ty::I64])
+            .await?
+            .i64(0)?;
+        builder.reserve_licences(usize::try_from(count).unwrap_or(0));
+        Ok(Some(SnapshotRead {
+            builder,
+            version,
+            mark,
+            labs: load_labs(c).await?,
+            purposes: load_purposes(c).await?,
+            last: None,
+        }))
     }
-    let mut builder = crate::domain::snapshot::SnapshotBuilder::new(load_standards(c).await?);
-    let count = c
-        .one_row("SELECT COUNT(*) FROM licences", args![], &[Ty::I64])
-        .await?
-        .i64(0)?;
-    builder.reserve_licences(usize::try_from(count).unwrap_or(0));
-    c.each_row(LICENCES_SQL, args![], LICENCE_ROW, |r| {
-        builder.add_licence(&licence_from_row(&r)?);
-        Ok(())
-    })
-    .await?;
-    let labs = load_labs(c).await?;
-    let purposes = load_purposes(c).await?;
-    let mark = last_status_mark(c).await?;
-    Ok(Some((builder.finish(labs, purposes), mark)))
+
+    /// Reads the next licences, at most `limit` (all without one); whether there may be more.
+    pub(crate) async fn licences<C: Conn>(
+        &mut self,
+        c: &mut C,
+        limit: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        let after = self.last.as_deref().unwrap_or("");
+        let (sql, args) = match limit {
+            Some(n) => (LICENCES_PART_SQL, args![after, i64::from(n)]),
+            None => (LICENCES_AFTER_SQL, args![after]),
+        };
+        let mut read = 0;
+        let mut last = None;
+        let builder = &mut self.builder;
+        c.each_row(sql, args, LICENCE_ROW, |r| {
+            let licence = licence_from_row(&r)?;
+            builder.add_licence(&licence);
+            last = Some(licence.number);
+            read += 1;
+            Ok(())
+        })
+        .await?;
+        if last.is_some() {
+            self.last = last;
+        }
+        Ok(limit.is_some_and(|n| read == u64::from(n)))
+    }
+
+    /// Whether the reference data read in the first part is still the stored one.
+    pub(crate) async fn still_current<C: Conn>(&self, c: &mut C) -> Result<bool, StoreError> {
+        Ok(refdata_version(c).await? == Some(self.version))
+    }
+
+    pub(crate) fn finish(self) -> (super::LoadedSnapshot, super::StatusMark) {
+        (self.builder.finish(self.labs, self.purposes), self.mark)
+    }
 }
 
 pub(crate) async fn licence_status<C: Conn>(

@@ -684,15 +684,34 @@ impl SqliteStore {
         common::load_refdata(&mut *c).await
     }
 
+    /// Reads the reference snapshot on a thread of its own at a lower priority, with a
+    /// connection of its own (whose SQLite thread inherits that priority), in parts of
+    /// [`SNAPSHOT_PART`] licences, each its own read transaction (see
+    /// [`common::SnapshotRead`]): a reload while serving takes the CPU that requests leave
+    /// over, and no long read keeps the WAL from starting over meanwhile.
     pub async fn load_snapshot(
         &self,
     ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
-        // One read transaction: the four tables as of one commit.
-        let mut c = self.readers.acquire().await.map_err(map_err)?;
-        let mut tx = c.begin().await.map_err(map_err)?;
-        let out = common::load_snapshot(&mut *tx).await?;
-        tx.rollback().await.map_err(map_err)?;
-        Ok(out)
+        let options = self.options.as_ref().clone().read_only(true);
+        let (done, answer) = oneshot::channel();
+        let writer_cpu = self.writer_cpu;
+        std::thread::Builder::new()
+            .name("refdata-read".into())
+            .spawn(move || {
+                lower_current_thread_priority();
+                keep_current_thread_off(writer_cpu);
+                let out = match tokio::runtime::Builder::new_current_thread().build() {
+                    Ok(rt) => rt.block_on(read_snapshot(&options, SNAPSHOT_PART, &done)),
+                    Err(e) => Err(StoreError::Unavailable(format!(
+                        "reading the reference data: {e}"
+                    ))),
+                };
+                let _ = done.send(out);
+            })
+            .map_err(|e| StoreError::Unavailable(format!("reading the reference data: {e}")))?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the reference data reader stopped before it answered".into())
+        })?
     }
 
     pub async fn permit_status(
@@ -719,6 +738,19 @@ impl SqliteStore {
         self.readers.acquire().await.expect("read connection")
     }
 
+    /// The reference snapshot as `load_snapshot` reads it, in parts of `part` licences, on
+    /// the caller's thread.
+    pub(crate) async fn snapshot_in_parts_for_tests(
+        &self,
+        part: u32,
+    ) -> Option<(super::LoadedSnapshot, super::StatusMark)> {
+        let (asked, _answer) = oneshot::channel();
+        let options = self.options.as_ref().clone().read_only(true);
+        read_snapshot(&options, part, &asked)
+            .await
+            .expect("snapshot")
+    }
+
     /// A round of the background checkpoint, for a store connected without them.
     pub(crate) async fn checkpoint_round_for_tests(
         &self,
@@ -728,6 +760,84 @@ impl SqliteStore {
             .round(&self.checkpoints, &self.stats)
             .await
             .expect("checkpoint")
+    }
+}
+
+/// Licences read in one read transaction of [`SqliteStore::load_snapshot`].
+const SNAPSHOT_PART: u32 = 20_000;
+
+/// How often the parts of a snapshot are read again because the reference data was replaced
+/// meanwhile, before it is read in one transaction.
+const SNAPSHOT_ATTEMPTS: u32 = 3;
+
+/// The nice value of the thread that reads the reference snapshot (and of SQLite's thread for
+/// its connection), the lowest: it gets the CPU that the threads serving requests leave.
+const SNAPSHOT_NICE: i32 = 19;
+
+async fn read_snapshot(
+    options: &SqliteConnectOptions,
+    part: u32,
+    asked: &oneshot::Sender<Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError>>,
+) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
+    let mut c = SqliteConnection::connect_with(options)
+        .await
+        .map_err(map_err)?;
+    for _ in 0..SNAPSHOT_ATTEMPTS {
+        let mut tx = c.begin().await.map_err(map_err)?;
+        let Some(mut read) = common::SnapshotRead::begin(&mut *tx).await? else {
+            return Ok(None);
+        };
+        tx.rollback().await.map_err(map_err)?;
+        loop {
+            if asked.is_closed() {
+                return Err(StoreError::Unavailable(
+                    "reading the reference data: no longer wanted".into(),
+                ));
+            }
+            let mut tx = c.begin().await.map_err(map_err)?;
+            let more = read.licences(&mut *tx, Some(part)).await?;
+            tx.rollback().await.map_err(map_err)?;
+            if !more {
+                break;
+            }
+        }
+        if read.still_current(&mut c).await? {
+            return Ok(Some(read.finish()));
+        }
+        tracing::info!("the reference data was replaced while it was read; reading it again");
+    }
+    let mut tx = c.begin().await.map_err(map_err)?;
+    let out = common::load_snapshot(&mut *tx).await?;
+    tx.rollback().await.map_err(map_err)?;
+    Ok(out)
+}
+
+/// Keeps the calling thread (and the threads it starts) off `cpu`, the writer's, when the
+/// process may run on others: a reload does not take turns with the writer.
+fn keep_current_thread_off(cpu: Option<usize>) {
+    #[cfg(target_os = "linux")]
+    if let Some(cpu) = cpu {
+        use rustix::thread::{sched_getaffinity, sched_setaffinity};
+        let Ok(mut set) = sched_getaffinity(None) else {
+            return;
+        };
+        if set.is_set(cpu) && set.count() > 1 {
+            set.unset(cpu);
+            if let Err(e) = sched_setaffinity(None, &set) {
+                tracing::debug!(error = %e, "the reference data reader may share the writer's CPU");
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// Lowers the calling thread's priority to [`SNAPSHOT_NICE`] (Linux: a thread's own nice
+/// value, which threads it starts inherit); elsewhere, or when refused, it stays.
+fn lower_current_thread_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, SNAPSHOT_NICE) {
+        tracing::debug!(error = %e, "the reference data reader keeps its priority");
     }
 }
 

@@ -2573,6 +2573,58 @@ async fn sqlite_writer_and_its_sqlite_thread_share_one_cpu() {
     );
 }
 
+/// SQLite reads the reference snapshot in parts, a transaction each: the parts make the same
+/// snapshot as one read, and a replacement of the reference data between them is seen.
+#[tokio::test]
+async fn sqlite_snapshot_read_in_parts() {
+    use crate::domain::snapshot::tests::contents;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::Sqlite(store_without_checkpoints(&dir.path().join("gateway.db")).await);
+    let Store::Sqlite(s) = &store else {
+        unreachable!()
+    };
+    assert!(
+        s.snapshot_in_parts_for_tests(7).await.is_none(),
+        "never loaded"
+    );
+    let data = Arc::new(refdata(0));
+    store.replace_refdata(data.clone(), now()).await.unwrap();
+    let change = LicenceStatusChange {
+        number: "L-0-0000011".into(),
+        status: LicenceStatus::Revoked,
+        since: today(),
+        actor: "e-surveillance".into(),
+        reason: "licence withdrawn".into(),
+        at: now(),
+    };
+    let changes = store
+        .set_licence_status(change, StatusMark::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let loaded = store.load_refdata().await.unwrap().unwrap();
+    // 2,500 licences: parts of 7 (the last one short), of one, of exactly a tenth.
+    for part in [7, 1, 250] {
+        let (parts, mark) = s.snapshot_in_parts_for_tests(part).await.unwrap();
+        let parts = parts.unwrap();
+        assert_eq!(mark, changes[0].mark, "part {part}");
+        assert_eq!(parts.licence_count(), data.licences.len(), "part {part}");
+        assert_eq!(contents(&parts), loaded, "part {part}");
+    }
+
+    let mut c = s.read_conn_for_tests().await;
+    let mut read = super::common::SnapshotRead::begin(&mut *c)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.licences(&mut *c, Some(10)).await.unwrap());
+    assert!(read.still_current(&mut *c).await.unwrap());
+    // The same data loaded again, at the same time: still another load.
+    store.replace_refdata(data, now()).await.unwrap();
+    assert!(read.licences(&mut *c, Some(10)).await.unwrap());
+    assert!(!read.still_current(&mut *c).await.unwrap());
+}
+
 /// Under sustained load the background checkpoint never finds every frame copied when a
 /// transaction begins, and without help the WAL would only grow.
 #[tokio::test]

@@ -397,9 +397,10 @@ fn reply_writes(
         writes.push(Write::one(
             "the outbox row",
             "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
-             content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
+             content_type, body, ack_requested, status, attempts, next_attempt_at, created_at, \
+             ref_to_message_id) \
              SELECT $1, $2, COALESCE(MAX(conversation_seq), 0) + 1, $3, $4, $5, $6, 'PENDING', \
-             0, $7, $7 FROM outbox WHERE conversation_id = $2",
+             0, $7, $7, $8 FROM outbox WHERE conversation_id = $2",
             args![
                 &ob.message_id,
                 &ob.conversation_id,
@@ -407,7 +408,8 @@ fn reply_writes(
                 &ob.content_type,
                 ob.body.as_slice(),
                 ob.ack_requested,
-                ctx.now
+                ctx.now,
+                &meta.message_id
             ],
         ));
     }
@@ -1441,6 +1443,18 @@ async fn permit_request<C: Conn>(
                     .await?;
                 }
                 history(c, cur.pk, ctx.now, &Actor::System, "CANCELLED", &th, &en).await?;
+                // Its answers still waiting to be sent (an officer's decision, its own
+                // asynchronous answer) are outdated: the partner hears the cancellation now,
+                // and must not hear them after it.
+                let answered = c
+                    .one_row(
+                        "SELECT message_id FROM requests WHERE id = $1",
+                        args![cur.pk],
+                        &[Ty::Text],
+                    )
+                    .await?
+                    .text(0)?;
+                super::outbox::withdraw_outdated(c, &answered, &en, ctx.now).await?;
             }
             if req.function == Function::Cancellation {
                 let resp = rebuild_permit_response(c, cur.pk, req.function, ctx).await?;

@@ -477,8 +477,9 @@ pub(crate) async fn decide<C: Conn>(
         .i64(0)?;
     c.exec(
         "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
-         content_type, body, ack_requested, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8)",
+         content_type, body, ack_requested, status, attempts, next_attempt_at, created_at, \
+         ref_to_message_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8, $9)",
         args![
             &out.message_id,
             &out.conversation_id,
@@ -487,7 +488,8 @@ pub(crate) async fn decide<C: Conn>(
             &out.content_type,
             out.body.as_slice(),
             out.ack_requested,
-            now
+            now,
+            &original.message_id
         ],
     )
     .await?;

@@ -634,6 +634,57 @@ pub(crate) async fn drop_row<C: Conn>(
     Ok(OperatorOutcome::Done)
 }
 
+/// Takes the responses to message `answered` that wait to be sent out of delivery, as a drop
+/// does (the later rows of their conversations are not held back by them), audited with
+/// actor `system` and `why`: the request they answer was cancelled or replaced, and its
+/// partner is told so in the answer to that message. A response being sent (in flight) is
+/// left: it may still arrive after that answer. Returns the rows taken out.
+pub(crate) async fn withdraw_outdated<C: Conn>(
+    c: &mut C,
+    answered: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    let lock = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let rows = c
+        .rows(
+            &format!(
+                "SELECT id FROM outbox WHERE ref_to_message_id = $1 AND status = 'PENDING' \
+                 ORDER BY id{lock}"
+            ),
+            args![answered],
+            &[Ty::I64],
+        )
+        .await?;
+    let now = micros(now);
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id = r.i64(0)?;
+        c.exec(
+            "UPDATE outbox SET status = 'DEAD', last_error = $2, dropped_at = $3, \
+             lease_until = NULL, lease_token = NULL WHERE id = $1",
+            args![id, format!("outdated, not sent: {why}"), now],
+        )
+        .await?;
+        audit(
+            c,
+            &AuditEntry {
+                at: now,
+                actor: "system".into(),
+                action: "withdraw".into(),
+                target: outbox_target(id),
+                detail: why.to_string(),
+            },
+        )
+        .await?;
+        out.push(id);
+    }
+    Ok(out)
+}
+
 /// An Acknowledgment from `partner` of the message `message_id`: completes the row sent to
 /// that partner with that MessageId, whatever its state (pending while the worker waits to
 /// send it again, in flight, or a dead letter: the partner has it). A row that is done, or

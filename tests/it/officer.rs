@@ -790,3 +790,43 @@ async fn a_later_response_keeps_the_party_id_types_of_the_request() {
     assert_eq!(later.header.from, sync.header.from);
     assert_eq!(later.header.conversation_id, h.conversation_id);
 }
+
+/// An officer's decision waiting in the outbox is outdated once its request is cancelled: it is
+/// not sent after the cancellation's answer but taken out of delivery, audited; the decision
+/// on a request that stands is sent.
+#[tokio::test]
+async fn a_cancellation_withdraws_the_outdated_answers_waiting_to_be_sent() {
+    let app = officer_app(false).await;
+    let cancelled = decide(&app, &special_request("REF-WITHDRAW-1", 5)).await;
+    let stands = decide(&app, &special_request("REF-WITHDRAW-2", 5)).await;
+    for r in [&cancelled, &stands] {
+        let (status, done) = act(&app, &r.request_id, "approve", "fine").await;
+        assert_eq!(status, 200, "{done}");
+    }
+    let cancel = special_request("REF-WITHDRAW-1", 5)
+        .replace("<Function>9</Function>", "<Function>1</Function>");
+    let answer = decide(&app, &cancel).await;
+    assert_eq!(answer.decision.code(), "CANCELLED", "{answer:?}");
+
+    let delivered = deliver(&app).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0].1.request_id, stands.request_id);
+    assert_eq!(delivered[0].1.decision.code(), "APPROVED");
+
+    let (_, dead) = app.admin_get("/admin/outbox?status=DEAD", ADMIN).await;
+    let items = dead["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{dead}");
+    let (_, shown) = app
+        .admin_get(&format!("/admin/outbox/{}", items[0]["id"]), ADMIN)
+        .await;
+    assert!(
+        shown["last_error"].as_str().is_some_and(
+            |e| e.starts_with("outdated, not sent: Cancelled at the importer's request")
+        ),
+        "{shown}"
+    );
+    assert_eq!(shown["audit"][0]["actor"], "system", "{shown}");
+    assert_eq!(shown["audit"][0]["action"], "withdraw", "{shown}");
+    // Taken out of delivery: nothing of it is sent later either.
+    assert!(deliver(&app).await.is_empty());
+}

@@ -463,21 +463,23 @@ pub struct ListParams {
     pub limit: Option<String>,
 }
 
-const CURSOR_PREFIX: &str = "r1:";
+/// A cursor names the last request of its page by its `request_id` (time-ordered and random:
+/// it tells nothing the page did not show). Cursors of the first form, `r1:` and the row's
+/// number in the whole database, showed how many requests of others came in between.
+const CURSOR_PREFIX: &str = "r2:";
 
-fn encode_cursor(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
+fn encode_cursor(request_id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{request_id}"))
 }
 
-fn decode_cursor(s: &str) -> Option<i64> {
+fn decode_cursor(s: &str) -> Option<String> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s.trim())
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
-    text.strip_prefix(CURSOR_PREFIX)?
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
+    let id = text.strip_prefix(CURSOR_PREFIX)?;
+    let hex = id.strip_prefix("REQ-")?;
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
 }
 
 /// Checks the list parameters; every problem is reported.
@@ -513,10 +515,10 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
             errs.push(format!("to: {t} is before from ({f})"));
         }
     }
-    let before_seq = match p.cursor.as_deref().filter(|s| !s.is_empty()) {
+    let before = match p.cursor.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(c) => match decode_cursor(c) {
-            Some(n) => Some(n),
+            Some(id) => Some(id),
             None => {
                 errs.push("cursor: not a cursor this API issued".to_string());
                 None
@@ -550,7 +552,7 @@ pub fn list_filter(importer: PartyKey, p: &ListParams) -> Result<RequestFilter, 
         decision,
         from: from.and_then(midnight),
         until: to.and_then(|d| d.succ_opt()).and_then(midnight),
-        before_seq,
+        before,
         limit,
     })
 }
@@ -629,7 +631,7 @@ pub async fn importer_requests(
     let more = rows.len() > filter.limit as usize;
     rows.truncate(filter.limit as usize);
     let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(r.seq))
+        rows.last().map(|r| encode_cursor(&r.request_id))
     } else {
         None
     };
@@ -825,7 +827,7 @@ mod tests {
                     f.decision,
                     f.from.map(|t| t.to_rfc3339()),
                     f.until.map(|t| t.to_rfc3339()),
-                    f.before_seq,
+                    f.before,
                     f.limit
                 );
                 assert_eq!(got, want, "{query}");
@@ -852,8 +854,8 @@ mod tests {
             Ok("None Some(\"2026-01-30T17:00:00+00:00\") Some(\"2026-01-31T17:00:00+00:00\") None 50"),
         );
         check(
-            &format!("cursor={}", encode_cursor(42)),
-            Ok("None None None Some(42) 50"),
+            &format!("cursor={}", encode_cursor(REQ)),
+            Ok(&format!("None None None Some({REQ:?}) 50")),
         );
         check("status=", Ok("None None None None 50"));
         check("status=DONE", Err(&["status"]));
@@ -861,7 +863,12 @@ mod tests {
         check("to=2026-02-30", Err(&["to"]));
         check("from=2026-02-02&to=2026-02-01", Err(&["to"]));
         check("cursor=abc", Err(&["cursor"]));
-        check(&format!("cursor={}", encode_cursor(0)), Err(&["cursor"]));
+        check(
+            &format!("cursor={}", encode_cursor("REQ-1")),
+            Err(&["cursor"]),
+        );
+        let first_form = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("r1:42");
+        check(&format!("cursor={first_form}"), Err(&["cursor"]));
         check("limit=0", Err(&["limit"]));
         check("limit=x", Err(&["limit"]));
         check(
@@ -870,14 +877,18 @@ mod tests {
         );
     }
 
+    const REQ: &str = "REQ-019ad3f2a7c47b2e9c1d0e8f6a5b4c3d";
+
     #[test]
     fn cursors_round_trip_and_are_opaque() {
-        for n in [1, 7, 1_000, i64::MAX] {
-            let c = encode_cursor(n);
-            assert!(!c.contains(&n.to_string()));
-            assert_eq!(decode_cursor(&c), Some(n));
-        }
-        assert_eq!(decode_cursor("r1:5"), None);
+        let c = encode_cursor(REQ);
+        assert!(!c.contains(REQ));
+        assert_eq!(decode_cursor(&c).as_deref(), Some(REQ));
+        assert_eq!(decode_cursor(REQ), None);
+        assert_eq!(
+            decode_cursor("r2:REQ-019ad3f2a7c47b2e9c1d0e8f6a5b4c3d"),
+            None
+        );
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub struct RequestSummary {
     pub items: i64,
 }
 
-/// Which of an importer's requests to list: newest first, strictly older than `before_seq`.
+/// Which of an importer's requests to list: newest first, after the request `before` (the
+/// last one of the previous page; none when it is not one of the importer's).
 #[derive(Debug, Clone)]
 pub struct RequestFilter {
     pub importer: PartyKey,
@@ -156,7 +157,8 @@ pub struct RequestFilter {
     pub from: Option<DateTime<Utc>>,
     /// Decided strictly before.
     pub until: Option<DateTime<Utc>>,
-    pub before_seq: Option<i64>,
+    /// The `request_id` of the last request of the previous page.
+    pub before: Option<String>,
     pub limit: u32,
 }
 
@@ -532,8 +534,15 @@ async fn list_requests<C: Conn>(
     if let Some(t) = f.until {
         add(&format!("{decided_at} <"), t.into(), &mut sql);
     }
-    if let Some(s) = f.before_seq {
-        add("r.id <", s.into(), &mut sql);
+    if let Some(b) = &f.before {
+        // Only a request of the same importer positions the page: a cursor never tells
+        // anything about another importer's requests.
+        params.push(b.clone().into());
+        sql.push_str(&format!(
+            " AND r.id < (SELECT b.id FROM requests b WHERE b.request_id = ${} \
+             AND b.importer_tax_number = $1 AND b.importer_branch = $2)",
+            params.len()
+        ));
     }
     params.push(i64::from(f.limit).into());
     sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ${}", params.len()));

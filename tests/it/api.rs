@@ -515,6 +515,55 @@ async fn a_cancelled_permit_shows_nothing_remaining() {
     );
 }
 
+/// A cursor names a request of the list it came from: it shows nothing of the requests of
+/// others, and positions no other importer's list.
+#[tokio::test]
+async fn a_cursor_tells_nothing_of_other_importers() {
+    let app = spawn_app().await;
+    app.decide(A, "REF-A-1", LICENCE_OK).await;
+    app.decide(C, "REF-C-1", LICENCE_OK).await;
+    app.decide(A, "REF-A-2", LICENCE_OK).await;
+    let (_, broker) = app.key(&[A, C], Some("Siam Customs Brokers")).await;
+    let list = |importer: &str, cursor: Option<&str>| {
+        let path = match cursor {
+            None => format!("/api/v1/importers/{importer}/00000/requests?limit=1"),
+            Some(c) => format!("/api/v1/importers/{importer}/00000/requests?limit=1&cursor={c}"),
+        };
+        let (app, broker) = (&app, &broker);
+        async move {
+            let (s, _, v) = app.get_json(Some(broker), &path).await;
+            assert_eq!(s, 200, "{v}");
+            v
+        }
+    };
+    let first = list(A, None).await;
+    assert_eq!(first["requests"][0]["reference"], "REF-A-2", "{first}");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    // Base64 of the last request's public id: no count of the gateway's requests in it.
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&cursor)
+        .unwrap();
+    let decoded = String::from_utf8(decoded).unwrap();
+    assert_eq!(
+        decoded,
+        format!(
+            "r2:{}",
+            first["requests"][0]["request_id"].as_str().unwrap()
+        )
+    );
+    let second = list(A, Some(&cursor)).await;
+    assert_eq!(second["requests"][0]["reference"], "REF-A-1", "{second}");
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let elsewhere = list(C, Some(&cursor)).await;
+    assert_eq!(
+        elsewhere["requests"].as_array().unwrap().len(),
+        0,
+        "{elsewhere}"
+    );
+    assert!(elsewhere["next_cursor"].is_null(), "{elsewhere}");
+}
+
 #[tokio::test]
 async fn pagination_walks_a_thousand_requests_without_gaps_or_repeats() {
     let app = spawn_app().await;

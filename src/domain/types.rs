@@ -673,7 +673,8 @@ impl fmt::Display for ReferenceNumber {
 
 /// Parses an `xs:date` in Gregorian `YYYY-MM-DD` form: ten characters, digits in every place
 /// but the two hyphens, a real calendar date from 1900 on (an earlier one is a typing error
-/// in anything this gateway reads; a year from 2400 on is a Buddhist-era year).
+/// in anything this gateway reads; a year from 2400 to 2799 is a Buddhist-era year, and a later
+/// one no date it reads either).
 pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
     let Some((y, m, d)) = strict_ymd(s.as_bytes()) else {
         return err(format!("date '{s}' must be YYYY-MM-DD"));
@@ -683,6 +684,9 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
             "date '{s}' must be a real calendar date YYYY-MM-DD"
         ))
     })?;
+    if d.year() >= 2800 {
+        return err(format!("date '{s}' is after 2799"));
+    }
     if d.year() >= 2400 {
         return err(format!(
             "date '{s}' looks like a Buddhist-era year; dates are Gregorian (CE)"
@@ -1067,6 +1071,9 @@ mod tests {
         check(parse_date("2026-11-26"), "2026-11-26");
         check(parse_date("2026-02-30"), "real calendar date");
         check(parse_date("2569-11-26"), "Buddhist-era");
+        check(parse_date("2799-12-31"), "Buddhist-era");
+        check(parse_date("2800-01-01"), "after 2799");
+        check(parse_date("9999-12-31"), "after 2799");
         check(parse_date("26-11-2026"), "YYYY-MM-DD");
         check(ReferenceNumber::parse(&"x".repeat(36)), "at most 35");
         check(ReferenceNumber::parse("  "), "must not be empty");

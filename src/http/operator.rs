@@ -196,7 +196,17 @@ fn summary(i: &OutboxItem) -> Value {
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     status: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
+}
+
+/// An outbox row's id from the path: 400 naming `id` when it is not one.
+fn row_id(raw: &str) -> Result<i64, Fail> {
+    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Fail(
+            StatusCode::BAD_REQUEST,
+            format!("id: `{raw}` is not an outbox row id (a whole number from 1)"),
+        )
+    })
 }
 
 async fn list_outbox(
@@ -219,7 +229,18 @@ async fn list_outbox(
             }
         },
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(l) => match l.trim().parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit: `{l}` is not a whole number from 1 to 1000"),
+                )
+            }
+        },
+    };
     match state.store.outbox_list(status, limit).await {
         Ok(items) => Json(json!({
             "items": items.iter().map(summary).collect::<Vec<_>>()
@@ -232,11 +253,15 @@ async fn list_outbox(
 async fn show_outbox(
     State(state): State<OperatorState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = actor(&state, &headers) {
         return r.into_response();
     }
+    let id = match row_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
     let item = match state.store.outbox_get(id).await {
         Ok(Some(i)) => i,
         Ok(None) => {
@@ -287,10 +312,14 @@ fn operator_answer(id: i64, outcome: Result<OperatorOutcome, StoreError>, verb: 
 async fn replay_outbox(
     State(state): State<OperatorState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Response {
     let who = match actor(&state, &headers) {
         Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let id = match row_id(&id) {
+        Ok(id) => id,
         Err(r) => return r.into_response(),
     };
     let r = state.store.outbox_replay(id, &who, Utc::now()).await;
@@ -334,11 +363,15 @@ fn reason_of(body: Option<Json<Reason>>) -> Result<String, Fail> {
 async fn drop_outbox(
     State(state): State<OperatorState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     body: Option<Json<Reason>>,
 ) -> Response {
     let who = match actor(&state, &headers) {
         Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let id = match row_id(&id) {
+        Ok(id) => id,
         Err(r) => return r.into_response(),
     };
     let reason = match reason_of(body) {
@@ -600,7 +633,7 @@ fn render_later(
 async fn review_decide(
     State(state): State<OperatorState>,
     headers: HeaderMap,
-    Path((request_id, item, action)): Path<(String, u16, String)>,
+    Path((request_id, item, action)): Path<(String, String, String)>,
     body: Option<Json<Reason>>,
 ) -> Response {
     let who = match actor(&state, &headers) {
@@ -621,6 +654,15 @@ async fn review_decide(
             return fail(
                 StatusCode::NOT_FOUND,
                 format!("action: `{other}` is not one of approve, reject, release"),
+            )
+        }
+    };
+    let item = match item.parse::<u16>() {
+        Ok(n) if (1..=999).contains(&n) => n,
+        _ => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                format!("item: `{item}` is not an item number (1 to 999)"),
             )
         }
     };

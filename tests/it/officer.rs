@@ -691,6 +691,30 @@ async fn unreadable_admin_calls_get_json_errors() {
             "{method} {path}: {v}"
         );
     }
+    // A path or query value that is not one is refused naming it.
+    for (method, path, field) in [
+        (Method::GET, "/admin/outbox/x", "id"),
+        (Method::POST, "/admin/outbox/0/replay", "id"),
+        (Method::GET, "/admin/outbox?limit=0", "limit"),
+        (Method::GET, "/admin/outbox?limit=many", "limit"),
+    ] {
+        let (s, _, v) = send(method.clone(), path, None).await;
+        assert_eq!(s, 400, "{method} {path}: {v}");
+        let e = v["error"].as_str().unwrap_or_default();
+        assert!(e.starts_with(&format!("{field}: ")), "{method} {path}: {e}");
+    }
+    let (s, refused) = admin_post(
+        &app,
+        "/admin/review/REQ-1/items/first/approve",
+        SOMCHAI,
+        serde_json::json!({"reason": "fine"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().starts_with("item: "),
+        "{refused}"
+    );
     // A field the call does not know is refused by name, not ignored.
     for (path, body) in [
         (

@@ -435,21 +435,42 @@ mod tests {
         assert!(Arc::ptr_eq(&before, &reloader.current()));
     }
 
+    /// A CA with a server certificate and a partner's, and a directory for their files.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        ca: Ca,
+        server: crate::certs::Issued,
+        partner: crate::certs::Issued,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            install_crypto_provider();
+            let ca = Ca::new("one").unwrap();
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+                server: ca.issue_server(&["localhost"]).unwrap(),
+                partner: ca.issue_client("NSW").unwrap(),
+                ca,
+            }
+        }
+
+        /// Writes `pem` to the file `name` of the directory; its path.
+        fn file(&self, name: &str, pem: &str) -> std::path::PathBuf {
+            let p = self.dir.path().join(name);
+            std::fs::write(&p, pem).unwrap();
+            p
+        }
+    }
+
     /// A set that reads but cannot work is refused, naming the file and why: a server
     /// certificate outside its validity period, a client CA file holding a partner's own
     /// certificate.
     #[test]
     fn unusable_certificates_are_refused() {
-        install_crypto_provider();
-        let dir = tempfile::tempdir().unwrap();
-        let ca = Ca::new("one").unwrap();
-        let server = ca.issue_server(&["localhost"]).unwrap();
-        let partner = ca.issue_client("NSW").unwrap();
-        let file = |name: &str, pem: &str| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, pem).unwrap();
-            p
-        };
+        let f = Fixture::new();
+        let (ca, server, partner) = (&f.ca, &f.server, &f.partner);
+        let file = |name: &str, pem: &str| f.file(name, pem);
         let mut s = TlsSettings {
             cert: file("s.pem", &server.cert_pem),
             key: file("k.pem", &server.key_pem),
@@ -485,16 +506,9 @@ mod tests {
 
     #[test]
     fn an_accepted_client_is_checked_again_after_a_reload_and_at_its_expiry() {
-        install_crypto_provider();
-        let dir = tempfile::tempdir().unwrap();
-        let ca = Ca::new("one").unwrap();
-        let server = ca.issue_server(&["localhost"]).unwrap();
-        let partner = ca.issue_client("NSW").unwrap();
-        let file = |name: &str, pem: &str| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, pem).unwrap();
-            p
-        };
+        let f = Fixture::new();
+        let (ca, server, partner) = (&f.ca, &f.server, &f.partner);
+        let file = |name: &str, pem: &str| f.file(name, pem);
         let reloader = TlsReloader::new(TlsSettings {
             cert: file("s.pem", &server.cert_pem),
             key: file("k.pem", &server.key_pem),
@@ -526,8 +540,8 @@ mod tests {
 
         // Without client CAs, there is nothing to check.
         let plain = TlsReloader::new(TlsSettings {
-            cert: dir.path().join("s.pem"),
-            key: dir.path().join("k.pem"),
+            cert: f.dir.path().join("s.pem"),
+            key: f.dir.path().join("k.pem"),
             client_ca: None,
             reload_interval: Duration::from_secs(5),
         })

@@ -2001,6 +2001,18 @@ async fn a_decision_behind_the_stored_statuses_runs_again(store: &Store) {
     assert!(statuses.given.lock().unwrap().is_empty());
 }
 
+/// Licence L-0-0000011 revoked today.
+fn licence_11_revoked() -> LicenceStatusChange {
+    LicenceStatusChange {
+        number: "L-0-0000011".into(),
+        status: LicenceStatus::Revoked,
+        since: today(),
+        actor: "e-surveillance".into(),
+        reason: "licence withdrawn".into(),
+        at: now(),
+    }
+}
+
 async fn snapshot_is_built_while_the_rows_stream_in(store: &Store) {
     use crate::domain::snapshot::tests::contents;
     use crate::domain::snapshot::Snapshot;
@@ -2010,14 +2022,7 @@ async fn snapshot_is_built_while_the_rows_stream_in(store: &Store) {
     );
     let data = Arc::new(refdata(0));
     store.replace_refdata(data.clone(), now()).await.unwrap();
-    let change = LicenceStatusChange {
-        number: "L-0-0000011".into(),
-        status: LicenceStatus::Revoked,
-        since: today(),
-        actor: "e-surveillance".into(),
-        reason: "licence withdrawn".into(),
-        at: now(),
-    };
+    let change = licence_11_revoked();
     let before = store.load_snapshot().await.unwrap().unwrap().1;
     let changes = store
         .set_licence_status(change, before)
@@ -2589,14 +2594,7 @@ async fn sqlite_snapshot_read_in_parts() {
     );
     let data = Arc::new(refdata(0));
     store.replace_refdata(data.clone(), now()).await.unwrap();
-    let change = LicenceStatusChange {
-        number: "L-0-0000011".into(),
-        status: LicenceStatus::Revoked,
-        since: today(),
-        actor: "e-surveillance".into(),
-        reason: "licence withdrawn".into(),
-        at: now(),
-    };
+    let change = licence_11_revoked();
     let changes = store
         .set_licence_status(change, StatusMark::default())
         .await

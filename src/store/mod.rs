@@ -73,6 +73,7 @@ macro_rules! in_tx {
 pub mod api;
 mod audit;
 mod common;
+mod low_priority;
 pub mod officer;
 pub mod outbox;
 pub mod postgres;

@@ -406,19 +406,26 @@ impl PgStore {
             .await
     }
 
+    /// Reads the reference snapshot in one transaction (one snapshot for all four tables), at
+    /// the lowest priority with a connection of its own ([`super::low_priority`]): building
+    /// it does not take the CPU from the requests being served.
     pub async fn load_snapshot(
         &self,
     ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
-        // One snapshot for all four tables.
-        self.in_tx(|c| {
-            Box::pin(async move {
-                c.exec(
-                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-                    Vec::new(),
-                )
-                .await?;
-                common::load_snapshot(c).await
-            })
+        let options = self.pool.connect_options().as_ref().clone();
+        super::low_priority::run("refdata-read", None, move |_| async move {
+            let mut c = <PgConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .map_err(map_err)?;
+            let mut tx = sqlx::Connection::begin(&mut c).await.map_err(map_err)?;
+            tx.exec(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                Vec::new(),
+            )
+            .await?;
+            let out = common::load_snapshot(&mut *tx).await?;
+            tx.rollback().await.map_err(map_err)?;
+            Ok(out)
         })
         .await
     }

@@ -684,8 +684,9 @@ impl SqliteStore {
         common::load_refdata(&mut *c).await
     }
 
-    /// Reads the reference snapshot on a thread of its own at a lower priority, with a
-    /// connection of its own (whose SQLite thread inherits that priority), in parts of
+    /// Reads the reference snapshot at the lowest priority, off the writer's CPU
+    /// ([`super::low_priority`]), with a connection of its own (whose SQLite thread inherits
+    /// both), in parts of
     /// [`SNAPSHOT_PART`] licences, each its own read transaction (see
     /// [`common::SnapshotRead`]): a reload while serving takes the CPU that requests leave
     /// over, and no long read keeps the WAL from starting over meanwhile.
@@ -693,25 +694,10 @@ impl SqliteStore {
         &self,
     ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
         let options = self.options.as_ref().clone().read_only(true);
-        let (done, answer) = oneshot::channel();
-        let writer_cpu = self.writer_cpu;
-        std::thread::Builder::new()
-            .name("refdata-read".into())
-            .spawn(move || {
-                lower_current_thread_priority();
-                keep_current_thread_off(writer_cpu);
-                let out = match tokio::runtime::Builder::new_current_thread().build() {
-                    Ok(rt) => rt.block_on(read_snapshot(&options, SNAPSHOT_PART, &done)),
-                    Err(e) => Err(StoreError::Unavailable(format!(
-                        "reading the reference data: {e}"
-                    ))),
-                };
-                let _ = done.send(out);
-            })
-            .map_err(|e| StoreError::Unavailable(format!("reading the reference data: {e}")))?;
-        answer.await.map_err(|_| {
-            StoreError::Unavailable("the reference data reader stopped before it answered".into())
-        })?
+        super::low_priority::run("refdata-read", self.writer_cpu, move |wanted| async move {
+            read_snapshot(&options, SNAPSHOT_PART, &wanted).await
+        })
+        .await
     }
 
     pub async fn permit_status(
@@ -744,9 +730,9 @@ impl SqliteStore {
         &self,
         part: u32,
     ) -> Option<(super::LoadedSnapshot, super::StatusMark)> {
-        let (asked, _answer) = oneshot::channel();
+        let (_guard, wanted) = super::low_priority::wanted();
         let options = self.options.as_ref().clone().read_only(true);
-        read_snapshot(&options, part, &asked)
+        read_snapshot(&options, part, &wanted)
             .await
             .expect("snapshot")
     }
@@ -770,14 +756,10 @@ const SNAPSHOT_PART: u32 = 20_000;
 /// meanwhile, before it is read in one transaction.
 const SNAPSHOT_ATTEMPTS: u32 = 3;
 
-/// The nice value of the thread that reads the reference snapshot (and of SQLite's thread for
-/// its connection), the lowest: it gets the CPU that the threads serving requests leave.
-const SNAPSHOT_NICE: i32 = 19;
-
 async fn read_snapshot(
     options: &SqliteConnectOptions,
     part: u32,
-    asked: &oneshot::Sender<Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError>>,
+    wanted: &super::low_priority::Wanted,
 ) -> Result<Option<(super::LoadedSnapshot, super::StatusMark)>, StoreError> {
     let mut c = SqliteConnection::connect_with(options)
         .await
@@ -789,7 +771,7 @@ async fn read_snapshot(
         };
         tx.rollback().await.map_err(map_err)?;
         loop {
-            if asked.is_closed() {
+            if !wanted.still() {
                 return Err(StoreError::Unavailable(
                     "reading the reference data: no longer wanted".into(),
                 ));
@@ -810,35 +792,6 @@ async fn read_snapshot(
     let out = common::load_snapshot(&mut *tx).await?;
     tx.rollback().await.map_err(map_err)?;
     Ok(out)
-}
-
-/// Keeps the calling thread (and the threads it starts) off `cpu`, the writer's, when the
-/// process may run on others: a reload does not take turns with the writer.
-fn keep_current_thread_off(cpu: Option<usize>) {
-    #[cfg(target_os = "linux")]
-    if let Some(cpu) = cpu {
-        use rustix::thread::{sched_getaffinity, sched_setaffinity};
-        let Ok(mut set) = sched_getaffinity(None) else {
-            return;
-        };
-        if set.is_set(cpu) && set.count() > 1 {
-            set.unset(cpu);
-            if let Err(e) = sched_setaffinity(None, &set) {
-                tracing::debug!(error = %e, "the reference data reader may share the writer's CPU");
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cpu;
-}
-
-/// Lowers the calling thread's priority to [`SNAPSHOT_NICE`] (Linux: a thread's own nice
-/// value, which threads it starts inherit); elsewhere, or when refused, it stays.
-fn lower_current_thread_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, SNAPSHOT_NICE) {
-        tracing::debug!(error = %e, "the reference data reader keeps its priority");
-    }
 }
 
 fn args_none() -> Vec<V> {

@@ -353,6 +353,15 @@ fn stored_time(ctx: &Ctx) -> Ctx {
     }
 }
 
+/// The request a response is about: an ImportPermitResponse's RequestId (that of the request
+/// whose decision it gives, whichever message it answers).
+fn about_request(out: &OutboundDocument) -> Option<&str> {
+    match out {
+        OutboundDocument::ImportPermitResponse(r) => Some(r.request_id.as_str()),
+        _ => None,
+    }
+}
+
 /// Renders the reply to `out` and adds the writes that store it (and its outbox row).
 fn reply_writes(
     meta: &MessageMeta,
@@ -398,7 +407,7 @@ fn reply_writes(
             "the outbox row",
             "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
              content_type, body, ack_requested, status, attempts, next_attempt_at, created_at, \
-             ref_to_message_id) \
+             about_request_id) \
              SELECT $1, $2, COALESCE(MAX(conversation_seq), 0) + 1, $3, $4, $5, $6, 'PENDING', \
              0, $7, $7, $8 FROM outbox WHERE conversation_id = $2",
             args![
@@ -409,7 +418,7 @@ fn reply_writes(
                 ob.body.as_slice(),
                 ob.ack_requested,
                 ctx.now,
-                &meta.message_id
+                about_request(out)
             ],
         ));
     }
@@ -1444,17 +1453,17 @@ async fn permit_request<C: Conn>(
                 }
                 history(c, cur.pk, ctx.now, &Actor::System, "CANCELLED", &th, &en).await?;
                 // Its answers still waiting to be sent (an officer's decision, its own
-                // asynchronous answer) are outdated: the partner hears the cancellation now,
-                // and must not hear them after it.
-                let answered = c
+                // asynchronous answer, that of a resend of its content) are outdated: the
+                // partner hears the cancellation now, and must not hear them after it.
+                let about = c
                     .one_row(
-                        "SELECT message_id FROM requests WHERE id = $1",
+                        "SELECT request_id FROM requests WHERE id = $1",
                         args![cur.pk],
                         &[Ty::Text],
                     )
                     .await?
                     .text(0)?;
-                super::outbox::withdraw_outdated(c, &answered, &en, ctx.now).await?;
+                super::outbox::withdraw_outdated(c, &about, &en, ctx.now).await?;
             }
             if req.function == Function::Cancellation {
                 let resp = rebuild_permit_response(c, cur.pk, req.function, ctx).await?;

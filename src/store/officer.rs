@@ -478,7 +478,7 @@ pub(crate) async fn decide<C: Conn>(
     c.exec(
         "INSERT INTO outbox (message_id, conversation_id, conversation_seq, partner, \
          content_type, body, ack_requested, status, attempts, next_attempt_at, created_at, \
-         ref_to_message_id) \
+         about_request_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8, $9)",
         args![
             &out.message_id,
@@ -489,7 +489,7 @@ pub(crate) async fn decide<C: Conn>(
             out.body.as_slice(),
             out.ack_requested,
             now,
-            &original.message_id
+            &input.request_id
         ],
     )
     .await?;

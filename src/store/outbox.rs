@@ -634,14 +634,14 @@ pub(crate) async fn drop_row<C: Conn>(
     Ok(OperatorOutcome::Done)
 }
 
-/// Takes the responses to message `answered` that wait to be sent out of delivery, as a drop
-/// does (the later rows of their conversations are not held back by them), audited with
-/// actor `system` and `why`: the request they answer was cancelled or replaced, and its
+/// Takes the responses about request `about` (its RequestId) that wait to be sent out of
+/// delivery, as a drop does (the later rows of their conversations are not held back by them),
+/// audited with actor `system` and `why`: the request was cancelled or replaced, and its
 /// partner is told so in the answer to that message. A response being sent (in flight) is
 /// left: it may still arrive after that answer. Returns the rows taken out.
 pub(crate) async fn withdraw_outdated<C: Conn>(
     c: &mut C,
-    answered: &str,
+    about: &str,
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, StoreError> {
@@ -652,10 +652,10 @@ pub(crate) async fn withdraw_outdated<C: Conn>(
     let rows = c
         .rows(
             &format!(
-                "SELECT id FROM outbox WHERE ref_to_message_id = $1 AND status = 'PENDING' \
+                "SELECT id FROM outbox WHERE about_request_id = $1 AND status = 'PENDING' \
                  ORDER BY id{lock}"
             ),
-            args![answered],
+            args![about],
             &[Ty::I64],
         )
         .await?;

@@ -1009,3 +1009,33 @@ fn nsw_ack(of: &MessageHeader) -> Built {
         Utc::now(),
     )
 }
+
+/// A cancellation takes the asynchronous answers about its request that wait to be sent out of
+/// delivery: the request's own, and that of a resend of its content under a new MessageId
+/// (answered with the same RequestId); the answer about another request stays.
+#[tokio::test]
+async fn a_cancellation_withdraws_the_waiting_answers_about_its_request() {
+    let app = app_without_worker(None, "").await;
+    for reference in ["REF-WITHDRAW-1", "REF-WITHDRAW-1", "REF-WITHDRAW-2"] {
+        send_async(&app, &header("ImportPermitRequest"), reference).await;
+    }
+    let cancel = permit_request("REF-WITHDRAW-1", LICENCE_OK, 5)
+        .replace("<Function>9</Function>", "<Function>1</Function>");
+    let answer = app.send(&cancel, Packaging::Inline).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.permit_response().decision.code(), "CANCELLED");
+
+    let after = rows(app.handle.store()).await;
+    assert_eq!(after.len(), 3, "{after:?}");
+    for row in &after {
+        let about_the_cancelled = String::from_utf8_lossy(&row.body).contains("REF-WITHDRAW-1");
+        if about_the_cancelled {
+            assert_eq!(row.status, OutboxStatus::Dead, "{row:?}");
+            assert!(row.dropped_at.is_some(), "{row:?}");
+        } else {
+            assert_eq!(row.status, OutboxStatus::Pending, "{row:?}");
+        }
+    }
+    let withdrawn = after.iter().filter(|r| r.dropped_at.is_some()).count();
+    assert_eq!(withdrawn, 2, "{after:?}");
+}

@@ -186,6 +186,10 @@ struct Activity {
     close: Notify,
     /// Whether a request has started on it.
     asked: std::sync::atomic::AtomicBool,
+    /// Its client certificate is no longer accepted (a reload took its CA out, or it
+    /// expired): every request from now on is refused, whatever the client sends before the
+    /// connection ends.
+    refused: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -195,6 +199,7 @@ impl Activity {
             idle_since: Mutex::new(Instant::now()),
             close: Notify::new(),
             asked: std::sync::atomic::AtomicBool::new(false),
+            refused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -343,6 +348,9 @@ async fn connection(
             .await
         }
         Some(tls) => {
+            // Watched from before the configuration is read: a reload while the handshake
+            // runs is one this connection's client is checked against afterwards.
+            let reloads = tls.reloads();
             let acceptor = TlsAcceptor::from(tls.current());
             let opened = Instant::now();
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
@@ -394,7 +402,7 @@ async fn connection(
                     None => Protocol::Either,
                 },
                 client: certs.map(|c| Client {
-                    reloads: tls.reloads(),
+                    reloads,
                     tls: tls.clone(),
                     chain: ClientChain::new(c),
                 }),
@@ -446,10 +454,17 @@ impl Client {
     fn refused(&self, now: std::time::SystemTime) -> Option<rustls::Error> {
         self.tls.verify_client(&self.chain, now).err()
     }
+}
 
-    fn expired(&self, now: std::time::SystemTime) -> bool {
-        self.chain.expires.is_some_and(|t| now >= t)
-    }
+/// Waits until `expires` (forever without it).
+async fn until(expires: Option<std::time::SystemTime>) {
+    let Some(t) = expires else {
+        return std::future::pending().await;
+    };
+    let left = t
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::sleep(left).await;
 }
 
 async fn serve_io<I>(
@@ -469,6 +484,7 @@ async fn serve_io<I>(
         mut client,
     } = peer;
     let activity = Arc::new(Activity::new());
+    let expires = client.as_ref().and_then(|c| c.chain.expires);
     let service = {
         let activity = activity.clone();
         let room = room.clone();
@@ -479,10 +495,17 @@ async fn serve_io<I>(
             }
             let http2 = req.version() == hyper::Version::HTTP_2;
             let busy = Busy::start(&activity);
-            let answer = router.clone().oneshot(req);
+            // Checked for every request: an HTTP/2 client may open streams until it
+            // acknowledges the GOAWAY, and a request may come between an expiry and its timer.
+            let refused = activity.refused.load(Ordering::SeqCst)
+                || expires.is_some_and(|t| std::time::SystemTime::now() >= t);
+            let answer = (!refused).then(|| router.clone().oneshot(req));
             let (activity, room) = (activity.clone(), room.clone());
             async move {
-                let mut response = answer.await;
+                let mut response = match answer {
+                    Some(answer) => answer.await,
+                    None => Ok(no_longer_accepted()),
+                };
                 // A handler that ends the connection (`Connection: close`, e.g. for a client
                 // without the required certificate): HTTP/2 has no such header and says it
                 // with GOAWAY.
@@ -529,6 +552,8 @@ async fn serve_io<I>(
     tokio::pin!(conn);
     let stop = shutdown.wait();
     tokio::pin!(stop);
+    let expiry = until(expires);
+    tokio::pin!(expiry);
     let mut asked = room.asked.subscribe();
     asked.mark_unchanged();
     let opened = Instant::now();
@@ -568,20 +593,25 @@ async fn serve_io<I>(
                 conn.as_mut().graceful_shutdown();
                 closing = Some(Instant::now());
             }
-            _ = Client::reloaded(&mut client), if closing.is_none() => {
+            _ = Client::reloaded(&mut client), if !activity.refused.load(Ordering::SeqCst) => {
                 if let Some(e) = client.as_ref().and_then(|c| c.refused(std::time::SystemTime::now())) {
                     tracing::warn!(%remote, error = %e, "client certificate no longer accepted after the certificates were reloaded: connection closes");
+                    activity.refused.store(true, Ordering::SeqCst);
+                    if closing.is_none() {
+                        conn.as_mut().graceful_shutdown();
+                        closing = Some(Instant::now());
+                    }
+                }
+            }
+            _ = &mut expiry, if !activity.refused.load(Ordering::SeqCst) => {
+                tracing::info!(%remote, "client certificate expired: connection closes");
+                activity.refused.store(true, Ordering::SeqCst);
+                if closing.is_none() {
                     conn.as_mut().graceful_shutdown();
                     closing = Some(Instant::now());
                 }
             }
             _ = check.tick() => {
-                let now = std::time::SystemTime::now();
-                if closing.is_none() && client.as_ref().is_some_and(|c| c.expired(now)) {
-                    tracing::info!(%remote, "client certificate expired: connection closes");
-                    conn.as_mut().graceful_shutdown();
-                    closing = Some(Instant::now());
-                }
                 let idle = activity.idle_since().is_some();
                 match overdue(opened, closing, activity.asked.load(Ordering::SeqCst), idle, &limits, Instant::now()) {
                     None => {}
@@ -594,6 +624,18 @@ async fn serve_io<I>(
             }
         }
     }
+}
+
+/// The answer to a request on a connection whose client certificate is no longer accepted:
+/// authentication failed (spec §1.2: 403, no detail), and the connection ends.
+fn no_longer_accepted() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        [(header::CONNECTION, HeaderValue::from_static("close"))],
+        "client certificate no longer accepted",
+    )
+        .into_response()
 }
 
 fn dropped(room: &Room, why: &'static str) {

@@ -508,3 +508,37 @@ impl RawResponse {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// The frames of an HTTP/2 client (prior knowledge) that sends one request to /ebms on
+/// `stream` (the first one, 1, after the connection preface and an empty SETTINGS): a GET,
+/// or a POST of `body` with its content type.
+pub fn h2_request(stream: u32, post: Option<(&str, &[u8])>) -> Vec<u8> {
+    let mut frames = Vec::new();
+    if stream == 1 {
+        frames.extend(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        // SETTINGS, empty.
+        frames.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    }
+    let id = stream.to_be_bytes();
+    // HEADERS (HPACK: :method, :scheme http, :path /ebms, :authority, content-type).
+    let mut block = vec![if post.is_some() { 0x83 } else { 0x82 }, 0x86, 0x04, 5];
+    block.extend(b"/ebms");
+    block.extend([0x01, 9]);
+    block.extend(b"127.0.0.1");
+    if let Some((content_type, _)) = post {
+        block.extend([0x0f, 0x10, content_type.len() as u8]);
+        block.extend(content_type.as_bytes());
+    }
+    // END_HEADERS, and END_STREAM when no body follows.
+    let flags = if post.is_some() { 4 } else { 5 };
+    frames.extend([0, 0, block.len() as u8, 1, flags]);
+    frames.extend(id);
+    frames.extend(block);
+    if let Some((_, body)) = post {
+        let n = body.len();
+        frames.extend([(n >> 16) as u8, (n >> 8) as u8, n as u8, 0, 1]);
+        frames.extend(id);
+        frames.extend(body);
+    }
+    frames
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use nsw_gateway::wire::intake::Packaging;
 
 use crate::helpers::{
-    spawn_app_with, Options, RawRequest, Security, TestApp, NOT_A_MESSAGE_STATUS,
+    h2_request, spawn_app_with, Options, RawRequest, Security, TestApp, NOT_A_MESSAGE_STATUS,
 };
 use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
 
@@ -211,33 +211,6 @@ fn hold(mut stream: tokio::net::TcpStream) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// The frames of an HTTP/2 client (prior knowledge) that sends one request to /ebms on
-/// stream 1: a GET, or a POST of `body` with its content type.
-fn h2_request(post: Option<(&str, &[u8])>) -> Vec<u8> {
-    let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    // SETTINGS, empty.
-    frames.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-    // HEADERS (HPACK: :method, :scheme http, :path /ebms, :authority, content-type).
-    let mut block = vec![if post.is_some() { 0x83 } else { 0x82 }, 0x86, 0x04, 5];
-    block.extend(b"/ebms");
-    block.extend([0x01, 9]);
-    block.extend(b"127.0.0.1");
-    if let Some((content_type, _)) = post {
-        block.extend([0x0f, 0x10, content_type.len() as u8]);
-        block.extend(content_type.as_bytes());
-    }
-    // END_HEADERS, and END_STREAM when no body follows.
-    let flags = if post.is_some() { 4 } else { 5 };
-    frames.extend([0, 0, block.len() as u8, 1, flags, 0, 0, 0, 1]);
-    frames.extend(block);
-    if let Some((_, body)) = post {
-        let n = body.len();
-        frames.extend([(n >> 16) as u8, (n >> 8) as u8, n as u8, 0, 1, 0, 0, 0, 1]);
-        frames.extend(body);
-    }
-    frames
-}
-
 /// RST_STREAM (CANCEL) of stream 1.
 const H2_RESET: [u8; 13] = [0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 8];
 
@@ -267,7 +240,7 @@ async fn a_reset_request_does_not_keep_its_connection_busy() {
         sync_ack(),
     );
     let mut h2 = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let frames = h2_request(Some((&built.content_type, &built.body)));
+    let frames = h2_request(1, Some((&built.content_type, &built.body)));
     tokio::io::AsyncWriteExt::write_all(&mut h2, &frames)
         .await
         .unwrap();
@@ -302,7 +275,7 @@ async fn connections_that_never_let_go_do_not_keep_their_slots() {
     })
     .await;
     let mut h2 = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut h2, &h2_request(None))
+    tokio::io::AsyncWriteExt::write_all(&mut h2, &h2_request(1, None))
         .await
         .unwrap();
     let silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();

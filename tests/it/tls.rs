@@ -7,7 +7,7 @@ use nsw_gateway::wire::intake::Packaging;
 
 use nsw_gateway::certs::Issued;
 
-use crate::helpers::{identity, spawn_app_with, Options, Security, TestApp};
+use crate::helpers::{h2_request, identity, spawn_app_with, Options, Security, TestApp};
 use crate::messages::{header, permit_request, request, sync_ack, LICENCE_OK};
 
 /// A gateway that requires client certificates; its client presents the bound one.
@@ -316,4 +316,85 @@ async fn only_the_http_version_agreed_by_alpn_is_served() {
     );
     let got = answer(b"h2", http2).await;
     assert!(is_http2(&got), "{got:?}");
+}
+
+/// Reads HTTP/2 frames from `tls` until one of type `kind` on `stream` (any stream when
+/// `None`) arrives: whether it did before the connection ended.
+async fn until_frame<S: tokio::io::AsyncRead + Unpin>(
+    tls: &mut S,
+    buf: &mut Vec<u8>,
+    kind: u8,
+    stream: Option<u32>,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let found = async {
+        loop {
+            while buf.len() >= 9 {
+                let len =
+                    (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+                if buf.len() < 9 + len {
+                    break;
+                }
+                let id = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
+                let hit = buf[3] == kind && stream.is_none_or(|s| s == id);
+                buf.drain(..9 + len);
+                if hit {
+                    return true;
+                }
+            }
+            let mut more = [0u8; 4096];
+            match tls.read(&mut more).await {
+                Ok(n @ 1..) => buf.extend_from_slice(&more[..n]),
+                _ => return false,
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), found)
+        .await
+        .expect("a frame or the end of the connection")
+}
+
+/// A client whose CA a reload took out gets nothing more answered on its open connection,
+/// even over HTTP/2 when it never acknowledges the GOAWAY's PING (which keeps a graceful close
+/// from completing, and hyper from refusing new streams): a request on a new stream is
+/// refused, and nothing of it is stored.
+#[tokio::test]
+async fn a_client_no_longer_accepted_gets_nothing_more_answered_even_ignoring_goaway() {
+    use tokio::io::AsyncWriteExt;
+    const HEADERS: u8 = 1;
+    const GOAWAY: u8 = 7;
+
+    let app = mutual_tls_app().await;
+    let pki = app.pki.as_ref().unwrap();
+    let mut tls = connect(&app, b"h2", Some(&pki.client)).await.unwrap();
+    let mut buf = Vec::new();
+    tls.write_all(&h2_request(1, None)).await.unwrap();
+    assert!(
+        until_frame(&mut tls, &mut buf, HEADERS, Some(1)).await,
+        "answered"
+    );
+
+    let other = Ca::new("other CA").unwrap();
+    std::fs::write(pki.dir.join("ca.pem"), other.cert_pem()).unwrap();
+    app.handle.reload_tls().unwrap();
+    assert!(
+        until_frame(&mut tls, &mut buf, GOAWAY, None).await,
+        "GOAWAY"
+    );
+
+    let h = header("ImportPermitRequest");
+    let built = request(
+        &h,
+        &permit_request("REF-AFTER-RELOAD", LICENCE_OK, 1),
+        Packaging::Inline,
+        sync_ack(),
+    );
+    tls.write_all(&h2_request(3, Some((&built.content_type, &built.body))))
+        .await
+        .unwrap();
+    // Its answer (the refusal), or the end of the connection.
+    let _ = until_frame(&mut tls, &mut buf, HEADERS, Some(3)).await;
+    let stored = app.handle.store().lookup_reply(&h.message_id, "NSW").await;
+    let stored = stored.map(|r| r.map(|r| r.http_status));
+    assert!(matches!(stored, Ok(None)), "stored, answered {stored:?}");
 }

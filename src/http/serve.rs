@@ -579,10 +579,20 @@ async fn serve_io<I>(
                 closing.get_or_insert_with(Instant::now);
                 stopping = true;
             }
-            changed = asked.changed(), if closing.is_none() => {
+            changed = asked.changed(), if closing.is_none() || activity.refused.load(Ordering::SeqCst) => {
+                let refused = activity.refused.load(Ordering::SeqCst);
                 // An error: the room is gone (this connection holds it, so it does not happen).
                 if changed.is_err() {
-                    closing = Some(Instant::now());
+                    closing.get_or_insert_with(Instant::now);
+                } else if refused {
+                    // Its client is no longer accepted, and every request it sends is refused:
+                    // when idle, it goes for a waiting connection at once, whether or not its
+                    // client lets the close end.
+                    if activity.idle_since().is_some() && room.take() {
+                        tracing::debug!(%remote, "connection of a client no longer accepted dropped to make room for a new one");
+                        dropped(&room, "client no longer accepted when a new connection waited");
+                        return;
+                    }
                 } else if activity.idle_since().is_some_and(|t| room.take_idle(t)) {
                     tracing::debug!(%remote, "idle connection closed to make room for a new one");
                     conn.as_mut().graceful_shutdown();

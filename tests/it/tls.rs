@@ -398,3 +398,51 @@ async fn a_client_no_longer_accepted_gets_nothing_more_answered_even_ignoring_go
     let stored = stored.map(|r| r.map(|r| r.http_status));
     assert!(matches!(stored, Ok(None)), "stored, answered {stored:?}");
 }
+
+/// A connection whose client a reload no longer accepts gives its slot to a waiting
+/// connection at once when idle, even when its client never lets the close end (it sends
+/// nothing more and acknowledges nothing): with one slot, a client of the new CA is served.
+#[tokio::test]
+async fn a_client_no_longer_accepted_makes_room_for_a_waiting_one() {
+    use tokio::io::AsyncWriteExt;
+    const HEADERS: u8 = 1;
+    const GOAWAY: u8 = 7;
+
+    let app = spawn_app_with(Options {
+        security: Security::MutualTls,
+        // Long enough that no other rule drops the silent connection within the bound below.
+        server: "max_connections = 1\nhandshake_timeout_secs = 120".into(),
+        ..Options::default()
+    })
+    .await;
+    let pki = app.pki.as_ref().unwrap();
+    let mut old = connect(&app, b"h2", Some(&pki.client)).await.unwrap();
+    let mut buf = Vec::new();
+    old.write_all(&h2_request(1, None)).await.unwrap();
+    assert!(
+        until_frame(&mut old, &mut buf, HEADERS, Some(1)).await,
+        "answered"
+    );
+
+    let other = Ca::new("other CA").unwrap();
+    std::fs::write(pki.dir.join("ca.pem"), other.cert_pem()).unwrap();
+    app.handle.reload_tls().unwrap();
+    assert!(
+        until_frame(&mut old, &mut buf, GOAWAY, None).await,
+        "GOAWAY"
+    );
+
+    let newcomer = app
+        .client_builder()
+        .identity(identity(&other.issue_client("NSW").unwrap()))
+        .build()
+        .unwrap();
+    let served = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        newcomer.get(app.url("/ebms")).send(),
+    )
+    .await
+    .expect("the waiting connection got the slot");
+    assert_eq!(served.unwrap().status(), 405);
+    drop(old);
+}

@@ -417,9 +417,10 @@ enum Signal {
 }
 
 /// Runs a reload per `Reload` signal, one at a time, until a `Stop` (or the end of the
-/// signals), which a running reload does not hold up: the reload is dropped, its snapshot not
-/// put in use (it reads in one transaction, which is rolled back). Reloads asked for while one
-/// runs are run once after it, since it may have read the files and tables before they changed.
+/// signals), which a running reload does not hold up: the reload is dropped and its snapshot
+/// not put in use (the thread reading it stops at its next step, `store::low_priority`).
+/// Reloads asked for while one runs are run once after it, since it may have read the files
+/// and tables before they changed.
 async fn follow_signals<S, R, F>(signals: S, reload: R)
 where
     S: futures_util::Stream<Item = Signal>,

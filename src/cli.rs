@@ -418,7 +418,7 @@ enum Signal {
 
 /// Runs a reload per `Reload` signal, one at a time, until a `Stop` (or the end of the
 /// signals), which a running reload does not hold up: the reload is dropped and its snapshot
-/// not put in use (the thread reading it stops at its next step, `store::low_priority`).
+/// not put in use (its reading thread ends unheeded; on SQLite before its next part).
 /// Reloads asked for while one runs are run once after it, since it may have read the files
 /// and tables before they changed.
 async fn follow_signals<S, R, F>(signals: S, reload: R)

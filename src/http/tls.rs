@@ -89,15 +89,8 @@ fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 }
 
 /// Builds the rustls server configuration from the files named in the settings.
-pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
-    load(settings, SystemTime::now()).map(|(loaded, _)| loaded.config)
-}
-
-/// A server configuration and, when client certificates are checked, the verifier it was
-/// built with (rustls does not hand it out again).
-struct Loaded {
-    config: ServerConfig,
-    clients: Option<Arc<dyn ClientCertVerifier>>,
+pub fn load_server_config(settings: &TlsSettings) -> anyhow::Result<Arc<ServerConfig>> {
+    load(settings, SystemTime::now()).map(|(current, _)| current.config)
 }
 
 /// The server certificate in use: its fingerprint and the end of its validity.
@@ -163,7 +156,7 @@ fn check_ca(der: &CertificateDer<'_>, n: usize, path: &Path) -> anyhow::Result<(
     Ok(())
 }
 
-fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(Loaded, Leaf)> {
+fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(Current, Leaf)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = read_certs(&settings.cert).context("tls.cert")?;
     let leaf = usable_leaf(&certs[0], &settings.cert, now).context("tls.cert")?;
@@ -203,23 +196,16 @@ fn load(settings: &TlsSettings, now: SystemTime) -> anyhow::Result<(Loaded, Leaf
         .with_single_cert(certs, key)
         .context("tls.cert / tls.key: the key does not fit the certificate")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((Loaded { config, clients }, leaf))
+    let config = Arc::new(config);
+    Ok((Current { config, clients }, leaf))
 }
 
-/// The configuration in use: for new connections, and the client verifier that open ones are
-/// checked against again after a reload.
+/// A server configuration (for new connections) and, when client certificates are checked,
+/// the verifier it was built with (rustls does not hand it out again), which open connections
+/// are checked against again after a reload.
 struct Current {
     config: Arc<ServerConfig>,
     clients: Option<Arc<dyn ClientCertVerifier>>,
-}
-
-impl From<Loaded> for Current {
-    fn from(l: Loaded) -> Current {
-        Current {
-            config: Arc::new(l.config),
-            clients: l.clients,
-        }
-    }
 }
 
 /// The current server configuration, replaceable while serving: new connections use the new
@@ -238,11 +224,11 @@ pub struct TlsReloader {
 impl TlsReloader {
     pub fn new(settings: TlsSettings) -> anyhow::Result<TlsReloader> {
         let stamps = file_stamps(&settings);
-        let (loaded, leaf) = load(&settings, SystemTime::now())?;
+        let (current, leaf) = load(&settings, SystemTime::now())?;
         tracing::info!(cert = %settings.cert.display(), sha256 = %leaf.sha256, not_after = %leaf.not_after, "TLS certificate");
         Ok(TlsReloader {
             settings,
-            current: ArcSwap::from_pointee(Current::from(loaded)),
+            current: ArcSwap::from_pointee(current),
             stamps: Mutex::new(stamps),
             reloads: watch::Sender::new(0),
         })
@@ -302,8 +288,8 @@ impl TlsReloader {
         stamps: &mut Vec<Option<[u8; 32]>>,
         read: Vec<Option<[u8; 32]>>,
     ) -> anyhow::Result<()> {
-        let (loaded, leaf) = load(&self.settings, SystemTime::now())?;
-        self.current.store(Arc::new(Current::from(loaded)));
+        let (current, leaf) = load(&self.settings, SystemTime::now())?;
+        self.current.store(Arc::new(current));
         *stamps = read;
         self.reloads.send_modify(|n| *n += 1);
         tracing::info!(cert = %self.settings.cert.display(), sha256 = %leaf.sha256, not_after = %leaf.not_after, "TLS certificates reloaded");

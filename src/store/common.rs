@@ -1455,15 +1455,7 @@ async fn permit_request<C: Conn>(
                 // Its answers still waiting to be sent (an officer's decision, its own
                 // asynchronous answer, that of a resend of its content) are outdated: the
                 // partner hears the cancellation now, and must not hear them after it.
-                let about = c
-                    .one_row(
-                        "SELECT request_id FROM requests WHERE id = $1",
-                        args![cur.pk],
-                        &[Ty::Text],
-                    )
-                    .await?
-                    .text(0)?;
-                super::outbox::withdraw_outdated(c, &about, &en, ctx.now).await?;
+                super::outbox::withdraw_outdated(c, cur.pk, &en, ctx.now).await?;
             }
             if req.function == Function::Cancellation {
                 let resp = rebuild_permit_response(c, cur.pk, req.function, ctx).await?;

@@ -613,35 +613,44 @@ pub(crate) async fn drop_row<C: Conn>(
         }) => return Ok(OperatorOutcome::DroppedAlready),
         Some(row) => row,
     };
-    c.exec(
-        "UPDATE outbox SET status = 'DEAD', last_error = $2, dropped_at = $3, \
-         lease_until = NULL, lease_token = NULL WHERE id = $1",
-        args![id, format!("dropped by {actor}: {reason}"), now],
-    )
-    .await?;
+    let entry = AuditEntry {
+        at: now,
+        actor: actor.to_string(),
+        action: "drop".into(),
+        target: outbox_target(id),
+        detail: reason.to_string(),
+    };
+    take_out(c, id, &format!("dropped by {actor}: {reason}"), &entry).await?;
     release_held(c, &row, now).await?;
-    audit(
-        c,
-        &AuditEntry {
-            at: now,
-            actor: actor.to_string(),
-            action: "drop".into(),
-            target: outbox_target(id),
-            detail: reason.to_string(),
-        },
-    )
-    .await?;
     Ok(OperatorOutcome::Done)
 }
 
-/// Takes the responses about request `about` (its RequestId) that wait to be sent out of
-/// delivery, as a drop does (the later rows of their conversations are not held back by them),
-/// audited with actor `system` and `why`: the request was cancelled or replaced, and its
-/// partner is told so in the answer to that message. A response being sent (in flight) is
-/// left: it may still arrive after that answer. Returns the rows taken out.
+/// Takes row `id` out of delivery (a DEAD row that holds nothing back), saying why, and audits
+/// it.
+async fn take_out<C: Conn>(
+    c: &mut C,
+    id: i64,
+    why: &str,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    c.exec(
+        "UPDATE outbox SET status = 'DEAD', last_error = $2, dropped_at = $3, \
+         lease_until = NULL, lease_token = NULL WHERE id = $1",
+        args![id, why, entry.at],
+    )
+    .await?;
+    audit(c, entry).await
+}
+
+/// Takes the responses about the request stored as `request_pk` (those that give its
+/// RequestId's decision) that wait to be sent out of delivery, as a drop does (the later rows
+/// of their conversations are not held back by them), audited with actor `system` and `why`:
+/// the request was cancelled or replaced, and its partner is told so in the answer to that
+/// message. A response being sent (in flight) is left: it may still arrive after that answer.
+/// Returns the rows taken out.
 pub(crate) async fn withdraw_outdated<C: Conn>(
     c: &mut C,
-    about: &str,
+    request_pk: i64,
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, StoreError> {
@@ -652,10 +661,10 @@ pub(crate) async fn withdraw_outdated<C: Conn>(
     let rows = c
         .rows(
             &format!(
-                "SELECT id FROM outbox WHERE about_request_id = $1 AND status = 'PENDING' \
-                 ORDER BY id{lock}"
+                "SELECT id FROM outbox WHERE status = 'PENDING' AND about_request_id = \
+                 (SELECT request_id FROM requests WHERE id = $1) ORDER BY id{lock}"
             ),
-            args![about],
+            args![request_pk],
             &[Ty::I64],
         )
         .await?;
@@ -663,23 +672,14 @@ pub(crate) async fn withdraw_outdated<C: Conn>(
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let id = r.i64(0)?;
-        c.exec(
-            "UPDATE outbox SET status = 'DEAD', last_error = $2, dropped_at = $3, \
-             lease_until = NULL, lease_token = NULL WHERE id = $1",
-            args![id, format!("outdated, not sent: {why}"), now],
-        )
-        .await?;
-        audit(
-            c,
-            &AuditEntry {
-                at: now,
-                actor: "system".into(),
-                action: "withdraw".into(),
-                target: outbox_target(id),
-                detail: why.to_string(),
-            },
-        )
-        .await?;
+        let entry = AuditEntry {
+            at: now,
+            actor: "system".into(),
+            action: "withdraw".into(),
+            target: outbox_target(id),
+            detail: why.to_string(),
+        };
+        take_out(c, id, &format!("outdated, not sent: {why}"), &entry).await?;
         out.push(id);
     }
     Ok(out)

@@ -354,26 +354,29 @@ async fn until_frame<S: tokio::io::AsyncRead + Unpin>(
         .expect("a frame or the end of the connection")
 }
 
-/// A client whose CA a reload took out gets nothing more answered on its open connection,
-/// even over HTTP/2 when it never acknowledges the GOAWAY's PING (which keeps a graceful close
-/// from completing, and hyper from refusing new streams): a request on a new stream is
-/// refused, and nothing of it is stored.
-#[tokio::test]
-async fn a_client_no_longer_accepted_gets_nothing_more_answered_even_ignoring_goaway() {
-    use tokio::io::AsyncWriteExt;
-    const HEADERS: u8 = 1;
-    const GOAWAY: u8 = 7;
+/// HTTP/2 frame types.
+const HEADERS: u8 = 1;
+const GOAWAY: u8 = 7;
 
-    let app = mutual_tls_app().await;
+/// A raw HTTP/2 connection of the bound client, its first request answered, after a reload
+/// that replaced its CA in `client_ca` by the returned one and the GOAWAY that followed; with
+/// what was read past that frame.
+async fn refused_h2_client(
+    app: &TestApp,
+) -> (
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    Vec<u8>,
+    Ca,
+) {
+    use tokio::io::AsyncWriteExt;
     let pki = app.pki.as_ref().unwrap();
-    let mut tls = connect(&app, b"h2", Some(&pki.client)).await.unwrap();
+    let mut tls = connect(app, b"h2", Some(&pki.client)).await.unwrap();
     let mut buf = Vec::new();
     tls.write_all(&h2_request(1, None)).await.unwrap();
     assert!(
         until_frame(&mut tls, &mut buf, HEADERS, Some(1)).await,
         "answered"
     );
-
     let other = Ca::new("other CA").unwrap();
     std::fs::write(pki.dir.join("ca.pem"), other.cert_pem()).unwrap();
     app.handle.reload_tls().unwrap();
@@ -381,7 +384,19 @@ async fn a_client_no_longer_accepted_gets_nothing_more_answered_even_ignoring_go
         until_frame(&mut tls, &mut buf, GOAWAY, None).await,
         "GOAWAY"
     );
+    (tls, buf, other)
+}
 
+/// A client whose CA a reload took out gets nothing more answered on its open connection,
+/// even over HTTP/2 when it never acknowledges the GOAWAY's PING (which keeps a graceful close
+/// from completing, and hyper from refusing new streams): a request on a new stream is
+/// refused, and nothing of it is stored.
+#[tokio::test]
+async fn a_client_no_longer_accepted_gets_nothing_more_answered_even_ignoring_goaway() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = mutual_tls_app().await;
+    let (mut tls, mut buf, _) = refused_h2_client(&app).await;
     let h = header("ImportPermitRequest");
     let built = request(
         &h,
@@ -404,10 +419,6 @@ async fn a_client_no_longer_accepted_gets_nothing_more_answered_even_ignoring_go
 /// nothing more and acknowledges nothing): with one slot, a client of the new CA is served.
 #[tokio::test]
 async fn a_client_no_longer_accepted_makes_room_for_a_waiting_one() {
-    use tokio::io::AsyncWriteExt;
-    const HEADERS: u8 = 1;
-    const GOAWAY: u8 = 7;
-
     let app = spawn_app_with(Options {
         security: Security::MutualTls,
         // Long enough that no other rule drops the silent connection within the bound below.
@@ -415,23 +426,7 @@ async fn a_client_no_longer_accepted_makes_room_for_a_waiting_one() {
         ..Options::default()
     })
     .await;
-    let pki = app.pki.as_ref().unwrap();
-    let mut old = connect(&app, b"h2", Some(&pki.client)).await.unwrap();
-    let mut buf = Vec::new();
-    old.write_all(&h2_request(1, None)).await.unwrap();
-    assert!(
-        until_frame(&mut old, &mut buf, HEADERS, Some(1)).await,
-        "answered"
-    );
-
-    let other = Ca::new("other CA").unwrap();
-    std::fs::write(pki.dir.join("ca.pem"), other.cert_pem()).unwrap();
-    app.handle.reload_tls().unwrap();
-    assert!(
-        until_frame(&mut old, &mut buf, GOAWAY, None).await,
-        "GOAWAY"
-    );
-
+    let (old, _, other) = refused_h2_client(&app).await;
     let newcomer = app
         .client_builder()
         .identity(identity(&other.issue_client("NSW").unwrap()))

@@ -3428,18 +3428,22 @@ fn standard_from_row(r: &Row) -> Result<Standard, StoreError> {
     })
 }
 
-const LICENCES_SQL: &str = "SELECT number, licence_type, holder_tax_number, holder_branch, \
-     holder_name, standard, brands, models, manufacturer, manufacturer_country, issued_on, \
-     expires_on, status, status_since FROM licences ORDER BY number";
+/// The columns of a licence row ([`LICENCE_ROW`]) from `licences`.
+macro_rules! licences_select {
+    () => {
+        "SELECT number, licence_type, holder_tax_number, holder_branch, holder_name, standard, \
+         brands, models, manufacturer, manufacturer_country, issued_on, expires_on, status, \
+         status_since FROM licences"
+    };
+}
+const LICENCES_SQL: &str = concat!(licences_select!(), " ORDER BY number");
 /// The licences after a number, in order.
-const LICENCES_AFTER_SQL: &str = "SELECT number, licence_type, holder_tax_number, \
-     holder_branch, holder_name, standard, brands, models, manufacturer, manufacturer_country, \
-     issued_on, expires_on, status, status_since FROM licences WHERE number > $1 ORDER BY number";
+const LICENCES_AFTER_SQL: &str = concat!(licences_select!(), " WHERE number > $1 ORDER BY number");
 /// The first `$2` licences after a number, in order.
-const LICENCES_PART_SQL: &str = "SELECT number, licence_type, holder_tax_number, \
-     holder_branch, holder_name, standard, brands, models, manufacturer, manufacturer_country, \
-     issued_on, expires_on, status, status_since FROM licences WHERE number > $1 ORDER BY number \
-     LIMIT $2";
+const LICENCES_PART_SQL: &str = concat!(
+    licences_select!(),
+    " WHERE number > $1 ORDER BY number LIMIT $2"
+);
 const LICENCE_ROW: &[Ty] = &[
     Ty::Text,
     Ty::Text,
